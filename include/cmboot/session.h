@@ -1,0 +1,85 @@
+/* Sessions: follow boards by port path through every stage, many at once. */
+#ifndef CMBOOT_SESSION_H
+#define CMBOOT_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "cmboot/device.h"
+#include "cmboot/export.h"
+#include "cmboot/log.h"
+#include "cmboot/protocol.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct cmboot_ctx cmboot_ctx;
+
+typedef struct cmboot_ctx_config {
+    cmboot_log_fn log;
+    cmboot_event_fn event;
+    void *user;
+    cmboot_log_level log_level;
+} cmboot_ctx_config;
+
+CMBOOT_API int cmboot_ctx_new(const cmboot_ctx_config *cfg, cmboot_ctx **out);
+CMBOOT_API void cmboot_ctx_free(cmboot_ctx *ctx);
+/* Thread-safe (not async-signal-safe): asks a running cmboot_run to stop. */
+CMBOOT_API void cmboot_ctx_cancel(cmboot_ctx *ctx);
+
+typedef struct cmboot_boot_config {
+    const char *boot_dir;       /* -d */
+    bool overlay;               /* -o */
+    bool signed_boot;           /* -s */
+    const char *metadata_dir;   /* -j DIR */
+    bool metadata_stdout;       /* print metadata JSON when no -j DIR (like the reference) */
+    int port_number;            /* -0..-98: last port of the path; -1 = any */
+    const char *port_path;      /* -p BUS-P1.P2 */
+    const char *serial;         /* -i */
+    bool loop;                  /* -l: keep serving boards forever */
+    bool wait_mass_storage;     /* follow each board until its mass-storage stage appears */
+    unsigned max_boards;        /* stop after this many boards finished (0 = 1 unless loop) */
+    int64_t wait_first_ms;      /* give up waiting for the first board after this (0 = forever) */
+    unsigned stage_timeout_ms;  /* deadline for the next stage to appear (default 15000) */
+    cmboot_stage_limits limits;
+} cmboot_boot_config;
+
+CMBOOT_API void cmboot_boot_config_default(cmboot_boot_config *cfg);
+
+typedef struct cmboot_board_result {
+    char port_path[CMBOOT_PORT_PATH_MAX];
+    char serial[CMBOOT_SERIAL_MAX];
+    const cmboot_soc_info *soc;
+    cmboot_stage last_stage;    /* last stage seen */
+    int error;                  /* CMBOOT_OK or why it failed */
+    int64_t stage_ms[4];        /* time spent per stage, indexed by cmboot_stage */
+    int64_t started_ms;
+    int64_t finished_ms;
+} cmboot_board_result;
+
+typedef struct cmboot_run_report {
+    unsigned boards;            /* boards finished (ok or failed) */
+    unsigned failed;
+    cmboot_board_result results[64]; /* the first 64 boards */
+} cmboot_run_report;
+
+/* Runs boards found by `disc` until the config says stop. Returns CMBOOT_OK when every board
+ * succeeded, the first board's error otherwise, CMBOOT_ERR_TIMEOUT when no board came,
+ * CMBOOT_ERR_CANCELLED on cancel. */
+CMBOOT_API int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
+                          cmboot_run_report *report);
+
+/* Whether a device matches the selection of cfg (port number, port path, serial). */
+CMBOOT_API bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev);
+
+/* Discovery backends. */
+CMBOOT_API int cmboot_discovery_libusb_new(cmboot_ctx *ctx, cmboot_discovery *out);
+/* Native Linux discovery (sysfs + netlink uevents + usbfs); roots NULL = "/sys", "/dev". */
+CMBOOT_API int cmboot_discovery_sysfs_new(cmboot_ctx *ctx, const char *sys_root, const char *dev_root,
+                                          cmboot_discovery *out);
+CMBOOT_API const char *cmboot_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

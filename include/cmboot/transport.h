@@ -1,0 +1,42 @@
+/* Transport interface: the only way protocol code reaches a device (libusb, emulator, fuzzer). */
+#ifndef CMBOOT_TRANSPORT_H
+#define CMBOOT_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cmboot/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* All calls return CMBOOT_OK or a negative cmboot_error. Timeouts are in milliseconds. */
+typedef struct cmboot_transport_ops {
+    /* Vendor control OUT to the device: bmRequestType 0x40, bRequest 0, no data stage. */
+    int (*control_out)(void *self, uint16_t wValue, uint16_t wIndex, unsigned timeout_ms);
+    /* Vendor control IN: bmRequestType 0xC0, bRequest 0, wLength = len. *actual gets what arrived. */
+    int (*control_in)(void *self, uint16_t wValue, uint16_t wIndex, void *buf, size_t len,
+                      size_t *actual, unsigned timeout_ms);
+    /* Bulk OUT of len bytes on the vendor OUT endpoint; may split and pipeline internally. */
+    int (*bulk_out)(void *self, const void *buf, size_t len, size_t *actual, unsigned timeout_ms);
+    /* Thread-safe: makes the call in progress and every later call return CMBOOT_ERR_CANCELLED. */
+    void (*cancel)(void *self);
+    /* Releases the device. */
+    void (*close)(void *self);
+} cmboot_transport_ops;
+
+typedef struct cmboot_transport {
+    const cmboot_transport_ops *ops;
+    void *self;
+} cmboot_transport;
+
+/* Tuning for transports that can pipeline bulk data. */
+typedef struct cmboot_bulk_tuning {
+    size_t piece_size;   /* bytes per USB transfer (reference: 16 KiB) */
+    unsigned in_flight;  /* transfers submitted at once */
+} cmboot_bulk_tuning;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

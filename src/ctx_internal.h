@@ -1,0 +1,19 @@
+/* Internal: the library context shared by sessions and discovery backends. */
+#ifndef CMBOOT_SRC_CTX_INTERNAL_H
+#define CMBOOT_SRC_CTX_INTERNAL_H
+
+#include <stdatomic.h>
+#include "cmboot/session.h"
+#include "log_internal.h"
+
+struct cmboot_ctx {
+    cmboot_logger log;
+    cmboot_event_fn event;
+    void *user;
+    atomic_bool cancelled;
+    const cmboot_discovery *running; /* discovery of the cmboot_run in progress, for cancel */
+};
+
+const cmboot_logger *cmboot_ctx_logger(const cmboot_ctx *ctx);
+
+#endif

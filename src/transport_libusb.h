@@ -1,0 +1,19 @@
+/* Internal: the libusb implementation of cmboot_transport, shared by both discovery backends. */
+#ifndef CMBOOT_SRC_TRANSPORT_LIBUSB_H
+#define CMBOOT_SRC_TRANSPORT_LIBUSB_H
+
+#include <libusb.h>
+#include "cmboot/transport.h"
+
+/* Takes ownership of `handle`: claims the vendor interface chosen by num_interfaces (protocol.md section 1),
+ * detaching a kernel driver if one holds it. On failure the handle is closed. `owned_ctx`, when not NULL,
+ * is a libusb context made for this device alone and is exited on close (used with libusb_wrap_sys_device);
+ * `owned_fd` >= 0 is closed on close. */
+int cmboot_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interfaces,
+                                const cmboot_bulk_tuning *tuning, libusb_context *owned_ctx, int owned_fd,
+                                cmboot_transport *out);
+
+/* libusb error -> cmboot_error. */
+int cmboot_error_from_libusb(int err);
+
+#endif
