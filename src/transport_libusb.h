@@ -13,6 +13,10 @@ int cmboot_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interf
                                 const cmboot_bulk_tuning *tuning, libusb_context *owned_ctx, int owned_fd,
                                 cmboot_transport *out);
 
+/* Same, for a handle of a context shared with other devices (not exited on close). */
+int cmboot_libusb_transport_new_shared(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,
+                                       const cmboot_bulk_tuning *tuning, cmboot_transport *out);
+
 /* libusb error -> cmboot_error. */
 int cmboot_error_from_libusb(int err);
 

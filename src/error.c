@@ -1,0 +1,51 @@
+/* Names and messages of cmboot_error codes. */
+#include "cmboot/error.h"
+
+static const char *const error_names[CMBOOT_ERR_COUNT] = {
+    "CMBOOT_OK", "CMBOOT_ERR_INVALID_ARG", "CMBOOT_ERR_NO_MEMORY", "CMBOOT_ERR_IO", "CMBOOT_ERR_TIMEOUT",
+    "CMBOOT_ERR_NO_DEVICE", "CMBOOT_ERR_STALL", "CMBOOT_ERR_PROTOCOL", "CMBOOT_ERR_SHORT_TRANSFER",
+    "CMBOOT_ERR_CANCELLED", "CMBOOT_ERR_NOT_FOUND", "CMBOOT_ERR_ACCESS", "CMBOOT_ERR_UNSAFE_NAME",
+    "CMBOOT_ERR_TOO_LARGE", "CMBOOT_ERR_ROM_REJECTED", "CMBOOT_ERR_UNSUPPORTED", "CMBOOT_ERR_ARCHIVE",
+    "CMBOOT_ERR_FORMAT", "CMBOOT_ERR_BUSY", "CMBOOT_ERR_VERIFY", "CMBOOT_ERR_UNSAFE_TARGET",
+    "CMBOOT_ERR_NO_SPACE", "CMBOOT_ERR_OVERFLOW",
+};
+
+static const char *const error_texts[CMBOOT_ERR_COUNT] = {
+    "success",
+    "invalid argument",
+    "out of memory",
+    "input/output error",
+    "timed out",
+    "device went away (re-enumerated or unplugged)",
+    "device stalled the request",
+    "device broke the protocol",
+    "short transfer",
+    "cancelled",
+    "not found",
+    "permission denied",
+    "unsafe file name refused",
+    "too large",
+    "boot ROM rejected the second stage",
+    "not supported on this host or build",
+    "malformed archive or compressed data",
+    "malformed input",
+    "resource busy",
+    "verification failed: data read back differs",
+    "target refused for safety",
+    "target smaller than the image",
+    "device sent more data than requested",
+};
+
+const char *cmboot_error_name(int err)
+{
+    if (err > 0 || err <= -CMBOOT_ERR_COUNT)
+        return "CMBOOT_ERR_UNKNOWN";
+    return error_names[-err];
+}
+
+const char *cmboot_strerror(int err)
+{
+    if (err > 0 || err <= -CMBOOT_ERR_COUNT)
+        return "unknown error";
+    return error_texts[-err];
+}

@@ -1,0 +1,62 @@
+/* Streams over file descriptors: how boot files are read in bounded chunks. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmboot/error.h"
+#include "cmboot/files.h"
+
+typedef struct fd_stream {
+    int fd;
+} fd_stream;
+
+static long fd_read(void *self, void *buf, size_t len)
+{
+    fd_stream *s = self;
+    for (;;) {
+        ssize_t n = read(s->fd, buf, len);
+        if (n >= 0)
+            return (long)n;
+        if (errno != EINTR)
+            return CMBOOT_ERR_IO;
+    }
+}
+
+static void fd_close(void *self)
+{
+    fd_stream *s = self;
+    close(s->fd);
+    free(s);
+}
+
+int cmboot_stream_from_fd(int fd, const char *source, cmboot_stream *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        close(fd);
+        return CMBOOT_ERR_IO;
+    }
+    fd_stream *s = malloc(sizeof *s);
+    if (!s) {
+        close(fd);
+        return CMBOOT_ERR_NO_MEMORY;
+    }
+    s->fd = fd;
+    out->size = (uint64_t)st.st_size;
+    out->read = fd_read;
+    out->close = fd_close;
+    out->self = s;
+    snprintf(out->source, sizeof out->source, "%s", source ? source : "");
+    return CMBOOT_OK;
+}
+
+void cmboot_stream_close(cmboot_stream *s)
+{
+    if (s && s->close) {
+        s->close(s->self);
+        s->close = NULL;
+        s->self = NULL;
+    }
+}

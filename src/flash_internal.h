@@ -1,0 +1,27 @@
+/* Internal: pieces of the flashing code shared between src/flash_*.c and white-box tests. */
+#ifndef CMBOOT_SRC_FLASH_INTERNAL_H
+#define CMBOOT_SRC_FLASH_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cmboot/flash.h"
+
+#define CMBOOT_FLASH_ALIGN 4096u
+
+/* Last error text of a source (libarchive's message), "" when none. */
+const char *cmboot_flash_source_error(const cmboot_flash_source *src);
+
+/* The checks of cmboot_target_check for a block device known by its numbers (fake sysfs in tests);
+ * dev_path is only used for the O_EXCL probe and may be NULL. */
+int cmboot_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, unsigned minor_no,
+                                 const char *dev_path, uint64_t image_size, unsigned flags, char *reason,
+                                 size_t reason_size);
+
+/* Lowercase hex of len bytes into out (2*len+1). */
+void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out);
+
+/* Calls the config's event callback, when set. */
+void cmboot_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
+                       uint64_t done, uint64_t total, int error, uint64_t elapsed_ms);
+
+#endif
