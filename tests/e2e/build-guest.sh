@@ -1,0 +1,121 @@
+#!/bin/bash
+# Builds the e2e guest initramfs (busybox-static, Debian kernel modules, cmboot, scenario scripts), cached by input hash.
+#
+# Usage: build-guest.sh --out DIR --cmboot PATH [--guest-dir DIR]
+# Prints two lines: "KERNEL=<vmlinuz>" and "INITRD=<cpio.gz>". Fails loudly when a component is missing.
+# No udev and no mdev: /init mounts devtmpfs and insmods the modules itself, like a minimal buildroot host.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=""
+CMBOOT=""
+GUEST_DIR="$HERE/guest"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --out) OUT=$2; shift 2 ;;
+        --cmboot) CMBOOT=$2; shift 2 ;;
+        --guest-dir) GUEST_DIR=$2; shift 2 ;;
+        *) echo "build-guest: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+die() { echo "build-guest: ERROR: $*" >&2; exit 1; }
+[ -n "$OUT" ] || die "--out DIR is required"
+[ -n "$CMBOOT" ] || die "--cmboot PATH is required"
+[ -x "$CMBOOT" ] || die "cmboot binary '$CMBOOT' is missing (build the cmboot target first)"
+
+# Kernel: the newest Debian kernel that has both an image and modules.
+KVER=${CMBOOT_E2E_KVER:-}
+if [ -z "$KVER" ]; then
+    for d in $(ls -1 /lib/modules 2>/dev/null | sort -V -r); do
+        if [ -r "/boot/vmlinuz-$d" ] && [ -r "/lib/modules/$d/modules.dep" ]; then KVER=$d; break; fi
+    done
+fi
+[ -n "$KVER" ] || die "no kernel found: install linux-image-amd64 (needs /boot/vmlinuz-* and /lib/modules/*)"
+KERNEL=/boot/vmlinuz-$KVER
+[ -r "$KERNEL" ] || die "kernel image $KERNEL is not readable"
+MODDIR=/lib/modules/$KVER
+BUSYBOX=$(command -v busybox || true)
+[ -n "$BUSYBOX" ] || die "busybox is missing: install busybox-static"
+ldd "$BUSYBOX" 2>&1 | grep -q 'not a dynamic' \
+    || die "$BUSYBOX is not static: install busybox-static"
+command -v cpio >/dev/null || die "cpio is missing: install cpio"
+
+# Wanted modules (with their parameters: busybox insmod does not read them from the kernel command line).
+WANTED="usbcore xhci-pci sd_mod usb-storage crc32c_generic ext4"
+declare -A PARAMS=([usbcore]="autosuspend=-1" [usb-storage]="delay_use=0")
+
+# Resolves WANTED into a dependency-ordered list of module paths from modules.dep.
+declare -A SEEN=()
+ORDER=()
+modpath() {
+    local name=$1 alt=${1//-/_} alt2=${1//_/-}
+    grep -E "^(kernel/)?[^:]*/($name|$alt|$alt2)\.ko(\.xz|\.zst|\.gz)?:" "$MODDIR/modules.dep" | head -1 | cut -d: -f1
+}
+visit() {
+    local path=$1 dep
+    [ -n "${SEEN[$path]:-}" ] && return 0
+    SEEN[$path]=1
+    for dep in $(grep -E "^$path:" "$MODDIR/modules.dep" | cut -d: -f2); do visit "$dep"; done
+    ORDER+=("$path")
+}
+for m in $WANTED; do
+    p=$(modpath "$m")
+    [ -n "$p" ] || die "kernel module $m not found in $MODDIR/modules.dep"
+    visit "$p"
+done
+
+# Inputs of the cache key: this script, the guest files, kernel, modules, busybox, cmboot and its libraries.
+LIBS=$(ldd "$CMBOOT" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
+KEY=$( {
+    cat "$0"; echo "$KVER"
+    find "$GUEST_DIR" -type f | sort | xargs cat
+    for p in "${ORDER[@]}"; do echo "$p"; done
+    for f in "$KERNEL" "$BUSYBOX" "$CMBOOT" $LIBS; do stat -L -c '%n %s %Y' "$f"; done
+    sha256sum "$CMBOOT"
+} | sha256sum | cut -c1-16)
+mkdir -p "$OUT"
+IMG="$OUT/guest-$KEY.cpio.gz"
+if [ -s "$IMG" ]; then
+    echo "KERNEL=$KERNEL"; echo "INITRD=$IMG"; exit 0
+fi
+
+ROOT=$(mktemp -d "$OUT/.root.XXXXXX")
+trap 'rm -rf "$ROOT"' EXIT
+mkdir -p "$ROOT"/{bin,sbin,proc,sys,dev,tmp,mnt,modules,e2e,etc}
+install -m 755 "$BUSYBOX" "$ROOT/bin/busybox"
+: > "$ROOT/modules/order"
+i=0
+for p in "${ORDER[@]}"; do
+    src="$MODDIR/$p"
+    base=$(basename "$p"); base=${base%.xz}; base=${base%.zst}; base=${base%.gz}
+    name=${base%.ko}
+    dst="$ROOT/modules/$base"
+    case "$src" in
+        *.xz) xz -dc "$src" > "$dst" ;;
+        *.zst) zstd -dc "$src" > "$dst" ;;
+        *.gz) gzip -dc "$src" > "$dst" ;;
+        *) cp "$src" "$dst" ;;
+    esac
+    key=${name//_/-}
+    echo "$base ${PARAMS[$key]:-${PARAMS[$name]:-}}" >> "$ROOT/modules/order"
+    i=$((i + 1))
+done
+
+# cmboot with the shared libraries it was linked against (Debian's udev-built libusb among them: the
+# --discovery=libusb control scenario needs exactly that library).
+install -m 755 "$CMBOOT" "$ROOT/bin/cmboot"
+for lib in $LIBS; do
+    mkdir -p "$ROOT$(dirname "$lib")"
+    cp -L "$lib" "$ROOT$lib"
+done
+install -m 755 "$GUEST_DIR/init" "$ROOT/init"
+for f in "$GUEST_DIR"/*.sh; do install -m 755 "$f" "$ROOT/e2e/"; done
+echo "$KVER" > "$ROOT/etc/e2e-kernel"
+
+TMP="$IMG.tmp.$$"
+(cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1) > "$TMP"
+mv "$TMP" "$IMG"
+# Keep only the newest few images.
+ls -1t "$OUT"/guest-*.cpio.gz | tail -n +4 | xargs -r rm -f
+echo "KERNEL=$KERNEL"
+echo "INITRD=$IMG"
