@@ -24,4 +24,7 @@ void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out);
 void cmboot_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
                        uint64_t done, uint64_t total, int error, uint64_t elapsed_ms);
 
+/* Verification with an already loaded bmap (NULL = whole image against res->image_sha256). */
+int cmboot_flash_verify_with(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, cmboot_flash_result *res);
+
 #endif

@@ -1,0 +1,454 @@
+/* Writer: decompression in its own thread feeding a bounded queue of aligned buffers, O_DIRECT writes. */
+#include "flash_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmboot/device.h"
+#include "cmboot/error.h"
+
+#define DEFAULT_BUFFER (1024u * 1024u)
+#define DEFAULT_BUFFERS 4u
+#define MAX_MEMORY (12u * 1024u * 1024u) /* queue memory cap: keeps the process under 16 MiB */
+#define PROGRESS_EVERY_MS 200
+
+typedef struct slot {
+    uint8_t *data;
+    size_t len;
+    uint64_t offset;
+} slot;
+
+typedef struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    slot *slots;
+    unsigned nslots;
+    size_t bufsize;
+    uint64_t produced;        /* buffers filled */
+    uint64_t consumed;        /* buffers written */
+    bool done;                /* producer reached the end or failed */
+    bool stop;                /* consumer failed: producer must quit */
+    int error;
+    char reason[256];
+    cmboot_flash_source *src;
+    EVP_MD_CTX *image_md;     /* whole-image SHA-256, NULL with a bmap */
+} pipeline;
+
+void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * len] = 0;
+}
+
+void cmboot_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
+                       uint64_t done, uint64_t total, int error, uint64_t elapsed_ms)
+{
+    if (!cfg || !cfg->event)
+        return;
+    cmboot_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = (cmboot_event_type)type;
+    ev.device_id = cfg->device_id ? cfg->device_id : "";
+    ev.serial = "";
+    ev.soc = "";
+    ev.stage = "mass-storage";
+    ev.name = name ? name : "";
+    ev.value = value ? value : "";
+    ev.json = "";
+    ev.done = done;
+    ev.total = total;
+    ev.error = error;
+    ev.elapsed_ms = elapsed_ms;
+    cfg->event(cfg->user, &ev);
+}
+
+void cmboot_flash_config_default(cmboot_flash_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->verify = true;
+    cfg->buffer_size = DEFAULT_BUFFER;
+    cfg->buffers = DEFAULT_BUFFERS;
+    cfg->device_id = "";
+}
+
+static void *producer(void *arg)
+{
+    pipeline *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && p->produced - p->consumed >= p->nslots)
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool stop = p->stop;
+        uint64_t index = p->produced;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+        slot *s = &p->slots[index % p->nslots];
+        size_t got = 0;
+        int rc = cmboot_flash_source_read(p->src, s->data, p->bufsize, &got);
+        if (rc == CMBOOT_OK && got > 0 && p->image_md && !EVP_DigestUpdate(p->image_md, s->data, got))
+            rc = CMBOOT_ERR_NO_MEMORY;
+        s->len = got;
+        s->offset = index * p->bufsize;
+        pthread_mutex_lock(&p->mu);
+        if (rc != CMBOOT_OK) {
+            p->error = rc;
+            snprintf(p->reason, sizeof p->reason, "%s", cmboot_flash_source_error(p->src));
+            p->done = true;
+        } else if (got == 0) {
+            p->done = true;
+        } else {
+            p->produced++;
+            if (got < p->bufsize)
+                p->done = true;
+        }
+        bool finished = p->done;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (finished)
+            break;
+    }
+    return NULL;
+}
+
+typedef struct target_fds {
+    int direct;   /* O_DIRECT when the file system allows it, else buffered */
+    int plain;    /* buffered, for pieces that are not aligned */
+    bool is_direct;
+    bool is_block;
+} target_fds;
+
+static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off, uint64_t *fail_off)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *fail_off = off;
+            return n < 0 && errno == ENOSPC ? CMBOOT_ERR_NO_SPACE : CMBOOT_ERR_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return CMBOOT_OK;
+}
+
+/* Writes a piece: the aligned middle with O_DIRECT, an unaligned head or tail through the page cache. */
+static int write_piece(const target_fds *t, const uint8_t *p, size_t len, uint64_t off, uint64_t *fail_off)
+{
+    const uint64_t a = CMBOOT_FLASH_ALIGN;
+    uint64_t head_end = (off + a - 1) / a * a;
+    if (head_end > off + len)
+        head_end = off + len;
+    uint64_t tail_start = (off + len) / a * a;
+    if (tail_start < head_end)
+        tail_start = head_end;
+    int rc = CMBOOT_OK;
+    if (head_end > off)
+        rc = write_all(t->plain, p, (size_t)(head_end - off), off, fail_off);
+    if (rc == CMBOOT_OK && tail_start > head_end) {
+        const uint8_t *mid = p + (head_end - off);
+        bool aligned = ((uintptr_t)mid % a) == 0;
+        rc = write_all(aligned ? t->direct : t->plain, mid, (size_t)(tail_start - head_end), head_end, fail_off);
+    }
+    if (rc == CMBOOT_OK && off + len > tail_start)
+        rc = write_all(t->plain, p + (tail_start - off), (size_t)(off + len - tail_start), tail_start, fail_off);
+    return rc;
+}
+
+static int open_target(const char *path, target_fds *t, char *reason, size_t rsize)
+{
+    struct stat st;
+    bool exists = stat(path, &st) == 0;
+    t->is_block = exists && S_ISBLK(st.st_mode);
+    /* O_EXCL on a block device keeps the kernel from mounting it while we write. */
+    int flags = O_WRONLY | O_CLOEXEC | (t->is_block ? O_EXCL : O_CREAT);
+    t->direct = open(path, flags | O_DIRECT, 0644);
+    t->is_direct = t->direct >= 0;
+    if (t->direct < 0 && errno == EINVAL)
+        t->direct = open(path, flags, 0644); /* tmpfs and friends: no O_DIRECT */
+    if (t->direct < 0) {
+        int e = errno;
+        snprintf(reason, rsize, "cannot open %s: %s", path, strerror(e));
+        return e == EBUSY ? CMBOOT_ERR_BUSY : e == EACCES || e == EPERM ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_IO;
+    }
+    t->plain = open(path, O_WRONLY | O_CLOEXEC);
+    if (t->plain < 0) {
+        snprintf(reason, rsize, "cannot open %s: %s", path, strerror(errno));
+        close(t->direct);
+        return CMBOOT_ERR_IO;
+    }
+    return CMBOOT_OK;
+}
+
+typedef struct range_state {
+    const cmboot_bmap *bmap;
+    size_t index;             /* current range */
+    EVP_MD_CTX *md;
+    bool open;                /* md holds a partial range */
+} range_state;
+
+static const EVP_MD *bmap_md(const cmboot_bmap *b)
+{
+    return b->digest_len == 20 ? EVP_sha1() : EVP_sha256();
+}
+
+/* Writes the parts of one buffer that the bmap maps, checking each range's digest as it completes. */
+static int write_mapped(const target_fds *t, range_state *rs, const slot *s, cmboot_flash_result *res)
+{
+    const cmboot_bmap *b = rs->bmap;
+    uint64_t end = s->offset + s->len;
+    while (rs->index < b->range_count) {
+        const cmboot_bmap_range *r = &b->ranges[rs->index];
+        uint64_t rstart = r->first * b->block_size;
+        uint64_t rend = (r->last + 1) * b->block_size;
+        if (rend > b->image_size)
+            rend = b->image_size;
+        if (rstart >= end)
+            break;
+        uint64_t from = rstart > s->offset ? rstart : s->offset;
+        uint64_t to = rend < end ? rend : end;
+        if (to > from) {
+            if (!rs->open) {
+                if (!EVP_DigestInit_ex(rs->md, bmap_md(b), NULL))
+                    return CMBOOT_ERR_NO_MEMORY;
+                rs->open = true;
+            }
+            const uint8_t *p = s->data + (from - s->offset);
+            if (!EVP_DigestUpdate(rs->md, p, (size_t)(to - from)))
+                return CMBOOT_ERR_NO_MEMORY;
+            int rc = write_piece(t, p, (size_t)(to - from), from, &res->fail_offset);
+            if (rc != CMBOOT_OK) {
+                res->fail_offset_valid = true;
+                snprintf(res->reason, sizeof res->reason, "write failed at offset %llu: %s",
+                         (unsigned long long)res->fail_offset, strerror(errno));
+                return rc;
+            }
+            res->bytes_written += to - from;
+        }
+        if (rend > end)
+            break; /* the range continues in the next buffer */
+        uint8_t digest[EVP_MAX_MD_SIZE];
+        unsigned dlen = 0;
+        if (rs->open && !EVP_DigestFinal_ex(rs->md, digest, &dlen))
+            return CMBOOT_ERR_NO_MEMORY;
+        rs->open = false;
+        if (r->has_digest && (dlen != (unsigned)b->digest_len || memcmp(digest, r->digest, dlen) != 0)) {
+            res->fail_offset = rstart;
+            res->fail_offset_valid = true;
+            snprintf(res->reason, sizeof res->reason,
+                     "image data of blocks %llu-%llu (offset %llu) does not match the bmap's checksum",
+                     (unsigned long long)r->first, (unsigned long long)r->last, (unsigned long long)rstart);
+            return CMBOOT_ERR_VERIFY;
+        }
+        rs->index++;
+    }
+    return CMBOOT_OK;
+}
+
+/* Consumer side: takes filled buffers in order and writes them. */
+static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_fds *t, range_state *rs,
+                      uint64_t total, cmboot_flash_result *res, int64_t started)
+{
+    int64_t last_progress = 0;
+    uint64_t position = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->consumed == p->produced && !p->done)
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool have = p->consumed < p->produced;
+        int perr = p->error;
+        pthread_mutex_unlock(&p->mu);
+        if (!have) {
+            if (perr != CMBOOT_OK && (size_t)snprintf(res->reason, sizeof res->reason, "cannot read the image: %s",
+                                                      p->reason) >= sizeof res->reason)
+                res->reason[sizeof res->reason - 1] = 0;
+            return perr;
+        }
+        slot *s = &p->slots[p->consumed % p->nslots];
+        int rc;
+        if (rs->bmap) {
+            rc = write_mapped(t, rs, s, res);
+        } else {
+            rc = write_piece(t, s->data, s->len, s->offset, &res->fail_offset);
+            if (rc == CMBOOT_OK) {
+                res->bytes_written += s->len;
+            } else {
+                res->fail_offset_valid = true;
+                snprintf(res->reason, sizeof res->reason, "write failed at offset %llu: %s",
+                         (unsigned long long)res->fail_offset,
+                         rc == CMBOOT_ERR_NO_SPACE ? "target full" : strerror(errno));
+            }
+        }
+        if (rc != CMBOOT_OK)
+            return rc;
+        position = s->offset + s->len;
+        pthread_mutex_lock(&p->mu);
+        p->consumed++;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        int64_t now = cmboot_now_ms();
+        if (now - last_progress >= PROGRESS_EVERY_MS) {
+            last_progress = now;
+            cmboot_flash_emit(cfg, CMBOOT_EV_PROGRESS, "write", NULL, position, total, CMBOOT_OK,
+                              (uint64_t)(now - started));
+        }
+        res->image_size = position;
+    }
+}
+
+static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                        const target_fds *t, uint64_t total, cmboot_flash_result *res)
+{
+    size_t bufsize = cfg->buffer_size ? cfg->buffer_size : DEFAULT_BUFFER;
+    unsigned n = cfg->buffers ? cfg->buffers : DEFAULT_BUFFERS;
+    if (bufsize % CMBOOT_FLASH_ALIGN != 0 || n < 2 || bufsize > MAX_MEMORY / 2 || (uint64_t)bufsize * n > MAX_MEMORY)
+        return CMBOOT_ERR_INVALID_ARG;
+    pipeline p;
+    memset(&p, 0, sizeof p);
+    p.nslots = n;
+    p.bufsize = bufsize;
+    p.src = src;
+    range_state rs = {bmap, 0, NULL, false};
+    int rc = CMBOOT_OK;
+    p.slots = calloc(n, sizeof *p.slots);
+    if (!p.slots)
+        return CMBOOT_ERR_NO_MEMORY;
+    for (unsigned i = 0; i < n && rc == CMBOOT_OK; i++) {
+        if (posix_memalign((void **)&p.slots[i].data, CMBOOT_FLASH_ALIGN, bufsize) != 0)
+            rc = CMBOOT_ERR_NO_MEMORY;
+    }
+    if (rc == CMBOOT_OK && !bmap && !(p.image_md = EVP_MD_CTX_new()))
+        rc = CMBOOT_ERR_NO_MEMORY;
+    if (rc == CMBOOT_OK && p.image_md && !EVP_DigestInit_ex(p.image_md, EVP_sha256(), NULL))
+        rc = CMBOOT_ERR_NO_MEMORY;
+    if (rc == CMBOOT_OK && bmap && !(rs.md = EVP_MD_CTX_new()))
+        rc = CMBOOT_ERR_NO_MEMORY;
+    pthread_t thread;
+    bool started = false;
+    if (rc == CMBOOT_OK) {
+        pthread_mutex_init(&p.mu, NULL);
+        pthread_cond_init(&p.cv, NULL);
+        if (pthread_create(&thread, NULL, producer, &p) != 0)
+            rc = CMBOOT_ERR_NO_MEMORY;
+        else
+            started = true;
+    }
+    if (started) {
+        rc = run_writer(cfg, &p, t, &rs, total, res, cmboot_now_ms());
+        pthread_mutex_lock(&p.mu);
+        p.stop = true;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        pthread_join(thread, NULL);
+        pthread_cond_destroy(&p.cv);
+        pthread_mutex_destroy(&p.mu);
+    }
+    if (rc == CMBOOT_OK && p.image_md) {
+        unsigned len = 0;
+        if (EVP_DigestFinal_ex(p.image_md, res->image_sha256, &len) && len == 32)
+            res->image_sha256_valid = true;
+    }
+    if (rc == CMBOOT_OK && bmap && (res->image_size != bmap->image_size || rs.index != bmap->range_count)) {
+        snprintf(res->reason, sizeof res->reason, "the image has %llu bytes, its bmap says %llu",
+                 (unsigned long long)res->image_size, (unsigned long long)bmap->image_size);
+        rc = CMBOOT_ERR_FORMAT;
+    }
+    EVP_MD_CTX_free(p.image_md);
+    EVP_MD_CTX_free(rs.md);
+    for (unsigned i = 0; i < n; i++)
+        free(p.slots[i].data);
+    free(p.slots);
+    return rc;
+}
+
+static int fail(cmboot_flash_result *res, int rc, const char *reason)
+{
+    res->error = rc;
+    if (reason && !res->reason[0])
+        snprintf(res->reason, sizeof res->reason, "%s", reason);
+    return rc;
+}
+
+int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+{
+    if (!cfg || !res || !cfg->image || !cfg->target)
+        return CMBOOT_ERR_INVALID_ARG;
+    memset(res, 0, sizeof *res);
+    int64_t t0 = cmboot_now_ms();
+    cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
+    cmboot_flash_source *src = NULL;
+    int rc = cmboot_flash_source_open(cfg->image, &src);
+    if (rc != CMBOOT_OK) {
+        snprintf(res->reason, sizeof res->reason, "cannot open image %s", cfg->image);
+        return fail(res, rc, NULL);
+    }
+    snprintf(res->format, sizeof res->format, "%s", cmboot_flash_source_format(src));
+    cmboot_bmap *bmap = NULL;
+    if (cfg->bmap && (rc = cmboot_bmap_load(cfg->bmap, &bmap)) != CMBOOT_OK) {
+        cmboot_flash_source_close(src);
+        snprintf(res->reason, sizeof res->reason, "bmap %s is %s", cfg->bmap,
+                 rc == CMBOOT_ERR_VERIFY ? "corrupt (its checksum does not match)" : "unusable");
+        return fail(res, rc == CMBOOT_ERR_VERIFY ? CMBOOT_ERR_FORMAT : rc, NULL);
+    }
+    uint64_t total = 0;
+    if (bmap)
+        total = bmap->image_size;
+    else
+        cmboot_flash_source_size_known(src, &total);
+    rc = cmboot_target_check(&cfg->env, cfg->target, total, cfg->target_flags, res->reason, sizeof res->reason);
+    target_fds t = {-1, -1, false, false};
+    if (rc == CMBOOT_OK)
+        rc = open_target(cfg->target, &t, res->reason, sizeof res->reason);
+    int64_t t1 = cmboot_now_ms();
+    res->phase_ms[CMBOOT_FLASH_PHASE_CHECK] = t1 - t0;
+    if (rc == CMBOOT_OK) {
+        cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "write", res->format, 0, total, CMBOOT_OK, 0);
+        rc = stream_image(cfg, src, bmap, &t, total, res);
+        if (rc == CMBOOT_OK)
+            cmboot_flash_emit(cfg, CMBOOT_EV_PROGRESS, "write", NULL, res->image_size, total ? total : res->image_size,
+                              CMBOOT_OK, (uint64_t)(cmboot_now_ms() - t1));
+    }
+    cmboot_flash_source_close(src);
+    int64_t t2 = cmboot_now_ms();
+    res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] = t2 - t1;
+    if (t.direct >= 0) {
+        cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "sync", cfg->target, 0, 0, CMBOOT_OK, 0);
+        struct stat st;
+        /* A regular file grows to the image size even when its tail is unmapped. */
+        if (rc == CMBOOT_OK && !t.is_block && fstat(t.plain, &st) == 0 && (uint64_t)st.st_size < res->image_size &&
+            ftruncate(t.plain, (off_t)res->image_size) != 0) {
+            rc = CMBOOT_ERR_IO;
+            snprintf(res->reason, sizeof res->reason, "cannot extend %s: %s", cfg->target, strerror(errno));
+        }
+        if (fsync(t.direct) != 0 && rc == CMBOOT_OK) {
+            rc = CMBOOT_ERR_IO;
+            snprintf(res->reason, sizeof res->reason, "flushing %s failed: %s", cfg->target, strerror(errno));
+        }
+        close(t.plain);
+        close(t.direct);
+    }
+    res->phase_ms[CMBOOT_FLASH_PHASE_SYNC] = cmboot_now_ms() - t2;
+    if (rc == CMBOOT_OK && cfg->verify)
+        rc = cmboot_flash_verify_with(cfg, bmap, res);
+    cmboot_bmap_free(bmap);
+    res->error = rc;
+    cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, rc == CMBOOT_OK ? "done" : "failed", res->reason, res->bytes_written,
+                      res->image_size, rc, (uint64_t)(cmboot_now_ms() - t0));
+    return rc;
+}
