@@ -2,6 +2,7 @@
 #ifndef CMBOOT_SRC_CTX_INTERNAL_H
 #define CMBOOT_SRC_CTX_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include "cmboot/session.h"
 #include "log_internal.h"
@@ -11,7 +12,8 @@ struct cmboot_ctx {
     cmboot_event_fn event;
     void *user;
     atomic_bool cancelled;
-    const cmboot_discovery *running; /* discovery of the cmboot_run in progress, for cancel */
+    pthread_mutex_t lock;            /* guards run */
+    struct cmboot_run_state *run;    /* the cmboot_run in progress, for cancel */
 };
 
 const cmboot_logger *cmboot_ctx_logger(const cmboot_ctx *ctx);

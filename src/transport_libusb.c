@@ -1,11 +1,13 @@
 /* cmboot_transport over libusb: vendor control transfers and pipelined bulk OUT, all cancellable. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "cmboot/soc.h"
 #include "transport_libusb.h"
 
 #define MAX_IN_FLIGHT 16
@@ -58,8 +60,8 @@ static int status_to_error(enum libusb_transfer_status st)
 
 static void LIBUSB_CALL on_done(struct libusb_transfer *xfr)
 {
-    int *completed = xfr->user_data;
-    (*completed)++;
+    atomic_int *completed = xfr->user_data;
+    atomic_fetch_add(completed, 1);
 }
 
 static void track(usb_transport *u, struct libusb_transfer *x, int add)
@@ -79,10 +81,10 @@ static void track(usb_transport *u, struct libusb_transfer *x, int add)
 }
 
 /* Runs libusb's event loop until `completed` reaches `want`; cancels everything live once cancelled. */
-static void wait_completed(usb_transport *u, int *completed, int want)
+static void wait_completed(usb_transport *u, atomic_int *completed, int want)
 {
     int cancel_sent = 0;
-    while (*completed < want) {
+    while (atomic_load(completed) < want) {
         if (atomic_load(&u->cancelled) && !cancel_sent) {
             pthread_mutex_lock(&u->lock);
             for (int i = 0; i < MAX_IN_FLIGHT + 1; i++)
@@ -113,7 +115,7 @@ static int control(usb_transport *u, uint8_t type, uint16_t v, uint16_t i, void 
         return CMBOOT_ERR_NO_MEMORY;
     }
     libusb_fill_control_setup(setup, type, 0, v, i, (uint16_t)len);
-    int completed = 0;
+    atomic_int completed = 0;
     libusb_fill_control_transfer(x, u->h, setup, on_done, &completed, timeout_ms);
     track(u, x, 1);
     int rc = libusb_submit_transfer(x);
@@ -157,15 +159,15 @@ static int t_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 typedef struct bulk_slot {
     struct libusb_transfer *x;
     int busy;
-    int done;
-    int *completed;
+    atomic_int done;
+    atomic_int *completed;
 } bulk_slot;
 
 static void LIBUSB_CALL on_bulk_done(struct libusb_transfer *xfr)
 {
     bulk_slot *s = xfr->user_data;
-    s->done = 1;
-    (*s->completed)++;
+    atomic_store(&s->done, 1);
+    atomic_fetch_add(s->completed, 1);
 }
 
 /* Bulk OUT in pieces with several transfers in flight, so the bus never idles between pieces.
@@ -180,7 +182,8 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
     size_t piece = u->tuning.piece_size;
     unsigned depth = u->tuning.in_flight;
     bulk_slot slot[MAX_IN_FLIGHT];
-    int completed = 0, rc = CMBOOT_OK;
+    atomic_int completed = 0;
+    int rc = CMBOOT_OK;
     memset(slot, 0, sizeof slot);
     for (unsigned k = 0; k < depth; k++) {
         slot[k].x = libusb_alloc_transfer(0);
@@ -189,6 +192,7 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
             rc = CMBOOT_ERR_NO_MEMORY;
     }
     size_t next = 0, sent = 0;
+    int reaped = 0; /* completions already handled: wait for one more than this */
     for (;;) {
         unsigned busy = 0;
         for (unsigned k = 0; k < depth; k++) {
@@ -211,12 +215,14 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
         }
         if (busy == 0)
             break;
-        wait_completed(u, &completed, completed + 1);
+        wait_completed(u, &completed, reaped + 1);
         for (unsigned k = 0; k < depth; k++) {
             bulk_slot *s = &slot[k];
-            if (!s->busy || !s->done)
+            if (!s->busy || !atomic_load(&s->done))
                 continue;
-            s->busy = s->done = 0;
+            s->busy = 0;
+            reaped++;
+            atomic_store(&s->done, 0);
             track(u, s->x, 0);
             int st = status_to_error(s->x->status);
             if (st == CMBOOT_OK && s->x->actual_length != s->x->length)

@@ -1,0 +1,215 @@
+/* `cmboot boot` (and plain `cmboot`): rpiboot's flags with the same meaning, plus long options. */
+#include <ctype.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmboot/cmboot.h"
+#include "commands.h"
+#include "discovery_choice.h"
+#include "output.h"
+#include "signals.h"
+
+static void boot_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cmboot [boot] [-d DIR] [-o] [-l] [-v|-vv] [-V] [-s] [-m USEC] [-0..-98 | -p PATH] [-i SERIAL]\n"
+            "              [-j DIR] [-h] [--json] [--discovery=sysfs|libusb] [--wait-msd] [--timeout SEC]\n\n"
+            "rpiboot-compatible flags:\n"
+            "  -d, --dir DIR          boot files directory (default: the installed rpiboot payloads)\n"
+            "  -o, --overlay          serve DIR/<port path>/NAME first (bootcode*.bin excepted); needs -d\n"
+            "  -l, --loop             keep serving boards forever\n"
+            "  -v, --verbose          more output; -vv for protocol detail\n"
+            "  -V, --version          print the version\n"
+            "  -s, --signed           signed boot (BCM2835/6/7: bootcode.sig and bootsig.bin in DIR)\n"
+            "  -m USEC                accepted for compatibility; cmboot waits on events, it never polls\n"
+            "  -0 .. -98              only boards on this port number (last port of the path)\n"
+            "  -p, --port-path PATH   only the board at this port path (BUS-P1.P2..., e.g. 1-1.3)\n"
+            "  -i, --serial SERIAL    only the board with this serial number (BCM2711/2712)\n"
+            "  -j, --metadata-dir DIR write each board's metadata to DIR/<serial>.json (else stdout)\n"
+            "  -h, --help             this help\n"
+            "cmboot options:\n"
+            "      --json             events as JSON lines on stdout\n"
+            "      --discovery=NAME   sysfs (default on Linux: works without udev) or libusb\n"
+            "      --wait-msd         follow each board until its mass-storage stage appears\n"
+            "      --boards N         stop after N boards (default 1, or forever with -l)\n"
+            "      --timeout SEC      give up when no board appears within SEC seconds (default: wait forever)\n"
+            "      --stage-timeout SEC  deadline for each next stage to appear (default 15)\n"
+            "      --chunk-size BYTES bytes read and sent per bulk call (default 1 MiB)\n\n"
+            "exit codes: 0 ok, 1 a board failed, 2 usage, 3 no board appeared, 4 host problem (run\n"
+            "`cmboot doctor`), 130 interrupted.\n");
+}
+
+enum { OPT_JSON = 1000, OPT_DISCOVERY, OPT_WAIT_MSD, OPT_TIMEOUT, OPT_STAGE_TIMEOUT, OPT_BOARDS, OPT_CHUNK };
+
+static const struct option long_opts[] = {
+    {"dir", required_argument, NULL, 'd'},
+    {"overlay", no_argument, NULL, 'o'},
+    {"loop", no_argument, NULL, 'l'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"version", no_argument, NULL, 'V'},
+    {"signed", no_argument, NULL, 's'},
+    {"port-path", required_argument, NULL, 'p'},
+    {"serial", required_argument, NULL, 'i'},
+    {"metadata-dir", required_argument, NULL, 'j'},
+    {"help", no_argument, NULL, 'h'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"discovery", required_argument, NULL, OPT_DISCOVERY},
+    {"wait-msd", no_argument, NULL, OPT_WAIT_MSD},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"stage-timeout", required_argument, NULL, OPT_STAGE_TIMEOUT},
+    {"boards", required_argument, NULL, OPT_BOARDS},
+    {"chunk-size", required_argument, NULL, OPT_CHUNK},
+    {NULL, 0, NULL, 0},
+};
+
+static int is_port_number_flag(const char *a, int *port)
+{
+    if (a[0] != '-' || !isdigit((unsigned char)a[1]))
+        return 0;
+    for (const char *p = a + 1; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return 0;
+    *port = atoi(a + 1);
+    return 1;
+}
+
+static int parse_seconds(const char *s, int64_t *ms)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || v < 0 || v > 1e6)
+        return -1;
+    *ms = (int64_t)(v * 1000);
+    return 0;
+}
+
+int cmd_boot(int argc, char **argv)
+{
+    cmboot_boot_config cfg;
+    cmboot_boot_config_default(&cfg);
+    int verbosity = 0, port_number = -1;
+    bool json = false;
+    const char *discovery = NULL;
+    int64_t ms;
+
+    /* rpiboot's -0..-98 are not getopt options: take them out first. */
+    char **args = calloc((size_t)argc + 1, sizeof *args);
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        int p;
+        if (i > 0 && is_port_number_flag(argv[i], &p)) {
+            if (p > 98) {
+                fprintf(stderr, "cmboot: port number %d out of range 0..98\n", p);
+                free(args);
+                return EXIT_USAGE;
+            }
+            port_number = p;
+        } else {
+            args[n++] = argv[i];
+        }
+    }
+    optind = 1;
+    int c;
+    while ((c = getopt_long(n, args, "d:olvVsm:p:i:j:h", long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': cfg.boot_dir = optarg; break;
+        case 'o': cfg.overlay = true; break;
+        case 'l': cfg.loop = true; break;
+        case 'v': verbosity++; break;
+        case 'V': printf("cmboot %s\n", cmboot_version()); free(args); return EXIT_OK;
+        case 's': cfg.signed_boot = true; break;
+        case 'm': break; /* poll delay of the reference: nothing to poll here */
+        case 'p': cfg.port_path = optarg; break;
+        case 'i': cfg.serial = optarg; break;
+        case 'j': cfg.metadata_dir = optarg; break;
+        case 'h': boot_usage(stdout); free(args); return EXIT_OK;
+        case OPT_JSON: json = true; break;
+        case OPT_DISCOVERY: discovery = optarg; break;
+        case OPT_WAIT_MSD: cfg.wait_mass_storage = true; break;
+        case OPT_TIMEOUT:
+            if (parse_seconds(optarg, &ms) < 0)
+                goto bad;
+            cfg.wait_first_ms = ms;
+            break;
+        case OPT_STAGE_TIMEOUT:
+            if (parse_seconds(optarg, &ms) < 0)
+                goto bad;
+            cfg.stage_timeout_ms = (unsigned)ms;
+            break;
+        case OPT_BOARDS: cfg.max_boards = (unsigned)atoi(optarg); break;
+        case OPT_CHUNK: cfg.limits.chunk_size = (size_t)strtoul(optarg, NULL, 0); break;
+        default: goto bad;
+        }
+    }
+    if (optind < n) {
+        fprintf(stderr, "cmboot: unexpected argument '%s'\n", args[optind]);
+        goto bad;
+    }
+    free(args);
+    args = NULL;
+    /* -vv arrives as -v -v through getopt, as in rpiboot. */
+    if (cfg.overlay && !cfg.boot_dir) {
+        fprintf(stderr, "cmboot: -o needs -d DIR\n");
+        return EXIT_USAGE;
+    }
+    if (port_number >= 0 && cfg.port_path) {
+        fprintf(stderr, "cmboot: a port number and -p PATH exclude each other\n");
+        return EXIT_USAGE;
+    }
+    if (cfg.port_path && !cmboot_port_path_valid(cfg.port_path)) {
+        fprintf(stderr, "cmboot: '%s' is not a port path (BUS-P1.P2..., e.g. 1-1.3)\n", cfg.port_path);
+        return EXIT_USAGE;
+    }
+    struct stat st;
+    if (cfg.boot_dir && (stat(cfg.boot_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "cmboot: boot directory %s does not exist\n", cfg.boot_dir);
+        return EXIT_USAGE;
+    }
+    if (cfg.metadata_dir && (stat(cfg.metadata_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        fprintf(stderr, "cmboot: metadata directory %s does not exist\n", cfg.metadata_dir);
+        return EXIT_USAGE;
+    }
+    cfg.port_number = port_number;
+    cfg.metadata_stdout = !json;
+
+    cli_output out;
+    cli_output_init(&out, json, verbosity);
+    cmboot_ctx_config ccfg = {cli_log_cb, cli_event_cb, &out,
+                              verbosity >= 2 ? CMBOOT_LOG_DEBUG : verbosity ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN};
+    cmboot_ctx *ctx;
+    if (cmboot_ctx_new(&ccfg, &ctx) < 0)
+        return EXIT_HOST;
+    cli_cancel_on_signals(ctx);
+    cmboot_discovery disc;
+    int rc = cli_discovery_open(ctx, discovery, &disc);
+    if (rc < 0) {
+        fprintf(stderr, "cmboot: cannot watch for USB devices: %s (run `cmboot doctor`)\n", cmboot_strerror(rc));
+        cmboot_ctx_free(ctx);
+        return rc == CMBOOT_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_HOST;
+    }
+    if (!json)
+        fprintf(stderr, "Waiting for BCM2835/6/7/2711/2712 boards...\n");
+    static cmboot_run_report report;
+    rc = cmboot_run(ctx, &disc, &cfg, &report);
+    disc.ops->destroy(disc.self);
+    cmboot_ctx_free(ctx);
+    if (json)
+        cli_json_line("result", "result", rc ? cmboot_error_name(rc) : "ok", "message", cmboot_strerror(rc), NULL);
+    else if (rc)
+        fprintf(stderr, "cmboot: %s\n", cmboot_strerror(rc));
+    switch (rc) {
+    case CMBOOT_OK: return EXIT_OK;
+    case CMBOOT_ERR_TIMEOUT: return report.boards ? EXIT_FAILURE_BOARD : EXIT_NO_BOARD;
+    case CMBOOT_ERR_CANCELLED: return EXIT_CANCELLED;
+    case CMBOOT_ERR_ACCESS:
+    case CMBOOT_ERR_UNSUPPORTED: return EXIT_HOST;
+    default: return EXIT_FAILURE_BOARD;
+    }
+bad:
+    free(args);
+    boot_usage(stderr);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,24 @@
+/* How the cmboot tool shows logs, progress and events: a TTY line, plain text, or JSON lines. */
+#ifndef CMBOOT_CLI_OUTPUT_H
+#define CMBOOT_CLI_OUTPUT_H
+
+#include <stdbool.h>
+#include "cmboot/cmboot.h"
+
+typedef struct cli_output {
+    bool json;          /* JSON lines on stdout */
+    bool tty;           /* stderr is a terminal: draw a progress line */
+    int verbosity;      /* 0 quiet-ish, 1 -v, 2 -vv */
+    bool metadata_stdout;
+} cli_output;
+
+void cli_output_init(cli_output *out, bool json, int verbosity);
+/* Callbacks for cmboot_ctx_config: user must be the cli_output. Thread-safe. */
+void cli_log_cb(void *user, const char *device_id, cmboot_log_level level, const char *msg);
+void cli_event_cb(void *user, const cmboot_event *ev);
+/* A JSON line {"event":type, ...fields} printed atomically; fields as key/value string pairs, NULL-ended. */
+void cli_json_line(const char *type, ...);
+/* Human size "12.3 MiB". */
+const char *cli_human_bytes(double bytes, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,490 @@
+/* Sessions: a manager thread follows each board by port path; a worker thread per stage does the I/O. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmboot/error.h"
+#include "cmboot/files.h"
+#include "cmboot/metadata.h"
+#include "ctx_internal.h"
+
+#define MAX_BOARDS 64
+#define MAX_ROM_ATTEMPTS 3
+
+typedef enum board_state {
+    BOARD_WAITING, /* for its next stage to appear, until deadline */
+    BOARD_WORKING, /* a worker runs a stage */
+    BOARD_FINISHED
+} board_state;
+
+typedef struct board {
+    struct cmboot_run_state *run;
+    board_state state;
+    cmboot_device_info dev;  /* device of the current / last stage */
+    cmboot_board_result res;
+    cmboot_metadata *md;
+    int64_t deadline;
+    bool has_deadline;       /* waiting for a stage that must come (after the first one ran) */
+    int64_t stage_started;
+    int pending_error;       /* why the last stage ended early, reported if nothing follows */
+    int rom_attempts;
+    pthread_t thread;
+    bool worker_done;        /* set by the worker under run->lock */
+    int worker_rc;
+    bool have_transport;
+    cmboot_transport transport;
+} board;
+
+struct cmboot_run_state {
+    cmboot_ctx *ctx;
+    const cmboot_discovery *disc;
+    const cmboot_boot_config *cfg;
+    cmboot_files *files;
+    pthread_mutex_t lock;
+    board *boards[MAX_BOARDS];
+    unsigned nboards;
+};
+
+static void emit(const board *b, cmboot_event_type type, const char *name, const char *value, uint64_t done,
+                 uint64_t total, int error)
+{
+    cmboot_ctx *ctx = b->run->ctx;
+    if (!ctx->event)
+        return;
+    cmboot_event ev = {
+        .type = type,
+        .device_id = b->res.port_path,
+        .serial = b->res.serial,
+        .soc = b->res.soc ? b->res.soc->name : "",
+        .stage = cmboot_stage_name(b->dev.stage),
+        .name = name ? name : "",
+        .value = value ? value : "",
+        .json = "",
+        .done = done,
+        .total = total,
+        .error = error,
+        .elapsed_ms = (uint64_t)(cmboot_now_ms() - b->stage_started),
+    };
+    ctx->event(ctx->user, &ev);
+}
+
+/* ---- stage hooks: what the protocol code reports, turned into events tagged with the board ---- */
+
+static void hook_file(void *user, const char *name, int found, uint64_t size, const char *source, int command)
+{
+    board *b = user;
+    cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO, "%s %s: %s (%llu bytes)",
+                command == CMBOOT_FS_GET_FILE_SIZE ? "size of" : command == CMBOOT_FS_READ_FILE ? "read" : "request",
+                *name ? name : "(refused name)", found ? source : "absent", (unsigned long long)size);
+    if (command == CMBOOT_FS_READ_FILE || !found)
+        emit(b, CMBOOT_EV_FILE, name, found ? source : "", 0, size, found ? CMBOOT_OK : CMBOOT_ERR_NOT_FOUND);
+}
+
+static void hook_progress(void *user, const char *name, uint64_t done, uint64_t total)
+{
+    emit(user, CMBOOT_EV_PROGRESS, name, NULL, done, total, CMBOOT_OK);
+}
+
+static void hook_metadata(void *user, const char *key, const char *value)
+{
+    board *b = user;
+    int rc = cmboot_metadata_set(b->md, key, value);
+    if (rc < 0)
+        cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_WARN, "metadata %s dropped: %s", key,
+                    cmboot_strerror(rc));
+    emit(b, CMBOOT_EV_METADATA, key, value, 0, 0, rc);
+}
+
+static void hook_log(void *user, int level, const char *msg)
+{
+    board *b = user;
+    cmboot_logf(&b->run->ctx->log, b->res.port_path, (cmboot_log_level)level, "%s", msg);
+}
+
+static int provide_file(void *user, const char *name, cmboot_stream *out)
+{
+    board *b = user;
+    return cmboot_files_open(b->run->files, b->res.soc, b->res.port_path, name, out);
+}
+
+/* ---- stages ---- */
+
+static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks *hooks)
+{
+    const cmboot_boot_config *cfg = b->run->cfg;
+    const cmboot_soc_info *soc = b->res.soc;
+    cmboot_stream s = {0};
+    int rc = cmboot_files_open(b->run->files, soc, NULL, soc->second_stage, &s);
+    if (rc < 0) {
+        const char *dir = cmboot_files_dir_for(b->run->files, soc);
+        cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "no %s in %s: %s", soc->second_stage,
+                    dir ? dir : "(no boot directory: give one with -d)", cmboot_strerror(rc));
+        return rc;
+    }
+    uint8_t sig[CMBOOT_SIGNATURE_SIZE];
+    const uint8_t *sigp = NULL;
+    if (cfg->signed_boot && soc->signed_boot_in_rom) {
+        rc = cmboot_files_signature(b->run->files, soc, sig);
+        if (rc < 0) {
+            cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR,
+                        "signed boot needs bootcode.sig and bootsig.bin in the boot directory: %s",
+                        cmboot_strerror(rc));
+            cmboot_stream_close(&s);
+            return rc;
+        }
+        sigp = sig;
+    }
+    emit(b, CMBOOT_EV_FILE, soc->second_stage, s.source, 0, s.size, CMBOOT_OK);
+    int32_t status = -1;
+    rc = cmboot_rom_stage_run(t, &s, sigp, &cfg->limits, hooks, &status);
+    cmboot_stream_close(&s);
+    return rc;
+}
+
+static void save_metadata(board *b)
+{
+    const cmboot_boot_config *cfg = b->run->cfg;
+    if (cmboot_metadata_count(b->md) == 0)
+        return;
+    char *json = NULL;
+    if (cmboot_metadata_to_json(b->md, &json) < 0)
+        return;
+    const char *serial = b->res.serial[0] ? b->res.serial : b->res.port_path;
+    char path[4096] = "-";
+    if (cfg->metadata_dir) {
+        int rc = cmboot_metadata_write(b->md, cfg->metadata_dir, serial, path, sizeof path);
+        if (rc < 0) {
+            cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot write metadata to %s: %s",
+                        cfg->metadata_dir, cmboot_strerror(rc));
+            free(json);
+            return;
+        }
+    }
+    if (cfg->metadata_dir || cfg->metadata_stdout) {
+        cmboot_ctx *ctx = b->run->ctx;
+        if (ctx->event) {
+            cmboot_event ev = {.type = CMBOOT_EV_METADATA_SAVED, .device_id = b->res.port_path,
+                               .serial = b->res.serial, .soc = b->res.soc ? b->res.soc->name : "",
+                               .stage = cmboot_stage_name(b->dev.stage), .name = "", .value = path, .json = json};
+            ctx->event(ctx->user, &ev);
+        }
+    }
+    free(json);
+}
+
+static void *worker_main(void *arg)
+{
+    board *b = arg;
+    struct cmboot_run_state *run = b->run;
+    cmboot_stage_hooks hooks = {hook_file, hook_progress, hook_metadata, hook_log, b};
+    cmboot_transport t;
+    int rc = run->disc->ops->open(run->disc->self, &b->dev, &t);
+    if (rc == CMBOOT_OK) {
+        pthread_mutex_lock(&run->lock);
+        b->transport = t;
+        b->have_transport = true;
+        bool cancelled = atomic_load(&run->ctx->cancelled);
+        pthread_mutex_unlock(&run->lock);
+        if (cancelled)
+            t.ops->cancel(t.self);
+        if (b->dev.stage == CMBOOT_STAGE_ROM) {
+            rc = run_rom(b, &t, &hooks);
+        } else {
+            cmboot_file_provider files = {provide_file, b};
+            unsigned served = 0;
+            rc = cmboot_fileserver_run(&t, &files, &run->cfg->limits, &hooks, &served);
+            save_metadata(b);
+        }
+        pthread_mutex_lock(&run->lock);
+        b->have_transport = false;
+        pthread_mutex_unlock(&run->lock);
+        t.ops->close(t.self);
+    } else {
+        cmboot_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot open %s stage: %s",
+                    cmboot_stage_name(b->dev.stage), cmboot_strerror(rc));
+    }
+    pthread_mutex_lock(&run->lock);
+    b->worker_rc = rc;
+    b->worker_done = true;
+    pthread_mutex_unlock(&run->lock);
+    run->disc->ops->wakeup(run->disc->self); /* let the manager see the result now */
+    return NULL;
+}
+
+/* ---- manager ---- */
+
+bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev)
+{
+    if (cfg->port_path && *cfg->port_path && strcmp(cfg->port_path, dev->port_path) != 0)
+        return false;
+    if (cfg->port_number >= 0 && cmboot_port_path_last_port(dev->port_path) != cfg->port_number)
+        return false;
+    if (cfg->serial && *cfg->serial && strcmp(cfg->serial, dev->serial) != 0)
+        return false;
+    return true;
+}
+
+void cmboot_boot_config_default(cmboot_boot_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port_number = -1;
+    cfg->metadata_stdout = true;
+    cfg->stage_timeout_ms = 15000;
+    cmboot_stage_limits_default(&cfg->limits);
+}
+
+static board *find_board(struct cmboot_run_state *run, const char *port_path)
+{
+    for (unsigned i = 0; i < run->nboards; i++)
+        if (strcmp(run->boards[i]->res.port_path, port_path) == 0)
+            return run->boards[i];
+    return NULL;
+}
+
+static void finish_board(board *b, int rc, cmboot_run_report *report)
+{
+    b->state = BOARD_FINISHED;
+    b->res.error = rc;
+    b->res.finished_ms = cmboot_now_ms();
+    cmboot_logf(&b->run->ctx->log, b->res.port_path, rc ? CMBOOT_LOG_ERROR : CMBOOT_LOG_INFO, "board %s: %s",
+                b->res.serial[0] ? b->res.serial : b->res.port_path, rc ? cmboot_strerror(rc) : "done");
+    emit(b, CMBOOT_EV_BOARD_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
+    if (report) {
+        if (report->boards < sizeof report->results / sizeof report->results[0])
+            report->results[report->boards] = b->res;
+        report->boards++;
+        if (rc)
+            report->failed++;
+    }
+}
+
+static void start_stage(board *b, const cmboot_device_info *dev)
+{
+    b->dev = *dev;
+    b->res.last_stage = dev->stage;
+    if (dev->serial[0] && dev->stage == CMBOOT_STAGE_ROM && b->res.soc && b->res.soc->serial_is_board_serial)
+        snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
+    else if (dev->serial[0] && !b->res.serial[0])
+        snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
+    b->stage_started = cmboot_now_ms();
+    emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);
+    b->worker_done = false;
+    b->state = BOARD_WORKING;
+    if (pthread_create(&b->thread, NULL, worker_main, b) != 0) {
+        b->worker_done = true;
+        b->worker_rc = CMBOOT_ERR_NO_MEMORY;
+    }
+}
+
+static void wait_next(board *b, int pending_error)
+{
+    b->state = BOARD_WAITING;
+    b->pending_error = pending_error;
+    b->deadline = cmboot_now_ms() + b->run->cfg->stage_timeout_ms;
+    b->has_deadline = true;
+}
+
+/* A worker finished: decide what the board waits for next. */
+static void stage_finished(board *b, cmboot_run_report *report)
+{
+    pthread_join(b->thread, NULL);
+    int rc = b->worker_rc;
+    cmboot_stage st = b->dev.stage;
+    b->res.stage_ms[st] += cmboot_now_ms() - b->stage_started;
+    emit(b, CMBOOT_EV_STAGE_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
+    if (rc == CMBOOT_ERR_CANCELLED) {
+        finish_board(b, rc, report);
+        return;
+    }
+    if (st == CMBOOT_STAGE_ROM) {
+        if (rc == CMBOOT_OK || rc == CMBOOT_ERR_NO_DEVICE)
+            wait_next(b, rc == CMBOOT_OK ? CMBOOT_ERR_TIMEOUT : rc);
+        else
+            finish_board(b, rc, report);
+        return;
+    }
+    /* File server: Done ends the boot unless we follow the board to its mass-storage stage. A device that
+     * left without Done may be re-enumerating: its next stage decides. */
+    if (rc == CMBOOT_OK && !b->run->cfg->wait_mass_storage)
+        finish_board(b, CMBOOT_OK, report);
+    else if (rc == CMBOOT_OK)
+        wait_next(b, CMBOOT_ERR_TIMEOUT);
+    else if (rc == CMBOOT_ERR_NO_DEVICE || rc == CMBOOT_ERR_IO)
+        wait_next(b, CMBOOT_ERR_NO_DEVICE);
+    else
+        finish_board(b, rc, report);
+}
+
+static void device_added(struct cmboot_run_state *run, const cmboot_device_info *dev, cmboot_run_report *report,
+                         unsigned *started)
+{
+    const cmboot_boot_config *cfg = run->cfg;
+    if (dev->stage == CMBOOT_STAGE_UNKNOWN)
+        return;
+    board *b = find_board(run, dev->port_path);
+    if (b && b->state == BOARD_FINISHED && dev->stage != CMBOOT_STAGE_MASS_STORAGE && cfg->loop) {
+        /* A new board plugged into a port whose last board is done (loop mode): forget the old one. */
+        b = NULL;
+        for (unsigned i = 0; i < run->nboards; i++)
+            if (strcmp(run->boards[i]->res.port_path, dev->port_path) == 0)
+                run->boards[i]->res.port_path[0] = 0;
+    }
+    if (!b) {
+        if (dev->stage == CMBOOT_STAGE_MASS_STORAGE || !cmboot_selection_matches(cfg, dev))
+            return;
+        unsigned limit = cfg->max_boards ? cfg->max_boards : (cfg->loop ? 0 : 1);
+        if (limit && *started >= limit)
+            return;
+        if (run->nboards == MAX_BOARDS)
+            return;
+        b = calloc(1, sizeof *b);
+        if (!b || cmboot_metadata_new(&b->md) < 0) {
+            free(b);
+            return;
+        }
+        b->run = run;
+        snprintf(b->res.port_path, sizeof b->res.port_path, "%s", dev->port_path);
+        b->res.soc = dev->soc;
+        b->res.started_ms = cmboot_now_ms();
+        b->state = BOARD_WAITING;
+        run->boards[run->nboards++] = b;
+        (*started)++;
+        b->dev = *dev;
+        emit(b, CMBOOT_EV_DEVICE_SEEN, NULL, NULL, 0, 0, CMBOOT_OK);
+    }
+    if (b->state != BOARD_WAITING)
+        return;
+    if (dev->soc)
+        b->res.soc = dev->soc;
+    if (dev->stage == CMBOOT_STAGE_MASS_STORAGE) {
+        b->dev = *dev;
+        b->res.last_stage = dev->stage;
+        if (!b->res.serial[0] && dev->serial[0])
+            snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
+        emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);
+        finish_board(b, CMBOOT_OK, report);
+        return;
+    }
+    if (!b->res.soc)
+        return;
+    if (dev->stage == CMBOOT_STAGE_ROM && ++b->rom_attempts > MAX_ROM_ATTEMPTS) {
+        finish_board(b, CMBOOT_ERR_ROM_REJECTED, report);
+        return;
+    }
+    start_stage(b, dev);
+}
+
+void cmboot_ctx_cancel(cmboot_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    atomic_store(&ctx->cancelled, true);
+    pthread_mutex_lock(&ctx->lock);
+    struct cmboot_run_state *run = ctx->run;
+    if (run) {
+        pthread_mutex_lock(&run->lock);
+        for (unsigned i = 0; i < run->nboards; i++)
+            if (run->boards[i]->have_transport)
+                run->boards[i]->transport.ops->cancel(run->boards[i]->transport.self);
+        pthread_mutex_unlock(&run->lock);
+        run->disc->ops->wakeup(run->disc->self);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+}
+
+static bool all_idle(struct cmboot_run_state *run)
+{
+    for (unsigned i = 0; i < run->nboards; i++)
+        if (run->boards[i]->state != BOARD_FINISHED)
+            return false;
+    return true;
+}
+
+int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
+               cmboot_run_report *report)
+{
+    if (!ctx || !disc || !disc->ops || !cfg)
+        return CMBOOT_ERR_INVALID_ARG;
+    struct cmboot_run_state run = {.ctx = ctx, .disc = disc, .cfg = cfg};
+    cmboot_files_config fcfg = {.boot_dir = cfg->boot_dir, .overlay = cfg->overlay};
+    int rc = cmboot_files_new(&fcfg, &run.files);
+    if (rc < 0)
+        return rc;
+    if (report)
+        memset(report, 0, sizeof *report);
+    pthread_mutex_init(&run.lock, NULL);
+    pthread_mutex_lock(&ctx->lock);
+    ctx->run = &run;
+    pthread_mutex_unlock(&ctx->lock);
+
+    unsigned started = 0;
+    unsigned limit = cfg->max_boards ? cfg->max_boards : (cfg->loop ? 0 : 1);
+    int64_t first_deadline = cfg->wait_first_ms > 0 ? cmboot_now_ms() + cfg->wait_first_ms : INT64_MAX;
+    int result = CMBOOT_OK;
+    cmboot_logf(&ctx->log, "", CMBOOT_LOG_INFO, "waiting for boards (%s discovery)",
+                disc->ops->name ? disc->ops->name : "?");
+    for (;;) {
+        /* Reap workers that finished and boards whose next stage never came. */
+        int64_t now = cmboot_now_ms();
+        int64_t deadline = started == 0 ? first_deadline : INT64_MAX;
+        for (unsigned i = 0; i < run.nboards; i++) {
+            board *b = run.boards[i];
+            pthread_mutex_lock(&run.lock);
+            bool done = b->state == BOARD_WORKING && b->worker_done;
+            pthread_mutex_unlock(&run.lock);
+            if (done)
+                stage_finished(b, report);
+            if (b->state == BOARD_WAITING && atomic_load(&ctx->cancelled))
+                finish_board(b, CMBOOT_ERR_CANCELLED, report);
+            if (b->state == BOARD_WAITING && b->has_deadline) {
+                if (now >= b->deadline)
+                    finish_board(b, b->pending_error ? b->pending_error : CMBOOT_ERR_TIMEOUT, report);
+                else if (b->deadline < deadline)
+                    deadline = b->deadline;
+            }
+        }
+        if (atomic_load(&ctx->cancelled) && all_idle(&run)) {
+            result = CMBOOT_ERR_CANCELLED;
+            break;
+        }
+        if (!cfg->loop && limit && started >= limit && all_idle(&run))
+            break;
+        if (started == 0 && now >= first_deadline) {
+            result = CMBOOT_ERR_TIMEOUT;
+            break;
+        }
+        cmboot_device_event ev;
+        rc = disc->ops->next_event(disc->self, &ev, deadline);
+        if (rc == CMBOOT_OK && ev.type == CMBOOT_DEVICE_ADDED && !atomic_load(&ctx->cancelled))
+            device_added(&run, &ev.dev, report, &started);
+        else if (rc < 0 && rc != CMBOOT_ERR_TIMEOUT && rc != CMBOOT_ERR_CANCELLED) {
+            cmboot_logf(&ctx->log, "", CMBOOT_LOG_ERROR, "device discovery failed: %s", cmboot_strerror(rc));
+            result = rc;
+            break;
+        }
+    }
+    for (unsigned i = 0; i < run.nboards; i++) {
+        board *b = run.boards[i];
+        if (b->state == BOARD_WORKING) { /* only after a discovery failure: stop and collect the worker */
+            pthread_mutex_lock(&run.lock);
+            if (b->have_transport)
+                b->transport.ops->cancel(b->transport.self);
+            pthread_mutex_unlock(&run.lock);
+            pthread_join(b->thread, NULL);
+        }
+    }
+    pthread_mutex_lock(&ctx->lock);
+    ctx->run = NULL;
+    pthread_mutex_unlock(&ctx->lock);
+    for (unsigned i = 0; i < run.nboards; i++) {
+        board *b = run.boards[i];
+        if (result == CMBOOT_OK && b->res.error)
+            result = b->res.error;
+        cmboot_metadata_free(b->md);
+        free(b);
+    }
+    pthread_mutex_destroy(&run.lock);
+    cmboot_files_free(run.files);
+    return result;
+}
