@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything cmboot needs to build, test and run its QEMU bench on Debian 12 (idempotent).
+set -euo pipefail
+PKGS=(build-essential cmake pkg-config
+      libusb-1.0-0-dev libarchive-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
+      qemu-system-x86 linux-image-amd64 busybox-static cpio gzip xz-utils zstd bzip2 zip bmap-tools time)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "installing: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh Debian 12 machine: dependencies, build, unit + end-to-end tests, then the
+# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+"$top/scripts/deps.sh"
+BUILD_DIR=$top/build "$top/scripts/build.sh"
+(cd "$top/build" && ctest --output-on-failure -j2 -L unit)
+if [ -f "$top/tests/e2e/CMakeLists.txt" ]; then
+  (cd "$top/build" && ctest --output-on-failure -L e2e)
+fi
+BUILD_DIR=$top/build-asan "$top/scripts/build.sh" -DCMBOOT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+(cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 -L unit)
+"$top/scripts/check-globals.sh" "$top/build/libcmboot.so"
