@@ -1,0 +1,561 @@
+/* sysfs parsing and the native discovery against fake sysfs trees with injected uevents. */
+#include "testutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmboot/error.h"
+#include "discovery_sysfs.h"
+#include "sysfs_usb.h"
+#include "usbfs_node.h"
+
+/* Writes one attribute of a fake device. */
+static void attr(const char *root, const char *name, const char *key, const char *value)
+{
+    char rel[512];
+    snprintf(rel, sizeof rel, "bus/usb/devices/%s/%s", name, key);
+    test_write_file(root, rel, value, strlen(value));
+}
+
+/* A fake device directory as the kernel shows it, with the device descriptor in `descriptors`. */
+static void fake_device(const char *root, const char *name, uint16_t vid, uint16_t pid, unsigned bus, unsigned dev,
+                        uint8_t serial_index, const char *serial)
+{
+    char v[32];
+    snprintf(v, sizeof v, "%04x\n", vid);
+    attr(root, name, "idVendor", v);
+    snprintf(v, sizeof v, "%04x\n", pid);
+    attr(root, name, "idProduct", v);
+    snprintf(v, sizeof v, "%u\n", bus);
+    attr(root, name, "busnum", v);
+    snprintf(v, sizeof v, "%u\n", dev);
+    attr(root, name, "devnum", v);
+    attr(root, name, "bNumInterfaces", " 1\n");
+    snprintf(v, sizeof v, "189:%u\n", (bus - 1) * 128 + dev - 1);
+    attr(root, name, "dev", v);
+    if (serial) {
+        char s[128];
+        snprintf(s, sizeof s, "%s\n", serial);
+        attr(root, name, "serial", s);
+    }
+    uint8_t d[18 + 9] = {18, 1, 0x00, 0x02, 0, 0, 0, 64, (uint8_t)vid, (uint8_t)(vid >> 8), (uint8_t)pid,
+                         (uint8_t)(pid >> 8), 0, 0, 1, 2, serial_index, 1,
+                         /* a configuration descriptor follows in the real file */
+                         9, 2, 32, 0, 1, 1, 0, 0x80, 50};
+    char rel[512];
+    snprintf(rel, sizeof rel, "bus/usb/devices/%s/descriptors", name);
+    test_write_file(root, rel, d, sizeof d);
+}
+
+static void remove_device(const char *root, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bus/usb/devices/%s", root, name);
+    test_rmtree(path);
+}
+
+static void sysfs_device_names(void **state)
+{
+    (void)state;
+    assert_true(cmboot_sysfs_is_device_name("1-1.3"));
+    assert_true(cmboot_sysfs_is_device_name("2-4"));
+    assert_false(cmboot_sysfs_is_device_name("usb1"));
+    assert_false(cmboot_sysfs_is_device_name("1-1:1.0"));
+    assert_false(cmboot_sysfs_is_device_name("1-1.3:1.1"));
+    assert_false(cmboot_sysfs_is_device_name("."));
+    assert_false(cmboot_sysfs_is_device_name(NULL));
+}
+
+static void sysfs_read_rom_device(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("sysfs-rom");
+    fake_device(root, "1-1.3", 0x0a5c, 0x2711, 1, 5, 3, "af04b2da");
+    cmboot_device_info info;
+    unsigned major = 0, minor = 0;
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1.3", &info, &major, &minor), CMBOOT_OK);
+    assert_int_equal(info.vid, 0x0a5c);
+    assert_int_equal(info.pid, 0x2711);
+    assert_int_equal(info.busnum, 1);
+    assert_int_equal(info.devnum, 5);
+    assert_int_equal(info.serial_index, 3);
+    assert_int_equal(info.num_interfaces, 1);
+    assert_int_equal(info.stage, CMBOOT_STAGE_ROM);
+    assert_non_null(info.soc);
+    assert_string_equal(info.soc->name, "BCM2711");
+    assert_string_equal(info.serial, "af04b2da");
+    assert_string_equal(info.port_path, "1-1.3");
+    assert_non_null(strstr(info.syspath, "/bus/usb/devices/1-1.3"));
+    assert_int_equal(major, 189);
+    assert_int_equal(minor, 4);
+    test_rmtree(root);
+    free(root);
+}
+
+static void sysfs_read_stages_and_fallbacks(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("sysfs-stages");
+    fake_device(root, "1-2", 0x0a5c, 0x2764, 1, 9, 1, "second");      /* BCM2837 second stage */
+    fake_device(root, "1-3", 0x0a5c, 0x0104, 1, 10, 3, "10000000cafe"); /* mass-storage gadget */
+    fake_device(root, "1-4", 0x046d, 0xc077, 1, 11, 0, NULL);           /* a mouse */
+    fake_device(root, "2-1", 0x0a5c, 0x2763, 2, 3, 0, NULL);            /* BCM2835 ROM, no serial */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bus/usb/devices/2-1/dev", root);
+    unlink(path); /* old kernels: numbers computed from bus and device */
+    cmboot_device_info info;
+    unsigned major, minor;
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-2", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(info.stage, CMBOOT_STAGE_SECOND);
+    assert_string_equal(info.soc->name, "BCM2837");
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-3", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(info.stage, CMBOOT_STAGE_MASS_STORAGE);
+    assert_null(info.soc);
+    assert_string_equal(info.serial, "10000000cafe");
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-4", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(info.stage, CMBOOT_STAGE_UNKNOWN);
+    assert_int_equal(cmboot_sysfs_read_device(root, "2-1", &info, &major, &minor), CMBOOT_OK);
+    assert_int_equal(info.stage, CMBOOT_STAGE_ROM);
+    assert_string_equal(info.serial, "");
+    assert_int_equal(major, 189);
+    assert_int_equal(minor, 128 + 2);
+    test_rmtree(root);
+    free(root);
+}
+
+static void sysfs_read_hostile_attributes(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("sysfs-bad");
+    cmboot_device_info info;
+    /* Missing device and missing descriptors: not (yet) there. */
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_NOT_FOUND);
+    fake_device(root, "1-1", 0x0a5c, 0x2711, 1, 5, 3, "x");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/bus/usb/devices/1-1/descriptors", root);
+    unlink(path);
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_NOT_FOUND);
+    /* A short or wrong descriptor. */
+    test_write_file(root, "bus/usb/devices/1-1/descriptors", "\x12\x01\x00", 3);
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    uint8_t wrong[18] = {18, 2};
+    test_write_file(root, "bus/usb/devices/1-1/descriptors", wrong, sizeof wrong);
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    fake_device(root, "1-1", 0x0a5c, 0x2711, 1, 5, 3, "x");
+    /* Garbage numbers. */
+    attr(root, "1-1", "idVendor", "zz5c\n");
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    attr(root, "1-1", "idVendor", "10a5c\n");
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    attr(root, "1-1", "idVendor", "0a5c\n");
+    attr(root, "1-1", "devnum", "-5\n");
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    attr(root, "1-1", "devnum", "0\n");
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    attr(root, "1-1", "devnum", "5\n");
+    /* A serial longer than the field and with control characters is cut and cleaned. */
+    char serial[400];
+    memset(serial, 'S', sizeof serial - 1);
+    serial[1] = '\x1b';
+    serial[sizeof serial - 1] = '\0';
+    attr(root, "1-1", "serial", serial);
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_OK);
+    assert_string_equal(info.serial, ""); /* too long to be a serial: dropped, not cut */
+    attr(root, "1-1", "serial", "ab\x1b[2Jcd\n");
+    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_OK);
+    assert_string_equal(info.serial, "ab[2Jcd");
+    test_rmtree(root);
+    free(root);
+}
+
+static void sysfs_interface_driver_link(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("sysfs-drv");
+    fake_device(root, "1-1", 0x0a5c, 0x2711, 1, 5, 3, "x");
+    attr(root, "1-1", "bConfigurationValue", "1\n");
+    char dir[1024], link[1100];
+    snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-1", root);
+    char drv[64];
+    assert_int_equal(cmboot_sysfs_interface_driver(dir, "1-1", 0, drv, sizeof drv), CMBOOT_ERR_NOT_FOUND);
+    test_write_file(root, "bus/usb/devices/1-1/1-1:1.0/bInterfaceClass", "ff\n", 3);
+    snprintf(link, sizeof link, "%s/1-1:1.0/driver", dir);
+    assert_int_equal(symlink("../../../../bus/usb/drivers/usbfs", link), 0);
+    assert_int_equal(cmboot_sysfs_interface_driver(dir, "1-1", 0, drv, sizeof drv), CMBOOT_OK);
+    assert_string_equal(drv, "usbfs");
+    assert_int_equal(cmboot_sysfs_interface_driver(dir, "1-1", 1, drv, sizeof drv), CMBOOT_ERR_NOT_FOUND);
+    test_rmtree(root);
+    free(root);
+}
+
+/* ---- discovery ---- */
+
+typedef struct fixture {
+    char *root;
+    char devroot[1024];
+    int feed; /* our end of the uevent socketpair */
+    cmboot_discovery disc;
+} fixture;
+
+static void start(fixture *f, const char *tag)
+{
+    f->root = test_tmpdir(tag);
+    snprintf(f->devroot, sizeof f->devroot, "%s/dev", f->root);
+    mkdir(f->devroot, 0755);
+    test_write_file(f->root, "bus/usb/devices/.keep", "", 0);
+}
+
+static void open_disc(fixture *f, unsigned settle_ms)
+{
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    f->feed = sv[1];
+    cmboot_sysfs_options opt = {.sys_root = f->root, .dev_root = f->devroot, .uevent_fd = sv[0],
+                                .uevent_is_netlink = false, .settle_ms = settle_ms};
+    assert_int_equal(cmboot_discovery_sysfs_new_opts(NULL, &opt, &f->disc), CMBOOT_OK);
+    assert_string_equal(f->disc.ops->name, "sysfs");
+}
+
+static void stop(fixture *f)
+{
+    f->disc.ops->destroy(f->disc.self);
+    close(f->feed);
+    test_rmtree(f->root);
+    free(f->root);
+}
+
+/* Sends a kernel-style uevent for a usb_device. */
+static void send_uevent(fixture *f, const char *action, const char *name, const char *product, int devnum)
+{
+    char buf[1024];
+    size_t len = 0;
+    char parts[8][256];
+    int n = 0;
+    snprintf(parts[n++], 256, "%s@/devices/pci0000:00/usb1/%s", action, name);
+    snprintf(parts[n++], 256, "ACTION=%s", action);
+    snprintf(parts[n++], 256, "DEVPATH=/devices/pci0000:00/usb1/%s", name);
+    snprintf(parts[n++], 256, "SUBSYSTEM=usb");
+    snprintf(parts[n++], 256, "DEVTYPE=usb_device");
+    if (product)
+        snprintf(parts[n++], 256, "PRODUCT=%s", product);
+    if (devnum > 0)
+        snprintf(parts[n++], 256, "DEVNUM=%03d", devnum);
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(parts[i]) + 1;
+        memcpy(buf + len, parts[i], l);
+        len += l;
+    }
+    assert_int_equal(write(f->feed, buf, len), (ssize_t)len);
+}
+
+static int next(fixture *f, cmboot_device_event *ev, int64_t wait_ms)
+{
+    return f->disc.ops->next_event(f->disc.self, ev, cmboot_now_ms() + wait_ms);
+}
+
+static void discovery_reports_present_boards_first(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-initial");
+    fake_device(f.root, "1-1.3", 0x0a5c, 0x2711, 1, 5, 3, "af04b2da");
+    fake_device(f.root, "1-1.4", 0x0a5c, 0x0104, 1, 6, 3, "1000cafe");
+    fake_device(f.root, "1-2", 0x046d, 0xc077, 1, 7, 0, NULL);
+    fake_device(f.root, "1-1", 0x05e3, 0x0608, 1, 2, 0, NULL); /* the hub */
+    test_write_file(f.root, "bus/usb/devices/usb1/idVendor", "1d6b\n", 5);
+    test_write_file(f.root, "bus/usb/devices/1-1.3:1.0/bInterfaceClass", "ff\n", 3);
+    open_disc(&f, 0);
+    cmboot_device_event ev;
+    int seen_rom = 0, seen_msd = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(next(&f, &ev, 0), CMBOOT_OK);
+        assert_int_equal(ev.type, CMBOOT_DEVICE_ADDED);
+        if (strcmp(ev.dev.port_path, "1-1.3") == 0) {
+            seen_rom++;
+            assert_int_equal(ev.dev.stage, CMBOOT_STAGE_ROM);
+            assert_string_equal(ev.dev.serial, "af04b2da");
+        } else {
+            assert_string_equal(ev.dev.port_path, "1-1.4");
+            assert_int_equal(ev.dev.stage, CMBOOT_STAGE_MASS_STORAGE);
+            seen_msd++;
+        }
+    }
+    assert_int_equal(seen_rom, 1);
+    assert_int_equal(seen_msd, 1);
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(next(&f, &ev, 50), CMBOOT_ERR_TIMEOUT);
+    assert_true(cmboot_now_ms() - t0 >= 45);
+    stop(&f);
+}
+
+static void discovery_sees_board_plugged_later(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-later");
+    open_disc(&f, 0);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 0), CMBOOT_ERR_TIMEOUT);
+    /* A foreign device and an interface event are ignored. */
+    fake_device(f.root, "1-2", 0x046d, 0xc077, 1, 7, 0, NULL);
+    send_uevent(&f, "add", "1-2", "46d/c077/100", 7);
+    send_uevent(&f, "add", "1-2:1.0", NULL, -1);
+    fake_device(f.root, "1-1.3", 0x0a5c, 0x2711, 1, 5, 3, "af04b2da");
+    send_uevent(&f, "add", "1-1.3", "a5c/2711/0", 5);
+    assert_int_equal(next(&f, &ev, 1000), CMBOOT_OK);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_ADDED);
+    assert_string_equal(ev.dev.port_path, "1-1.3");
+    assert_int_equal(ev.dev.stage, CMBOOT_STAGE_ROM);
+    assert_int_equal(ev.dev.devnum, 5);
+    /* The same device announced again (bind) is not reported twice. */
+    send_uevent(&f, "bind", "1-1.3", "a5c/2711/0", 5);
+    assert_int_equal(next(&f, &ev, 30), CMBOOT_ERR_TIMEOUT);
+    stop(&f);
+}
+
+static void discovery_follows_reenumeration(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-reenum");
+    fake_device(f.root, "1-1.3", 0x0a5c, 0x2711, 1, 5, 3, "af04b2da");
+    open_disc(&f, 0);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 0), CMBOOT_OK);
+    assert_int_equal(ev.dev.stage, CMBOOT_STAGE_ROM);
+    /* ROM leaves, second stage arrives on the same port with a new device number. */
+    remove_device(f.root, "1-1.3");
+    send_uevent(&f, "remove", "1-1.3", "a5c/2711/0", 5);
+    fake_device(f.root, "1-1.3", 0x0a5c, 0x2711, 1, 6, 1, "af04b2da");
+    send_uevent(&f, "add", "1-1.3", "a5c/2711/0", 6);
+    assert_int_equal(next(&f, &ev, 1000), CMBOOT_OK);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_REMOVED);
+    assert_string_equal(ev.dev.port_path, "1-1.3");
+    assert_int_equal(ev.dev.devnum, 5);
+    assert_int_equal(next(&f, &ev, 1000), CMBOOT_OK);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_ADDED);
+    assert_int_equal(ev.dev.stage, CMBOOT_STAGE_SECOND);
+    assert_int_equal(ev.dev.devnum, 6);
+    /* A stale remove for the old device number does not remove the new one. */
+    send_uevent(&f, "remove", "1-1.3", "a5c/2711/0", 5);
+    assert_int_equal(next(&f, &ev, 30), CMBOOT_ERR_TIMEOUT);
+    /* Missed remove: an add with a new number on a known port reports the old one gone first. */
+    remove_device(f.root, "1-1.3");
+    fake_device(f.root, "1-1.3", 0x0a5c, 0x0104, 1, 7, 3, "1000cafe");
+    send_uevent(&f, "add", "1-1.3", "a5c/104/0", 7);
+    assert_int_equal(next(&f, &ev, 1000), CMBOOT_OK);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_REMOVED);
+    assert_int_equal(ev.dev.devnum, 6);
+    assert_int_equal(next(&f, &ev, 1000), CMBOOT_OK);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_ADDED);
+    assert_int_equal(ev.dev.stage, CMBOOT_STAGE_MASS_STORAGE);
+    stop(&f);
+}
+
+typedef struct late_writer {
+    const char *root;
+    int delay_ms;
+} late_writer;
+
+static void *write_late(void *arg)
+{
+    late_writer *w = arg;
+    /* The test's own pacing, outside the library: the attributes appear a while after the uevent. */
+    struct timespec ts = {0, (long)w->delay_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    fake_device(w->root, "1-4", 0x0a5c, 0x2712, 1, 12, 3, "5e7f00d");
+    return NULL;
+}
+
+static void discovery_waits_for_lagging_attributes(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-lag");
+    open_disc(&f, 2000);
+    /* The uevent arrives before sysfs has the attributes. */
+    send_uevent(&f, "add", "1-4", "a5c/2712/0", 12);
+    late_writer w = {f.root, 80};
+    pthread_t th;
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(pthread_create(&th, NULL, write_late, &w), 0);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 1500), CMBOOT_OK);
+    int64_t took = cmboot_now_ms() - t0;
+    pthread_join(th, NULL);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_ADDED);
+    assert_string_equal(ev.dev.port_path, "1-4");
+    assert_string_equal(ev.dev.soc->name, "BCM2712");
+    assert_true(took >= 70);
+    assert_true(took < 1000); /* bounded back-off: not the whole settle window */
+    stop(&f);
+}
+
+static void discovery_gives_up_on_attributes_after_deadline(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-settle");
+    open_disc(&f, 100);
+    send_uevent(&f, "add", "1-5", "a5c/2711/0", 3);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 300), CMBOOT_ERR_TIMEOUT);
+    /* Past the settle deadline the device is dropped: attributes appearing later need a new event. */
+    fake_device(f.root, "1-5", 0x0a5c, 0x2711, 1, 3, 3, "x");
+    assert_int_equal(next(&f, &ev, 50), CMBOOT_ERR_TIMEOUT);
+    send_uevent(&f, "bind", "1-5", "a5c/2711/0", 3);
+    assert_int_equal(next(&f, &ev, 500), CMBOOT_OK);
+    assert_string_equal(ev.dev.port_path, "1-5");
+    stop(&f);
+}
+
+static void discovery_ignores_libudev_and_garbage(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-garbage");
+    open_disc(&f, 0);
+    fake_device(f.root, "1-1", 0x0a5c, 0x2711, 1, 5, 3, "x");
+    char udev[64] = "libudev";
+    memcpy(udev + 8, "\xfe\xed\xca\xfe", 4);
+    assert_int_equal(write(f.feed, udev, sizeof udev), (ssize_t)sizeof udev);
+    assert_int_equal(write(f.feed, "add@/x\0ACTION", 13), 13);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 30), CMBOOT_ERR_TIMEOUT);
+    stop(&f);
+}
+
+typedef struct waker {
+    cmboot_discovery *disc;
+    int delay_ms;
+} waker;
+
+static void *wake_later(void *arg)
+{
+    waker *w = arg;
+    struct timespec ts = {0, (long)w->delay_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    w->disc->ops->wakeup(w->disc->self);
+    return NULL;
+}
+
+static void discovery_wakeup_interrupts_wait(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-wake");
+    open_disc(&f, 0);
+    cmboot_device_event ev;
+    waker w = {&f.disc, 50};
+    pthread_t th;
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(pthread_create(&th, NULL, wake_later, &w), 0);
+    assert_int_equal(next(&f, &ev, 5000), CMBOOT_ERR_CANCELLED);
+    int64_t took = cmboot_now_ms() - t0;
+    pthread_join(th, NULL);
+    assert_true(took >= 40 && took < 2000);
+    /* A wakeup is consumed once: the next wait times out normally. */
+    assert_int_equal(next(&f, &ev, 20), CMBOOT_ERR_TIMEOUT);
+    /* A wakeup before the call also cancels it. */
+    f.disc.ops->wakeup(f.disc.self);
+    assert_int_equal(next(&f, &ev, 5000), CMBOOT_ERR_CANCELLED);
+    stop(&f);
+}
+
+static void discovery_open_gone_device(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-open");
+    fake_device(f.root, "1-1", 0x0a5c, 0x2711, 1, 5, 3, "x");
+    open_disc(&f, 0);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 0), CMBOOT_OK);
+    /* Re-enumerated since it was reported: open refuses the stale device. */
+    attr(f.root, "1-1", "devnum", "9\n");
+    cmboot_transport t;
+    assert_int_equal(f.disc.ops->open(f.disc.self, &ev.dev, &t), CMBOOT_ERR_NO_DEVICE);
+    remove_device(f.root, "1-1");
+    assert_int_equal(f.disc.ops->open(f.disc.self, &ev.dev, &t), CMBOOT_ERR_NO_DEVICE);
+    stop(&f);
+}
+
+/* ---- usbfs nodes ---- */
+
+static int count_private_dirs(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strncmp(de->d_name, ".cmboot-usb-", 12) == 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void usbfs_opens_existing_node(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("usbfs-node");
+    test_write_file(root, "bus/usb/001/005", "", 0);
+    char path[256];
+    assert_int_equal(cmboot_usbfs_node_path(path, sizeof path, "/dev", 1, 5), CMBOOT_OK);
+    assert_string_equal(path, "/dev/bus/usb/001/005");
+    int fd = cmboot_usbfs_open(root, 1, 5, 189, 4, cmboot_now_ms() + 100);
+    assert_true(fd >= 0);
+    close(fd);
+    test_rmtree(root);
+    free(root);
+}
+
+static void usbfs_makes_private_node_when_missing(void **state)
+{
+    (void)state;
+    char *root = test_tmpdir("usbfs-private");
+    /* No bus/usb at all (no devtmpfs, no mdev). 1:3 is /dev/null, a char device any test host has. */
+    int fd = cmboot_usbfs_open(root, 1, 5, 1, 3, cmboot_now_ms() + 100);
+    if (geteuid() == 0) {
+        assert_true(fd >= 0);
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        assert_true(S_ISCHR(st.st_mode));
+        assert_int_equal(write(fd, "x", 1), 1);
+        close(fd);
+    } else {
+        assert_int_equal(fd, CMBOOT_ERR_ACCESS); /* mknod needs CAP_MKNOD */
+    }
+    assert_int_equal(count_private_dirs(root), 0); /* nothing left behind */
+    test_rmtree(root);
+    free(root);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(sysfs_device_names),
+    cmocka_unit_test(sysfs_read_rom_device),
+    cmocka_unit_test(sysfs_read_stages_and_fallbacks),
+    cmocka_unit_test(sysfs_read_hostile_attributes),
+    cmocka_unit_test(sysfs_interface_driver_link),
+    cmocka_unit_test(discovery_reports_present_boards_first),
+    cmocka_unit_test(discovery_sees_board_plugged_later),
+    cmocka_unit_test(discovery_follows_reenumeration),
+    cmocka_unit_test(discovery_waits_for_lagging_attributes),
+    cmocka_unit_test(discovery_gives_up_on_attributes_after_deadline),
+    cmocka_unit_test(discovery_ignores_libudev_and_garbage),
+    cmocka_unit_test(discovery_wakeup_interrupts_wait),
+    cmocka_unit_test(discovery_open_gone_device),
+    cmocka_unit_test(usbfs_opens_existing_node),
+    cmocka_unit_test(usbfs_makes_private_node_when_missing),
+};
+
+CMBOOT_TEST_MAIN(tests)
