@@ -1,0 +1,77 @@
+/* Helpers for the flash tests: bmap files made like bmaptool makes them, and file comparisons. */
+#ifndef CMBOOT_FLASH_TESTUTIL_H
+#define CMBOOT_FLASH_TESTUTIL_H
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static inline void ft_hex(const uint8_t *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static inline void ft_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned n = 0;
+    assert_int_equal(EVP_Digest(data, len, out, &n, EVP_sha256(), NULL), 1);
+}
+
+/* bmap 2.0 text for `img` with the given [first,last] block ranges (4096-byte blocks). */
+static inline char *ft_make_bmap(const uint8_t *img, size_t size, const uint64_t (*ranges)[2], size_t n)
+{
+    size_t cap = 4096 + n * 160;
+    char *t = malloc(cap);
+    assert_non_null(t);
+    uint64_t blocks = (size + 4095) / 4096, mapped = 0;
+    for (size_t i = 0; i < n; i++)
+        mapped += ranges[i][1] - ranges[i][0] + 1;
+    int len = snprintf(t, cap,
+                       "<?xml version=\"1.0\" ?>\n<!-- test bmap -->\n<bmap version=\"2.0\">\n"
+                       "    <ImageSize> %zu </ImageSize>\n    <BlockSize> 4096 </BlockSize>\n"
+                       "    <BlocksCount> %llu </BlocksCount>\n    <MappedBlocksCount> %llu </MappedBlocksCount>\n"
+                       "    <ChecksumType> sha256 </ChecksumType>\n"
+                       "    <BmapFileChecksum> %064d </BmapFileChecksum>\n    <BlockMap>\n",
+                       size, (unsigned long long)blocks, (unsigned long long)mapped, 0);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t s = ranges[i][0] * 4096, e = (ranges[i][1] + 1) * 4096;
+        if (e > size)
+            e = size;
+        uint8_t d[32];
+        char hex[65];
+        ft_sha256(img + s, (size_t)(e - s), d);
+        ft_hex(d, 32, hex);
+        if (ranges[i][0] == ranges[i][1])
+            len += snprintf(t + len, cap - (size_t)len, "        <Range chksum=\"%s\"> %llu </Range>\n", hex,
+                            (unsigned long long)ranges[i][0]);
+        else
+            len += snprintf(t + len, cap - (size_t)len, "        <Range chksum=\"%s\"> %llu-%llu </Range>\n", hex,
+                            (unsigned long long)ranges[i][0], (unsigned long long)ranges[i][1]);
+    }
+    len += snprintf(t + len, cap - (size_t)len, "    </BlockMap>\n</bmap>\n");
+    uint8_t d[32];
+    char hex[65];
+    ft_sha256(t, (size_t)len, d);
+    ft_hex(d, 32, hex);
+    char *z = strstr(t, "<BmapFileChecksum> ") + strlen("<BmapFileChecksum> ");
+    memcpy(z, hex, 64);
+    return t;
+}
+
+static inline uint8_t *ft_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n + 1);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+#endif
