@@ -1,0 +1,557 @@
+/* cmboot-sim: emulated Raspberry Pi boards on QEMU usb-redir sockets (ROM -> second stage -> mass storage). */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cmboot/error.h"
+#include "cmboot/soc.h"
+#include "sim_device.h"
+#include "sim_script.h"
+#include "usbredir_board.h"
+
+#define MAX_BOARDS 8
+
+/* Per-board settings from the command line (before the first --socket: defaults for all boards). */
+typedef struct board_opts {
+    char socket_path[108];
+    cmboot_soc_id soc;
+    const char *serial;
+    const char *script_path;
+    const char *fault;
+    const char *rom_fault;
+    bool rom_reject;
+    bool two_interfaces;
+    const char *disk;
+    const char *save_dir;
+    bool plug_later;
+    long rom_delay_ms, disconnect_delay_ms, reenum_delay_ms;
+} board_opts;
+
+typedef struct program {
+    board_opts defaults;
+    board_opts boards[MAX_BOARDS];
+    unsigned nboards;
+    double link_mbps;
+    bool verbose;
+    FILE *log;
+    const char *control_path;
+    const char *report_path;
+    int control_listen;
+    int control_fd;
+    char control_buf[256];
+    size_t control_len;
+    usbredir_board *b[MAX_BOARDS];
+    sim_script scripts[MAX_BOARDS];
+    int64_t t0_us;
+} program;
+
+static volatile sig_atomic_t g_stop;   /* set by SIGINT/SIGTERM: print the summary and leave */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cmboot-sim [options] --socket PATH [board options] [--socket PATH [board options]]...\n"
+            "       cmboot-sim [options] --boards N --socket-dir DIR\n"
+            "Emulated Raspberry Pi boards for QEMU: each board listens on a unix socket that a QEMU\n"
+            "  -chardev socket,id=X,path=PATH -device usb-redir,chardev=X\n"
+            "connects to, and boots ROM -> second stage -> mass storage on that port.\n"
+            "Options before the first --socket apply to every board, options after it to that board only.\n"
+            "Board options:\n"
+            "  --soc NAME              bcm2835 | bcm2837 (default, CM3+) | bcm2711 (CM4) | bcm2712 (CM5)\n"
+            "  --serial S              board serial (ROM string 3 on BCM2711/2712, mass-storage serial)\n"
+            "  --script FILE           second-stage request script (docs/emulator.md); default per SoC\n"
+            "  --fault KIND[=ARG]      fault on the last script step (e.g. vanish-after-bytes=100000)\n"
+            "  --rom-fault KIND[=ARG]  fault on the ROM stage\n"
+            "  --rom-reject            the ROM refuses the second stage\n"
+            "  --two-interfaces        BCM2837 ROM variant with two interfaces (bulk OUT 0x03)\n"
+            "  --disk IMAGE            image file behind the mass-storage stage (required)\n"
+            "  --save-dir DIR          keep the files the host sent\n"
+            "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
+            "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
+            "  --disconnect-delay-ms MS  last answer of a stage -> disconnect (default 5)\n"
+            "  --reenum-delay-ms MS    disconnect -> next stage connects (default 20)\n"
+            "Global options:\n"
+            "  --link MBPS             bulk link model in MB/s (default 40: USB 2.0 high speed; 0 = unthrottled)\n"
+            "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port)\n"
+            "  --report FILE           write the per-stage summary there too\n"
+            "  --log FILE              log file (default stderr)\n"
+            "  -v, --verbose           log every transfer\n"
+            "Runs until QEMU has closed every board's socket, or SIGINT/SIGTERM; then prints a summary.\n");
+}
+
+static void plog(program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plog(program *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(p->log, "[%9.3f] ", (double)(usbredir_now_us() - p->t0_us) / 1e6);
+    vfprintf(p->log, fmt, ap);
+    fputc('\n', p->log);
+    fflush(p->log);
+    va_end(ap);
+}
+
+static void board_log(void *user, const char *board, int64_t t_us, const char *line)
+{
+    program *p = user;
+    (void)t_us;
+    plog(p, "%s: %s", board, line);
+}
+
+static bool parse_soc(const char *s, cmboot_soc_id *out)
+{
+    static const struct { const char *name; cmboot_soc_id id; } socs[] = {
+        { "bcm2835", CMBOOT_SOC_BCM2835 }, { "bcm2837", CMBOOT_SOC_BCM2837 }, { "cm3", CMBOOT_SOC_BCM2837 },
+        { "bcm2711", CMBOOT_SOC_BCM2711 }, { "cm4", CMBOOT_SOC_BCM2711 },
+        { "bcm2712", CMBOOT_SOC_BCM2712 }, { "cm5", CMBOOT_SOC_BCM2712 },
+    };
+    for (size_t i = 0; i < sizeof(socs) / sizeof(socs[0]); i++) {
+        if (strcasecmp(s, socs[i].name) == 0) {
+            *out = socs[i].id;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_long(const char *s, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* "KIND" or "KIND=ARG". */
+static bool parse_fault(const char *s, sim_fault *out)
+{
+    char kind[64];
+    const char *eq = strchr(s, '=');
+    size_t n = eq ? (size_t)(eq - s) : strlen(s);
+    if (n >= sizeof(kind))
+        return false;
+    memcpy(kind, s, n);
+    kind[n] = 0;
+    out->kind = sim_fault_by_name(kind);
+    out->arg = 0;
+    if (out->kind == SIM_FAULT_NONE)
+        return false;
+    if (eq) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(eq + 1, &end, 10);
+        if (errno || *end)
+            return false;
+        out->arg = v;
+    }
+    return true;
+}
+
+enum {
+    OPT_SOC = 256, OPT_SOCKET, OPT_BOARDS, OPT_SOCKET_DIR, OPT_SERIAL, OPT_SCRIPT, OPT_FAULT, OPT_ROM_FAULT,
+    OPT_ROM_REJECT, OPT_TWO_IF, OPT_DISK, OPT_SAVE_DIR, OPT_PLUG_LATER, OPT_ROM_DELAY, OPT_DISC_DELAY,
+    OPT_REENUM_DELAY, OPT_LINK, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP
+};
+
+static int parse_args(program *p, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "soc", required_argument, 0, OPT_SOC }, { "socket", required_argument, 0, OPT_SOCKET },
+        { "boards", required_argument, 0, OPT_BOARDS }, { "socket-dir", required_argument, 0, OPT_SOCKET_DIR },
+        { "serial", required_argument, 0, OPT_SERIAL }, { "script", required_argument, 0, OPT_SCRIPT },
+        { "fault", required_argument, 0, OPT_FAULT }, { "rom-fault", required_argument, 0, OPT_ROM_FAULT },
+        { "rom-reject", no_argument, 0, OPT_ROM_REJECT }, { "two-interfaces", no_argument, 0, OPT_TWO_IF },
+        { "disk", required_argument, 0, OPT_DISK }, { "save-dir", required_argument, 0, OPT_SAVE_DIR },
+        { "plug-later", no_argument, 0, OPT_PLUG_LATER }, { "rom-delay-ms", required_argument, 0, OPT_ROM_DELAY },
+        { "disconnect-delay-ms", required_argument, 0, OPT_DISC_DELAY },
+        { "reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY },
+        { "link", required_argument, 0, OPT_LINK }, { "control", required_argument, 0, OPT_CONTROL },
+        { "report", required_argument, 0, OPT_REPORT }, { "log", required_argument, 0, OPT_LOG },
+        { "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, OPT_HELP }, { 0, 0, 0, 0 },
+    };
+    long boards = 0;
+    const char *socket_dir = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        board_opts *o = p->nboards ? &p->boards[p->nboards - 1] : &p->defaults;
+        long v;
+        sim_fault f;
+        switch (c) {
+        case OPT_SOC:
+            if (!parse_soc(optarg, &o->soc)) {
+                fprintf(stderr, "cmboot-sim: unknown SoC '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case OPT_SOCKET:
+            if (p->nboards == MAX_BOARDS || strlen(optarg) >= sizeof(o->socket_path)) {
+                fprintf(stderr, "cmboot-sim: too many boards or socket path too long\n");
+                return 2;
+            }
+            p->boards[p->nboards] = p->defaults;
+            snprintf(p->boards[p->nboards].socket_path, sizeof(o->socket_path), "%s", optarg);
+            p->nboards++;
+            break;
+        case OPT_BOARDS:
+            if (!parse_long(optarg, &boards) || boards < 1 || boards > MAX_BOARDS) {
+                fprintf(stderr, "cmboot-sim: --boards takes 1..%d\n", MAX_BOARDS);
+                return 2;
+            }
+            break;
+        case OPT_SOCKET_DIR: socket_dir = optarg; break;
+        case OPT_SERIAL: o->serial = optarg; break;
+        case OPT_SCRIPT: o->script_path = optarg; break;
+        case OPT_FAULT:
+        case OPT_ROM_FAULT:
+            if (!parse_fault(optarg, &f)) {
+                fprintf(stderr, "cmboot-sim: unknown fault '%s'\n", optarg);
+                return 2;
+            }
+            if (c == OPT_FAULT)
+                o->fault = optarg;
+            else
+                o->rom_fault = optarg;
+            break;
+        case OPT_ROM_REJECT: o->rom_reject = true; break;
+        case OPT_TWO_IF: o->two_interfaces = true; break;
+        case OPT_DISK: o->disk = optarg; break;
+        case OPT_SAVE_DIR: o->save_dir = optarg; break;
+        case OPT_PLUG_LATER: o->plug_later = true; break;
+        case OPT_ROM_DELAY:
+        case OPT_DISC_DELAY:
+        case OPT_REENUM_DELAY:
+            if (!parse_long(optarg, &v) || v > 600000) {
+                fprintf(stderr, "cmboot-sim: bad delay '%s'\n", optarg);
+                return 2;
+            }
+            *(c == OPT_ROM_DELAY ? &o->rom_delay_ms : c == OPT_DISC_DELAY ? &o->disconnect_delay_ms
+                                                                          : &o->reenum_delay_ms) = v;
+            break;
+        case OPT_LINK: {
+            char *end;
+            p->link_mbps = strtod(optarg, &end);
+            if (*end || p->link_mbps < 0) {
+                fprintf(stderr, "cmboot-sim: bad --link '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case OPT_CONTROL: p->control_path = optarg; break;
+        case OPT_REPORT: p->report_path = optarg; break;
+        case OPT_LOG:
+            p->log = fopen(optarg, "a");
+            if (!p->log) {
+                fprintf(stderr, "cmboot-sim: cannot open log %s: %s\n", optarg, strerror(errno));
+                return 2;
+            }
+            break;
+        case 'v': p->verbose = true; break;
+        case OPT_HELP:
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cmboot-sim: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    for (long i = 0; i < boards; i++) {
+        if (!socket_dir || p->nboards == MAX_BOARDS) {
+            fprintf(stderr, "cmboot-sim: --boards needs --socket-dir (and at most %d boards)\n", MAX_BOARDS);
+            return 2;
+        }
+        p->boards[p->nboards] = p->defaults;
+        snprintf(p->boards[p->nboards].socket_path, sizeof(p->boards[0].socket_path), "%s/board%ld.sock",
+                 socket_dir, i);
+        p->nboards++;
+    }
+    if (p->nboards == 0) {
+        fprintf(stderr, "cmboot-sim: no board: give --socket PATH or --boards N --socket-dir DIR\n");
+        usage(stderr);
+        return 2;
+    }
+    for (unsigned i = 0; i < p->nboards; i++) {
+        if (!p->boards[i].disk) {
+            fprintf(stderr, "cmboot-sim: board %u has no --disk IMAGE (the mass-storage stage needs one)\n", i);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int make_board(program *p, unsigned i)
+{
+    board_opts *o = &p->boards[i];
+    usbredir_board_config bc = { 0 };
+    char name[16];
+    snprintf(name, sizeof(name), "board%u", i);
+    bc.name = name;
+    bc.socket_path = o->socket_path;
+    bc.disk_path = o->disk;
+    bc.link_bytes_per_s = (uint64_t)(p->link_mbps * 1e6);
+    bc.start_unplugged = o->plug_later;
+    bc.log = board_log;
+    bc.log_user = p;
+    bc.verbose = p->verbose;
+    sim_config_default(&bc.sim, o->soc);
+    if (o->serial)
+        snprintf(bc.sim.serial, sizeof(bc.sim.serial), "%s", o->serial);
+    bc.sim.two_interfaces = o->two_interfaces;
+    bc.sim.save_dir = o->save_dir;
+    bc.sim.rom_reject = o->rom_reject;
+    if (o->rom_delay_ms >= 0)
+        bc.sim.rom_status_delay_ms = (unsigned)o->rom_delay_ms;
+    if (o->disconnect_delay_ms >= 0)
+        bc.sim.disconnect_delay_ms = (unsigned)o->disconnect_delay_ms;
+    if (o->reenum_delay_ms >= 0)
+        bc.sim.reenum_delay_ms = (unsigned)o->reenum_delay_ms;
+    sim_script *s = &p->scripts[i];
+    char err[256] = "";
+    int rc = o->script_path ? sim_script_load(s, o->script_path, err, sizeof(err)) : sim_script_default(s, o->soc);
+    if (rc != CMBOOT_OK) {
+        fprintf(stderr, "cmboot-sim: script %s: %s %s\n", o->script_path ? o->script_path : "(default)",
+                cmboot_strerror(rc), err);
+        return rc;
+    }
+    sim_fault f;
+    if (o->fault && parse_fault(o->fault, &f) && sim_script_fault_last(s, f.kind, f.arg) != CMBOOT_OK) {
+        fprintf(stderr, "cmboot-sim: --fault needs a script step\n");
+        return CMBOOT_ERR_INVALID_ARG;
+    }
+    if (o->rom_fault && parse_fault(o->rom_fault, &f))
+        s->rom_fault = f;
+    bc.sim.script = s;
+    rc = usbredir_board_new(&bc, &p->b[i]);
+    if (rc != CMBOOT_OK) {
+        fprintf(stderr, "cmboot-sim: board %u on %s (disk %s): %s\n", i, o->socket_path, o->disk, cmboot_strerror(rc));
+        return rc;
+    }
+    const cmboot_soc_info *soc = cmboot_soc_by_id(o->soc);
+    plog(p, "%s: %s on %s, serial %s, disk %s, link %s%.0f MB/s%s", name, soc ? soc->name : "?", o->socket_path,
+         bc.sim.serial, o->disk, p->link_mbps > 0 ? "" : "unthrottled ", p->link_mbps,
+         o->plug_later ? ", unplugged until \"plug\"" : "");
+    return CMBOOT_OK;
+}
+
+static int open_control(program *p)
+{
+    p->control_fd = -1;
+    p->control_listen = -1;
+    if (!p->control_path)
+        return 0;
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(p->control_path) >= sizeof(sa.sun_path))
+        return -1;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->control_path);
+    unlink(p->control_path);
+    p->control_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (p->control_listen < 0 || bind(p->control_listen, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(p->control_listen, 1) != 0)
+        return -1;
+    return 0;
+}
+
+static void control_command(program *p, char *line)
+{
+    char verb[16];
+    int n = -1;
+    int got = sscanf(line, "%15s %d", verb, &n);
+    if (got < 1)
+        return;
+    bool plug = strcmp(verb, "plug") == 0;
+    if (!plug && strcmp(verb, "unplug") != 0) {
+        plog(p, "control: ignored \"%s\"", line);
+        return;
+    }
+    for (unsigned i = 0; i < p->nboards; i++) {
+        if (got == 1 || n == (int)i)
+            usbredir_board_plug(p->b[i], plug);
+    }
+}
+
+static void control_read(program *p)
+{
+    ssize_t r = read(p->control_fd, p->control_buf + p->control_len, sizeof(p->control_buf) - 1 - p->control_len);
+    if (r <= 0) {
+        if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+            close(p->control_fd);
+            p->control_fd = -1;
+        }
+        return;
+    }
+    p->control_len += (size_t)r;
+    p->control_buf[p->control_len] = 0;
+    char *nl;
+    while ((nl = strpbrk(p->control_buf, "\r\n")) != NULL) {
+        *nl = 0;
+        if (p->control_buf[0])
+            control_command(p, p->control_buf);
+        size_t used = (size_t)(nl + 1 - p->control_buf);
+        memmove(p->control_buf, nl + 1, p->control_len - used + 1);
+        p->control_len -= used;
+    }
+    if (p->control_len == sizeof(p->control_buf) - 1)
+        p->control_len = 0;   /* an overlong line without newline: drop it */
+}
+
+/* Device-side minimum of a stage: link time of its bulk bytes plus the delays the board itself adds. */
+static double floor_ms(const program *p, const board_opts *o, const usbredir_stage_record *r)
+{
+    double link = p->link_mbps > 0 ? (double)(r->bulk_out_bytes + r->bulk_in_bytes) / (p->link_mbps * 1e3) : 0;
+    double delays = (double)(o->disconnect_delay_ms >= 0 ? o->disconnect_delay_ms : 5);
+    if (r->stage == CMBOOT_STAGE_ROM && o->rom_delay_ms > 0)
+        delays += (double)o->rom_delay_ms;
+    if (r->stage == CMBOOT_STAGE_MASS_STORAGE)
+        delays = 0;
+    return link + delays;
+}
+
+static void summary(program *p, FILE *f)
+{
+    for (unsigned i = 0; i < p->nboards; i++) {
+        usbredir_board_report r;
+        usbredir_board_report_get(p->b[i], &r);
+        fprintf(f, "RESULT board%u rom_accepted=%d rom_rejections=%d requests=%u script_complete=%d "
+                   "files_received=%u bytes_received=%llu metadata_acked=%u enumerations=%u vanished=%d "
+                   "failures=%d cancelled=%u resets=%u first_failure=\"%s\"\n",
+                i, r.sim.rom_accepted, r.sim.rom_rejections, r.sim.requests, r.sim.script_complete,
+                r.sim.files_received, (unsigned long long)r.sim.bytes_received, r.sim.metadata_acked,
+                r.sim.enumerations, r.sim.vanished, r.sim.failures, r.cancelled, r.resets, r.sim.first_failure);
+        fprintf(f, "MSC board%u commands=%llu failed=%llu read_bytes=%llu written_bytes=%llu resets=%llu\n", i,
+                (unsigned long long)r.msc.commands, (unsigned long long)r.msc.failed_commands,
+                (unsigned long long)r.msc.bytes_read, (unsigned long long)r.msc.bytes_written,
+                (unsigned long long)r.msc.resets);
+        for (unsigned k = 0; k < r.stage_count; k++) {
+            const usbredir_stage_record *s = &r.stages[k];
+            /* enumerate: connect -> first protocol transfer (QEMU + guest kernel + host tool discovery);
+             * serve: first protocol transfer -> disconnect (the protocol itself); floor: what the board needs. */
+            double enumerate = s->first_vendor_us >= 0 ? (double)(s->first_vendor_us - s->connect_us) / 1e3 : -1;
+            int64_t end = s->disconnect_us >= 0 ? s->disconnect_us : s->last_answer_us;
+            double serve = s->first_vendor_us >= 0 && end >= 0 ? (double)(end - s->first_vendor_us) / 1e3 : -1;
+            fprintf(f, "STAGE board%u %s connect_ms=%.1f enumerate_ms=%.1f serve_ms=%.1f floor_ms=%.1f "
+                       "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f\n",
+                    i, cmboot_stage_name(s->stage), (double)s->connect_us / 1e3, enumerate, serve,
+                    floor_ms(p, &p->boards[i], s), (double)s->link_wait_us / 1e3,
+                    (unsigned long long)s->bulk_out_bytes, (unsigned long long)s->bulk_in_bytes,
+                    s->disconnect_us >= 0 ? (double)s->disconnect_us / 1e3 : -1.0);
+        }
+    }
+    fflush(f);
+}
+
+int main(int argc, char **argv)
+{
+    program *p = calloc(1, sizeof(*p));
+    if (!p)
+        return 1;
+    p->log = stderr;
+    p->link_mbps = 40;
+    p->defaults.soc = CMBOOT_SOC_BCM2837;
+    p->defaults.rom_delay_ms = p->defaults.disconnect_delay_ms = p->defaults.reenum_delay_ms = -1;
+    p->t0_us = usbredir_now_us();
+    int rc = parse_args(p, argc, argv);
+    if (rc != 0)
+        return rc == 1 ? 0 : rc;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    for (unsigned i = 0; i < p->nboards; i++) {
+        if (make_board(p, i) != CMBOOT_OK)
+            return 1;
+    }
+    if (open_control(p) != 0) {
+        fprintf(stderr, "cmboot-sim: cannot listen on control socket %s\n", p->control_path);
+        return 1;
+    }
+    plog(p, "ready: %u board(s)", p->nboards);
+    bool seen_peer = false;
+    while (!g_stop) {
+        struct pollfd fds[MAX_BOARDS + 1];
+        nfds_t n = 0;
+        int64_t wake = INT64_MAX;
+        bool all_closed = true;
+        for (unsigned i = 0; i < p->nboards; i++) {
+            fds[n].fd = usbredir_board_fd(p->b[i], &fds[n].events);
+            fds[n].revents = 0;
+            n++;
+            int64_t w = usbredir_board_next_wakeup_us(p->b[i]);
+            if (w < wake)
+                wake = w;
+            usbredir_board_report r;
+            usbredir_board_report_get(p->b[i], &r);
+            seen_peer |= r.peer_connected;
+            all_closed &= r.peer_closed && !r.peer_connected;
+        }
+        if (seen_peer && all_closed)
+            break;
+        if (p->control_listen >= 0) {
+            fds[n].fd = p->control_fd >= 0 ? p->control_fd : p->control_listen;
+            fds[n].events = POLLIN;
+            fds[n].revents = 0;
+            n++;
+        }
+        int timeout = -1;
+        if (wake != INT64_MAX) {
+            int64_t d = wake - usbredir_now_us();
+            timeout = d <= 0 ? 0 : (int)((d + 999) / 1000);
+        }
+        int pr = poll(fds, n, timeout);
+        if (pr < 0 && errno != EINTR)
+            break;
+        for (unsigned i = 0; i < p->nboards; i++) {
+            if (pr > 0 && fds[i].revents)
+                usbredir_board_handle(p->b[i], fds[i].revents);
+            usbredir_board_step(p->b[i]);
+        }
+        if (p->control_listen >= 0 && pr > 0 && fds[p->nboards].revents) {
+            if (p->control_fd < 0)
+                p->control_fd = accept4(p->control_listen, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            else
+                control_read(p);
+        }
+    }
+    plog(p, "%s", g_stop ? "stopped by signal" : "QEMU closed every board's socket");
+    summary(p, p->log);
+    if (p->report_path) {
+        FILE *f = fopen(p->report_path, "w");
+        if (f) {
+            summary(p, f);
+            fclose(f);
+        }
+    }
+    for (unsigned i = 0; i < p->nboards; i++) {
+        usbredir_board_free(p->b[i]);
+        sim_script_free(&p->scripts[i]);
+    }
+    if (p->control_fd >= 0)
+        close(p->control_fd);
+    if (p->control_listen >= 0) {
+        close(p->control_listen);
+        unlink(p->control_path);
+    }
+    if (p->log != stderr)
+        fclose(p->log);
+    free(p);
+    return 0;
+}
