@@ -1,0 +1,460 @@
+/* Whole host sessions (ROM -> re-enumeration -> file server -> Done -> mass storage) against the in-process
+ * emulator: every SoC, several boards at once, selection, and every injected fault ending with its error. */
+#include <json-c/json.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmboot/cmboot.h"
+#include "sim_bus.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    char *dir;        /* boot directory */
+    char *jdir;       /* metadata directory */
+    sim_bus *bus;
+    cmboot_ctx *ctx;
+    cmboot_discovery disc;
+    cmboot_boot_config cfg;
+    cmboot_run_report report;
+    pthread_mutex_t lock;
+    int metadata_events;
+    int refused_files;
+} fixture;
+
+static uint8_t bootcode[40000], startelf[3 * 1024 * 1024 + 17], bootimg[5 * 1024 * 1024 + 3];
+
+static void on_event(void *user, const cmboot_event *ev)
+{
+    fixture *f = user;
+    pthread_mutex_lock(&f->lock);
+    if (ev->type == CMBOOT_EV_METADATA)
+        f->metadata_events++;
+    if (ev->type == CMBOOT_EV_FILE && ev->error)
+        f->refused_files++;
+    pthread_mutex_unlock(&f->lock);
+}
+
+static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
+{
+    (void)user;
+    if (getenv("CMBOOT_TEST_VERBOSE"))
+        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    pthread_mutex_init(&f->lock, NULL);
+    f->dir = test_tmpdir("boot");
+    f->jdir = test_tmpdir("json");
+    test_fill_pattern(bootcode, sizeof bootcode, 1);
+    test_fill_pattern(startelf, sizeof startelf, 2);
+    test_fill_pattern(bootimg, sizeof bootimg, 3);
+    test_write_file(f->dir, "bootcode.bin", bootcode, sizeof bootcode);
+    test_write_file(f->dir, "bootcode4.bin", bootcode, sizeof bootcode);
+    test_write_file(f->dir, "bootcode5.bin", bootcode, sizeof bootcode);
+    test_write_file(f->dir, "start.elf", startelf, sizeof startelf);
+    test_write_file(f->dir, "config.txt", "[all]\n", 6);
+    test_write_file(f->dir, "fixup.dat", "fixup", 5);
+    test_write_file(f->dir, "boot.img", bootimg, sizeof bootimg);
+    const char *small[] = {"mcb.bin", "memsys00.bin", "memsys01.bin", "memsys02.bin", "memsys03.bin", "bootmain"};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
+        test_write_file(f->dir, small[i], small[i], strlen(small[i]));
+    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
+    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
+    cmboot_ctx_config cc = {on_log, on_event, f, CMBOOT_LOG_DEBUG};
+    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
+    cmboot_boot_config_default(&f->cfg);
+    f->cfg.boot_dir = f->dir;
+    f->cfg.metadata_dir = f->jdir;
+    f->cfg.metadata_stdout = false;
+    f->cfg.wait_mass_storage = true;
+    f->cfg.wait_first_ms = 5000;
+    f->cfg.stage_timeout_ms = 3000;
+    f->cfg.limits.request_timeout_ms = 3000;
+    f->cfg.limits.status_deadline_ms = 2000;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    f->disc.ops->destroy(f->disc.self);
+    sim_bus_free(f->bus);
+    cmboot_ctx_free(f->ctx);
+    test_rmtree(f->dir);
+    test_rmtree(f->jdir);
+    free(f->dir);
+    free(f->jdir);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+    return 0;
+}
+
+static sim_config board(cmboot_soc_id soc, sim_script *script)
+{
+    sim_config c;
+    sim_config_default(&c, soc);
+    c.script = script;
+    c.expect_second_stage_size = (int64_t)sizeof bootcode;
+    return c;
+}
+
+static void expect_complete(fixture *f, const char *port)
+{
+    sim_result r;
+    assert_int_equal(sim_bus_result(f->bus, port, &r), CMBOOT_OK);
+    if (r.failures)
+        fprintf(stderr, "emulator at %s: %s\n", port, r.first_failure);
+    assert_int_equal(r.failures, 0);
+    assert_true(r.rom_accepted);
+    assert_true(r.script_complete);
+    assert_int_equal(r.stage, CMBOOT_STAGE_MASS_STORAGE);
+}
+
+static void run_one_soc(void **state, cmboot_soc_id soc)
+{
+    fixture *f = *state;
+    sim_config c = board(soc, NULL); /* default script of the SoC */
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(f->report.boards, 1);
+    assert_int_equal(f->report.results[0].error, CMBOOT_OK);
+    assert_int_equal(f->report.results[0].last_stage, CMBOOT_STAGE_MASS_STORAGE);
+    assert_string_equal(f->report.results[0].port_path, "1-1");
+    expect_complete(f, "1-1");
+}
+
+static void test_boot_bcm2835(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2835); }
+static void test_boot_bcm2837(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2837); }
+static void test_boot_bcm2711(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2711); }
+static void test_boot_bcm2712(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2712); }
+
+static void test_boot_bcm2837_two_interfaces(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2837, NULL);
+    c.two_interfaces = true;
+    assert_int_equal(sim_bus_plug(f->bus, "2-3", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    expect_complete(f, "2-3");
+}
+
+static void test_files_arrive_intact(void **state)
+{
+    fixture *f = *state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_get(&s, "start.elf", true);
+    sim_script_add_get(&s, "boot.img", true);
+    sim_script_add_get(&s, "absent.bin", false);
+    sim_script_add_done(&s);
+    sim_config c = board(CMBOOT_SOC_BCM2837, &s);
+    assert_int_equal(sim_bus_plug(f->bus, "1-2", &c, 0), CMBOOT_OK);
+    f->cfg.limits.chunk_size = 64 * 1024 + 7; /* pieces that do not divide the files */
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    expect_complete(f, "1-2");
+    sim_file_record rec;
+    assert_int_equal(sim_bus_file(f->bus, "1-2", "boot.img", &rec), CMBOOT_OK);
+    assert_true(rec.complete);
+    assert_int_equal(rec.received, sizeof bootimg);
+    assert_int_equal(sim_bus_file(f->bus, "1-2", "start.elf", &rec), CMBOOT_OK);
+    assert_int_equal(rec.received, sizeof startelf);
+    sim_result r;
+    sim_bus_result(f->bus, "1-2", &r);
+    assert_int_equal(r.second_stage_received, sizeof bootcode);
+    sim_script_free(&s);
+}
+
+static void test_metadata_json_written(void **state)
+{
+    fixture *f = *state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_meta(&s, "MAC_ADDR", "d8:3a:dd:05:ee:78");
+    sim_script_add_meta(&s, "FACTORY_UUID", "000059de");
+    sim_script_add_meta(&s, "USER_BOARDREV", "0xb03141 \"quoted\" \\");
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_add_done(&s);
+    sim_config c = board(CMBOOT_SOC_BCM2711, &s);
+    snprintf(c.serial, sizeof c.serial, "%s", "af04b2da");
+    assert_int_equal(sim_bus_plug(f->bus, "1-1.4", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_string_equal(f->report.results[0].serial, "af04b2da");
+    assert_int_equal(f->metadata_events, 3);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/af04b2da.json", f->jdir);
+    json_object *o = json_object_from_file(path);
+    assert_non_null(o);
+    json_object *v;
+    assert_true(json_object_object_get_ex(o, "USER_BOARDREV", &v));
+    assert_string_equal(json_object_get_string(v), "0xb03141 \"quoted\" \\");
+    assert_true(json_object_object_get_ex(o, "FACTORY_UUID", &v));
+    assert_string_equal(json_object_get_string(v), "AB1");
+    json_object_put(o);
+    sim_script_free(&s);
+}
+
+static void test_board_plugged_in_later(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2837, NULL);
+    assert_int_equal(sim_bus_plug(f->bus, "1-4", &c, cmboot_now_ms() + 400), CMBOOT_OK);
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_true(cmboot_now_ms() - t0 >= 400);
+    expect_complete(f, "1-4");
+}
+
+static void test_many_boards_in_parallel(void **state)
+{
+    fixture *f = *state;
+    const char *ports[] = {"1-1.1", "1-1.2", "1-1.3", "1-1.4", "1-2"};
+    cmboot_soc_id socs[] = {CMBOOT_SOC_BCM2837, CMBOOT_SOC_BCM2711, CMBOOT_SOC_BCM2712, CMBOOT_SOC_BCM2835,
+                            CMBOOT_SOC_BCM2711};
+    for (int i = 0; i < 5; i++) {
+        sim_config c = board(socs[i], NULL);
+        snprintf(c.serial, sizeof c.serial, "serial%d", i);
+        assert_int_equal(sim_bus_plug(f->bus, ports[i], &c, i == 4 ? cmboot_now_ms() + 300 : 0), CMBOOT_OK);
+    }
+    f->cfg.max_boards = 5;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(f->report.boards, 5);
+    assert_int_equal(f->report.failed, 0);
+    for (int i = 0; i < 5; i++)
+        expect_complete(f, ports[i]);
+}
+
+static void test_selection_by_port_and_serial(void **state)
+{
+    fixture *f = *state;
+    sim_config a = board(CMBOOT_SOC_BCM2711, NULL), b = board(CMBOOT_SOC_BCM2711, NULL);
+    snprintf(a.serial, sizeof a.serial, "aaaa1111");
+    snprintf(b.serial, sizeof b.serial, "bbbb2222");
+    assert_int_equal(sim_bus_plug(f->bus, "3-1", &a, 0), CMBOOT_OK);
+    assert_int_equal(sim_bus_plug(f->bus, "3-2", &b, 0), CMBOOT_OK);
+    f->cfg.serial = "bbbb2222";
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_string_equal(f->report.results[0].port_path, "3-2");
+    sim_result r;
+    sim_bus_result(f->bus, "3-1", &r);
+    assert_false(r.rom_accepted); /* the other board was left alone */
+    f->cfg.serial = NULL;
+    f->cfg.port_path = "3-1";
+    /* a new run watches the bus anew, as a new cmboot process would */
+    f->disc.ops->destroy(f->disc.self);
+    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_string_equal(f->report.results[0].port_path, "3-1");
+    expect_complete(f, "3-1");
+}
+
+static void test_selection_by_port_number(void **state)
+{
+    fixture *f = *state;
+    sim_config a = board(CMBOOT_SOC_BCM2837, NULL);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1.2", &a, 0), CMBOOT_OK);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1.7", &a, 0), CMBOOT_OK);
+    f->cfg.port_number = 7;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_string_equal(f->report.results[0].port_path, "1-1.7");
+}
+
+/* One fault in an otherwise normal script, and the error cmboot_run must end with. */
+static void run_fault(void **state, sim_fault_kind kind, uint64_t arg, int expected)
+{
+    fixture *f = *state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_add_get(&s, "start.elf", true);
+    sim_script_fault_last(&s, kind, arg);
+    sim_script_add_done(&s);
+    sim_config c = board(CMBOOT_SOC_BCM2837, &s);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.stage_timeout_ms = 800;
+    f->cfg.limits.request_timeout_ms = 800;
+    int rc = cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report);
+    assert_int_equal(rc, expected);
+    assert_int_equal(f->report.boards, 1);
+    assert_int_equal(f->report.results[0].error, expected);
+    sim_script_free(&s);
+}
+
+static void test_fault_vanish_mid_transfer(void **state)
+{
+    run_fault(state, SIM_FAULT_VANISH_AFTER_BYTES, 100000, CMBOOT_ERR_NO_DEVICE);
+}
+static void test_fault_vanish_before_request(void **state) { run_fault(state, SIM_FAULT_VANISH, 0, CMBOOT_ERR_NO_DEVICE); }
+static void test_fault_unknown_command(void **state) { run_fault(state, SIM_FAULT_UNKNOWN_COMMAND, 7, CMBOOT_ERR_PROTOCOL); }
+static void test_fault_short_reply(void **state) { run_fault(state, SIM_FAULT_SHORT, 3, CMBOOT_ERR_SHORT_TRANSFER); }
+static void test_fault_stall(void **state) { run_fault(state, SIM_FAULT_STALL, 0, CMBOOT_ERR_STALL); }
+static void test_fault_request_never_comes(void **state) { run_fault(state, SIM_FAULT_DELAY, 5000, CMBOOT_ERR_TIMEOUT); }
+static void test_fault_bulk_stall(void **state) { run_fault(state, SIM_FAULT_STALL_BULK, 0, CMBOOT_ERR_STALL); }
+
+static void test_fault_short_delay_is_fine(void **state)
+{
+    fixture *f = *state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_fault_last(&s, SIM_FAULT_DELAY, 300);
+    sim_script_add_done(&s);
+    sim_config c = board(CMBOOT_SOC_BCM2837, &s);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    expect_complete(f, "1-1");
+    sim_script_free(&s);
+}
+
+static void test_fault_rom_rejects(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2837, NULL);
+    c.rom_reject = true;
+    c.rom_reject_status = 5;
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_ROM_REJECTED);
+}
+
+static void test_rom_status_delayed_no_sleep(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+    c.rom_status_delay_ms = 600; /* ROM checks the second stage slowly: cmboot asks until its deadline */
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    expect_complete(f, "1-1");
+}
+
+static void test_hostile_names_refused_serving_goes_on(void **state)
+{
+    fixture *f = *state;
+    /* a file outside the boot directory that a hostile device would like */
+    char *outside = test_tmpdir("outside");
+    test_write_file(outside, "secret", "secret", 6);
+    char abs[4200];
+    snprintf(abs, sizeof abs, "%s/secret", outside);
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_raw(&s, 1, abs, strlen(abs) + 1);
+    sim_script_add_raw(&s, 1, "../../../../etc/passwd", 23);
+    sim_script_add_raw(&s, 0, "a\nb", 4);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_fault_last(&s, SIM_FAULT_UNTERMINATED, 0);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_fault_last(&s, SIM_FAULT_OVERLONG, 0);
+    sim_script_add_get(&s, "start.elf", true);
+    sim_script_add_done(&s);
+    sim_config c = board(CMBOOT_SOC_BCM2837, &s);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    sim_result r;
+    sim_bus_result(f->bus, "1-1", &r);
+    assert_true(r.script_complete);
+    assert_int_equal(r.files_received, 1); /* only start.elf: every hostile request got "no such file" */
+    assert_true(f->refused_files >= 5);
+    test_rmtree(outside);
+    free(outside);
+    sim_script_free(&s);
+}
+
+static void test_no_board_times_out(void **state)
+{
+    fixture *f = *state;
+    f->cfg.wait_first_ms = 200;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(f->report.boards, 0);
+}
+
+static void test_missing_second_stage_file(void **state)
+{
+    fixture *f = *state;
+    char *empty = test_tmpdir("empty");
+    f->cfg.boot_dir = empty;
+    sim_config c = board(CMBOOT_SOC_BCM2712, NULL);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_NOT_FOUND);
+    test_rmtree(empty);
+    free(empty);
+}
+
+static void *cancel_later(void *arg)
+{
+    fixture *f = arg;
+    sim_bus_wait_stage(f->bus, "1-1", CMBOOT_STAGE_SECOND, cmboot_now_ms() + 3000);
+    cmboot_ctx_cancel(f->ctx);
+    return NULL;
+}
+
+static void test_cancel_while_serving(void **state)
+{
+    fixture *f = *state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_fault_last(&s, SIM_FAULT_DELAY, 60000); /* the device goes quiet */
+    sim_script_add_done(&s);
+    sim_config c = board(CMBOOT_SOC_BCM2837, &s);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.limits.request_timeout_ms = 60000;
+    pthread_t t;
+    pthread_create(&t, NULL, cancel_later, f);
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_CANCELLED);
+    assert_true(cmboot_now_ms() - t0 < 5000);
+    pthread_join(t, NULL);
+    sim_script_free(&s);
+}
+
+static void test_signed_boot_sends_signature(void **state)
+{
+    fixture *f = *state;
+    uint8_t sig[20];
+    for (int i = 0; i < 20; i++)
+        sig[i] = (uint8_t)(0x40 + i);
+    test_write_file(f->dir, "bootsig.bin", "x", 1);
+    test_write_file(f->dir, "bootcode.sig", sig, 20);
+    sim_config c = board(CMBOOT_SOC_BCM2837, NULL);
+    c.expect_signature = sig;
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.signed_boot = true;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    sim_result r;
+    sim_bus_result(f->bus, "1-1", &r);
+    assert_memory_equal(r.signature, sig, 20);
+    expect_complete(f, "1-1");
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_boot_bcm2835, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_boot_bcm2837, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_boot_bcm2711, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_boot_bcm2712, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_boot_bcm2837_two_interfaces, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_files_arrive_intact, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_metadata_json_written, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_board_plugged_in_later, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_many_boards_in_parallel, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_selection_by_port_and_serial, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_selection_by_port_number, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_vanish_mid_transfer, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_vanish_before_request, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_unknown_command, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_short_reply, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_stall, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_request_never_comes, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_bulk_stall, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_short_delay_is_fine, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fault_rom_rejects, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rom_status_delayed_no_sleep, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_hostile_names_refused_serving_goes_on, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_no_board_times_out, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_missing_second_stage_file, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cancel_while_serving, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_signed_boot_sends_signature, setup, teardown),
+};
+CMBOOT_TEST_MAIN(tests)
