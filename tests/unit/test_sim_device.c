@@ -1,0 +1,740 @@
+/* Device emulator model driven directly: descriptors per SoC, ROM stage, second-stage script, faults. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/sha.h>
+#include "cmboot/error.h"
+#include "sim_device.h"
+
+/* ---- a tiny hand-driven host ---- */
+
+static sim_status ctl_out(sim_device *d, uint32_t len, int64_t now)
+{
+    uint8_t s[8] = {0x40, 0, (uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24), 0, 0};
+    size_t n;
+    return sim_device_control(d, s, NULL, &n, now);
+}
+
+static sim_status ctl_in(sim_device *d, uint16_t len, uint8_t *buf, size_t *n, int64_t now)
+{
+    uint8_t s[8] = {0xc0, 0, (uint8_t)len, (uint8_t)(len >> 8), 0, 0, (uint8_t)len, (uint8_t)(len >> 8)};
+    return sim_device_control(d, s, buf, n, now);
+}
+
+static int get_desc(sim_device *d, uint8_t type, uint8_t index, uint8_t *buf, uint16_t len)
+{
+    uint8_t s[8] = {0x80, 6, index, type, 0, 0, (uint8_t)len, (uint8_t)(len >> 8)};
+    size_t n = 0;
+    sim_status st = sim_device_control(d, s, buf, &n, 0);
+    return st == SIM_OK ? (int)n : -1;
+}
+
+static void string_of(sim_device *d, uint8_t index, char *out, size_t size)
+{
+    uint8_t buf[255];
+    int n = get_desc(d, 3, index, buf, sizeof buf);
+    assert_true(n >= 2);
+    assert_int_equal(buf[0], n);
+    assert_int_equal(buf[1], 3);
+    size_t o = 0;
+    for (int i = 2; i + 1 < n && o + 1 < size; i += 2)
+        out[o++] = (char)buf[i];
+    out[o] = 0;
+}
+
+static sim_device *make(const sim_config *cfg)
+{
+    sim_device *d = NULL;
+    assert_int_equal(sim_device_new(cfg, &d), CMBOOT_OK);
+    sim_event ev;
+    assert_true(sim_device_take_event(d, &ev));
+    assert_int_equal(ev.type, SIM_EV_CONNECT);
+    assert_int_equal(ev.stage, cfg->start_stage);
+    return d;
+}
+
+static void send_bulk(sim_device *d, const void *data, size_t len, int64_t now)
+{
+    size_t took = 0;
+    assert_int_equal(sim_device_bulk_out(d, 0x01, data, len, &took, now), SIM_OK);
+    assert_int_equal(took, len);
+}
+
+/* Boot message + second stage, as a host would. */
+static void rom_send(sim_device *d, const uint8_t *ss, uint32_t len, int64_t now)
+{
+    uint8_t msg[24] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16), (uint8_t)(len >> 24)};
+    assert_int_equal(ctl_out(d, 24, now), SIM_OK);
+    send_bulk(d, msg, sizeof msg, now);
+    assert_int_equal(ctl_out(d, len, now), SIM_OK);
+    send_bulk(d, ss, len, now);
+}
+
+static int32_t request(sim_device *d, uint8_t req[260], size_t *n, int64_t now)
+{
+    *n = 0;
+    assert_int_equal(ctl_in(d, 260, req, n, now), SIM_OK);
+    return (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 | (uint32_t)req[3] << 24);
+}
+
+static void expect_event(sim_device *d, sim_event_type type, cmboot_stage stage)
+{
+    sim_event ev;
+    assert_true(sim_device_take_event(d, &ev));
+    assert_int_equal(ev.type, type);
+    if (type == SIM_EV_CONNECT)
+        assert_int_equal(ev.stage, stage);
+}
+
+static void second_stage_cfg(sim_config *cfg, cmboot_soc_id soc, sim_script *s)
+{
+    sim_config_default(cfg, soc);
+    cfg->start_stage = CMBOOT_STAGE_SECOND;
+    cfg->script = s;
+}
+
+/* ---- descriptors ---- */
+
+static void desc_rom_bcm2835(void **state)
+{
+    (void)state;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2835);
+    sim_device *d = make(&cfg);
+    uint8_t dd[18];
+    assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
+    assert_int_equal(dd[8] | dd[9] << 8, 0x0a5c);
+    assert_int_equal(dd[10] | dd[11] << 8, 0x2763);
+    assert_int_equal(dd[16], 0); /* iSerialNumber index 0: BCM2835/7 ROM */
+    char s[64];
+    string_of(d, 2, s, sizeof s);
+    assert_string_equal(s, "BCM2708 Boot");
+    uint8_t buf[64];
+    assert_int_equal(get_desc(d, 3, 3, buf, 64), -1); /* no serial string */
+    assert_int_equal(get_desc(d, 2, 0, buf, 64), 32);
+    assert_int_equal(buf[4], 1);
+    assert_int_equal(buf[9 + 5], 0xff);  /* vendor class */
+    assert_int_equal(buf[18 + 2], 0x01); /* bulk OUT 0x01 */
+    sim_identity id;
+    sim_device_identity(d, &id);
+    assert_int_equal(id.bulk_out_ep, 0x01);
+    assert_int_equal(id.stage, CMBOOT_STAGE_ROM);
+    assert_string_equal(id.serial, "");
+    sim_device_free(d);
+}
+
+static void desc_rom_bcm2711_config_quirk(void **state)
+{
+    (void)state;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2711);
+    snprintf(cfg.serial, sizeof cfg.serial, "af04b2da");
+    sim_device *d = make(&cfg);
+    uint8_t dd[18], buf[255];
+    assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
+    assert_int_equal(dd[10] | dd[11] << 8, 0x2711);
+    assert_int_equal(dd[16], 3);
+    /* first read claims 55 bytes / 2 interfaces, the full read returns 32 */
+    assert_int_equal(get_desc(d, 2, 0, buf, 9), 9);
+    assert_int_equal(buf[2] | buf[3] << 8, 55);
+    assert_int_equal(buf[4], 2);
+    assert_int_equal(get_desc(d, 2, 0, buf, 55), 32);
+    assert_int_equal(buf[2] | buf[3] << 8, 32);
+    assert_int_equal(buf[4], 1);
+    assert_int_equal(get_desc(d, 2, 0, buf, 255), 32);
+    char s[64];
+    string_of(d, 3, s, sizeof s);
+    assert_string_equal(s, "af04b2da");
+    string_of(d, 2, s, sizeof s);
+    assert_string_equal(s, "BCM2711 Boot");
+    /* language list */
+    assert_int_equal(get_desc(d, 3, 0, buf, 255), 4);
+    assert_int_equal(buf[2] | buf[3] << 8, 0x0409);
+    sim_identity id;
+    sim_device_identity(d, &id);
+    assert_string_equal(id.serial, "af04b2da");
+    assert_int_equal(id.num_interfaces, 1);
+    sim_device_free(d);
+}
+
+static void desc_rom_bcm2712(void **state)
+{
+    (void)state;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2712);
+    sim_device *d = make(&cfg);
+    uint8_t dd[18], buf[64];
+    assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
+    assert_int_equal(dd[10] | dd[11] << 8, 0x2712);
+    assert_int_equal(dd[16], 3);
+    assert_int_equal(get_desc(d, 2, 0, buf, 9), 9);
+    assert_int_equal(buf[2] | buf[3] << 8, 32); /* no quirk on BCM2712 */
+    sim_device_free(d);
+}
+
+static void desc_bcm2837_two_interfaces(void **state)
+{
+    (void)state;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    cfg.two_interfaces = true;
+    sim_device *d = make(&cfg);
+    uint8_t dd[18], buf[255];
+    assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
+    assert_int_equal(dd[10] | dd[11] << 8, 0x2764);
+    assert_int_equal(get_desc(d, 2, 0, buf, 255), 55);
+    assert_int_equal(buf[4], 2);
+    assert_int_equal(buf[9 + 5], 0x08);       /* interface 0: mass storage */
+    assert_int_equal(buf[32 + 2], 1);         /* interface 1 ... */
+    assert_int_equal(buf[32 + 5], 0xff);      /* ... vendor */
+    assert_int_equal(buf[32 + 9 + 2], 0x03);  /* bulk OUT 0x03 */
+    sim_identity id;
+    sim_device_identity(d, &id);
+    assert_int_equal(id.num_interfaces, 2);
+    assert_int_equal(id.vendor_interface, 1);
+    assert_int_equal(id.bulk_out_ep, 0x03);
+    /* data on the wrong endpoint stalls, on 0x03 it is taken */
+    uint8_t msg[24] = {4};
+    size_t took;
+    assert_int_equal(ctl_out(d, 24, 0), SIM_OK);
+    assert_int_equal(sim_device_bulk_out(d, 0x01, msg, 24, &took, 0), SIM_STALL);
+    assert_int_equal(sim_device_bulk_out(d, 0x03, msg, 24, &took, 0), SIM_OK);
+    assert_int_equal(took, 24);
+    sim_device_free(d);
+    /* two interfaces only exist on BCM2837 */
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2711);
+    cfg.two_interfaces = true;
+    assert_int_equal(sim_device_new(&cfg, &d), CMBOOT_ERR_INVALID_ARG);
+}
+
+/* ---- ROM ---- */
+
+static void rom_accepts_and_reenumerates(void **state)
+{
+    (void)state;
+    uint8_t ss[5000];
+    test_fill_pattern(ss, sizeof ss, 1);
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2711);
+    cfg.expect_second_stage_size = sizeof ss;
+    cfg.expect_second_stage_sha = true;
+    SHA256(ss, sizeof ss, cfg.second_stage_sha256);
+    cfg.disconnect_delay_ms = 10;
+    cfg.reenum_delay_ms = 30;
+    sim_device *d = make(&cfg);
+    uint8_t st[4];
+    size_t n;
+    /* status before the second stage: NAK */
+    assert_int_equal(ctl_in(d, 4, st, &n, 100), SIM_PENDING);
+    rom_send(d, ss, sizeof ss, 100);
+    assert_int_equal(ctl_in(d, 4, st, &n, 101), SIM_OK);
+    assert_int_equal(n, 4);
+    assert_memory_equal(st, "\0\0\0\0", 4);
+    assert_int_equal(sim_device_next_wakeup(d), 111);
+    sim_device_poll(d, 110);
+    assert_true(sim_device_connected(d));
+    sim_device_poll(d, 111);
+    assert_false(sim_device_connected(d));
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    assert_int_equal(sim_device_next_wakeup(d), 141);
+    assert_int_equal(ctl_in(d, 4, st, &n, 120), SIM_NO_DEVICE);
+    sim_device_poll(d, 141);
+    expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_SECOND);
+    uint8_t dd[18];
+    assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
+    assert_int_equal(dd[16], 1); /* second stage: iSerialNumber 1 */
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_true(r.rom_accepted);
+    assert_int_equal(r.failures, 0);
+    assert_int_equal(r.second_stage_size, sizeof ss);
+    assert_memory_equal(r.second_stage_sha256, cfg.second_stage_sha256, 32);
+    assert_int_equal(r.enumerations, 2);
+    sim_device_free(d);
+}
+
+static void rom_rejects(void **state)
+{
+    (void)state;
+    uint8_t ss[100] = {1, 2, 3};
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    cfg.rom_reject = true;
+    cfg.rom_reject_status = 7;
+    sim_device *d = make(&cfg);
+    rom_send(d, ss, sizeof ss, 0);
+    uint8_t st[4];
+    size_t n;
+    assert_int_equal(ctl_in(d, 4, st, &n, 0), SIM_OK);
+    assert_int_equal(st[0], 7);
+    sim_device_poll(d, 100000);
+    assert_true(sim_device_connected(d)); /* stays in the ROM */
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_false(r.rom_accepted);
+    assert_int_equal(r.rom_rejections, 1);
+    sim_device_free(d);
+}
+
+static void rom_rejects_wrong_second_stage(void **state)
+{
+    (void)state;
+    uint8_t ss[100] = {1, 2, 3};
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2712);
+    cfg.expect_second_stage_sha = true;
+    memset(cfg.second_stage_sha256, 0x11, 32);
+    sim_device *d = make(&cfg);
+    rom_send(d, ss, sizeof ss, 0);
+    uint8_t st[4];
+    size_t n;
+    assert_int_equal(ctl_in(d, 4, st, &n, 0), SIM_OK);
+    assert_int_equal(st[0], 1);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.rom_rejections, 1);
+    assert_true(r.failures > 0);
+    assert_non_null(strstr(r.first_failure, "SHA-256"));
+    sim_device_free(d);
+}
+
+static void rom_status_delay_naks(void **state)
+{
+    (void)state;
+    uint8_t ss[10] = {0};
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2835);
+    cfg.rom_status_delay_ms = 50;
+    sim_device *d = make(&cfg);
+    rom_send(d, ss, sizeof ss, 1000);
+    uint8_t st[4];
+    size_t n;
+    assert_int_equal(ctl_in(d, 4, st, &n, 1010), SIM_PENDING);
+    assert_int_equal(sim_device_next_wakeup(d), 1050);
+    assert_int_equal(ctl_in(d, 4, st, &n, 1050), SIM_OK);
+    sim_device_free(d);
+}
+
+static void rom_fault_vanish_mid_bulk(void **state)
+{
+    (void)state;
+    uint8_t ss[4096] = {0};
+    sim_script s;
+    sim_script_init(&s);
+    s.rom_fault.kind = SIM_FAULT_VANISH_AFTER_BYTES;
+    s.rom_fault.arg = 1000;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2711);
+    cfg.script = &s;
+    sim_device *d = make(&cfg);
+    uint8_t msg[24] = {0x00, 0x10};
+    assert_int_equal(ctl_out(d, 24, 0), SIM_OK);
+    send_bulk(d, msg, 24, 0);
+    assert_int_equal(ctl_out(d, sizeof ss, 0), SIM_OK);
+    size_t took = 0;
+    assert_int_equal(sim_device_bulk_out(d, 1, ss, sizeof ss, &took, 0), SIM_NO_DEVICE);
+    assert_int_equal(took, 1000);
+    expect_event(d, SIM_EV_VANISH, 0);
+    assert_false(sim_device_connected(d));
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_true(r.vanished);
+    sim_device_free(d);
+}
+
+/* ---- second stage ---- */
+
+static void second_stage_serves_script(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("simsave");
+    uint8_t file[3000];
+    test_fill_pattern(file, sizeof file, 9);
+    uint8_t sha[32];
+    SHA256(file, sizeof file, sha);
+    sim_script s;
+    sim_script_init(&s);
+    assert_int_equal(sim_script_add_get(&s, "start.elf", true), CMBOOT_OK);
+    s.steps[0].expect_sha = true;
+    memcpy(s.steps[0].sha256, sha, 32);
+    assert_int_equal(sim_script_add_get(&s, "absent.txt", false), CMBOOT_OK);
+    assert_int_equal(sim_script_add_meta(&s, "MAC_ADDR", "d8:3a:dd:05:ee:78"), CMBOOT_OK);
+    assert_int_equal(sim_script_add_done(&s), CMBOOT_OK);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2837, &s);
+    cfg.save_dir = dir;
+    sim_device *d = make(&cfg);
+    sim_script_free(&s); /* the model keeps its own copy */
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_int_equal(n, 260);
+    assert_string_equal((char *)req + 4, "start.elf");
+    assert_int_equal(ctl_out(d, sizeof file, 0), SIM_OK);
+    assert_int_equal(request(d, req, &n, 0), 1);
+    assert_string_equal((char *)req + 4, "start.elf");
+    assert_int_equal(ctl_out(d, sizeof file, 0), SIM_OK);
+    send_bulk(d, file, 1000, 0);
+    send_bulk(d, file + 1000, sizeof file - 1000, 0);
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_string_equal((char *)req + 4, "absent.txt");
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_string_equal((char *)req + 4, "*MAC_ADDR*d8:3a:dd:05:ee:78");
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+    assert_int_equal(request(d, req, &n, 5), 2);
+    assert_int_equal(req[4], 0);
+    /* Done: disconnect, then mass storage 0a5c:0001 for BCM2837 */
+    sim_device_poll(d, 5 + cfg.disconnect_delay_ms);
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    sim_device_poll(d, 1000);
+    expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_MASS_STORAGE);
+    sim_identity id;
+    sim_device_identity(d, &id);
+    assert_int_equal(id.pid, SIM_PID_MSD_LEGACY);
+    assert_string_equal(id.serial, cfg.serial);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_true(r.script_complete);
+    assert_int_equal(r.failures, 0);
+    assert_int_equal(r.requests, 5);
+    assert_int_equal(r.metadata_acked, 1);
+    assert_int_equal(r.files_received, 1);
+    const sim_file_record *f = sim_device_file(d, "start.elf");
+    assert_non_null(f);
+    assert_true(f->complete);
+    assert_int_equal(f->received, sizeof file);
+    assert_memory_equal(f->sha256, sha, 32);
+    assert_int_equal(sim_device_file(d, "absent.txt")->announced_size, 0);
+    /* saved copy */
+    char path[4200];
+    snprintf(path, sizeof path, "%s/start.elf", dir);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    uint8_t back[4000];
+    assert_int_equal(fread(back, 1, sizeof back, fp), sizeof file);
+    fclose(fp);
+    assert_memory_equal(back, file, sizeof file);
+    sim_device_free(d);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void second_stage_expectations_fail(void **state)
+{
+    (void)state;
+    sim_script s;
+    char err[128];
+    assert_int_equal(sim_script_parse(&s, "get boot.img must-exist\nget x expect-size=10\ndone\n", err, sizeof err),
+                     CMBOOT_OK);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2711, &s);
+    sim_device *d = make(&cfg);
+    sim_script_free(&s);
+    uint8_t req[260];
+    size_t n;
+    request(d, req, &n, 0);
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK); /* boot.img absent: expectation broken */
+    request(d, req, &n, 0);
+    assert_int_equal(ctl_out(d, 11, 0), SIM_OK); /* wrong size */
+    request(d, req, &n, 0);
+    assert_int_equal(ctl_out(d, 11, 0), SIM_OK);
+    uint8_t data[11] = {0};
+    send_bulk(d, data, sizeof data, 0);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.failures, 2);
+    assert_non_null(strstr(r.first_failure, "boot.img must exist"));
+    /* more bulk than announced stalls */
+    size_t took;
+    assert_int_equal(sim_device_bulk_out(d, 1, data, 1, &took, 0), SIM_STALL);
+    sim_device_free(d);
+}
+
+static void second_stage_nothing_to_ask_naks(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2711, &s);
+    sim_device *d = make(&cfg);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(ctl_in(d, 260, req, &n, 0), SIM_PENDING);
+    assert_int_equal(sim_device_next_wakeup(d), INT64_MAX);
+    sim_device_free(d);
+}
+
+static void second_stage_empty_name_then_gadget(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_empty(&s);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2712, &s);
+    sim_device *d = make(&cfg);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_int_equal(req[4], 0);
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+    sim_device_poll(d, 1000);
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_MASS_STORAGE);
+    sim_identity id;
+    sim_device_identity(d, &id);
+    assert_int_equal(id.pid, SIM_PID_MSD_GADGET);
+    assert_int_equal(id.serial_index, 3);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_true(r.script_complete);
+    assert_int_equal(r.failures, 0);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void second_stage_empty_name_unacked(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_empty(&s);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2711, &s);
+    cfg.after_done = SIM_AFTER_NOTHING;
+    sim_device *d = make(&cfg);
+    uint8_t req[260];
+    size_t n;
+    request(d, req, &n, 0);
+    assert_int_equal(sim_device_next_wakeup(d), cfg.done_ack_timeout_ms);
+    sim_device_poll(d, 5000);
+    sim_device_poll(d, 6000);
+    expect_event(d, SIM_EV_VANISH, 0);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.failures, 1);
+    assert_true(r.vanished);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+/* ---- faults at a file-server request ---- */
+
+static sim_device *fault_dev(sim_fault_kind kind, uint64_t arg, sim_script *s)
+{
+    sim_script_init(s);
+    sim_script_add_get(s, "config.txt", false);
+    sim_script_fault_last(s, kind, arg);
+    sim_script_add_done(s);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2711, s);
+    return make(&cfg);
+}
+
+static void fault_vanish(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_VANISH, 0, &s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(ctl_in(d, 260, req, &n, 0), SIM_NO_DEVICE);
+    expect_event(d, SIM_EV_VANISH, 0);
+    assert_int_equal(ctl_in(d, 260, req, &n, 0), SIM_NO_DEVICE);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_stall_once(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_STALL, 0, &s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(ctl_in(d, 260, req, &n, 0), SIM_STALL);
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_string_equal((char *)req + 4, "config.txt");
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_delay(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_DELAY, 300, &s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(ctl_in(d, 260, req, &n, 1000), SIM_PENDING);
+    assert_int_equal(sim_device_next_wakeup(d), 1300);
+    assert_int_equal(ctl_in(d, 260, req, &n, 1299), SIM_PENDING);
+    assert_int_equal(ctl_in(d, 260, req, &n, 1300), SIM_OK);
+    assert_int_equal(n, 260);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_garbage(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_GARBAGE, 0, &s);
+    uint8_t req[260];
+    size_t n;
+    int32_t cmd = request(d, req, &n, 0);
+    assert_int_equal(n, 260);
+    assert_true(cmd < 0 || cmd > 2);
+    assert_null(memchr(req + 4, 0, 256));
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_short(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_SHORT, 100, &s);
+    uint8_t req[260];
+    size_t n;
+    request(d, req, &n, 0);
+    assert_int_equal(n, 100);
+    /* a host that ignores it and reads again gets the next step */
+    request(d, req, &n, 0);
+    assert_int_equal(n, 260);
+    assert_int_equal(req[0], 2);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_unknown_command(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_UNKNOWN_COMMAND, 9, &s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 9);
+    assert_string_equal((char *)req + 4, "config.txt");
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_unterminated_and_overlong(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_UNTERMINATED, 0, &s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_null(memchr(req + 4, 0, 256));
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK); /* refused: answered size 0 */
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.failures, 0);
+    sim_device_free(d);
+    sim_script_free(&s);
+
+    d = fault_dev(SIM_FAULT_OVERLONG, 0, &s);
+    request(d, req, &n, 0);
+    assert_int_equal(strlen((char *)req + 4), 255);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_vanish_after_bytes(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_VANISH_AFTER_BYTES, 1000, &s);
+    uint8_t req[260], data[4096] = {0};
+    size_t n, took;
+    request(d, req, &n, 0);
+    assert_int_equal(ctl_out(d, sizeof data, 0), SIM_OK);
+    request(d, req, &n, 0);
+    assert_int_equal(ctl_out(d, sizeof data, 0), SIM_OK);
+    assert_int_equal(sim_device_bulk_out(d, 1, data, 600, &took, 0), SIM_OK);
+    assert_int_equal(sim_device_bulk_out(d, 1, data, 600, &took, 0), SIM_NO_DEVICE);
+    assert_int_equal(took, 400);
+    expect_event(d, SIM_EV_VANISH, 0);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void fault_stall_bulk(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_STALL_BULK, 0, &s);
+    uint8_t req[260], data[10] = {0};
+    size_t n, took;
+    request(d, req, &n, 0);
+    ctl_out(d, sizeof data, 0);
+    request(d, req, &n, 0);
+    ctl_out(d, sizeof data, 0);
+    assert_int_equal(sim_device_bulk_out(d, 1, data, sizeof data, &took, 0), SIM_STALL);
+    assert_int_equal(took, 0);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void raw_hostile_name_recorded(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_raw(&s, 0, "../../etc/passwd", 16);
+    sim_script_add_raw(&s, 1, "/etc/shadow", 11);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2711, &s);
+    sim_device *d = make(&cfg);
+    sim_script_free(&s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_string_equal((char *)req + 4, "../../etc/passwd");
+    ctl_out(d, 0, 0);
+    assert_int_equal(request(d, req, &n, 0), 1);
+    assert_string_equal((char *)req + 4, "/etc/shadow");
+    ctl_out(d, 0, 0);
+    bool seen = false;
+    for (size_t i = 0; i < sim_device_log_count(d); i++)
+        if (strstr(sim_device_log_line(d, i), "raw request answered with write(0)"))
+            seen = true;
+    assert_true(seen);
+    sim_device_free(d);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(desc_rom_bcm2835),
+    cmocka_unit_test(desc_rom_bcm2711_config_quirk),
+    cmocka_unit_test(desc_rom_bcm2712),
+    cmocka_unit_test(desc_bcm2837_two_interfaces),
+    cmocka_unit_test(rom_accepts_and_reenumerates),
+    cmocka_unit_test(rom_rejects),
+    cmocka_unit_test(rom_rejects_wrong_second_stage),
+    cmocka_unit_test(rom_status_delay_naks),
+    cmocka_unit_test(rom_fault_vanish_mid_bulk),
+    cmocka_unit_test(second_stage_serves_script),
+    cmocka_unit_test(second_stage_expectations_fail),
+    cmocka_unit_test(second_stage_nothing_to_ask_naks),
+    cmocka_unit_test(second_stage_empty_name_then_gadget),
+    cmocka_unit_test(second_stage_empty_name_unacked),
+    cmocka_unit_test(fault_vanish),
+    cmocka_unit_test(fault_stall_once),
+    cmocka_unit_test(fault_delay),
+    cmocka_unit_test(fault_garbage),
+    cmocka_unit_test(fault_short),
+    cmocka_unit_test(fault_unknown_command),
+    cmocka_unit_test(fault_unterminated_and_overlong),
+    cmocka_unit_test(fault_vanish_after_bytes),
+    cmocka_unit_test(fault_stall_bulk),
+    cmocka_unit_test(raw_hostile_name_recorded),
+};
+
+CMBOOT_TEST_MAIN(tests)
