@@ -1,0 +1,63 @@
+/* Host checks: every reason a board can be invisible or unusable, as findings with a fix each. */
+#ifndef CMBOOT_DOCTOR_H
+#define CMBOOT_DOCTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "cmboot/device.h"
+#include "cmboot/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cmboot_doctor_severity {
+    CMBOOT_DOCTOR_OK = 0,      /* checked and fine */
+    CMBOOT_DOCTOR_INFO = 1,    /* worth knowing, nothing to do */
+    CMBOOT_DOCTOR_WARN = 2,    /* may stop some boards or stages */
+    CMBOOT_DOCTOR_BLOCKER = 3  /* cmboot cannot work until fixed */
+} cmboot_doctor_severity;
+
+#define CMBOOT_DOCTOR_MAX_FINDINGS 64
+#define CMBOOT_DOCTOR_MAX_BOARDS 32
+
+typedef struct cmboot_doctor_finding {
+    char id[40];          /* stable machine name: "usb-missing", "permission", ... */
+    cmboot_doctor_severity severity;
+    char device[CMBOOT_PORT_PATH_MAX]; /* port path when about one board, else "" */
+    char text[512];       /* what is wrong, in plain words */
+    char fix[768];        /* what to do about it ("" when nothing) */
+} cmboot_doctor_finding;
+
+typedef struct cmboot_doctor_config {
+    const char *sys_root;      /* NULL = "/sys" */
+    const char *dev_root;      /* NULL = "/dev" */
+    const char *proc_root;     /* NULL = "/proc" */
+    const char *run_root;      /* NULL = "/run" (udev's control socket lives in <run>/udev/control) */
+    const char *kernel_config; /* NULL = <proc>/config.gz, then /boot/config-<release> */
+    const char *modules_dir;   /* NULL = /lib/modules/<release> */
+    const char *libusb_path;   /* the libusb library to inspect; NULL = the one this process loaded */
+    long uid;                  /* whose access to check; -1 = this process */
+    bool check_netlink;        /* try opening the kernel uevent socket (off in tests with fake trees) */
+} cmboot_doctor_config;
+
+typedef struct cmboot_doctor_report {
+    size_t count;
+    cmboot_doctor_finding findings[CMBOOT_DOCTOR_MAX_FINDINGS];
+    size_t board_count;
+    cmboot_device_info boards[CMBOOT_DOCTOR_MAX_BOARDS];
+} cmboot_doctor_report;
+
+CMBOOT_API void cmboot_doctor_config_default(cmboot_doctor_config *cfg);
+/* Runs every check into report (overwritten). Returns CMBOOT_OK, or an error only for bad arguments. */
+CMBOOT_API int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *report);
+/* Highest severity in the report. */
+CMBOOT_API cmboot_doctor_severity cmboot_doctor_worst(const cmboot_doctor_report *report);
+/* The finding with this id, or NULL. */
+CMBOOT_API const cmboot_doctor_finding *cmboot_doctor_find(const cmboot_doctor_report *report, const char *id);
+CMBOOT_API const char *cmboot_doctor_severity_name(cmboot_doctor_severity s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
