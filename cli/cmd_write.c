@@ -1,0 +1,198 @@
+/* `cmboot write IMAGE DEV`: write and verify an image onto a disk that is already there (like bmaptool copy). */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd_write.h"
+#include "commands.h"
+
+void flash_ui_init(flash_ui *ui, bool json)
+{
+    memset(ui, 0, sizeof *ui);
+    cli_output_init(&ui->out, json || !isatty(STDERR_FILENO), 0);
+}
+
+void flash_env_from_environment(cmboot_target_env *env)
+{
+    env->proc_root = getenv("CMBOOT_PROC_ROOT");
+    env->sys_root = getenv("CMBOOT_SYS_ROOT");
+    env->dev_root = getenv("CMBOOT_DEV_ROOT");
+}
+
+static void draw_bar(flash_ui *ui, const cmboot_event *ev)
+{
+    char done[32], total[32], rate_s[32], eta[32] = "--:--";
+    double secs = (double)ev->elapsed_ms / 1000.0;
+    double rate = secs > 0 ? (double)ev->done / secs : 0;
+    cli_human_bytes((double)ev->done, done, sizeof done);
+    cli_human_bytes(rate, rate_s, sizeof rate_s);
+    char bar[31];
+    int pct = -1;
+    if (ev->total > 0) {
+        pct = (int)(100.0 * (double)ev->done / (double)ev->total);
+        if (pct > 100)
+            pct = 100;
+        int fill = pct * 30 / 100;
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < fill ? '#' : '.';
+        bar[30] = 0;
+        cli_human_bytes((double)ev->total, total, sizeof total);
+        if (rate > 0 && ev->total >= ev->done) {
+            unsigned long left = (unsigned long)((double)(ev->total - ev->done) / rate);
+            snprintf(eta, sizeof eta, "%lu:%02lu", left / 60, left % 60);
+        }
+        fprintf(stderr, "\r\033[K%s%s%s %-6s [%s] %3d%% %s / %s  %s/s  ETA %s", *ev->device_id ? "[" : "",
+                ev->device_id, *ev->device_id ? "] " : "", ev->name, bar, pct, done, total, rate_s, eta);
+    } else {
+        fprintf(stderr, "\r\033[K%s%s%s %-6s %s  %s/s", *ev->device_id ? "[" : "", ev->device_id,
+                *ev->device_id ? "] " : "", ev->name, done, rate_s);
+    }
+    ui->bar_drawn = true;
+    fflush(stderr);
+}
+
+void flash_ui_event(void *user, const cmboot_event *ev)
+{
+    flash_ui *ui = user;
+    if (ui->out.json) {
+        cli_event_cb(&ui->out, ev);
+        return;
+    }
+    if (ev->type == CMBOOT_EV_PROGRESS) {
+        draw_bar(ui, ev);
+        return;
+    }
+    if (ev->type == CMBOOT_EV_PHASE) {
+        if (ui->bar_drawn)
+            fputc('\n', stderr);
+        ui->bar_drawn = false;
+        if (strcmp(ev->name, "done") != 0 && strcmp(ev->name, "failed") != 0)
+            fprintf(stderr, "%s%s%s%s %s\n", *ev->device_id ? "[" : "", ev->device_id, *ev->device_id ? "] " : "",
+                    ev->name, ev->value);
+        return;
+    }
+    cli_event_cb(&ui->out, ev);
+}
+
+static int exit_code(int rc)
+{
+    switch (rc) {
+    case CMBOOT_OK: return EXIT_OK;
+    case CMBOOT_ERR_UNSAFE_TARGET:
+    case CMBOOT_ERR_BUSY:
+    case CMBOOT_ERR_NO_SPACE: return EXIT_REFUSED;
+    case CMBOOT_ERR_ACCESS: return EXIT_HOST;
+    case CMBOOT_ERR_CANCELLED: return EXIT_CANCELLED;
+    case CMBOOT_ERR_NOT_FOUND:
+    case CMBOOT_ERR_INVALID_ARG: return EXIT_USAGE;
+    default: return EXIT_FLASH;
+    }
+}
+
+int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_report *rep, const char *report_path)
+{
+    cmboot_flash_result res;
+    cfg->event = flash_ui_event;
+    cfg->user = ui;
+    int rc = cmboot_flash_write(cfg, &res);
+    rep->flash = &res;
+    rep->image = cfg->image;
+    rep->bmap = cfg->bmap;
+    rep->target = cfg->target;
+    char *text = NULL;
+    if (cmboot_flash_report_json(rep, &text) == CMBOOT_OK) {
+        if (ui->out.json) {
+            json_object *o = json_tokener_parse(text);
+            json_object *line = json_object_new_object();
+            json_object_object_add(line, "event", json_object_new_string("report"));
+            json_object_object_add(line, "report", o);
+            printf("%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
+            json_object_put(line);
+        } else {
+            printf("%s\n", text);
+        }
+        fflush(stdout);
+        if (report_path) {
+            FILE *f = fopen(report_path, "w");
+            if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
+                fprintf(stderr, "cmboot: cannot write the report to %s\n", report_path);
+        }
+        free(text);
+    }
+    if (!ui->out.json) {
+        if (rc == CMBOOT_OK) {
+            char a[32];
+            fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res.bytes_written, a, sizeof a),
+                    cfg->target, (double)(res.phase_ms[CMBOOT_FLASH_PHASE_WRITE] + res.phase_ms[CMBOOT_FLASH_PHASE_SYNC]) / 1000.0,
+                    res.verified ? ", verified" : " (not verified)");
+        } else {
+            fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res.reason[0] ? res.reason : cmboot_strerror(rc));
+        }
+    }
+    return exit_code(rc);
+}
+
+static void write_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--json] [--report FILE]\n\n"
+            "Writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip) onto DEV (a block device or a regular file),\n"
+            "then reads it back past the page cache and compares SHA-256.\n"
+            "  --bmap FILE        write only the blocks the bmap maps (checks its checksums)\n"
+            "  --no-verify        skip the read-back\n"
+            "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
+            "  --json             events and the report as JSON lines on stdout\n"
+            "  --report FILE      also save the JSON report in FILE\n"
+            "  --buffer-size N    bytes per buffer (default 1 MiB), --buffers N (default 4)\n\n"
+            "exit codes: 0 ok, 2 usage, 4 host problem, 5 write or verification failed, 6 target refused.\n");
+}
+
+enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS };
+
+int cmd_write(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"bmap", required_argument, NULL, OPT_BMAP},
+        {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+        {"force", no_argument, NULL, OPT_FORCE},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"report", required_argument, NULL, OPT_REPORT},
+        {"buffer-size", required_argument, NULL, OPT_BUFSIZE},
+        {"buffers", required_argument, NULL, OPT_BUFFERS},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    cmboot_flash_config cfg;
+    cmboot_flash_config_default(&cfg);
+    flash_env_from_environment(&cfg.env);
+    bool json = false;
+    const char *report_path = NULL;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_BMAP: cfg.bmap = optarg; break;
+        case OPT_NO_VERIFY: cfg.verify = false; break;
+        case OPT_FORCE: cfg.target_flags |= CMBOOT_TARGET_FORCE; break;
+        case OPT_JSON: json = true; break;
+        case OPT_REPORT: report_path = optarg; break;
+        case OPT_BUFSIZE: cfg.buffer_size = (size_t)strtoull(optarg, NULL, 0); break;
+        case OPT_BUFFERS: cfg.buffers = (unsigned)strtoul(optarg, NULL, 0); break;
+        case 'h': write_usage(stdout); return EXIT_OK;
+        default: write_usage(stderr); return EXIT_USAGE;
+        }
+    }
+    if (argc - optind != 2) {
+        write_usage(stderr);
+        return EXIT_USAGE;
+    }
+    cfg.image = argv[optind];
+    cfg.target = argv[optind + 1];
+    flash_ui ui;
+    flash_ui_init(&ui, json);
+    cmboot_flash_report rep = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, NULL};
+    return flash_write_and_report(&ui, &cfg, &rep, report_path);
+}
