@@ -1,0 +1,112 @@
+/* Fuzz transport: each device answer (status, size, request bytes) is taken from the input stream. */
+#include <string.h>
+
+#include "fuzz_transport.h"
+
+typedef struct fuzz_dev {
+    const uint8_t *p;
+    size_t left;
+    unsigned calls;
+} fuzz_dev;
+
+static int take(fuzz_dev *d, uint8_t *out, size_t n)
+{
+    size_t k = n < d->left ? n : d->left;
+    memcpy(out, d->p, k);
+    d->p += k;
+    d->left -= k;
+    return (int)k;
+}
+
+/* One byte decides the outcome of each transfer: mostly success, sometimes each error. */
+static int outcome(fuzz_dev *d)
+{
+    uint8_t b = 0;
+    if (take(d, &b, 1) == 0 || ++d->calls > 4000)
+        return CMBOOT_ERR_NO_DEVICE; /* input exhausted: the device leaves */
+    switch (b % 16) {
+    case 13: return CMBOOT_ERR_TIMEOUT;
+    case 14: return CMBOOT_ERR_STALL;
+    case 15: return CMBOOT_ERR_IO;
+    default: return CMBOOT_OK;
+    }
+}
+
+static int f_control_out(void *self, uint16_t v, uint16_t i, unsigned t)
+{
+    (void)v; (void)i; (void)t;
+    return outcome(self);
+}
+
+static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned t)
+{
+    (void)v; (void)i; (void)t;
+    fuzz_dev *d = self;
+    int rc = outcome(d);
+    if (rc < 0)
+        return rc;
+    uint8_t lb = 0;
+    take(d, &lb, 1);
+    size_t want = lb >= 0xf0 ? (size_t)(lb - 0xf0) : len; /* sometimes a short answer */
+    if (want > len)
+        want = len;
+    memset(buf, 0, len);
+    /* keep commands small so the file server's branches are reached, not only "unknown command" */
+    *actual = (size_t)take(d, buf, want);
+    if (*actual >= 4 && len == CMBOOT_FS_REQUEST_SIZE) {
+        uint8_t *b = buf;
+        b[0] %= 4;
+        b[1] = b[2] = b[3] = 0;
+    }
+    return CMBOOT_OK;
+}
+
+static int f_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned t)
+{
+    (void)buf; (void)t;
+    int rc = outcome(self);
+    *actual = rc == CMBOOT_OK ? len : 0;
+    return rc;
+}
+
+static void f_cancel(void *self) { (void)self; }
+static void f_close(void *self) { (void)self; }
+
+static const cmboot_transport_ops fuzz_ops = {f_control_out, f_control_in, f_bulk_out, f_cancel, f_close};
+
+typedef struct files_ctx {
+    cmboot_files *files;
+} files_ctx;
+
+static int open_file(void *user, const char *name, cmboot_stream *out)
+{
+    files_ctx *fc = user;
+    return cmboot_files_open(fc->files, cmboot_soc_by_id(CMBOOT_SOC_BCM2711), "1-1", name, out);
+}
+
+int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir)
+{
+    fuzz_dev d = {data, size, 0};
+    cmboot_transport t = {&fuzz_ops, &d};
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    lim.status_deadline_ms = 50;
+    lim.chunk_size = 4096;
+    static const uint8_t second[64];
+    /* ROM stage over a tiny in-memory second stage */
+    cmboot_files_config cfg = {.boot_dir = boot_dir};
+    files_ctx fc;
+    if (cmboot_files_new(&cfg, &fc.files) < 0)
+        return CMBOOT_ERR_NO_MEMORY;
+    cmboot_stream s;
+    if (cmboot_files_open(fc.files, cmboot_soc_by_id(CMBOOT_SOC_BCM2711), NULL, "bootcode4.bin", &s) == 0) {
+        int32_t st;
+        cmboot_rom_stage_run(&t, &s, second, &lim, NULL, &st);
+        cmboot_stream_close(&s);
+    }
+    cmboot_file_provider p = {open_file, &fc};
+    unsigned served;
+    int rc = cmboot_fileserver_run(&t, &p, &lim, NULL, &served);
+    cmboot_files_free(fc.files);
+    return rc;
+}
