@@ -594,8 +594,8 @@ int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *rep
         bool nodes = false;
         check_usbfs(d, &nodes);
         check_boards(d, nodes);
+        check_mass_storage(d); /* without USB at all, the blocker above says it all */
     }
-    check_mass_storage(d);
     check_libusb_udev(d);
     free(d);
     return CMBOOT_OK;
