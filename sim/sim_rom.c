@@ -118,6 +118,8 @@ sim_status sim_rom_control(sim_device *dev, bool in, uint32_t len, uint16_t wLen
             sim_rom_bulk(dev, NULL, 0, &none, now);
         }
         return SIM_OK;
+    case ROM_FINISHED:
+        return SIM_PENDING; /* accepted, about to leave the bus */
     default:
         sim_fail(dev, "rom: unexpected control OUT (len %u) in phase %d", len, (int)dev->rom);
         return SIM_STALL;
