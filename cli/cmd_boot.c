@@ -37,12 +37,14 @@ static void boot_usage(FILE *f)
             "      --boards N         stop after N boards (default 1, or forever with -l)\n"
             "      --timeout SEC      give up when no board appears within SEC seconds (default: wait forever)\n"
             "      --stage-timeout SEC  deadline for each next stage to appear (default 15)\n"
-            "      --chunk-size BYTES bytes read and sent per bulk call (default 1 MiB)\n\n"
+            "      --chunk-size BYTES bytes read and sent per bulk call (default 1 MiB)\n"
+            "      --bulk-piece BYTES size of each USB bulk transfer (default 256 KiB)\n"
+            "      --in-flight N      bulk transfers queued at once (default 4)\n\n"
             "exit codes: 0 ok, 1 a board failed, 2 usage, 3 no board appeared, 4 host problem (run\n"
             "`cmboot doctor`), 130 interrupted.\n");
 }
 
-enum { OPT_JSON = 1000, OPT_DISCOVERY, OPT_WAIT_MSD, OPT_TIMEOUT, OPT_STAGE_TIMEOUT, OPT_BOARDS, OPT_CHUNK };
+enum { OPT_JSON = 1000, OPT_DISCOVERY, OPT_WAIT_MSD, OPT_TIMEOUT, OPT_STAGE_TIMEOUT, OPT_BOARDS, OPT_CHUNK, OPT_PIECE, OPT_INFLIGHT };
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, 'd'},
@@ -62,6 +64,8 @@ static const struct option long_opts[] = {
     {"stage-timeout", required_argument, NULL, OPT_STAGE_TIMEOUT},
     {"boards", required_argument, NULL, OPT_BOARDS},
     {"chunk-size", required_argument, NULL, OPT_CHUNK},
+    {"bulk-piece", required_argument, NULL, OPT_PIECE},
+    {"in-flight", required_argument, NULL, OPT_INFLIGHT},
     {NULL, 0, NULL, 0},
 };
 
@@ -93,6 +97,7 @@ int cmd_boot(int argc, char **argv)
     int verbosity = 0, port_number = -1;
     bool json = false;
     const char *discovery = NULL;
+    cmboot_bulk_tuning bulk = {0, 0};
     int64_t ms;
 
     /* rpiboot's -0..-98 are not getopt options: take them out first. */
@@ -141,6 +146,8 @@ int cmd_boot(int argc, char **argv)
             break;
         case OPT_BOARDS: cfg.max_boards = (unsigned)atoi(optarg); break;
         case OPT_CHUNK: cfg.limits.chunk_size = (size_t)strtoul(optarg, NULL, 0); break;
+        case OPT_PIECE: bulk.piece_size = (size_t)strtoul(optarg, NULL, 0); break;
+        case OPT_INFLIGHT: bulk.in_flight = (unsigned)strtoul(optarg, NULL, 0); break;
         default: goto bad;
         }
     }
@@ -182,6 +189,7 @@ int cmd_boot(int argc, char **argv)
     cmboot_ctx *ctx;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0)
         return EXIT_HOST;
+    cmboot_ctx_set_bulk_tuning(ctx, &bulk);
     cli_cancel_on_signals(ctx);
     cmboot_discovery disc;
     int rc = cli_discovery_open(ctx, discovery, &disc);

@@ -41,3 +41,14 @@ const char *cmboot_version(void)
 {
     return CMBOOT_VERSION;
 }
+
+void cmboot_ctx_set_bulk_tuning(cmboot_ctx *ctx, const cmboot_bulk_tuning *tuning)
+{
+    if (ctx && tuning)
+        ctx->bulk = *tuning;
+}
+
+const cmboot_bulk_tuning *cmboot_ctx_bulk_tuning(const cmboot_ctx *ctx)
+{
+    return ctx ? &ctx->bulk : NULL;
+}

@@ -12,6 +12,7 @@ struct cmboot_ctx {
     cmboot_event_fn event;
     void *user;
     atomic_bool cancelled;
+    cmboot_bulk_tuning bulk;
     pthread_mutex_t lock;            /* guards run */
     struct cmboot_run_state *run;    /* the cmboot_run in progress, for cancel */
 };

@@ -183,7 +183,7 @@ static int lu_open(void *self, const cmboot_device_info *info, cmboot_transport 
             rc = cmboot_error_from_libusb(r);
             break;
         }
-        rc = cmboot_libusb_transport_new_shared(h, d->usb, info->num_interfaces, NULL, out);
+        rc = cmboot_libusb_transport_new_shared(h, d->usb, info->num_interfaces, &d->ctx->bulk, out);
         break;
     }
     libusb_free_device_list(list, 1);

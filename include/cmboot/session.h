@@ -24,6 +24,10 @@ typedef struct cmboot_ctx_config {
 
 CMBOOT_API int cmboot_ctx_new(const cmboot_ctx_config *cfg, cmboot_ctx **out);
 CMBOOT_API void cmboot_ctx_free(cmboot_ctx *ctx);
+/* How USB transports made through this context split bulk data (0 fields = built-in defaults:
+ * 256 KiB pieces, 4 in flight). For benchmarks and slow hubs. */
+CMBOOT_API void cmboot_ctx_set_bulk_tuning(cmboot_ctx *ctx, const cmboot_bulk_tuning *tuning);
+CMBOOT_API const cmboot_bulk_tuning *cmboot_ctx_bulk_tuning(const cmboot_ctx *ctx);
 /* Thread-safe (not async-signal-safe): asks a running cmboot_run to stop. */
 CMBOOT_API void cmboot_ctx_cancel(cmboot_ctx *ctx);
 
