@@ -323,13 +323,6 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
     if (dev->stage == CMBOOT_STAGE_UNKNOWN)
         return;
     board *b = find_board(run, dev->port_path);
-    if (b && b->state == BOARD_FINISHED && dev->stage != CMBOOT_STAGE_MASS_STORAGE && cfg->loop) {
-        /* A new board plugged into a port whose last board is done (loop mode): forget the old one. */
-        b = NULL;
-        for (unsigned i = 0; i < run->nboards; i++)
-            if (strcmp(run->boards[i]->res.port_path, dev->port_path) == 0)
-                run->boards[i]->res.port_path[0] = 0;
-    }
     if (!b) {
         if (dev->stage == CMBOOT_STAGE_MASS_STORAGE || !cmboot_selection_matches(cfg, dev))
             return;
@@ -393,6 +386,23 @@ void cmboot_ctx_cancel(cmboot_ctx *ctx)
     pthread_mutex_unlock(&ctx->lock);
 }
 
+/* Loop mode serves boards forever: a finished board is reported, then forgotten, so its port can take the
+ * next board and memory stays bounded. */
+static void forget_finished(struct cmboot_run_state *run)
+{
+    unsigned kept = 0;
+    for (unsigned i = 0; i < run->nboards; i++) {
+        board *b = run->boards[i];
+        if (b->state == BOARD_FINISHED) {
+            cmboot_metadata_free(b->md);
+            free(b);
+        } else {
+            run->boards[kept++] = b;
+        }
+    }
+    run->nboards = kept;
+}
+
 static bool all_idle(struct cmboot_run_state *run)
 {
     for (unsigned i = 0; i < run->nboards; i++)
@@ -444,11 +454,13 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
                     deadline = b->deadline;
             }
         }
+        if (cfg->loop)
+            forget_finished(&run);
         if (atomic_load(&ctx->cancelled) && all_idle(&run)) {
             result = CMBOOT_ERR_CANCELLED;
             break;
         }
-        if (!cfg->loop && limit && started >= limit && all_idle(&run))
+        if (limit && started >= limit && all_idle(&run))
             break;
         if (started == 0 && now >= first_deadline) {
             result = CMBOOT_ERR_TIMEOUT;

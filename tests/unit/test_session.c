@@ -72,9 +72,9 @@ static int setup(void **state)
     f->cfg.metadata_stdout = false;
     f->cfg.wait_mass_storage = true;
     f->cfg.wait_first_ms = 5000;
-    f->cfg.stage_timeout_ms = 3000;
-    f->cfg.limits.request_timeout_ms = 3000;
-    f->cfg.limits.status_deadline_ms = 2000;
+    f->cfg.stage_timeout_ms = 10000; /* generous: CI runs this under sanitizers beside other tests */
+    f->cfg.limits.request_timeout_ms = 10000;
+    f->cfg.limits.status_deadline_ms = 5000;
     *state = f;
     return 0;
 }
@@ -410,6 +410,35 @@ static void test_cancel_while_serving(void **state)
     sim_script_free(&s);
 }
 
+static void *swap_boards(void *arg)
+{
+    fixture *f = arg;
+    for (int i = 0; i < 2; i++) {
+        sim_bus_wait_stage(f->bus, "1-3", CMBOOT_STAGE_MASS_STORAGE, cmboot_now_ms() + 5000);
+        sim_bus_unplug(f->bus, "1-3");
+        sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+        snprintf(c.serial, sizeof c.serial, "next%d", i);
+        sim_bus_plug(f->bus, "1-3", &c, 0);
+    }
+    return NULL;
+}
+
+static void test_loop_serves_board_after_board_on_one_port(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+    assert_int_equal(sim_bus_plug(f->bus, "1-3", &c, 0), CMBOOT_OK);
+    f->cfg.loop = true;
+    f->cfg.max_boards = 3; /* a production line would leave this at 0: forever */
+    pthread_t t;
+    pthread_create(&t, NULL, swap_boards, f);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    pthread_join(t, NULL);
+    assert_int_equal(f->report.boards, 3);
+    assert_string_equal(f->report.results[2].serial, "next1");
+    expect_complete(f, "1-3");
+}
+
 static void test_signed_boot_sends_signature(void **state)
 {
     fixture *f = *state;
@@ -456,5 +485,6 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_missing_second_stage_file, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel_while_serving, setup, teardown),
     cmocka_unit_test_setup_teardown(test_signed_boot_sends_signature, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_loop_serves_board_after_board_on_one_port, setup, teardown),
 };
 CMBOOT_TEST_MAIN(tests)
