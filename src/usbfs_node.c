@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,9 +101,11 @@ int cmboot_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned m
         return rc;
     snprintf(dir, sizeof dir, "%s", path);
     *strrchr(dir, '/') = '\0';
-    /* The watch is made before each attempt, so a change between the failed open and the wait is seen. */
+    /* The directory is watched, not the node: a node we may not read cannot be watched itself, and the
+     * directory reports both a node appearing and a child's mode or owner changing. The watch is in place
+     * before the retry, so a change between a failed open and the wait is not lost. */
     int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    int watched = -1; /* 0: the directory, 1: the node */
+    bool watching = false;
     int result = CMBOOT_ERR_NOT_FOUND;
     for (;;) {
         int fd = open(path, O_RDWR | O_CLOEXEC);
@@ -118,29 +121,21 @@ int cmboot_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned m
                 result = fd;
                 break;
             }
+            /* No private node either: mdev may still be making the node, so wait for it. */
             result = perr == EPERM || perr == EACCES ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_NOT_FOUND;
-            /* No private node either: mdev may still be making the node, wait for it to appear. */
-            if (ifd < 0)
-                break;
-            if (watched != 0) {
-                if (inotify_add_watch(ifd, dir, IN_CREATE | IN_ATTRIB | IN_MOVED_TO) < 0)
-                    break;
-                watched = 0;
-                continue; /* retry once with the watch in place */
-            }
         } else if (err == EACCES || err == EPERM) {
             result = CMBOOT_ERR_ACCESS;
-            if (ifd < 0)
-                break;
-            if (watched != 1) {
-                if (inotify_add_watch(ifd, path, IN_ATTRIB) < 0)
-                    break;
-                watched = 1;
-                continue; /* retry once with the watch in place */
-            }
         } else {
             result = err == ENXIO || err == ENODEV ? CMBOOT_ERR_NO_DEVICE : CMBOOT_ERR_IO;
             break;
+        }
+        if (ifd < 0)
+            break;
+        if (!watching) {
+            if (inotify_add_watch(ifd, dir, IN_CREATE | IN_ATTRIB | IN_MOVED_TO) < 0)
+                break;
+            watching = true;
+            continue; /* retry once with the watch in place */
         }
         if (wait_inotify(ifd, deadline_ms) != CMBOOT_OK)
             break;

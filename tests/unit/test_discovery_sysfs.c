@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -540,6 +541,63 @@ static void usbfs_makes_private_node_when_missing(void **state)
     free(root);
 }
 
+
+/* The permission race: a fresh node is refused until udev/mdev sets its mode. The open waits (inotify)
+ * and succeeds once the mode changes; without a change it gives up at the deadline. Runs as an
+ * unprivileged child, since root is never refused. */
+static int child_open(const char *root, int64_t wait_ms, int64_t *took)
+{
+    int64_t t0 = cmboot_now_ms();
+    int fd = cmboot_usbfs_open(root, 1, 9, 189, 8, t0 + wait_ms);
+    *took = cmboot_now_ms() - t0;
+    if (fd >= 0)
+        close(fd);
+    return fd;
+}
+
+static void usbfs_waits_for_node_permissions(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/cmboot-perm.XXXXXX";
+    assert_non_null(mkdtemp(root));
+    assert_int_equal(chmod(root, 0755), 0);
+    test_write_file(root, "bus/usb/001/009", "", 0);
+    char node[256];
+    snprintf(node, sizeof node, "%s/bus/usb/001/009", root);
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(chmod(node, 0000), 0);
+        int pipefd[2];
+        assert_int_equal(pipe(pipefd), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+                _exit(10);
+            char go;
+            if (read(pipefd[0], &go, 1) != 1)
+                _exit(11);
+            int64_t took = 0;
+            int fd = child_open(root, round == 0 ? 3000 : 150, &took);
+            if (round == 0)
+                _exit(fd >= 0 && took >= 40 && took < 2500 ? 0 : 12);
+            _exit(fd == CMBOOT_ERR_ACCESS && took >= 140 ? 0 : 13);
+        }
+        assert_int_equal(write(pipefd[1], "g", 1), 1);
+        if (round == 0) {
+            struct timespec ts = {0, 80 * 1000000L}; /* the test plays udev, a little later */
+            nanosleep(&ts, NULL);
+            assert_int_equal(chmod(node, 0666), 0);
+        }
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        close(pipefd[0]);
+        close(pipefd[1]);
+    }
+    test_rmtree(root);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sysfs_device_names),
     cmocka_unit_test(sysfs_read_rom_device),
@@ -556,6 +614,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(discovery_open_gone_device),
     cmocka_unit_test(usbfs_opens_existing_node),
     cmocka_unit_test(usbfs_makes_private_node_when_missing),
+    cmocka_unit_test(usbfs_waits_for_node_permissions),
 };
 
 CMBOOT_TEST_MAIN(tests)
