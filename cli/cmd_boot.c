@@ -205,7 +205,7 @@ int cmd_boot(int argc, char **argv)
     disc.ops->destroy(disc.self);
     cmboot_ctx_free(ctx);
     if (json)
-        cli_json_line("result", "result", rc ? cmboot_error_name(rc) : "ok", "message", cmboot_strerror(rc), NULL);
+        cli_json_line("result", "result", rc ? cmboot_error_name(rc) : "ok", "message", cmboot_strerror(rc), (const char *)NULL);
     else if (rc)
         fprintf(stderr, "cmboot: %s\n", cmboot_strerror(rc));
     switch (rc) {

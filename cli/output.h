@@ -17,7 +17,7 @@ void cli_output_init(cli_output *out, bool json, int verbosity);
 void cli_log_cb(void *user, const char *device_id, cmboot_log_level level, const char *msg);
 void cli_event_cb(void *user, const cmboot_event *ev);
 /* A JSON line {"event":type, ...fields} printed atomically; fields as key/value string pairs, NULL-ended. */
-void cli_json_line(const char *type, ...);
+void cli_json_line(const char *type, ...) __attribute__((sentinel));
 /* Human size "12.3 MiB". */
 const char *cli_human_bytes(double bytes, char *buf, size_t size);
 
