@@ -36,7 +36,7 @@ KERNEL=/boot/vmlinuz-$KVER
 MODDIR=/lib/modules/$KVER
 BUSYBOX=$(command -v busybox || true)
 [ -n "$BUSYBOX" ] || die "busybox is missing: install busybox-static"
-ldd "$BUSYBOX" 2>&1 | grep -q 'not a dynamic' \
+{ ldd "$BUSYBOX" 2>&1 || true; } | grep -q 'not a dynamic' \
     || die "$BUSYBOX is not static: install busybox-static"
 command -v cpio >/dev/null || die "cpio is missing: install cpio"
 

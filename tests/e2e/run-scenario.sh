@@ -1,0 +1,174 @@
+#!/bin/bash
+# Runs one e2e scenario: cmboot-sim board(s) on usbredir sockets, a QEMU guest (TCG, qemu-xhci, no udev) running
+# cmboot, then checks the guest's result line and what the emulated boards saw.
+#
+# Usage: run-scenario.sh --build BUILD_DIR --scenario NAME [--live] [--timeout SEC] [--link MBPS]
+# Exit 0 = pass. Any missing component (QEMU, kernel, busybox) is a failure, never a skip.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=""
+SCENARIO=""
+LIVE=0
+TIMEOUT=${CMBOOT_E2E_TIMEOUT:-90}
+LINK=40
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
+        --scenario) SCENARIO=$2; shift 2 ;;
+        --live) LIVE=1; shift ;;
+        --timeout) TIMEOUT=$2; shift 2 ;;
+        --link) LINK=$2; shift 2 ;;
+        *) echo "run-scenario: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+die() { echo "E2E FAIL [$SCENARIO]: $*" >&2; exit 1; }
+[ -n "$BUILD" ] && [ -n "$SCENARIO" ] || die "usage: run-scenario.sh --build DIR --scenario NAME"
+QEMU=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is missing: install qemu-system-x86"
+SIM=$BUILD/cmboot-sim
+CMBOOT=$BUILD/cmboot
+[ -x "$SIM" ] || die "$SIM is missing: build the cmboot-sim target"
+[ -x "$CMBOOT" ] || die "$CMBOOT is missing: build the cmboot target"
+command -v mke2fs >/dev/null || die "mke2fs is missing: install e2fsprogs"
+
+# ---- scenario table: boards (cmboot-sim options per board), QEMU ports, guest script and args ----
+BOARDS=()        # one string of cmboot-sim board options per board
+PORTS=()         # QEMU port of each board ("1" or "1.1" behind the hub)
+HUB=0
+GUEST=$SCENARIO
+GUEST_ARGS=""
+CONTROL=0        # guest's ttyS1 -> cmboot-sim control socket (plug/unplug)
+EXPECT_BOOTED=1  # host check: every board reached mass storage with the script complete
+EXPECT_VANISHED=0
+case "$SCENARIO" in
+    cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
+    cm4) BOARDS=("--soc bcm2711 --serial c4c4b2da"); PORTS=(1); GUEST_ARGS=c4c4b2da ;;
+    cm5) BOARDS=("--soc bcm2712 --serial c5c5b2da"); PORTS=(1) ;;
+    plug-later) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
+    hub) BOARDS=("--soc bcm2711 --serial c4000001" "--soc bcm2711 --serial c4000002"); PORTS=(1.1 1.2); HUB=1
+         GUEST_ARGS=c4000002 ;;
+    vanish) BOARDS=("--soc bcm2837 --rom-fault vanish-after-bytes=20000"); PORTS=(1); EXPECT_BOOTED=0
+            EXPECT_VANISHED=1 ;;
+    doctor) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); EXPECT_BOOTED=0 ;;
+    libusb-control) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
+    bench) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
+    demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
+    *) die "unknown scenario '$SCENARIO'" ;;
+esac
+
+# ---- guest image (cached by input hash) ----
+GUEST_OUT=$("$HERE/build-guest.sh" --out "$BUILD/e2e-guest" --cmboot "$CMBOOT") || die "guest image build failed"
+KERNEL=$(echo "$GUEST_OUT" | sed -n 's/^KERNEL=//p')
+INITRD=$(echo "$GUEST_OUT" | sed -n 's/^INITRD=//p')
+[ -r "$KERNEL" ] && [ -r "$INITRD" ] || die "guest build gave no kernel/initrd"
+
+WORK=$BUILD/e2e-work/$SCENARIO
+rm -rf "$WORK"
+mkdir -p "$WORK"
+# Short socket paths (sun_path is 108 bytes): a private directory under /tmp, linked from WORK.
+SOCKDIR=$(mktemp -d /tmp/cmboot-e2e.XXXXXX)
+SIM_PID=""
+QEMU_PID=""
+cleanup() {
+    [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
+    [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null
+    rm -rf "$SOCKDIR"
+}
+trap cleanup EXIT
+
+# ---- one disk image per board: an ext2 file system with a file the guest reads back ----
+SIM_ARGS=(--link "$LINK" --log "$WORK/sim.log" --report "$WORK/sim.report")
+[ $CONTROL -eq 1 ] && SIM_ARGS+=(--control "$SOCKDIR/ctl.sock")
+QEMU_USB=(-device qemu-xhci,id=xhci)
+[ $HUB -eq 1 ] && QEMU_USB+=(-device usb-hub,bus=xhci.0,port=1,id=hub)
+for i in "${!BOARDS[@]}"; do
+    mkdir -p "$WORK/disk$i.d" "$WORK/received$i"
+    echo "hello from the host, board $i" > "$WORK/disk$i.d/hello.txt"
+    mke2fs -q -F -t ext2 -L "board$i" -d "$WORK/disk$i.d" "$WORK/disk$i.img" 16M || die "mke2fs failed"
+    # shellcheck disable=SC2206
+    SIM_ARGS+=(--socket "$SOCKDIR/b$i.sock" ${BOARDS[$i]} --disk "$WORK/disk$i.img" --save-dir "$WORK/received$i")
+    QEMU_USB+=(-chardev "socket,id=usbredir$i,path=$SOCKDIR/b$i.sock"
+               -device "usb-redir,chardev=usbredir$i,id=redir$i,bus=xhci.0,port=${PORTS[$i]}")
+done
+
+echo "== scenario $SCENARIO: ${#BOARDS[@]} board(s), work dir $WORK"
+"$SIM" "${SIM_ARGS[@]}" &
+SIM_PID=$!
+for _ in $(seq 100); do
+    ok=1
+    for i in "${!BOARDS[@]}"; do [ -S "$SOCKDIR/b$i.sock" ] || ok=0; done
+    [ $ok -eq 1 ] && break
+    kill -0 "$SIM_PID" 2>/dev/null || die "cmboot-sim exited at start: $(tail -5 "$WORK/sim.log")"
+    sleep 0.05
+done
+[ $ok -eq 1 ] || die "cmboot-sim did not create its sockets"
+
+SERIALS=(-serial stdio)
+[ $CONTROL -eq 1 ] && SERIALS+=(-serial "unix:$SOCKDIR/ctl.sock")
+T0=$(date +%s.%N)
+QEMU_CMD=("$QEMU" -accel tcg -m 512 -smp 1 -nic none -no-reboot -display none -monitor none
+          -kernel "$KERNEL" -initrd "$INITRD"
+          -append "console=ttyS0 quiet panic=-1 e2e.scenario=$GUEST e2e.args=$GUEST_ARGS"
+          "${SERIALS[@]}" "${QEMU_USB[@]}")
+echo "${QEMU_CMD[*]}" > "$WORK/qemu.cmd"
+if [ $LIVE -eq 1 ]; then
+    timeout "$TIMEOUT" "${QEMU_CMD[@]}" < /dev/null 2> "$WORK/qemu.err" | tee "$WORK/console.log"
+    QRC=${PIPESTATUS[0]}
+else
+    timeout "$TIMEOUT" "${QEMU_CMD[@]}" < /dev/null > "$WORK/console.log" 2> "$WORK/qemu.err" &
+    QEMU_PID=$!
+    wait "$QEMU_PID"
+    QRC=$?
+    QEMU_PID=""
+fi
+T1=$(date +%s.%N)
+# cmboot-sim leaves by itself once QEMU closed its sockets; give it a moment, then stop it.
+for _ in $(seq 50); do kill -0 "$SIM_PID" 2>/dev/null || break; sleep 0.1; done
+kill "$SIM_PID" 2>/dev/null
+wait "$SIM_PID" 2>/dev/null
+SIM_PID=""
+
+FAILED=0
+fail() { echo "E2E FAIL [$SCENARIO]: $*"; FAILED=1; }
+echo "== VM ran $(echo "$T1 - $T0" | bc 2>/dev/null || echo '?') s (qemu exit $QRC)"
+[ $QRC -eq 124 ] && fail "QEMU timed out after $TIMEOUT s"
+[ -s "$WORK/qemu.err" ] && { echo "-- qemu stderr:"; cat "$WORK/qemu.err"; }
+RESULT=$(grep -a "^E2E-RESULT $GUEST " "$WORK/console.log" | tail -1 | tr -d '\r')
+[ -n "$RESULT" ] || fail "the guest printed no E2E-RESULT line"
+case "$RESULT" in *" PASS"*) ;; *) fail "guest: ${RESULT:-none}" ;; esac
+
+# ---- host-side checks on what the boards saw ----
+[ -s "$WORK/sim.report" ] || fail "cmboot-sim wrote no report"
+for i in "${!BOARDS[@]}"; do
+    line=$(grep "^RESULT board$i " "$WORK/sim.report")
+    if [ $EXPECT_BOOTED -eq 1 ]; then
+        case "$line" in *"rom_accepted=1 "*"script_complete=1 "*"failures=0 "*) ;;
+            *) fail "board$i did not boot cleanly: $line" ;; esac
+        grep -q "^STAGE board$i mass-storage\|^STAGE board$i MASS" "$WORK/sim.report" ||
+            grep -qi "^STAGE board$i .*mass" "$WORK/sim.report" || fail "board$i never reached mass storage"
+        # Every file the guest hashed and the board received must be identical.
+        while read -r _ name sum; do
+            f="$WORK/received$i/$name"
+            [ -f "$f" ] || continue
+            got=$(sha256sum "$f" | cut -d' ' -f1)
+            [ "$got" = "$sum" ] || fail "board$i received a different $name"
+        done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
+        if [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
+            back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)
+            [ -n "$back" ] || fail "board$i: the guest's write is not in the host's image file"
+            echo "== board$i image now holds from-guest.txt: $back"
+        fi
+    fi
+    if [ $EXPECT_VANISHED -eq 1 ]; then
+        case "$line" in *"vanished=1 "*) ;; *) fail "board$i was expected to vanish: $line" ;; esac
+    fi
+done
+if [ $FAILED -ne 0 ]; then
+    echo "-- console (last 60 lines):"; tail -n 60 "$WORK/console.log"
+    echo "-- cmboot-sim log (last 40 lines):"; tail -n 40 "$WORK/sim.log"
+    exit 1
+fi
+grep -a '^E2E-NOTE\|^E2E-BENCH' "$WORK/console.log" | tr -d '\r'
+grep '^STAGE' "$WORK/sim.report"
+echo "E2E PASS [$SCENARIO] $RESULT"
+exit 0
