@@ -12,7 +12,7 @@
 
 #include "cmboot/error.h"
 
-#define SOURCE_READ_BLOCK (1024u * 1024u)
+#define SOURCE_READ_BLOCK (256u * 1024u)
 
 struct cmboot_flash_source {
     struct archive *ar;

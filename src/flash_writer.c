@@ -15,6 +15,7 @@
 #include "cmboot/error.h"
 
 #define DEFAULT_BUFFER (1024u * 1024u)
+#define DEFAULT_BUFFER_COMPRESSED (256u * 1024u)
 #define DEFAULT_BUFFERS 4u
 #define MAX_MEMORY (12u * 1024u * 1024u) /* queue memory cap: keeps the process under 16 MiB */
 #define PROGRESS_EVERY_MS 200
@@ -38,7 +39,7 @@ typedef struct pipeline {
     int error;
     char reason[256];
     cmboot_flash_source *src;
-    EVP_MD_CTX *image_md;     /* whole-image SHA-256, NULL with a bmap */
+    EVP_MD_CTX *image_md;     /* whole-image SHA-256 (writer thread), NULL with a bmap */
 } pipeline;
 
 void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out)
@@ -79,7 +80,7 @@ void cmboot_flash_config_default(cmboot_flash_config *cfg)
         return;
     memset(cfg, 0, sizeof *cfg);
     cfg->verify = true;
-    cfg->buffer_size = DEFAULT_BUFFER;
+    cfg->buffer_size = 0; /* by source: DEFAULT_BUFFER raw, DEFAULT_BUFFER_COMPRESSED otherwise */
     cfg->buffers = DEFAULT_BUFFERS;
     cfg->device_id = "";
 }
@@ -99,8 +100,6 @@ static void *producer(void *arg)
         slot *s = &p->slots[index % p->nslots];
         size_t got = 0;
         int rc = cmboot_flash_source_read(p->src, s->data, p->bufsize, &got);
-        if (rc == CMBOOT_OK && got > 0 && p->image_md && !EVP_DigestUpdate(p->image_md, s->data, got))
-            rc = CMBOOT_ERR_NO_MEMORY;
         s->len = got;
         s->offset = index * p->bufsize;
         pthread_mutex_lock(&p->mu);
@@ -285,6 +284,9 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
         if (rs->bmap) {
             rc = write_mapped(t, rs, s, res);
         } else {
+            /* Hashing here, not in the decompression thread: the slower side stays free of it. */
+            if (!EVP_DigestUpdate(p->image_md, s->data, s->len))
+                return CMBOOT_ERR_NO_MEMORY;
             rc = write_piece(t, s->data, s->len, s->offset, &res->fail_offset);
             if (rc == CMBOOT_OK) {
                 res->bytes_written += s->len;
@@ -315,7 +317,9 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
 static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
                         const target_fds *t, uint64_t total, cmboot_flash_result *res)
 {
-    size_t bufsize = cfg->buffer_size ? cfg->buffer_size : DEFAULT_BUFFER;
+    /* Compressed input: the decompressor is the slow side, small buffers keep the overlap and the memory low. */
+    bool raw = strcmp(cmboot_flash_source_format(src), "raw") == 0;
+    size_t bufsize = cfg->buffer_size ? cfg->buffer_size : raw ? DEFAULT_BUFFER : DEFAULT_BUFFER_COMPRESSED;
     unsigned n = cfg->buffers ? cfg->buffers : DEFAULT_BUFFERS;
     if (bufsize % CMBOOT_FLASH_ALIGN != 0 || n < 2 || bufsize > MAX_MEMORY / 2 || (uint64_t)bufsize * n > MAX_MEMORY)
         return CMBOOT_ERR_INVALID_ARG;
