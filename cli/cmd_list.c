@@ -105,6 +105,11 @@ int cmd_list(int argc, char **argv)
         return EXIT_HOST;
     cmboot_discovery disc;
     int rc = cli_discovery_open(ctx, discovery, &disc);
+    if (rc == CMBOOT_ERR_INVALID_ARG) {
+        fprintf(stderr, "cmboot list: unknown discovery backend '%s' (sysfs or libusb)\n", discovery);
+        cmboot_ctx_free(ctx);
+        return EXIT_USAGE;
+    }
     if (rc < 0) {
         fprintf(stderr, "cmboot list: cannot look for USB devices: %s (run `cmboot doctor`)\n", cmboot_strerror(rc));
         cmboot_ctx_free(ctx);
