@@ -3,6 +3,7 @@
 . /e2e/common.sh
 SERIAL=${1:-c4c4b2da}
 mk_bootdir_modern /boot-cm4 2711 bootcode4.bin
+mkdir -p /tmp/meta
 cmboot -d /boot-cm4 -j /tmp/meta --wait-msd --timeout 30 -v; rc=$?
 note "cmboot exit $rc"
 [ $rc -eq 0 ] || fail "cmboot exited $rc"
