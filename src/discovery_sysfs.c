@@ -45,6 +45,7 @@ typedef struct sysfs_disc {
     char sys_root[PATH_MAX / 2];
     char dev_root[PATH_MAX / 2];
     cmboot_logger log;
+    cmboot_bulk_tuning bulk; /* how transports split bulk data (from the context) */
     int uevent_fd;
     bool netlink;
     int wake_fd;
@@ -381,7 +382,7 @@ static int sd_open(void *self, const cmboot_device_info *dev, cmboot_transport *
         close(fd);
         return cmboot_error_from_libusb(rc);
     }
-    return cmboot_libusb_transport_new(h, now.num_interfaces, NULL, uctx, fd, out);
+    return cmboot_libusb_transport_new(h, now.num_interfaces, &d->bulk, uctx, fd, out);
 }
 
 static void sd_wakeup(void *self)
@@ -435,6 +436,7 @@ int cmboot_discovery_sysfs_new_opts(cmboot_ctx *ctx, const cmboot_sysfs_options 
         const cmboot_logger *lg = cmboot_ctx_logger(ctx);
         if (lg)
             d->log = *lg;
+        d->bulk = *cmboot_ctx_bulk_tuning(ctx);
     }
     d->settle_ms = opt->settle_ms ? opt->settle_ms : 2000;
     d->open_wait_ms = opt->open_wait_ms ? opt->open_wait_ms : 2000;
