@@ -53,7 +53,8 @@ int cmboot_flash_report_json(const cmboot_flash_report *rep, char **out)
         json_object_object_add(ph, "boot_ms", json_object_new_int64(rep->boot_ms));
     if (rep->pair_ms >= 0)
         json_object_object_add(ph, "pair_ms", json_object_new_int64(rep->pair_ms));
-    static const char *const names[CMBOOT_FLASH_PHASES] = {"check_ms", "write_ms", "sync_ms", "verify_ms"};
+    /* Fixed-width names: a char table needs no relocation, so it stays read-only data. */
+    static const char names[CMBOOT_FLASH_PHASES][10] = {"check_ms", "write_ms", "sync_ms", "verify_ms"};
     for (int i = 0; i < CMBOOT_FLASH_PHASES; i++)
         json_object_object_add(ph, names[i], json_object_new_int64(f->phase_ms[i]));
     json_object_object_add(o, "phases", ph);

@@ -1,4 +1,5 @@
-/* Writer: decompression in its own thread feeding a bounded queue of aligned buffers, O_DIRECT writes. */
+/* Writer: decompression in its own thread feeding a bounded queue of aligned buffers, O_DIRECT writes,
+ * the image SHA-256 in a third thread so neither reading nor writing waits for it. */
 #include "flash_internal.h"
 
 #include <errno.h>
@@ -34,12 +35,14 @@ typedef struct pipeline {
     size_t bufsize;
     uint64_t produced;        /* buffers filled */
     uint64_t consumed;        /* buffers written */
+    uint64_t hashed;          /* buffers hashed (hashing thread; unused with a bmap) */
     bool done;                /* producer reached the end or failed */
     bool stop;                /* consumer failed: producer must quit */
+    bool hash_failed;
     int error;
     char reason[256];
     cmboot_flash_source *src;
-    EVP_MD_CTX *image_md;     /* whole-image SHA-256 (writer thread), NULL with a bmap */
+    EVP_MD_CTX *image_md;     /* whole-image SHA-256 (hashing thread), NULL with a bmap */
 } pipeline;
 
 void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out)
@@ -85,12 +88,48 @@ void cmboot_flash_config_default(cmboot_flash_config *cfg)
     cfg->device_id = "";
 }
 
+/* Buffers both the writer and the hasher are done with. */
+static uint64_t released(const pipeline *p)
+{
+    return p->image_md && p->hashed < p->consumed ? p->hashed : p->consumed;
+}
+
+/* Hashes the buffers in order while the writer writes them. */
+static void *hasher(void *arg)
+{
+    pipeline *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop && p->hashed == p->produced && !p->done)
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool have = !p->stop && p->hashed < p->produced;
+        uint64_t index = p->hashed;
+        pthread_mutex_unlock(&p->mu);
+        if (!have)
+            break;
+        const slot *s = &p->slots[index % p->nslots];
+        bool ok = EVP_DigestUpdate(p->image_md, s->data, s->len) == 1;
+        pthread_mutex_lock(&p->mu);
+        if (ok) {
+            p->hashed++;
+        } else {
+            p->hash_failed = true;
+            p->stop = true;
+        }
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (!ok)
+            break;
+    }
+    return NULL;
+}
+
 static void *producer(void *arg)
 {
     pipeline *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->stop && p->produced - p->consumed >= p->nslots)
+        while (!p->stop && p->produced - released(p) >= p->nslots)
             pthread_cond_wait(&p->cv, &p->mu);
         bool stop = p->stop;
         uint64_t index = p->produced;
@@ -268,10 +307,10 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
     uint64_t position = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (p->consumed == p->produced && !p->done)
+        while (p->consumed == p->produced && !p->done && !p->stop)
             pthread_cond_wait(&p->cv, &p->mu);
-        bool have = p->consumed < p->produced;
-        int perr = p->error;
+        bool have = p->consumed < p->produced && !p->stop;
+        int perr = p->hash_failed ? CMBOOT_ERR_NO_MEMORY : p->error;
         pthread_mutex_unlock(&p->mu);
         if (!have) {
             if (perr != CMBOOT_OK && (size_t)snprintf(res->reason, sizeof res->reason, "cannot read the image: %s",
@@ -284,9 +323,6 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
         if (rs->bmap) {
             rc = write_mapped(t, rs, s, res);
         } else {
-            /* Hashing here, not in the decompression thread: the slower side stays free of it. */
-            if (!EVP_DigestUpdate(p->image_md, s->data, s->len))
-                return CMBOOT_ERR_NO_MEMORY;
             rc = write_piece(t, s->data, s->len, s->offset, &res->fail_offset);
             if (rc == CMBOOT_OK) {
                 res->bytes_written += s->len;
@@ -343,8 +379,8 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
         rc = CMBOOT_ERR_NO_MEMORY;
     if (rc == CMBOOT_OK && bmap && !(rs.md = EVP_MD_CTX_new()))
         rc = CMBOOT_ERR_NO_MEMORY;
-    pthread_t thread;
-    bool started = false;
+    pthread_t thread, hash_thread;
+    bool started = false, hash_started = false;
     if (rc == CMBOOT_OK) {
         pthread_mutex_init(&p.mu, NULL);
         pthread_cond_init(&p.cv, NULL);
@@ -352,14 +388,28 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
             rc = CMBOOT_ERR_NO_MEMORY;
         else
             started = true;
+        if (started && p.image_md) {
+            if (pthread_create(&hash_thread, NULL, hasher, &p) != 0)
+                rc = CMBOOT_ERR_NO_MEMORY;
+            else
+                hash_started = true;
+        }
     }
     if (started) {
-        rc = run_writer(cfg, &p, t, &rs, total, res, cmboot_now_ms());
+        if (rc == CMBOOT_OK)
+            rc = run_writer(cfg, &p, t, &rs, total, res, cmboot_now_ms());
         pthread_mutex_lock(&p.mu);
+        /* Let the hasher finish the last buffers before stopping everything. */
+        while (rc == CMBOOT_OK && hash_started && !p.hash_failed && p.hashed < p.produced)
+            pthread_cond_wait(&p.cv, &p.mu);
+        if (rc == CMBOOT_OK && p.hash_failed)
+            rc = CMBOOT_ERR_NO_MEMORY;
         p.stop = true;
         pthread_cond_broadcast(&p.cv);
         pthread_mutex_unlock(&p.mu);
         pthread_join(thread, NULL);
+        if (hash_started)
+            pthread_join(hash_thread, NULL);
         pthread_cond_destroy(&p.cv);
         pthread_mutex_destroy(&p.mu);
     }
