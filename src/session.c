@@ -28,6 +28,8 @@ typedef struct board {
     bool has_deadline;       /* waiting for a stage that must come (after the first one ran) */
     int64_t stage_started;
     int pending_error;       /* why the last stage ended early, reported if nothing follows */
+    bool have_next;          /* the next stage appeared while a worker still ran the previous one */
+    cmboot_device_info next;
     int rom_attempts;
     pthread_t thread;
     bool worker_done;        /* set by the worker under run->lock */
@@ -346,6 +348,14 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
         b->dev = *dev;
         emit(b, CMBOOT_EV_DEVICE_SEEN, NULL, NULL, 0, 0, CMBOOT_OK);
     }
+    if (b->state == BOARD_WORKING) {
+        /* The board re-enumerated before its worker was reaped: keep the newcomer for when it is. */
+        if (dev->devnum != b->dev.devnum || dev->stage != b->dev.stage) {
+            b->next = *dev;
+            b->have_next = true;
+        }
+        return;
+    }
     if (b->state != BOARD_WAITING)
         return;
     if (dev->soc)
@@ -384,6 +394,14 @@ void cmboot_ctx_cancel(cmboot_ctx *ctx)
         run->disc->ops->wakeup(run->disc->self);
     }
     pthread_mutex_unlock(&ctx->lock);
+}
+
+/* A device that left before its board could take it up is no longer worth waiting for. */
+static void device_removed(struct cmboot_run_state *run, const cmboot_device_info *dev)
+{
+    board *b = find_board(run, dev->port_path);
+    if (b && b->have_next && b->next.devnum == dev->devnum && b->next.busnum == dev->busnum)
+        b->have_next = false;
 }
 
 /* Loop mode serves boards forever: a finished board is reported, then forgotten, so its port can take the
@@ -443,8 +461,13 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
             pthread_mutex_lock(&run.lock);
             bool done = b->state == BOARD_WORKING && b->worker_done;
             pthread_mutex_unlock(&run.lock);
-            if (done)
+            if (done) {
                 stage_finished(b, report);
+                if (b->state == BOARD_WAITING && b->have_next) {
+                    b->have_next = false;
+                    device_added(&run, &b->next, report, &started);
+                }
+            }
             if (b->state == BOARD_WAITING && atomic_load(&ctx->cancelled))
                 finish_board(b, CMBOOT_ERR_CANCELLED, report);
             if (b->state == BOARD_WAITING && b->has_deadline) {
@@ -470,6 +493,8 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
         rc = disc->ops->next_event(disc->self, &ev, deadline);
         if (rc == CMBOOT_OK && ev.type == CMBOOT_DEVICE_ADDED && !atomic_load(&ctx->cancelled))
             device_added(&run, &ev.dev, report, &started);
+        else if (rc == CMBOOT_OK && ev.type == CMBOOT_DEVICE_REMOVED)
+            device_removed(&run, &ev.dev);
         else if (rc < 0 && rc != CMBOOT_ERR_TIMEOUT && rc != CMBOOT_ERR_CANCELLED) {
             cmboot_logf(&ctx->log, "", CMBOOT_LOG_ERROR, "device discovery failed: %s", cmboot_strerror(rc));
             result = rc;

@@ -439,6 +439,27 @@ static void test_loop_serves_board_after_board_on_one_port(void **state)
     expect_complete(f, "1-3");
 }
 
+/* Boards that re-enumerate at once: the next stage's ADDED arrives before the manager has reaped the worker of
+ * the previous stage, and must not be lost. */
+static void test_instant_reenumeration_not_lost(void **state)
+{
+    fixture *f = *state;
+    const char *ports[] = {"1-1.1", "1-1.2", "1-1.3", "1-1.4", "1-2.1", "1-2.2"};
+    for (int i = 0; i < 6; i++) {
+        sim_config c = board(i % 2 ? CMBOOT_SOC_BCM2711 : CMBOOT_SOC_BCM2837, NULL);
+        c.disconnect_delay_ms = 0;
+        c.reenum_delay_ms = 0;
+        snprintf(c.serial, sizeof c.serial, "fast%d", i);
+        assert_int_equal(sim_bus_plug(f->bus, ports[i], &c, 0), CMBOOT_OK);
+    }
+    f->cfg.max_boards = 6;
+    f->cfg.stage_timeout_ms = 3000;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(f->report.boards, 6);
+    for (int i = 0; i < 6; i++)
+        expect_complete(f, ports[i]);
+}
+
 static void test_signed_boot_sends_signature(void **state)
 {
     fixture *f = *state;
@@ -485,6 +506,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_missing_second_stage_file, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel_while_serving, setup, teardown),
     cmocka_unit_test_setup_teardown(test_signed_boot_sends_signature, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_instant_reenumeration_not_lost, setup, teardown),
     cmocka_unit_test_setup_teardown(test_loop_serves_board_after_board_on_one_port, setup, teardown),
 };
 CMBOOT_TEST_MAIN(tests)
