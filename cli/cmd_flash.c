@@ -129,7 +129,7 @@ int cmd_flash(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "p:i:d:j:vh", opts, NULL)) != -1) {
         switch (c) {
         case OPT_BMAP: fcfg.bmap = optarg; break;
-        case OPT_NO_VERIFY: fcfg.verify = false; break;
+        case OPT_NO_VERIFY: fcfg.verify = fcfg.image_digest = false; break;
         case OPT_TARGET: fcfg.target = optarg; break;
         case OPT_FORCE: fcfg.target_flags |= CMBOOT_TARGET_FORCE; break;
         case OPT_JSON: json = true; break;

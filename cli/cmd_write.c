@@ -142,7 +142,7 @@ static void write_usage(FILE *f)
             "Writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip) onto DEV (a block device or a regular file),\n"
             "then reads it back past the page cache and compares SHA-256.\n"
             "  --bmap FILE        write only the blocks the bmap maps (checks its checksums)\n"
-            "  --no-verify        skip the read-back\n"
+            "  --no-verify        skip the read-back (and the image SHA-256: the report shows null)\n"
             "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
@@ -175,7 +175,7 @@ int cmd_write(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_BMAP: cfg.bmap = optarg; break;
-        case OPT_NO_VERIFY: cfg.verify = false; break;
+        case OPT_NO_VERIFY: cfg.verify = cfg.image_digest = false; break;
         case OPT_FORCE: cfg.target_flags |= CMBOOT_TARGET_FORCE; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;

@@ -83,6 +83,7 @@ void cmboot_flash_config_default(cmboot_flash_config *cfg)
         return;
     memset(cfg, 0, sizeof *cfg);
     cfg->verify = true;
+    cfg->image_digest = true;
     cfg->buffer_size = 0; /* by source: DEFAULT_BUFFER raw, DEFAULT_BUFFER_COMPRESSED otherwise */
     cfg->buffers = DEFAULT_BUFFERS;
     cfg->device_id = "";
@@ -373,7 +374,7 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
         if (posix_memalign((void **)&p.slots[i].data, CMBOOT_FLASH_ALIGN, bufsize) != 0)
             rc = CMBOOT_ERR_NO_MEMORY;
     }
-    if (rc == CMBOOT_OK && !bmap && !(p.image_md = EVP_MD_CTX_new()))
+    if (rc == CMBOOT_OK && !bmap && (cfg->image_digest || cfg->verify) && !(p.image_md = EVP_MD_CTX_new()))
         rc = CMBOOT_ERR_NO_MEMORY;
     if (rc == CMBOOT_OK && p.image_md && !EVP_DigestInit_ex(p.image_md, EVP_sha256(), NULL))
         rc = CMBOOT_ERR_NO_MEMORY;

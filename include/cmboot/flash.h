@@ -80,6 +80,7 @@ typedef struct cmboot_flash_config {
     const char *bmap;            /* bmap path or NULL */
     const char *target;          /* block device or regular file */
     bool verify;                 /* read back after writing */
+    bool image_digest;           /* SHA-256 of the whole image (needed to verify without a bmap; default on) */
     unsigned target_flags;       /* CMBOOT_TARGET_* */
     cmboot_target_env env;
     size_t buffer_size;          /* bytes per buffer (0 = 1 MiB raw, 256 KiB compressed); a multiple of 4096 */
