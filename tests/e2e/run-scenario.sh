@@ -53,6 +53,7 @@ case "$SCENARIO" in
     libusb-control) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
     bench) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
     demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
+    flash-gz) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 
@@ -153,7 +154,15 @@ for i in "${!BOARDS[@]}"; do
             got=$(sha256sum "$f" | cut -d' ' -f1)
             [ "$got" = "$sum" ] || fail "board$i received a different $name"
         done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
-        if [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
+        if [ "$GUEST" = flash-gz ]; then
+            # The image the guest flashed must be on the host's disk file, byte for byte.
+            fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')
+            size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
+            want=$(echo "$fl" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
+            have=$(head -c "${size:-0}" "$WORK/disk$i.img" | sha256sum | cut -d' ' -f1)
+            [ -n "$want" ] && [ "$have" = "$want" ] || fail "board$i: the disk image differs from the flashed image"
+            [ -n "$want" ] && [ "$have" = "$want" ] && echo "== board$i image file matches the flashed image ($size bytes)"
+        elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)
             [ -n "$back" ] || fail "board$i: the guest's write is not in the host's image file"
             echo "== board$i image now holds from-guest.txt: $back"
