@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libusb-1.0-0-dev libarchive-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
-      qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs gzip xz-utils zstd bzip2 zip bmap-tools time)
+      qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
