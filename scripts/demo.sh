@@ -5,4 +5,4 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
 BUILD_DIR=$top/build "$top/scripts/build.sh"
-exec "$top/tests/e2e/run-scenario.sh" --build "$top/build" --scenario demo --live "$@"
+exec "$top/tests/e2e/demo.sh" "$top/build"
