@@ -99,6 +99,11 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
         served++;
         switch (req.kind) {
         case CMBOOT_FS_REQ_DONE:
+            /* An empty name is answered before the command is looked at (protocol.md section 4, step 2), so a
+             * Done without a name gets the zero-length write too. The device may already be leaving: Done
+             * stands whatever that write returns. */
+            if (req.name_len == 0)
+                (void)answer_nothing(t, &lim);
             rc = CMBOOT_OK;
             goto out;
         case CMBOOT_FS_REQ_EMPTY:
