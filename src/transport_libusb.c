@@ -58,10 +58,12 @@ static int status_to_error(enum libusb_transfer_status st)
     }
 }
 
-static void LIBUSB_CALL on_done(struct libusb_transfer *xfr)
+/* May run in another thread (whichever handles the shared context's events). Setting the flag is its last
+ * touch of the caller's memory, so the caller may return as soon as it sees it; libusb also checks this flag
+ * under its event-waiter lock (libusb_handle_events_timeout_completed), so no completion is missed. */
+static void LIBUSB_CALL on_transfer_done(struct libusb_transfer *xfr)
 {
-    atomic_int *completed = xfr->user_data;
-    atomic_fetch_add(completed, 1);
+    __atomic_store_n((int *)xfr->user_data, 1, __ATOMIC_RELEASE);
 }
 
 static void track(usb_transport *u, struct libusb_transfer *x, int add)
@@ -80,11 +82,11 @@ static void track(usb_transport *u, struct libusb_transfer *x, int add)
     pthread_mutex_unlock(&u->lock);
 }
 
-/* Runs libusb's event loop until `completed` reaches `want`; cancels everything live once cancelled. */
-static void wait_completed(usb_transport *u, atomic_int *completed, int want)
+/* Runs libusb's event loop until *done is set; cancels everything live once cancelled. */
+static void wait_done(usb_transport *u, int *done)
 {
     int cancel_sent = 0;
-    while (atomic_load(completed) < want) {
+    while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
         if (atomic_load(&u->cancelled) && !cancel_sent) {
             pthread_mutex_lock(&u->lock);
             for (int i = 0; i < MAX_IN_FLIGHT + 1; i++)
@@ -95,8 +97,7 @@ static void wait_completed(usb_transport *u, atomic_int *completed, int want)
         }
         /* The wake-up bound is only for noticing cancel(); completions wake us at once. */
         struct timeval tv = {0, 100000};
-        int done_flag = 0;
-        libusb_handle_events_timeout_completed(u->ctx, &tv, &done_flag);
+        libusb_handle_events_timeout_completed(u->ctx, &tv, done);
     }
 }
 
@@ -115,12 +116,12 @@ static int control(usb_transport *u, uint8_t type, uint16_t v, uint16_t i, void 
         return CMBOOT_ERR_NO_MEMORY;
     }
     libusb_fill_control_setup(setup, type, 0, v, i, (uint16_t)len);
-    atomic_int completed = 0;
-    libusb_fill_control_transfer(x, u->h, setup, on_done, &completed, timeout_ms);
+    int done = 0;
+    libusb_fill_control_transfer(x, u->h, setup, on_transfer_done, &done, timeout_ms);
     track(u, x, 1);
     int rc = libusb_submit_transfer(x);
     if (rc == 0) {
-        wait_completed(u, &completed, 1);
+        wait_done(u, &done);
         rc = status_to_error(x->status);
         if (rc == CMBOOT_OK && (type & 0x80)) {
             size_t got = (size_t)x->actual_length;
@@ -158,20 +159,12 @@ static int t_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 
 typedef struct bulk_slot {
     struct libusb_transfer *x;
-    int busy;
-    atomic_int done;
-    atomic_int *completed;
+    int done;
 } bulk_slot;
 
-static void LIBUSB_CALL on_bulk_done(struct libusb_transfer *xfr)
-{
-    bulk_slot *s = xfr->user_data;
-    atomic_store(&s->done, 1);
-    atomic_fetch_add(s->completed, 1);
-}
-
-/* Bulk OUT in pieces with several transfers in flight, so the bus never idles between pieces.
- * Pieces on one endpoint complete in order, so `actual` is always a prefix of buf. */
+/* Bulk OUT in pieces with several transfers in flight, so the bus never idles between pieces. The slots form a
+ * ring in submission order and are reaped oldest first (pieces on one endpoint complete in order), so `actual`
+ * is always the prefix of buf that arrived. */
 static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned timeout_ms)
 {
     usb_transport *u = self;
@@ -182,61 +175,50 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
     size_t piece = u->tuning.piece_size;
     unsigned depth = u->tuning.in_flight;
     bulk_slot slot[MAX_IN_FLIGHT];
-    atomic_int completed = 0;
     int rc = CMBOOT_OK;
     memset(slot, 0, sizeof slot);
     for (unsigned k = 0; k < depth; k++) {
         slot[k].x = libusb_alloc_transfer(0);
-        slot[k].completed = &completed;
         if (!slot[k].x)
             rc = CMBOOT_ERR_NO_MEMORY;
     }
     size_t next = 0, sent = 0;
-    int reaped = 0; /* completions already handled: wait for one more than this */
+    unsigned head = 0, live = 0; /* oldest slot in flight, number in flight */
     for (;;) {
-        unsigned busy = 0;
-        for (unsigned k = 0; k < depth; k++) {
-            bulk_slot *s = &slot[k];
-            if (!s->busy && rc == CMBOOT_OK && next < len) {
-                size_t n = len - next < piece ? len - next : piece;
-                libusb_fill_bulk_transfer(s->x, u->h, u->ep_out, (unsigned char *)buf + next, (int)n,
-                                          on_bulk_done, s, timeout_ms);
-                track(u, s->x, 1);
-                int r = libusb_submit_transfer(s->x);
-                if (r != 0) {
-                    track(u, s->x, 0);
-                    rc = cmboot_error_from_libusb(r);
-                } else {
-                    s->busy = 1;
-                    next += n;
-                }
+        while (rc == CMBOOT_OK && next < len && live < depth) {
+            bulk_slot *s = &slot[(head + live) % depth];
+            size_t n = len - next < piece ? len - next : piece;
+            s->done = 0;
+            libusb_fill_bulk_transfer(s->x, u->h, u->ep_out, (unsigned char *)buf + next, (int)n,
+                                      on_transfer_done, &s->done, timeout_ms);
+            track(u, s->x, 1);
+            int r = libusb_submit_transfer(s->x);
+            if (r != 0) {
+                track(u, s->x, 0);
+                rc = cmboot_error_from_libusb(r);
+                break;
             }
-            busy += (unsigned)s->busy;
+            live++;
+            next += n;
         }
-        if (busy == 0)
+        if (live == 0)
             break;
-        wait_completed(u, &completed, reaped + 1);
-        for (unsigned k = 0; k < depth; k++) {
-            bulk_slot *s = &slot[k];
-            if (!s->busy || !atomic_load(&s->done))
-                continue;
-            s->busy = 0;
-            reaped++;
-            atomic_store(&s->done, 0);
-            track(u, s->x, 0);
-            int st = status_to_error(s->x->status);
-            if (st == CMBOOT_OK && s->x->actual_length != s->x->length)
-                st = CMBOOT_ERR_SHORT_TRANSFER;
-            if (st == CMBOOT_OK && rc == CMBOOT_OK)
-                sent += (size_t)s->x->actual_length;
-            else if (rc == CMBOOT_OK)
-                rc = st;
-        }
-        if (rc != CMBOOT_OK) { /* stop the rest: they would land out of order after a failed piece */
+        bulk_slot *s = &slot[head];
+        wait_done(u, &s->done);
+        head = (head + 1) % depth;
+        live--;
+        track(u, s->x, 0);
+        int st = status_to_error(s->x->status);
+        if (st == CMBOOT_OK && s->x->actual_length != s->x->length)
+            st = CMBOOT_ERR_SHORT_TRANSFER;
+        if (st == CMBOOT_OK && rc == CMBOOT_OK)
+            sent += (size_t)s->x->actual_length;
+        else if (rc == CMBOOT_OK)
+            rc = st;
+        if (rc != CMBOOT_OK && live) { /* stop the rest: they would land after a hole in the data */
             pthread_mutex_lock(&u->lock);
-            for (unsigned k = 0; k < depth; k++)
-                if (slot[k].busy)
-                    libusb_cancel_transfer(slot[k].x);
+            for (unsigned k = 0; k < live; k++)
+                libusb_cancel_transfer(slot[(head + k) % depth].x);
             pthread_mutex_unlock(&u->lock);
         }
     }
