@@ -40,6 +40,7 @@ GUEST_ARGS=""
 CONTROL=0        # guest's ttyS1 -> cmboot-sim control socket (plug/unplug)
 EXPECT_BOOTED=1  # host check: every board reached mass storage with the script complete
 EXPECT_VANISHED=0
+HOST_FLASH=0     # host makes the image (tests/e2e/flash-images.sh), hands it to the guest, checks the disk after
 case "$SCENARIO" in
     cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     cm4) BOARDS=("--soc bcm2711 --serial c4c4b2da"); PORTS=(1); GUEST_ARGS=c4c4b2da ;;
@@ -54,6 +55,7 @@ case "$SCENARIO" in
     bench) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
     demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
     flash-gz) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
+    flash-xz|flash-bmap) BOARDS=("--soc bcm2837"); PORTS=(1); HOST_FLASH=1 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 
@@ -91,6 +93,11 @@ for i in "${!BOARDS[@]}"; do
     QEMU_USB+=(-chardev "socket,id=usbredir$i,path=$SOCKDIR/b$i.sock"
                -device "usb-redir,chardev=usbredir$i,id=redir$i,bus=xhci.0,port=${PORTS[$i]}")
 done
+
+if [ $HOST_FLASH -eq 1 ]; then
+    . "$HERE/flash-images.sh"
+    flash_prepare   # the image in /e2e-data appended to INITRD; disk0.before kept
+fi
 
 echo "== scenario $SCENARIO: ${#BOARDS[@]} board(s), work dir $WORK"
 "$SIM" "${SIM_ARGS[@]}" &
@@ -154,7 +161,9 @@ for i in "${!BOARDS[@]}"; do
             got=$(sha256sum "$f" | cut -d' ' -f1)
             [ "$got" = "$sum" ] || fail "board$i received a different $name"
         done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
-        if [ "$GUEST" = flash-gz ]; then
+        if [ $HOST_FLASH -eq 1 ]; then
+            flash_check "$i" || fail "board$i: the disk is not what flashing the image must give"
+        elif [ "$GUEST" = flash-gz ]; then
             # The image the guest flashed must be on the host's disk file, byte for byte.
             fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')
             size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')

@@ -1,0 +1,16 @@
+#!/bin/sh
+# cmboot flash of an xz-compressed image (made on the host, in /e2e-data) onto a CM3+'s disk; the host then
+# compares the board's image file with the decompressed image byte for byte.
+. /e2e/common.sh
+mk_bootdir_legacy /boot-cm3
+img=/e2e-data/flash.img.xz
+[ -r $img ] || fail "no $img: the runner did not append the image archive to the initramfs"
+echo "E2E-FLASH size=$(xzcat $img | wc -c) sha256=$(xzcat $img | sha256sum | cut -d' ' -f1)"
+cmboot flash $img -d /boot-cm3 --timeout 30 --report /tmp/report.json -v; rc=$?
+note "cmboot flash exit $rc"
+note "report $(cat /tmp/report.json 2>/dev/null)"
+[ $rc -eq 0 ] || fail "cmboot flash exited $rc"
+grep -q '"result":"ok"' /tmp/report.json || fail "the report does not say ok"
+grep -q '"format":"xz"' /tmp/report.json || fail "the report does not name the xz format"
+grep -q '"verified":true' /tmp/report.json || fail "the image was not verified"
+pass "flashed an xz image onto the board's disk"
