@@ -3,6 +3,7 @@
 # cmboot, then checks the guest's result line and what the emulated boards saw.
 #
 # Usage: run-scenario.sh --build BUILD_DIR --scenario NAME [--live] [--timeout SEC] [--link MBPS]
+#        [--guest-args ARGS]   (replaces the scenario's e2e.args=, e.g. bench settings CHUNK,PIECE,INFLIGHT)
 # Exit 0 = pass. Any missing component (QEMU, kernel, busybox) is a failure, never a skip.
 set -uo pipefail
 
@@ -12,6 +13,8 @@ SCENARIO=""
 LIVE=0
 TIMEOUT=${CMBOOT_E2E_TIMEOUT:-90}
 LINK=40
+GUEST_ARGS_OVERRIDE=""
+HAVE_GUEST_ARGS=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
@@ -19,6 +22,7 @@ while [ $# -gt 0 ]; do
         --live) LIVE=1; shift ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --link) LINK=$2; shift 2 ;;
+        --guest-args) GUEST_ARGS_OVERRIDE=$2; HAVE_GUEST_ARGS=1; shift 2 ;;
         *) echo "run-scenario: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -58,6 +62,7 @@ case "$SCENARIO" in
     flash-xz|flash-bmap) BOARDS=("--soc bcm2837"); PORTS=(1); HOST_FLASH=1 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
+[ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
 
 # ---- guest image (cached by input hash) ----
 GUEST_OUT=$("$HERE/build-guest.sh" --out "$BUILD/e2e-guest" --cmboot "$CMBOOT") || die "guest image build failed"
