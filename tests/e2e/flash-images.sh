@@ -31,7 +31,7 @@ flash_prepare_xz() {
 }
 
 flash_prepare_bmap() {
-    local data=$1 r got
+    local data=$1 r got disk_size
     command -v bmaptool >/dev/null || die "bmaptool is missing: install bmap-tools"
     rm -f "$WORK/flash.img"
     truncate -s $((FLASH_BMAP_BLOCKS * 4096)) "$WORK/flash.img"
@@ -50,8 +50,8 @@ flash_prepare_bmap() {
     [ "${got% }" = "$FLASH_BMAP_RANGES" ] || die "bmaptool mapped '$got', expected '$FLASH_BMAP_RANGES' (no holes?)"
     cp --sparse=always "$WORK/flash.img" "$data/flash.img"
     # The board's disk before: a non-zero pattern everywhere, so a hole written as zeros shows.
-    yes "cmboot e2e: unmapped blocks keep this pattern" | head -c "$(stat -c %s "$WORK/disk0.img")" \
-        > "$WORK/disk0.img"
+    disk_size=$(stat -c %s "$WORK/disk0.img")
+    yes "cmboot e2e: unmapped blocks keep this pattern" | head -c "$disk_size" > "$WORK/disk0.img"
 }
 
 # Makes the scenario's image, saves the board's disk as it is before the run, and appends /e2e-data to INITRD.

@@ -5,10 +5,10 @@
 mk_bootdir_legacy /boot-cm3
 img=/e2e-data/flash.img
 bmap=/e2e-data/flash.img.bmap
-[ -r $img ] && [ -r $bmap ] || fail "no $img or $bmap: the runner did not append the image archive"
+{ [ -r $img ] && [ -r $bmap ]; } || fail "no $img or $bmap: the runner did not append the image archive"
 mapped=$(sed -n 's:.*<MappedBlocksCount> *\([0-9]*\) *<.*:\1:p' $bmap)
 bs=$(sed -n 's:.*<BlockSize> *\([0-9]*\) *<.*:\1:p' $bmap)
-[ -n "$mapped" ] && [ -n "$bs" ] || fail "cannot read MappedBlocksCount/BlockSize from $bmap"
+{ [ -n "$mapped" ] && [ -n "$bs" ]; } || fail "cannot read MappedBlocksCount/BlockSize from $bmap"
 echo "E2E-FLASH size=$(wc -c < $img) sha256=$(sha256sum < $img | cut -d' ' -f1) mapped=$((mapped * bs))"
 cmboot flash $img --bmap $bmap -d /boot-cm3 --timeout 30 --report /tmp/report.json -v; rc=$?
 note "cmboot flash exit $rc"
