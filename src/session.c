@@ -32,6 +32,8 @@ typedef struct board {
     cmboot_device_info next;
     int rom_attempts;
     pthread_t thread;
+    bool thread_live;        /* thread was created and not yet joined */
+    int report_slot;         /* index in the report once finished, -1 before */
     bool worker_done;        /* set by the worker under run->lock */
     int worker_rc;
     bool have_transport;
@@ -46,6 +48,7 @@ struct cmboot_run_state {
     pthread_mutex_t lock;
     board *boards[MAX_BOARDS];
     unsigned nboards;
+    int first_error;         /* of the first board that failed, kept when loop mode forgets the board */
 };
 
 static void emit(const board *b, cmboot_event_type type, const char *name, const char *value, uint64_t done,
@@ -249,13 +252,22 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
     b->state = BOARD_FINISHED;
     b->res.error = rc;
     b->res.finished_ms = cmboot_now_ms();
+    if (rc && !b->run->first_error)
+        b->run->first_error = rc;
     cmboot_logf(&b->run->ctx->log, b->res.port_path, rc ? CMBOOT_LOG_ERROR : CMBOOT_LOG_INFO, "board %s: %s",
                 b->res.serial[0] ? b->res.serial : b->res.port_path, rc ? cmboot_strerror(rc) : "done");
     emit(b, CMBOOT_EV_BOARD_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
     if (report) {
-        if (report->boards < sizeof report->results / sizeof report->results[0])
-            report->results[report->boards] = b->res;
-        report->boards++;
+        const unsigned cap = sizeof report->results / sizeof report->results[0];
+        if (b->report_slot >= 0) { /* finished again after coming back (see device_added): same board */
+            if ((unsigned)b->report_slot < cap)
+                report->results[b->report_slot] = b->res;
+        } else {
+            b->report_slot = (int)report->boards;
+            if (report->boards < cap)
+                report->results[report->boards] = b->res;
+            report->boards++;
+        }
         if (rc)
             report->failed++;
     }
@@ -273,10 +285,18 @@ static void start_stage(board *b, const cmboot_device_info *dev)
     emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);
     b->worker_done = false;
     b->state = BOARD_WORKING;
-    if (pthread_create(&b->thread, NULL, worker_main, b) != 0) {
+    b->thread_live = pthread_create(&b->thread, NULL, worker_main, b) == 0;
+    if (!b->thread_live) {
         b->worker_done = true;
         b->worker_rc = CMBOOT_ERR_NO_MEMORY;
     }
+}
+
+static void join_worker(board *b)
+{
+    if (b->thread_live)
+        pthread_join(b->thread, NULL);
+    b->thread_live = false;
 }
 
 static void wait_next(board *b, int pending_error)
@@ -290,7 +310,7 @@ static void wait_next(board *b, int pending_error)
 /* A worker finished: decide what the board waits for next. */
 static void stage_finished(board *b, cmboot_run_report *report)
 {
-    pthread_join(b->thread, NULL);
+    join_worker(b);
     int rc = b->worker_rc;
     cmboot_stage st = b->dev.stage;
     b->res.stage_ms[st] += cmboot_now_ms() - b->stage_started;
@@ -318,6 +338,23 @@ static void stage_finished(board *b, cmboot_run_report *report)
         finish_board(b, rc, report);
 }
 
+/* Loop mode serves boards forever: a finished board is reported, then forgotten, so its port can take the
+ * next board and memory stays bounded. */
+static void forget_finished(struct cmboot_run_state *run)
+{
+    unsigned kept = 0;
+    for (unsigned i = 0; i < run->nboards; i++) {
+        board *b = run->boards[i];
+        if (b->state == BOARD_FINISHED) {
+            cmboot_metadata_free(b->md);
+            free(b);
+        } else {
+            run->boards[kept++] = b;
+        }
+    }
+    run->nboards = kept;
+}
+
 static void device_added(struct cmboot_run_state *run, const cmboot_device_info *dev, cmboot_run_report *report,
                          unsigned *started)
 {
@@ -332,13 +369,19 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
         if (limit && *started >= limit)
             return;
         if (run->nboards == MAX_BOARDS)
+            forget_finished(run); /* their results are in the report and first_error already */
+        if (run->nboards == MAX_BOARDS) {
+            cmboot_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_WARN,
+                        "%u boards in progress already: this one waits until one finishes", MAX_BOARDS);
             return;
+        }
         b = calloc(1, sizeof *b);
         if (!b || cmboot_metadata_new(&b->md) < 0) {
             free(b);
             return;
         }
         b->run = run;
+        b->report_slot = -1;
         snprintf(b->res.port_path, sizeof b->res.port_path, "%s", dev->port_path);
         b->res.soc = dev->soc;
         b->res.started_ms = cmboot_now_ms();
@@ -355,6 +398,13 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
             b->have_next = true;
         }
         return;
+    }
+    if (b->state == BOARD_FINISHED && b->res.error == CMBOOT_OK && dev->stage == CMBOOT_STAGE_SECOND &&
+        (dev->devnum != b->dev.devnum || dev->busnum != b->dev.busnum)) {
+        /* The board came back as a second stage after its Done and asks for files again: left alone it
+         * would hang, so serve it as the same board. */
+        cmboot_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO, "second stage again after Done: serving it");
+        b->state = BOARD_WAITING;
     }
     if (b->state != BOARD_WAITING)
         return;
@@ -404,23 +454,6 @@ static void device_removed(struct cmboot_run_state *run, const cmboot_device_inf
         b->have_next = false;
 }
 
-/* Loop mode serves boards forever: a finished board is reported, then forgotten, so its port can take the
- * next board and memory stays bounded. */
-static void forget_finished(struct cmboot_run_state *run)
-{
-    unsigned kept = 0;
-    for (unsigned i = 0; i < run->nboards; i++) {
-        board *b = run->boards[i];
-        if (b->state == BOARD_FINISHED) {
-            cmboot_metadata_free(b->md);
-            free(b);
-        } else {
-            run->boards[kept++] = b;
-        }
-    }
-    run->nboards = kept;
-}
-
 static bool all_idle(struct cmboot_run_state *run)
 {
     for (unsigned i = 0; i < run->nboards; i++)
@@ -463,7 +496,8 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
             pthread_mutex_unlock(&run.lock);
             if (done) {
                 stage_finished(b, report);
-                if (b->state == BOARD_WAITING && b->have_next) {
+                /* Also when the stage finished the board: a second stage that came back after Done is served. */
+                if (b->have_next) {
                     b->have_next = false;
                     device_added(&run, &b->next, report, &started);
                 }
@@ -508,18 +542,17 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
             if (b->have_transport)
                 b->transport.ops->cancel(b->transport.self);
             pthread_mutex_unlock(&run.lock);
-            pthread_join(b->thread, NULL);
+            join_worker(b);
         }
     }
     pthread_mutex_lock(&ctx->lock);
     ctx->run = NULL;
     pthread_mutex_unlock(&ctx->lock);
+    if (result == CMBOOT_OK && run.first_error)
+        result = run.first_error;
     for (unsigned i = 0; i < run.nboards; i++) {
-        board *b = run.boards[i];
-        if (result == CMBOOT_OK && b->res.error)
-            result = b->res.error;
-        cmboot_metadata_free(b->md);
-        free(b);
+        cmboot_metadata_free(run.boards[i]->md);
+        free(run.boards[i]);
     }
     pthread_mutex_destroy(&run.lock);
     cmboot_files_free(run.files);

@@ -479,6 +479,61 @@ static void test_signed_boot_sends_signature(void **state)
     expect_complete(f, "1-1");
 }
 
+/* After Done the board comes back as a second stage on the same port and asks for files again: it is served as
+ * the same board (one report entry), not left hanging while the run waits for other boards. */
+static void *second_stage_again(void *arg)
+{
+    fixture *f = arg;
+    assert_int_equal(sim_bus_wait_stage(f->bus, "1-1", CMBOOT_STAGE_UNKNOWN, cmboot_now_ms() + 8000), CMBOOT_OK);
+    sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+    c.start_stage = CMBOOT_STAGE_SECOND;
+    c.after_done = SIM_AFTER_NOTHING;
+    snprintf(c.serial, sizeof c.serial, "again");
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    sim_bus_wait_stage(f->bus, "1-1", CMBOOT_STAGE_UNKNOWN, cmboot_now_ms() + 4000);
+    sim_config other = board(CMBOOT_SOC_BCM2837, NULL); /* the second board of the run ends it */
+    assert_int_equal(sim_bus_plug(f->bus, "1-2", &other, 0), CMBOOT_OK);
+    return NULL;
+}
+
+static void test_second_stage_again_after_done_is_served(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+    c.after_done = SIM_AFTER_NOTHING;
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.wait_mass_storage = false;
+    f->cfg.max_boards = 2;
+    pthread_t t;
+    pthread_create(&t, NULL, second_stage_again, f);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    pthread_join(t, NULL);
+    sim_result r;
+    assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
+    assert_int_equal(r.failures, 0);
+    assert_true(r.script_complete); /* the second-stage-only board on 1-1 got its files and said Done */
+    assert_int_equal(f->report.boards, 2);
+    assert_int_equal(f->report.failed, 0);
+    assert_string_equal(f->report.results[0].port_path, "1-1");
+    assert_string_equal(f->report.results[1].port_path, "1-2");
+}
+
+/* Loop mode forgets finished boards, but not their failure: the run's result still says a board failed. */
+static void test_loop_keeps_failure_of_forgotten_board(void **state)
+{
+    fixture *f = *state;
+    sim_config bad = board(CMBOOT_SOC_BCM2837, NULL);
+    bad.rom_reject = true;
+    sim_config good = board(CMBOOT_SOC_BCM2711, NULL);
+    assert_int_equal(sim_bus_plug(f->bus, "1-3", &bad, 0), CMBOOT_OK);
+    assert_int_equal(sim_bus_plug(f->bus, "1-4", &good, 0), CMBOOT_OK);
+    f->cfg.loop = true;
+    f->cfg.max_boards = 2;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_ROM_REJECTED);
+    assert_int_equal(f->report.boards, 2);
+    assert_int_equal(f->report.failed, 1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_boot_bcm2835, setup, teardown),
     cmocka_unit_test_setup_teardown(test_boot_bcm2837, setup, teardown),
@@ -508,5 +563,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_signed_boot_sends_signature, setup, teardown),
     cmocka_unit_test_setup_teardown(test_instant_reenumeration_not_lost, setup, teardown),
     cmocka_unit_test_setup_teardown(test_loop_serves_board_after_board_on_one_port, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_second_stage_again_after_done_is_served, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_loop_keeps_failure_of_forgotten_board, setup, teardown),
 };
 CMBOOT_TEST_MAIN(tests)
