@@ -14,7 +14,7 @@ static int put_c40(uint32_t v, char *out, size_t size, size_t *pos)
     else if (v >= 14 && v <= 39)
         c = (char)('A' + (v - 14));
     else
-        return CMBOOT_OK; /* shift and space values carry no character of a UUID */
+        return CMBOOT_ERR_FORMAT; /* shifts, space, or past the table: not a UUID; dropping it would misreport */
     if (*pos + 1 >= size)
         return CMBOOT_ERR_TOO_LARGE;
     out[(*pos)++] = c;
@@ -50,13 +50,13 @@ int cmboot_c40_decode(const char *encoded, char *out, size_t out_size)
         if (word == 0)
             break; /* a zero word ends the list */
         uint32_t lo = (uint32_t)word & 0xffff, hi = (uint32_t)word >> 16;
-        if (lo) {
-            int rc = put_half(lo, out, out_size, &pos);
-            if (rc < 0)
-                return rc;
-        }
+        if (lo == 0)
+            return CMBOOT_ERR_FORMAT; /* the low half always holds characters; 0 encodes none */
+        int rc = put_half(lo, out, out_size, &pos);
+        if (rc < 0)
+            return rc;
         if (hi) {
-            int rc = put_half(hi, out, out_size, &pos);
+            rc = put_half(hi, out, out_size, &pos);
             if (rc < 0)
                 return rc;
         }

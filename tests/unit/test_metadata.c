@@ -52,6 +52,12 @@ static void test_c40_rejects_garbage(void **state)
     assert_int_equal(cmboot_c40_decode("xyz", dec, sizeof dec), CMBOOT_ERR_FORMAT);
     assert_int_equal(cmboot_c40_decode("123456789", dec, sizeof dec), CMBOOT_ERR_FORMAT);
     assert_int_equal(cmboot_c40_decode("59de;rm", dec, sizeof dec), CMBOOT_ERR_FORMAT);
+    /* values outside '0'..'9' / 'A'..'Z' (shift 0..3, 40+) make the value undecodable, as in the reference,
+     * instead of silently shortening it: 1 = values 0,0,0; 0xfa01 -> first value 40 */
+    assert_int_equal(cmboot_c40_decode("00000001", dec, sizeof dec), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmboot_c40_decode("0000fa01", dec, sizeof dec), CMBOOT_ERR_FORMAT);
+    /* a word whose low half is 0 but high half is not */
+    assert_int_equal(cmboot_c40_decode("59de0000", dec, sizeof dec), CMBOOT_ERR_FORMAT);
     /* output bound respected */
     char enc[64];
     encode_c40("ABCDEFGHIJKL", enc, sizeof enc);
