@@ -72,7 +72,7 @@ static int open_beneath_walk(int dirfd, const char *name)
     char *comp = strtok_r(buf, "/", &save);
     while (comp) {
         char *next = strtok_r(NULL, "/", &save);
-        int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (next ? O_DIRECTORY : 0);
+        int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (next ? O_DIRECTORY : O_NONBLOCK);
         int fd = openat(cur, comp, flags);
         int e = errno;
         close(cur);
@@ -91,7 +91,7 @@ int cmboot_open_beneath(int dirfd, const char *name)
         return rc;
     struct open_how how;
     memset(&how, 0, sizeof how);
-    how.flags = O_RDONLY | O_CLOEXEC;
+    how.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK; /* a FIFO must not block the open until a writer comes */
     how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
     long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof how);
     if (fd < 0 && (errno == ENOSYS || errno == EPERM)) /* EPERM: seccomp filters that predate openat2 */
@@ -103,7 +103,10 @@ int cmboot_open_beneath(int dirfd, const char *name)
     struct stat st;
     if (fstat((int)fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close((int)fd);
-        return CMBOOT_ERR_NOT_FOUND; /* directories and devices are not boot files */
+        return CMBOOT_ERR_NOT_FOUND; /* directories, FIFOs and devices are not boot files */
     }
+    int fl = fcntl((int)fd, F_GETFL);
+    if (fl >= 0)
+        (void)fcntl((int)fd, F_SETFL, fl & ~O_NONBLOCK);
     return (int)fd;
 }

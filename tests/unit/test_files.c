@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmboot/cmboot.h"
@@ -104,6 +105,12 @@ static void test_lookup_refuses_escape(void **state)
     /* a directory is not a boot file */
     test_write_file(dir, "sub/x", "x", 1);
     assert_int_equal(fetch(f, CMBOOT_SOC_BCM2837, "1-1", "sub", buf, sizeof buf, NULL), CMBOOT_ERR_NOT_FOUND);
+    /* nor is a FIFO, and asking for one must not block the file server until someone writes to it */
+    snprintf(link, sizeof link, "%s/pipe.bin", dir);
+    assert_int_equal(mkfifo(link, 0600), 0);
+    alarm(10); /* a blocked open fails the test instead of hanging it */
+    assert_int_equal(fetch(f, CMBOOT_SOC_BCM2837, "1-1", "pipe.bin", buf, sizeof buf, NULL), CMBOOT_ERR_NOT_FOUND);
+    alarm(0);
     cmboot_files_free(f);
     test_rmtree(root);
     free(root);
