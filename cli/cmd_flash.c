@@ -182,6 +182,7 @@ int cmd_flash(int argc, char **argv)
     int rc = cli_discovery_open(ctx, discovery, &disc);
     if (rc < 0) {
         fprintf(stderr, "cmboot: cannot watch for USB devices: %s (run `cmboot doctor`)\n", cmboot_strerror(rc));
+        cli_cancel_targets(NULL, NULL);
         cmboot_ctx_free(ctx);
         cmboot_metadata_free(watch.md);
         return rc == CMBOOT_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_HOST;
@@ -195,12 +196,14 @@ int cmd_flash(int argc, char **argv)
     cmboot_run_report *boot = calloc(1, sizeof *boot);
     if (!boot) {
         disc.ops->destroy(disc.self);
+        cli_cancel_targets(NULL, NULL);
         cmboot_ctx_free(ctx);
         cmboot_metadata_free(watch.md);
         return EXIT_HOST;
     }
     rc = cmboot_run(ctx, &disc, &bcfg, boot);
     disc.ops->destroy(disc.self);
+    cli_cancel_targets(NULL, NULL); /* the signal thread must not touch a freed context */
     cmboot_ctx_free(ctx);
     const cmboot_board_result *board = boot->boards > 0 ? &boot->results[0] : NULL;
     if (rc != CMBOOT_OK || !board || board->error != CMBOOT_OK) {
@@ -220,17 +223,28 @@ int cmd_flash(int argc, char **argv)
     if (!fcfg.target) {
         if (!ui.out.json)
             fprintf(stderr, "[%s] waiting for its disk...\n", board->port_path);
-        rc = cmboot_flash_pair(&fcfg.env, board->port_path, pair_start + pair_timeout, paired, sizeof paired);
+        cmboot_flash_canceller *cancel = NULL;
+        rc = cmboot_flash_canceller_new(&cancel);
+        if (rc == CMBOOT_OK) {
+            cli_cancel_targets(NULL, cancel); /* Ctrl-C ends the wait for the disk */
+            rc = cmboot_flash_pair_cancellable(&fcfg.env, board->port_path, pair_start + pair_timeout, cancel,
+                                               paired, sizeof paired);
+            cli_cancel_targets(NULL, NULL);
+            cmboot_flash_canceller_free(cancel);
+        }
         pair_ms = cmboot_now_ms() - pair_start;
         if (rc != CMBOOT_OK) {
             fprintf(stderr, "cmboot: [%s] %s\n", board->port_path,
-                    rc == CMBOOT_ERR_TIMEOUT ? "no disk appeared under this port path in time"
+                    rc == CMBOOT_ERR_CANCELLED ? "interrupted while waiting for its disk"
+                    : rc == CMBOOT_ERR_TIMEOUT ? "no disk appeared under this port path in time"
                     : rc == CMBOOT_ERR_UNSAFE_TARGET ? "more than one disk under this port path; pass --target"
                                                      : cmboot_strerror(rc));
             free(boot);
             cmboot_metadata_free(watch.md);
             free(watch.saved_json);
-            return rc == CMBOOT_ERR_UNSAFE_TARGET ? EXIT_REFUSED : EXIT_FLASH;
+            return rc == CMBOOT_ERR_UNSAFE_TARGET ? EXIT_REFUSED
+                   : rc == CMBOOT_ERR_CANCELLED   ? EXIT_CANCELLED
+                                                  : EXIT_FLASH;
         }
         fcfg.target = paired;
     }

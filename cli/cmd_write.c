@@ -8,6 +8,7 @@
 
 #include "cmd_write.h"
 #include "commands.h"
+#include "signals.h"
 
 void flash_ui_init(flash_ui *ui, bool json)
 {
@@ -97,7 +98,18 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
     cmboot_flash_result res;
     cfg->event = flash_ui_event;
     cfg->user = ui;
+    /* Ctrl-C or SIGTERM stops the writer between two buffers: exit 130 with a report, threads joined. */
+    cmboot_flash_canceller *cancel = NULL;
+    if (cmboot_flash_canceller_new(&cancel) != CMBOOT_OK) {
+        fprintf(stderr, "cmboot: out of memory\n");
+        return EXIT_HOST;
+    }
+    cfg->cancel = cancel;
+    cli_cancel_targets(NULL, cancel);
     int rc = cmboot_flash_write(cfg, &res);
+    cli_cancel_targets(NULL, NULL);
+    cfg->cancel = NULL;
+    cmboot_flash_canceller_free(cancel);
     rep->flash = &res;
     rep->image = cfg->image;
     rep->bmap = cfg->bmap;
@@ -147,7 +159,8 @@ static void write_usage(FILE *f)
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
             "  --buffer-size N    bytes per buffer (default 1 MiB), --buffers N (default 4)\n\n"
-            "exit codes: 0 ok, 2 usage, 4 host problem, 5 write or verification failed, 6 target refused.\n");
+            "exit codes: 0 ok, 2 usage, 4 host problem, 5 write or verification failed, 6 target refused,\n"
+            "130 interrupted (Ctrl-C or SIGTERM).\n");
 }
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS };

@@ -2,6 +2,7 @@
 #ifndef CMBOOT_SRC_FLASH_INTERNAL_H
 #define CMBOOT_SRC_FLASH_INTERNAL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "cmboot/flash.h"
@@ -26,5 +27,10 @@ void cmboot_flash_emit(const cmboot_flash_config *cfg, int type, const char *nam
 
 /* Verification with an already loaded bmap (NULL = whole image against res->image_sha256). */
 int cmboot_flash_verify_with(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, cmboot_flash_result *res);
+
+/* Makes cmboot_flash_cancel broadcast cv under mu (the pipeline's wait point); NULL, NULL detaches. */
+void cmboot_flash_cancel_attach(cmboot_flash_canceller *c, pthread_mutex_t *mu, pthread_cond_t *cv);
+/* The canceller's eventfd (readable once cancelled; never read from), -1 for NULL. */
+int cmboot_flash_cancel_fd(const cmboot_flash_canceller *c);
 
 #endif

@@ -108,6 +108,12 @@ static bool drain_uevents(int fd)
 int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms, char *out,
                       size_t out_size)
 {
+    return cmboot_flash_pair_cancellable(env, port_path, deadline_ms, NULL, out, out_size);
+}
+
+int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms,
+                                  cmboot_flash_canceller *cancel, char *out, size_t out_size)
+{
     if (!port_path || !out || out_size == 0 || !port_path_ok(port_path))
         return CMBOOT_ERR_INVALID_ARG;
     const char *sys = env && env->sys_root && *env->sys_root ? env->sys_root : "/sys";
@@ -116,6 +122,10 @@ int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64
     int backoff = PAIR_BACKOFF_MIN_MS;
     int rc;
     for (;;) {
+        if (cmboot_flash_cancel_requested(cancel)) {
+            rc = CMBOOT_ERR_CANCELLED;
+            break;
+        }
         rc = scan(sys, dev, port_path, out, out_size);
         if (rc != 0)
             break;
@@ -125,13 +135,14 @@ int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64
             break;
         }
         int wait = backoff < left ? backoff : (int)left;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(fd >= 0 ? &pfd : NULL, fd >= 0 ? 1 : 0, wait);
+        /* Slot 0: uevents (skipped when fd < 0); slot 1: the canceller's eventfd (skipped when -1). */
+        struct pollfd pfd[2] = {{fd, POLLIN, 0}, {cmboot_flash_cancel_fd(cancel), POLLIN, 0}};
+        int pr = poll(pfd, 2, wait);
         if (pr < 0 && errno != EINTR) {
             rc = CMBOOT_ERR_IO;
             break;
         }
-        if (pr > 0 && drain_uevents(fd))
+        if (pr > 0 && fd >= 0 && (pfd[0].revents & POLLIN) && drain_uevents(fd))
             backoff = PAIR_BACKOFF_MIN_MS; /* something changed: look again soon */
         else if (backoff < PAIR_BACKOFF_MAX_MS)
             backoff *= 2;

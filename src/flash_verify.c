@@ -66,7 +66,7 @@ static int locate_mismatch(const cmboot_flash_config *cfg, int fd, uint8_t *abuf
     uint8_t *img = malloc(chunk);
     rc = img ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_NO_MEMORY;
     uint64_t pos = 0;
-    while (img && pos < to) {
+    while (img && pos < to && !cmboot_flash_cancel_requested(cfg->cancel)) {
         size_t got = 0;
         size_t ask = chunk;
         if (pos < from && from - pos < ask)
@@ -112,6 +112,11 @@ static int verify_range(const cmboot_flash_config *cfg, int fd, uint8_t *abuf, s
         return CMBOOT_ERR_NO_MEMORY;
     size_t step = abuf_size - 2 * CMBOOT_FLASH_ALIGN;
     for (uint64_t off = r->start; off < r->end;) {
+        if (cmboot_flash_cancel_requested(cfg->cancel)) {
+            snprintf(res->reason, sizeof res->reason, "interrupted after verifying %llu bytes",
+                     (unsigned long long)res->bytes_verified);
+            return CMBOOT_ERR_CANCELLED;
+        }
         size_t len = r->end - off < step ? (size_t)(r->end - off) : step;
         const uint8_t *data = NULL;
         int rc = read_at(fd, abuf, abuf_size, off, len, &data, &res->fail_offset);

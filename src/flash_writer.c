@@ -43,7 +43,14 @@ typedef struct pipeline {
     char reason[256];
     cmboot_flash_source *src;
     EVP_MD_CTX *image_md;     /* whole-image SHA-256 (hashing thread), NULL with a bmap */
+    const cmboot_flash_canceller *cancel;
 } pipeline;
+
+/* Every thread quits: a failure on the other side, or cmboot_flash_cancel (which wakes p->cv). */
+static bool halted(const pipeline *p)
+{
+    return p->stop || cmboot_flash_cancel_requested(p->cancel);
+}
 
 void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out)
 {
@@ -101,9 +108,9 @@ static void *hasher(void *arg)
     pipeline *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->stop && p->hashed == p->produced && !p->done)
+        while (!halted(p) && p->hashed == p->produced && !p->done)
             pthread_cond_wait(&p->cv, &p->mu);
-        bool have = !p->stop && p->hashed < p->produced;
+        bool have = !halted(p) && p->hashed < p->produced;
         uint64_t index = p->hashed;
         pthread_mutex_unlock(&p->mu);
         if (!have)
@@ -130,9 +137,9 @@ static void *producer(void *arg)
     pipeline *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (!p->stop && p->produced - released(p) >= p->nslots)
+        while (!halted(p) && p->produced - released(p) >= p->nslots)
             pthread_cond_wait(&p->cv, &p->mu);
-        bool stop = p->stop;
+        bool stop = halted(p);
         uint64_t index = p->produced;
         pthread_mutex_unlock(&p->mu);
         if (stop)
@@ -308,11 +315,17 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
     uint64_t position = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
-        while (p->consumed == p->produced && !p->done && !p->stop)
+        while (p->consumed == p->produced && !p->done && !halted(p))
             pthread_cond_wait(&p->cv, &p->mu);
-        bool have = p->consumed < p->produced && !p->stop;
+        bool cancelled = cmboot_flash_cancel_requested(p->cancel);
+        bool have = p->consumed < p->produced && !halted(p);
         int perr = p->hash_failed ? CMBOOT_ERR_NO_MEMORY : p->error;
         pthread_mutex_unlock(&p->mu);
+        if (cancelled) {
+            snprintf(res->reason, sizeof res->reason, "interrupted after writing %llu bytes",
+                     (unsigned long long)res->bytes_written);
+            return CMBOOT_ERR_CANCELLED;
+        }
         if (!have) {
             if (perr != CMBOOT_OK && (size_t)snprintf(res->reason, sizeof res->reason, "cannot read the image: %s",
                                                       p->reason) >= sizeof res->reason)
@@ -365,6 +378,7 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
     p.nslots = n;
     p.bufsize = bufsize;
     p.src = src;
+    p.cancel = cfg->cancel;
     range_state rs = {bmap, 0, NULL, false};
     int rc = CMBOOT_OK;
     p.slots = calloc(n, sizeof *p.slots);
@@ -385,6 +399,7 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
     if (rc == CMBOOT_OK) {
         pthread_mutex_init(&p.mu, NULL);
         pthread_cond_init(&p.cv, NULL);
+        cmboot_flash_cancel_attach(cfg->cancel, &p.mu, &p.cv);
         if (pthread_create(&thread, NULL, producer, &p) != 0)
             rc = CMBOOT_ERR_NO_MEMORY;
         else
@@ -401,16 +416,21 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
             rc = run_writer(cfg, &p, t, &rs, total, res, cmboot_now_ms());
         pthread_mutex_lock(&p.mu);
         /* Let the hasher finish the last buffers before stopping everything. */
-        while (rc == CMBOOT_OK && hash_started && !p.hash_failed && p.hashed < p.produced)
+        while (rc == CMBOOT_OK && hash_started && !halted(&p) && !p.hash_failed && p.hashed < p.produced)
             pthread_cond_wait(&p.cv, &p.mu);
         if (rc == CMBOOT_OK && p.hash_failed)
             rc = CMBOOT_ERR_NO_MEMORY;
+        if (rc == CMBOOT_OK && cmboot_flash_cancel_requested(cfg->cancel)) {
+            rc = CMBOOT_ERR_CANCELLED;
+            snprintf(res->reason, sizeof res->reason, "interrupted while hashing the last buffers");
+        }
         p.stop = true;
         pthread_cond_broadcast(&p.cv);
         pthread_mutex_unlock(&p.mu);
         pthread_join(thread, NULL);
         if (hash_started)
             pthread_join(hash_thread, NULL);
+        cmboot_flash_cancel_attach(cfg->cancel, NULL, NULL);
         pthread_cond_destroy(&p.cv);
         pthread_mutex_destroy(&p.mu);
     }
@@ -472,6 +492,10 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
         rc = open_target(cfg->target, &t, res->reason, sizeof res->reason);
     int64_t t1 = cmboot_now_ms();
     res->phase_ms[CMBOOT_FLASH_PHASE_CHECK] = t1 - t0;
+    if (rc == CMBOOT_OK && cmboot_flash_cancel_requested(cfg->cancel)) {
+        rc = CMBOOT_ERR_CANCELLED;
+        snprintf(res->reason, sizeof res->reason, "interrupted before writing");
+    }
     if (rc == CMBOOT_OK) {
         cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "write", res->format, 0, total, CMBOOT_OK, 0);
         rc = stream_image(cfg, src, bmap, &t, total, res);

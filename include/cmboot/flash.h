@@ -67,12 +67,29 @@ typedef struct cmboot_target_env {
 CMBOOT_API int cmboot_target_check(const cmboot_target_env *env, const char *path, uint64_t image_size,
                                    unsigned flags, char *reason, size_t reason_size);
 
+/* ---- Cancelling. ---- */
+/* Stops a running cmboot_flash_write, _verify or _pair_cancellable from another thread: it returns
+ * CMBOOT_ERR_CANCELLED promptly (within one buffer), its threads joined. It stays cancelled once asked:
+ * one canceller per operation. A source blocked in read() (a FIFO that stops) is only left when it returns. */
+typedef struct cmboot_flash_canceller cmboot_flash_canceller;
+
+CMBOOT_API int cmboot_flash_canceller_new(cmboot_flash_canceller **out);
+/* Thread-safe; not async-signal-safe (call it from a thread that waits for signals). */
+CMBOOT_API void cmboot_flash_cancel(cmboot_flash_canceller *c);
+CMBOOT_API bool cmboot_flash_cancel_requested(const cmboot_flash_canceller *c);
+/* Only once no operation uses it any more. */
+CMBOOT_API void cmboot_flash_canceller_free(cmboot_flash_canceller *c);
+
 /* ---- Pairing: the disk of a mass-storage board under the same USB port path. ---- */
 /* Waits until exactly one disk appears under <sys>/bus/usb/devices/<port_path> and its node exists in
  * <dev>; writes "<dev>/sdX" into out. CMBOOT_ERR_TIMEOUT at the deadline (cmboot_now_ms clock),
  * CMBOOT_ERR_UNSAFE_TARGET when more than one disk is there. */
 CMBOOT_API int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms,
                                  char *out, size_t out_size);
+/* Same; cmboot_flash_cancel(cancel) ends the wait at once with CMBOOT_ERR_CANCELLED (cancel may be NULL). */
+CMBOOT_API int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port_path,
+                                             int64_t deadline_ms, cmboot_flash_canceller *cancel,
+                                             char *out, size_t out_size);
 
 /* ---- Writer and verification. ---- */
 typedef struct cmboot_flash_config {
@@ -88,6 +105,7 @@ typedef struct cmboot_flash_config {
     const char *device_id;       /* port path for events, "" for none */
     cmboot_event_fn event;       /* CMBOOT_EV_PHASE and CMBOOT_EV_PROGRESS */
     void *user;
+    cmboot_flash_canceller *cancel; /* NULL = cannot be cancelled */
 } cmboot_flash_config;
 
 enum { CMBOOT_FLASH_PHASE_CHECK, CMBOOT_FLASH_PHASE_WRITE, CMBOOT_FLASH_PHASE_SYNC, CMBOOT_FLASH_PHASE_VERIFY,

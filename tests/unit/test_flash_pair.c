@@ -126,6 +126,46 @@ static void pair_waits_for_late_disk(void **state)
     free_fake(f);
 }
 
+typedef struct later_cancel {
+    cmboot_flash_canceller *c;
+    int64_t at_ms;
+} later_cancel;
+
+static void *cancel_later(void *arg)
+{
+    later_cancel *lc = arg;
+    struct timespec ts = {1, 200 * 1000 * 1000}; /* past the back-off's growth: it waits 500 ms at a time */
+    nanosleep(&ts, NULL);
+    lc->at_ms = cmboot_now_ms();
+    cmboot_flash_cancel(lc->c);
+    return NULL;
+}
+
+static void pair_cancelled_from_another_thread(void **state)
+{
+    (void)state;
+    fake *f = make_fake();
+    later_cancel lc = {NULL, 0};
+    assert_int_equal(cmboot_flash_canceller_new(&lc.c), CMBOOT_OK);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, cancel_later, &lc), 0);
+    char out[256];
+    int rc = cmboot_flash_pair_cancellable(&f->env, "1-1.4", cmboot_now_ms() + 20000, lc.c, out, sizeof out);
+    int64_t back = cmboot_now_ms();
+    pthread_join(th, NULL);
+    assert_int_equal(rc, CMBOOT_ERR_CANCELLED);
+    /* Woken by the canceller's fd, not by the next 500 ms back-off step. */
+    assert_true(back - lc.at_ms < 250);
+    /* Once cancelled, a new wait ends at once even though the disk is there. */
+    add_disk(f, "1-1.4", "3:0:0:0", "sdb", "2048\n");
+    assert_int_equal(cmboot_flash_pair_cancellable(&f->env, "1-1.4", cmboot_now_ms() + 20000, lc.c, out, sizeof out),
+                     CMBOOT_ERR_CANCELLED);
+    assert_int_equal(cmboot_flash_pair_cancellable(&f->env, "1-1.4", cmboot_now_ms() + 20000, NULL, out, sizeof out),
+                     CMBOOT_OK);
+    cmboot_flash_canceller_free(lc.c);
+    free_fake(f);
+}
+
 static void pair_rejects_bad_port_path(void **state)
 {
     (void)state;
@@ -142,6 +182,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pair_waits_for_medium),
     cmocka_unit_test(pair_waits_for_late_disk),
     cmocka_unit_test(pair_rejects_bad_port_path),
+    cmocka_unit_test(pair_cancelled_from_another_thread),
 };
 
 CMBOOT_TEST_MAIN(tests)
