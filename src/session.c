@@ -277,9 +277,9 @@ static void start_stage(board *b, const cmboot_device_info *dev)
 {
     b->dev = *dev;
     b->res.last_stage = dev->stage;
+    /* Only a BCM2711/2712 ROM names the board; a second stage's string 1 is the maker ("Broadcom"). The
+     * mass-storage stage fills the serial in for the others. */
     if (dev->serial[0] && dev->stage == CMBOOT_STAGE_ROM && b->res.soc && b->res.soc->serial_is_board_serial)
-        snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
-    else if (dev->serial[0] && !b->res.serial[0])
         snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
     b->stage_started = cmboot_now_ms();
     emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);

@@ -129,7 +129,18 @@ static void run_one_soc(void **state, cmboot_soc_id soc)
 }
 
 static void test_boot_bcm2835(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2835); }
-static void test_boot_bcm2837(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2837); }
+static void test_boot_bcm2837(void **state)
+{
+    run_one_soc(state, CMBOOT_SOC_BCM2837);
+    /* the second stage's string is the maker, not a serial: the board's serial comes from mass storage */
+    fixture *f = *state;
+    sim_result r;
+    assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
+    assert_string_not_equal(f->report.results[0].serial, "Broadcom");
+    sim_config c;
+    sim_config_default(&c, CMBOOT_SOC_BCM2837);
+    assert_string_equal(f->report.results[0].serial, c.serial);
+}
 static void test_boot_bcm2711(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2711); }
 static void test_boot_bcm2712(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2712); }
 
