@@ -4,18 +4,22 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmboot/error.h"
 
 #define SOURCE_READ_BLOCK (256u * 1024u)
 
 struct cmboot_flash_source {
-    struct archive *ar;
+    struct archive *ar;       /* NULL for a raw regular file, read directly */
+    int fd;                   /* raw file: buffered descriptor, -1 otherwise */
+    uint64_t pos;             /* raw file: next offset */
     char *path;
     uint64_t size;
     bool size_known;
@@ -82,6 +86,44 @@ static int select_zip_entry(cmboot_flash_source *src, struct archive_entry **ent
     return CMBOOT_ERR_NOT_FOUND;
 }
 
+/* A raw regular file skips libarchive: read() lands straight in the caller's buffers, without libarchive's
+ * extra copy. Buffered, not O_DIRECT: measured slower here (warm page cache; the disk is shared with the
+ * target's write-back). */
+static int open_raw(cmboot_flash_source *src)
+{
+    src->fd = open(src->path, O_RDONLY | O_CLOEXEC);
+    if (src->fd < 0) {
+        snprintf(src->err, sizeof src->err, "cannot open image: %s", strerror(errno));
+        return errno == EACCES ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_IO;
+    }
+    posix_fadvise(src->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    archive_read_free(src->ar);
+    src->ar = NULL;
+    return CMBOOT_OK;
+}
+
+static int read_raw(cmboot_flash_source *src, uint8_t *buf, size_t len, size_t *got)
+{
+    size_t total = 0;
+    while (total < len && !src->eof) {
+        ssize_t n = pread(src->fd, buf + total, len - total, (off_t)src->pos);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            snprintf(src->err, sizeof src->err, "cannot read image at offset %llu: %s",
+                     (unsigned long long)src->pos, strerror(errno));
+            *got = total;
+            return CMBOOT_ERR_IO;
+        }
+        if (n == 0)
+            src->eof = true;
+        total += (size_t)n;
+        src->pos += (uint64_t)n;
+    }
+    *got = total;
+    return CMBOOT_OK;
+}
+
 int cmboot_flash_source_open(const char *path, cmboot_flash_source **out)
 {
     if (!path || !out)
@@ -95,6 +137,7 @@ int cmboot_flash_source_open(const char *path, cmboot_flash_source **out)
     cmboot_flash_source *src = calloc(1, sizeof *src);
     if (!src)
         return CMBOOT_ERR_NO_MEMORY;
+    src->fd = -1;
     src->path = strdup(path);
     if (!src->path) {
         free(src);
@@ -124,6 +167,7 @@ int cmboot_flash_source_open(const char *path, cmboot_flash_source **out)
         if (code == ARCHIVE_FILTER_NONE && S_ISREG(st.st_mode)) {
             src->size = (uint64_t)st.st_size;
             src->size_known = true;
+            rc = open_raw(src);
         }
     } else if (rc == CMBOOT_OK && (archive_format(src->ar) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP) {
         snprintf(src->format, sizeof src->format, "zip");
@@ -152,6 +196,8 @@ int cmboot_flash_source_read(cmboot_flash_source *src, void *buf, size_t len, si
 {
     if (!src || !buf || !got)
         return CMBOOT_ERR_INVALID_ARG;
+    if (!src->ar)
+        return read_raw(src, buf, len, got);
     size_t total = 0;
     while (total < len && !src->eof) {
         la_ssize_t n = archive_read_data(src->ar, (char *)buf + total, len - total);
@@ -193,6 +239,8 @@ void cmboot_flash_source_close(cmboot_flash_source *src)
         return;
     if (src->ar)
         archive_read_free(src->ar);
+    if (src->fd >= 0)
+        close(src->fd);
     free(src->path);
     free(src);
 }
