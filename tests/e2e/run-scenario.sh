@@ -52,6 +52,9 @@ case "$SCENARIO" in
     plug-later) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
     hub) BOARDS=("--soc bcm2711 --serial c4000001" "--soc bcm2711 --serial c4000002"); PORTS=(1.1 1.2); HUB=1
          GUEST_ARGS=c4000002 ;;
+    hub-parallel) BOARDS=("--soc bcm2837 --serial c3000001" "--soc bcm2837 --serial c3000002"
+                          "--soc bcm2711 --serial c4000003" "--soc bcm2712 --serial c5000004")
+                  PORTS=(1.1 1.2 1.3 1.4); HUB=1; GUEST_ARGS=c3000001,c3000002,c4000003,c5000004 ;;
     vanish) BOARDS=("--soc bcm2837 --rom-fault vanish-after-bytes=20000"); PORTS=(1); EXPECT_BOOTED=0
             EXPECT_VANISHED=1 ;;
     doctor) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); EXPECT_BOOTED=0 ;;
