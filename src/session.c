@@ -385,6 +385,7 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
         snprintf(b->res.port_path, sizeof b->res.port_path, "%s", dev->port_path);
         b->res.soc = dev->soc;
         b->res.started_ms = cmboot_now_ms();
+        b->stage_started = b->res.started_ms; /* events carry time since their stage began */
         b->state = BOARD_WAITING;
         run->boards[run->nboards++] = b;
         (*started)++;
@@ -412,6 +413,7 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
         b->res.soc = dev->soc;
     if (dev->stage == CMBOOT_STAGE_MASS_STORAGE) {
         b->dev = *dev;
+        b->stage_started = cmboot_now_ms();
         b->res.last_stage = dev->stage;
         if (!b->res.serial[0] && dev->serial[0])
             snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
