@@ -14,7 +14,7 @@
 
 #include "cmboot/error.h"
 
-#define SOURCE_READ_BLOCK (256u * 1024u)
+#define SOURCE_READ_BLOCK (64u * 1024u) /* compressed input read size: small, the decoder is the slow side */
 
 struct cmboot_flash_source {
     struct archive *ar;       /* NULL for a raw regular file, read directly */
