@@ -3,7 +3,8 @@
 # $1 (e2e.args= on the kernel command line, no spaces there): bulk settings CHUNK,PIECE,INFLIGHT in bytes,
 # bytes and transfers, each passed to cmboot as --chunk-size/--bulk-piece/--in-flight; empty = cmboot's defaults.
 . /e2e/common.sh
-set --  $(echo "${1:-}" | tr ',' ' ')
+# shellcheck disable=SC2046 # split on purpose: CHUNK,PIECE,INFLIGHT -> \$1 \$2 \$3
+set -- $(echo "${1:-}" | tr ',' ' ')
 tune=""
 [ -n "${1:-}" ] && tune="$tune --chunk-size $1"
 [ -n "${2:-}" ] && tune="$tune --bulk-piece $2"
@@ -17,7 +18,7 @@ t1=$(up)
 cmboot -d /boot-bench --wait-msd --timeout 30 $tune; rc=$?
 t2=$(up)
 [ $rc -eq 0 ] || fail "cmboot exited $rc (bulk settings:${tune:- defaults})"
-disk=$(wait_disk 1-1 10) || fail "no disk"
+wait_disk 1-1 10 >/dev/null || fail "no disk"
 t3=$(up)
-echo "E2E-BENCH plugged=$t0 board_seen=$t1 cmboot_done=$t2 disk_ready=$t3 tune=$(echo ${tune:-defaults} | tr ' ' ',')"
+echo "E2E-BENCH plugged=$t0 board_seen=$t1 cmboot_done=$t2 disk_ready=$t3 tune=$(echo "${tune# }" | tr ' ' ',')"
 pass "bench"
