@@ -18,6 +18,7 @@
 #define DEFAULT_BUFFER (1024u * 1024u)
 #define DEFAULT_BUFFER_COMPRESSED (128u * 1024u) /* ~0.5 ms of xz output: 4 of them keep the overlap */
 #define DEFAULT_BUFFERS 4u
+#define DEFAULT_BUFFERS_COMPRESSED 3u /* the writer mostly waits for the decoder: one filling, one spare */
 #define MAX_MEMORY (12u * 1024u * 1024u) /* queue memory cap: keeps the process under 16 MiB */
 #define PROGRESS_EVERY_MS 200
 
@@ -92,7 +93,7 @@ void cmboot_flash_config_default(cmboot_flash_config *cfg)
     cfg->verify = true;
     cfg->image_digest = true;
     cfg->buffer_size = 0; /* by source: DEFAULT_BUFFER raw, DEFAULT_BUFFER_COMPRESSED otherwise */
-    cfg->buffers = DEFAULT_BUFFERS;
+    cfg->buffers = 0; /* by source: DEFAULT_BUFFERS raw, DEFAULT_BUFFERS_COMPRESSED otherwise */
     cfg->device_id = "";
 }
 
@@ -370,7 +371,7 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
     /* Compressed input: the decompressor is the slow side, small buffers keep the overlap and the memory low. */
     bool raw = strcmp(cmboot_flash_source_format(src), "raw") == 0;
     size_t bufsize = cfg->buffer_size ? cfg->buffer_size : raw ? DEFAULT_BUFFER : DEFAULT_BUFFER_COMPRESSED;
-    unsigned n = cfg->buffers ? cfg->buffers : DEFAULT_BUFFERS;
+    unsigned n = cfg->buffers ? cfg->buffers : raw ? DEFAULT_BUFFERS : DEFAULT_BUFFERS_COMPRESSED;
     if (bufsize % CMBOOT_FLASH_ALIGN != 0 || n < 2 || bufsize > MAX_MEMORY / 2 || (uint64_t)bufsize * n > MAX_MEMORY)
         return CMBOOT_ERR_INVALID_ARG;
     pipeline p;

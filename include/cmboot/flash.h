@@ -101,7 +101,7 @@ typedef struct cmboot_flash_config {
     unsigned target_flags;       /* CMBOOT_TARGET_* */
     cmboot_target_env env;
     size_t buffer_size;          /* bytes per buffer (0 = 1 MiB raw, 256 KiB compressed); a multiple of 4096 */
-    unsigned buffers;            /* buffers in the queue (0 = 4); memory = buffer_size * buffers */
+    unsigned buffers;            /* buffers in the queue (0 = 4 raw, 3 compressed); memory = size * buffers */
     const char *device_id;       /* port path for events, "" for none */
     cmboot_event_fn event;       /* CMBOOT_EV_PHASE and CMBOOT_EV_PROGRESS */
     void *user;
