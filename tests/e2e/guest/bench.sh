@@ -3,7 +3,7 @@
 # $1 (e2e.args= on the kernel command line, no spaces there): bulk settings CHUNK,PIECE,INFLIGHT in bytes,
 # bytes and transfers, each passed to cmboot as --chunk-size/--bulk-piece/--in-flight; empty = cmboot's defaults.
 . /e2e/common.sh
-# shellcheck disable=SC2046 # split on purpose: CHUNK,PIECE,INFLIGHT -> \$1 \$2 \$3
+# shellcheck disable=SC2046 # split on purpose: CHUNK,PIECE,INFLIGHT -> $1 $2 $3
 set -- $(echo "${1:-}" | tr ',' ' ')
 tune=""
 [ -n "${1:-}" ] && tune="$tune --chunk-size $1"
