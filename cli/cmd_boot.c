@@ -37,7 +37,7 @@ static void boot_usage(FILE *f)
             "      --boards N         stop after N boards (default 1, or forever with -l)\n"
             "      --timeout SEC      give up when no board appears within SEC seconds (default: wait forever)\n"
             "      --stage-timeout SEC  deadline for each next stage to appear (default 15)\n"
-            "      --chunk-size BYTES bytes read and sent per bulk call (default 1 MiB)\n"
+            "      --chunk-size BYTES bytes read and sent per bulk call (default 4 MiB)\n"
             "      --bulk-piece BYTES size of each USB bulk transfer (default 256 KiB)\n"
             "      --in-flight N      bulk transfers queued at once (default 4)\n\n"
             "exit codes: 0 ok, 1 a board failed, 2 usage, 3 no board appeared, 4 host problem (run\n"

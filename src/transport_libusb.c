@@ -193,6 +193,12 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
                                       on_transfer_done, &s->done, timeout_ms);
             track(u, s->x, 1);
             int r = libusb_submit_transfer(s->x);
+            if (r == LIBUSB_ERROR_NO_MEM && live > 0) {
+                /* usbfs caps the memory of all transfers in flight (usbfs_memory_mb, 16 MiB by default, shared
+                 * by every board): queue fewer and go on as earlier pieces complete. */
+                track(u, s->x, 0);
+                break;
+            }
             if (r != 0) {
                 track(u, s->x, 0);
                 rc = cmboot_error_from_libusb(r);

@@ -101,7 +101,7 @@ typedef struct cmboot_stage_limits {
     unsigned bulk_timeout_ms;       /* each bulk piece (default 5000) */
     unsigned request_timeout_ms;    /* waiting for the next file-server request (default 20000) */
     unsigned status_deadline_ms;    /* ROM status read: retry until this deadline (default 5000) */
-    size_t chunk_size;              /* bytes read from a file and sent per bulk call (default 1 MiB) */
+    size_t chunk_size;              /* bytes read from a file and sent per bulk call (default 4 MiB) */
     uint64_t max_file_size;         /* refuse larger files (default 2 GiB) */
 } cmboot_stage_limits;
 
