@@ -158,8 +158,8 @@ static void write_usage(FILE *f)
             "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
-            "  --buffer-size N    bytes per buffer (default 1 MiB raw, 128 KiB compressed), --buffers N (4 raw,\n"
-            "                     3 compressed)\n\n"
+            "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
+            "                     3 x 128 KiB with --no-verify and no bmap)\n\n"
             "exit codes: 0 ok, 2 usage, 4 host problem, 5 write or verification failed, 6 target refused,\n"
             "130 interrupted (Ctrl-C or SIGTERM).\n");
 }

@@ -100,8 +100,10 @@ typedef struct cmboot_flash_config {
     bool image_digest;           /* SHA-256 of the whole image (needed to verify without a bmap; default on) */
     unsigned target_flags;       /* CMBOOT_TARGET_* */
     cmboot_target_env env;
-    size_t buffer_size;          /* bytes per buffer (0 = 1 MiB raw, 256 KiB compressed); a multiple of 4096 */
-    unsigned buffers;            /* buffers in the queue (0 = 4 raw, 3 compressed); memory = size * buffers */
+    /* Queue: buffers x buffer_size bytes (a multiple of 4096); 0 = by source: 4 x 1 MiB raw; compressed
+     * 4 x 256 KiB when hashing (bmap, image digest, verify), else 3 x 128 KiB. */
+    size_t buffer_size;
+    unsigned buffers;
     const char *device_id;       /* port path for events, "" for none */
     cmboot_event_fn event;       /* CMBOOT_EV_PHASE and CMBOOT_EV_PROGRESS */
     void *user;
