@@ -195,6 +195,7 @@ int cmd_boot(int argc, char **argv)
     int rc = cli_discovery_open(ctx, discovery, &disc);
     if (rc < 0) {
         fprintf(stderr, "cmboot: cannot watch for USB devices: %s (run `cmboot doctor`)\n", cmboot_strerror(rc));
+        cli_cancel_targets(NULL, NULL); /* the signal thread must not reach a freed context */
         cmboot_ctx_free(ctx);
         return rc == CMBOOT_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_HOST;
     }
@@ -203,6 +204,7 @@ int cmd_boot(int argc, char **argv)
     static cmboot_run_report report;
     rc = cmboot_run(ctx, &disc, &cfg, &report);
     disc.ops->destroy(disc.self);
+    cli_cancel_targets(NULL, NULL);
     cmboot_ctx_free(ctx);
     if (json)
         cli_json_line("result", "result", rc ? cmboot_error_name(rc) : "ok", "message", cmboot_strerror(rc), (const char *)NULL);
