@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cmboot/cmboot.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "discovery_choice.h"
 #include "output.h"
@@ -80,16 +81,6 @@ static int is_port_number_flag(const char *a, int *port)
     return 1;
 }
 
-static int parse_seconds(const char *s, int64_t *ms)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || v < 0 || v > 1e6)
-        return -1;
-    *ms = (int64_t)(v * 1000);
-    return 0;
-}
-
 int cmd_boot(int argc, char **argv)
 {
     cmboot_boot_config cfg;
@@ -135,12 +126,12 @@ int cmd_boot(int argc, char **argv)
         case OPT_DISCOVERY: discovery = optarg; break;
         case OPT_WAIT_MSD: cfg.wait_mass_storage = true; break;
         case OPT_TIMEOUT:
-            if (parse_seconds(optarg, &ms) < 0)
+            if (cli_parse_seconds(optarg, &ms) < 0)
                 goto bad;
             cfg.wait_first_ms = ms;
             break;
         case OPT_STAGE_TIMEOUT:
-            if (parse_seconds(optarg, &ms) < 0)
+            if (cli_parse_seconds(optarg, &ms) < 0)
                 goto bad;
             cfg.stage_timeout_ms = (unsigned)ms;
             break;

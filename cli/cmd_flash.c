@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cmd_write.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "discovery_choice.h"
 #include "signals.h"
@@ -62,16 +63,6 @@ static void flash_usage(FILE *f)
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_TARGET, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_DISCOVERY, OPT_TIMEOUT,
        OPT_PAIR_TIMEOUT };
-
-static int parse_seconds(const char *s, int64_t *ms)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || v < 0 || v > 1e6)
-        return -1;
-    *ms = (int64_t)(v * 1000);
-    return 0;
-}
 
 /* Fails early on an image or bmap we could not write, before a board is booted for nothing. */
 static int precheck_image(const cmboot_flash_config *cfg)
@@ -136,12 +127,12 @@ int cmd_flash(int argc, char **argv)
         case OPT_REPORT: report_path = optarg; break;
         case OPT_DISCOVERY: discovery = optarg; break;
         case OPT_TIMEOUT:
-            if (parse_seconds(optarg, &ms) < 0)
+            if (cli_parse_seconds(optarg, &ms) < 0)
                 goto usage;
             bcfg.wait_first_ms = ms;
             break;
         case OPT_PAIR_TIMEOUT:
-            if (parse_seconds(optarg, &ms) < 0)
+            if (cli_parse_seconds(optarg, &ms) < 0)
                 goto usage;
             pair_timeout = ms;
             break;
