@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmboot/cmboot.h"
 #include "cli_util.h"
@@ -173,6 +174,13 @@ int cmd_boot(int argc, char **argv)
     cfg.port_number = port_number;
     cfg.metadata_stdout = !json;
 
+    /* Say at once what the host lacks instead of waiting for a board that can never appear. */
+    if ((!discovery || strcmp(discovery, "sysfs") == 0) && !getenv("CMBOOT_SYS_ROOT") &&
+        access("/sys/bus/usb", F_OK) != 0) {
+        fprintf(stderr, "cmboot: this kernel has no USB support (/sys/bus/usb is missing), so no board can "
+                        "appear; run `cmboot doctor` for the fix\n");
+        return EXIT_HOST;
+    }
     cli_output out;
     cli_output_init(&out, json, verbosity);
     cmboot_ctx_config ccfg = {cli_log_cb, cli_event_cb, &out,
