@@ -184,7 +184,7 @@ int cmd_boot(int argc, char **argv)
     cli_output out;
     cli_output_init(&out, json, verbosity);
     cmboot_ctx_config ccfg = {cli_log_cb, cli_event_cb, &out,
-                              verbosity >= 2 ? CMBOOT_LOG_DEBUG : verbosity ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN};
+                              cli_log_level(verbosity)};
     cmboot_ctx *ctx;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0)
         return EXIT_HOST;

@@ -162,7 +162,7 @@ int cmd_flash(int argc, char **argv)
     boot_watch watch = {&ui, PTHREAD_MUTEX_INITIALIZER, NULL, NULL};
     cmboot_metadata_new(&watch.md);
     cmboot_ctx_config ccfg = {cli_log_cb, boot_event, &watch,
-                              verbosity >= 2 ? CMBOOT_LOG_DEBUG : verbosity ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN};
+                              cli_log_level(verbosity)};
     cmboot_ctx *ctx = NULL;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0) {
         cmboot_metadata_free(watch.md);

@@ -99,7 +99,7 @@ int cmd_list(int argc, char **argv)
     cli_output out;
     cli_output_init(&out, json, verbosity);
     cmboot_ctx_config ccfg = {cli_log_cb, NULL, &out,
-                              verbosity >= 2 ? CMBOOT_LOG_DEBUG : verbosity ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN};
+                              cli_log_level(verbosity)};
     cmboot_ctx *ctx;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0)
         return EXIT_HOST;

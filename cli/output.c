@@ -20,6 +20,11 @@ void cli_output_init(cli_output *out, bool json, int verbosity)
     out->verbosity = verbosity;
 }
 
+cmboot_log_level cli_log_level(int verbosity)
+{
+    return verbosity >= 2 ? CMBOOT_LOG_DEBUG : verbosity ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN;
+}
+
 const char *cli_human_bytes(double bytes, char *buf, size_t size)
 {
     const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};

@@ -13,6 +13,8 @@ typedef struct cli_output {
 } cli_output;
 
 void cli_output_init(cli_output *out, bool json, int verbosity);
+/* Library log level for -v counts: warnings by default, info with -v, debug with -vv. */
+cmboot_log_level cli_log_level(int verbosity);
 /* Callbacks for cmboot_ctx_config: user must be the cli_output. Thread-safe. */
 void cli_log_cb(void *user, const char *device_id, cmboot_log_level level, const char *msg);
 void cli_event_cb(void *user, const cmboot_event *ev);
