@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "error_internal.h"
 
 #define ELF_MAX_SIZE (256u << 20)
 
@@ -73,7 +74,7 @@ int cmboot_elf_needs(const char *path, const char *prefix, bool *found)
     *found = false;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? CMBOOT_ERR_NOT_FOUND : errno == EACCES ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_IO;
+        return cmboot_error_from_errno(errno);
     struct stat st;
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         close(fd);

@@ -1,5 +1,8 @@
 /* Names and messages of cmboot_error codes. */
+#include <errno.h>
+
 #include "cmboot/error.h"
+#include "error_internal.h"
 
 static const char *const error_names[CMBOOT_ERR_COUNT] = {
     "CMBOOT_OK", "CMBOOT_ERR_INVALID_ARG", "CMBOOT_ERR_NO_MEMORY", "CMBOOT_ERR_IO", "CMBOOT_ERR_TIMEOUT",
@@ -48,4 +51,16 @@ const char *cmboot_strerror(int err)
     if (err > 0 || err <= -CMBOOT_ERR_COUNT)
         return "unknown error";
     return error_texts[-err];
+}
+
+int cmboot_error_from_errno(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR: return CMBOOT_ERR_NOT_FOUND;
+    case EACCES:
+    case EPERM: return CMBOOT_ERR_ACCESS;
+    case ENOMEM: return CMBOOT_ERR_NO_MEMORY;
+    default: return CMBOOT_ERR_IO;
+    }
 }

@@ -9,6 +9,7 @@
 
 #include "cmboot/error.h"
 #include "cmboot/files.h"
+#include "error_internal.h"
 
 /* Longest relative path opened beneath a directory (a device name joined to a prefix or port path). */
 #define BENEATH_PATH_MAX 1024
@@ -47,16 +48,10 @@ int cmboot_name_check(const char *name)
 
 static int errno_to_error(int e)
 {
-    switch (e) {
-    case ENOENT:
-    case ENOTDIR: return CMBOOT_ERR_NOT_FOUND;
-    case EACCES:
-    case EPERM: return CMBOOT_ERR_ACCESS;
-    case EXDEV:
-    case ELOOP: return CMBOOT_ERR_UNSAFE_NAME; /* would leave the directory, or a symlink we refuse */
-    case ENOMEM: return CMBOOT_ERR_NO_MEMORY;
-    default: return CMBOOT_ERR_IO;
-    }
+    /* would leave the directory, or a symlink we refuse */
+    if (e == EXDEV || e == ELOOP)
+        return CMBOOT_ERR_UNSAFE_NAME;
+    return cmboot_error_from_errno(e);
 }
 
 /* Kernels before 5.6 lack openat2: walk the path one component at a time, refusing every symlink. */

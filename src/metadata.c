@@ -10,6 +10,7 @@
 #include "cmboot/error.h"
 #include "cmboot/files.h"
 #include "cmboot/metadata.h"
+#include "error_internal.h"
 
 #define METADATA_MAX_KEYS 64
 #define METADATA_KEY_MAX 64
@@ -108,7 +109,7 @@ int cmboot_metadata_write(const cmboot_metadata *md, const char *dir, const char
     snprintf(tmp, sizeof tmp, "%s/.%s.json.%ld.tmp", dir, serial, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
-        rc = errno == EACCES ? CMBOOT_ERR_ACCESS : errno == ENOENT ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_IO;
+        rc = cmboot_error_from_errno(errno);
         free(json);
         return rc;
     }
