@@ -508,7 +508,7 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
                 finish_board(b, CMBOOT_ERR_CANCELLED, report);
             if (b->state == BOARD_WAITING && b->has_deadline) {
                 if (now >= b->deadline)
-                    finish_board(b, b->pending_error ? b->pending_error : CMBOOT_ERR_TIMEOUT, report);
+                    finish_board(b, b->pending_error, report); /* wait_next always sets why */
                 else if (b->deadline < deadline)
                     deadline = b->deadline;
             }
