@@ -18,7 +18,7 @@ static void boot_usage(FILE *f)
 {
     fprintf(f,
             "usage: cmboot [boot] [-d DIR] [-o] [-l] [-v|-vv] [-V] [-s] [-m USEC] [-0..-98 | -p PATH] [-i SERIAL]\n"
-            "              [-j DIR] [-h] [--json] [--discovery=sysfs|libusb] [--wait-msd] [--timeout SEC]\n\n"
+            "              [-j [DIR]] [-h] [--json] [--discovery=sysfs|libusb] [--wait-msd] [--timeout SEC]\n\n"
             "rpiboot-compatible flags:\n"
             "  -d, --dir DIR          boot files directory (default: the installed rpiboot payloads)\n"
             "  -o, --overlay          serve DIR/<port path>/NAME first (bootcode*.bin excepted); needs -d\n"
@@ -26,11 +26,12 @@ static void boot_usage(FILE *f)
             "  -v, --verbose          more output; -vv for protocol detail\n"
             "  -V, --version          print the version\n"
             "  -s, --signed           signed boot (BCM2835/6/7: bootcode.sig and bootsig.bin in DIR)\n"
-            "  -m USEC                accepted for compatibility; cmboot waits on events, it never polls\n"
+            "  -m USEC                accepted for compatibility (non-zero, as rpiboot); cmboot waits on events\n"
             "  -0 .. -98              only boards on this port number (last port of the path)\n"
             "  -p, --port-path PATH   only the board at this port path (BUS-P1.P2..., e.g. 1-1.3)\n"
-            "  -i, --serial SERIAL    only the board with this serial number (BCM2711/2712)\n"
-            "  -j, --metadata-dir DIR write each board's metadata to DIR/<serial>.json (else stdout)\n"
+            "  -i, --serial SERIAL    only the board whose serial string is SERIAL, at every stage (BCM2711/2712)\n"
+            "  -j, --metadata-dir DIR write each board's metadata to DIR/<serial>.json, named after the second\n"
+            "                         stage's serial; -j alone (or no -j) prints it on stdout\n"
             "  -h, --help             this help\n"
             "cmboot options:\n"
             "      --json             events as JSON lines on stdout\n"
@@ -38,15 +39,31 @@ static void boot_usage(FILE *f)
             "      --wait-msd         follow each board until its mass-storage stage appears\n"
             "      --boards N         stop after N boards (default 1, or forever with -l)\n"
             "      --timeout SEC      give up when no board appears within SEC seconds (default: wait forever)\n"
-            "      --stage-timeout SEC  deadline for each next stage to appear (default 15)\n"
+            "      --stage-timeout SEC  deadline for the second stage to appear after the ROM (default 15)\n"
+            "      --next-stage-timeout SEC  deadline for the stage after Done (mass storage, fastboot; default 60)\n"
+            "      --request-timeout SEC  wait per file-server request before asking again (default 20, as rpiboot)\n"
+            "      --strict-confine   boot files must resolve beneath the boot directory (symlinks out refused)\n"
             "      --chunk-size BYTES bytes read and sent per bulk call (default 4 MiB)\n"
             "      --bulk-piece BYTES size of each USB bulk transfer (default 256 KiB)\n"
             "      --in-flight N      bulk transfers queued at once (default 4)\n\n"
-            "exit codes: 0 ok, 1 a board failed, 2 usage, 3 no board appeared, 4 host problem (run\n"
-            "`cmboot doctor`), 130 interrupted.\n");
+            "exit codes: 0 ok, 1 a board failed, 2 usage (255 without a subcommand, as rpiboot), 3 no board\n"
+            "appeared, 4 host problem (run `cmboot doctor`), 130 interrupted.\n");
 }
 
-enum { OPT_JSON = 1000, OPT_DISCOVERY, OPT_WAIT_MSD, OPT_TIMEOUT, OPT_STAGE_TIMEOUT, OPT_BOARDS, OPT_CHUNK, OPT_PIECE, OPT_INFLIGHT };
+enum {
+    OPT_JSON = 1000,
+    OPT_DISCOVERY,
+    OPT_WAIT_MSD,
+    OPT_TIMEOUT,
+    OPT_STAGE_TIMEOUT,
+    OPT_NEXT_STAGE_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
+    OPT_STRICT_CONFINE,
+    OPT_BOARDS,
+    OPT_CHUNK,
+    OPT_PIECE,
+    OPT_INFLIGHT
+};
 
 static const struct option long_opts[] = {
     {"dir", required_argument, NULL, 'd'},
@@ -64,6 +81,9 @@ static const struct option long_opts[] = {
     {"wait-msd", no_argument, NULL, OPT_WAIT_MSD},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"stage-timeout", required_argument, NULL, OPT_STAGE_TIMEOUT},
+    {"next-stage-timeout", required_argument, NULL, OPT_NEXT_STAGE_TIMEOUT},
+    {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"strict-confine", no_argument, NULL, OPT_STRICT_CONFINE},
     {"boards", required_argument, NULL, OPT_BOARDS},
     {"chunk-size", required_argument, NULL, OPT_CHUNK},
     {"bulk-piece", required_argument, NULL, OPT_PIECE},
@@ -91,9 +111,14 @@ int cmd_boot(int argc, char **argv)
     const char *discovery = NULL;
     cmboot_bulk_tuning bulk = {0, 0};
     int64_t ms;
+    bool metadata_to_stdout = false;
+    /* Called as rpiboot (no subcommand): usage errors exit as rpiboot's do, so scripts see the same codes. */
+    const int usage_exit = strcmp(argv[0], "boot") == 0 ? EXIT_USAGE : EXIT_REFERENCE_USAGE;
 
-    /* rpiboot's -0..-98 are not getopt options: take them out first. */
+    /* rpiboot's -0..-98 and its optional-argument -j are not getopt options: take them out first. */
     char **args = calloc((size_t)argc + 1, sizeof *args);
+    if (!args)
+        return EXIT_HOST;
     int n = 0;
     for (int i = 0; i < argc; i++) {
         int p;
@@ -101,9 +126,11 @@ int cmd_boot(int argc, char **argv)
             if (p > 98) {
                 fprintf(stderr, "cmboot: port number %d out of range 0..98\n", p);
                 free(args);
-                return EXIT_USAGE;
+                return usage_exit;
             }
             port_number = p;
+        } else if (i > 0 && strcmp(argv[i], "-j") == 0 && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+            metadata_to_stdout = true; /* rpiboot: -j without a path prints the metadata on stdout */
         } else {
             args[n++] = argv[i];
         }
@@ -118,7 +145,10 @@ int cmd_boot(int argc, char **argv)
         case 'v': verbosity++; break;
         case 'V': printf("cmboot %s\n", cmboot_version()); free(args); return EXIT_OK;
         case 's': cfg.signed_boot = true; break;
-        case 'm': break; /* poll delay of the reference: nothing to poll here */
+        case 'm': /* poll delay of the reference: nothing to poll here, but rpiboot refuses 0 or a non-number */
+            if (strtol(optarg, NULL, 10) == 0)
+                goto bad;
+            break;
         case 'p': cfg.port_path = optarg; break;
         case 'i': cfg.serial = optarg; break;
         case 'j': cfg.metadata_dir = optarg; break;
@@ -136,6 +166,17 @@ int cmd_boot(int argc, char **argv)
                 goto bad;
             cfg.stage_timeout_ms = (unsigned)ms;
             break;
+        case OPT_NEXT_STAGE_TIMEOUT:
+            if (cli_parse_seconds(optarg, &ms) < 0)
+                goto bad;
+            cfg.next_stage_timeout_ms = (unsigned)ms;
+            break;
+        case OPT_REQUEST_TIMEOUT:
+            if (cli_parse_seconds(optarg, &ms) < 0 || ms == 0)
+                goto bad;
+            cfg.limits.request_timeout_ms = (unsigned)ms;
+            break;
+        case OPT_STRICT_CONFINE: cfg.strict_confine = true; break;
         case OPT_BOARDS: cfg.max_boards = (unsigned)atoi(optarg); break;
         case OPT_CHUNK: cfg.limits.chunk_size = (size_t)strtoul(optarg, NULL, 0); break;
         case OPT_PIECE: bulk.piece_size = (size_t)strtoul(optarg, NULL, 0); break;
@@ -152,26 +193,30 @@ int cmd_boot(int argc, char **argv)
     /* -vv arrives as -v -v through getopt, as in rpiboot. */
     if (cfg.overlay && !cfg.boot_dir) {
         fprintf(stderr, "cmboot: -o needs -d DIR\n");
-        return EXIT_USAGE;
+        return usage_exit;
     }
     if (port_number >= 0 && cfg.port_path) {
         fprintf(stderr, "cmboot: a port number and -p PATH exclude each other\n");
-        return EXIT_USAGE;
+        return usage_exit;
     }
     if (cfg.port_path && !cmboot_port_path_valid(cfg.port_path)) {
         fprintf(stderr, "cmboot: '%s' is not a port path (BUS-P1.P2..., e.g. 1-1.3)\n", cfg.port_path);
-        return EXIT_USAGE;
+        return usage_exit;
     }
     struct stat st;
     if (cfg.boot_dir && (stat(cfg.boot_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
         fprintf(stderr, "cmboot: boot directory %s does not exist\n", cfg.boot_dir);
-        return EXIT_USAGE;
+        return usage_exit;
     }
     if (cfg.metadata_dir && (stat(cfg.metadata_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
         fprintf(stderr, "cmboot: metadata directory %s does not exist\n", cfg.metadata_dir);
-        return EXIT_USAGE;
+        return usage_exit;
     }
     cfg.port_number = port_number;
+    /* Metadata on stdout unless it goes to files (rpiboot does the same with or without a bare -j); in JSON
+     * mode it travels in the events instead. */
+    if (metadata_to_stdout)
+        cfg.metadata_dir = NULL;
     cfg.metadata_stdout = !json;
 
     /* Say at once what the host lacks instead of waiting for a board that can never appear. */
@@ -220,5 +265,5 @@ int cmd_boot(int argc, char **argv)
 bad:
     free(args);
     boot_usage(stderr);
-    return EXIT_USAGE;
+    return usage_exit;
 }

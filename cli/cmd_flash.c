@@ -208,6 +208,16 @@ int cmd_flash(int argc, char **argv)
         return ec;
     }
 
+    if (board->last_stage == CMBOOT_STAGE_FASTBOOT) {
+        /* Its payload offers fastboot, not a USB disk: nothing to pair, so say so instead of waiting. */
+        fprintf(stderr, "cmboot: [%s] the board came up as the fastboot gadget, which has no USB disk to write; "
+                        "boot it with a mass-storage payload (e.g. -d mass-storage-gadget64)\n", board->port_path);
+        free(boot);
+        cmboot_metadata_free(watch.md);
+        free(watch.saved_json);
+        return EXIT_FAILURE_BOARD;
+    }
+
     /* The disk of this board, never a guess: same USB port path, exactly one disk. */
     char paired[256];
     int64_t pair_start = cmboot_now_ms(), pair_ms = -1;

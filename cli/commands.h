@@ -11,7 +11,8 @@ enum {
     EXIT_HOST = 4,           /* the host cannot do it (doctor found a blocker, no permission) */
     EXIT_FLASH = 5,          /* writing or verification failed */
     EXIT_REFUSED = 6,        /* target refused for safety */
-    EXIT_CANCELLED = 130
+    EXIT_CANCELLED = 130,
+    EXIT_REFERENCE_USAGE = 255 /* bad command line in rpiboot mode (no subcommand): rpiboot's exit(-1) */
 };
 
 /* argv[0] is the subcommand name. */

@@ -1,4 +1,5 @@
 /* Portable discovery through libusb: hotplug where libusb delivers it, else a diff of the device list. */
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #define QUEUE_MAX 64
 #define KNOWN_MAX 128
 #define POLL_INTERVAL_MS 100
+#define CONFIGURE_WAIT_MS 5000
 
 typedef struct lu_event {
     cmboot_device_event_type type;
@@ -22,7 +24,7 @@ typedef struct lu_disc {
     cmboot_ctx *ctx;
     libusb_context *usb;
     bool hotplug;
-    libusb_hotplug_callback_handle cb;
+    libusb_hotplug_callback_handle cb, cb_fastboot;
     pthread_mutex_t lock; /* queue and known[], touched from libusb's event handling in any thread */
     lu_event queue[QUEUE_MAX];
     unsigned qhead, qlen;
@@ -73,7 +75,8 @@ static void poll_list(lu_disc *d)
     }
     for (ssize_t i = 0; i < n; i++) {
         struct libusb_device_descriptor desc;
-        if (libusb_get_device_descriptor(list[i], &desc) != 0 || desc.idVendor != CMBOOT_VID_BROADCOM)
+        if (libusb_get_device_descriptor(list[i], &desc) != 0 ||
+            cmboot_stage_of(desc.idVendor, desc.idProduct, desc.iSerialNumber) == CMBOOT_STAGE_UNKNOWN)
             continue;
         int seen = 0;
         for (unsigned k = 0; k < d->nknown; k++)
@@ -98,7 +101,9 @@ static int fill_info(lu_disc *d, libusb_device *dev, cmboot_device_info *info, b
     info->busnum = libusb_get_bus_number(dev);
     info->devnum = libusb_get_device_address(dev);
     info->stage = cmboot_stage_of(info->vid, info->pid, info->serial_index);
-    info->soc = cmboot_soc_by_product_id(info->pid);
+    info->soc = info->stage == CMBOOT_STAGE_ROM || info->stage == CMBOOT_STAGE_SECOND
+                    ? cmboot_soc_by_product_id(info->pid)
+                    : NULL;
     uint8_t ports[8];
     int depth = libusb_get_port_numbers(dev, ports, sizeof ports);
     if (depth < 0 || cmboot_port_path_format(info->port_path, sizeof info->port_path, info->busnum, ports, depth) < 0)
@@ -142,7 +147,7 @@ static int lu_next_event(void *self, cmboot_device_event *ev, int64_t deadline_m
             ev->type = e.type;
             int rc = fill_info(d, e.dev, &ev->dev, e.type == CMBOOT_DEVICE_ADDED);
             libusb_unref_device(e.dev);
-            if (rc == CMBOOT_OK && ev->dev.vid == CMBOOT_VID_BROADCOM)
+            if (rc == CMBOOT_OK && ev->dev.stage != CMBOOT_STAGE_UNKNOWN)
                 return CMBOOT_OK;
             continue;
         }
@@ -166,6 +171,28 @@ static int lu_next_event(void *self, cmboot_device_event *ev, int64_t deadline_m
     }
 }
 
+/* The kernel announces a device before its generic driver sets the configuration; choosing the interface
+ * before that could take a two-interface ROM for a one-interface one. Bounded back-off, then give up. */
+static int wait_configured(libusb_device_handle *h)
+{
+    int64_t deadline = cmboot_now_ms() + CONFIGURE_WAIT_MS;
+    int backoff = 5;
+    for (;;) {
+        int c = 0;
+        int r = libusb_get_configuration(h, &c);
+        if (r != 0)
+            return cmboot_error_from_libusb(r);
+        if (c != 0)
+            return CMBOOT_OK;
+        int64_t left = deadline - cmboot_now_ms();
+        if (left <= 0)
+            return CMBOOT_ERR_TIMEOUT;
+        poll(NULL, 0, (int)(left < backoff ? left : backoff));
+        if (backoff < 200)
+            backoff *= 2;
+    }
+}
+
 static int lu_open(void *self, const cmboot_device_info *info, cmboot_transport *out)
 {
     lu_disc *d = self;
@@ -181,6 +208,13 @@ static int lu_open(void *self, const cmboot_device_info *info, cmboot_transport 
         int r = libusb_open(list[i], &h);
         if (r != 0) {
             rc = cmboot_error_from_libusb(r);
+            break;
+        }
+        rc = wait_configured(h);
+        if (rc != CMBOOT_OK) {
+            cmboot_logf(&d->ctx->log, info->port_path, CMBOOT_LOG_ERROR,
+                        "the kernel never set the device's configuration: %s", cmboot_strerror(rc));
+            libusb_close(h);
             break;
         }
         rc = cmboot_libusb_transport_new_shared(h, d->usb, info->num_interfaces, &d->ctx->bulk, out);
@@ -200,8 +234,10 @@ static void lu_wakeup(void *self)
 static void lu_destroy(void *self)
 {
     lu_disc *d = self;
-    if (d->hotplug)
+    if (d->hotplug) {
         libusb_hotplug_deregister_callback(d->usb, d->cb);
+        libusb_hotplug_deregister_callback(d->usb, d->cb_fastboot);
+    }
     while (d->qlen) {
         libusb_unref_device(d->queue[d->qhead].dev);
         d->qhead = (d->qhead + 1) % QUEUE_MAX;
@@ -235,6 +271,15 @@ int cmboot_discovery_libusb_new(cmboot_ctx *ctx, cmboot_discovery *out)
         r = libusb_hotplug_register_callback(d->usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
                                              LIBUSB_HOTPLUG_ENUMERATE, CMBOOT_VID_BROADCOM, LIBUSB_HOTPLUG_MATCH_ANY,
                                              LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, d, &d->cb);
+        if (r == 0) {
+            /* A board's payload may come up as the fastboot gadget, which has Google's vendor ID. */
+            r = libusb_hotplug_register_callback(d->usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
+                                                     LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+                                                 LIBUSB_HOTPLUG_ENUMERATE, CMBOOT_VID_FASTBOOT, CMBOOT_PID_FASTBOOT,
+                                                 LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, d, &d->cb_fastboot);
+            if (r != 0)
+                libusb_hotplug_deregister_callback(d->usb, d->cb);
+        }
         d->hotplug = r == 0;
     }
     cmboot_logf(&ctx->log, "", CMBOOT_LOG_DEBUG, "libusb discovery: %s", d->hotplug ? "hotplug" : "polling");

@@ -55,10 +55,34 @@ typedef struct sysfs_disc {
     pending_dev pending[PENDING_MAX];
 } sysfs_disc;
 
-/* Boards in a boot stage and their mass-storage stage; every other device is ignored. */
+/* Boards in a boot stage and their payload stages (mass storage, fastboot gadget); every other device is
+ * ignored. */
 static bool relevant(const cmboot_device_info *info)
 {
-    return info->vid == CMBOOT_VID_BROADCOM && info->stage != CMBOOT_STAGE_UNKNOWN;
+    return info->stage != CMBOOT_STAGE_UNKNOWN;
+}
+
+/* A boot stage whose configuration the kernel has not set yet: its vendor interface cannot be chosen yet (a
+ * two-interface ROM would be taken for a one-interface one). It is reported once configured. */
+static bool unconfigured(const cmboot_device_info *info)
+{
+    return (info->stage == CMBOOT_STAGE_ROM || info->stage == CMBOOT_STAGE_SECOND) && info->num_interfaces == 0;
+}
+
+/* A two-interface BCM2837 ROM offers a mass-storage interface of no use; without udev nobody applies the
+ * rule that switches it off, so do it here before usb-storage trips over it. */
+static void quiet_rom_storage(sysfs_disc *d, const cmboot_device_info *info)
+{
+    if (info->stage != CMBOOT_STAGE_ROM || info->num_interfaces < 2)
+        return;
+    bool changed = false;
+    int rc = cmboot_sysfs_deauthorize_storage(info->syspath, info->port_path, &changed);
+    if (rc == CMBOOT_OK && changed)
+        cmboot_logf(&d->log, info->port_path, CMBOOT_LOG_INFO,
+                    "switched off the boot ROM's mass-storage interface (as upstream's udev rule does)");
+    else if (rc != CMBOOT_OK && rc != CMBOOT_ERR_NOT_FOUND)
+        cmboot_logf(&d->log, info->port_path, CMBOOT_LOG_WARN,
+                    "cannot switch off the boot ROM's mass-storage interface: %s", cmboot_strerror(rc));
 }
 
 static known_dev *find_known(sysfs_disc *d, const char *name)
@@ -136,7 +160,9 @@ static void rescan(sysfs_disc *d)
             continue;
         cmboot_device_info info;
         int rc = cmboot_sysfs_read_device(d->sys_root, de->d_name, &info, NULL, NULL);
-        if (rc == CMBOOT_OK && relevant(&info))
+        if (rc == CMBOOT_OK && relevant(&info) && unconfigured(&info))
+            add_pending(d, de->d_name);
+        else if (rc == CMBOOT_OK && relevant(&info))
             add_known(d, &info, false);
         else if (rc != CMBOOT_OK)
             cmboot_logf(&d->log, de->d_name, CMBOOT_LOG_DEBUG, "skipped: %s", cmboot_strerror(rc));
@@ -160,6 +186,7 @@ static bool take_known_event(sysfs_disc *d, cmboot_device_event *ev)
                 return true;
         } else if (!k->reported) {
             k->reported = true;
+            quiet_rom_storage(d, &k->info);
             ev->type = CMBOOT_DEVICE_ADDED;
             ev->dev = k->info;
             return true;
@@ -173,7 +200,8 @@ static bool try_add(sysfs_disc *d, const char *name, cmboot_device_event *ev, bo
 {
     cmboot_device_info info;
     int rc = cmboot_sysfs_read_device(d->sys_root, name, &info, NULL, NULL);
-    if (rc == CMBOOT_ERR_NOT_FOUND || rc == CMBOOT_ERR_FORMAT) {
+    if (rc == CMBOOT_ERR_NOT_FOUND || rc == CMBOOT_ERR_FORMAT ||
+        (rc == CMBOOT_OK && relevant(&info) && unconfigured(&info))) {
         if (!from_pending)
             add_pending(d, name);
         return false;
@@ -197,6 +225,7 @@ static bool try_add(sysfs_disc *d, const char *name, cmboot_device_event *ev, bo
         return false;
     cmboot_logf(&d->log, name, CMBOOT_LOG_DEBUG, "added %04x:%04x %s (bus %u dev %u)", info.vid, info.pid,
                 cmboot_stage_name(info.stage), info.busnum, info.devnum);
+    quiet_rom_storage(d, &info);
     ev->type = CMBOOT_DEVICE_ADDED;
     ev->dev = info;
     return true;
@@ -216,7 +245,9 @@ static bool retry_pending(sysfs_disc *d, cmboot_device_event *ev, int64_t now)
         if (!p->used)
             continue;
         if (now >= p->deadline_ms) {
-            cmboot_logf(&d->log, name, CMBOOT_LOG_WARN, "sysfs attributes never became readable; ignored");
+            cmboot_logf(&d->log, name, CMBOOT_LOG_WARN,
+                        "not ready in time (sysfs attributes unreadable or no configuration set); ignored until "
+                        "its next uevent");
             p->used = false;
             continue;
         }
@@ -230,7 +261,7 @@ static bool handle_uevent(sysfs_disc *d, const cmboot_uevent *u, cmboot_device_e
 {
     if (!cmboot_uevent_is_usb_device(u) || !cmboot_sysfs_is_device_name(u->name))
         return false;
-    if (u->vid >= 0 && u->vid != CMBOOT_VID_BROADCOM)
+    if (u->vid >= 0 && u->vid != CMBOOT_VID_BROADCOM && u->vid != CMBOOT_VID_FASTBOOT)
         return false;
     switch (u->action) {
     case CMBOOT_UEVENT_ADD:

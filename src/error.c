@@ -10,7 +10,7 @@ static const char *const error_names[CMBOOT_ERR_COUNT] = {
     "CMBOOT_ERR_CANCELLED", "CMBOOT_ERR_NOT_FOUND", "CMBOOT_ERR_ACCESS", "CMBOOT_ERR_UNSAFE_NAME",
     "CMBOOT_ERR_TOO_LARGE", "CMBOOT_ERR_ROM_REJECTED", "CMBOOT_ERR_UNSUPPORTED", "CMBOOT_ERR_ARCHIVE",
     "CMBOOT_ERR_FORMAT", "CMBOOT_ERR_BUSY", "CMBOOT_ERR_VERIFY", "CMBOOT_ERR_UNSAFE_TARGET",
-    "CMBOOT_ERR_NO_SPACE", "CMBOOT_ERR_OVERFLOW",
+    "CMBOOT_ERR_NO_SPACE", "CMBOOT_ERR_OVERFLOW", "CMBOOT_ERR_ROM_LOOP",
 };
 
 static const char *const error_texts[CMBOOT_ERR_COUNT] = {
@@ -37,6 +37,7 @@ static const char *const error_texts[CMBOOT_ERR_COUNT] = {
     "target refused for safety",
     "target smaller than the image",
     "device sent more data than requested",
+    "boot ROM came back again and again without running the second stage",
 };
 
 const char *cmboot_error_name(int err)

@@ -30,7 +30,9 @@ typedef struct board {
     int pending_error;       /* why the last stage ended early, reported if nothing follows */
     bool have_next;          /* the next stage appeared while a worker still ran the previous one */
     cmboot_device_info next;
-    int rom_attempts;
+    int rom_attempts;        /* ROM stages since the last completed file server */
+    bool fileserver_done;    /* a file server ran to its end (Done, or the device left): a ROM now is a new boot */
+    char stage_serial[CMBOOT_SERIAL_MAX]; /* second stage's own serial string: names the metadata file */
     pthread_t thread;
     bool thread_live;        /* thread was created and not yet joined */
     int report_slot;         /* index in the report once finished, -1 before */
@@ -155,7 +157,9 @@ static void save_metadata(board *b)
     char *json = NULL;
     if (cmboot_metadata_to_json(b->md, &json) < 0)
         return;
-    const char *serial = b->res.serial[0] ? b->res.serial : b->res.port_path;
+    /* Named like the reference: after the second stage's serial string (the board serial on real boards), which
+     * is what provisioning scripts look for after `rpiboot -i SERIAL -j DIR`. */
+    const char *serial = b->stage_serial[0] ? b->stage_serial : b->res.serial[0] ? b->res.serial : b->res.port_path;
     char path[4096] = "-";
     if (cfg->metadata_dir) {
         int rc = cmboot_metadata_write(b->md, cfg->metadata_dir, serial, path, sizeof path);
@@ -236,6 +240,7 @@ void cmboot_boot_config_default(cmboot_boot_config *cfg)
     cfg->port_number = -1;
     cfg->metadata_stdout = true;
     cfg->stage_timeout_ms = 15000;
+    cfg->next_stage_timeout_ms = 60000;
     cmboot_stage_limits_default(&cfg->limits);
 }
 
@@ -281,6 +286,8 @@ static void start_stage(board *b, const cmboot_device_info *dev)
      * mass-storage stage fills the serial in for the others. */
     if (dev->serial[0] && dev->stage == CMBOOT_STAGE_ROM && b->res.soc && b->res.soc->serial_is_board_serial)
         snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
+    if (dev->stage == CMBOOT_STAGE_SECOND)
+        snprintf(b->stage_serial, sizeof b->stage_serial, "%s", dev->serial);
     b->stage_started = cmboot_now_ms();
     emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);
     b->worker_done = false;
@@ -299,11 +306,11 @@ static void join_worker(board *b)
     b->thread_live = false;
 }
 
-static void wait_next(board *b, int pending_error)
+static void wait_next(board *b, int pending_error, unsigned timeout_ms)
 {
     b->state = BOARD_WAITING;
     b->pending_error = pending_error;
-    b->deadline = cmboot_now_ms() + b->run->cfg->stage_timeout_ms;
+    b->deadline = cmboot_now_ms() + timeout_ms;
     b->has_deadline = true;
 }
 
@@ -319,21 +326,36 @@ static void stage_finished(board *b, cmboot_run_report *report)
         finish_board(b, rc, report);
         return;
     }
+    const cmboot_boot_config *cfg = b->run->cfg;
     if (st == CMBOOT_STAGE_ROM) {
-        if (rc == CMBOOT_OK || rc == CMBOOT_ERR_NO_DEVICE)
-            wait_next(b, rc == CMBOOT_OK ? CMBOOT_ERR_TIMEOUT : rc);
-        else
+        if (rc == CMBOOT_OK || rc == CMBOOT_ERR_NO_DEVICE) {
+            wait_next(b, rc == CMBOOT_OK ? CMBOOT_ERR_TIMEOUT : rc, cfg->stage_timeout_ms);
+        } else if (rc == CMBOOT_ERR_ROM_REJECTED) {
+            /* The reference prints the status and carries on; if the second stage still comes, the board is
+             * fine. Only when it does not is the board failed as rejected. */
+            cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_WARN,
+                        "waiting for the second stage anyway (the reference carries on after a non-zero status)");
+            wait_next(b, rc, cfg->stage_timeout_ms);
+        } else {
             finish_board(b, rc, report);
+        }
         return;
     }
-    /* File server: Done ends the boot unless we follow the board to its mass-storage stage. A device that
-     * left without Done may be re-enumerating: its next stage decides. */
-    if (rc == CMBOOT_OK && !b->run->cfg->wait_mass_storage)
+    /* File server: Done ends the boot unless we follow the board to its next stage. A device that left without
+     * Done has finished too, as the reference and Imager count it (payloads that reboot or power off do so);
+     * a board we follow must still show its next stage. */
+    bool left = rc == CMBOOT_ERR_NO_DEVICE || rc == CMBOOT_ERR_IO;
+    if (rc == CMBOOT_OK || left)
+        b->fileserver_done = true;
+    if (left && !cfg->wait_mass_storage)
+        cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO,
+                    "second stage left without saying Done: finished, as the reference counts it");
+    if ((rc == CMBOOT_OK || left) && !cfg->wait_mass_storage)
         finish_board(b, CMBOOT_OK, report);
     else if (rc == CMBOOT_OK)
-        wait_next(b, CMBOOT_ERR_TIMEOUT);
-    else if (rc == CMBOOT_ERR_NO_DEVICE || rc == CMBOOT_ERR_IO)
-        wait_next(b, CMBOOT_ERR_NO_DEVICE);
+        wait_next(b, CMBOOT_ERR_TIMEOUT, cfg->next_stage_timeout_ms);
+    else if (left)
+        wait_next(b, CMBOOT_ERR_NO_DEVICE, cfg->next_stage_timeout_ms);
     else
         finish_board(b, rc, report);
 }
@@ -355,6 +377,26 @@ static void forget_finished(struct cmboot_run_state *run)
     run->nboards = kept;
 }
 
+static bool is_payload_stage(cmboot_stage st)
+{
+    return st == CMBOOT_STAGE_MASS_STORAGE || st == CMBOOT_STAGE_FASTBOOT;
+}
+
+/* The board's payload is up (mass storage or fastboot gadget): following it ends here. */
+static void payload_stage_seen(board *b, const cmboot_device_info *dev, cmboot_run_report *report)
+{
+    b->dev = *dev;
+    b->stage_started = cmboot_now_ms();
+    b->res.last_stage = dev->stage;
+    if (!b->res.serial[0] && dev->serial[0])
+        snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
+    if (dev->stage == CMBOOT_STAGE_FASTBOOT)
+        cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO,
+                    "came up as the fastboot gadget (%04x:%04x)", dev->vid, dev->pid);
+    emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);
+    finish_board(b, CMBOOT_OK, report);
+}
+
 static void device_added(struct cmboot_run_state *run, const cmboot_device_info *dev, cmboot_run_report *report,
                          unsigned *started)
 {
@@ -363,7 +405,8 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
         return;
     board *b = find_board(run, dev->port_path);
     if (!b) {
-        if (dev->stage == CMBOOT_STAGE_MASS_STORAGE || !cmboot_selection_matches(cfg, dev))
+        /* Payload stages (and the generic fastboot ID above all) are only followed on a board's own port. */
+        if (is_payload_stage(dev->stage) || !cmboot_selection_matches(cfg, dev))
             return;
         unsigned limit = cfg->max_boards ? cfg->max_boards : (cfg->loop ? 0 : 1);
         if (limit && *started >= limit)
@@ -391,6 +434,12 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
         (*started)++;
         b->dev = *dev;
         emit(b, CMBOOT_EV_DEVICE_SEEN, NULL, NULL, 0, 0, CMBOOT_OK);
+    } else if (!is_payload_stage(dev->stage) && !cmboot_selection_matches(cfg, dev)) {
+        /* Like the reference, -i compares the string at each stage's own serial index, at every stage. */
+        cmboot_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_INFO,
+                    "%s stage does not match the selection (serial \"%s\"): not served", cmboot_stage_name(dev->stage),
+                    dev->serial);
+        return;
     }
     if (b->state == BOARD_WORKING) {
         /* The board re-enumerated before its worker was reaped: keep the newcomer for when it is. */
@@ -400,31 +449,36 @@ static void device_added(struct cmboot_run_state *run, const cmboot_device_info 
         }
         return;
     }
-    if (b->state == BOARD_FINISHED && b->res.error == CMBOOT_OK && dev->stage == CMBOOT_STAGE_SECOND &&
-        (dev->devnum != b->dev.devnum || dev->busnum != b->dev.busnum)) {
-        /* The board came back as a second stage after its Done and asks for files again: left alone it
-         * would hang, so serve it as the same board. */
-        cmboot_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO, "second stage again after Done: serving it");
+    bool newcomer = dev->devnum != b->dev.devnum || dev->busnum != b->dev.busnum;
+    if (b->state == BOARD_FINISHED && b->res.error == CMBOOT_OK && newcomer &&
+        (dev->stage == CMBOOT_STAGE_SECOND || (dev->stage == CMBOOT_STAGE_ROM && b->fileserver_done))) {
+        /* The board came back after its Done and wants serving again: left alone it would hang. */
+        cmboot_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO, "%s again after the file server: serving it",
+                    cmboot_stage_name(dev->stage));
         b->state = BOARD_WAITING;
     }
     if (b->state != BOARD_WAITING)
         return;
     if (dev->soc)
         b->res.soc = dev->soc;
-    if (dev->stage == CMBOOT_STAGE_MASS_STORAGE) {
-        b->dev = *dev;
-        b->stage_started = cmboot_now_ms();
-        b->res.last_stage = dev->stage;
-        if (!b->res.serial[0] && dev->serial[0])
-            snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
-        emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);
-        finish_board(b, CMBOOT_OK, report);
+    if (is_payload_stage(dev->stage)) {
+        payload_stage_seen(b, dev, report);
         return;
     }
     if (!b->res.soc)
         return;
+    if (dev->stage == CMBOOT_STAGE_ROM && b->fileserver_done) {
+        /* Recovery payloads with an rpiboot boot order reboot into the ROM once their work is done: that is a
+         * new boot of the board, not a ROM refusing its second stage. */
+        cmboot_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO,
+                    "back in its boot ROM after a completed file server: a new boot");
+        b->fileserver_done = false;
+        b->rom_attempts = 0;
+    }
     if (dev->stage == CMBOOT_STAGE_ROM && ++b->rom_attempts > MAX_ROM_ATTEMPTS) {
-        finish_board(b, CMBOOT_ERR_ROM_REJECTED, report);
+        /* Rejected only when the ROM said so; otherwise the second stage just never ran. */
+        finish_board(b, b->pending_error == CMBOOT_ERR_ROM_REJECTED ? CMBOOT_ERR_ROM_REJECTED : CMBOOT_ERR_ROM_LOOP,
+                     report);
         return;
     }
     start_stage(b, dev);

@@ -1,20 +1,33 @@
-/* The table of SoC generations and the stage rules of protocol.md section 1. */
+/* The table of SoC generations and the stage rules of protocol.md sections 1 and 10. */
 #include <stddef.h>
 
 #include "cmboot/soc.h"
 
 static const cmboot_soc_info soc_table[CMBOOT_SOC_COUNT] = {
-    {CMBOOT_SOC_BCM2835, 0x2763, "BCM2835", "BCM2708 Boot", "Pi Zero, Pi 1A+, CM1", "bootcode.bin", "2710", 0,
-     false, true},
-    {CMBOOT_SOC_BCM2837, 0x2764, "BCM2837", "BCM2710 Boot", "CM3, CM3+, 3A+, Zero 2 W", "bootcode.bin", "2710", 0,
-     false, true},
-    {CMBOOT_SOC_BCM2711, 0x2711, "BCM2711", "BCM2711 Boot", "CM4, CM4S, Pi 4, Pi 400", "bootcode4.bin", "2711", 3,
-     true, false},
-    {CMBOOT_SOC_BCM2712, 0x2712, "BCM2712", "BCM2712 Boot", "CM5, Pi 5, Pi 500", "bootcode5.bin", "2712", 3, true,
-     false},
+    [CMBOOT_SOC_BCM2835] = {.id = CMBOOT_SOC_BCM2835, .product_id = 0x2763, .name = "BCM2835",
+                            .product = "BCM2708 Boot", .boards = "Pi Zero, Pi 1A+, CM1",
+                            .second_stage = "bootcode.bin", .prefix = "2710", .rom_serial_index = 0,
+                            .serial_is_board_serial = false, .signed_boot_in_rom = true,
+                            .rom_status_optional = false},
+    [CMBOOT_SOC_BCM2837] = {.id = CMBOOT_SOC_BCM2837, .product_id = 0x2764, .name = "BCM2837",
+                            .product = "BCM2710 Boot", .boards = "CM3, CM3+, 3A+, Zero 2 W",
+                            .second_stage = "bootcode.bin", .prefix = "2710", .rom_serial_index = 0,
+                            .serial_is_board_serial = false, .signed_boot_in_rom = true,
+                            .rom_status_optional = false},
+    /* Imager notes that the status read may fail on BCM2711/2712: the ROM can reset before it answers. */
+    [CMBOOT_SOC_BCM2711] = {.id = CMBOOT_SOC_BCM2711, .product_id = 0x2711, .name = "BCM2711",
+                            .product = "BCM2711 Boot", .boards = "CM4, CM4S, Pi 4, Pi 400",
+                            .second_stage = "bootcode4.bin", .prefix = "2711", .rom_serial_index = 3,
+                            .serial_is_board_serial = true, .signed_boot_in_rom = false,
+                            .rom_status_optional = true},
+    [CMBOOT_SOC_BCM2712] = {.id = CMBOOT_SOC_BCM2712, .product_id = 0x2712, .name = "BCM2712",
+                            .product = "BCM2712 Boot", .boards = "CM5, Pi 5, Pi 500",
+                            .second_stage = "bootcode5.bin", .prefix = "2712", .rom_serial_index = 3,
+                            .serial_is_board_serial = true, .signed_boot_in_rom = false,
+                            .rom_status_optional = true},
 };
 
-/* Product IDs of the payloads that expose the eMMC after Done. */
+/* Product IDs of the payloads that expose the eMMC after Done: legacy msd firmware, Linux mass-storage gadget. */
 static const uint16_t mass_storage_pids[] = {0x0001, 0x0104};
 
 const cmboot_soc_info *cmboot_soc_by_product_id(uint16_t pid)
@@ -34,6 +47,8 @@ const cmboot_soc_info *cmboot_soc_by_id(cmboot_soc_id id)
 
 cmboot_stage cmboot_stage_of(uint16_t vid, uint16_t pid, uint8_t serial_index)
 {
+    if (vid == CMBOOT_VID_FASTBOOT && pid == CMBOOT_PID_FASTBOOT)
+        return CMBOOT_STAGE_FASTBOOT;
     if (vid != CMBOOT_VID_BROADCOM)
         return CMBOOT_STAGE_UNKNOWN;
     for (size_t i = 0; i < sizeof mass_storage_pids / sizeof mass_storage_pids[0]; i++)
@@ -42,7 +57,8 @@ cmboot_stage cmboot_stage_of(uint16_t vid, uint16_t pid, uint8_t serial_index)
     const cmboot_soc_info *soc = cmboot_soc_by_product_id(pid);
     if (!soc)
         return CMBOOT_STAGE_UNKNOWN;
-    /* The stage is told by the index, not the string: 0 or 3 is a ROM, anything else the second stage. */
+    /* The stage is told by the index, not the string: 0 or 3 is a ROM, anything else (1, or 4 on a real
+     * BCM2711 second stage) the second stage. */
     if (serial_index == 0 || serial_index == 3)
         return CMBOOT_STAGE_ROM;
     return CMBOOT_STAGE_SECOND;
@@ -54,6 +70,7 @@ const char *cmboot_stage_name(cmboot_stage stage)
     case CMBOOT_STAGE_ROM: return "rom";
     case CMBOOT_STAGE_SECOND: return "second-stage";
     case CMBOOT_STAGE_MASS_STORAGE: return "mass-storage";
+    case CMBOOT_STAGE_FASTBOOT: return "fastboot";
     default: return "unknown";
     }
 }

@@ -148,10 +148,12 @@ int cmboot_sysfs_read_device(const char *sys_root, const char *name, cmboot_devi
         (rc = read_number(dir, "devnum", 10, 255, &dev)) != CMBOOT_OK ||
         (rc = read_serial_index(dir, &info->serial_index)) != CMBOOT_OK)
         return rc;
-    /* An unconfigured device shows an empty bNumInterfaces: count it as one interface. */
+    /* An unconfigured device shows an empty bNumInterfaces: 0 says "not configured yet". The kernel sends the
+     * ADD uevent before the generic driver sets the configuration, so a two-interface BCM2837 ROM looks like a
+     * one-interface one for a moment; nobody may pick its interface before it is configured. */
     rc = read_number(dir, "bNumInterfaces", 10, 32, &nif);
     if (rc == CMBOOT_ERR_FORMAT || rc == CMBOOT_ERR_NOT_FOUND)
-        nif = 1;
+        nif = 0;
     else if (rc != CMBOOT_OK)
         return rc;
     if (bus == 0 || dev == 0)
@@ -162,7 +164,9 @@ int cmboot_sysfs_read_device(const char *sys_root, const char *name, cmboot_devi
     info->devnum = (uint8_t)dev;
     info->num_interfaces = (uint8_t)nif;
     info->stage = cmboot_stage_of(info->vid, info->pid, info->serial_index);
-    info->soc = info->stage == CMBOOT_STAGE_MASS_STORAGE ? NULL : cmboot_soc_by_product_id(info->pid);
+    info->soc = info->stage == CMBOOT_STAGE_ROM || info->stage == CMBOOT_STAGE_SECOND
+                    ? cmboot_soc_by_product_id(info->pid)
+                    : NULL;
     snprintf(info->port_path, sizeof info->port_path, "%s", name);
     /* The serial is optional (a device may have none); an unreadable one is left empty. */
     char serial[256];
@@ -189,19 +193,58 @@ int cmboot_sysfs_read_device(const char *sys_root, const char *name, cmboot_devi
     return CMBOOT_OK;
 }
 
-int cmboot_sysfs_interface_driver(const char *devdir, const char *name, int iface, char *drv, size_t size)
+/* Configuration value of a device dir: bConfigurationValue, 1 when unset or unreadable. */
+static unsigned long config_value(const char *devdir)
 {
-    if (!devdir || !name || !drv || size == 0 || iface < 0)
-        return CMBOOT_ERR_INVALID_ARG;
-    drv[0] = '\0';
-    unsigned long cfg = 1;
     char buf[16];
     if (cmboot_sysfs_read_attr(devdir, "bConfigurationValue", buf, sizeof buf) == CMBOOT_OK && buf[0]) {
         char *end;
         unsigned long v = strtoul(buf, &end, 10);
         if (*end == '\0' && v > 0 && v < 256)
-            cfg = v;
+            return v;
     }
+    return 1;
+}
+
+int cmboot_sysfs_deauthorize_storage(const char *devdir, const char *name, bool *changed)
+{
+    if (!devdir || !name || !changed)
+        return CMBOOT_ERR_INVALID_ARG;
+    *changed = false;
+    char dir[PATH_MAX], buf[16];
+    int n = snprintf(dir, sizeof dir, "%s/%s:%lu.0", devdir, name, config_value(devdir));
+    if (n < 0 || (size_t)n >= sizeof dir)
+        return CMBOOT_ERR_TOO_LARGE;
+    int rc = cmboot_sysfs_read_attr(dir, "bInterfaceClass", buf, sizeof buf);
+    if (rc != CMBOOT_OK)
+        return rc;
+    if (strcmp(buf, "08") != 0)
+        return CMBOOT_ERR_NOT_FOUND;
+    if (cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf) == CMBOOT_OK && strcmp(buf, "0") == 0)
+        return CMBOOT_OK;
+    char path[PATH_MAX];
+    n = snprintf(path, sizeof path, "%s/authorized", dir);
+    if (n < 0 || (size_t)n >= sizeof path)
+        return CMBOOT_ERR_TOO_LARGE;
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? CMBOOT_ERR_NOT_FOUND : errno == EACCES || errno == EPERM ? CMBOOT_ERR_ACCESS
+                                                                                          : CMBOOT_ERR_IO;
+    ssize_t w = write(fd, "0", 1);
+    int e = errno;
+    close(fd);
+    if (w != 1)
+        return e == EACCES || e == EPERM ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_IO;
+    *changed = true;
+    return CMBOOT_OK;
+}
+
+int cmboot_sysfs_interface_driver(const char *devdir, const char *name, int iface, char *drv, size_t size)
+{
+    if (!devdir || !name || !drv || size == 0 || iface < 0)
+        return CMBOOT_ERR_INVALID_ARG;
+    drv[0] = '\0';
+    unsigned long cfg = config_value(devdir);
     char path[PATH_MAX], target[PATH_MAX];
     int n = snprintf(path, sizeof path, "%s/%s:%lu.%d/driver", devdir, name, cfg, iface);
     if (n < 0 || (size_t)n >= sizeof path)

@@ -23,4 +23,9 @@ int cmboot_sysfs_read_device(const char *sys_root, const char *name, cmboot_devi
  * CMBOOT_ERR_NOT_FOUND when no driver is bound or the interface does not exist. */
 int cmboot_sysfs_interface_driver(const char *devdir, const char *name, int iface, char *drv, size_t size);
 
+/* Switches off the mass-storage interface (interface 0, class 8) of a two-interface BCM2837 ROM by writing 0 to
+ * its `authorized` attribute, what upstream's udev rule does, so usb-storage leaves the ROM alone. CMBOOT_OK when
+ * it is off now (*changed says whether we did it), CMBOOT_ERR_NOT_FOUND when interface 0 is not mass storage. */
+int cmboot_sysfs_deauthorize_storage(const char *devdir, const char *name, bool *changed);
+
 #endif

@@ -41,10 +41,14 @@ typedef struct cmboot_boot_config {
     const char *port_path;      /* -p BUS-P1.P2 */
     const char *serial;         /* -i */
     bool loop;                  /* -l: keep serving boards forever */
-    bool wait_mass_storage;     /* follow each board until its mass-storage stage appears */
+    bool wait_mass_storage;     /* follow each board until its next stage (mass storage, fastboot) appears */
     unsigned max_boards;        /* stop after this many boards finished (0 = 1 unless loop) */
     int64_t wait_first_ms;      /* give up waiting for the first board after this (0 = forever) */
-    unsigned stage_timeout_ms;  /* deadline for the next stage to appear (default 15000) */
+    unsigned stage_timeout_ms;  /* deadline for the second stage to appear after the ROM stage (default 15000;
+                                 * real boards take ~1.5-3 s) */
+    unsigned next_stage_timeout_ms; /* deadline for the stage after Done (default 60000: a Linux gadget takes
+                                 * 5-30 s and more on real boards) */
+    bool strict_confine;        /* boot files must resolve beneath the boot directory, symlinks included */
     cmboot_stage_limits limits;
 } cmboot_boot_config;
 
@@ -56,7 +60,7 @@ typedef struct cmboot_board_result {
     const cmboot_soc_info *soc;
     cmboot_stage last_stage;    /* last stage seen */
     int error;                  /* CMBOOT_OK or why it failed */
-    int64_t stage_ms[4];        /* time spent per stage, indexed by cmboot_stage */
+    int64_t stage_ms[CMBOOT_STAGE_COUNT]; /* time spent per stage, indexed by cmboot_stage */
     int64_t started_ms;
     int64_t finished_ms;
 } cmboot_board_result;

@@ -11,6 +11,9 @@ extern "C" {
 #endif
 
 #define CMBOOT_VID_BROADCOM 0x0a5c
+/* The fastboot gadget some payloads become after Done (Imager's CM flow, rpi-sb-provisioner). */
+#define CMBOOT_VID_FASTBOOT 0x18d1
+#define CMBOOT_PID_FASTBOOT 0x4e40
 
 typedef enum cmboot_soc_id {
     CMBOOT_SOC_BCM2835 = 0, /* BCM2835/2836: Zero, 1A+, CM1 */
@@ -24,7 +27,9 @@ typedef enum cmboot_stage {
     CMBOOT_STAGE_UNKNOWN = 0,
     CMBOOT_STAGE_ROM,          /* boot ROM: wants the second stage */
     CMBOOT_STAGE_SECOND,       /* second stage: file server */
-    CMBOOT_STAGE_MASS_STORAGE  /* booted payload exposes the eMMC */
+    CMBOOT_STAGE_MASS_STORAGE, /* booted payload exposes the eMMC */
+    CMBOOT_STAGE_FASTBOOT,     /* booted payload is the fastboot gadget (18d1:4e40) */
+    CMBOOT_STAGE_COUNT
 } cmboot_stage;
 
 typedef struct cmboot_soc_info {
@@ -38,11 +43,13 @@ typedef struct cmboot_soc_info {
     uint8_t rom_serial_index;  /* iSerialNumber index of the ROM stage */
     bool serial_is_board_serial; /* ROM string at that index is the board serial */
     bool signed_boot_in_rom;   /* -s changes the ROM boot message (BCM2835/6/7) */
+    bool rom_status_optional;  /* the ROM may leave before its status read answers (BCM2711/2712) */
 } cmboot_soc_info;
 
 CMBOOT_API const cmboot_soc_info *cmboot_soc_by_product_id(uint16_t pid);
 CMBOOT_API const cmboot_soc_info *cmboot_soc_by_id(cmboot_soc_id id);
-/* Stage of a device by its IDs and iSerialNumber index; UNKNOWN for foreign devices. */
+/* Stage of a device by its IDs and iSerialNumber index; UNKNOWN for foreign devices. 18d1:4e40 is FASTBOOT:
+ * that ID is generic Android fastboot, so it only means a board when it appears on a board's port. */
 CMBOOT_API cmboot_stage cmboot_stage_of(uint16_t vid, uint16_t pid, uint8_t serial_index);
 CMBOOT_API const char *cmboot_stage_name(cmboot_stage stage);
 /* Vendor interface and bulk OUT endpoint by interface count (some BCM2837 ROMs have two). */

@@ -401,6 +401,83 @@ static void discovery_waits_for_lagging_attributes(void **state)
     stop(&f);
 }
 
+static void *configure_late(void *arg)
+{
+    late_writer *w = arg;
+    struct timespec ts = {0, (long)w->delay_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    attr(w->root, "1-6", "bNumInterfaces", " 2\n"); /* what the generic driver's SET_CONFIGURATION brings */
+    return NULL;
+}
+
+/* The kernel announces a device before its configuration is set: a two-interface BCM2837 ROM then shows an
+ * empty bNumInterfaces, and reporting it at once would make the host open interface 0 / EP 0x01, which is the
+ * ROM's mass-storage interface. It is reported only once configured, with both interfaces. */
+static void discovery_waits_for_configuration(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-unconfigured");
+    fake_device(f.root, "1-6", 0x0a5c, 0x2764, 1, 4, 0, NULL);
+    attr(f.root, "1-6", "bNumInterfaces", "\n");
+    cmboot_device_info info;
+    assert_int_equal(cmboot_sysfs_read_device(f.root, "1-6", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(info.num_interfaces, 0);
+    open_disc(&f, 2000);
+    send_uevent(&f, "add", "1-6", "a5c/2764/0", 4);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 150), CMBOOT_ERR_TIMEOUT); /* not before it is configured */
+    late_writer w = {f.root, 50};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, configure_late, &w), 0);
+    assert_int_equal(next(&f, &ev, 1500), CMBOOT_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_ADDED);
+    assert_string_equal(ev.dev.port_path, "1-6");
+    assert_int_equal(ev.dev.num_interfaces, 2);
+    int iface = -1;
+    uint8_t ep = 0;
+    cmboot_vendor_endpoint(ev.dev.num_interfaces, &iface, &ep);
+    assert_int_equal(iface, 1);
+    assert_int_equal(ep, 0x03);
+    stop(&f);
+}
+
+/* Without udev nobody applies upstream's rule that switches off the ROM's mass-storage interface: cmboot does. */
+static void discovery_deauthorizes_rom_storage(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-deauth");
+    fake_device(f.root, "1-7", 0x0a5c, 0x2764, 1, 5, 0, NULL);
+    attr(f.root, "1-7", "bNumInterfaces", " 2\n");
+    attr(f.root, "1-7", "bConfigurationValue", "1\n");
+    test_write_file(f.root, "bus/usb/devices/1-7/1-7:1.0/bInterfaceClass", "08\n", 3);
+    test_write_file(f.root, "bus/usb/devices/1-7/1-7:1.0/authorized", "1\n", 2);
+    test_write_file(f.root, "bus/usb/devices/1-7/1-7:1.1/bInterfaceClass", "ff\n", 3);
+    test_write_file(f.root, "bus/usb/devices/1-7/1-7:1.1/authorized", "1\n", 2);
+    /* A one-interface second stage on another port keeps its vendor interface. */
+    fake_device(f.root, "1-8", 0x0a5c, 0x2764, 1, 6, 1, "x");
+    test_write_file(f.root, "bus/usb/devices/1-8/1-8:1.0/bInterfaceClass", "ff\n", 3);
+    test_write_file(f.root, "bus/usb/devices/1-8/1-8:1.0/authorized", "1\n", 2);
+    open_disc(&f, 0);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 0), CMBOOT_OK);
+    assert_int_equal(next(&f, &ev, 0), CMBOOT_OK);
+    char buf[8];
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-7/1-7:1.0", f.root);
+    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_string_equal(buf, "0");
+    snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-7/1-7:1.1", f.root);
+    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_string_equal(buf, "1");
+    snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-8/1-8:1.0", f.root);
+    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_string_equal(buf, "1");
+    stop(&f);
+}
+
 static void discovery_gives_up_on_attributes_after_deadline(void **state)
 {
     (void)state;
@@ -608,6 +685,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(discovery_sees_board_plugged_later),
     cmocka_unit_test(discovery_follows_reenumeration),
     cmocka_unit_test(discovery_waits_for_lagging_attributes),
+    cmocka_unit_test(discovery_waits_for_configuration),
+    cmocka_unit_test(discovery_deauthorizes_rom_storage),
     cmocka_unit_test(discovery_gives_up_on_attributes_after_deadline),
     cmocka_unit_test(discovery_ignores_libudev_and_garbage),
     cmocka_unit_test(discovery_wakeup_interrupts_wait),

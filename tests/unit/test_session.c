@@ -292,6 +292,7 @@ static void run_fault(void **state, sim_fault_kind kind, uint64_t arg, int expec
     sim_config c = board(CMBOOT_SOC_BCM2837, &s);
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
     f->cfg.stage_timeout_ms = 800;
+    f->cfg.next_stage_timeout_ms = 800;
     f->cfg.limits.request_timeout_ms = 800;
     int rc = cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report);
     assert_int_equal(rc, expected);
@@ -304,6 +305,46 @@ static void test_fault_vanish_mid_transfer(void **state)
 {
     run_fault(state, SIM_FAULT_VANISH_AFTER_BYTES, 100000, CMBOOT_ERR_NO_DEVICE);
 }
+/* The reference and Imager count a second stage that leaves without Done as finished (payloads that reboot or
+ * power off do): in boot mode that is success, not a failed board. */
+static void test_left_without_done_is_success_in_boot_mode(void **state)
+{
+    fixture *f = *state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_add_get(&s, "start.elf", true);
+    sim_script_fault_last(&s, SIM_FAULT_VANISH, 0);
+    sim_config c = board(CMBOOT_SOC_BCM2837, &s);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.wait_mass_storage = false;
+    f->cfg.next_stage_timeout_ms = 60000; /* must not be waited for */
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_true(cmboot_now_ms() - t0 < 20000);
+    assert_int_equal(f->report.results[0].error, CMBOOT_OK);
+    assert_int_equal(f->report.results[0].last_stage, CMBOOT_STAGE_SECOND);
+    sim_script_free(&s);
+}
+
+/* Followed to its next stage (flash), the same board must still show one: without it the board failed. */
+static void test_left_without_done_followed_needs_next_stage(void **state)
+{
+    fixture *f = *state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_fault_last(&s, SIM_FAULT_VANISH, 0);
+    sim_config c = board(CMBOOT_SOC_BCM2837, &s);
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.next_stage_timeout_ms = 500;
+    f->cfg.stage_timeout_ms = 60000; /* the post-Done deadline is the one that applies */
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_NO_DEVICE);
+    assert_true(cmboot_now_ms() - t0 < 20000);
+    sim_script_free(&s);
+}
+
 static void test_fault_vanish_before_request(void **state) { run_fault(state, SIM_FAULT_VANISH, 0, CMBOOT_ERR_NO_DEVICE); }
 static void test_fault_unknown_command(void **state) { run_fault(state, SIM_FAULT_UNKNOWN_COMMAND, 7, CMBOOT_ERR_PROTOCOL); }
 static void test_fault_short_reply(void **state) { run_fault(state, SIM_FAULT_SHORT, 3, CMBOOT_ERR_SHORT_TRANSFER); }
@@ -564,6 +605,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_selection_by_port_number, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fault_vanish_mid_transfer, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fault_vanish_before_request, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_left_without_done_is_success_in_boot_mode, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_left_without_done_followed_needs_next_stage, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fault_unknown_command, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fault_short_reply, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fault_stall, setup, teardown),
