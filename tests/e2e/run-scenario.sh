@@ -4,6 +4,7 @@
 #
 # Usage: run-scenario.sh --build BUILD_DIR --scenario NAME [--live] [--timeout SEC] [--link MBPS]
 #        [--guest-args ARGS]   (replaces the scenario's e2e.args=, e.g. bench settings CHUNK,PIECE,INFLIGHT)
+#        [--sim-args ARGS]     (added to every board's cmboot-sim options, e.g. "--timing real")
 # Exit 0 = pass. Any missing component (QEMU, kernel, busybox) is a failure, never a skip.
 set -uo pipefail
 
@@ -15,6 +16,7 @@ TIMEOUT=${CMBOOT_E2E_TIMEOUT:-90}
 LINK=40
 GUEST_ARGS_OVERRIDE=""
 HAVE_GUEST_ARGS=0
+SIM_EXTRA=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
         --timeout) TIMEOUT=$2; shift 2 ;;
         --link) LINK=$2; shift 2 ;;
         --guest-args) GUEST_ARGS_OVERRIDE=$2; HAVE_GUEST_ARGS=1; shift 2 ;;
+        --sim-args) SIM_EXTRA=$2; shift 2 ;;
         *) echo "run-scenario: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -62,6 +65,15 @@ case "$SCENARIO" in
     bench) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
     demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
     flash-gz) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
+    upstream-tree) BOARDS=("--soc bcm2711 --serial c4a00001" "--soc bcm2837 --serial c3a00002"
+                           "--soc bcm2837 --serial c3a00003")
+                   PORTS=(1.1 1.2 1.3); HUB=1 ;;
+    real-timing) BOARDS=("--soc bcm2837 --two-interfaces --late-config 700 --timing real"); PORTS=(1) ;;
+    lenient) BOARDS=("--soc bcm2711 --serial c4b00001 --script $HERE/scripts/lenient.script --cancel-misaligns")
+             PORTS=(1) ;;
+    serial) BOARDS=("--soc bcm2711 --serial c4c00001" "--soc bcm2712 --serial c5c00002"); PORTS=(1.1 1.2); HUB=1
+            GUEST_ARGS=c4c00001,c5c00002 ;;
+    no-done) BOARDS=("--soc bcm2837 --no-done"); PORTS=(1); EXPECT_BOOTED=0; EXPECT_VANISHED=1 ;;
     flash-xz|flash-bmap) BOARDS=("--soc bcm2837"); PORTS=(1); HOST_FLASH=1 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
@@ -97,7 +109,7 @@ for i in "${!BOARDS[@]}"; do
     echo "hello from the host, board $i" > "$WORK/disk$i.d/hello.txt"
     mke2fs -q -F -t ext2 -L "board$i" -d "$WORK/disk$i.d" "$WORK/disk$i.img" 16M || die "mke2fs failed"
     # shellcheck disable=SC2206
-    SIM_ARGS+=(--socket "$SOCKDIR/b$i.sock" ${BOARDS[$i]} --disk "$WORK/disk$i.img" --save-dir "$WORK/received$i")
+    SIM_ARGS+=(--socket "$SOCKDIR/b$i.sock" ${BOARDS[$i]} $SIM_EXTRA --disk "$WORK/disk$i.img" --save-dir "$WORK/received$i")
     QEMU_USB+=(-chardev "socket,id=usbredir$i,path=$SOCKDIR/b$i.sock"
                -device "usb-redir,chardev=usbredir$i,id=redir$i,bus=xhci.0,port=${PORTS[$i]}")
 done
