@@ -1,6 +1,7 @@
 /* Unit tests of boot-file lookup (protocol.md section 5): names, symlink policy, payload trees, fallback. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -750,6 +751,96 @@ static void test_signature_raw_20_bytes(void **state)
     test_rmtree(dir);
     free(dir);
 }
+/* The guest's shell copy of the tree (tests/e2e/guest/payload-tree.sh) must be served as it claims: every
+ * "E2E-FILE name sha256" line it prints is what cmboot's lookup hands a board of that SoC. */
+static void sha256_stream(cmboot_stream *s, char hex[65])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    assert_non_null(md);
+    assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+    unsigned char buf[65536], out[32];
+    long n;
+    while ((n = s->read(s->self, buf, sizeof buf)) > 0)
+        assert_int_equal(EVP_DigestUpdate(md, buf, (size_t)n), 1);
+    assert_int_equal(n, 0);
+    unsigned len = 0;
+    assert_int_equal(EVP_DigestFinal_ex(md, out, &len), 1);
+    EVP_MD_CTX_free(md);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", out[i]);
+}
+
+static void check_guest_payload(const char *root, const char *payload, const char *prefixes, int want_lines)
+{
+    char cmd[8192], dir[4096], msd[4096];
+    snprintf(cmd, sizeof cmd,
+             "PT_BOOT_IMG_SIZE=70000 sh -c '. %s/e2e/guest/payload-tree.sh && mk_upstream_tree \"$0\" %s %s' %s",
+             CMBOOT_TEST_SOURCE_DIR, payload, prefixes, root);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    snprintf(dir, sizeof dir, "%s/%s", root, payload);
+    snprintf(msd, sizeof msd, "%s/msd", root);
+    const char *fallback[] = {msd, NULL};
+    cmboot_files_config cfg = {.boot_dir = dir, .fallback_dirs = fallback, .embedded = no_embedded};
+    cmboot_files *f;
+    assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
+    char line[512], name[256], sum[80];
+    int lines = 0;
+    while (fgets(line, sizeof line, p)) {
+        assert_int_equal(sscanf(line, "E2E-FILE %255s %79s", name, sum), 2);
+        /* the SoC that asks for it: names only one generation uses, else the first of the prefixes */
+        cmboot_soc_id soc = strstr(prefixes, "2711") ? CMBOOT_SOC_BCM2711 : CMBOOT_SOC_BCM2712;
+        if (!strcmp(name, "bootcode.bin") || !strcmp(name, "start.elf"))
+            soc = CMBOOT_SOC_BCM2837;
+        else if (!strcmp(name, "bootcode5.bin") || !strncmp(name, "rp1c0fw", 7) || !strcmp(name, "bootsys-ab.bin"))
+            soc = CMBOOT_SOC_BCM2712;
+        cmboot_stream s;
+        int rc = cmboot_files_open(f, cmboot_soc_by_id(soc), "1-1", name, &s);
+        if (rc != CMBOOT_OK)
+            fail_msg("%s/%s for %s: %s", payload, name, cmboot_soc_by_id(soc)->name, cmboot_error_name(rc));
+        char hex[65];
+        sha256_stream(&s, hex);
+        cmboot_stream_close(&s);
+        if (strcmp(hex, sum) != 0)
+            fail_msg("%s/%s: served %s, the guest reports %s", payload, name, hex, sum);
+        lines++;
+    }
+    assert_int_equal(pclose(p), 0);
+    assert_int_equal(lines, want_lines);
+    cmboot_files_free(f);
+}
+
+static void test_guest_tree_served_as_reported(void **state)
+{
+    (void)state;
+    const char *tools[] = {"/bin/sh", "tar", "sha256sum", "dd", "head", "cut"};
+    for (size_t i = 0; i < sizeof tools / sizeof tools[0]; i++) {
+        char cmd[256];
+        snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", tools[i]);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "skipped: no %s on this host\n", tools[i]);
+            skip();
+        }
+    }
+    struct {
+        const char *payload, *prefixes;
+        int lines;
+    } cases[] = {
+        /* boot.img + config.txt, msd's 2, 2711's 14 members, 2712's 12 */
+        {"mass-storage-gadget64", "2710 2711 2712", 2 + 2 + 14 + 12},
+        {"recovery", "2711", 5},
+        {"recovery5", "2712", 5},
+        {"eeprom-erase", "2711", 3},
+        {"rpi-imager-embedded", "2712", 2 + 12},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *root = test_tmpdir("guest-tree");
+        check_guest_payload(root, cases[i].payload, cases[i].prefixes, cases[i].lines);
+        test_rmtree(root);
+        free(root);
+    }
+}
+
 static void test_soc_table_and_stages(void **state)
 {
     (void)state;
@@ -797,6 +888,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_embedded_table_generated),
     cmocka_unit_test(test_probe_names_source_or_searched_dirs),
     cmocka_unit_test(test_signature_raw_20_bytes),
+    cmocka_unit_test(test_guest_tree_served_as_reported),
     cmocka_unit_test(test_soc_table_and_stages),
 };
 CMBOOT_TEST_MAIN(tests)
