@@ -8,6 +8,7 @@
 struct cmboot_files {
     bool overlay;
     bool strict;                          /* strict_confine */
+    bool explicit_dir;                    /* -d given */
     char *dir[CMBOOT_SOC_COUNT];          /* directory serving each SoC generation, NULL if none */
     char **searched[CMBOOT_SOC_COUNT];    /* directories considered for it (NULL-terminated), for messages */
     char **fallback_dirs;                 /* NULL-terminated */

@@ -53,7 +53,8 @@ int cmboot_files_probe(cmboot_files *f, const cmboot_soc_info *soc, char *msg, s
             cmboot_strerror(rc));
         return rc;
     }
-    put(&b, "%s (%s): no %s. Searched:", soc->name, soc->boards, soc->second_stage);
+    put(&b, "%s (%s): no %s. Searched%s:", soc->name, soc->boards, soc->second_stage,
+        f->explicit_dir ? " the -d directory" : "");
     const char *sep = " ";
     for (char **d = f->searched[soc->id]; *d; d++, sep = ", ")
         put(&b, "%s%s%s", sep, *d, dir_state(*d));
@@ -66,9 +67,15 @@ int cmboot_files_probe(cmboot_files *f, const cmboot_soc_info *soc, char *msg, s
         for (char **d = f->fallback_dirs; *d; d++)
             put(&b, ", %s/%s", *d, file);
     }
-    put(&b, ". Install the rpiboot package (apt install rpiboot), or clone https://github.com/raspberrypi/usbboot "
-            "and pass -d usbboot/%s.",
-        soc->id >= CMBOOT_SOC_BCM2711 ? "mass-storage-gadget64" : "msd");
+    const char *payload = soc->id >= CMBOOT_SOC_BCM2711 ? "mass-storage-gadget64" : "msd";
+    if (f->explicit_dir)
+        put(&b, ". Pass -d a payload directory for %s (e.g. usbboot/%s from https://github.com/raspberrypi/usbboot), "
+                "or install the rpiboot package (apt install rpiboot) and leave out -d.",
+            soc->name, payload);
+    else
+        put(&b, ". Install the rpiboot package (apt install rpiboot), or clone https://github.com/raspberrypi/usbboot "
+                "and pass -d usbboot/%s.",
+            payload);
     return CMBOOT_ERR_NOT_FOUND;
 }
 

@@ -246,6 +246,7 @@ int cmboot_files_new(const cmboot_files_config *cfg, cmboot_files **out)
         return CMBOOT_ERR_NO_MEMORY;
     f->overlay = cfg->overlay;
     f->strict = cfg->strict_confine;
+    f->explicit_dir = cfg->boot_dir != NULL;
     f->embedded = cfg->embedded ? cfg->embedded : cmboot_files_builtin();
     f->log = (cmboot_logger){cfg->log, cfg->log_user, cfg->log_level};
     f->fallback_dirs = strv_dup(cfg->fallback_dirs ? cfg->fallback_dirs : default_fallback_dirs);

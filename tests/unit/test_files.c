@@ -699,9 +699,11 @@ static void test_probe_names_source_or_searched_dirs(void **state)
     fallback[0] = nomsd;
     assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
     assert_int_equal(cmboot_files_probe(f, s2712, msg, sizeof msg), CMBOOT_ERR_NOT_FOUND);
+    assert_non_null(strstr(msg, "Searched the -d directory"));
     assert_non_null(strstr(msg, absent));
     assert_null(strstr(msg, gadget));
-    assert_non_null(strstr(msg, "-d usbboot/mass-storage-gadget64"));
+    assert_non_null(strstr(msg, "usbboot/mass-storage-gadget64"));
+    assert_non_null(strstr(msg, "apt install rpiboot"));
     cmboot_files_free(f);
     test_rmtree(root);
     free(root);
