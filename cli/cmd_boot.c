@@ -260,6 +260,7 @@ int cmd_boot(int argc, char **argv)
     case CMBOOT_ERR_CANCELLED: return EXIT_CANCELLED;
     case CMBOOT_ERR_ACCESS:
     case CMBOOT_ERR_UNSUPPORTED: return EXIT_HOST;
+    case CMBOOT_ERR_NOT_FOUND: return report.boards ? EXIT_FAILURE_BOARD : EXIT_HOST; /* no boot files at all */
     default: return EXIT_FAILURE_BOARD;
     }
 bad:

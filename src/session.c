@@ -122,11 +122,14 @@ static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks
     const cmboot_boot_config *cfg = b->run->cfg;
     const cmboot_soc_info *soc = b->res.soc;
     cmboot_stream s = {0};
-    int rc = cmboot_files_open(b->run->files, soc, NULL, soc->second_stage, &s);
+    /* bootcode*.bin never comes from an overlay, so the port path only names the board in the lookup's logs. */
+    int rc = cmboot_files_open(b->run->files, soc, b->res.port_path, soc->second_stage, &s);
     if (rc < 0) {
-        const char *dir = cmboot_files_dir_for(b->run->files, soc);
-        cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "no %s in %s: %s", soc->second_stage,
-                    dir ? dir : "(no boot directory: give one with -d)", cmboot_strerror(rc));
+        char why[1024];
+        if (cmboot_files_probe(b->run->files, soc, why, sizeof why) == CMBOOT_OK)
+            snprintf(why, sizeof why, "%s", cmboot_strerror(rc));
+        cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot serve %s: %s", soc->second_stage,
+                    why);
         return rc;
     }
     uint8_t sig[CMBOOT_SIGNATURE_SIZE];
@@ -135,7 +138,7 @@ static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks
         rc = cmboot_files_signature(b->run->files, soc, sig);
         if (rc < 0) {
             cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR,
-                        "signed boot needs bootcode.sig and bootsig.bin in the boot directory: %s",
+                        "signed boot needs bootcode.sig (20 bytes) and bootsig.bin among the boot files: %s",
                         cmboot_strerror(rc));
             cmboot_stream_close(&s);
             return rc;
@@ -518,16 +521,49 @@ static bool all_idle(struct cmboot_run_state *run)
     return true;
 }
 
+/* Before any board arrives: say which SoCs have no boot files, where we looked and how to get them, instead of
+ * failing on the first board. Without any at all there is nothing to wait for. */
+static int check_boot_files(cmboot_ctx *ctx, const cmboot_boot_config *cfg, cmboot_files *files)
+{
+    unsigned usable = 0;
+    for (int id = 0; id < CMBOOT_SOC_COUNT; id++) {
+        const cmboot_soc_info *soc = cmboot_soc_by_id((cmboot_soc_id)id);
+        char msg[1024];
+        if (cmboot_files_probe(files, soc, msg, sizeof msg) == CMBOOT_OK) {
+            usable++;
+            cmboot_logf(&ctx->log, "", CMBOOT_LOG_DEBUG, "%s (%s): %s", soc->name, soc->boards, msg);
+        } else {
+            /* With -d the directory is often meant for one SoC (recovery/, say): only -v needs the others. */
+            cmboot_logf(&ctx->log, "", cfg->boot_dir ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN, "%s (%s): %s", soc->name,
+                        soc->boards, msg);
+        }
+    }
+    if (usable)
+        return CMBOOT_OK;
+    cmboot_logf(&ctx->log, "", CMBOOT_LOG_ERROR, "no boot files for any board: nothing could be booted");
+    return CMBOOT_ERR_NOT_FOUND;
+}
+
 int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                cmboot_run_report *report)
 {
     if (!ctx || !disc || !disc->ops || !cfg)
         return CMBOOT_ERR_INVALID_ARG;
     struct cmboot_run_state run = {.ctx = ctx, .disc = disc, .cfg = cfg};
-    cmboot_files_config fcfg = {.boot_dir = cfg->boot_dir, .overlay = cfg->overlay};
+    cmboot_files_config fcfg = {.boot_dir = cfg->boot_dir,
+                                .overlay = cfg->overlay,
+                                .strict_confine = cfg->strict_confine,
+                                .log = ctx->log.fn,
+                                .log_user = ctx->log.user,
+                                .log_level = ctx->log.level};
     int rc = cmboot_files_new(&fcfg, &run.files);
     if (rc < 0)
         return rc;
+    rc = check_boot_files(ctx, cfg, run.files);
+    if (rc < 0) {
+        cmboot_files_free(run.files);
+        return rc;
+    }
     if (report)
         memset(report, 0, sizeof *report);
     pthread_mutex_init(&run.lock, NULL);
