@@ -2,8 +2,12 @@
 #ifndef CMBOOT_SRC_FILES_INTERNAL_H
 #define CMBOOT_SRC_FILES_INTERNAL_H
 
+#include <pthread.h>
+
 #include "cmboot/files.h"
 #include "log_internal.h"
+
+#define CMBOOT_FILES_NOTED_MAX 128
 
 struct cmboot_files {
     bool overlay;
@@ -14,6 +18,11 @@ struct cmboot_files {
     char **fallback_dirs;                 /* NULL-terminated */
     const cmboot_embedded_file *embedded; /* never NULL */
     cmboot_logger log;
+    /* What was logged already (board + path), so a symlink or hard link is reported once per board, not on
+     * every request. Boards are served from several threads. */
+    pthread_mutex_t noted_lock;
+    char *noted[CMBOOT_FILES_NOTED_MAX];
+    size_t nnoted;
 };
 
 /* The legacy msd file that stands in for NAME requested by this SoC (protocol.md section 5 step 4), or NULL

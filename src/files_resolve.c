@@ -21,7 +21,7 @@ static const char *const default_fallback_dirs[] = {"/usr/share/rpiboot/msd", "/
 
 /* One directory being searched for one request. */
 typedef struct place {
-    const cmboot_files *f;
+    cmboot_files *f;         /* its noted-log table changes under its own lock */
     const char *dir;
     int dirfd;
     const char *device_id;   /* for log lines */
@@ -53,6 +53,26 @@ static char **strv_dup(const char *const *list)
     return v;
 }
 
+/* True the first time this board meets this path and note (the rest would repeat it on every request). When
+ * the table is full, everything counts as new: a repeated line is better than a lost one. */
+static bool first_note(const place *pl, char kind, const char *rel)
+{
+    char key[PATH_MAX + 64];
+    snprintf(key, sizeof key, "%c %s %s/%s", kind, pl->device_id, pl->dir, rel);
+    cmboot_files *f = pl->f;
+    bool first = true;
+    pthread_mutex_lock(&f->noted_lock);
+    for (size_t i = 0; i < f->nnoted && first; i++)
+        first = strcmp(f->noted[i], key) != 0;
+    if (first && f->nnoted < CMBOOT_FILES_NOTED_MAX) {
+        f->noted[f->nnoted] = strdup(key);
+        if (f->noted[f->nnoted])
+            f->nnoted++;
+    }
+    pthread_mutex_unlock(&f->noted_lock);
+    return first;
+}
+
 /* Logs the symlinks a served path went through (the operator's, since device names cannot hold one). */
 static void note_links(const place *pl, const char *rel, int fd)
 {
@@ -68,7 +88,7 @@ static void note_links(const place *pl, const char *rel, int fd)
         struct stat st;
         linked = fstatat(pl->dirfd, prefix, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
     }
-    if (!linked)
+    if (!linked || !first_note(pl, 'l', rel))
         return;
     char proc[64], target[PATH_MAX];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
@@ -92,7 +112,7 @@ static int open_file(const place *pl, const char *rel)
     note_links(pl, rel, fd);
     struct stat st;
     /* A hard link is the one way a file from elsewhere can sit beneath the directory unnoticed. */
-    if (pl->f->strict && pl->lg && fstat(fd, &st) == 0 && st.st_nlink > 1)
+    if (pl->f->strict && pl->lg && fstat(fd, &st) == 0 && st.st_nlink > 1 && first_note(pl, 'h', rel))
         cmboot_logf(pl->lg, pl->device_id, CMBOOT_LOG_WARN,
                     "%s/%s has %lu hard links: strict confinement cannot tell where else it lives", pl->dir, rel,
                     (unsigned long)st.st_nlink);
@@ -125,7 +145,7 @@ static int is_bootcode(const char *name)
     } while (0)
 
 /* Steps 1-3 of the lookup in one directory. */
-static int lookup_dir(const cmboot_files *f, const char *dir, const cmboot_soc_info *soc, const char *port_path,
+static int lookup_dir(cmboot_files *f, const char *dir, const cmboot_soc_info *soc, const char *port_path,
                       const char *name, const cmboot_logger *lg, cmboot_stream *out)
 {
     int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -186,7 +206,7 @@ const char *cmboot_files_fallback_name(const cmboot_soc_info *soc, const char *n
 }
 
 /* Step 4: the legacy msd files, built in or installed. */
-static int lookup_fallback(const cmboot_files *f, const cmboot_soc_info *soc, const char *port_path,
+static int lookup_fallback(cmboot_files *f, const cmboot_soc_info *soc, const char *port_path,
                            const char *name, const cmboot_logger *lg, cmboot_stream *out)
 {
     const char *file = cmboot_files_fallback_name(soc, name);
@@ -220,7 +240,7 @@ static int lookup_fallback(const cmboot_files *f, const cmboot_soc_info *soc, co
 }
 
 /* The default directory for a SoC: the first that serves its second stage, else the first that exists. */
-static char *choose_dir(const cmboot_files *f, const cmboot_soc_info *soc, char *const *cand)
+static char *choose_dir(cmboot_files *f, const cmboot_soc_info *soc, char *const *cand)
 {
     for (char *const *d = cand; *d; d++) {
         cmboot_stream s;
@@ -244,6 +264,7 @@ int cmboot_files_new(const cmboot_files_config *cfg, cmboot_files **out)
     cmboot_files *f = calloc(1, sizeof *f);
     if (!f)
         return CMBOOT_ERR_NO_MEMORY;
+    pthread_mutex_init(&f->noted_lock, NULL);
     f->overlay = cfg->overlay;
     f->strict = cfg->strict_confine;
     f->explicit_dir = cfg->boot_dir != NULL;
@@ -285,6 +306,9 @@ void cmboot_files_free(cmboot_files *f)
         strv_free(f->searched[i]);
     }
     strv_free(f->fallback_dirs);
+    for (size_t i = 0; i < f->nnoted; i++)
+        free(f->noted[i]);
+    pthread_mutex_destroy(&f->noted_lock);
     free(f);
 }
 

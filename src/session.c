@@ -531,11 +531,10 @@ static int check_boot_files(cmboot_ctx *ctx, const cmboot_boot_config *cfg, cmbo
         char msg[1024];
         if (cmboot_files_probe(files, soc, msg, sizeof msg) == CMBOOT_OK) {
             usable++;
-            cmboot_logf(&ctx->log, "", CMBOOT_LOG_DEBUG, "%s (%s): %s", soc->name, soc->boards, msg);
+            cmboot_logf(&ctx->log, "", CMBOOT_LOG_DEBUG, "%s", msg);
         } else {
             /* With -d the directory is often meant for one SoC (recovery/, say): only -v needs the others. */
-            cmboot_logf(&ctx->log, "", cfg->boot_dir ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN, "%s (%s): %s", soc->name,
-                        soc->boards, msg);
+            cmboot_logf(&ctx->log, "", cfg->boot_dir ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN, "%s", msg);
         }
     }
     if (usable)
