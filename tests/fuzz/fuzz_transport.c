@@ -51,12 +51,15 @@ static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
     if (want > len)
         want = len;
     memset(buf, 0, len);
-    /* keep commands small so the file server's branches are reached, not only "unknown command" */
+    /* keep commands small so the file server's branches are reached, not only "unknown command"; a high
+     * bit of the command byte leaves it as it came (negative and huge commands) */
     *actual = (size_t)take(d, buf, want);
     if (*actual >= 4 && len == CMBOOT_FS_REQUEST_SIZE) {
         uint8_t *b = buf;
-        b[0] %= 4;
-        b[1] = b[2] = b[3] = 0;
+        if (!(b[0] & 0x80)) {
+            b[0] %= 5;
+            b[1] = b[2] = b[3] = 0;
+        }
     }
     return CMBOOT_OK;
 }
@@ -64,15 +67,34 @@ static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 static int f_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned t)
 {
     (void)buf; (void)t;
-    int rc = outcome(self);
+    fuzz_dev *d = self;
+    int rc = outcome(d);
     *actual = rc == CMBOOT_OK ? len : 0;
+    if (rc < 0 && rc != CMBOOT_ERR_NO_DEVICE) {
+        /* a failed bulk OUT may have taken part of the data (what the halt-clearing retry resends) */
+        uint8_t part = 0;
+        take(d, &part, 1);
+        *actual = len * part / 255;
+    }
     return rc;
+}
+
+static int f_clear_halt(void *self)
+{
+    return outcome(self);
 }
 
 static void f_cancel(void *self) { (void)self; }
 static void f_close(void *self) { (void)self; }
 
-static const cmboot_transport_ops fuzz_ops = {f_control_out, f_control_in, f_bulk_out, f_cancel, f_close};
+static const cmboot_transport_ops fuzz_ops = {
+    .control_out = f_control_out,
+    .control_in = f_control_in,
+    .bulk_out = f_bulk_out,
+    .cancel = f_cancel,
+    .close = f_close,
+    .clear_halt = f_clear_halt,
+};
 
 typedef struct files_ctx {
     cmboot_files *files;
