@@ -100,7 +100,7 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
     unsigned served = 0;
     int rc;
     int64_t last_request = cmboot_now_ms();
-    int backoff_ms = 0; /* after a failed read: 0 (read again at once), then 10 doubling to 250 */
+    unsigned backoff_ms = 0; /* after a failed read: 0 (read again at once), then 10 doubling to the maximum */
     for (;;) {
         uint8_t buf[CMBOOT_FS_REQUEST_SIZE];
         unsigned wait_ms = lim.request_timeout_ms;
@@ -134,9 +134,17 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
             cmboot_hook_log(hooks, rc == CMBOOT_ERR_TIMEOUT ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN, m);
             if (rc != CMBOOT_ERR_TIMEOUT) {
                 /* Bounded back-off: a device that refuses at once must not spin the host. */
-                if (backoff_ms)
-                    poll(NULL, 0, backoff_ms);
-                backoff_ms = backoff_ms ? (backoff_ms < 125 ? backoff_ms * 2 : 250) : 10;
+                if (backoff_ms > lim.retry_backoff_max_ms)
+                    backoff_ms = lim.retry_backoff_max_ms;
+                int64_t pause = backoff_ms;
+                if (lim.request_idle_limit_ms) {
+                    int64_t left = last_request + lim.request_idle_limit_ms - cmboot_now_ms();
+                    if (pause > left)
+                        pause = left > 0 ? left : 0;
+                }
+                if (pause > 0)
+                    poll(NULL, 0, (int)pause);
+                backoff_ms = backoff_ms ? backoff_ms * 2 : 10;
             }
             continue;
         }

@@ -18,6 +18,7 @@ void cmboot_stage_limits_default(cmboot_stage_limits *limits)
     limits->chunk_size = 4u << 20;
     limits->max_file_size = 2ull << 30;
     limits->request_idle_limit_ms = 0; /* the reference polls as long as the device is there */
+    limits->retry_backoff_max_ms = 250;
     limits->rom_status_optional = false;
 }
 

@@ -118,6 +118,9 @@ typedef struct cmboot_stage_limits {
     unsigned request_idle_limit_ms; /* file server: give up with CMBOOT_ERR_TIMEOUT after this long without a
                                      * request; 0 (default) = poll while the device is there, as the
                                      * reference does */
+    unsigned retry_backoff_max_ms;  /* file server: longest pause before reading again after a read the device
+                                     * refused at once (stall, short reply); grows from 10 ms (default 250;
+                                     * 0 = no pause, for fuzzing) */
     bool rom_status_optional;       /* ROM stage: a status read that fails (after the deadline's retries) is
                                      * a warning and the stage returns CMBOOT_OK; real BCM2711/2712 ROMs may
                                      * not answer it (default false) */

@@ -141,6 +141,7 @@ static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stat
     cmboot_stage_limits_default(&lim);
     lim.status_deadline_ms = 3; /* retries still happen; a longer deadline only slows the fuzzer */
     lim.chunk_size = 4096;
+    lim.retry_backoff_max_ms = 0; /* pauses only slow the fuzzer */
     fuzz_stats local;
     memset(&local, 0, sizeof local);
     cmboot_stage_hooks hooks = {.metadata = count_metadata, .log = count_log, .user = stats ? stats : &local};

@@ -345,6 +345,38 @@ static void test_request_timeout_reads_again(void **state)
     }
 }
 
+/* Reads the device refuses at once are spaced by a growing pause, capped by retry_backoff_max_ms. */
+static void test_request_backoff_bounded(void **state)
+{
+    (void)state;
+    uint8_t *done = request(CMBOOT_FS_DONE, "");
+    reply r[] = {{CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    cmboot_file_provider p = {no_files, NULL};
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    assert_int_equal(lim.retry_backoff_max_ms, 250);
+    /* pauses 0, 10, 20, 20, 20, 20 */
+    lim.retry_backoff_max_ms = 20;
+    script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
+    cmboot_transport t = {&script_ops, &d};
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
+    int64_t took = cmboot_now_ms() - t0;
+    assert_true(took >= 90);
+    assert_true(took < 1000);
+    /* no pause at all */
+    lim.retry_backoff_max_ms = 0;
+    script_dev d0 = {r, sizeof r / sizeof r[0], 0, ""};
+    t.self = &d0;
+    t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
+    assert_true(cmboot_now_ms() - t0 < 50);
+    assert_string_equal(d0.log, d.log);
+    free(done);
+}
+
 /* A device that never answers: each read waits its timeout; request_idle_limit_ms ends the stage. */
 typedef struct mute_dev {
     unsigned reads, max_timeout;
@@ -656,6 +688,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_odd_metadata_acknowledged),
     cmocka_unit_test(test_empty_name_ends_any_command),
     cmocka_unit_test(test_request_timeout_reads_again),
+    cmocka_unit_test(test_request_backoff_bounded),
     cmocka_unit_test(test_request_idle_limit),
     cmocka_unit_test(test_bulk_stall_cleared_and_resent),
     cmocka_unit_test(test_bulk_second_failure_fails),
