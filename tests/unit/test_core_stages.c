@@ -256,6 +256,30 @@ static void test_unknown_command_acknowledged(void **state)
     free(done);
 }
 
+/* Log lines about device names are bounded whatever the name holds. */
+static void test_odd_request_log_bounded(void **state)
+{
+    (void)state;
+    char name[255];
+    memset(name, 0x80, sizeof name); /* each byte escapes to four characters */
+    uint8_t *req = request(4, "");
+    memcpy(req + 4, name, sizeof name);
+    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    script_dev d = {r, 2, 0, ""};
+    cmboot_transport t = {&script_ops, &d};
+    cmboot_file_provider p = {no_files, NULL};
+    log_sink l = {"", 0, ""};
+    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, NULL), CMBOOT_ERR_NO_DEVICE);
+    assert_string_equal(d.log, "i(260) o(0,0) i(260) ");
+    const char *line = strstr(l.text, "unknown command (command 4, name \"\\x80\\x80");
+    assert_non_null(line);
+    const char *end = strchr(line, '\n');
+    assert_true(end - line < 320);
+    assert_non_null(strstr(line, "...\"): acknowledged"));
+    free(req);
+}
+
 /* Every '*' message but Done is acknowledged; what parses is recorded, the rest logged (escaped). */
 static void test_odd_metadata_acknowledged(void **state)
 {
@@ -685,6 +709,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_short_request_read_again),
     cmocka_unit_test(test_short_request_name_ends_with_data),
     cmocka_unit_test(test_unknown_command_acknowledged),
+    cmocka_unit_test(test_odd_request_log_bounded),
     cmocka_unit_test(test_odd_metadata_acknowledged),
     cmocka_unit_test(test_empty_name_ends_any_command),
     cmocka_unit_test(test_request_timeout_reads_again),
