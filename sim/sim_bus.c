@@ -496,6 +496,22 @@ static int xp_bulk_out(void *self, const void *buf, size_t len, size_t *actual, 
     return rc;
 }
 
+/* Standard CLEAR_FEATURE(ENDPOINT_HALT) on the bulk OUT endpoint, as libusb_clear_halt sends it. */
+static int xp_clear_halt(void *self)
+{
+    sim_xport *t = self;
+    pthread_mutex_lock(&t->bus->mu);
+    int rc = xport_check(t);
+    sim_identity id;
+    if (rc == CMBOOT_OK)
+        sim_device_identity(t->board->dev, &id);
+    pthread_mutex_unlock(&t->bus->mu);
+    if (rc != CMBOOT_OK)
+        return rc;
+    const uint8_t setup[8] = {0x02, 0x01, 0x00, 0x00, id.bulk_out_ep, 0x00, 0x00, 0x00};
+    return xport_control(t, setup, NULL, NULL, 5000);
+}
+
 static void xp_cancel(void *self)
 {
     sim_xport *t = self;
@@ -514,6 +530,7 @@ static const cmboot_transport_ops xport_ops = {
     .control_out = xp_control_out,
     .control_in = xp_control_in,
     .bulk_out = xp_bulk_out,
+    .clear_halt = xp_clear_halt,
     .cancel = xp_cancel,
     .close = xp_close,
 };

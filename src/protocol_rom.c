@@ -42,8 +42,10 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
     int backoff_ms = 10;
     for (;;) {
         int64_t left = deadline - cmboot_now_ms();
-        if (left <= 0)
-            return CMBOOT_ERR_TIMEOUT;
+        if (left <= 0) {
+            rc = CMBOOT_ERR_TIMEOUT;
+            break;
+        }
         uint8_t st[4];
         rc = cmboot_wire_read(t, st, sizeof st, (unsigned)(left < 1000 ? left : 1000));
         if (rc == CMBOOT_OK) {
@@ -65,7 +67,7 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
             return CMBOOT_OK;
         }
         if (!status_retryable(rc))
-            return rc;
+            break;
         /* Bounded back-off between attempts the device refused at once (a stall returns immediately). */
         int wait = backoff_ms;
         if (wait > left)
@@ -74,4 +76,14 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
         if (backoff_ms < 200)
             backoff_ms *= 2;
     }
+    if (lim.rom_status_optional && rc != CMBOOT_ERR_CANCELLED) {
+        /* Imager ignores this read and notes it may fail on BCM2711/2712: the second stage appearing is the
+         * real answer, which the caller waits for. */
+        char m[128];
+        snprintf(m, sizeof m, "boot ROM status read failed (%s): carrying on, the second stage will tell",
+                 cmboot_strerror(rc));
+        cmboot_hook_log(hooks, CMBOOT_LOG_WARN, m);
+        return CMBOOT_OK;
+    }
+    return rc;
 }

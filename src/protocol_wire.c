@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "cmboot/error.h"
-#include "cmboot/protocol.h"
+#include "protocol_internal.h"
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -62,60 +62,68 @@ static int name_bytes_safe(const char *name, size_t len)
     return 1;
 }
 
+static int key_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* "*KEY*VALUE" split in place: KEY non-empty and made of [A-Za-z0-9_], VALUE may be empty. */
+static int split_metadata(cmboot_fs_request *out)
+{
+    char *sep = strchr(out->name + 1, '*');
+    if (!sep || sep == out->name + 1)
+        return 0;
+    for (const char *k = out->name + 1; k < sep; k++)
+        if (!key_char(*k))
+            return 0;
+    *sep = 0;
+    out->key = out->name + 1;
+    out->value = sep + 1;
+    return 1;
+}
+
 int cmboot_fs_request_parse(const uint8_t *buf, size_t len, cmboot_fs_request *out)
 {
     if (!buf || !out)
         return CMBOOT_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
-    if (len < CMBOOT_FS_REQUEST_SIZE)
+    if (len < 4)
         return CMBOOT_ERR_SHORT_TRANSFER;
     if (len > CMBOOT_FS_REQUEST_SIZE)
         return CMBOOT_ERR_OVERFLOW;
-    uint32_t raw = get_le32(buf);
-    if (raw > CMBOOT_FS_DONE)
-        return CMBOOT_ERR_PROTOCOL;
-    out->command = (int32_t)raw;
-    const char *field = (const char *)buf + 4;
-    const char *nul = memchr(field, 0, CMBOOT_FS_NAME_FIELD);
-    if (out->command == CMBOOT_FS_DONE) {
-        /* Done carries no name worth reading; keep whatever terminated text there is for logs only. */
-        out->kind = CMBOOT_FS_REQ_DONE;
-        if (nul && name_bytes_safe(field, (size_t)(nul - field))) {
-            out->name_len = (size_t)(nul - field);
-            memcpy(out->name, field, out->name_len);
-        }
-        return CMBOOT_OK;
-    }
-    if (!nul)
-        return CMBOOT_ERR_UNSAFE_NAME; /* unterminated: 256 bytes of name and no end */
-    out->name_len = (size_t)(nul - field);
-    if (out->name_len > CMBOOT_FS_NAME_MAX)
-        return CMBOOT_ERR_UNSAFE_NAME;
-    if (!name_bytes_safe(field, out->name_len))
-        return CMBOOT_ERR_UNSAFE_NAME;
-    memcpy(out->name, field, out->name_len);
-    out->name[out->name_len] = 0;
-    if (out->name_len == 0) {
+    out->command = (int32_t)get_le32(buf);
+    /* A reply shorter than 260 bytes: the name ends where the data ends (Imager's rule). */
+    char field[CMBOOT_FS_NAME_FIELD] = {0};
+    memcpy(field, buf + 4, len - 4);
+    const char *nul = memchr(field, 0, sizeof field);
+    size_t n = nul ? (size_t)(nul - field) : sizeof field;
+    /* The reference tests for an empty name before it looks at the command. */
+    if (n == 0) {
         out->kind = CMBOOT_FS_REQ_EMPTY;
         return CMBOOT_OK;
     }
-    if (out->name[0] == '*') {
-        /* "*KEY*VALUE": split in place; KEY must be non-empty and made of [A-Za-z0-9_]. */
-        char *sep = strchr(out->name + 1, '*');
-        if (!sep || sep == out->name + 1)
-            return CMBOOT_ERR_PROTOCOL;
-        for (const char *k = out->name + 1; k < sep; k++) {
-            char c = *k;
-            if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
-                return CMBOOT_ERR_PROTOCOL;
+    if (out->command == CMBOOT_FS_DONE) {
+        /* Done carries no name worth reading; keep whatever safe terminated text there is for logs only. */
+        out->kind = CMBOOT_FS_REQ_DONE;
+        if (nul && name_bytes_safe(field, n)) {
+            out->name_len = n;
+            memcpy(out->name, field, n);
         }
-        *sep = 0;
-        out->key = out->name + 1;
-        out->value = sep + 1;
-        out->kind = CMBOOT_FS_REQ_METADATA;
         return CMBOOT_OK;
     }
-    out->kind = CMBOOT_FS_REQ_FILE;
+    if (!nul || n > CMBOOT_FS_NAME_MAX || !name_bytes_safe(field, n))
+        return CMBOOT_ERR_UNSAFE_NAME; /* unterminated (256 bytes of name) or control characters */
+    out->name_len = n;
+    memcpy(out->name, field, n);
+    if (out->name[0] == '*') {
+        /* Metadata before the command, as the reference: every '*' message but Done gets its ack. */
+        out->kind = split_metadata(out) ? CMBOOT_FS_REQ_METADATA : CMBOOT_FS_REQ_BAD_METADATA;
+        return CMBOOT_OK;
+    }
+    if (out->command != CMBOOT_FS_GET_FILE_SIZE && out->command != CMBOOT_FS_READ_FILE)
+        out->kind = CMBOOT_FS_REQ_UNKNOWN;
+    else
+        out->kind = CMBOOT_FS_REQ_FILE;
     return CMBOOT_OK;
 }
 
@@ -138,22 +146,30 @@ int cmboot_wire_write(const cmboot_transport *t, const void *buf, uint32_t len, 
     int rc = t->ops->control_out(t->self, v, i, timeout_ms);
     if (rc < 0 || len == 0)
         return rc;
-    size_t actual = 0;
-    rc = t->ops->bulk_out(t->self, buf, len, &actual, timeout_ms);
+    unsigned retries = 1;
+    return cmboot_bulk_send(t, buf, len, timeout_ms, &retries, NULL);
+}
+
+int cmboot_wire_read_some(const cmboot_transport *t, void *buf, uint32_t len, size_t *actual, unsigned timeout_ms)
+{
+    uint16_t v, i;
+    cmboot_wire_length_split(len, &v, &i);
+    *actual = 0;
+    size_t got = 0;
+    int rc = t->ops->control_in(t->self, v, i, buf, len, &got, timeout_ms);
     if (rc < 0)
         return rc;
-    return actual == len ? CMBOOT_OK : CMBOOT_ERR_SHORT_TRANSFER;
+    if (got > len)
+        return CMBOOT_ERR_OVERFLOW;
+    *actual = got;
+    return CMBOOT_OK;
 }
 
 int cmboot_wire_read(const cmboot_transport *t, void *buf, uint32_t len, unsigned timeout_ms)
 {
-    uint16_t v, i;
-    cmboot_wire_length_split(len, &v, &i);
     size_t actual = 0;
-    int rc = t->ops->control_in(t->self, v, i, buf, len, &actual, timeout_ms);
+    int rc = cmboot_wire_read_some(t, buf, len, &actual, timeout_ms);
     if (rc < 0)
         return rc;
-    if (actual > len)
-        return CMBOOT_ERR_OVERFLOW;
     return actual == len ? CMBOOT_OK : CMBOOT_ERR_SHORT_TRANSFER;
 }

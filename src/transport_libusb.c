@@ -163,8 +163,9 @@ typedef struct bulk_slot {
 } bulk_slot;
 
 /* Bulk OUT in pieces with several transfers in flight, so the bus never idles between pieces. The slots form a
- * ring in submission order and are reaped oldest first (pieces on one endpoint complete in order), so `actual`
- * is always the prefix of buf that arrived. */
+ * ring in submission order and are reaped oldest first (pieces on one endpoint complete in order). `actual` is
+ * the prefix of buf the device took: whole pieces, plus what the first failed or cut piece got through; bytes
+ * of later pieces would sit after a hole, so they do not count (the caller resends from `actual`). */
 static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned timeout_ms)
 {
     usb_transport *u = self;
@@ -183,6 +184,7 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
             rc = CMBOOT_ERR_NO_MEMORY;
     }
     size_t next = 0, sent = 0;
+    bool hole = false;           /* a reaped piece did not arrive whole: nothing after it counts */
     unsigned head = 0, live = 0; /* oldest slot in flight, number in flight */
     for (;;) {
         while (rc == CMBOOT_OK && next < len && live < depth) {
@@ -217,9 +219,12 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
         int st = status_to_error(s->x->status);
         if (st == CMBOOT_OK && s->x->actual_length != s->x->length)
             st = CMBOOT_ERR_SHORT_TRANSFER;
-        if (st == CMBOOT_OK && rc == CMBOOT_OK)
+        /* A stalled or cancelled piece still reports what went out before it stopped. */
+        if (!hole && s->x->actual_length > 0)
             sent += (size_t)s->x->actual_length;
-        else if (rc == CMBOOT_OK)
+        if (s->x->actual_length != s->x->length)
+            hole = true;
+        if (st != CMBOOT_OK && rc == CMBOOT_OK)
             rc = st;
         if (rc != CMBOOT_OK && live) { /* stop the rest: they would land after a hole in the data */
             pthread_mutex_lock(&u->lock);
@@ -235,6 +240,15 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
     if (rc == CMBOOT_ERR_CANCELLED && !atomic_load(&u->cancelled))
         rc = CMBOOT_ERR_IO;
     return rc;
+}
+
+/* After a stall: CLEAR_FEATURE(ENDPOINT_HALT) re-arms the endpoint and resets its data toggle on both sides. */
+static int t_clear_halt(void *self)
+{
+    usb_transport *u = self;
+    if (atomic_load(&u->cancelled))
+        return CMBOOT_ERR_CANCELLED;
+    return cmboot_error_from_libusb(libusb_clear_halt(u->h, u->ep_out));
 }
 
 static void t_cancel(void *self)
@@ -269,6 +283,7 @@ static const cmboot_transport_ops usb_ops = {
     .bulk_out = t_bulk_out,
     .cancel = t_cancel,
     .close = t_close,
+    .clear_halt = t_clear_halt,
 };
 
 static int transport_new(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,

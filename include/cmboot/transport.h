@@ -17,12 +17,17 @@ typedef struct cmboot_transport_ops {
     /* Vendor control IN: bmRequestType 0xC0, bRequest 0, wLength = len. *actual gets what arrived. */
     int (*control_in)(void *self, uint16_t wValue, uint16_t wIndex, void *buf, size_t len,
                       size_t *actual, unsigned timeout_ms);
-    /* Bulk OUT of len bytes on the vendor OUT endpoint; may split and pipeline internally. */
+    /* Bulk OUT of len bytes on the vendor OUT endpoint; may split and pipeline internally. *actual is the
+     * number of leading bytes of buf the device took, also when an error is returned (bytes that went out
+     * after a failed piece do not count): the caller resends from there. */
     int (*bulk_out)(void *self, const void *buf, size_t len, size_t *actual, unsigned timeout_ms);
     /* Thread-safe: makes the call in progress and every later call return CMBOOT_ERR_CANCELLED. */
     void (*cancel)(void *self);
     /* Releases the device. */
     void (*close)(void *self);
+    /* Optional (NULL = unsupported): CLEAR_FEATURE(ENDPOINT_HALT) on the bulk OUT endpoint after a failed
+     * bulk_out, so the data can be resent. */
+    int (*clear_halt)(void *self);
 } cmboot_transport_ops;
 
 typedef struct cmboot_transport {

@@ -1,4 +1,5 @@
-/* Fuzz transport: each device answer (status, size, request bytes) is taken from the input stream. */
+/* Fuzz transport: each device answer (status, size, request bytes) is taken from the input stream (layout in
+ * fuzz_transport.h). */
 #include <string.h>
 
 #include "fuzz_transport.h"
@@ -51,12 +52,15 @@ static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
     if (want > len)
         want = len;
     memset(buf, 0, len);
-    /* keep commands small so the file server's branches are reached, not only "unknown command" */
+    /* keep commands small so the file server's branches are reached, not only "unknown command"; a high
+     * bit of the command byte leaves it as it came (negative and huge commands) */
     *actual = (size_t)take(d, buf, want);
     if (*actual >= 4 && len == CMBOOT_FS_REQUEST_SIZE) {
         uint8_t *b = buf;
-        b[0] %= 4;
-        b[1] = b[2] = b[3] = 0;
+        if (!(b[0] & 0x80)) {
+            b[0] %= 5;
+            b[1] = b[2] = b[3] = 0;
+        }
     }
     return CMBOOT_OK;
 }
@@ -64,15 +68,34 @@ static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 static int f_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned t)
 {
     (void)buf; (void)t;
-    int rc = outcome(self);
+    fuzz_dev *d = self;
+    int rc = outcome(d);
     *actual = rc == CMBOOT_OK ? len : 0;
+    if (rc < 0 && rc != CMBOOT_ERR_NO_DEVICE) {
+        /* a failed bulk OUT may have taken part of the data (what the halt-clearing retry resends) */
+        uint8_t part = 0;
+        take(d, &part, 1);
+        *actual = len * part / 255;
+    }
     return rc;
+}
+
+static int f_clear_halt(void *self)
+{
+    return outcome(self);
 }
 
 static void f_cancel(void *self) { (void)self; }
 static void f_close(void *self) { (void)self; }
 
-static const cmboot_transport_ops fuzz_ops = {f_control_out, f_control_in, f_bulk_out, f_cancel, f_close};
+static const cmboot_transport_ops fuzz_ops = {
+    .control_out = f_control_out,
+    .control_in = f_control_in,
+    .bulk_out = f_bulk_out,
+    .cancel = f_cancel,
+    .close = f_close,
+    .clear_halt = f_clear_halt,
+};
 
 typedef struct files_ctx {
     cmboot_files *files;
@@ -84,7 +107,33 @@ static int open_file(void *user, const char *name, cmboot_stream *out)
     return cmboot_files_open(fc->files, cmboot_soc_by_id(CMBOOT_SOC_BCM2711), "1-1", name, out);
 }
 
-int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir)
+static void count_log(void *user, int level, const char *msg)
+{
+    (void)level;
+    fuzz_stats *st = user;
+    if (strstr(msg, "reading again"))
+        st->reads_again++;
+    if (strstr(msg, "at least 4 needed"))
+        st->short_requests++;
+    if (strstr(msg, "unknown command"))
+        st->unknown_commands++;
+    if (strstr(msg, "not *KEY*VALUE"))
+        st->bad_metadata++;
+    if (strstr(msg, "refused a file name"))
+        st->unsafe_names++;
+    if (strstr(msg, "clearing the halt"))
+        st->halt_retries++;
+}
+
+static void count_metadata(void *user, const char *key, const char *value)
+{
+    fuzz_stats *st = user;
+    /* both strings must be terminated within the request: reading them is what the sanitizers check */
+    if (strlen(key) + strlen(value) < CMBOOT_FS_NAME_FIELD)
+        st->metadata++;
+}
+
+static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats, int rom)
 {
     fuzz_dev d = {data, size, 0};
     cmboot_transport t = {&fuzz_ops, &d};
@@ -92,21 +141,35 @@ int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir)
     cmboot_stage_limits_default(&lim);
     lim.status_deadline_ms = 3; /* retries still happen; a longer deadline only slows the fuzzer */
     lim.chunk_size = 4096;
+    lim.retry_backoff_max_ms = 0; /* pauses only slow the fuzzer */
+    fuzz_stats local;
+    memset(&local, 0, sizeof local);
+    cmboot_stage_hooks hooks = {.metadata = count_metadata, .log = count_log, .user = stats ? stats : &local};
     static const uint8_t second[64];
-    /* ROM stage over a tiny in-memory second stage */
     cmboot_files_config cfg = {.boot_dir = boot_dir};
     files_ctx fc;
     if (cmboot_files_new(&cfg, &fc.files) < 0)
         return CMBOOT_ERR_NO_MEMORY;
     cmboot_stream s;
-    if (cmboot_files_open(fc.files, cmboot_soc_by_id(CMBOOT_SOC_BCM2711), NULL, "bootcode4.bin", &s) == 0) {
+    if (rom && cmboot_files_open(fc.files, cmboot_soc_by_id(CMBOOT_SOC_BCM2711), NULL, "bootcode4.bin", &s) == 0) {
         int32_t st;
-        cmboot_rom_stage_run(&t, &s, second, &lim, NULL, &st);
+        lim.rom_status_optional = size % 2; /* both ways of treating a failed status read */
+        cmboot_rom_stage_run(&t, &s, second, &lim, &hooks, &st);
         cmboot_stream_close(&s);
     }
     cmboot_file_provider p = {open_file, &fc};
     unsigned served;
-    int rc = cmboot_fileserver_run(&t, &p, &lim, NULL, &served);
+    int rc = cmboot_fileserver_run(&t, &p, &lim, &hooks, &served);
     cmboot_files_free(fc.files);
     return rc;
+}
+
+int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats)
+{
+    return run(data, size, boot_dir, stats, 1);
+}
+
+int fuzz_run_fileserver(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats)
+{
+    return run(data, size, boot_dir, stats, 0);
 }

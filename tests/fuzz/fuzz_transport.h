@@ -5,7 +5,26 @@
 #include <stdint.h>
 #include "cmboot/cmboot.h"
 
+/* Which odd paths a run went through (counted from the stages' log lines and hooks). */
+typedef struct fuzz_stats {
+    unsigned reads_again;     /* a request read failed or was too short and was read again */
+    unsigned short_requests;  /* fewer than 4 bytes */
+    unsigned unknown_commands;
+    unsigned bad_metadata;
+    unsigned metadata;        /* "*KEY*VALUE" recorded */
+    unsigned unsafe_names;
+    unsigned halt_retries;    /* bulk OUT resent after clearing a halt */
+} fuzz_stats;
+
+/* Input layout, one transfer after another: an outcome byte per transfer (value % 16: 13 timeout, 14 stall,
+ * 15 I/O error, else success; input exhausted = device gone); a control IN then takes a length byte
+ * (>= 0xf0: answer lb - 0xf0 bytes, else all) and that many data bytes; a failed bulk OUT takes a byte p and
+ * reports len * p / 255 bytes taken. For request reads a command byte without its high bit becomes
+ * byte % 5 with the other three command bytes zeroed. */
+
 /* Runs both stages against replies decoded from data; never fails itself (sanitizers judge). Returns the
- * file server's result. */
-int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir);
+ * file server's result. stats may be NULL. */
+int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats);
+/* The file server alone. */
+int fuzz_run_fileserver(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats);
 #endif

@@ -1,5 +1,6 @@
 /* ROM stage and file server against a scripted transport: exact wire traffic, retries, acks and errors. */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,13 +13,16 @@
 typedef struct reply {
     int rc;                 /* result of the transfer */
     const uint8_t *data;    /* control IN data */
-    size_t len;
+    size_t len;             /* control IN: bytes answered; failed bulk OUT: bytes the device took first */
 } reply;
 
 typedef struct script_dev {
     const reply *replies;
     size_t nreplies, next;
-    char log[4096];         /* "o(v,i) " control OUT, "i(len) " control IN, "b(len) " bulk OUT */
+    char log[4096];         /* "o(v,i) " control OUT, "i(len) " control IN, "b(len) " bulk OUT, "h " clear halt */
+    uint8_t got[65536];     /* bulk bytes the device took, in order */
+    size_t ngot;
+    unsigned max_in_timeout;
 } script_dev;
 
 static void note(script_dev *d, char kind, unsigned a, int b)
@@ -45,9 +49,12 @@ static int s_control_out(void *self, uint16_t v, uint16_t i, unsigned t)
 
 static int s_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned t)
 {
-    (void)i; (void)t;
-    note(self, 'i', v, -1);
-    const reply *r = take(self);
+    (void)i;
+    script_dev *d = self;
+    note(d, 'i', v, -1);
+    if (t > d->max_in_timeout)
+        d->max_in_timeout = t;
+    const reply *r = take(d);
     *actual = 0;
     if (r->rc < 0)
         return r->rc;
@@ -59,16 +66,61 @@ static int s_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 
 static int s_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned t)
 {
-    (void)buf; (void)t;
-    note(self, 'b', (unsigned)len, -1);
-    int rc = take(self)->rc;
-    *actual = rc == CMBOOT_OK ? len : 0;
-    return rc;
+    (void)t;
+    script_dev *d = self;
+    note(d, 'b', (unsigned)len, -1);
+    const reply *r = take(d);
+    size_t took = r->rc == CMBOOT_OK ? len : (r->len < len ? r->len : len);
+    if (d->ngot + took <= sizeof d->got) {
+        memcpy(d->got + d->ngot, buf, took);
+        d->ngot += took;
+    }
+    *actual = took;
+    return r->rc;
+}
+
+static int s_clear_halt(void *self)
+{
+    script_dev *d = self;
+    size_t n = strlen(d->log);
+    snprintf(d->log + n, sizeof d->log - n, "h ");
+    return take(d)->rc;
 }
 
 static void s_cancel(void *self) { (void)self; }
 static void s_close(void *self) { (void)self; }
-static const cmboot_transport_ops script_ops = {s_control_out, s_control_in, s_bulk_out, s_cancel, s_close};
+/* Without clear_halt, as transports that cannot clear a halt. */
+static const cmboot_transport_ops script_ops = {
+    .control_out = s_control_out, .control_in = s_control_in, .bulk_out = s_bulk_out,
+    .cancel = s_cancel, .close = s_close,
+};
+static const cmboot_transport_ops script_ops_halt = {
+    .control_out = s_control_out, .control_in = s_control_in, .bulk_out = s_bulk_out,
+    .cancel = s_cancel, .close = s_close, .clear_halt = s_clear_halt,
+};
+
+/* Log lines the stages sent, joined. */
+typedef struct log_sink {
+    char text[8192];
+    int warnings;
+    char keys[512];         /* metadata hook: "KEY=VALUE;" */
+} log_sink;
+
+static void sink_log(void *user, int level, const char *msg)
+{
+    log_sink *l = user;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%s\n", msg);
+    if (level == CMBOOT_LOG_WARN)
+        l->warnings++;
+}
+
+static void sink_metadata(void *user, const char *key, const char *value)
+{
+    log_sink *l = user;
+    size_t n = strlen(l->keys);
+    snprintf(l->keys + n, sizeof l->keys - n, "%s=%s;", key, value);
+}
 
 static uint8_t *request(int32_t cmd, const char *name)
 {
@@ -127,30 +179,416 @@ static void test_done_with_name_not_answered(void **state)
     free(done);
 }
 
-/* A short request is detected, not parsed from stale bytes. */
-static void test_short_request_is_an_error(void **state)
+/* A request of fewer than 4 bytes is logged and read again; 4..259 bytes are a request whose name ends where
+ * the data ends (Imager's rule); an overflow is read again too. */
+static void test_short_request_read_again(void **state)
 {
     (void)state;
     uint8_t *req = request(CMBOOT_FS_GET_FILE_SIZE, "start.elf");
-    reply r[] = {{CMBOOT_OK, req, 100}};
-    script_dev d = {r, 1, 0, ""};
+    uint8_t *done = request(CMBOOT_FS_DONE, "");
+    reply r[] = {{CMBOOT_OK, req, 3},             /* too short: read again */
+                 {CMBOOT_ERR_OVERFLOW, NULL, 0},  /* read again */
+                 {CMBOOT_OK, req, 13},            /* "start.elf" without its NUL */
+                 {CMBOOT_OK, NULL, 0},            /* its answer: absent */
+                 {CMBOOT_OK, done, 4},            /* command only: empty name ends serving */
+                 {CMBOOT_OK, NULL, 0}};
+    script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
     cmboot_file_provider p = {no_files, NULL};
-    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_ERR_SHORT_TRANSFER);
-    assert_string_equal(d.log, "i(260) ");
+    log_sink l = {"", 0, ""};
+    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    unsigned served = 0;
+    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, &served), CMBOOT_OK);
+    assert_string_equal(d.log, "i(260) i(260) i(260) o(0,0) i(260) o(0,0) ");
+    assert_int_equal(served, 2);
+    assert_non_null(strstr(l.text, "request of 3 bytes"));
+    free(req);
+    free(done);
+}
+
+/* The name asked for is the one that arrived in a short reply. */
+static int record_name(void *user, const char *name, cmboot_stream *out)
+{
+    (void)out;
+    snprintf(user, 64, "%s", name);
+    return CMBOOT_ERR_NOT_FOUND;
+}
+
+static void test_short_request_name_ends_with_data(void **state)
+{
+    (void)state;
+    uint8_t *req = request(CMBOOT_FS_READ_FILE, "config.txt");
+    reply r[] = {{CMBOOT_OK, req, 10}, {CMBOOT_OK, NULL, 0}};
+    script_dev d = {r, 2, 0, ""};
+    cmboot_transport t = {&script_ops, &d};
+    char seen[64] = "";
+    cmboot_file_provider p = {record_name, seen};
+    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_ERR_NO_DEVICE);
+    assert_string_equal(seen, "config");
+    assert_string_equal(d.log, "i(260) o(0,0) i(260) ");
     free(req);
 }
 
-static void test_unknown_command_is_protocol_error(void **state)
+/* An unknown command is acknowledged and serving goes on (also how a misaligned reply is recovered). */
+static void test_unknown_command_acknowledged(void **state)
 {
     (void)state;
     uint8_t *req = request(7, "start.elf");
-    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}};
-    script_dev d = {r, 1, 0, ""};
+    uint8_t *neg = request(-3, "a\"b\\c");
+    uint8_t *done = request(CMBOOT_FS_DONE, "");
+    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, neg, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
+    cmboot_transport t = {&script_ops, &d};
+    char seen[64] = "";
+    cmboot_file_provider p = {record_name, seen};
+    log_sink l = {"", 0, ""};
+    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, NULL), CMBOOT_OK);
+    assert_string_equal(d.log, "i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) ");
+    assert_string_equal(seen, ""); /* never looked up */
+    assert_int_equal(l.warnings, 2);
+    assert_non_null(strstr(l.text, "unknown command (command 7, name \"start.elf\")"));
+    assert_non_null(strstr(l.text, "command -3, name \"a\\x22b\\x5cc\""));
+    free(req);
+    free(neg);
+    free(done);
+}
+
+/* Log lines about device names are bounded whatever the name holds. */
+static void test_odd_request_log_bounded(void **state)
+{
+    (void)state;
+    char name[255];
+    memset(name, 0x80, sizeof name); /* each byte escapes to four characters */
+    uint8_t *req = request(4, "");
+    memcpy(req + 4, name, sizeof name);
+    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    script_dev d = {r, 2, 0, ""};
     cmboot_transport t = {&script_ops, &d};
     cmboot_file_provider p = {no_files, NULL};
-    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_ERR_PROTOCOL);
+    log_sink l = {"", 0, ""};
+    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, NULL), CMBOOT_ERR_NO_DEVICE);
+    assert_string_equal(d.log, "i(260) o(0,0) i(260) ");
+    const char *line = strstr(l.text, "unknown command (command 4, name \"\\x80\\x80");
+    assert_non_null(line);
+    const char *end = strchr(line, '\n');
+    assert_true(end - line < 320);
+    assert_non_null(strstr(line, "...\"): acknowledged"));
     free(req);
+}
+
+/* Every '*' message but Done is acknowledged; what parses is recorded, the rest logged (escaped). */
+static void test_odd_metadata_acknowledged(void **state)
+{
+    (void)state;
+    uint8_t *m1 = request(CMBOOT_FS_GET_FILE_SIZE, "*NOVALUE");
+    uint8_t *m2 = request(CMBOOT_FS_READ_FILE, "*BAD KEY*x");
+    uint8_t *m3 = request(CMBOOT_FS_READ_FILE, "*EEPROM_UPDATE*");
+    uint8_t *m4 = request(5, "*MAC_ADDR*d8:3a");
+    uint8_t *m5 = request(CMBOOT_FS_GET_FILE_SIZE, "*\xff*v");
+    uint8_t *m6 = request(CMBOOT_FS_GET_FILE_SIZE, "*K*a\tb"); /* control character: refused, still answered */
+    uint8_t *done = request(CMBOOT_FS_DONE, "");
+    reply r[] = {{CMBOOT_OK, m1, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m2, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m3, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m4, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m5, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m6, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
+    cmboot_transport t = {&script_ops, &d};
+    char seen[64] = "";
+    cmboot_file_provider p = {record_name, seen};
+    log_sink l = {"", 0, ""};
+    cmboot_stage_hooks h = {.metadata = sink_metadata, .log = sink_log, .user = &l};
+    unsigned served = 0;
+    assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, &served), CMBOOT_OK);
+    assert_string_equal(d.log, "i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) "
+                               "i(260) o(0,0) i(260) o(0,0) ");
+    assert_int_equal(served, 7);
+    assert_string_equal(l.keys, "EEPROM_UPDATE=;MAC_ADDR=d8:3a;");
+    assert_string_equal(seen, "");
+    assert_non_null(strstr(l.text, "\"*NOVALUE\""));
+    assert_non_null(strstr(l.text, "\"*BAD KEY*x\""));
+    assert_non_null(strstr(l.text, "\"*\\xff*v\""));
+    assert_non_null(strstr(l.text, "\"*K*a\\x09b\""));
+    assert_int_equal(l.warnings, 4);
+    free(m1); free(m2); free(m3); free(m4); free(m5); free(m6);
+    free(done);
+}
+
+/* An empty name ends serving whatever the command, after a zero-length write. */
+static void test_empty_name_ends_any_command(void **state)
+{
+    (void)state;
+    static const int32_t cmds[] = {CMBOOT_FS_GET_FILE_SIZE, CMBOOT_FS_READ_FILE, 9, -1};
+    for (size_t k = 0; k < sizeof cmds / sizeof cmds[0]; k++) {
+        uint8_t *req = request(cmds[k], "");
+        reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_ERR_NO_DEVICE, NULL, 0}};
+        script_dev d = {r, 2, 0, ""};
+        cmboot_transport t = {&script_ops, &d};
+        cmboot_file_provider p = {no_files, NULL};
+        assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_OK);
+        assert_string_equal(d.log, "i(260) o(0,0) ");
+        free(req);
+    }
+}
+
+/* A read that times out or stalls is read again (the reference keeps polling); a gone device ends it. */
+static void test_request_timeout_reads_again(void **state)
+{
+    (void)state;
+    uint8_t *done = request(CMBOOT_FS_DONE, "");
+    reply r[] = {{CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},   {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
+    cmboot_transport t = {&script_ops, &d};
+    cmboot_file_provider p = {no_files, NULL};
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    assert_int_equal(lim.request_timeout_ms, 20000);
+    assert_int_equal(lim.request_idle_limit_ms, 0);
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
+    assert_true(cmboot_now_ms() - t0 < 1000); /* the back-off stays short */
+    assert_string_equal(d.log, "i(260) i(260) i(260) i(260) i(260) o(0,0) ");
+    assert_int_equal(d.max_in_timeout, 20000);
+    free(done);
+
+    /* device gone: the stage ends with the transport's error */
+    static const int gone[] = {CMBOOT_ERR_NO_DEVICE, CMBOOT_ERR_IO, CMBOOT_ERR_CANCELLED};
+    for (size_t k = 0; k < 3; k++) {
+        reply g[] = {{CMBOOT_ERR_TIMEOUT, NULL, 0}, {gone[k], NULL, 0}};
+        script_dev dg = {g, 2, 0, ""};
+        cmboot_transport tg = {&script_ops, &dg};
+        assert_int_equal(cmboot_fileserver_run(&tg, &p, &lim, NULL, NULL), gone[k]);
+        assert_string_equal(dg.log, "i(260) i(260) ");
+    }
+}
+
+/* Reads the device refuses at once are spaced by a growing pause, capped by retry_backoff_max_ms. */
+static void test_request_backoff_bounded(void **state)
+{
+    (void)state;
+    uint8_t *done = request(CMBOOT_FS_DONE, "");
+    reply r[] = {{CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    cmboot_file_provider p = {no_files, NULL};
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    assert_int_equal(lim.retry_backoff_max_ms, 250);
+    /* pauses 0, 10, 20, 20, 20, 20 */
+    lim.retry_backoff_max_ms = 20;
+    script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
+    cmboot_transport t = {&script_ops, &d};
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
+    int64_t took = cmboot_now_ms() - t0;
+    assert_true(took >= 90);
+    assert_true(took < 1000);
+    /* no pause at all */
+    lim.retry_backoff_max_ms = 0;
+    script_dev d0 = {r, sizeof r / sizeof r[0], 0, ""};
+    t.self = &d0;
+    t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
+    assert_true(cmboot_now_ms() - t0 < 50);
+    assert_string_equal(d0.log, d.log);
+    free(done);
+}
+
+/* A device that never answers: each read waits its timeout; request_idle_limit_ms ends the stage. */
+typedef struct mute_dev {
+    unsigned reads, max_timeout;
+} mute_dev;
+
+static int m_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned t)
+{
+    (void)v; (void)i; (void)buf; (void)len;
+    mute_dev *m = self;
+    m->reads++;
+    if (t > m->max_timeout)
+        m->max_timeout = t;
+    *actual = 0;
+    poll(NULL, 0, (int)t); /* stands for the device NAKing until the timeout */
+    return CMBOOT_ERR_TIMEOUT;
+}
+
+static int m_fail(void *self, uint16_t v, uint16_t i, unsigned t)
+{
+    (void)self; (void)v; (void)i; (void)t;
+    return CMBOOT_ERR_IO;
+}
+
+static void test_request_idle_limit(void **state)
+{
+    (void)state;
+    static const cmboot_transport_ops mute_ops = {.control_out = m_fail, .control_in = m_control_in};
+    mute_dev m = {0, 0};
+    cmboot_transport t = {&mute_ops, &m};
+    cmboot_file_provider p = {no_files, NULL};
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    lim.request_timeout_ms = 40;
+    lim.request_idle_limit_ms = 150;
+    log_sink l = {"", 0, ""};
+    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, &h, NULL), CMBOOT_ERR_TIMEOUT);
+    int64_t took = cmboot_now_ms() - t0;
+    assert_true(took >= 150);
+    assert_true(took < 1500);
+    assert_true(m.reads >= 4); /* read again after each timeout */
+    assert_int_equal(m.max_timeout, 40);
+    assert_non_null(strstr(l.text, "no request from the device for 150 ms"));
+}
+
+/* A file served from memory. */
+typedef struct mem_file {
+    const uint8_t *data;
+    size_t size, pos;
+} mem_file;
+
+static long mem_read(void *self, void *buf, size_t len)
+{
+    mem_file *f = self;
+    size_t n = f->size - f->pos < len ? f->size - f->pos : len;
+    memcpy(buf, f->data + f->pos, n);
+    f->pos += n;
+    return (long)n;
+}
+
+static int mem_open(void *user, const char *name, cmboot_stream *out)
+{
+    mem_file *f = user;
+    if (strcmp(name, "boot.img") != 0)
+        return CMBOOT_ERR_NOT_FOUND;
+    f->pos = 0;
+    memset(out, 0, sizeof *out);
+    out->size = f->size;
+    out->read = mem_read;
+    out->self = f;
+    snprintf(out->source, sizeof out->source, "memory");
+    return CMBOOT_OK;
+}
+
+/* ReadFile of boot.img (10000 bytes, 4096-byte chunks) against a script; returns the file server's result. */
+static int serve_boot_img(script_dev *d, const cmboot_transport_ops *ops, uint8_t *content, log_sink *l)
+{
+    test_fill_pattern(content, 10000, 77);
+    mem_file f = {content, 10000, 0};
+    cmboot_transport t = {ops, d};
+    cmboot_file_provider p = {mem_open, &f};
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    lim.chunk_size = 4096;
+    cmboot_stage_hooks h = {.log = sink_log, .user = l};
+    return cmboot_fileserver_run(&t, &p, &lim, &h, NULL);
+}
+
+/* A stall mid-file: the halt is cleared and the rest resent from the first byte the device did not take. */
+static void test_bulk_stall_cleared_and_resent(void **state)
+{
+    (void)state;
+    uint8_t *req = request(CMBOOT_FS_READ_FILE, "boot.img");
+    uint8_t content[10000];
+    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE},
+                 {CMBOOT_OK, NULL, 0},             /* size announced */
+                 {CMBOOT_OK, NULL, 0},             /* chunk 1: 4096 */
+                 {CMBOOT_ERR_STALL, NULL, 1000},   /* chunk 2: stalls after 1000 bytes */
+                 {CMBOOT_OK, NULL, 0},             /* clear halt */
+                 {CMBOOT_OK, NULL, 0},             /* the other 3096 */
+                 {CMBOOT_OK, NULL, 0}};            /* chunk 3: 1808 */
+    script_dev *d = calloc(1, sizeof *d);
+    d->replies = r;
+    d->nreplies = sizeof r / sizeof r[0];
+    log_sink l = {"", 0, ""};
+    assert_int_equal(serve_boot_img(d, &script_ops_halt, content, &l), CMBOOT_ERR_NO_DEVICE);
+    assert_string_equal(d->log, "i(260) o(10000,0) b(4096) b(4096) h b(3096) b(1808) i(260) ");
+    assert_int_equal(d->ngot, 10000);
+    assert_memory_equal(d->got, content, 10000); /* complete and in order */
+    assert_non_null(strstr(l.text, "after 1000 of 4096 bytes"));
+    free(d);
+    free(req);
+}
+
+/* One retry per file: a second failure ends the stage with it; I/O errors are retried like stalls. */
+static void test_bulk_second_failure_fails(void **state)
+{
+    (void)state;
+    uint8_t *req = request(CMBOOT_FS_READ_FILE, "boot.img");
+    uint8_t content[10000];
+    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_ERR_IO, NULL, 100},       /* chunk 1 */
+                 {CMBOOT_OK, NULL, 0},             /* clear halt */
+                 {CMBOOT_OK, NULL, 0},             /* 3996 */
+                 {CMBOOT_ERR_STALL, NULL, 0},      /* chunk 2 */
+                 {CMBOOT_OK, NULL, 0}};            /* a clear halt that must not come */
+    script_dev *d = calloc(1, sizeof *d);
+    d->replies = r;
+    d->nreplies = sizeof r / sizeof r[0];
+    log_sink l = {"", 0, ""};
+    assert_int_equal(serve_boot_img(d, &script_ops_halt, content, &l), CMBOOT_ERR_STALL);
+    assert_string_equal(d->log, "i(260) o(10000,0) b(4096) h b(3996) b(4096) ");
+    assert_int_equal(d->ngot, 4096);
+    assert_memory_equal(d->got, content, 4096);
+    free(d);
+    free(req);
+}
+
+/* No retry without clear_halt, when clearing fails, or when the device is gone. */
+static void test_bulk_no_retry(void **state)
+{
+    (void)state;
+    uint8_t *req = request(CMBOOT_FS_READ_FILE, "boot.img");
+    uint8_t content[10000];
+    reply r1[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 10}};
+    script_dev *d = calloc(1, sizeof *d);
+    d->replies = r1;
+    d->nreplies = 3;
+    log_sink l = {"", 0, ""};
+    assert_int_equal(serve_boot_img(d, &script_ops, content, &l), CMBOOT_ERR_STALL);
+    assert_string_equal(d->log, "i(260) o(10000,0) b(4096) ");
+
+    reply r2[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 10},
+                  {CMBOOT_ERR_STALL, NULL, 0}};
+    memset(d, 0, sizeof *d);
+    d->replies = r2;
+    d->nreplies = 4;
+    assert_int_equal(serve_boot_img(d, &script_ops_halt, content, &l), CMBOOT_ERR_STALL);
+    assert_string_equal(d->log, "i(260) o(10000,0) b(4096) h ");
+    assert_non_null(strstr(l.text, "clearing the bulk OUT halt failed"));
+
+    reply r3[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}, {CMBOOT_ERR_NO_DEVICE, NULL, 0}};
+    memset(d, 0, sizeof *d);
+    d->replies = r3;
+    d->nreplies = 3;
+    assert_int_equal(serve_boot_img(d, &script_ops_halt, content, &l), CMBOOT_ERR_NO_DEVICE);
+    assert_string_equal(d->log, "i(260) o(10000,0) b(4096) ");
+    free(d);
+    free(req);
+}
+
+/* cmboot_wire_write (boot message path) retries the same way. */
+static void test_wire_write_retries_bulk(void **state)
+{
+    (void)state;
+    uint8_t msg[24];
+    test_fill_pattern(msg, sizeof msg, 5);
+    reply r[] = {{CMBOOT_OK, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 20}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}};
+    script_dev *d = calloc(1, sizeof *d);
+    d->replies = r;
+    d->nreplies = 4;
+    cmboot_transport t = {&script_ops_halt, d};
+    assert_int_equal(cmboot_wire_write(&t, msg, sizeof msg, 1000), CMBOOT_OK);
+    assert_string_equal(d->log, "o(24,0) b(24) h b(4) ");
+    assert_int_equal(d->ngot, 24);
+    assert_memory_equal(d->got, msg, 24);
+    free(d);
 }
 
 /* ROM stage: the status read is retried (stall, timeout) within the deadline, then the status decides. */
@@ -184,12 +622,104 @@ static void test_rom_status_retried_until_answer(void **state)
     free(dir);
 }
 
+/* Opens a 10-byte bootcode.bin as a stream; *dir and *fd to be released by rom_close. */
+static void rom_open(char **dir, int *fd, cmboot_stream *s)
+{
+    *dir = test_tmpdir("rom");
+    test_write_file(*dir, "bootcode.bin", "0123456789", 10);
+    *fd = open(*dir, O_RDONLY | O_DIRECTORY);
+    assert_true(*fd >= 0);
+    int f = cmboot_open_beneath(*fd, "bootcode.bin");
+    assert_true(f >= 0);
+    assert_int_equal(cmboot_stream_from_fd(f, "bootcode.bin", s), CMBOOT_OK);
+}
+
+static void rom_close(char *dir, int fd, cmboot_stream *s)
+{
+    cmboot_stream_close(s);
+    close(fd);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* Runs the ROM stage against writes that succeed followed by `status_replies`. */
+static int rom_run(const reply *status_replies, size_t n, bool optional, int32_t *status, log_sink *l)
+{
+    reply r[16] = {{CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}};
+    assert_true(n <= 12);
+    memcpy(r + 4, status_replies, n * sizeof *r);
+    script_dev *d = calloc(1, sizeof *d);
+    d->replies = r;
+    d->nreplies = 4 + n;
+    cmboot_transport t = {&script_ops, d};
+    char *dir;
+    int fd;
+    cmboot_stream s;
+    rom_open(&dir, &fd, &s);
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    assert_false(lim.rom_status_optional);
+    lim.status_deadline_ms = 60;
+    lim.rom_status_optional = optional;
+    cmboot_stage_hooks h = {.log = sink_log, .user = l};
+    int rc = cmboot_rom_stage_run(&t, &s, NULL, &lim, &h, status);
+    rom_close(dir, fd, &s);
+    free(d);
+    return rc;
+}
+
+/* rom_status_optional: a status read that fails is a warning and the stage succeeds; a non-zero status is
+ * still a rejection, a cancel still a cancel. */
+static void test_rom_status_optional(void **state)
+{
+    (void)state;
+    static const uint8_t bad[4] = {5, 0, 0, 0};
+    reply stalls[12];
+    for (int k = 0; k < 12; k++)
+        stalls[k] = (reply){CMBOOT_ERR_STALL, NULL, 0};
+    const reply overflow[] = {{CMBOOT_ERR_OVERFLOW, NULL, 0}};
+    const reply access[] = {{CMBOOT_ERR_ACCESS, NULL, 0}};
+    const reply reject[] = {{CMBOOT_OK, bad, 4}};
+    const reply cancel[] = {{CMBOOT_ERR_CANCELLED, NULL, 0}};
+    int32_t st = 0;
+    log_sink l = {"", 0, ""};
+
+    /* stalls until the deadline (then the script's device leaves: keep it stalling past the deadline) */
+    assert_int_equal(rom_run(stalls, 12, false, &st, &l), CMBOOT_ERR_TIMEOUT);
+    memset(&l, 0, sizeof l);
+    assert_int_equal(rom_run(stalls, 12, true, &st, &l), CMBOOT_OK);
+    assert_int_equal(st, -1);
+    assert_int_equal(l.warnings, 1);
+    assert_non_null(strstr(l.text, "boot ROM status read failed"));
+
+    assert_int_equal(rom_run(overflow, 1, false, &st, &l), CMBOOT_ERR_OVERFLOW);
+    assert_int_equal(rom_run(overflow, 1, true, &st, &l), CMBOOT_OK);
+    assert_int_equal(rom_run(access, 1, false, &st, &l), CMBOOT_ERR_ACCESS);
+    assert_int_equal(rom_run(access, 1, true, &st, &l), CMBOOT_OK);
+
+    assert_int_equal(rom_run(reject, 1, true, &st, &l), CMBOOT_ERR_ROM_REJECTED);
+    assert_int_equal(st, 5);
+    assert_int_equal(rom_run(cancel, 1, true, &st, &l), CMBOOT_ERR_CANCELLED);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_done_with_empty_name_is_acknowledged),
     cmocka_unit_test(test_done_ack_failure_still_done),
     cmocka_unit_test(test_done_with_name_not_answered),
-    cmocka_unit_test(test_short_request_is_an_error),
-    cmocka_unit_test(test_unknown_command_is_protocol_error),
+    cmocka_unit_test(test_short_request_read_again),
+    cmocka_unit_test(test_short_request_name_ends_with_data),
+    cmocka_unit_test(test_unknown_command_acknowledged),
+    cmocka_unit_test(test_odd_request_log_bounded),
+    cmocka_unit_test(test_odd_metadata_acknowledged),
+    cmocka_unit_test(test_empty_name_ends_any_command),
+    cmocka_unit_test(test_request_timeout_reads_again),
+    cmocka_unit_test(test_request_backoff_bounded),
+    cmocka_unit_test(test_request_idle_limit),
+    cmocka_unit_test(test_bulk_stall_cleared_and_resent),
+    cmocka_unit_test(test_bulk_second_failure_fails),
+    cmocka_unit_test(test_bulk_no_retry),
+    cmocka_unit_test(test_wire_write_retries_bulk),
     cmocka_unit_test(test_rom_status_retried_until_answer),
+    cmocka_unit_test(test_rom_status_optional),
 };
 CMBOOT_TEST_MAIN(tests)

@@ -25,7 +25,7 @@ static void test_random_device_replies(void **state)
             memset(buf + 20, 0, 270);
             memcpy(buf + 24, "start.elf", 9);
         }
-        int rc = fuzz_run_stages(buf, len, dir);
+        int rc = fuzz_run_stages(buf, len, dir, NULL);
         assert_true(rc <= 0 && rc > -CMBOOT_ERR_COUNT);
         outcomes[-rc]++;
     }
@@ -38,7 +38,95 @@ static void test_random_device_replies(void **state)
     free(dir);
 }
 
+/* Builds fuzz input for the file server alone (layout in fuzz_transport.h). */
+typedef struct gen {
+    uint8_t b[16384];
+    size_t n;
+} gen;
+
+static void put(gen *g, const void *p, size_t n)
+{
+    assert_true(g->n + n <= sizeof g->b);
+    memcpy(g->b + g->n, p, n);
+    g->n += n;
+}
+
+static void put_byte(gen *g, uint8_t v) { put(g, &v, 1); }
+
+/* A request read answered with `bytes` bytes (260 = all) of cmd/name; the command's low byte must be < 5 or
+ * have its high bit set to arrive unchanged. */
+static void put_request(gen *g, int32_t cmd, const char *name, size_t name_len, size_t bytes)
+{
+    uint8_t req[CMBOOT_FS_REQUEST_SIZE];
+    cmboot_fs_request_encode(req, cmd, name, name_len);
+    put_byte(g, 0);
+    put_byte(g, bytes >= CMBOOT_FS_REQUEST_SIZE ? 0 : (uint8_t)(0xf0 + bytes));
+    put(g, req, bytes >= CMBOOT_FS_REQUEST_SIZE ? CMBOOT_FS_REQUEST_SIZE : bytes);
+}
+
+/* Every lenient path of the file server, in one conversation that ends well; then the same conversation cut
+ * and flipped at every position must still end in a defined way. */
+static void test_fileserver_odd_requests(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("fuzzfs");
+    uint8_t content[5000];
+    test_fill_pattern(content, sizeof content, 4);
+    test_write_file(dir, "start.elf", content, sizeof content);
+    gen *g = calloc(1, sizeof *g);
+    put_request(g, 0, "", 0, 2);                         /* too short: read again */
+    put_request(g, 0, "*NOVALUE", 8, 260);               /* bad metadata */
+    put_byte(g, 0);                                      /* its ack */
+    put_request(g, 1, "*MAC_ADDR*d8:3a", 15, 260);       /* metadata */
+    put_byte(g, 0);
+    put_request(g, 3, "start.elf", 9, 260);              /* unknown command */
+    put_byte(g, 0);
+    put_request(g, -7, "x", 1, 260);                     /* negative command */
+    put_byte(g, 0);
+    put_byte(g, 13);                                     /* timeout: read again */
+    put_byte(g, 14);                                     /* stall: read again */
+    put_request(g, 0, "start.elf", 9, 13);               /* GetFileSize in a short reply (no NUL) */
+    put_byte(g, 0);                                      /* size */
+    put_request(g, 1, "start.elf", 9, 260);              /* ReadFile */
+    put_byte(g, 0);                                      /* size announced */
+    put_byte(g, 14);                                     /* chunk 1 stalls ... */
+    put_byte(g, 128);                                    /* ... after about half */
+    put_byte(g, 0);                                      /* clear halt */
+    put_byte(g, 0);                                      /* the rest of chunk 1 */
+    put_byte(g, 0);                                      /* chunk 2 */
+    put_request(g, 0, "a\001b", 3, 260);                 /* unsafe name */
+    put_byte(g, 0);
+    put_request(g, 1, "", 0, 260);                       /* empty name: end */
+    put_byte(g, 0);
+    fuzz_stats st;
+    memset(&st, 0, sizeof st);
+    assert_int_equal(fuzz_run_fileserver(g->b, g->n, dir, &st), CMBOOT_OK);
+    assert_int_equal(st.short_requests, 1);
+    assert_int_equal(st.reads_again, 3);
+    assert_int_equal(st.bad_metadata, 1);
+    assert_int_equal(st.metadata, 1);
+    assert_int_equal(st.unknown_commands, 2);
+    assert_int_equal(st.unsafe_names, 1);
+    assert_int_equal(st.halt_retries, 1);
+
+    uint8_t *m = malloc(g->n);
+    int ended_ok = 0;
+    for (size_t cut = 0; cut < g->n; cut += 7) {
+        memcpy(m, g->b, g->n);
+        m[cut] ^= (uint8_t)(0x5a + cut);
+        int rc = fuzz_run_fileserver(m, g->n - (cut % 3 == 0 ? cut / 2 : 0), dir, NULL);
+        assert_true(rc <= 0 && rc > -CMBOOT_ERR_COUNT);
+        ended_ok += rc == CMBOOT_OK;
+    }
+    assert_true(ended_ok > 0);
+    free(m);
+    free(g);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_random_device_replies),
+    cmocka_unit_test(test_fileserver_odd_requests),
 };
 CMBOOT_TEST_MAIN(tests)

@@ -294,6 +294,7 @@ static void run_fault(void **state, sim_fault_kind kind, uint64_t arg, int expec
     f->cfg.stage_timeout_ms = 800;
     f->cfg.next_stage_timeout_ms = 800;
     f->cfg.limits.request_timeout_ms = 800;
+    f->cfg.limits.request_idle_limit_ms = 2000; /* the file server reads again after a timeout until then */
     int rc = cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report);
     assert_int_equal(rc, expected);
     assert_int_equal(f->report.boards, 1);
@@ -346,11 +347,13 @@ static void test_left_without_done_followed_needs_next_stage(void **state)
 }
 
 static void test_fault_vanish_before_request(void **state) { run_fault(state, SIM_FAULT_VANISH, 0, CMBOOT_ERR_NO_DEVICE); }
-static void test_fault_unknown_command(void **state) { run_fault(state, SIM_FAULT_UNKNOWN_COMMAND, 7, CMBOOT_ERR_PROTOCOL); }
-static void test_fault_short_reply(void **state) { run_fault(state, SIM_FAULT_SHORT, 3, CMBOOT_ERR_SHORT_TRANSFER); }
-static void test_fault_stall(void **state) { run_fault(state, SIM_FAULT_STALL, 0, CMBOOT_ERR_STALL); }
+/* The file server is lenient (docs/file-server.md): these faults are acknowledged or read again. */
+static void test_fault_unknown_command(void **state) { run_fault(state, SIM_FAULT_UNKNOWN_COMMAND, 7, CMBOOT_OK); }
+static void test_fault_short_reply(void **state) { run_fault(state, SIM_FAULT_SHORT, 3, CMBOOT_OK); }
+static void test_fault_stall(void **state) { run_fault(state, SIM_FAULT_STALL, 0, CMBOOT_OK); }
 static void test_fault_request_never_comes(void **state) { run_fault(state, SIM_FAULT_DELAY, 5000, CMBOOT_ERR_TIMEOUT); }
-static void test_fault_bulk_stall(void **state) { run_fault(state, SIM_FAULT_STALL_BULK, 0, CMBOOT_ERR_STALL); }
+/* The halt is cleared and the data resent. */
+static void test_fault_bulk_stall(void **state) { run_fault(state, SIM_FAULT_STALL_BULK, 0, CMBOOT_OK); }
 
 static void test_fault_short_delay_is_fine(void **state)
 {
