@@ -42,6 +42,8 @@ static void boot_usage(FILE *f)
             "      --stage-timeout SEC  deadline for the second stage to appear after the ROM (default 15)\n"
             "      --next-stage-timeout SEC  deadline for the stage after Done (mass storage, fastboot; default 60)\n"
             "      --request-timeout SEC  wait per file-server request before asking again (default 20, as rpiboot)\n"
+            "      --request-idle-limit SEC  fail a board whose second stage asks nothing for SEC (default: never,\n"
+            "                         as rpiboot)\n"
             "      --strict-confine   boot files must resolve beneath the boot directory (symlinks out refused)\n"
             "      --chunk-size BYTES bytes read and sent per bulk call (default 4 MiB)\n"
             "      --bulk-piece BYTES size of each USB bulk transfer (default 256 KiB)\n"
@@ -58,6 +60,7 @@ enum {
     OPT_STAGE_TIMEOUT,
     OPT_NEXT_STAGE_TIMEOUT,
     OPT_REQUEST_TIMEOUT,
+    OPT_REQUEST_IDLE_LIMIT,
     OPT_STRICT_CONFINE,
     OPT_BOARDS,
     OPT_CHUNK,
@@ -83,6 +86,7 @@ static const struct option long_opts[] = {
     {"stage-timeout", required_argument, NULL, OPT_STAGE_TIMEOUT},
     {"next-stage-timeout", required_argument, NULL, OPT_NEXT_STAGE_TIMEOUT},
     {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+    {"request-idle-limit", required_argument, NULL, OPT_REQUEST_IDLE_LIMIT},
     {"strict-confine", no_argument, NULL, OPT_STRICT_CONFINE},
     {"boards", required_argument, NULL, OPT_BOARDS},
     {"chunk-size", required_argument, NULL, OPT_CHUNK},
@@ -175,6 +179,11 @@ int cmd_boot(int argc, char **argv)
             if (cli_parse_seconds(optarg, &ms) < 0 || ms == 0)
                 goto bad;
             cfg.limits.request_timeout_ms = (unsigned)ms;
+            break;
+        case OPT_REQUEST_IDLE_LIMIT:
+            if (cli_parse_seconds(optarg, &ms) < 0)
+                goto bad;
+            cfg.limits.request_idle_limit_ms = (unsigned)ms;
             break;
         case OPT_STRICT_CONFINE: cfg.strict_confine = true; break;
         case OPT_BOARDS: cfg.max_boards = (unsigned)atoi(optarg); break;

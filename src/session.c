@@ -147,7 +147,11 @@ static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks
     }
     emit(b, CMBOOT_EV_FILE, soc->second_stage, s.source, 0, s.size, CMBOOT_OK);
     int32_t status = -1;
-    rc = cmboot_rom_stage_run(t, &s, sigp, &cfg->limits, hooks, &status);
+    /* Imager notes that a BCM2711/2712 ROM may reset before its status read answers: then the second stage
+     * appearing is the answer. */
+    cmboot_stage_limits limits = cfg->limits;
+    limits.rom_status_optional = limits.rom_status_optional || soc->rom_status_optional;
+    rc = cmboot_rom_stage_run(t, &s, sigp, &limits, hooks, &status);
     cmboot_stream_close(&s);
     return rc;
 }
