@@ -11,11 +11,12 @@
 
 static void doctor_usage(FILE *f)
 {
-    fprintf(f, "usage: cmboot doctor [--json] [--sys-root DIR] [--dev-root DIR] [--proc-root DIR]\n"
+    fprintf(f, "usage: cmboot doctor [--json] [-d DIR] [--sys-root DIR] [--dev-root DIR] [--proc-root DIR]\n"
                "                     [--kernel-config FILE]\n\n"
                "Checks this host for every reason a board in USB boot mode could be invisible or unusable\n"
                "and says how to fix each. Exits %d when something blocks cmboot, 0 otherwise.\n\n"
                "      --json                 one JSON document on stdout\n"
+               "  -d, --dir DIR              check this boot files directory (default: where cmboot looks without -d)\n"
                "      --sys-root DIR         sysfs to inspect (default /sys)\n"
                "      --dev-root DIR         device nodes to inspect (default /dev)\n"
                "      --proc-root DIR        procfs to inspect (default /proc)\n"
@@ -98,6 +99,7 @@ int cmd_doctor(int argc, char **argv)
         {"dev-root", required_argument, NULL, OPT_DEV},
         {"proc-root", required_argument, NULL, OPT_PROC},
         {"kernel-config", required_argument, NULL, OPT_KCONFIG},
+        {"dir", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -106,13 +108,14 @@ int cmd_doctor(int argc, char **argv)
     bool json = false;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "hd:", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_JSON: json = true; break;
         case OPT_SYS: cfg.sys_root = optarg; break;
         case OPT_DEV: cfg.dev_root = optarg; break;
         case OPT_PROC: cfg.proc_root = optarg; break;
         case OPT_KCONFIG: cfg.kernel_config = optarg; break;
+        case 'd': cfg.boot_dir = optarg; break;
         case 'h': doctor_usage(stdout); return EXIT_OK;
         default: doctor_usage(stderr); return EXIT_USAGE;
         }

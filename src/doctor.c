@@ -20,6 +20,7 @@
 #endif
 
 #include "cmboot/error.h"
+#include "cmboot/files.h"
 #include "elf_needed.h"
 #include "kconfig.h"
 #include "sysfs_usb.h"
@@ -567,6 +568,37 @@ void cmboot_doctor_config_default(cmboot_doctor_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->uid = -1;
     cfg->check_netlink = true;
+    cfg->check_boot_files = true;
+}
+
+/* Boot files for every SoC, found as `cmboot boot` finds them: a SoC without them cannot be booted here. */
+static void check_boot_files(doc *d)
+{
+    cmboot_files_config fc = {.boot_dir = d->cfg->boot_dir,
+                              .default_dirs = d->cfg->boot_default_dirs,
+                              .fallback_dirs = d->cfg->boot_fallback_dirs};
+    cmboot_files *files = NULL;
+    if (cmboot_files_new(&fc, &files) != CMBOOT_OK)
+        return;
+    unsigned usable = 0;
+    for (int id = 0; id < CMBOOT_SOC_COUNT; id++) {
+        const cmboot_soc_info *soc = cmboot_soc_by_id((cmboot_soc_id)id);
+        char msg[1024], fid[40];
+        snprintf(fid, sizeof fid, "boot-files-%s", soc->name);
+        bool ok = cmboot_files_probe(files, soc, msg, sizeof msg) == CMBOOT_OK;
+        usable += ok;
+        cmboot_doctor_finding *f = add(d, fid, ok ? CMBOOT_DOCTOR_OK : CMBOOT_DOCTOR_WARN, NULL, "%.500s", msg);
+        if (!ok)
+            set_fix(f, "%s", d->cfg->boot_dir ? "pass -d a payload directory for this SoC (e.g. from a usbboot clone)"
+                                              : "apt install rpiboot, or clone https://github.com/raspberrypi/usbboot "
+                                                "and pass -d usbboot/mass-storage-gadget64");
+    }
+    if (!usable)
+        set_fix(add(d, "boot-files-none", CMBOOT_DOCTOR_BLOCKER, NULL,
+                    "no boot files for any board: cmboot could not boot anything"),
+                "apt install rpiboot (files in /usr/share/rpiboot), or clone https://github.com/raspberrypi/usbboot "
+                "and pass -d usbboot/mass-storage-gadget64");
+    cmboot_files_free(files);
 }
 
 int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *report)
@@ -597,6 +629,8 @@ int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *rep
         check_mass_storage(d); /* without USB at all, the blocker above says it all */
     }
     check_libusb_udev(d);
+    if (cfg->check_boot_files)
+        check_boot_files(d);
     free(d);
     return CMBOOT_OK;
 }

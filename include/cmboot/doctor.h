@@ -39,6 +39,10 @@ typedef struct cmboot_doctor_config {
     const char *libusb_path;   /* the libusb library to inspect; NULL = the one this process loaded */
     long uid;                  /* whose access to check; -1 = this process */
     bool check_netlink;        /* try opening the kernel uevent socket (off in tests with fake trees) */
+    bool check_boot_files;     /* look for every SoC's boot files, as `cmboot boot` would (default on) */
+    const char *boot_dir;      /* -d DIR to check; NULL = the default directories */
+    const char *const *boot_default_dirs;  /* NULL = built-in (see cmboot_files_config) */
+    const char *const *boot_fallback_dirs; /* NULL = built-in */
 } cmboot_doctor_config;
 
 typedef struct cmboot_doctor_report {

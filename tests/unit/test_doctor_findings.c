@@ -17,7 +17,7 @@ static const char *const full_config = "CONFIG_USB=y\nCONFIG_USB_XHCI_HCD=y\nCON
 
 typedef struct host {
     char *root;
-    char sys[1024], dev[1024], proc[1024], run[1024], mods[1024], kconfig[1024], libusb[1024];
+    char sys[1024], dev[1024], proc[1024], run[1024], mods[1024], kconfig[1024], libusb[1024], boot[1024];
     cmboot_doctor_config cfg;
     cmboot_doctor_report *rep;
 } host;
@@ -79,6 +79,14 @@ static void host_new(host *h, const char *tag)
     h->cfg.libusb_path = "/proc/self/exe"; /* an ELF without libudev */
     h->cfg.uid = 0;
     h->cfg.check_netlink = false;
+    /* Boot files for every SoC in a directory of the fake host; nothing from the real host's rpiboot. */
+    snprintf(h->boot, sizeof h->boot, "%s/boot", h->root);
+    put(h, "boot/bootcode.bin", "second stage");
+    put(h, "boot/bootcode4.bin", "second stage");
+    put(h, "boot/bootcode5.bin", "second stage");
+    static const char *const nothing[] = {NULL};
+    h->cfg.boot_dir = h->boot;
+    h->cfg.boot_fallback_dirs = nothing;
     h->rep = malloc(sizeof *h->rep);
     assert_non_null(h->rep);
 }
@@ -167,6 +175,35 @@ static void doctor_healthy_host_has_no_blocker(void **state)
     assert_int_equal(h.rep->board_count, 1);
     assert_string_equal(h.rep->boards[0].port_path, "1-1.3");
     assert_null(cmboot_doctor_find(h.rep, "no-boards"));
+    host_free(&h);
+}
+
+/* Without a SoC's second stage that SoC cannot be booted: a warning naming where cmboot looked and the fix;
+ * without any at all nothing can be booted: a blocker. */
+static void doctor_boot_files(void **state)
+{
+    (void)state;
+    host h;
+    host_new(&h, "doc-bootfiles");
+    run(&h);
+    expect(&h, "boot-files-BCM2711", CMBOOT_DOCTOR_OK, NULL);
+    assert_null(cmboot_doctor_find(h.rep, "boot-files-none"));
+    char partial[1100];
+    snprintf(partial, sizeof partial, "%s/partial", h.root);
+    put(&h, "partial/bootcode4.bin", "cm4 only");
+    h.cfg.boot_dir = partial;
+    run(&h);
+    expect(&h, "boot-files-BCM2711", CMBOOT_DOCTOR_OK, NULL);
+    expect(&h, "boot-files-BCM2837", CMBOOT_DOCTOR_WARN, "bootcode.bin");
+    assert_non_null(strstr(cmboot_doctor_find(h.rep, "boot-files-BCM2837")->text, partial));
+    assert_true(cmboot_doctor_worst(h.rep) < CMBOOT_DOCTOR_BLOCKER);
+    char empty[1100];
+    snprintf(empty, sizeof empty, "%s/empty", h.root);
+    put(&h, "empty/.keep", "");
+    h.cfg.boot_dir = empty;
+    run(&h);
+    expect(&h, "boot-files-none", CMBOOT_DOCTOR_BLOCKER, NULL);
+    assert_non_null(strstr(cmboot_doctor_find(h.rep, "boot-files-none")->fix, "rpiboot"));
     host_free(&h);
 }
 
@@ -464,6 +501,7 @@ static void doctor_elf_and_kconfig_readers(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(doctor_healthy_host_has_no_blocker),
     cmocka_unit_test(doctor_no_sysfs),
+    cmocka_unit_test(doctor_boot_files),
     cmocka_unit_test(doctor_kernel_without_usb),
     cmocka_unit_test(doctor_no_host_controller),
     cmocka_unit_test(doctor_kernel_config_options),
