@@ -152,7 +152,8 @@ static void bus_full_boot_bcm2711(void **state)
     next_ev(&disc, &ev, CMBOOT_DEVICE_REMOVED, "1-1.3", 0);
     assert_int_equal(ev.dev.devnum, rom_devnum);
     next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "1-1.3", CMBOOT_STAGE_SECOND);
-    assert_int_equal(ev.dev.serial_index, 1);
+    assert_int_equal(ev.dev.serial_index, 4);
+    assert_string_equal(ev.dev.serial, "af04b2da");
     assert_true(ev.dev.devnum != rom_devnum);
     /* the ROM's transport is dead now */
     uint8_t b4[4];

@@ -44,6 +44,14 @@ static void string_of(sim_device *d, uint8_t index, char *out, size_t size)
     out[o] = 0;
 }
 
+static sim_status set_config(sim_device *d, uint8_t value, int64_t now)
+{
+    uint8_t s[8] = {0x00, 9, value, 0, 0, 0, 0, 0};
+    size_t n;
+    return sim_device_control(d, s, NULL, &n, now);
+}
+
+/* A new device, configured as a host's USB stack would do after the connect. */
 static sim_device *make(const sim_config *cfg)
 {
     sim_device *d = NULL;
@@ -52,6 +60,7 @@ static sim_device *make(const sim_config *cfg)
     assert_true(sim_device_take_event(d, &ev));
     assert_int_equal(ev.type, SIM_EV_CONNECT);
     assert_int_equal(ev.stage, cfg->start_stage);
+    assert_int_equal(set_config(d, 1, 0), SIM_OK);
     return d;
 }
 
@@ -244,7 +253,10 @@ static void rom_accepts_and_reenumerates(void **state)
     expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_SECOND);
     uint8_t dd[18];
     assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
-    assert_int_equal(dd[16], 1); /* second stage: iSerialNumber 1 */
+    assert_int_equal(dd[16], 4); /* BCM2711 second stage: iSerialNumber 4, the board serial */
+    char s[64];
+    string_of(d, 4, s, sizeof s);
+    assert_string_equal(s, cfg.serial);
     sim_result r;
     sim_device_result(d, &r);
     assert_true(r.rom_accepted);
