@@ -27,6 +27,11 @@ void sim_config_default(sim_config *cfg, cmboot_soc_id soc)
                                                                             : SIM_PID_MSD_LEGACY;
 }
 
+const char *sim_stage_name(cmboot_stage stage)
+{
+    return stage == SIM_STAGE_FASTBOOT ? "fastboot" : cmboot_stage_name(stage);
+}
+
 static void push_event(sim_device *dev, sim_event_type type, cmboot_stage stage)
 {
     if (dev->evq_count == SIM_EVQ) /* cannot happen: at most a disconnect and a connect are pending */
@@ -49,7 +54,7 @@ static void enter_stage(sim_device *dev, cmboot_stage stage)
     dev->res.enumerations++;
     sim_rom_reset(dev);
     sim_fs_reset(dev);
-    sim_log(dev, "connect %s", cmboot_stage_name(stage));
+    sim_log(dev, "connect %s", sim_stage_name(stage));
     push_event(dev, SIM_EV_CONNECT, stage);
 }
 
@@ -218,7 +223,7 @@ void sim_device_poll(sim_device *dev, int64_t now_ms)
         dev->connected = false;
         dev->disconnect_at = SIM_NEVER;
         dev->connect_at = at + reenum_ms(dev, dev->stage, dev->next_stage);
-        sim_log(dev, "disconnect %s", cmboot_stage_name(dev->stage));
+        sim_log(dev, "disconnect %s", sim_stage_name(dev->stage));
         push_event(dev, SIM_EV_DISCONNECT, dev->stage);
         dev->stage = CMBOOT_STAGE_UNKNOWN;
     }

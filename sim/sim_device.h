@@ -80,8 +80,10 @@ typedef struct sim_config {
     uint16_t msd_pid;             /* default: legacy 0x0001 for BCM2835/7, gadget 0x0104 for BCM2711/2712 */
 } sim_config;
 
-/* Fills cfg with the defaults of a SoC (serial "0000" + pid based, default script). */
+/* Fills cfg with the defaults of a SoC (serial "af04b2da", "a1b2c3d4" on BCM2712; default script). */
 void sim_config_default(sim_config *cfg, cmboot_soc_id soc);
+/* cmboot_stage_name(), plus "fastboot" for SIM_STAGE_FASTBOOT. */
+const char *sim_stage_name(cmboot_stage stage);
 
 typedef enum sim_status {
     SIM_OK = 0,        /* answered (data in the output buffer) or consumed */

@@ -300,11 +300,11 @@ static int parse_hex32(const char *s, uint8_t out[32])
     return 0;
 }
 
-/* "KIND" or "KIND:ARG" (inline) / "KIND ARG" (fault line). */
+/* "KIND" or "KIND:ARG" / "KIND=ARG" (inline) / "KIND ARG" (fault line). */
 static int parse_fault(const char *kind, const char *arg, sim_fault *out)
 {
     char name[40];
-    const char *colon = strchr(kind, ':');
+    const char *colon = strpbrk(kind, ":=");
     size_t n = colon ? (size_t)(colon - kind) : strlen(kind);
     if (n >= sizeof name)
         return -1;
@@ -326,6 +326,11 @@ static int parse_fault(const char *kind, const char *arg, sim_fault *out)
     if (out->kind == SIM_FAULT_UNKNOWN_COMMAND && !arg)
         out->arg = 7;
     return 0;
+}
+
+int sim_fault_parse(const char *text, sim_fault *out)
+{
+    return parse_fault(text, NULL, out) == 0 ? CMBOOT_OK : CMBOOT_ERR_FORMAT;
 }
 
 #define MAX_TOKENS 16

@@ -97,6 +97,9 @@ int sim_script_load(sim_script *s, const char *path, char *err, size_t err_size)
 const char *sim_fault_name(sim_fault_kind kind);
 /* Fault by name ("vanish-after-bytes"); SIM_FAULT_NONE if unknown. */
 sim_fault_kind sim_fault_by_name(const char *name);
+/* "KIND", "KIND:ARG" or "KIND=ARG" with the script's defaults (short: up to the name's NUL,
+ * unknown-command: 7). CMBOOT_ERR_FORMAT when unknown or an argument is missing or bad. */
+int sim_fault_parse(const char *text, sim_fault *out);
 /* Printable form of name bytes (non-printables as \xNN), always NUL terminated. */
 void sim_name_printable(const uint8_t *name, size_t len, char *out, size_t out_size);
 
