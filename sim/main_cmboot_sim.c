@@ -199,7 +199,8 @@ static int parse_args(program *p, int argc, char **argv)
         { "timing", required_argument, 0, OPT_TIMING }, { "rom-reenum-ms", required_argument, 0, OPT_ROM_REENUM },
         { "done-reenum-ms", required_argument, 0, OPT_DONE_REENUM },
         { "late-config", required_argument, 0, OPT_LATE_CONFIG },
-        { "config-quirk", no_argument, 0, OPT_CONFIG_QUIRK }, { "no-config-quirk", no_argument, 0, OPT_NO_CONFIG_QUIRK },
+        { "config-quirk", no_argument, 0, OPT_CONFIG_QUIRK },
+        { "no-config-quirk", no_argument, 0, OPT_NO_CONFIG_QUIRK },
         { "second-serial-index", required_argument, 0, OPT_SECOND_INDEX },
         { "cancel-misaligns", no_argument, 0, OPT_CANCEL_MISALIGNS }, { "no-done", no_argument, 0, OPT_NO_DONE },
         { "after-done", required_argument, 0, OPT_AFTER_DONE },
@@ -390,8 +391,9 @@ static int make_board(program *p, unsigned i)
         bc.sim.disconnect_delay_ms = (unsigned)o->disconnect_delay_ms;
     if (o->reenum_delay_ms >= 0)
         bc.sim.reenum_delay_ms = (unsigned)o->reenum_delay_ms;
-    bc.sim.rom_to_second_ms = (int)(o->rom_reenum_ms >= 0 ? o->rom_reenum_ms : o->timing_real ? REAL_ROM_REENUM_MS : -1);
-    bc.sim.done_to_next_ms = (int)(o->done_reenum_ms >= 0 ? o->done_reenum_ms : o->timing_real ? REAL_DONE_REENUM_MS : -1);
+    long rom_ms = o->timing_real ? REAL_ROM_REENUM_MS : -1, done_ms = o->timing_real ? REAL_DONE_REENUM_MS : -1;
+    bc.sim.rom_to_second_ms = (int)(o->rom_reenum_ms >= 0 ? o->rom_reenum_ms : rom_ms);
+    bc.sim.done_to_next_ms = (int)(o->done_reenum_ms >= 0 ? o->done_reenum_ms : done_ms);
     bc.sim.set_config_delay_ms = (unsigned)o->late_config_ms;
     if (o->config_quirk >= 0)
         bc.sim.config_quirk = o->config_quirk == 1;
