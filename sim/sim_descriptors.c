@@ -111,7 +111,7 @@ static size_t put_interface(uint8_t *buf, size_t cap, size_t off, const iface_de
 static unsigned stage_interfaces(const sim_device *dev, iface_desc out[2])
 {
     if (dev->stage == CMBOOT_STAGE_MASS_STORAGE) {
-        out[0] = (iface_desc){0, 0x08, 0x06, 0x50, 0, 0x01, 0x81};
+        out[0] = (iface_desc){0, 0x08, 0x06, 0x50, 0, 0x01, 0x82}; /* as msc_bot on the bench */
         return 1;
     }
     if (fastboot(dev)) {
