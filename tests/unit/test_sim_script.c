@@ -189,6 +189,57 @@ static void fault_names_round_trip(void **state)
     assert_string_equal(out, "a\\x01/\\x5c");
 }
 
+
+/* Issue 8 additions: metadata without a value, short up to the name / short N, long, KIND=ARG. */
+static void script_issue8_steps_and_faults(void **state)
+{
+    (void)state;
+    const char *text = "meta EEPROM_UPDATE\n"
+                       "meta-bare JTAG_LOCKED\n"
+                       "get config.txt\nfault short\n"
+                       "get start.elf fault=short:3\n"
+                       "get fixup.dat\nfault long\n"
+                       "get x\nfault unknown-command\n";
+    sim_script s;
+    char err[128] = "";
+    assert_int_equal(sim_script_parse(&s, text, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(s.count, 6);
+    assert_int_equal(s.steps[0].kind, SIM_STEP_META);
+    assert_int_equal(s.steps[0].name_len, strlen("*EEPROM_UPDATE*"));
+    assert_memory_equal(s.steps[0].name, "*EEPROM_UPDATE*", s.steps[0].name_len);
+    assert_int_equal(s.steps[1].kind, SIM_STEP_META);
+    assert_int_equal(s.steps[1].name_len, strlen("*JTAG_LOCKED"));
+    assert_memory_equal(s.steps[1].name, "*JTAG_LOCKED", s.steps[1].name_len);
+    assert_int_equal(s.steps[2].fault.kind, SIM_FAULT_SHORT);
+    assert_true(s.steps[2].fault.arg == SIM_SHORT_TO_NAME);
+    assert_int_equal(s.steps[3].fault.kind, SIM_FAULT_SHORT);
+    assert_int_equal(s.steps[3].fault.arg, 3);
+    assert_int_equal(s.steps[4].fault.kind, SIM_FAULT_LONG);
+    assert_int_equal(s.steps[5].fault.arg, 7);
+    sim_script_free(&s);
+    expect_error("meta-bare\n", 1, "meta-bare needs KEY");
+    expect_error("meta-bare A B\n", 1, "meta-bare needs KEY");
+    expect_error("meta\n", 1, "meta needs KEY");
+
+    sim_fault f;
+    assert_int_equal(sim_fault_parse("short=3", &f), CMBOOT_OK);
+    assert_int_equal(f.kind, SIM_FAULT_SHORT);
+    assert_int_equal(f.arg, 3);
+    assert_int_equal(sim_fault_parse("short", &f), CMBOOT_OK);
+    assert_true(f.arg == SIM_SHORT_TO_NAME);
+    assert_int_equal(sim_fault_parse("vanish-after-bytes:100", &f), CMBOOT_OK);
+    assert_int_equal(f.arg, 100);
+    assert_int_equal(sim_fault_parse("vanish-after-bytes", &f), CMBOOT_ERR_FORMAT);
+    assert_int_equal(sim_fault_parse("long", &f), CMBOOT_OK);
+    assert_int_equal(f.kind, SIM_FAULT_LONG);
+    assert_int_equal(sim_fault_parse("loud", &f), CMBOOT_ERR_FORMAT);
+
+    sim_script_init(&s);
+    assert_int_equal(sim_script_add_meta_name(&s, "NOSTAR"), CMBOOT_ERR_INVALID_ARG);
+    assert_int_equal(sim_script_add_meta_name(&s, "*K"), CMBOOT_OK);
+    sim_script_free(&s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(script_parse_all_steps),
     cmocka_unit_test(script_parse_errors),
@@ -196,6 +247,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(script_defaults_per_soc),
     cmocka_unit_test(script_load_file),
     cmocka_unit_test(fault_names_round_trip),
+    cmocka_unit_test(script_issue8_steps_and_faults),
 };
 
 CMBOOT_TEST_MAIN(tests)
