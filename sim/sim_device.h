@@ -14,6 +14,9 @@
  *   - sim_device_take_event(): what the frontend must do on the bus: connect as a stage, disconnect
  *     (re-enumeration follows with a CONNECT), vanish (gone for good).
  *   - sim_device_next_wakeup(): when to poll next (INT64_MAX: only traffic can change anything).
+ *   - sim_device_cancel(): the host gave up on a transfer the model was NAKing (cancel_misaligns).
+ * A new enumeration starts unconfigured: the frontend (or the kernel behind it) sends SET_CONFIGURATION(1);
+ * bulk data before that stalls.
  * Times are milliseconds of one monotonic clock chosen by the frontend (cmboot_now_ms in process).
  */
 
