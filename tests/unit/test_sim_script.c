@@ -240,6 +240,47 @@ static void script_issue8_steps_and_faults(void **state)
     sim_script_free(&s);
 }
 
+
+/* The script parser reads files: random and mutated texts end in OK or a format error, never worse. */
+static void script_parse_random_texts(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"get", "read", "meta", "meta-bare", "raw", "done", "empty", "fault",
+                                        "rom-fault", "rom-reject", "short", "long", "delay", "1", "0x7", "-3",
+                                        "a\\x0", "\\x41", "\"\"", "must-exist", "fault=short:3", "#", "?",
+                                        "expect-size=9", "vanish-after-bytes", "\t", "\n", "\r\n", " "};
+    char text[2048];
+    int ok = 0, bad = 0;
+    for (uint32_t seed = 1; seed <= 4000; seed++) {
+        uint32_t x = seed * 2654435761u;
+        size_t o = 0;
+        int n = 1 + (int)(x % 40);
+        for (int i = 0; i < n && o + 40 < sizeof text; i++) {
+            x = x * 1103515245u + 12345u;
+            if (seed % 5 == 0 && (x >> 8) % 7 == 0) {
+                text[o++] = (char)(1 + (x >> 16) % 255); /* a raw byte */
+            } else {
+                const char *w = words[(x >> 16) % (sizeof words / sizeof words[0])];
+                o += (size_t)snprintf(text + o, sizeof text - o, "%s ", w);
+            }
+        }
+        text[o] = 0;
+        sim_script sc;
+        char err[96];
+        int rc = sim_script_parse(&sc, text, err, sizeof err);
+        assert_true(rc == CMBOOT_OK || rc == CMBOOT_ERR_FORMAT || rc == CMBOOT_ERR_NO_MEMORY);
+        if (rc == CMBOOT_OK) {
+            ok++;
+            for (size_t i = 0; i < sc.count; i++)
+                assert_true(sc.steps[i].name_len <= SIM_NAME_FIELD);
+        } else {
+            bad++;
+        }
+        sim_script_free(&sc);
+    }
+    assert_true(ok > 0 && bad > 0); /* both ways were reached */
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(script_parse_all_steps),
     cmocka_unit_test(script_parse_errors),
@@ -248,6 +289,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(script_load_file),
     cmocka_unit_test(fault_names_round_trip),
     cmocka_unit_test(script_issue8_steps_and_faults),
+    cmocka_unit_test(script_parse_random_texts),
 };
 
 CMBOOT_TEST_MAIN(tests)
