@@ -36,7 +36,20 @@ typedef struct board_opts {
     const char *save_dir;
     bool plug_later;
     long rom_delay_ms, disconnect_delay_ms, reenum_delay_ms;
+    bool timing_real;                     /* --timing real */
+    long rom_reenum_ms, done_reenum_ms;   /* explicit; -1: --timing, else --reenum-delay-ms */
+    long late_config_ms;
+    long second_serial_index;             /* -1: the SoC's default */
+    int config_quirk;                     /* -1: the SoC's default, 0 off, 1 on */
+    int after_done;                       /* -1: mass storage (or nothing with --no-done) */
+    bool cancel_misaligns;
+    bool no_done;
 } board_opts;
+
+/* --timing presets: ROM -> second stage and Done -> next stage re-enumeration (docs/emulator.md). */
+#define REAL_ROM_REENUM_MS 2000
+#define REAL_DONE_REENUM_MS 8000
+#define MAX_LATE_CONFIG_MS 4500   /* the guest kernel gives SET_CONFIGURATION 5 s */
 
 typedef struct program {
     board_opts defaults;
@@ -77,23 +90,36 @@ static void usage(FILE *f)
             "  --soc NAME              bcm2835 | bcm2837 (default, CM3+) | bcm2711 (CM4) | bcm2712 (CM5)\n"
             "  --serial S              board serial (ROM string 3 on BCM2711/2712, mass-storage serial)\n"
             "  --script FILE           second-stage request script (docs/emulator.md); default per SoC\n"
-            "  --fault KIND[=ARG]      fault on the last script step (e.g. vanish-after-bytes=100000)\n"
+            "  --fault KIND[=ARG]      fault on the last script step (e.g. vanish-after-bytes=100000, short=3, long)\n"
             "  --rom-fault KIND[=ARG]  fault on the ROM stage\n"
             "  --rom-reject            the ROM refuses the second stage\n"
-            "  --two-interfaces        BCM2837 ROM variant with two interfaces (bulk OUT 0x03)\n"
+            "  --two-interfaces        BCM2837 ROM variant: mass storage on interface 0, vendor on 1 (bulk OUT 0x03)\n"
             "  --disk IMAGE            image file behind the mass-storage stage (required)\n"
             "  --save-dir DIR          keep the files the host sent\n"
             "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
             "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
             "  --disconnect-delay-ms MS  last answer of a stage -> disconnect (default 5)\n"
-            "  --reenum-delay-ms MS    disconnect -> next stage connects (default 20)\n"
+            "  --reenum-delay-ms MS    disconnect -> next stage connects, every stage (default 20)\n"
+            "  --timing fast|real      re-enumeration preset: fast = 20 ms everywhere (default); real = ROM ->\n"
+            "                          second stage %d ms, Done -> next stage %d ms (real boards: 1.5-3 s, 5-30 s)\n"
+            "  --rom-reenum-ms MS      ROM -> second stage re-enumeration (wins over --timing)\n"
+            "  --done-reenum-ms MS     second stage -> next stage re-enumeration (wins over --timing)\n"
+            "  --late-config MS        ROM: answer the guest's SET_CONFIGURATION MS later (0..%d), so sysfs\n"
+            "                          shows no bNumInterfaces for that long after the ADD uevent\n"
+            "  --config-quirk          ROM: first configuration read claims 55 bytes (default on BCM2711 only)\n"
+            "  --no-config-quirk       ROM: no such quirk\n"
+            "  --second-serial-index N iSerialNumber of the second stage (default 4 on BCM2711/2712, 1 else)\n"
+            "  --cancel-misaligns      a cancelled pending request read misaligns the next reply (Imager's note)\n"
+            "  --no-done               leave instead of saying Done (for good, unless --after-done says more)\n"
+            "  --after-done WHAT       msd (default) | fastboot (18d1:4e40 gadget) | rom (a new boot) | none\n"
             "Global options:\n"
             "  --link MBPS             bulk link model in MB/s (default 40: USB 2.0 high speed; 0 = unthrottled)\n"
             "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port)\n"
             "  --report FILE           write the per-stage summary there too\n"
             "  --log FILE              log file (default stderr)\n"
             "  -v, --verbose           log every transfer\n"
-            "Runs until QEMU has closed every board's socket, or SIGINT/SIGTERM; then prints a summary.\n");
+            "Runs until QEMU has closed every board's socket, or SIGINT/SIGTERM; then prints a summary.\n",
+            REAL_ROM_REENUM_MS, REAL_DONE_REENUM_MS, MAX_LATE_CONFIG_MS);
 }
 
 static void plog(program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -142,35 +168,18 @@ static bool parse_long(const char *s, long *out)
     return true;
 }
 
-/* "KIND" or "KIND=ARG". */
+/* "KIND" or "KIND=ARG", with the script's defaults. */
 static bool parse_fault(const char *s, sim_fault *out)
 {
-    char kind[64];
-    const char *eq = strchr(s, '=');
-    size_t n = eq ? (size_t)(eq - s) : strlen(s);
-    if (n >= sizeof(kind))
-        return false;
-    memcpy(kind, s, n);
-    kind[n] = 0;
-    out->kind = sim_fault_by_name(kind);
-    out->arg = 0;
-    if (out->kind == SIM_FAULT_NONE)
-        return false;
-    if (eq) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(eq + 1, &end, 10);
-        if (errno || *end)
-            return false;
-        out->arg = v;
-    }
-    return true;
+    return sim_fault_parse(s, out) == CMBOOT_OK;
 }
 
 enum {
     OPT_SOC = 256, OPT_SOCKET, OPT_BOARDS, OPT_SOCKET_DIR, OPT_SERIAL, OPT_SCRIPT, OPT_FAULT, OPT_ROM_FAULT,
     OPT_ROM_REJECT, OPT_TWO_IF, OPT_DISK, OPT_SAVE_DIR, OPT_PLUG_LATER, OPT_ROM_DELAY, OPT_DISC_DELAY,
-    OPT_REENUM_DELAY, OPT_LINK, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP
+    OPT_REENUM_DELAY, OPT_LINK, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP, OPT_TIMING, OPT_ROM_REENUM,
+    OPT_DONE_REENUM, OPT_LATE_CONFIG, OPT_CONFIG_QUIRK, OPT_NO_CONFIG_QUIRK, OPT_SECOND_INDEX, OPT_CANCEL_MISALIGNS,
+    OPT_NO_DONE, OPT_AFTER_DONE
 };
 
 static int parse_args(program *p, int argc, char **argv)
@@ -187,6 +196,14 @@ static int parse_args(program *p, int argc, char **argv)
         { "reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY },
         { "link", required_argument, 0, OPT_LINK }, { "control", required_argument, 0, OPT_CONTROL },
         { "report", required_argument, 0, OPT_REPORT }, { "log", required_argument, 0, OPT_LOG },
+        { "timing", required_argument, 0, OPT_TIMING }, { "rom-reenum-ms", required_argument, 0, OPT_ROM_REENUM },
+        { "done-reenum-ms", required_argument, 0, OPT_DONE_REENUM },
+        { "late-config", required_argument, 0, OPT_LATE_CONFIG },
+        { "config-quirk", no_argument, 0, OPT_CONFIG_QUIRK },
+        { "no-config-quirk", no_argument, 0, OPT_NO_CONFIG_QUIRK },
+        { "second-serial-index", required_argument, 0, OPT_SECOND_INDEX },
+        { "cancel-misaligns", no_argument, 0, OPT_CANCEL_MISALIGNS }, { "no-done", no_argument, 0, OPT_NO_DONE },
+        { "after-done", required_argument, 0, OPT_AFTER_DONE },
         { "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, OPT_HELP }, { 0, 0, 0, 0 },
     };
     long boards = 0;
@@ -246,6 +263,55 @@ static int parse_args(program *p, int argc, char **argv)
             }
             *(c == OPT_ROM_DELAY ? &o->rom_delay_ms : c == OPT_DISC_DELAY ? &o->disconnect_delay_ms
                                                                           : &o->reenum_delay_ms) = v;
+            break;
+        case OPT_TIMING:
+            if (strcmp(optarg, "real") == 0 || strcmp(optarg, "fast") == 0) {
+                o->timing_real = optarg[0] == 'r';
+            } else {
+                fprintf(stderr, "cmboot-sim: --timing takes fast or real\n");
+                return 2;
+            }
+            break;
+        case OPT_ROM_REENUM:
+        case OPT_DONE_REENUM:
+            if (!parse_long(optarg, &v) || v > 600000) {
+                fprintf(stderr, "cmboot-sim: bad re-enumeration time '%s'\n", optarg);
+                return 2;
+            }
+            *(c == OPT_ROM_REENUM ? &o->rom_reenum_ms : &o->done_reenum_ms) = v;
+            break;
+        case OPT_LATE_CONFIG:
+            if (!parse_long(optarg, &v) || v > MAX_LATE_CONFIG_MS) {
+                fprintf(stderr, "cmboot-sim: --late-config takes 0..%d ms (the guest gives up at 5 s)\n",
+                        MAX_LATE_CONFIG_MS);
+                return 2;
+            }
+            o->late_config_ms = v;
+            break;
+        case OPT_CONFIG_QUIRK: o->config_quirk = 1; break;
+        case OPT_NO_CONFIG_QUIRK: o->config_quirk = 0; break;
+        case OPT_SECOND_INDEX:
+            if (!parse_long(optarg, &v) || v < 1 || v > 255 || v == 3) {
+                fprintf(stderr, "cmboot-sim: --second-serial-index takes 1..255 except 3 (0 and 3 mean ROM)\n");
+                return 2;
+            }
+            o->second_serial_index = v;
+            break;
+        case OPT_CANCEL_MISALIGNS: o->cancel_misaligns = true; break;
+        case OPT_NO_DONE: o->no_done = true; break;
+        case OPT_AFTER_DONE:
+            if (strcmp(optarg, "msd") == 0)
+                o->after_done = SIM_AFTER_MASS_STORAGE;
+            else if (strcmp(optarg, "fastboot") == 0)
+                o->after_done = SIM_AFTER_FASTBOOT;
+            else if (strcmp(optarg, "rom") == 0)
+                o->after_done = SIM_AFTER_ROM;
+            else if (strcmp(optarg, "none") == 0)
+                o->after_done = SIM_AFTER_NOTHING;
+            else {
+                fprintf(stderr, "cmboot-sim: --after-done takes msd, fastboot, rom or none\n");
+                return 2;
+            }
             break;
         case OPT_LINK: {
             char *end;
@@ -325,6 +391,20 @@ static int make_board(program *p, unsigned i)
         bc.sim.disconnect_delay_ms = (unsigned)o->disconnect_delay_ms;
     if (o->reenum_delay_ms >= 0)
         bc.sim.reenum_delay_ms = (unsigned)o->reenum_delay_ms;
+    long rom_ms = o->timing_real ? REAL_ROM_REENUM_MS : -1, done_ms = o->timing_real ? REAL_DONE_REENUM_MS : -1;
+    bc.sim.rom_to_second_ms = (int)(o->rom_reenum_ms >= 0 ? o->rom_reenum_ms : rom_ms);
+    bc.sim.done_to_next_ms = (int)(o->done_reenum_ms >= 0 ? o->done_reenum_ms : done_ms);
+    bc.sim.set_config_delay_ms = (unsigned)o->late_config_ms;
+    if (o->config_quirk >= 0)
+        bc.sim.config_quirk = o->config_quirk == 1;
+    if (o->second_serial_index > 0)
+        bc.sim.second_serial_index = (uint8_t)o->second_serial_index;
+    bc.sim.cancel_misaligns = o->cancel_misaligns;
+    bc.sim.leave_without_done = o->no_done;
+    if (o->after_done >= 0)
+        bc.sim.after_done = (sim_after_done)o->after_done;
+    else if (o->no_done)
+        bc.sim.after_done = SIM_AFTER_NOTHING;   /* --no-done alone: gone for good */
     sim_script *s = &p->scripts[i];
     char err[256] = "";
     int rc = o->script_path ? sim_script_load(s, o->script_path, err, sizeof(err)) : sim_script_default(s, o->soc);
@@ -432,11 +512,12 @@ static void summary(program *p, FILE *f)
         usbredir_board_report r;
         usbredir_board_report_get(p->b[i], &r);
         fprintf(f, "RESULT board%u rom_accepted=%d rom_rejections=%d requests=%u script_complete=%d "
-                   "files_received=%u bytes_received=%llu metadata_acked=%u enumerations=%u vanished=%d "
-                   "failures=%d cancelled=%u resets=%u first_failure=\"%s\"\n",
+                   "left_without_done=%d misaligned=%u files_received=%u bytes_received=%llu metadata_acked=%u "
+                   "enumerations=%u vanished=%d failures=%d cancelled=%u resets=%u first_failure=\"%s\"\n",
                 i, r.sim.rom_accepted, r.sim.rom_rejections, r.sim.requests, r.sim.script_complete,
-                r.sim.files_received, (unsigned long long)r.sim.bytes_received, r.sim.metadata_acked,
-                r.sim.enumerations, r.sim.vanished, r.sim.failures, r.cancelled, r.resets, r.sim.first_failure);
+                r.sim.left_without_done, r.sim.misaligned, r.sim.files_received,
+                (unsigned long long)r.sim.bytes_received, r.sim.metadata_acked, r.sim.enumerations, r.sim.vanished,
+                r.sim.failures, r.cancelled, r.resets, r.sim.first_failure);
         fprintf(f, "MSC board%u commands=%llu failed=%llu read_bytes=%llu written_bytes=%llu resets=%llu\n", i,
                 (unsigned long long)r.msc.commands, (unsigned long long)r.msc.failed_commands,
                 (unsigned long long)r.msc.bytes_read, (unsigned long long)r.msc.bytes_written,
@@ -450,7 +531,7 @@ static void summary(program *p, FILE *f)
             double serve = s->first_vendor_us >= 0 && end >= 0 ? (double)(end - s->first_vendor_us) / 1e3 : -1;
             fprintf(f, "STAGE board%u %s connect_ms=%.1f enumerate_ms=%.1f serve_ms=%.1f floor_ms=%.1f "
                        "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f\n",
-                    i, cmboot_stage_name(s->stage), (double)s->connect_us / 1e3, enumerate, serve,
+                    i, sim_stage_name(s->stage), (double)s->connect_us / 1e3, enumerate, serve,
                     floor_ms(p, &p->boards[i], s), (double)s->link_wait_us / 1e3,
                     (unsigned long long)s->bulk_out_bytes, (unsigned long long)s->bulk_in_bytes,
                     s->disconnect_us >= 0 ? (double)s->disconnect_us / 1e3 : -1.0);
@@ -468,6 +549,10 @@ int main(int argc, char **argv)
     p->link_mbps = 40;
     p->defaults.soc = CMBOOT_SOC_BCM2837;
     p->defaults.rom_delay_ms = p->defaults.disconnect_delay_ms = p->defaults.reenum_delay_ms = -1;
+    p->defaults.rom_reenum_ms = p->defaults.done_reenum_ms = -1;
+    p->defaults.second_serial_index = -1;
+    p->defaults.config_quirk = -1;
+    p->defaults.after_done = -1;
     p->t0_us = usbredir_now_us();
     int rc = parse_args(p, argc, argv);
     if (rc != 0)

@@ -18,7 +18,9 @@ typedef struct sim_board {
     bool present;              /* plug time reached */
     bool connected;
     bool gone;                 /* vanished or unplugged */
-    cmboot_device_info info;   /* of the current enumeration */
+    bool configured;           /* the bus's SET_CONFIGURATION went through */
+    cmboot_stage stage;        /* the model's stage (also SIM_STAGE_FASTBOOT) */
+    cmboot_device_info info;   /* of the current enumeration, as reported in its ADDED event */
     unsigned gen;              /* enumerations so far: a transport belongs to one */
     struct sim_board *next;
 } sim_board;
@@ -43,6 +45,7 @@ typedef struct sim_xport {
     sim_board *board;
     unsigned gen;
     bool cancelled;
+    uint8_t ep_out;            /* bound at open, as a real transport claims its interface */
 } sim_xport;
 
 /* ---- time and waiting ---- */
@@ -104,17 +107,28 @@ static void fill_info(sim_bus *bus, sim_board *b)
     i->vid = id.vid;
     i->pid = id.pid;
     i->serial_index = id.serial_index;
-    i->num_interfaces = id.num_interfaces;
+    i->num_interfaces = id.configured ? id.num_interfaces : 0; /* sysfs: empty until configured */
     i->busnum = b->busnum;
     uint8_t *d = &bus->next_devnum[b->busnum];
     if (*d < 2 || *d > 127)
         *d = 2;
     i->devnum = (*d)++;
-    i->stage = id.stage;
-    i->soc = id.stage == CMBOOT_STAGE_MASS_STORAGE ? NULL : cmboot_soc_by_product_id(id.pid);
+    i->stage = cmboot_stage_of(id.vid, id.pid, id.serial_index); /* what a real discovery would tell */
+    i->soc = i->stage == CMBOOT_STAGE_ROM || i->stage == CMBOOT_STAGE_SECOND ? cmboot_soc_by_product_id(id.pid)
+                                                                            : NULL;
     snprintf(i->port_path, sizeof i->port_path, "%s", b->path);
     snprintf(i->serial, sizeof i->serial, "%s", id.serial);
     snprintf(i->syspath, sizeof i->syspath, "sim:%s", b->path);
+}
+
+/* The bus plays the kernel's generic driver: SET_CONFIGURATION(1) after the connect, again while the device
+ * NAKs it (a late configuration). Lock held. */
+static void configure(sim_board *b, int64_t now)
+{
+    static const uint8_t set_config[8] = {0x00, 9, 1, 0, 0, 0, 0, 0};
+    size_t n = 0;
+    if (b->connected && !b->configured && sim_device_control(b->dev, set_config, NULL, &n, now) == SIM_OK)
+        b->configured = true;
 }
 
 /* Lets every board's time pass and turns the models' events into bus events. Lock held. */
@@ -135,9 +149,12 @@ static void advance(sim_bus *bus)
         while (sim_device_take_event(b->dev, &ev)) {
             changed = true;
             if (ev.type == SIM_EV_CONNECT) {
-                fill_info(bus, b);
                 b->gen++;
                 b->connected = true;
+                b->configured = false;
+                b->stage = ev.stage;
+                configure(b, now);
+                fill_info(bus, b);
                 push_event(bus, CMBOOT_DEVICE_ADDED, &b->info);
             } else {
                 if (b->connected)
@@ -147,6 +164,7 @@ static void advance(sim_bus *bus)
                     b->gone = true;
             }
         }
+        configure(b, now);
     }
     if (changed)
         pthread_cond_broadcast(&bus->cv);
@@ -275,7 +293,7 @@ int sim_bus_wait_stage(sim_bus *bus, const char *port_path, cmboot_stage stage, 
             rc = CMBOOT_ERR_NO_DEVICE;
             break;
         }
-        if (b->connected && b->info.stage == stage) {
+        if (b->connected && b->stage == stage) {
             rc = CMBOOT_OK;
             break;
         }
@@ -408,10 +426,14 @@ static int xport_control(sim_xport *t, const uint8_t setup[8], uint8_t *data, si
             break;
         }
         if (cmboot_now_ms() >= deadline) {
+            /* like libusb at its timeout: the pending transfer is cancelled */
+            sim_device_cancel(t->board->dev, setup, cmboot_now_ms());
             rc = CMBOOT_ERR_TIMEOUT;
             break;
         }
         bus_wait(bus, deadline);
+        if (t->cancelled) /* cancel() of the transport while this transfer was pending */
+            sim_device_cancel(t->board->dev, setup, cmboot_now_ms());
     }
     pthread_mutex_unlock(&bus->mu);
     return rc;
@@ -467,10 +489,8 @@ static int xp_bulk_out(void *self, const void *buf, size_t len, size_t *actual, 
         rc = xport_check(t);
         if (rc != CMBOOT_OK)
             break;
-        sim_identity id;
-        sim_device_identity(t->board->dev, &id);
         size_t took = 0;
-        sim_status st = sim_device_bulk_out(t->board->dev, id.bulk_out_ep, p + done, len - done, &took,
+        sim_status st = sim_device_bulk_out(t->board->dev, t->ep_out, p + done, len - done, &took,
                                             cmboot_now_ms());
         done += took;
         if (st == SIM_OK && (took > 0 || len == 0)) {
@@ -575,8 +595,8 @@ static int view_open(void *self, const cmboot_device_info *dev, cmboot_transport
     sim_board *b = find_board(bus, dev->port_path);
     if (!b || b->gone || !b->connected || b->info.devnum != dev->devnum)
         rc = CMBOOT_ERR_NO_DEVICE;
-    else if (b->info.stage == CMBOOT_STAGE_MASS_STORAGE)
-        rc = CMBOOT_ERR_UNSUPPORTED;
+    else if (b->stage != CMBOOT_STAGE_ROM && b->stage != CMBOOT_STAGE_SECOND)
+        rc = CMBOOT_ERR_UNSUPPORTED; /* mass storage, fastboot: no rpiboot vendor interface */
     sim_xport *t = NULL;
     if (rc == CMBOOT_OK) {
         t = calloc(1, sizeof *t);
@@ -587,6 +607,12 @@ static int view_open(void *self, const cmboot_device_info *dev, cmboot_transport
         t->bus = bus;
         t->board = b;
         t->gen = b->gen;
+        /* The interface is chosen from what the bus shows now: before the configuration is set that is no
+         * interface at all, which a host reads as one (interface 0, OUT 0x01) -- wrong on a two-interface
+         * ROM, where the device refuses it. */
+        sim_identity id;
+        sim_device_identity(b->dev, &id);
+        cmboot_vendor_endpoint(id.configured ? id.num_interfaces : 0, NULL, &t->ep_out);
         out->ops = &xport_ops;
         out->self = t;
     }

@@ -1,4 +1,4 @@
-/* USB descriptors of each emulated stage (protocol.md section 1), including the BCM2711 and BCM2837 quirks. */
+/* USB descriptors of each emulated stage (protocol.md sections 1, 9, 10), including the BCM2711 and BCM2837 quirks. */
 #include "sim_internal.h"
 
 #include <string.h>
@@ -7,6 +7,7 @@
 #define IDX_MANUFACTURER 1
 #define IDX_PRODUCT 2
 #define IDX_SERIAL 3
+#define IDX_FASTBOOT_INTERFACE 4
 
 static const uint16_t rom_pids[CMBOOT_SOC_COUNT] = {0x2763, 0x2764, 0x2711, 0x2712};
 static const char *const rom_products[CMBOOT_SOC_COUNT] = {"BCM2708 Boot", "BCM2710 Boot", "BCM2711 Boot",
@@ -17,13 +18,38 @@ static bool modern(const sim_device *dev)
     return dev->cfg.soc == CMBOOT_SOC_BCM2711 || dev->cfg.soc == CMBOOT_SOC_BCM2712;
 }
 
+static bool fastboot(const sim_device *dev)
+{
+    return dev->stage == SIM_STAGE_FASTBOOT;
+}
+
+/* The BCM2835/2837 boot ROM runs its USB controller at full speed; every later stage is high speed. */
+static bool full_speed(const sim_device *dev)
+{
+    return dev->stage == CMBOOT_STAGE_ROM && !modern(dev);
+}
+
+static uint16_t stage_vid(const sim_device *dev)
+{
+    return fastboot(dev) ? SIM_VID_FASTBOOT : VID;
+}
+
 static uint16_t stage_pid(const sim_device *dev)
 {
+    if (fastboot(dev))
+        return SIM_PID_FASTBOOT;
     return dev->stage == CMBOOT_STAGE_MASS_STORAGE ? dev->cfg.msd_pid : rom_pids[dev->cfg.soc];
+}
+
+static uint16_t stage_bcd(const sim_device *dev)
+{
+    return dev->stage == CMBOOT_STAGE_MASS_STORAGE || fastboot(dev) ? 0x0100 : 0x0000;
 }
 
 static const char *stage_product(const sim_device *dev)
 {
+    if (fastboot(dev))
+        return "Raspberry Pi fastboot";
     if (dev->stage != CMBOOT_STAGE_MASS_STORAGE)
         return rom_products[dev->cfg.soc];
     return dev->cfg.msd_pid == SIM_PID_MSD_GADGET ? "Raspberry Pi multi-function USB device" : "RPi-MSD- 0001";
@@ -33,7 +59,7 @@ static uint8_t serial_index(const sim_device *dev)
 {
     switch (dev->stage) {
     case CMBOOT_STAGE_ROM: return modern(dev) ? 3 : 0;
-    case CMBOOT_STAGE_SECOND: return 1;
+    case CMBOOT_STAGE_SECOND: return dev->cfg.second_serial_index;
     default: return IDX_SERIAL;
     }
 }
@@ -46,18 +72,17 @@ static bool two_interfaces(const sim_device *dev)
 /* String at an index of the current stage, NULL when there is none. */
 static const char *string_at(const sim_device *dev, uint8_t index)
 {
-    switch (index) {
-    case IDX_MANUFACTURER:
-        return dev->stage == CMBOOT_STAGE_MASS_STORAGE ? "Raspberry Pi" : "Broadcom";
-    case IDX_PRODUCT:
+    bool later = dev->stage == CMBOOT_STAGE_MASS_STORAGE || fastboot(dev);
+    if (index == IDX_MANUFACTURER)
+        return later ? "Raspberry Pi" : "Broadcom";
+    if (index == IDX_PRODUCT)
         return stage_product(dev);
-    case IDX_SERIAL:
-        if (dev->stage == CMBOOT_STAGE_MASS_STORAGE || (dev->stage == CMBOOT_STAGE_ROM && modern(dev)))
-            return dev->cfg.serial;
-        return NULL;
-    default:
-        return NULL;
-    }
+    if (fastboot(dev) && index == IDX_FASTBOOT_INTERFACE)
+        return "fastbootd-provisioner";
+    if (index == serial_index(dev) && (later || dev->stage == CMBOOT_STAGE_SECOND ||
+                                       (dev->stage == CMBOOT_STAGE_ROM && modern(dev))))
+        return dev->cfg.serial;
+    return NULL;
 }
 
 static size_t put(uint8_t *buf, size_t cap, size_t off, const uint8_t *src, size_t n)
@@ -68,39 +93,79 @@ static size_t put(uint8_t *buf, size_t cap, size_t off, const uint8_t *src, size
     return off + n;
 }
 
-static size_t put_interface(uint8_t *buf, size_t cap, size_t off, uint8_t number, uint8_t cls, uint8_t sub,
-                            uint8_t proto, uint8_t ep_out, uint8_t ep_in)
+typedef struct iface_desc {
+    uint8_t number, cls, sub, proto, string, ep_out, ep_in;
+} iface_desc;
+
+static size_t put_interface(uint8_t *buf, size_t cap, size_t off, const iface_desc *d, uint16_t mps)
 {
-    const uint8_t itf[9] = {9, 4, number, 0, 2, cls, sub, proto, 0};
-    const uint8_t out[7] = {7, 5, ep_out, 2, 0x00, 0x02, 0};
-    const uint8_t in[7] = {7, 5, ep_in, 2, 0x00, 0x02, 0};
+    const uint8_t itf[9] = {9, 4, d->number, 0, 2, d->cls, d->sub, d->proto, d->string};
+    const uint8_t out[7] = {7, 5, d->ep_out, 2, (uint8_t)mps, (uint8_t)(mps >> 8), 0};
+    const uint8_t in[7] = {7, 5, d->ep_in, 2, (uint8_t)mps, (uint8_t)(mps >> 8), 0};
     off = put(buf, cap, off, itf, sizeof itf);
     off = put(buf, cap, off, out, sizeof out);
     return put(buf, cap, off, in, sizeof in);
 }
 
+/* Interfaces of the current stage; returns how many. */
+static unsigned stage_interfaces(const sim_device *dev, iface_desc out[2])
+{
+    if (dev->stage == CMBOOT_STAGE_MASS_STORAGE) {
+        out[0] = (iface_desc){0, 0x08, 0x06, 0x50, 0, 0x01, 0x82}; /* as msc_bot on the bench */
+        return 1;
+    }
+    if (fastboot(dev)) {
+        out[0] = (iface_desc){0, 0xff, 0x42, 0x03, IDX_FASTBOOT_INTERFACE, 0x01, 0x81};
+        return 1;
+    }
+    if (two_interfaces(dev)) {
+        out[0] = (iface_desc){0, 0x08, 0x06, 0x50, 0, 0x02, 0x81};
+        out[1] = (iface_desc){1, 0xff, 0x00, 0x00, 0, 0x03, 0x84};
+        return 2;
+    }
+    out[0] = (iface_desc){0, 0xff, 0x00, 0x00, 0, 0x01, 0x82};
+    return 1;
+}
+
+static int build_config(const sim_device *dev, uint8_t *buf, size_t cap, bool quirk)
+{
+    iface_desc itf[2];
+    unsigned n = stage_interfaces(dev, itf);
+    uint16_t mps = full_speed(dev) ? 64 : 512;
+    size_t off = 9;
+    for (unsigned i = 0; i < n; i++)
+        off = put_interface(buf, cap, off, &itf[i], mps);
+    size_t total = off;
+    /* The quirk: the first read claims two interfaces (55 bytes); what follows, and every later read, is the
+     * real descriptor. */
+    uint16_t claimed = quirk ? 55 : (uint16_t)total;
+    const uint8_t hdr[9] = {9, 2, (uint8_t)claimed, (uint8_t)(claimed >> 8), quirk ? 2 : (uint8_t)n, 1, 0, 0x80,
+                            250};
+    put(buf, cap, 0, hdr, sizeof hdr);
+    return (int)(total < cap ? total : cap);
+}
+
 static int config_descriptor(sim_device *dev, uint8_t *buf, size_t cap)
 {
     bool first = dev->config_reads++ == 0;
-    bool two = two_interfaces(dev);
-    size_t off = 9;
-    if (dev->stage == CMBOOT_STAGE_MASS_STORAGE) {
-        off = put_interface(buf, cap, off, 0, 0x08, 0x06, 0x50, 0x01, 0x81);
-    } else if (two) {
-        off = put_interface(buf, cap, off, 0, 0x08, 0x06, 0x50, 0x02, 0x81);
-        off = put_interface(buf, cap, off, 1, 0xff, 0x00, 0x00, 0x03, 0x84);
-    } else {
-        off = put_interface(buf, cap, off, 0, 0xff, 0x00, 0x00, 0x01, 0x82);
-    }
-    size_t total = off;
-    uint8_t num = two ? 2 : 1;
-    /* BCM2711 ROM: the first read claims two interfaces (55 bytes); what follows, and every later read,
-     * is the real one-interface descriptor of 32 bytes. */
-    bool quirk = first && dev->stage == CMBOOT_STAGE_ROM && dev->cfg.config_quirk;
-    uint16_t claimed = quirk ? 55 : (uint16_t)total;
-    const uint8_t hdr[9] = {9, 2, (uint8_t)claimed, (uint8_t)(claimed >> 8), quirk ? 2 : num, 1, 0, 0x80, 250};
-    put(buf, cap, 0, hdr, sizeof hdr);
-    return (int)(total < cap ? total : cap);
+    return build_config(dev, buf, cap, first && dev->stage == CMBOOT_STAGE_ROM && dev->cfg.config_quirk);
+}
+
+int sim_desc_settled_config(const sim_device *dev, uint8_t *buf, size_t cap)
+{
+    if (!dev->connected)
+        return -1;
+    return build_config(dev, buf, cap, false);
+}
+
+bool sim_desc_has_endpoint(const sim_device *dev, uint8_t ep)
+{
+    iface_desc itf[2];
+    unsigned n = stage_interfaces(dev, itf);
+    for (unsigned i = 0; i < n; i++)
+        if (itf[i].ep_out == ep || itf[i].ep_in == ep)
+            return true;
+    return false;
 }
 
 static int string_descriptor(const sim_device *dev, uint8_t index, uint8_t *buf, size_t cap)
@@ -131,9 +196,8 @@ static int string_descriptor(const sim_device *dev, uint8_t index, uint8_t *buf,
 int sim_desc_build(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, size_t cap)
 {
     if (type == 1) {
-        uint16_t pid = stage_pid(dev);
-        uint16_t bcd = dev->stage == CMBOOT_STAGE_MASS_STORAGE ? 0x0100 : 0x0000;
-        const uint8_t d[18] = {18, 1, 0x00, 0x02, 0, 0, 0, 64, VID & 0xff, VID >> 8, (uint8_t)pid,
+        uint16_t vid = stage_vid(dev), pid = stage_pid(dev), bcd = stage_bcd(dev);
+        const uint8_t d[18] = {18, 1, 0x00, 0x02, 0, 0, 0, 64, (uint8_t)vid, (uint8_t)(vid >> 8), (uint8_t)pid,
                                (uint8_t)(pid >> 8), (uint8_t)bcd, (uint8_t)(bcd >> 8), IDX_MANUFACTURER,
                                IDX_PRODUCT, serial_index(dev), 1};
         size_t m = sizeof d < cap ? sizeof d : cap;
@@ -147,6 +211,8 @@ int sim_desc_build(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, s
     }
     if (type == 3)
         return string_descriptor(dev, index, buf, cap);
+    /* No device qualifier (6) or other-speed configuration (7): stalled, as by a device that is not
+     * dual-speed (a host asks only a full-speed device, and then just notes the answer). */
     return -1;
 }
 
@@ -156,10 +222,13 @@ void sim_desc_identity(const sim_device *dev, sim_identity *out)
     out->stage = dev->connected ? dev->stage : CMBOOT_STAGE_UNKNOWN;
     if (!dev->connected)
         return;
-    out->vid = VID;
+    out->vid = stage_vid(dev);
     out->pid = stage_pid(dev);
-    out->bcd_device = dev->stage == CMBOOT_STAGE_MASS_STORAGE ? 0x0100 : 0x0000;
+    out->bcd_device = stage_bcd(dev);
     out->serial_index = serial_index(dev);
+    out->full_speed = full_speed(dev);
+    out->bulk_max_packet = full_speed(dev) ? 64 : 512;
+    out->configured = dev->configured;
     out->num_interfaces = two_interfaces(dev) ? 2 : 1;
     out->vendor_interface = two_interfaces(dev) ? 1 : 0;
     out->bulk_out_ep = sim_bulk_out_ep(dev);

@@ -18,10 +18,18 @@ void sim_config_default(sim_config *cfg, cmboot_soc_id soc)
     cfg->expect_second_stage_size = -1;
     cfg->disconnect_delay_ms = 5;
     cfg->reenum_delay_ms = 20;
+    cfg->rom_to_second_ms = -1;
+    cfg->done_to_next_ms = -1;
     cfg->done_ack_timeout_ms = 1000;
+    cfg->second_serial_index = (soc == CMBOOT_SOC_BCM2711 || soc == CMBOOT_SOC_BCM2712) ? 4 : 1;
     cfg->after_done = SIM_AFTER_MASS_STORAGE;
     cfg->msd_pid = (soc == CMBOOT_SOC_BCM2711 || soc == CMBOOT_SOC_BCM2712) ? SIM_PID_MSD_GADGET
                                                                             : SIM_PID_MSD_LEGACY;
+}
+
+const char *sim_stage_name(cmboot_stage stage)
+{
+    return stage == SIM_STAGE_FASTBOOT ? "fastboot" : cmboot_stage_name(stage);
 }
 
 static void push_event(sim_device *dev, sim_event_type type, cmboot_stage stage)
@@ -39,11 +47,14 @@ static void enter_stage(sim_device *dev, cmboot_stage stage)
     dev->connected = true;
     dev->stage = stage;
     dev->config_reads = 0;
+    dev->configured = false;
+    dev->config_ready_at = -1;
+    dev->halted = 0;
     dev->disconnect_at = dev->connect_at = SIM_NEVER;
     dev->res.enumerations++;
     sim_rom_reset(dev);
     sim_fs_reset(dev);
-    sim_log(dev, "connect %s", cmboot_stage_name(stage));
+    sim_log(dev, "connect %s", sim_stage_name(stage));
     push_event(dev, SIM_EV_CONNECT, stage);
 }
 
@@ -56,6 +67,11 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
         cfg->start_stage != CMBOOT_STAGE_MASS_STORAGE)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->two_interfaces && cfg->soc != CMBOOT_SOC_BCM2837)
+        return CMBOOT_ERR_INVALID_ARG;
+    /* 0 and 3 mean "boot ROM" to every host */
+    if (cfg->second_serial_index == 0 || cfg->second_serial_index == 3)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (cfg->rom_to_second_ms < -1 || cfg->done_to_next_ms < -1 || (unsigned)cfg->after_done > SIM_AFTER_ROM)
         return CMBOOT_ERR_INVALID_ARG;
     sim_device *dev = calloc(1, sizeof *dev);
     if (!dev)
@@ -160,6 +176,35 @@ uint8_t sim_bulk_out_ep(const sim_device *dev)
     return (dev->stage == CMBOOT_STAGE_ROM && dev->cfg.two_interfaces) ? 0x03 : 0x01;
 }
 
+static uint32_t ep_bit(uint8_t ep)
+{
+    return 1u << (((ep & 0x80) >> 3) | (ep & 0x0f));
+}
+
+void sim_halt(sim_device *dev, uint8_t ep)
+{
+    dev->halted |= ep_bit(ep);
+}
+
+cmboot_stage sim_after_done_stage(const sim_device *dev)
+{
+    switch (dev->cfg.after_done) {
+    case SIM_AFTER_MASS_STORAGE: return CMBOOT_STAGE_MASS_STORAGE;
+    case SIM_AFTER_FASTBOOT: return SIM_STAGE_FASTBOOT;
+    case SIM_AFTER_ROM: return CMBOOT_STAGE_ROM;
+    default: return CMBOOT_STAGE_UNKNOWN;
+    }
+}
+
+/* Disconnect -> connect of the next stage: the ROM's hand-over to the second stage is quick, booting what
+ * the second stage loaded (Linux for a gadget) is not. */
+static unsigned reenum_ms(const sim_device *dev, cmboot_stage from, cmboot_stage to)
+{
+    int ms = from == CMBOOT_STAGE_ROM && to == CMBOOT_STAGE_SECOND ? dev->cfg.rom_to_second_ms
+                                                                     : dev->cfg.done_to_next_ms;
+    return ms >= 0 ? (unsigned)ms : dev->cfg.reenum_delay_ms;
+}
+
 void sim_device_poll(sim_device *dev, int64_t now_ms)
 {
     if (now_ms > dev->now)
@@ -177,13 +222,16 @@ void sim_device_poll(sim_device *dev, int64_t now_ms)
         sim_fs_close_file(dev);
         dev->connected = false;
         dev->disconnect_at = SIM_NEVER;
-        dev->connect_at = at + dev->cfg.reenum_delay_ms;
-        sim_log(dev, "disconnect %s", cmboot_stage_name(dev->stage));
+        dev->connect_at = at + reenum_ms(dev, dev->stage, dev->next_stage);
+        sim_log(dev, "disconnect %s", sim_stage_name(dev->stage));
         push_event(dev, SIM_EV_DISCONNECT, dev->stage);
         dev->stage = CMBOOT_STAGE_UNKNOWN;
     }
     if (!dev->connected && now_ms >= dev->connect_at)
         enter_stage(dev, dev->next_stage);
+    /* the late configuration counts from the first time seen after the connect */
+    if (dev->connected && dev->config_ready_at < 0)
+        dev->config_ready_at = dev->now + (dev->stage == CMBOOT_STAGE_ROM ? dev->cfg.set_config_delay_ms : 0);
 }
 
 int64_t sim_device_next_wakeup(const sim_device *dev)
@@ -191,6 +239,8 @@ int64_t sim_device_next_wakeup(const sim_device *dev)
     if (dev->vanished)
         return SIM_NEVER;
     int64_t w = dev->connected ? dev->disconnect_at : dev->connect_at;
+    if (dev->connected && !dev->configured && dev->config_ready_at > dev->now && dev->config_ready_at < w)
+        w = dev->config_ready_at;
     if (dev->connected && dev->stage == CMBOOT_STAGE_ROM) {
         int64_t r = sim_rom_wakeup(dev);
         w = r < w ? r : w;
@@ -219,7 +269,26 @@ bool sim_device_connected(const sim_device *dev)
 
 void sim_device_reset(sim_device *dev)
 {
+    /* back to the default state: the host configures again; the late configuration counts from the connect */
     dev->config_reads = 0;
+    dev->configured = false;
+    dev->halted = 0;
+}
+
+void sim_device_cancel(sim_device *dev, const uint8_t setup[8], int64_t now_ms)
+{
+    sim_device_poll(dev, now_ms);
+    if (!dev->connected)
+        return;
+    sim_log(dev, "host cancelled control 0x%02x bRequest %u wLength %u", setup[0], setup[1],
+            (unsigned)(setup[6] | setup[7] << 8));
+    if (dev->stage == CMBOOT_STAGE_SECOND && setup[0] == 0xc0 && setup[1] == 0)
+        sim_fs_cancel_read(dev);
+}
+
+int sim_device_settled_config(const sim_device *dev, uint8_t *buf, size_t cap)
+{
+    return sim_desc_settled_config(dev, buf, cap);
 }
 
 int sim_device_descriptor(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, size_t cap)
@@ -234,8 +303,49 @@ void sim_device_identity(const sim_device *dev, sim_identity *out)
     sim_desc_identity(dev, out);
 }
 
+/* Endpoint recipient: GET_STATUS and CLEAR/SET_FEATURE(ENDPOINT_HALT) on an endpoint of the configuration. */
+static sim_status endpoint_request(sim_device *dev, const uint8_t *setup, uint8_t *data, size_t *in_len)
+{
+    uint8_t req = setup[1], ep = setup[4];
+    uint16_t wValue = (uint16_t)(setup[2] | setup[3] << 8);
+    uint16_t wLength = (uint16_t)(setup[6] | setup[7] << 8);
+    bool in = (setup[0] & 0x80) != 0;
+    bool ep0 = (ep & 0x7f) == 0;
+    if (!ep0 && (!dev->configured || !sim_desc_has_endpoint(dev, ep)))
+        return SIM_STALL; /* no such endpoint (yet) */
+    switch (req) {
+    case 0: { /* GET_STATUS: bit 0 = halted */
+        if (!in)
+            return SIM_STALL;
+        uint8_t st[2] = {(dev->halted & ep_bit(ep)) ? 1 : 0, 0};
+        size_t n = wLength < 2 ? wLength : 2;
+        memcpy(data, st, n);
+        *in_len = n;
+        return SIM_OK;
+    }
+    case 1: /* CLEAR_FEATURE */
+    case 3: /* SET_FEATURE */
+        if (in || wValue != 0) /* ENDPOINT_HALT is the only endpoint feature */
+            return SIM_STALL;
+        if (ep0)
+            return SIM_OK;
+        if (req == 1) {
+            if (dev->halted & ep_bit(ep))
+                sim_log(dev, "CLEAR_FEATURE(ENDPOINT_HALT) 0x%02x: endpoint takes data again", ep);
+            dev->halted &= ~ep_bit(ep);
+        } else {
+            sim_log(dev, "SET_FEATURE(ENDPOINT_HALT) 0x%02x", ep);
+            sim_halt(dev, ep);
+        }
+        return SIM_OK;
+    default:
+        return SIM_STALL;
+    }
+}
+
 /* Standard requests a USB stack sends during enumeration. */
-static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_t *data, size_t *in_len)
+static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_t *data, size_t *in_len,
+                                   int64_t now)
 {
     uint8_t type = setup[0], req = setup[1];
     uint16_t wValue = (uint16_t)(setup[2] | setup[3] << 8);
@@ -243,6 +353,8 @@ static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_
     bool in = (type & 0x80) != 0;
     size_t n = 0;
     uint8_t tmp[2] = {0, 0};
+    if ((type & 0x1f) == 2)
+        return endpoint_request(dev, setup, data, in_len);
     switch (req) {
     case 6: { /* GET_DESCRIPTOR */
         if (!in)
@@ -257,13 +369,23 @@ static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_
         n = 2;
         break;
     case 8: /* GET_CONFIGURATION */
-        tmp[0] = 1;
+        tmp[0] = dev->configured ? 1 : 0;
         n = 1;
         break;
     case 10: /* GET_INTERFACE */
         n = 1;
         break;
-    case 1: case 3: case 5: case 9: case 11: /* CLEAR/SET_FEATURE, SET_ADDRESS/CONFIGURATION/INTERFACE */
+    case 9: /* SET_CONFIGURATION: late on some ROMs (the bus shows no interfaces until then) */
+        if (in || wValue > 1)
+            return SIM_STALL;
+        if (wValue == 1 && !dev->configured && (dev->config_ready_at < 0 || now < dev->config_ready_at))
+            return SIM_PENDING;
+        if (dev->configured != (wValue == 1))
+            sim_log(dev, "SET_CONFIGURATION(%u)", wValue);
+        dev->configured = wValue == 1;
+        dev->halted = 0;
+        return SIM_OK;
+    case 1: case 3: case 5: case 11: /* CLEAR/SET_FEATURE (device, interface), SET_ADDRESS, SET_INTERFACE */
         if (in)
             return SIM_STALL;
         return SIM_OK;
@@ -295,7 +417,7 @@ sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *
     bool in = (type & 0x80) != 0;
     switch ((type >> 5) & 3) {
     case 0:
-        return standard_request(dev, setup, data, in_len);
+        return standard_request(dev, setup, data, in_len, now_ms);
     case 1: /* class: only mass storage's GET MAX LUN is answered here */
         if (dev->stage == CMBOOT_STAGE_MASS_STORAGE && in && setup[1] == 0xfe && wLength >= 1) {
             data[0] = 0;
@@ -334,8 +456,21 @@ sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data,
     sim_device_poll(dev, now_ms);
     if (!dev->connected)
         return SIM_NO_DEVICE;
+    if (!dev->configured) {
+        sim_fail(dev, "bulk OUT on endpoint 0x%02x before SET_CONFIGURATION", ep);
+        return SIM_STALL;
+    }
+    if (dev->stage == CMBOOT_STAGE_ROM && dev->cfg.two_interfaces && ep == 0x02) {
+        /* the ROM's mass-storage interface: a kernel driver probing it, not the boot protocol */
+        sim_log(dev, "bulk OUT on the mass-storage interface's endpoint 0x02 stalled");
+        return SIM_STALL;
+    }
     if (ep != sim_bulk_out_ep(dev)) {
         sim_fail(dev, "bulk OUT on endpoint 0x%02x, the vendor OUT endpoint is 0x%02x", ep, sim_bulk_out_ep(dev));
+        return SIM_STALL;
+    }
+    if (dev->halted & ep_bit(ep)) {
+        sim_log(dev, "bulk OUT of %zu bytes on halted endpoint 0x%02x stalled (not taken)", len, ep);
         return SIM_STALL;
     }
     switch (dev->stage) {
@@ -343,8 +478,10 @@ sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data,
         return sim_rom_bulk(dev, data, len, consumed, now_ms);
     case CMBOOT_STAGE_SECOND:
         return sim_fs_bulk(dev, data, len, consumed, now_ms);
-    default:
+    case CMBOOT_STAGE_MASS_STORAGE:
         return SIM_STALL; /* mass storage's BOT side is the QEMU bench's */
+    default:
+        return SIM_PENDING; /* fastboot: the protocol is not emulated, its endpoints NAK */
     }
 }
 

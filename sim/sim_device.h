@@ -14,6 +14,9 @@
  *   - sim_device_take_event(): what the frontend must do on the bus: connect as a stage, disconnect
  *     (re-enumeration follows with a CONNECT), vanish (gone for good).
  *   - sim_device_next_wakeup(): when to poll next (INT64_MAX: only traffic can change anything).
+ *   - sim_device_cancel(): the host gave up on a transfer the model was NAKing (cancel_misaligns).
+ * A new enumeration starts unconfigured: the frontend (or the kernel behind it) sends SET_CONFIGURATION(1);
+ * bulk data before that stalls.
  * Times are milliseconds of one monotonic clock chosen by the frontend (cmboot_now_ms in process).
  */
 
@@ -29,18 +32,26 @@ extern "C" {
 
 #define SIM_PID_MSD_LEGACY 0x0001   /* usbboot's msd firmware */
 #define SIM_PID_MSD_GADGET 0x0104   /* Linux mass-storage-gadget */
+#define SIM_VID_FASTBOOT 0x18d1     /* the fastboot gadget borrows Google's VID */
+#define SIM_PID_FASTBOOT 0x4e40
 #define SIM_SERIAL_MAX 32
 #define SIM_FAILURE_MAX 256
 
+/* A stage only the emulator knows (the host library sees an unknown device): the fastboot gadget. Compare
+ * with ==, it is not a member of cmboot_stage. */
+#define SIM_STAGE_FASTBOOT ((cmboot_stage)16)
+
 typedef enum sim_after_done {
     SIM_AFTER_MASS_STORAGE = 0,  /* re-enumerate as mass storage with cfg.msd_pid */
-    SIM_AFTER_NOTHING            /* disconnect for good (the payload has no USB device) */
+    SIM_AFTER_NOTHING,           /* disconnect for good (the payload has no USB device) */
+    SIM_AFTER_FASTBOOT,          /* the fastboot gadget 18d1:4e40 (descriptors only) */
+    SIM_AFTER_ROM                /* the boot ROM again: a new boot (recovery payloads with an rpiboot boot order) */
 } sim_after_done;
 
 typedef struct sim_config {
     cmboot_soc_id soc;
     bool two_interfaces;          /* BCM2837 ROM variant: mass storage if 0 + vendor if 1, bulk OUT 0x03 */
-    bool config_quirk;            /* first config read claims wTotalLength 55 (default on for BCM2711) */
+    bool config_quirk;            /* ROM: first config read claims wTotalLength 55 (default on for BCM2711 only) */
     char serial[SIM_SERIAL_MAX];  /* board serial ("af04b2da"); ROM string 3 on BCM2711/2712 */
     cmboot_stage start_stage;     /* ROM (default) or SECOND to skip the ROM */
     /* ROM */
@@ -54,16 +65,28 @@ typedef struct sim_config {
     /* timing */
     unsigned disconnect_delay_ms; /* from the last answer of a stage to the disconnect (default 5) */
     unsigned reenum_delay_ms;     /* from disconnect to the next stage's connect (default 20) */
+    int rom_to_second_ms;         /* ROM -> second stage: disconnect to connect; -1 (default) = reenum_delay_ms
+                                   * (real boards: 1500-3000) */
+    int done_to_next_ms;          /* second stage -> whatever follows; -1 (default) = reenum_delay_ms
+                                   * (real boards: 5000-30000 and more) */
     unsigned done_ack_timeout_ms; /* after an empty name: wait this long for the host's ack (default 1000) */
+    unsigned set_config_delay_ms; /* ROM: SET_CONFIGURATION is NAKed this long after the connect (default 0):
+                                   * the configuration appears after the ADD event */
     /* second stage */
     const sim_script *script;     /* copied; NULL = sim_script_default(soc) */
     const char *save_dir;         /* received files are written here (names made flat and safe) */
-    sim_after_done after_done;
+    uint8_t second_serial_index;  /* iSerialNumber of the second stage: 4 (string = board serial) on
+                                   * BCM2711/2712, 1 (the manufacturer string) on BCM2835/7; never 0 or 3 */
+    bool cancel_misaligns;        /* a cancelled pending request read misaligns the next reply (see docs) */
+    bool leave_without_done;      /* at a Done / empty-name step or the script's end: leave instead of asking */
+    sim_after_done after_done;    /* also what follows a leave without Done */
     uint16_t msd_pid;             /* default: legacy 0x0001 for BCM2835/7, gadget 0x0104 for BCM2711/2712 */
 } sim_config;
 
-/* Fills cfg with the defaults of a SoC (serial "0000" + pid based, default script). */
+/* Fills cfg with the defaults of a SoC (serial "af04b2da", "a1b2c3d4" on BCM2712; default script). */
 void sim_config_default(sim_config *cfg, cmboot_soc_id soc);
+/* cmboot_stage_name(), plus "fastboot" for SIM_STAGE_FASTBOOT. */
+const char *sim_stage_name(cmboot_stage stage);
 
 typedef enum sim_status {
     SIM_OK = 0,        /* answered (data in the output buffer) or consumed */
@@ -87,6 +110,9 @@ typedef struct sim_event {
 typedef struct sim_identity {
     uint16_t vid, pid, bcd_device;
     uint8_t serial_index;
+    bool full_speed;              /* 12 Mbit/s (BCM2835/2837 boot ROM), else high speed */
+    uint16_t bulk_max_packet;     /* 64 at full speed, 512 at high speed */
+    bool configured;              /* SET_CONFIGURATION(1) done (a bus shows no interfaces before) */
     uint8_t num_interfaces;       /* as the (settled) configuration descriptor says */
     uint8_t vendor_interface;     /* 0 or 1 */
     uint8_t bulk_out_ep;          /* 0x01 or 0x03 */
@@ -114,6 +140,8 @@ typedef struct sim_result {
     unsigned requests;            /* file-server requests delivered */
     unsigned steps_done;
     bool script_complete;         /* Done / empty name delivered (and acked) */
+    bool left_without_done;       /* leave_without_done: the second stage left without Done */
+    unsigned misaligned;          /* cancel_misaligns: replies sent misaligned after a cancelled read */
     unsigned metadata_acked;
     unsigned files_received;
     uint64_t bytes_received;      /* file-server bulk bytes */
@@ -137,7 +165,11 @@ sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *
 /* Bulk OUT on endpoint ep (0x01 / 0x03...). *consumed = bytes taken (less than len on a vanish fault). */
 sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data, size_t len, size_t *consumed,
                                int64_t now_ms);
-/* A USB reset (port reset by the host): descriptor read counters restart, stage state stays. */
+/* The host cancelled a control transfer the model had answered SIM_PENDING (usbredir cancel_data_packet,
+ * a libusb timeout). Only matters with cfg.cancel_misaligns: a cancelled request read commits the request. */
+void sim_device_cancel(sim_device *dev, const uint8_t setup[8], int64_t now_ms);
+/* A USB reset (port reset by the host): descriptor read counters restart, the device is unconfigured and its
+ * endpoint halts are cleared; stage state stays. */
 void sim_device_reset(sim_device *dev);
 
 void sim_device_poll(sim_device *dev, int64_t now_ms);
@@ -148,6 +180,9 @@ bool sim_device_take_event(sim_device *dev, sim_event *ev);
  * (may differ per read: the BCM2711 quirk), 3 string (UTF-16LE, index 0 = language list). Returns bytes
  * written (truncated to cap) or -1 (no such descriptor: STALL). */
 int sim_device_descriptor(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, size_t cap);
+/* The configuration descriptor as it settles (no quirk, nothing counted): what a frontend describes to its
+ * bus. Returns bytes written (truncated to cap), -1 when disconnected. */
+int sim_device_settled_config(const sim_device *dev, uint8_t *buf, size_t cap);
 void sim_device_identity(const sim_device *dev, sim_identity *out);
 bool sim_device_connected(const sim_device *dev);
 

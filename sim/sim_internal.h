@@ -40,6 +40,9 @@ struct sim_device {
     bool vanished;
     cmboot_stage stage;
     unsigned config_reads;
+    bool configured;         /* SET_CONFIGURATION(1) taken */
+    int64_t config_ready_at; /* SET_CONFIGURATION NAKed before this; -1: set from the first time seen */
+    uint32_t halted;         /* endpoint halts, bit ((ep & 0x80) >> 3) | (ep & 0x0f) */
     sim_event evq[SIM_EVQ];
     unsigned evq_head, evq_count;
     int64_t disconnect_at;   /* scheduled end of the current stage */
@@ -62,6 +65,8 @@ struct sim_device {
     int sub;                 /* GET: 0 = GetFileSize, 1 = ReadFile */
     bool drain_only;         /* bulk is drained, not recorded */
     int64_t ack_deadline;
+    bool committed;          /* cancel_misaligns: a cancelled read committed the current request */
+    bool misaligned;         /* its tail was delivered: the next write answers the original request */
     sim_file_record *cur;
     FILE *save_fp;
     sim_file_record *files;
@@ -79,9 +84,16 @@ void sim_vanish(sim_device *dev, const char *why);
 /* Ends the current stage at `at`: disconnect, then connect as next (UNKNOWN = vanish instead). */
 void sim_schedule_stage_end(sim_device *dev, int64_t at, cmboot_stage next);
 uint8_t sim_bulk_out_ep(const sim_device *dev);
+/* Halts the endpoint until the host clears it (CLEAR_FEATURE(ENDPOINT_HALT)). */
+void sim_halt(sim_device *dev, uint8_t ep);
+/* The stage after the second stage (after_done), UNKNOWN when nothing follows. */
+cmboot_stage sim_after_done_stage(const sim_device *dev);
 
 /* sim_descriptors.c */
 int sim_desc_build(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, size_t cap);
+int sim_desc_settled_config(const sim_device *dev, uint8_t *buf, size_t cap);
+/* Whether the current configuration has this (non-zero) endpoint. */
+bool sim_desc_has_endpoint(const sim_device *dev, uint8_t ep);
 void sim_desc_identity(const sim_device *dev, sim_identity *out);
 
 /* sim_rom.c */
@@ -99,5 +111,7 @@ sim_status sim_fs_bulk(sim_device *dev, const uint8_t *data, size_t len, size_t 
 void sim_fs_poll(sim_device *dev, int64_t now);
 int64_t sim_fs_wakeup(const sim_device *dev);
 void sim_fs_close_file(sim_device *dev);
+/* The host cancelled a pending request read (cancel_misaligns). */
+void sim_fs_cancel_read(sim_device *dev);
 
 #endif

@@ -161,7 +161,8 @@ sim_status sim_rom_bulk(sim_device *dev, const uint8_t *data, size_t len, size_t
     if (dev->rom == ROM_WAIT_SS_BULK) {
         if (f->kind == SIM_FAULT_STALL_BULK && !dev->fault_used && take) {
             dev->fault_used = true;
-            sim_log(dev, "rom: second stage bulk stalled (fault)");
+            sim_halt(dev, sim_bulk_out_ep(dev));
+            sim_log(dev, "rom: second stage bulk stalled, endpoint halted until CLEAR_FEATURE (fault)");
             return SIM_STALL;
         }
         if (f->kind == SIM_FAULT_VANISH_AFTER_BYTES && dev->bulk_got + take > f->arg) {

@@ -21,6 +21,7 @@ static const char *const fault_names[SIM_FAULT_COUNT] = {
     [SIM_FAULT_OVERLONG] = "overlong",
     [SIM_FAULT_VANISH_AFTER_BYTES] = "vanish-after-bytes",
     [SIM_FAULT_STALL_BULK] = "stall-bulk",
+    [SIM_FAULT_LONG] = "long",
 };
 
 const char *sim_fault_name(sim_fault_kind kind)
@@ -137,6 +138,17 @@ int sim_script_add_meta(sim_script *s, const char *key, const char *value)
         return CMBOOT_ERR_TOO_LARGE;
     step_init(&st, SIM_STEP_META);
     step_set_name(&st, buf, (size_t)n);
+    return sim_script_add(s, &st);
+}
+
+int sim_script_add_meta_name(sim_script *s, const char *name)
+{
+    sim_step st;
+    size_t n = strlen(name);
+    if (name[0] != '*' || n >= SIM_NAME_FIELD)
+        return CMBOOT_ERR_INVALID_ARG;
+    step_init(&st, SIM_STEP_META);
+    step_set_name(&st, name, n);
     return sim_script_add(s, &st);
 }
 
@@ -288,11 +300,11 @@ static int parse_hex32(const char *s, uint8_t out[32])
     return 0;
 }
 
-/* "KIND" or "KIND:ARG" (inline) / "KIND ARG" (fault line). */
+/* "KIND" or "KIND:ARG" / "KIND=ARG" (inline) / "KIND ARG" (fault line). */
 static int parse_fault(const char *kind, const char *arg, sim_fault *out)
 {
     char name[40];
-    const char *colon = strchr(kind, ':');
+    const char *colon = strpbrk(kind, ":=");
     size_t n = colon ? (size_t)(colon - kind) : strlen(kind);
     if (n >= sizeof name)
         return -1;
@@ -310,10 +322,15 @@ static int parse_fault(const char *kind, const char *arg, sim_fault *out)
     if (needs_arg && !arg)
         return -1;
     if (out->kind == SIM_FAULT_SHORT && !arg)
-        out->arg = 3;
+        out->arg = SIM_SHORT_TO_NAME;
     if (out->kind == SIM_FAULT_UNKNOWN_COMMAND && !arg)
         out->arg = 7;
     return 0;
+}
+
+int sim_fault_parse(const char *text, sim_fault *out)
+{
+    return parse_fault(text, NULL, out) == 0 ? CMBOOT_OK : CMBOOT_ERR_FORMAT;
 }
 
 #define MAX_TOKENS 16
@@ -377,11 +394,20 @@ static int parse_line(sim_script *s, char *line, unsigned lineno, char *err, siz
         }
         if (st.must_exist && st.must_be_absent)
             return perr(err, err_size, lineno, "must-exist and absent exclude each other");
+    } else if (strcmp(cmd, "meta-bare") == 0) {
+        /* "*KEY": no second '*', no value */
+        char name[SIM_NAME_FIELD + 2];
+        if (nt != 2)
+            return perr(err, err_size, lineno, "meta-bare needs KEY");
+        int w = snprintf(name, sizeof name, "*%s", tok[1]);
+        if (w < 0 || (size_t)w >= SIM_NAME_FIELD || sim_script_add_meta_name(s, name) != CMBOOT_OK)
+            return perr(err, err_size, lineno, "metadata longer than 255 bytes");
+        return CMBOOT_OK;
     } else if (strcmp(cmd, "meta") == 0) {
-        if (nt < 3)
-            return perr(err, err_size, lineno, "meta needs KEY VALUE");
+        if (nt < 2)
+            return perr(err, err_size, lineno, "meta needs KEY [VALUE]");
         /* VALUE is the rest of the line, tokens re-joined with single spaces. */
-        char value[SIM_NAME_FIELD * 2];
+        char value[SIM_NAME_FIELD * 2] = ""; /* "meta KEY" alone: "*KEY*", no value */
         size_t vl = 0;
         for (int i = 2; i < nt; i++) {
             int w = snprintf(value + vl, sizeof value - vl, "%s%s", i > 2 ? " " : "", tok[i]);
@@ -419,7 +445,7 @@ static int parse_line(sim_script *s, char *line, unsigned lineno, char *err, siz
         sim_fault f;
         if (nt < 2 || nt > 3 || parse_fault(tok[1], nt == 3 ? tok[2] : NULL, &f) != 0)
             return perr(err, err_size, lineno, "bad fault (kinds: vanish stall delay MS garbage short [N] "
-                                               "unknown-command [N] unterminated overlong "
+                                               "long unknown-command [N] unterminated overlong "
                                                "vanish-after-bytes N stall-bulk)");
         if (cmd[0] == 'r') {
             s->rom_fault = f;

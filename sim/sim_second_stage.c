@@ -17,6 +17,8 @@ void sim_fs_reset(sim_device *dev)
     dev->cur = NULL;
     dev->fault_delay_until = -1;
     dev->fault_used = false;
+    dev->committed = false;
+    dev->misaligned = false;
 }
 
 void sim_fs_close_file(sim_device *dev)
@@ -31,16 +33,50 @@ static const sim_step *cur_step(const sim_device *dev)
     return dev->step < dev->script.count ? &dev->script.steps[dev->step] : NULL;
 }
 
-/* Faults that replace the request itself: the host cannot serve it as a file request. */
+static size_t step_name_len(const sim_step *st)
+{
+    return (st->kind == SIM_STEP_DONE || st->kind == SIM_STEP_EMPTY) ? 0 : st->name_len;
+}
+
+/* Bytes a short request delivers: up to the name's NUL (as some firmware sends), or the fault's count. */
+static size_t short_len(const sim_step *st)
+{
+    if (st->fault.arg == SIM_SHORT_TO_NAME) {
+        size_t n = 4 + step_name_len(st) + 1;
+        return n < 260 ? n : 260;
+    }
+    return st->fault.arg < 260 ? (size_t)st->fault.arg : 259;
+}
+
+/* Faults that replace the request itself: the host cannot serve it as a file request. A short request that
+ * still holds the command and the whole name, and a long one (stale bytes after the NUL), are still the
+ * firmware's request: a lenient host serves them like any other. */
 static bool request_fault(const sim_step *st)
 {
     switch (st->fault.kind) {
-    case SIM_FAULT_GARBAGE: case SIM_FAULT_SHORT: case SIM_FAULT_UNKNOWN_COMMAND:
+    case SIM_FAULT_GARBAGE: case SIM_FAULT_UNKNOWN_COMMAND:
     case SIM_FAULT_UNTERMINATED: case SIM_FAULT_OVERLONG:
         return true;
+    case SIM_FAULT_SHORT:
+        return short_len(st) < 4 + step_name_len(st) + 1;
     default:
         return false;
     }
+}
+
+/* leave_without_done: where the firmware would say Done (or send the empty name), or when it has nothing
+ * more to ask, it leaves the bus instead and boots what it loaded. */
+static void maybe_leave(sim_device *dev, int64_t now)
+{
+    if (!dev->cfg.leave_without_done || dev->fs != FS_WAIT_READ || dev->sub != 0 || dev->committed)
+        return;
+    const sim_step *st = cur_step(dev);
+    if (st && st->kind != SIM_STEP_DONE && st->kind != SIM_STEP_EMPTY)
+        return;
+    dev->fs = FS_FINISHED;
+    dev->res.left_without_done = true;
+    sim_log(dev, "fs: leaving without Done");
+    sim_schedule_stage_end(dev, now + dev->cfg.disconnect_delay_ms, sim_after_done_stage(dev));
 }
 
 static void next_step(sim_device *dev)
@@ -52,7 +88,10 @@ static void next_step(sim_device *dev)
     dev->drain_only = false;
     dev->fault_delay_until = -1;
     dev->fault_used = false;
+    dev->committed = false;
+    dev->misaligned = false;
     dev->res.steps_done++;
+    maybe_leave(dev, dev->now);
 }
 
 static void finish(sim_device *dev, int64_t now, const char *how)
@@ -61,9 +100,7 @@ static void finish(sim_device *dev, int64_t now, const char *how)
     dev->fs = FS_FINISHED;
     dev->res.steps_done++;
     sim_log(dev, "fs: %s, second stage over", how);
-    cmboot_stage next = dev->cfg.after_done == SIM_AFTER_MASS_STORAGE ? CMBOOT_STAGE_MASS_STORAGE
-                                                                        : CMBOOT_STAGE_UNKNOWN;
-    sim_schedule_stage_end(dev, now + dev->cfg.disconnect_delay_ms, next);
+    sim_schedule_stage_end(dev, now + dev->cfg.disconnect_delay_ms, sim_after_done_stage(dev));
 }
 
 static sim_file_record *new_record(sim_device *dev, const sim_step *st)
@@ -112,8 +149,15 @@ static size_t build_request(sim_device *dev, const sim_step *st, uint8_t req[260
         req[4 + 255] = 0;
         break;
     case SIM_FAULT_SHORT:
-        n = st->fault.arg < 260 ? (size_t)st->fault.arg : 259;
+        n = short_len(st);
         break;
+    case SIM_FAULT_LONG: {
+        /* what an earlier, longer request left in the firmware's buffer */
+        static const char stale[] = "overlays/bcm2711-rpi-cm4-stale-buffer.dtbo";
+        for (size_t i = 4 + step_name_len(st) + 1; i < 260; i++)
+            req[i] = (uint8_t)stale[i % (sizeof stale - 1)];
+        break;
+    }
     default:
         break;
     }
@@ -164,15 +208,28 @@ static sim_status deliver(sim_device *dev, uint16_t wLength, uint8_t *data, size
     uint8_t req[260];
     int32_t cmd;
     size_t n = build_request(dev, st, req, &cmd);
+    bool misaligned = dev->committed;
+    if (misaligned) {
+        /* The cancelled read's reply went out anyway; this read gets it 4 bytes late: the name where the
+         * command should be, zero padded. */
+        uint8_t tail[260] = {0};
+        memcpy(tail, req + 4, n > 4 ? n - 4 : 0);
+        memcpy(req, tail, sizeof req);
+        n = 260;
+        dev->committed = false;
+        dev->misaligned = true;
+        dev->res.misaligned++;
+    }
     n = n < wLength ? n : wLength;
     memcpy(data, req, n);
     *in_len = n;
     dev->res.requests++;
     char pname[SIM_NAME_FIELD * 4 + 1];
     sim_name_printable(st->name, st->name_len, pname, sizeof pname);
-    sim_log(dev, "fs: request %u: command %d name \"%s\"%s%s", dev->res.requests, (int)cmd,
+    sim_log(dev, "fs: request %u: command %d name \"%s\"%s%s%s", dev->res.requests, (int)cmd,
             (st->kind == SIM_STEP_DONE || st->kind == SIM_STEP_EMPTY) ? "" : pname,
-            st->fault.kind ? " fault " : "", st->fault.kind ? sim_fault_name(st->fault.kind) : "");
+            st->fault.kind ? " fault " : "", st->fault.kind ? sim_fault_name(st->fault.kind) : "",
+            misaligned ? " (misaligned: the tail of the cancelled read)" : "");
     if (st->kind == SIM_STEP_DONE && !request_fault(st)) {
         finish(dev, now, "Done");
         return SIM_OK;
@@ -307,6 +364,8 @@ sim_status sim_fs_control(sim_device *dev, bool in, uint32_t len, uint16_t wLeng
             return deliver(dev, wLength, data, in_len, now);
         case FS_WAIT_ANSWER: {
             const sim_step *st = cur_step(dev);
+            if (dev->misaligned)
+                return SIM_PENDING; /* the firmware waits for the answer to its request: silent */
             if (!request_fault(st))
                 sim_fail(dev, "fs: host read again without answering request %u", dev->res.requests);
             next_step(dev);
@@ -321,6 +380,10 @@ sim_status sim_fs_control(sim_device *dev, bool in, uint32_t len, uint16_t wLeng
     }
     switch (dev->fs) {
     case FS_WAIT_ANSWER:
+        if (dev->misaligned) {
+            dev->misaligned = false;
+            sim_log(dev, "fs: write(%u) taken as the answer to the misaligned request %u", len, dev->res.requests);
+        }
         return answer(dev, len, now);
     case FS_WAIT_EMPTY_ACK:
         if (len != 0)
@@ -373,7 +436,8 @@ sim_status sim_fs_bulk(sim_device *dev, const uint8_t *data, size_t len, size_t 
     bool vanish = false;
     if (st->fault.kind == SIM_FAULT_STALL_BULK && !dev->fault_used && take) {
         dev->fault_used = true;
-        sim_log(dev, "fs: file data stalled (fault)");
+        sim_halt(dev, sim_bulk_out_ep(dev));
+        sim_log(dev, "fs: file data stalled, endpoint halted until CLEAR_FEATURE (fault)");
         return SIM_STALL;
     }
     if (st->fault.kind == SIM_FAULT_VANISH_AFTER_BYTES && dev->bulk_got + take > st->fault.arg) {
@@ -405,8 +469,18 @@ sim_status sim_fs_bulk(sim_device *dev, const uint8_t *data, size_t len, size_t 
     return SIM_OK;
 }
 
+void sim_fs_cancel_read(sim_device *dev)
+{
+    if (!dev->cfg.cancel_misaligns || dev->fs != FS_WAIT_READ || dev->committed || !cur_step(dev))
+        return;
+    /* The firmware had queued its reply for this read; the host gave up on it, the reply did not. */
+    dev->committed = true;
+    sim_log(dev, "fs: request read cancelled, the request is committed: the next read gets it misaligned");
+}
+
 void sim_fs_poll(sim_device *dev, int64_t now)
 {
+    maybe_leave(dev, now);
     if (dev->fs == FS_WAIT_EMPTY_ACK && now >= dev->ack_deadline) {
         sim_fail(dev, "fs: no acknowledgement of the empty name");
         dev->ack_deadline = SIM_NEVER;

@@ -17,6 +17,7 @@
 #include "cmboot/error.h"
 
 #define MAX_PACKET_LEN (64u * 1024u * 1024u)  /* bound on what we allocate for one IN packet */
+#define FULL_SPEED_BYTES_PER_S 1216000u       /* 19 bulk packets of 64 bytes per 1 ms frame */
 
 typedef enum pkt_kind { PKT_CONTROL = 1, PKT_BULK } pkt_kind;
 
@@ -60,6 +61,11 @@ struct usbredir_board {
     bool awaiting_ack;
     bool vanished;
     uint8_t configuration;
+    bool full_speed;          /* of the stage QEMU sees */
+    /* a SET_CONFIGURATION the device has not answered yet (late configuration) */
+    bool setconf_pending;
+    uint64_t setconf_id;
+    uint8_t setconf_value;
     /* held packets in arrival order */
     pkt *head;
     pkt **tail;
@@ -173,8 +179,6 @@ static void fail_all_held(usbredir_board *b, uint8_t status)
 static void fill_interfaces(usbredir_board *b, struct usb_redir_interface_info_header *ii,
                             struct usb_redir_ep_info_header *ei)
 {
-    sim_identity id;
-    sim_device_identity(b->dev, &id);
     memset(ii, 0, sizeof(*ii));
     memset(ei, 0, sizeof(*ei));
     for (int i = 0; i < 32; i++)
@@ -196,23 +200,27 @@ static void fill_interfaces(usbredir_board *b, struct usb_redir_interface_info_h
         }
         return;
     }
-    /* Boot ROM / second stage: a vendor interface (after a mass-storage one on two-interface ROMs). */
-    unsigned n = id.num_interfaces >= 2 ? 2 : 1;
-    ii->interface_count = n;
-    for (unsigned i = 0; i < n; i++) {
-        ii->interface[i] = (uint8_t)i;
-        bool vendor = i == id.vendor_interface;
-        ii->interface_class[i] = vendor ? 0xff : 0x08;
-        ii->interface_subclass[i] = vendor ? 0x00 : 0x06;
-        ii->interface_protocol[i] = vendor ? 0x00 : 0x50;
-    }
-    /* Every bulk endpoint a ROM variant may describe; extra entries are harmless. */
-    static const uint8_t eps[] = { 0x01, 0x03, 0x81, 0x82, 0x84 };
-    for (size_t i = 0; i < sizeof(eps); i++) {
-        int idx = ((eps[i] & 0x80) >> 3) | (eps[i] & 0x0f);
-        ei->type[idx] = usb_redir_type_bulk;
-        ei->max_packet_size[idx] = 512;
-        ei->interface[idx] = (eps[i] & 0x0f) == 0x03 || (eps[i] & 0x0f) == 0x04 ? 1 : id.vendor_interface;
+    /* Every other stage: exactly what the model's configuration descriptor says (interfaces, endpoints,
+     * max packet sizes), so the guest sees no endpoint the device does not have. */
+    uint8_t cfg[256];
+    int n = sim_device_settled_config(b->dev, cfg, sizeof(cfg));
+    int iface = -1;
+    ii->interface_count = 0;
+    for (int off = 0; n > 0 && off + 2 <= n && cfg[off] >= 2 && off + cfg[off] <= n; off += cfg[off]) {
+        const uint8_t *d = cfg + off;
+        if (d[1] == 4 && d[0] >= 9 && ii->interface_count < 32) {
+            unsigned k = ii->interface_count++;
+            iface = d[2];
+            ii->interface[k] = d[2];
+            ii->interface_class[k] = d[5];
+            ii->interface_subclass[k] = d[6];
+            ii->interface_protocol[k] = d[7];
+        } else if (d[1] == 5 && d[0] >= 7 && iface >= 0) {
+            int idx = ((d[2] & 0x80) >> 3) | (d[2] & 0x0f);
+            ei->type[idx] = usb_redir_type_bulk;
+            ei->max_packet_size[idx] = (uint16_t)(d[4] | d[5] << 8);
+            ei->interface[idx] = (uint8_t)iface;
+        }
     }
 }
 
@@ -223,8 +231,9 @@ static void connect_now(usbredir_board *b)
     fill_interfaces(b, &ii, &ei);
     sim_identity id;
     sim_device_identity(b->dev, &id);
+    b->full_speed = id.full_speed;
     struct usb_redir_device_connect_header dc = {
-        .speed = usb_redir_speed_high,
+        .speed = id.full_speed ? usb_redir_speed_full : usb_redir_speed_high,
         .device_class = 0,
         .vendor_id = id.vid,
         .product_id = id.pid,
@@ -251,20 +260,31 @@ static void connect_now(usbredir_board *b)
     r->first_vendor_us = -1;
     r->last_answer_us = -1;
     r->disconnect_us = -1;
-    blog(b, "CONNECT stage=%s %04x:%04x iSerialNumber=%u serial=\"%s\"", cmboot_stage_name(b->model_stage), id.vid,
-         id.pid, id.serial_index, id.serial);
+    blog(b, "CONNECT stage=%s %04x:%04x iSerialNumber=%u serial=\"%s\" %s speed", sim_stage_name(b->model_stage),
+         id.vid, id.pid, id.serial_index, id.serial, id.full_speed ? "full" : "high");
+}
+
+static void answer_setconf(usbredir_board *b, uint8_t status)
+{
+    struct usb_redir_configuration_status_header st = { .status = status, .configuration = b->setconf_value };
+    if (status == usb_redir_success)
+        b->configuration = b->setconf_value;
+    b->setconf_pending = false;
+    usbredirparser_send_configuration_status(b->parser, b->setconf_id, &st);
 }
 
 static void disconnect_now(usbredir_board *b, const char *why)
 {
     fail_all_held(b, usb_redir_ioerror);
+    if (b->setconf_pending)
+        answer_setconf(b, usb_redir_ioerror);
     usbredirparser_send_device_disconnect(b->parser);
     b->qemu_connected = false;
     b->awaiting_ack = usbredirparser_peer_has_cap(b->parser, usb_redir_cap_device_disconnect_ack);
     usbredir_stage_record *r = current_record(b);
     if (r)
         r->disconnect_us = usbredir_now_us() - b->t0_us;
-    blog(b, "DISCONNECT stage=%s (%s)", cmboot_stage_name(b->qemu_stage), why);
+    blog(b, "DISCONNECT stage=%s (%s)", sim_stage_name(b->qemu_stage), why);
 }
 
 /* Brings what QEMU sees in line with the model and the plug state. */
@@ -331,9 +351,12 @@ static void complete(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, 
     p->reply = reply;
     p->reply_len = reply_len;
     p->ready_us = now;
-    if (p->kind == PKT_BULK && b->cfg.link_bytes_per_s > 0 && moved > 0) {
+    uint64_t rate = b->cfg.link_bytes_per_s;
+    if (rate > FULL_SPEED_BYTES_PER_S && b->full_speed)
+        rate = FULL_SPEED_BYTES_PER_S;   /* a full-speed stage cannot move more */
+    if (p->kind == PKT_BULK && rate > 0 && moved > 0) {
         int64_t start = b->link_free_us > now ? b->link_free_us : now;
-        int64_t done = start + (int64_t)((uint64_t)moved * 1000000u / b->cfg.link_bytes_per_s);
+        int64_t done = start + (int64_t)((uint64_t)moved * 1000000u / rate);
         b->link_free_us = done;
         p->ready_us = done;
         if (r)
@@ -511,26 +534,44 @@ static void cb_reset(void *priv)
     usbredir_board *b = priv;
     b->report.resets++;
     sim_device_reset(b->dev);
+    b->configuration = 0;
     if (b->qemu_stage == CMBOOT_STAGE_MASS_STORAGE)
         msc_bot_reset(b->msc);
     if (b->cfg.verbose)
         blog(b, "port reset");
 }
 
+/* Answers a held SET_CONFIGURATION once the model takes it. QEMU completes the guest's control transfer only
+ * with this status, so until then the guest kernel waits in usb_set_configuration and sysfs shows no
+ * bNumInterfaces although the device's ADD uevent is out. */
+static void try_setconf(usbredir_board *b)
+{
+    if (!b->setconf_pending)
+        return;
+    if (!b->qemu_connected) {
+        answer_setconf(b, usb_redir_ioerror);
+        return;
+    }
+    uint8_t setup[8] = { 0x00, 9, b->setconf_value, 0, 0, 0, 0, 0 };
+    size_t len = 0;
+    uint8_t scratch[1];
+    sim_status s = sim_device_control(b->dev, setup, scratch, &len, now_ms());
+    if (s == SIM_PENDING)
+        return;
+    if (b->cfg.verbose || s != SIM_OK)
+        blog(b, "SET_CONFIGURATION(%u) -> %s", b->setconf_value, s == SIM_OK ? "ok" : "error");
+    answer_setconf(b, status_of(s));
+}
+
 static void cb_set_configuration(void *priv, uint64_t id, struct usb_redir_set_configuration_header *h)
 {
     usbredir_board *b = priv;
-    uint8_t setup[8] = { 0x00, 9, h->configuration, 0, 0, 0, 0, 0 };
-    size_t len = 0;
-    uint8_t scratch[1];
-    sim_status s = b->qemu_connected ? sim_device_control(b->dev, setup, scratch, &len, now_ms()) : SIM_NO_DEVICE;
-    struct usb_redir_configuration_status_header st = {
-        .status = s == SIM_OK || s == SIM_PENDING ? usb_redir_success : status_of(s),
-        .configuration = h->configuration,
-    };
-    if (st.status == usb_redir_success)
-        b->configuration = h->configuration;
-    usbredirparser_send_configuration_status(b->parser, id, &st);
+    if (b->setconf_pending)
+        answer_setconf(b, usb_redir_cancelled);   /* QEMU sends one at a time; be safe */
+    b->setconf_pending = true;
+    b->setconf_id = id;
+    b->setconf_value = h->configuration;
+    try_setconf(b);
     drain_events(b);
 }
 
@@ -560,6 +601,11 @@ static void cb_get_alt(void *priv, uint64_t id, struct usb_redir_get_alt_setting
 static void cb_cancel(void *priv, uint64_t id)
 {
     usbredir_board *b = priv;
+    if (b->setconf_pending && b->setconf_id == id) {
+        blog(b, "SET_CONFIGURATION cancelled by the guest (its timeout is 5 s)");
+        answer_setconf(b, usb_redir_cancelled);
+        return;
+    }
     for (pkt **pp = &b->head; *pp; pp = &(*pp)->next) {
         pkt *p = *pp;
         if (p->id != id)
@@ -567,6 +613,14 @@ static void cb_cancel(void *priv, uint64_t id)
         *pp = p->next;
         if (b->tail == &p->next)
             b->tail = pp;
+        /* a transfer the device was NAKing: the model may have committed to it (cancel_misaligns) */
+        if (p->kind == PKT_CONTROL && !p->answered && b->qemu_connected && b->qemu_stage != CMBOOT_STAGE_MASS_STORAGE) {
+            const struct usb_redir_control_packet_header *c = &p->ctrl;
+            uint8_t setup[8] = { c->requesttype, c->request, (uint8_t)c->value, (uint8_t)(c->value >> 8),
+                                 (uint8_t)c->index, (uint8_t)(c->index >> 8), (uint8_t)c->length,
+                                 (uint8_t)(c->length >> 8) };
+            sim_device_cancel(b->dev, setup, now_ms());
+        }
         /* QEMU keeps the id and waits for this completion. */
         send_reply(b, p, usb_redir_cancelled, NULL, 0);
         free_pkt(b, p);
@@ -639,6 +693,7 @@ static void close_peer(usbredir_board *b)
     if (b->parser)
         usbredirparser_destroy(b->parser);
     b->parser = NULL;
+    b->setconf_pending = false;
     close(b->fd);
     b->fd = -1;
     b->hello = false;
@@ -792,6 +847,7 @@ void usbredir_board_step(usbredir_board *b)
     if (b->fd >= 0 && b->parser) {
         sim_device_poll(b->dev, now_ms());
         drain_events(b);
+        try_setconf(b);
         service(b);
     }
     flush(b);

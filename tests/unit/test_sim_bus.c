@@ -152,7 +152,8 @@ static void bus_full_boot_bcm2711(void **state)
     next_ev(&disc, &ev, CMBOOT_DEVICE_REMOVED, "1-1.3", 0);
     assert_int_equal(ev.dev.devnum, rom_devnum);
     next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "1-1.3", CMBOOT_STAGE_SECOND);
-    assert_int_equal(ev.dev.serial_index, 1);
+    assert_int_equal(ev.dev.serial_index, 4);
+    assert_string_equal(ev.dev.serial, "af04b2da");
     assert_true(ev.dev.devnum != rom_devnum);
     /* the ROM's transport is dead now */
     uint8_t b4[4];
@@ -554,6 +555,149 @@ static void bus_many_boards_in_parallel(void **state)
     sim_bus_free(bus);
 }
 
+
+/* Lets the bus's time pass (a discovery view drives it) for ms, returning early on no event. */
+static void let_time_pass(cmboot_discovery *disc, int64_t ms)
+{
+    cmboot_device_event ev;
+    int64_t until = cmboot_now_ms() + ms;
+    while (cmboot_now_ms() < until)
+        if (disc->ops->next_event(disc->self, &ev, until) != CMBOOT_OK)
+            break;
+}
+
+/* A two-interface ROM whose configuration comes late: the ADDED event shows no interfaces; a host that
+ * opens it then uses interface 0 / OUT 0x01 and is refused; one that opens it after the configuration is
+ * set gets interface 1 / OUT 0x03. */
+static void bus_late_config_two_interfaces(void **state)
+{
+    (void)state;
+    uint8_t ss[1000] = {7};
+    sim_bus *bus;
+    sim_bus_new(&bus);
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    cfg.two_interfaces = true;
+    cfg.set_config_delay_ms = 300;
+    assert_int_equal(sim_bus_plug(bus, "1-3", &cfg, 0), CMBOOT_OK);
+    cmboot_discovery disc;
+    sim_bus_discovery(bus, &disc);
+    cmboot_device_event ev;
+    next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "1-3", CMBOOT_STAGE_ROM);
+    assert_int_equal(ev.dev.num_interfaces, 0); /* sysfs: bNumInterfaces empty */
+    cmboot_transport early;
+    assert_int_equal(disc.ops->open(disc.self, &ev.dev, &early), CMBOOT_OK);
+    let_time_pass(&disc, 400);
+    int32_t status = -1;
+    assert_int_equal(host_rom(&early, ss, sizeof ss, &status), CMBOOT_ERR_STALL);
+    early.ops->close(early.self);
+    sim_result r;
+    sim_bus_result(bus, "1-3", &r);
+    assert_true(r.failures > 0);
+    assert_non_null(strstr(r.first_failure, "endpoint 0x01"));
+
+    /* a second board; the host waits until the configuration is set before it opens */
+    assert_int_equal(sim_bus_plug(bus, "1-4", &cfg, 0), CMBOOT_OK);
+    next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "1-4", CMBOOT_STAGE_ROM);
+    assert_int_equal(ev.dev.num_interfaces, 0);
+    let_time_pass(&disc, 400);
+    cmboot_transport t;
+    assert_int_equal(disc.ops->open(disc.self, &ev.dev, &t), CMBOOT_OK);
+    assert_int_equal(host_rom(&t, ss, sizeof ss, &status), CMBOOT_OK);
+    assert_int_equal(status, 0);
+    t.ops->close(t.self);
+    sim_bus_result(bus, "1-4", &r);
+    assert_int_equal(r.failures, 0);
+    /* without the delay the configuration is set before the ADDED event */
+    cfg.set_config_delay_ms = 0;
+    assert_int_equal(sim_bus_plug(bus, "1-5", &cfg, 0), CMBOOT_OK);
+    do
+        assert_int_equal(disc.ops->next_event(disc.self, &ev, cmboot_now_ms() + 5000), CMBOOT_OK);
+    while (strcmp(ev.dev.port_path, "1-5") != 0);
+    assert_int_equal(ev.dev.num_interfaces, 2);
+    disc.ops->destroy(disc.self);
+    sim_bus_free(bus);
+}
+
+/* cancel_misaligns: a control_in that times out on the bus is a cancelled transfer. */
+static void bus_cancelled_read_misaligns(void **state)
+{
+    (void)state;
+    sim_bus *bus;
+    sim_bus_new(&bus);
+    sim_script *s = script_from("get config.txt\nfault delay 300\ndone\n");
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2711);
+    cfg.start_stage = CMBOOT_STAGE_SECOND;
+    cfg.script = s;
+    cfg.cancel_misaligns = true;
+    assert_int_equal(sim_bus_plug(bus, "2-1", &cfg, 0), CMBOOT_OK);
+    script_drop(s);
+    cmboot_discovery disc;
+    sim_bus_discovery(bus, &disc);
+    cmboot_device_event ev;
+    next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "2-1", CMBOOT_STAGE_SECOND);
+    cmboot_transport t;
+    assert_int_equal(disc.ops->open(disc.self, &ev.dev, &t), CMBOOT_OK);
+    uint8_t req[260];
+    size_t n = 0;
+    assert_int_equal(t.ops->control_in(t.self, 260, 0, req, 260, &n, 50), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(t.ops->control_in(t.self, 260, 0, req, 260, &n, T_CTL), CMBOOT_OK);
+    assert_int_equal(n, 260);
+    assert_memory_equal(req, "config.txt", 11);
+    /* reading again instead of answering: the firmware stays silent */
+    assert_int_equal(t.ops->control_in(t.self, 260, 0, req, 260, &n, 50), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(t.ops->control_out(t.self, 0, 0, T_CTL), CMBOOT_OK);
+    assert_int_equal(t.ops->control_in(t.self, 260, 0, req, 260, &n, T_CTL), CMBOOT_OK);
+    assert_int_equal(req[0], 2); /* Done */
+    t.ops->close(t.self);
+    assert_int_equal(sim_bus_wait_stage(bus, "2-1", CMBOOT_STAGE_MASS_STORAGE, cmboot_now_ms() + 2000), CMBOOT_OK);
+    sim_result r;
+    sim_bus_result(bus, "2-1", &r);
+    assert_int_equal(r.misaligned, 1);
+    assert_int_equal(r.failures, 0);
+    assert_true(r.script_complete);
+    disc.ops->destroy(disc.self);
+    sim_bus_free(bus);
+}
+
+/* After Done the fastboot gadget: another vendor, no rpiboot stage, nothing to open. */
+static void bus_fastboot_after_done(void **state)
+{
+    (void)state;
+    sim_bus *bus;
+    sim_bus_new(&bus);
+    sim_script *s = script_from("done\n");
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2712);
+    snprintf(cfg.serial, sizeof cfg.serial, "c5c5b2da");
+    cfg.start_stage = CMBOOT_STAGE_SECOND;
+    cfg.script = s;
+    cfg.after_done = SIM_AFTER_FASTBOOT;
+    assert_int_equal(sim_bus_plug(bus, "3-2", &cfg, 0), CMBOOT_OK);
+    script_drop(s);
+    cmboot_discovery disc;
+    sim_bus_discovery(bus, &disc);
+    cmboot_device_event ev;
+    next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "3-2", CMBOOT_STAGE_SECOND);
+    assert_string_equal(ev.dev.serial, "c5c5b2da");
+    cmboot_transport t;
+    assert_int_equal(disc.ops->open(disc.self, &ev.dev, &t), CMBOOT_OK);
+    unsigned served;
+    assert_int_equal(host_fs(&t, NULL, 0, &served), CMBOOT_OK);
+    t.ops->close(t.self);
+    next_ev(&disc, &ev, CMBOOT_DEVICE_REMOVED, "3-2", 0);
+    next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "3-2", CMBOOT_STAGE_UNKNOWN);
+    assert_int_equal(ev.dev.vid, SIM_VID_FASTBOOT);
+    assert_int_equal(ev.dev.pid, SIM_PID_FASTBOOT);
+    assert_string_equal(ev.dev.serial, "c5c5b2da");
+    assert_null(ev.dev.soc);
+    assert_int_equal(disc.ops->open(disc.self, &ev.dev, &t), CMBOOT_ERR_UNSUPPORTED);
+    assert_int_equal(sim_bus_wait_stage(bus, "3-2", SIM_STAGE_FASTBOOT, cmboot_now_ms() + 100), CMBOOT_OK);
+    disc.ops->destroy(disc.self);
+    sim_bus_free(bus);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bus_full_boot_bcm2711),
     cmocka_unit_test(bus_plug_later_by_time),
@@ -566,6 +710,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(bus_two_interface_rom),
     cmocka_unit_test(bus_discovery_wakeup),
     cmocka_unit_test(bus_many_boards_in_parallel),
+    cmocka_unit_test(bus_late_config_two_interfaces),
+    cmocka_unit_test(bus_cancelled_read_misaligns),
+    cmocka_unit_test(bus_fastboot_after_done),
 };
 
 CMBOOT_TEST_MAIN(tests)

@@ -44,6 +44,14 @@ static void string_of(sim_device *d, uint8_t index, char *out, size_t size)
     out[o] = 0;
 }
 
+static sim_status set_config(sim_device *d, uint8_t value, int64_t now)
+{
+    uint8_t s[8] = {0x00, 9, value, 0, 0, 0, 0, 0};
+    size_t n;
+    return sim_device_control(d, s, NULL, &n, now);
+}
+
+/* A new device, configured as a host's USB stack would do after the connect. */
 static sim_device *make(const sim_config *cfg)
 {
     sim_device *d = NULL;
@@ -52,6 +60,7 @@ static sim_device *make(const sim_config *cfg)
     assert_true(sim_device_take_event(d, &ev));
     assert_int_equal(ev.type, SIM_EV_CONNECT);
     assert_int_equal(ev.stage, cfg->start_stage);
+    assert_int_equal(set_config(d, 1, 0), SIM_OK);
     return d;
 }
 
@@ -244,7 +253,10 @@ static void rom_accepts_and_reenumerates(void **state)
     expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_SECOND);
     uint8_t dd[18];
     assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
-    assert_int_equal(dd[16], 1); /* second stage: iSerialNumber 1 */
+    assert_int_equal(dd[16], 4); /* BCM2711 second stage: iSerialNumber 4, the board serial */
+    char s[64];
+    string_of(d, 4, s, sizeof s);
+    assert_string_equal(s, cfg.serial);
     sim_result r;
     sim_device_result(d, &r);
     assert_true(r.rom_accepted);
@@ -710,6 +722,598 @@ static void raw_hostile_name_recorded(void **state)
     sim_device_free(d);
 }
 
+
+/* ---- issue 8: as hard as a real board ---- */
+
+static sim_status std_req(sim_device *d, uint8_t type, uint8_t req, uint16_t wValue, uint16_t wIndex,
+                          uint8_t *buf, uint16_t wLength, size_t *n, int64_t now)
+{
+    uint8_t s[8] = {type, req, (uint8_t)wValue, (uint8_t)(wValue >> 8), (uint8_t)wIndex, (uint8_t)(wIndex >> 8),
+                    (uint8_t)wLength, (uint8_t)(wLength >> 8)};
+    size_t dummy;
+    return sim_device_control(d, s, buf, n ? n : &dummy, now);
+}
+
+static uint16_t endpoint_mps(const uint8_t *cfg, int len, uint8_t ep)
+{
+    for (int off = 0; off + 2 <= len && cfg[off] >= 2; off += cfg[off])
+        if (cfg[off + 1] == 5 && cfg[off + 2] == ep)
+            return (uint16_t)(cfg[off + 4] | cfg[off + 5] << 8);
+    return 0;
+}
+
+/* BCM2835/2837 boot ROMs are full-speed devices (64-byte bulk packets); later stages and BCM2711/2712 ROMs
+ * are high speed. */
+static void rom_full_speed_then_high_speed(void **state)
+{
+    (void)state;
+    const cmboot_soc_id socs[] = {CMBOOT_SOC_BCM2835, CMBOOT_SOC_BCM2837, CMBOOT_SOC_BCM2711, CMBOOT_SOC_BCM2712};
+    for (size_t i = 0; i < 4; i++) {
+        sim_config cfg;
+        sim_config_default(&cfg, socs[i]);
+        sim_device *d = make(&cfg);
+        sim_identity id;
+        sim_device_identity(d, &id);
+        bool full = socs[i] == CMBOOT_SOC_BCM2835 || socs[i] == CMBOOT_SOC_BCM2837;
+        assert_int_equal(id.full_speed, full);
+        assert_int_equal(id.bulk_max_packet, full ? 64 : 512);
+        uint8_t c[255];
+        int n = get_desc(d, 2, 0, c, sizeof c);
+        n = get_desc(d, 2, 0, c, sizeof c); /* the settled one (BCM2711's first read is the quirk) */
+        assert_int_equal(endpoint_mps(c, n, 0x01), full ? 64 : 512);
+        assert_int_equal(endpoint_mps(c, n, 0x82), full ? 64 : 512);
+        uint8_t q[10];
+        assert_int_equal(get_desc(d, 6, 0, q, sizeof q), -1); /* no device qualifier: not dual-speed */
+        sim_device_free(d);
+
+        cfg.start_stage = CMBOOT_STAGE_SECOND;
+        d = make(&cfg);
+        sim_device_identity(d, &id);
+        assert_false(id.full_speed);
+        assert_int_equal(id.bulk_max_packet, 512);
+        n = get_desc(d, 2, 0, c, sizeof c);
+        assert_int_equal(endpoint_mps(c, n, 0x01), 512);
+        sim_device_free(d);
+    }
+}
+
+/* ROM -> second stage and Done -> next stage re-enumerate after their own delays. */
+static void reenumeration_delays_per_stage(void **state)
+{
+    (void)state;
+    uint8_t ss[64] = {0};
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_done(&s);
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    cfg.script = &s;
+    cfg.disconnect_delay_ms = 5;
+    cfg.rom_to_second_ms = 2000;
+    cfg.done_to_next_ms = 8000;
+    sim_device *d = make(&cfg);
+    rom_send(d, ss, sizeof ss, 0);
+    uint8_t st[4], req[260];
+    size_t n;
+    assert_int_equal(ctl_in(d, 4, st, &n, 0), SIM_OK);
+    sim_device_poll(d, 5);
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    assert_int_equal(sim_device_next_wakeup(d), 2005);
+    sim_device_poll(d, 2004);
+    assert_false(sim_device_connected(d));
+    sim_device_poll(d, 2005);
+    expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_SECOND);
+    assert_int_equal(set_config(d, 1, 2005), SIM_OK);
+    assert_int_equal(request(d, req, &n, 3000), 2);
+    sim_device_poll(d, 3005);
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    assert_int_equal(sim_device_next_wakeup(d), 11005);
+    sim_device_poll(d, 11004);
+    assert_false(sim_device_connected(d));
+    sim_device_poll(d, 11005);
+    expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_MASS_STORAGE);
+    sim_device_free(d);
+
+    /* -1: both follow reenum_delay_ms */
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    assert_int_equal(cfg.rom_to_second_ms, -1);
+    assert_int_equal(cfg.done_to_next_ms, -1);
+    cfg.reenum_delay_ms = 70;
+    d = make(&cfg);
+    rom_send(d, ss, sizeof ss, 0);
+    assert_int_equal(ctl_in(d, 4, st, &n, 0), SIM_OK);
+    sim_device_poll(d, 5);
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    assert_int_equal(sim_device_next_wakeup(d), 75);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+/* BCM2711/2712 second stages report iSerialNumber 4 = the board serial; BCM2835/2837 ones 1 (the maker). */
+static void second_stage_serial_index(void **state)
+{
+    (void)state;
+    const cmboot_soc_id socs[] = {CMBOOT_SOC_BCM2835, CMBOOT_SOC_BCM2837, CMBOOT_SOC_BCM2711, CMBOOT_SOC_BCM2712};
+    for (size_t i = 0; i < 4; i++) {
+        sim_config cfg;
+        sim_config_default(&cfg, socs[i]);
+        cfg.start_stage = CMBOOT_STAGE_SECOND;
+        snprintf(cfg.serial, sizeof cfg.serial, "5e%06zx", i);
+        sim_device *d = make(&cfg);
+        uint8_t dd[18];
+        char str[64];
+        assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
+        sim_identity id;
+        sim_device_identity(d, &id);
+        if (socs[i] == CMBOOT_SOC_BCM2711 || socs[i] == CMBOOT_SOC_BCM2712) {
+            assert_int_equal(dd[16], 4);
+            string_of(d, 4, str, sizeof str);
+            assert_string_equal(str, cfg.serial);
+            assert_string_equal(id.serial, cfg.serial);
+        } else {
+            assert_int_equal(dd[16], 1);
+            string_of(d, 1, str, sizeof str);
+            assert_string_equal(str, "Broadcom");
+            uint8_t buf[64];
+            assert_int_equal(get_desc(d, 3, 4, buf, sizeof buf), -1);
+        }
+        sim_device_free(d);
+    }
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2711);
+    sim_device *d;
+    cfg.second_serial_index = 3; /* would read as a ROM */
+    assert_int_equal(sim_device_new(&cfg, &d), CMBOOT_ERR_INVALID_ARG);
+    cfg.second_serial_index = 0;
+    assert_int_equal(sim_device_new(&cfg, &d), CMBOOT_ERR_INVALID_ARG);
+}
+
+static void config_quirk_on_bcm2837(void **state)
+{
+    (void)state;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    assert_false(cfg.config_quirk); /* default: BCM2711 only */
+    cfg.config_quirk = true;
+    sim_device *d = make(&cfg);
+    uint8_t buf[255];
+    assert_int_equal(get_desc(d, 2, 0, buf, 9), 9);
+    assert_int_equal(buf[2] | buf[3] << 8, 55);
+    assert_int_equal(buf[4], 2);
+    assert_int_equal(get_desc(d, 2, 0, buf, 255), 32);
+    assert_int_equal(buf[4], 1);
+    sim_device_reset(d); /* a port reset: the quirk starts over */
+    assert_int_equal(get_desc(d, 2, 0, buf, 255), 32);
+    assert_int_equal(buf[2] | buf[3] << 8, 55);
+    sim_device_free(d);
+}
+
+/* The configuration appears after the connect: SET_CONFIGURATION NAKs, the bus shows no interfaces, bulk
+ * data is refused; then the vendor interface is 1 / OUT 0x03 and interface 0's endpoints are not ours. */
+static void late_configuration_two_interfaces(void **state)
+{
+    (void)state;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    cfg.two_interfaces = true;
+    cfg.set_config_delay_ms = 300;
+    sim_device *d = NULL;
+    assert_int_equal(sim_device_new(&cfg, &d), CMBOOT_OK);
+    expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_ROM);
+    sim_device_poll(d, 1000);
+    sim_identity id;
+    sim_device_identity(d, &id);
+    assert_false(id.configured);
+    assert_int_equal(set_config(d, 1, 1000), SIM_PENDING);
+    assert_int_equal(sim_device_next_wakeup(d), 1300);
+    uint8_t cur = 9;
+    size_t n = 0;
+    assert_int_equal(std_req(d, 0x80, 8, 0, 0, &cur, 1, &n, 1100), SIM_OK);
+    assert_int_equal(cur, 0); /* GET_CONFIGURATION: not configured */
+    uint8_t msg[24] = {4};
+    size_t took;
+    assert_int_equal(ctl_out(d, 24, 1100), SIM_OK); /* ep0 works in the address state */
+    assert_int_equal(sim_device_bulk_out(d, 0x03, msg, 24, &took, 1100), SIM_STALL);
+    assert_int_equal(took, 0);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_non_null(strstr(r.first_failure, "before SET_CONFIGURATION"));
+    assert_int_equal(set_config(d, 1, 1299), SIM_PENDING);
+    assert_int_equal(set_config(d, 1, 1300), SIM_OK);
+    sim_device_identity(d, &id);
+    assert_true(id.configured);
+    assert_int_equal(id.num_interfaces, 2);
+    /* a host that took the empty bNumInterfaces for one interface uses interface 0 / OUT 0x01: refused */
+    assert_int_equal(sim_device_bulk_out(d, 0x01, msg, 24, &took, 1300), SIM_STALL);
+    int before = (sim_device_result(d, &r), r.failures);
+    assert_non_null(strstr(sim_device_log_line(d, sim_device_log_count(d) - 1), "endpoint 0x01"));
+    /* interface 0 is mass storage: a kernel driver probing it is stalled but is not the host tool's fault */
+    assert_int_equal(sim_device_bulk_out(d, 0x02, msg, 24, &took, 1300), SIM_STALL);
+    sim_device_result(d, &r);
+    assert_int_equal(r.failures, before);
+    assert_int_equal(sim_device_bulk_out(d, 0x03, msg, 24, &took, 1300), SIM_OK);
+    assert_int_equal(took, 24);
+    sim_device_free(d);
+}
+
+/* A lenient host answers every request with a zero-length write; whatever the firmware sent, the board
+ * goes on to its next stage. */
+static void lenient_host_gets_past(const char *script_text, unsigned expect_acked)
+{
+    sim_script s;
+    char err[128] = "";
+    assert_int_equal(sim_script_parse(&s, script_text, err, sizeof err), CMBOOT_OK);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2711, &s);
+    sim_device *d = make(&cfg);
+    sim_script_free(&s);
+    uint8_t req[260];
+    for (int i = 0; i < 20; i++) {
+        size_t n = 0;
+        sim_status st = ctl_in(d, 260, req, &n, 0);
+        if (st != SIM_OK)
+            break; /* Done delivered: going away */
+        assert_true(n <= 260);
+        int32_t cmd = (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
+                                (uint32_t)req[3] << 24);
+        if (n >= 5 && cmd == 2 && req[4] == 0)
+            break;
+        assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+    }
+    sim_device_poll(d, 100);
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_MASS_STORAGE);
+    sim_result r;
+    sim_device_result(d, &r);
+    if (r.failures)
+        fprintf(stderr, "%s: %s\n", script_text, r.first_failure);
+    assert_int_equal(r.failures, 0);
+    assert_true(r.script_complete);
+    assert_int_equal(r.metadata_acked, expect_acked);
+    sim_device_free(d);
+}
+
+static void request_faults_lenient_host_reaches_next_stage(void **state)
+{
+    (void)state;
+    lenient_host_gets_past("get config.txt\nfault short\ndone\n", 0);
+    lenient_host_gets_past("get config.txt\nfault short 3\ndone\n", 0);
+    lenient_host_gets_past("get config.txt\nfault long\ndone\n", 0);
+    lenient_host_gets_past("get config.txt\nfault unknown-command\ndone\n", 0);
+    lenient_host_gets_past("get config.txt\nfault garbage\ndone\n", 0);
+    lenient_host_gets_past("get config.txt\nfault unterminated\ndone\n", 0);
+    lenient_host_gets_past("get config.txt\nfault overlong\ndone\n", 0);
+    lenient_host_gets_past("meta EEPROM_UPDATE\nmeta-bare BOOT_ROM\ndone\n", 2);
+    lenient_host_gets_past("meta MAC_ADDR d8:3a:dd:05:ee:78\nfault short\nempty\n", 1);
+}
+
+/* "short" alone: the request up to the name's NUL (4 + len + 1), still servable; "short 3": 3 bytes. */
+static void fault_short_sizes(void **state)
+{
+    (void)state;
+    sim_script s;
+    char err[128];
+    assert_int_equal(sim_script_parse(&s, "get config.txt\nfault short\ndone\n", err, sizeof err), CMBOOT_OK);
+    assert_int_equal(s.steps[0].fault.arg, SIM_SHORT_TO_NAME);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2837, &s);
+    sim_device *d = make(&cfg);
+    sim_script_free(&s);
+    uint8_t req[260];
+    size_t n;
+    memset(req, 0xee, sizeof req);
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_int_equal(n, 4 + strlen("config.txt") + 1);
+    assert_string_equal((char *)req + 4, "config.txt");
+    /* a host that serves it anyway gets the ReadFile (short as well) and delivers the file */
+    assert_int_equal(ctl_out(d, 6, 0), SIM_OK);
+    assert_int_equal(request(d, req, &n, 0), 1);
+    assert_int_equal(n, 15);
+    assert_int_equal(ctl_out(d, 6, 0), SIM_OK);
+    send_bulk(d, "x=1\ny\n", 6, 0);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.files_received, 1);
+    assert_int_equal(r.failures, 0);
+    assert_int_equal(request(d, req, &n, 0), 2);
+    assert_int_equal(n, 260); /* the fault was on config.txt only */
+    sim_device_free(d);
+
+    assert_int_equal(sim_script_parse(&s, "get config.txt\nfault short 3\n", err, sizeof err), CMBOOT_OK);
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2837, &s);
+    d = make(&cfg);
+    sim_script_free(&s);
+    request(d, req, &n, 0);
+    assert_int_equal(n, 3);
+    sim_device_free(d);
+}
+
+/* "long": the name is NUL terminated, the rest of the field is stale non-zero bytes. */
+static void fault_long_stale_bytes(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_LONG, 0, &s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_int_equal(n, 260);
+    assert_string_equal((char *)req + 4, "config.txt");
+    for (size_t i = 4 + 11; i < 260; i++)
+        assert_int_not_equal(req[i], 0);
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+    assert_int_equal(request(d, req, &n, 0), 2);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.failures, 0);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+static void metadata_without_value(void **state)
+{
+    (void)state;
+    sim_script s;
+    char err[128];
+    assert_int_equal(sim_script_parse(&s, "meta EEPROM_UPDATE\nmeta-bare JTAG_LOCKED\ndone\n", err, sizeof err),
+                     CMBOOT_OK);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2712, &s);
+    sim_device *d = make(&cfg);
+    sim_script_free(&s);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_string_equal((char *)req + 4, "*EEPROM_UPDATE*");
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+    assert_int_equal(request(d, req, &n, 0), 0);
+    assert_string_equal((char *)req + 4, "*JTAG_LOCKED");
+    assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+    assert_int_equal(request(d, req, &n, 0), 2);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.metadata_acked, 2);
+    assert_int_equal(r.failures, 0);
+    sim_device_free(d);
+}
+
+/* Imager's observation: a cancelled pending request read misaligns the next reply; the next zero-length
+ * write answers the original request. */
+static void cancelled_read_misaligns_next_reply(void **state)
+{
+    (void)state;
+    for (int on = 0; on < 2; on++) {
+        sim_script s;
+        sim_device *d = fault_dev(SIM_FAULT_DELAY, 500, &s);
+        sim_device_free(d);
+        sim_config cfg;
+        second_stage_cfg(&cfg, CMBOOT_SOC_BCM2711, &s);
+        cfg.cancel_misaligns = on;
+        d = make(&cfg);
+        uint8_t req[260], setup[8] = {0xc0, 0, 4, 1, 0, 0, 4, 1};
+        size_t n;
+        assert_int_equal(ctl_in(d, 260, req, &n, 0), SIM_PENDING);
+        sim_device_cancel(d, setup, 100); /* the host timed out */
+        assert_int_equal(ctl_in(d, 260, req, &n, 200), SIM_PENDING); /* the firmware is still busy */
+        memset(req, 0xee, sizeof req);
+        assert_int_equal(ctl_in(d, 260, req, &n, 500), SIM_OK);
+        assert_int_equal(n, 260);
+        sim_result r;
+        if (!on) {
+            assert_string_equal((char *)req + 4, "config.txt");
+            assert_int_equal(ctl_out(d, 0, 800), SIM_OK);
+        } else {
+            assert_memory_equal(req, "config.txt", 11); /* the name where the command should be */
+            assert_memory_equal(req + 256, "\0\0\0\0", 4);
+            /* the firmware waits for the answer to its request: reads go unanswered */
+            assert_int_equal(ctl_in(d, 260, req, &n, 600), SIM_PENDING);
+            sim_device_cancel(d, setup, 700);
+            assert_int_equal(ctl_out(d, 0, 800), SIM_OK); /* taken as GetFileSize config.txt -> 0 */
+            sim_device_result(d, &r);
+            assert_int_equal(r.misaligned, 1);
+            assert_int_equal(sim_device_file(d, "config.txt")->announced_size, 0);
+        }
+        assert_int_equal(request(d, req, &n, 900), 2); /* Done, aligned again */
+        sim_device_result(d, &r);
+        assert_int_equal(r.failures, 0);
+        assert_true(r.script_complete);
+        sim_device_free(d);
+        sim_script_free(&s);
+    }
+}
+
+/* leave_without_done: no Done; the board leaves for good or re-enumerates as what after_done says. */
+static void leaves_without_done(void **state)
+{
+    (void)state;
+    const sim_after_done after[] = {SIM_AFTER_NOTHING, SIM_AFTER_MASS_STORAGE};
+    const char *scripts[] = {"get config.txt\ndone\n", "get config.txt\n"};
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            sim_script s;
+            char err[128];
+            assert_int_equal(sim_script_parse(&s, scripts[k], err, sizeof err), CMBOOT_OK);
+            sim_config cfg;
+            second_stage_cfg(&cfg, CMBOOT_SOC_BCM2837, &s);
+            cfg.leave_without_done = true;
+            cfg.after_done = after[i];
+            sim_device *d = make(&cfg);
+            sim_script_free(&s);
+            uint8_t req[260];
+            size_t n;
+            assert_int_equal(request(d, req, &n, 0), 0);
+            assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
+            assert_int_equal(ctl_in(d, 260, req, &n, 1), SIM_PENDING); /* no Done */
+            sim_device_poll(d, 1000);
+            if (after[i] == SIM_AFTER_NOTHING) {
+                expect_event(d, SIM_EV_VANISH, 0);
+            } else {
+                expect_event(d, SIM_EV_DISCONNECT, 0);
+                expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_MASS_STORAGE);
+            }
+            sim_result r;
+            sim_device_result(d, &r);
+            assert_true(r.left_without_done);
+            assert_false(r.script_complete);
+            assert_int_equal(r.requests, 1);
+            assert_int_equal(r.failures, 0);
+            sim_device_free(d);
+        }
+    }
+}
+
+static void after_done_fastboot_gadget(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_done(&s);
+    sim_config cfg;
+    second_stage_cfg(&cfg, CMBOOT_SOC_BCM2712, &s);
+    cfg.after_done = SIM_AFTER_FASTBOOT;
+    sim_device *d = make(&cfg);
+    uint8_t req[260];
+    size_t n;
+    assert_int_equal(request(d, req, &n, 0), 2);
+    sim_device_poll(d, 1000);
+    expect_event(d, SIM_EV_DISCONNECT, 0);
+    expect_event(d, SIM_EV_CONNECT, SIM_STAGE_FASTBOOT);
+    assert_string_equal(sim_stage_name(SIM_STAGE_FASTBOOT), "fastboot");
+    uint8_t dd[18], c[255];
+    char str[64];
+    assert_int_equal(get_desc(d, 1, 0, dd, 18), 18);
+    assert_int_equal(dd[8] | dd[9] << 8, 0x18d1);
+    assert_int_equal(dd[10] | dd[11] << 8, 0x4e40);
+    string_of(d, dd[16], str, sizeof str);
+    assert_string_equal(str, cfg.serial);
+    int len = get_desc(d, 2, 0, c, sizeof c);
+    assert_int_equal(len, 32);
+    assert_int_equal(c[4], 1);
+    assert_int_equal(c[9 + 4], 2);    /* two endpoints */
+    assert_int_equal(c[9 + 5], 0xff);
+    assert_int_equal(c[9 + 6], 0x42);
+    assert_int_equal(c[9 + 7], 0x03);
+    string_of(d, c[9 + 8], str, sizeof str);
+    assert_string_equal(str, "fastbootd-provisioner");
+    assert_int_equal(endpoint_mps(c, len, 0x01), 512);
+    assert_true(endpoint_mps(c, len, 0x81) == 512);
+    sim_identity id;
+    sim_device_identity(d, &id);
+    assert_int_equal(id.vid, SIM_VID_FASTBOOT);
+    assert_string_equal(id.serial, cfg.serial);
+    /* no rpiboot protocol here; its fastboot endpoints NAK */
+    assert_int_equal(ctl_in(d, 260, req, &n, 1000), SIM_STALL);
+    assert_int_equal(set_config(d, 1, 1000), SIM_OK);
+    size_t took;
+    assert_int_equal(sim_device_bulk_out(d, 0x01, req, 4, &took, 1000), SIM_PENDING);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+/* A recovery payload whose boot order says rpiboot: the ROM comes back, a new boot. */
+static void after_done_rom_is_a_new_boot(void **state)
+{
+    (void)state;
+    uint8_t ss[32] = {0};
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_meta(&s, "EEPROM_UPDATE", "success");
+    sim_script_add_done(&s);
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2711);
+    cfg.script = &s;
+    cfg.after_done = SIM_AFTER_ROM;
+    sim_device *d = make(&cfg);
+    for (int boot = 0; boot < 2; boot++) {
+        int64_t t = boot * 1000;
+        uint8_t st[4], req[260];
+        size_t n;
+        rom_send(d, ss, sizeof ss, t);
+        assert_int_equal(ctl_in(d, 4, st, &n, t), SIM_OK);
+        sim_device_poll(d, t + 100);
+        expect_event(d, SIM_EV_DISCONNECT, 0);
+        expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_SECOND);
+        assert_int_equal(set_config(d, 1, t + 100), SIM_OK);
+        assert_int_equal(request(d, req, &n, t + 100), 0);
+        assert_int_equal(ctl_out(d, 0, t + 100), SIM_OK);
+        assert_int_equal(request(d, req, &n, t + 100), 2);
+        sim_device_poll(d, t + 200);
+        expect_event(d, SIM_EV_DISCONNECT, 0);
+        expect_event(d, SIM_EV_CONNECT, CMBOOT_STAGE_ROM);
+        assert_int_equal(set_config(d, 1, t + 200), SIM_OK);
+        uint8_t buf[9];
+        assert_int_equal(get_desc(d, 2, 0, buf, 9), 9);
+        assert_int_equal(buf[2] | buf[3] << 8, 55); /* a new enumeration: the BCM2711 quirk again */
+    }
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.enumerations, 5);
+    assert_int_equal(r.metadata_acked, 2);
+    assert_int_equal(r.failures, 0);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
+/* stall-bulk halts the endpoint: nothing is taken until CLEAR_FEATURE(ENDPOINT_HALT), then all of it is. */
+static void stall_bulk_until_clear_halt(void **state)
+{
+    (void)state;
+    sim_script s;
+    sim_device *d = fault_dev(SIM_FAULT_STALL_BULK, 0, &s);
+    uint8_t req[260], data[1000], status[2];
+    test_fill_pattern(data, sizeof data, 5);
+    size_t n, took;
+    request(d, req, &n, 0);
+    assert_int_equal(ctl_out(d, sizeof data, 0), SIM_OK);
+    request(d, req, &n, 0);
+    assert_int_equal(ctl_out(d, sizeof data, 0), SIM_OK);
+    for (int i = 0; i < 3; i++) { /* retries without clearing the halt keep stalling */
+        assert_int_equal(sim_device_bulk_out(d, 0x01, data, sizeof data, &took, 0), SIM_STALL);
+        assert_int_equal(took, 0);
+    }
+    assert_int_equal(std_req(d, 0x82, 0, 0, 0x01, status, 2, &n, 0), SIM_OK); /* GET_STATUS(ep 0x01) */
+    assert_int_equal(n, 2);
+    assert_int_equal(status[0], 1);
+    assert_int_equal(std_req(d, 0x02, 1, 0, 0x05, NULL, 0, NULL, 0), SIM_STALL); /* no endpoint 0x05 */
+    assert_int_equal(std_req(d, 0x02, 1, 0, 0x01, NULL, 0, NULL, 0), SIM_OK);   /* CLEAR_FEATURE(HALT) */
+    assert_int_equal(std_req(d, 0x82, 0, 0, 0x01, status, 2, &n, 0), SIM_OK);
+    assert_int_equal(status[0], 0);
+    send_bulk(d, data, sizeof data, 0);
+    const sim_file_record *f = sim_device_file(d, "config.txt");
+    assert_true(f->complete);
+    uint8_t sha[32];
+    SHA256(data, sizeof data, sha);
+    assert_memory_equal(f->sha256, sha, 32);
+    sim_result r;
+    sim_device_result(d, &r);
+    assert_int_equal(r.failures, 0);
+    sim_device_free(d);
+    sim_script_free(&s);
+
+    /* the ROM's second-stage data the same way; a port reset also clears a halt */
+    sim_script_init(&s);
+    s.rom_fault.kind = SIM_FAULT_STALL_BULK;
+    sim_config cfg;
+    sim_config_default(&cfg, CMBOOT_SOC_BCM2837);
+    cfg.script = &s;
+    d = make(&cfg);
+    uint8_t msg[24] = {sizeof data & 0xff, sizeof data >> 8};
+    assert_int_equal(ctl_out(d, 24, 0), SIM_OK);
+    send_bulk(d, msg, sizeof msg, 0);
+    assert_int_equal(ctl_out(d, sizeof data, 0), SIM_OK);
+    assert_int_equal(sim_device_bulk_out(d, 0x01, data, sizeof data, &took, 0), SIM_STALL);
+    assert_int_equal(sim_device_bulk_out(d, 0x01, data, sizeof data, &took, 0), SIM_STALL);
+    sim_device_reset(d);
+    assert_int_equal(set_config(d, 1, 0), SIM_OK);
+    send_bulk(d, data, sizeof data, 0);
+    assert_int_equal(ctl_in(d, 4, req, &n, 0), SIM_OK);
+    sim_device_result(d, &r);
+    assert_true(r.rom_accepted);
+    assert_int_equal(r.second_stage_received, sizeof data);
+    sim_device_free(d);
+    sim_script_free(&s);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(desc_rom_bcm2835),
     cmocka_unit_test(desc_rom_bcm2711_config_quirk),
@@ -735,6 +1339,20 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(fault_vanish_after_bytes),
     cmocka_unit_test(fault_stall_bulk),
     cmocka_unit_test(raw_hostile_name_recorded),
+    cmocka_unit_test(rom_full_speed_then_high_speed),
+    cmocka_unit_test(reenumeration_delays_per_stage),
+    cmocka_unit_test(second_stage_serial_index),
+    cmocka_unit_test(config_quirk_on_bcm2837),
+    cmocka_unit_test(late_configuration_two_interfaces),
+    cmocka_unit_test(request_faults_lenient_host_reaches_next_stage),
+    cmocka_unit_test(fault_short_sizes),
+    cmocka_unit_test(fault_long_stale_bytes),
+    cmocka_unit_test(metadata_without_value),
+    cmocka_unit_test(cancelled_read_misaligns_next_reply),
+    cmocka_unit_test(leaves_without_done),
+    cmocka_unit_test(after_done_fastboot_gadget),
+    cmocka_unit_test(after_done_rom_is_a_new_boot),
+    cmocka_unit_test(stall_bulk_until_clear_halt),
 };
 
 CMBOOT_TEST_MAIN(tests)

@@ -189,6 +189,98 @@ static void fault_names_round_trip(void **state)
     assert_string_equal(out, "a\\x01/\\x5c");
 }
 
+
+/* Issue 8 additions: metadata without a value, short up to the name / short N, long, KIND=ARG. */
+static void script_issue8_steps_and_faults(void **state)
+{
+    (void)state;
+    const char *text = "meta EEPROM_UPDATE\n"
+                       "meta-bare JTAG_LOCKED\n"
+                       "get config.txt\nfault short\n"
+                       "get start.elf fault=short:3\n"
+                       "get fixup.dat\nfault long\n"
+                       "get x\nfault unknown-command\n";
+    sim_script s;
+    char err[128] = "";
+    assert_int_equal(sim_script_parse(&s, text, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(s.count, 6);
+    assert_int_equal(s.steps[0].kind, SIM_STEP_META);
+    assert_int_equal(s.steps[0].name_len, strlen("*EEPROM_UPDATE*"));
+    assert_memory_equal(s.steps[0].name, "*EEPROM_UPDATE*", s.steps[0].name_len);
+    assert_int_equal(s.steps[1].kind, SIM_STEP_META);
+    assert_int_equal(s.steps[1].name_len, strlen("*JTAG_LOCKED"));
+    assert_memory_equal(s.steps[1].name, "*JTAG_LOCKED", s.steps[1].name_len);
+    assert_int_equal(s.steps[2].fault.kind, SIM_FAULT_SHORT);
+    assert_true(s.steps[2].fault.arg == SIM_SHORT_TO_NAME);
+    assert_int_equal(s.steps[3].fault.kind, SIM_FAULT_SHORT);
+    assert_int_equal(s.steps[3].fault.arg, 3);
+    assert_int_equal(s.steps[4].fault.kind, SIM_FAULT_LONG);
+    assert_int_equal(s.steps[5].fault.arg, 7);
+    sim_script_free(&s);
+    expect_error("meta-bare\n", 1, "meta-bare needs KEY");
+    expect_error("meta-bare A B\n", 1, "meta-bare needs KEY");
+    expect_error("meta\n", 1, "meta needs KEY");
+
+    sim_fault f;
+    assert_int_equal(sim_fault_parse("short=3", &f), CMBOOT_OK);
+    assert_int_equal(f.kind, SIM_FAULT_SHORT);
+    assert_int_equal(f.arg, 3);
+    assert_int_equal(sim_fault_parse("short", &f), CMBOOT_OK);
+    assert_true(f.arg == SIM_SHORT_TO_NAME);
+    assert_int_equal(sim_fault_parse("vanish-after-bytes:100", &f), CMBOOT_OK);
+    assert_int_equal(f.arg, 100);
+    assert_int_equal(sim_fault_parse("vanish-after-bytes", &f), CMBOOT_ERR_FORMAT);
+    assert_int_equal(sim_fault_parse("long", &f), CMBOOT_OK);
+    assert_int_equal(f.kind, SIM_FAULT_LONG);
+    assert_int_equal(sim_fault_parse("loud", &f), CMBOOT_ERR_FORMAT);
+
+    sim_script_init(&s);
+    assert_int_equal(sim_script_add_meta_name(&s, "NOSTAR"), CMBOOT_ERR_INVALID_ARG);
+    assert_int_equal(sim_script_add_meta_name(&s, "*K"), CMBOOT_OK);
+    sim_script_free(&s);
+}
+
+
+/* The script parser reads files: random and mutated texts end in OK or a format error, never worse. */
+static void script_parse_random_texts(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"get", "read", "meta", "meta-bare", "raw", "done", "empty", "fault",
+                                        "rom-fault", "rom-reject", "short", "long", "delay", "1", "0x7", "-3",
+                                        "a\\x0", "\\x41", "\"\"", "must-exist", "fault=short:3", "#", "?",
+                                        "expect-size=9", "vanish-after-bytes", "\t", "\n", "\r\n", " "};
+    char text[2048];
+    int ok = 0, bad = 0;
+    for (uint32_t seed = 1; seed <= 4000; seed++) {
+        uint32_t x = seed * 2654435761u;
+        size_t o = 0;
+        int n = 1 + (int)(x % 40);
+        for (int i = 0; i < n && o + 40 < sizeof text; i++) {
+            x = x * 1103515245u + 12345u;
+            if (seed % 5 == 0 && (x >> 8) % 7 == 0) {
+                text[o++] = (char)(1 + (x >> 16) % 255); /* a raw byte */
+            } else {
+                const char *w = words[(x >> 16) % (sizeof words / sizeof words[0])];
+                o += (size_t)snprintf(text + o, sizeof text - o, "%s ", w);
+            }
+        }
+        text[o] = 0;
+        sim_script sc;
+        char err[96];
+        int rc = sim_script_parse(&sc, text, err, sizeof err);
+        assert_true(rc == CMBOOT_OK || rc == CMBOOT_ERR_FORMAT || rc == CMBOOT_ERR_NO_MEMORY);
+        if (rc == CMBOOT_OK) {
+            ok++;
+            for (size_t i = 0; i < sc.count; i++)
+                assert_true(sc.steps[i].name_len <= SIM_NAME_FIELD);
+        } else {
+            bad++;
+        }
+        sim_script_free(&sc);
+    }
+    assert_true(ok > 0 && bad > 0); /* both ways were reached */
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(script_parse_all_steps),
     cmocka_unit_test(script_parse_errors),
@@ -196,6 +288,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(script_defaults_per_soc),
     cmocka_unit_test(script_load_file),
     cmocka_unit_test(fault_names_round_trip),
+    cmocka_unit_test(script_issue8_steps_and_faults),
+    cmocka_unit_test(script_parse_random_texts),
 };
 
 CMBOOT_TEST_MAIN(tests)
