@@ -522,13 +522,11 @@ static int xp_clear_halt(void *self)
     sim_xport *t = self;
     pthread_mutex_lock(&t->bus->mu);
     int rc = xport_check(t);
-    sim_identity id;
-    if (rc == CMBOOT_OK)
-        sim_device_identity(t->board->dev, &id);
     pthread_mutex_unlock(&t->bus->mu);
     if (rc != CMBOOT_OK)
         return rc;
-    const uint8_t setup[8] = {0x02, 0x01, 0x00, 0x00, id.bulk_out_ep, 0x00, 0x00, 0x00};
+    /* The endpoint this transport sends on (bound at open), as libusb clears the endpoint it used. */
+    const uint8_t setup[8] = {0x02, 0x01, 0x00, 0x00, t->ep_out, 0x00, 0x00, 0x00};
     return xport_control(t, setup, NULL, NULL, 5000);
 }
 

@@ -687,7 +687,7 @@ static void bus_fastboot_after_done(void **state)
     assert_int_equal(host_fs(&t, NULL, 0, &served), CMBOOT_OK);
     t.ops->close(t.self);
     next_ev(&disc, &ev, CMBOOT_DEVICE_REMOVED, "3-2", 0);
-    next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "3-2", CMBOOT_STAGE_UNKNOWN);
+    next_ev(&disc, &ev, CMBOOT_DEVICE_ADDED, "3-2", CMBOOT_STAGE_FASTBOOT);
     assert_int_equal(ev.dev.vid, SIM_VID_FASTBOOT);
     assert_int_equal(ev.dev.pid, SIM_PID_FASTBOOT);
     assert_string_equal(ev.dev.serial, "c5c5b2da");
