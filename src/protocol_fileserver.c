@@ -64,8 +64,15 @@ static int serve_file(const cmboot_transport *t, const cmboot_file_provider *fil
 /* Errors of a request read after which the device is still there and reading again may help. */
 static int read_retryable(int rc)
 {
-    return rc == CMBOOT_ERR_TIMEOUT || rc == CMBOOT_ERR_STALL || rc == CMBOOT_ERR_OVERFLOW ||
-           rc == CMBOOT_ERR_SHORT_TRANSFER;
+    return rc == CMBOOT_ERR_TIMEOUT || rc == CMBOOT_ERR_STALL;
+}
+
+/* The device sent a reply we cannot read as a request (under 4 bytes, or more than asked): it has sent its
+ * request all the same and now waits for an answer, so it gets the zero-length write that means "absent /
+ * ack" (the reference answers whatever its stale buffer says; Imager would leave it waiting). */
+static bool reply_unreadable(int rc)
+{
+    return rc == CMBOOT_ERR_SHORT_TRANSFER || rc == CMBOOT_ERR_OVERFLOW;
 }
 
 /* Logs an odd request: what it is and its name bytes, escaped and bounded. */
@@ -120,6 +127,20 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
         rc = cmboot_wire_read_some(t, buf, sizeof buf, &got, wait_ms);
         if (rc == CMBOOT_OK && got < 4)
             rc = CMBOOT_ERR_SHORT_TRANSFER;
+        if (reply_unreadable(rc)) {
+            char m[128];
+            if (rc == CMBOOT_ERR_SHORT_TRANSFER)
+                snprintf(m, sizeof m, "request of %zu bytes (at least 4 needed): acknowledged", got);
+            else
+                snprintf(m, sizeof m, "request longer than %u bytes: acknowledged", (unsigned)sizeof buf);
+            cmboot_hook_log(hooks, CMBOOT_LOG_WARN, m);
+            last_request = cmboot_now_ms();
+            served++;
+            rc = answer_nothing(t, &lim);
+            if (rc < 0)
+                break;
+            continue;
+        }
         if (rc < 0) {
             /* NO_DEVICE / IO: the device re-enumerated or was unplugged without saying Done. */
             if (!read_retryable(rc))
@@ -127,10 +148,7 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
             /* The reference keeps polling after a failed read, Imager retries; a device still there is never
              * left without a reader. */
             char m[128];
-            if (rc == CMBOOT_ERR_SHORT_TRANSFER)
-                snprintf(m, sizeof m, "request of %zu bytes (at least 4 needed): reading again", got);
-            else
-                snprintf(m, sizeof m, "reading a request: %s: reading again", cmboot_strerror(rc));
+            snprintf(m, sizeof m, "reading a request: %s: reading again", cmboot_strerror(rc));
             cmboot_hook_log(hooks, rc == CMBOOT_ERR_TIMEOUT ? CMBOOT_LOG_INFO : CMBOOT_LOG_WARN, m);
             if (rc != CMBOOT_ERR_TIMEOUT) {
                 /* Bounded back-off: a device that refuses at once must not spin the host. */

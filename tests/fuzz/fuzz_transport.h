@@ -7,7 +7,7 @@
 
 /* Which odd paths a run went through (counted from the stages' log lines and hooks). */
 typedef struct fuzz_stats {
-    unsigned reads_again;     /* a request read failed or was too short and was read again */
+    unsigned reads_again;     /* a request read failed (timeout, stall) and was read again */
     unsigned short_requests;  /* fewer than 4 bytes */
     unsigned unknown_commands;
     unsigned bad_metadata;
