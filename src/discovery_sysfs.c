@@ -257,8 +257,32 @@ static bool retry_pending(sysfs_disc *d, cmboot_device_event *ev, int64_t now)
     return false;
 }
 
+/* The interface of a BCM2835/2837 ROM appears: switch a mass-storage interface off at once. Its driver binds in
+ * the same moment, but usb-storage waits delay_use (1 s by default) before its first SCSI command; switching
+ * off later means waiting for its error handling on a ROM that answers no SCSI. */
+static void early_quiet_rom_storage(sysfs_disc *d, const cmboot_uevent *u)
+{
+    if (u->action != CMBOOT_UEVENT_ADD || strcmp(u->subsystem, "usb") != 0 ||
+        strcmp(u->devtype, "usb_interface") != 0 || u->vid != CMBOOT_VID_BROADCOM)
+        return;
+    const cmboot_soc_info *soc = u->pid >= 0 ? cmboot_soc_by_product_id((uint16_t)u->pid) : NULL;
+    const char *colon = strchr(u->name, ':');
+    if (!soc || soc->id > CMBOOT_SOC_BCM2837 || !colon || strcmp(colon + strcspn(colon, "."), ".0") != 0)
+        return;
+    char port[CMBOOT_PORT_PATH_MAX], devdir[PATH_MAX];
+    snprintf(port, sizeof port, "%.*s", (int)(colon - u->name), u->name);
+    if (!cmboot_sysfs_is_device_name(port))
+        return;
+    snprintf(devdir, sizeof devdir, "%s/bus/usb/devices/%s", d->sys_root, port);
+    bool changed = false;
+    if (cmboot_sysfs_deauthorize_storage(devdir, port, &changed) == CMBOOT_OK && changed)
+        cmboot_logf(&d->log, port, CMBOOT_LOG_INFO,
+                    "switched off the boot ROM's mass-storage interface as it appeared (as upstream's udev rule does)");
+}
+
 static bool handle_uevent(sysfs_disc *d, const cmboot_uevent *u, cmboot_device_event *ev)
 {
+    early_quiet_rom_storage(d, u);
     if (!cmboot_uevent_is_usb_device(u) || !cmboot_sysfs_is_device_name(u->name))
         return false;
     if (u->vid >= 0 && u->vid != CMBOOT_VID_BROADCOM && u->vid != CMBOOT_VID_FASTBOOT)

@@ -68,7 +68,8 @@ case "$SCENARIO" in
     upstream-tree) BOARDS=("--soc bcm2711 --serial c4a00001" "--soc bcm2837 --serial c3a00002"
                            "--soc bcm2837 --serial c3a00003")
                    PORTS=(1.1 1.2 1.3); HUB=1 ;;
-    real-timing) BOARDS=("--soc bcm2837 --two-interfaces --late-config 700 --timing real"); PORTS=(1) ;;
+    real-timing) BOARDS=("--soc bcm2837 --two-interfaces --late-config 700 --timing real --plug-later"); PORTS=(1)
+                 CONTROL=1 ;;
     lenient) BOARDS=("--soc bcm2711 --serial c4b00001 --script $HERE/scripts/lenient.script --cancel-misaligns")
              PORTS=(1) ;;
     serial) BOARDS=("--soc bcm2711 --serial c4c00001" "--soc bcm2712 --serial c5c00002"); PORTS=(1.1 1.2); HUB=1

@@ -478,6 +478,43 @@ static void discovery_deauthorizes_rom_storage(void **state)
     stop(&f);
 }
 
+/* With cmboot already running (a production line), the ROM's mass-storage interface is switched off as soon as
+ * its own uevent arrives, before usb-storage's first SCSI command, not only once the device is reported. */
+static void discovery_deauthorizes_on_interface_uevent(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-deauth-early");
+    open_disc(&f, 2000);
+    fake_device(f.root, "1-9", 0x0a5c, 0x2764, 1, 5, 0, NULL);
+    attr(f.root, "1-9", "bNumInterfaces", "\n"); /* the device itself is not configured as far as sysfs says */
+    test_write_file(f.root, "bus/usb/devices/1-9/1-9:1.0/bInterfaceClass", "08\n", 3);
+    test_write_file(f.root, "bus/usb/devices/1-9/1-9:1.0/authorized", "1\n", 2);
+    const char msg[] = "add@/devices/pci0000:00/usb1/1-9/1-9:1.0\0ACTION=add\0"
+                       "DEVPATH=/devices/pci0000:00/usb1/1-9/1-9:1.0\0SUBSYSTEM=usb\0DEVTYPE=usb_interface\0"
+                       "PRODUCT=a5c/2764/0\0INTERFACE=8/6/80\0";
+    assert_int_equal(write(f.feed, msg, sizeof msg), (ssize_t)sizeof msg);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 50), CMBOOT_ERR_TIMEOUT); /* nothing to report yet */
+    char buf[8], dir[1024];
+    snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-9/1-9:1.0", f.root);
+    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_string_equal(buf, "0");
+    /* A CM4's interface is never touched. */
+    fake_device(f.root, "1-10", 0x0a5c, 0x2711, 1, 6, 3, "x");
+    test_write_file(f.root, "bus/usb/devices/1-10/1-10:1.0/bInterfaceClass", "08\n", 3);
+    test_write_file(f.root, "bus/usb/devices/1-10/1-10:1.0/authorized", "1\n", 2);
+    const char msg4[] = "add@/devices/pci0000:00/usb1/1-10/1-10:1.0\0ACTION=add\0"
+                        "DEVPATH=/devices/pci0000:00/usb1/1-10/1-10:1.0\0SUBSYSTEM=usb\0DEVTYPE=usb_interface\0"
+                        "PRODUCT=a5c/2711/0\0INTERFACE=8/6/80\0";
+    assert_int_equal(write(f.feed, msg4, sizeof msg4), (ssize_t)sizeof msg4);
+    assert_int_equal(next(&f, &ev, 50), CMBOOT_ERR_TIMEOUT);
+    snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-10/1-10:1.0", f.root);
+    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_string_equal(buf, "1");
+    stop(&f);
+}
+
 static void discovery_gives_up_on_attributes_after_deadline(void **state)
 {
     (void)state;
@@ -687,6 +724,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(discovery_waits_for_lagging_attributes),
     cmocka_unit_test(discovery_waits_for_configuration),
     cmocka_unit_test(discovery_deauthorizes_rom_storage),
+    cmocka_unit_test(discovery_deauthorizes_on_interface_uevent),
     cmocka_unit_test(discovery_gives_up_on_attributes_after_deadline),
     cmocka_unit_test(discovery_ignores_libudev_and_garbage),
     cmocka_unit_test(discovery_wakeup_interrupts_wait),
