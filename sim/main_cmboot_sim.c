@@ -36,6 +36,7 @@ typedef struct board_opts {
     const char *save_dir;
     bool plug_later;
     long rom_delay_ms, disconnect_delay_ms, reenum_delay_ms;
+    bool rom_status_lost;
     bool timing_real;                     /* --timing real */
     long rom_reenum_ms, done_reenum_ms;   /* explicit; -1: --timing, else --reenum-delay-ms */
     long late_config_ms;
@@ -98,6 +99,7 @@ static void usage(FILE *f)
             "  --save-dir DIR          keep the files the host sent\n"
             "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
             "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
+            "  --rom-status-lost       the ROM never answers the status read, it just runs the second stage\n"
             "  --disconnect-delay-ms MS  last answer of a stage -> disconnect (default 5)\n"
             "  --reenum-delay-ms MS    disconnect -> next stage connects, every stage (default 20)\n"
             "  --timing fast|real      re-enumeration preset: fast = 20 ms everywhere (default); real = ROM ->\n"
@@ -176,7 +178,7 @@ static bool parse_fault(const char *s, sim_fault *out)
 
 enum {
     OPT_SOC = 256, OPT_SOCKET, OPT_BOARDS, OPT_SOCKET_DIR, OPT_SERIAL, OPT_SCRIPT, OPT_FAULT, OPT_ROM_FAULT,
-    OPT_ROM_REJECT, OPT_TWO_IF, OPT_DISK, OPT_SAVE_DIR, OPT_PLUG_LATER, OPT_ROM_DELAY, OPT_DISC_DELAY,
+    OPT_ROM_REJECT, OPT_TWO_IF, OPT_DISK, OPT_SAVE_DIR, OPT_PLUG_LATER, OPT_ROM_DELAY, OPT_ROM_STATUS_LOST, OPT_DISC_DELAY,
     OPT_REENUM_DELAY, OPT_LINK, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP, OPT_TIMING, OPT_ROM_REENUM,
     OPT_DONE_REENUM, OPT_LATE_CONFIG, OPT_CONFIG_QUIRK, OPT_NO_CONFIG_QUIRK, OPT_SECOND_INDEX, OPT_CANCEL_MISALIGNS,
     OPT_NO_DONE, OPT_AFTER_DONE
@@ -192,6 +194,7 @@ static int parse_args(program *p, int argc, char **argv)
         { "rom-reject", no_argument, 0, OPT_ROM_REJECT }, { "two-interfaces", no_argument, 0, OPT_TWO_IF },
         { "disk", required_argument, 0, OPT_DISK }, { "save-dir", required_argument, 0, OPT_SAVE_DIR },
         { "plug-later", no_argument, 0, OPT_PLUG_LATER }, { "rom-delay-ms", required_argument, 0, OPT_ROM_DELAY },
+        { "rom-status-lost", no_argument, 0, OPT_ROM_STATUS_LOST },
         { "disconnect-delay-ms", required_argument, 0, OPT_DISC_DELAY },
         { "reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY },
         { "link", required_argument, 0, OPT_LINK }, { "control", required_argument, 0, OPT_CONTROL },
@@ -250,6 +253,7 @@ static int parse_args(program *p, int argc, char **argv)
                 o->rom_fault = optarg;
             break;
         case OPT_ROM_REJECT: o->rom_reject = true; break;
+        case OPT_ROM_STATUS_LOST: o->rom_status_lost = true; break;
         case OPT_TWO_IF: o->two_interfaces = true; break;
         case OPT_DISK: o->disk = optarg; break;
         case OPT_SAVE_DIR: o->save_dir = optarg; break;
@@ -387,6 +391,7 @@ static int make_board(program *p, unsigned i)
     bc.sim.rom_reject = o->rom_reject;
     if (o->rom_delay_ms >= 0)
         bc.sim.rom_status_delay_ms = (unsigned)o->rom_delay_ms;
+    bc.sim.rom_status_lost = o->rom_status_lost;
     if (o->disconnect_delay_ms >= 0)
         bc.sim.disconnect_delay_ms = (unsigned)o->disconnect_delay_ms;
     if (o->reenum_delay_ms >= 0)

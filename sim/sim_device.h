@@ -62,6 +62,8 @@ typedef struct sim_config {
     uint8_t second_stage_sha256[32];
     const uint8_t *expect_signature;      /* 20 bytes expected in the boot message, NULL = any */
     unsigned rom_status_delay_ms; /* status read NAKs this long after the second stage arrived */
+    bool rom_status_lost;         /* the ROM runs the second stage without ever answering the status read (seen
+                                   * on BCM2711/2712: it resets first); reads NAK until it leaves */
     /* timing */
     unsigned disconnect_delay_ms; /* from the last answer of a stage to the disconnect (default 5) */
     unsigned reenum_delay_ms;     /* from disconnect to the next stage's connect (default 20) */

@@ -144,6 +144,13 @@ static void second_stage_complete(sim_device *dev, int64_t now)
     dev->rom = ROM_WAIT_STATUS;
     dev->status_ready_at = now + c->rom_status_delay_ms;
     dev->fault_delay_until = -1;
+    if (c->rom_status_lost && !dev->rom_mismatch && !rejecting(dev)) {
+        /* Runs what it got at once: the status read is never answered, the next stage is the answer. */
+        dev->res.rom_accepted = true;
+        dev->rom = ROM_FINISHED;
+        sim_log(dev, "rom: running the second stage without answering the status read");
+        sim_schedule_stage_end(dev, now + c->disconnect_delay_ms, CMBOOT_STAGE_SECOND);
+    }
 }
 
 sim_status sim_rom_bulk(sim_device *dev, const uint8_t *data, size_t len, size_t *consumed, int64_t now)

@@ -470,6 +470,92 @@ static void test_cancel_while_serving(void **state)
     sim_script_free(&s);
 }
 
+/* Imager notes that a BCM2711/2712 ROM may run the second stage without answering the status read: the second
+ * stage appearing is the answer, not a failed board. */
+static void test_rom_status_lost_bcm2711_boots(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+    c.rom_status_lost = true;
+    c.disconnect_delay_ms = 1200; /* it leaves only after the host's status deadline */
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.limits.status_deadline_ms = 300;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    expect_complete(f, "1-1");
+}
+
+/* The same silence from a BCM2837 ROM, whose real ROMs answer, is still reported. */
+static void test_rom_status_lost_bcm2837_reported(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2837, NULL);
+    c.rom_status_lost = true;
+    c.disconnect_delay_ms = 1200;
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.limits.status_deadline_ms = 300;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(f->report.results[0].error, CMBOOT_ERR_TIMEOUT);
+}
+
+/* A payload that becomes the fastboot gadget (18d1:4e40) on the board's port ends the follow successfully. */
+static void test_fastboot_after_done(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2712, NULL);
+    c.after_done = SIM_AFTER_FASTBOOT;
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(f->report.results[0].last_stage, CMBOOT_STAGE_FASTBOOT);
+}
+
+static void *cancel_after_roms(void *arg)
+{
+    fixture *f = arg;
+    int64_t deadline = cmboot_now_ms() + 20000;
+    sim_result r = {0};
+    /* Five ROM stages: more than the three retries a ROM that never runs its second stage gets. */
+    while (cmboot_now_ms() < deadline && (sim_bus_result(f->bus, "1-1", &r) != CMBOOT_OK || r.enumerations < 9))
+        sim_bus_wait_stage(f->bus, "1-1", CMBOOT_STAGE_UNKNOWN, cmboot_now_ms() + 20);
+    cmboot_ctx_cancel(f->ctx);
+    return NULL;
+}
+
+/* A recovery payload whose boot order reboots into rpiboot comes back as the ROM after its file server: every
+ * return is a new boot, served again, never counted as a ROM refusing its second stage. */
+static void test_rom_after_completed_file_server_is_a_new_boot(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+    c.after_done = SIM_AFTER_ROM;
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    pthread_t t;
+    pthread_create(&t, NULL, cancel_after_roms, f);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_CANCELLED);
+    pthread_join(t, NULL);
+    assert_int_equal(f->report.results[0].error, CMBOOT_ERR_CANCELLED); /* not ROM_LOOP, not ROM_REJECTED */
+    sim_result r;
+    assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
+    assert_true(r.enumerations >= 9);
+    assert_int_equal(r.failures, 0);
+}
+
+/* -i is compared with each stage's own serial string: a second stage whose string differs is not served. */
+static void test_serial_checked_at_every_stage(void **state)
+{
+    fixture *f = *state;
+    sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
+    snprintf(c.serial, sizeof c.serial, "c4000009");
+    c.second_serial_index = 1; /* "Broadcom", not the board serial */
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    f->cfg.serial = "c4000009";
+    f->cfg.stage_timeout_ms = 800;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_TIMEOUT);
+    sim_result r;
+    assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
+    assert_true(r.rom_accepted);   /* the ROM (string 3 = c4000009) matched */
+    assert_int_equal(r.requests, 0); /* the second stage did not */
+}
+
 static void *swap_boards(void *arg)
 {
     fixture *f = arg;
@@ -622,6 +708,11 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_no_board_times_out, setup, teardown),
     cmocka_unit_test_setup_teardown(test_missing_second_stage_file, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel_while_serving, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rom_status_lost_bcm2711_boots, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rom_status_lost_bcm2837_reported, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_fastboot_after_done, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rom_after_completed_file_server_is_a_new_boot, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_serial_checked_at_every_stage, setup, teardown),
     cmocka_unit_test_setup_teardown(test_signed_boot_sends_signature, setup, teardown),
     cmocka_unit_test_setup_teardown(test_instant_reenumeration_not_lost, setup, teardown),
     cmocka_unit_test_setup_teardown(test_loop_serves_board_after_board_on_one_port, setup, teardown),
