@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmboot/cmboot.h"
 #include "sim_bus.h"
@@ -556,6 +557,35 @@ static void test_serial_checked_at_every_stage(void **state)
     assert_int_equal(r.requests, 0); /* the second stage did not */
 }
 
+/* No boot files for any SoC: said before any board arrives, and nothing is waited for. */
+static void test_no_boot_files_at_all_fails_at_once(void **state)
+{
+    fixture *f = *state;
+    /* The installed msd fallback of a developer's machine would serve BCM2835/2837/2711: this checks the bare
+     * case, as on CI. */
+    if (access("/usr/share/rpiboot/msd", F_OK) == 0 || access("/usr/local/share/rpiboot/msd", F_OK) == 0)
+        fail_msg("this host has rpiboot's msd files installed: the test needs a host without them");
+    char *empty = test_tmpdir("noboot");
+    f->cfg.boot_dir = empty;
+    f->cfg.wait_first_ms = 0; /* would wait forever if the check did not stop it */
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_NOT_FOUND);
+    assert_true(cmboot_now_ms() - t0 < 1000);
+    assert_int_equal(f->report.boards, 0);
+    test_rmtree(empty);
+    free(empty);
+}
+
+static void test_config_defaults_match_real_boards(void **state)
+{
+    (void)state;
+    cmboot_boot_config c;
+    cmboot_boot_config_default(&c);
+    assert_int_equal(c.next_stage_timeout_ms, 60000);     /* Imager waits 60 s for the gadget */
+    assert_int_equal(c.limits.request_timeout_ms, 20000); /* the reference's 20 s */
+    assert_int_equal(c.limits.request_idle_limit_ms, 0);  /* and it keeps polling */
+}
+
 static void *swap_boards(void *arg)
 {
     fixture *f = arg;
@@ -708,6 +738,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_no_board_times_out, setup, teardown),
     cmocka_unit_test_setup_teardown(test_missing_second_stage_file, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cancel_while_serving, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_no_boot_files_at_all_fails_at_once, setup, teardown),
+    cmocka_unit_test(test_config_defaults_match_real_boards),
     cmocka_unit_test_setup_teardown(test_rom_status_lost_bcm2711_boots, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rom_status_lost_bcm2837_reported, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fastboot_after_done, setup, teardown),
