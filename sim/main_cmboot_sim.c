@@ -502,7 +502,11 @@ static void control_read(program *p)
 /* Device-side minimum of a stage: link time of its bulk bytes plus the delays the board itself adds. */
 static double floor_ms(const program *p, const board_opts *o, const usbredir_stage_record *r)
 {
-    double link = p->link_mbps > 0 ? (double)(r->bulk_out_bytes + r->bulk_in_bytes) / (p->link_mbps * 1e3) : 0;
+    /* A full-speed stage (BCM2835/2837 ROM) moves at most 1.216 MB/s whatever the link model says. */
+    double mbps = p->link_mbps;
+    if (r->full_speed && (mbps <= 0 || mbps > 1.216))
+        mbps = 1.216;
+    double link = mbps > 0 ? (double)(r->bulk_out_bytes + r->bulk_in_bytes) / (mbps * 1e3) : 0;
     double delays = (double)(o->disconnect_delay_ms >= 0 ? o->disconnect_delay_ms : 5);
     if (r->stage == CMBOOT_STAGE_ROM && o->rom_delay_ms > 0)
         delays += (double)o->rom_delay_ms;

@@ -256,6 +256,7 @@ static void connect_now(usbredir_board *b)
     usbredir_stage_record *r = &b->report.stages[b->report.stage_count++];
     memset(r, 0, sizeof(*r));
     r->stage = b->model_stage;
+    r->full_speed = b->full_speed;
     r->connect_us = usbredir_now_us() - b->t0_us;
     r->first_vendor_us = -1;
     r->last_answer_us = -1;

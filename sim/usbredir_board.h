@@ -50,6 +50,7 @@ typedef struct usbredir_stage_record {
     uint64_t bulk_out_bytes;
     uint64_t bulk_in_bytes;
     uint64_t link_wait_us;         /* time the link model added */
+    bool full_speed;               /* the stage enumerated at 12 Mbit/s: the link is capped there */
 } usbredir_stage_record;
 
 typedef struct usbredir_board_report {
