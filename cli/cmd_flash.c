@@ -40,7 +40,7 @@ static void boot_event(void *user, const cmboot_event *ev)
 static void flash_usage(FILE *f)
 {
     fprintf(f,
-            "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [-p PATH] [-i SERIAL]\n"
+            "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [--raw] [-p PATH] [-i SERIAL]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
             "                    [--json] [--report FILE] [-v]\n\n"
             "Boots the board into its mass-storage stage, finds the disk under the same USB port path,\n"
@@ -49,6 +49,7 @@ static void flash_usage(FILE *f)
             "  --no-verify          skip the read-back\n"
             "  --target DEV         write DEV instead of the paired disk (same safety checks)\n"
             "  --force              allow a target that is not on USB (never the host's root or boot disk)\n"
+            "  --raw                write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
             "  -p, --port-path PATH only the board at this port path; -i, --serial SERIAL only this board\n"
             "  -d, --dir DIR        boot files (a mass-storage payload, e.g. usbboot's mass-storage-gadget64)\n"
             "  -j, --metadata-dir DIR  also write the board's metadata to DIR/<serial>.json\n"
@@ -62,16 +63,18 @@ static void flash_usage(FILE *f)
 }
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_TARGET, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_DISCOVERY, OPT_TIMEOUT,
-       OPT_PAIR_TIMEOUT };
+       OPT_PAIR_TIMEOUT, OPT_RAW };
 
 /* Fails early on an image or bmap we could not write, before a board is booted for nothing. */
 static int precheck_image(const cmboot_flash_config *cfg)
 {
     cmboot_flash_source *src = NULL;
-    int rc = cmboot_flash_source_open(cfg->image, &src);
+    char why[256];
+    int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, why, sizeof why);
     if (rc != CMBOOT_OK) {
-        fprintf(stderr, "cmboot: cannot open image %s: %s\n", cfg->image, cmboot_strerror(rc));
-        return EXIT_USAGE;
+        fprintf(stderr, "cmboot: cannot use image %s: %s\n", cfg->image, why[0] ? why : cmboot_strerror(rc));
+        /* A damaged or mislabelled image is a write failure (5), as `write` says; a missing one is usage. */
+        return rc == CMBOOT_ERR_ARCHIVE || rc == CMBOOT_ERR_FORMAT ? EXIT_FLASH : EXIT_USAGE;
     }
     cmboot_flash_source_close(src);
     if (cfg->bmap) {
@@ -93,6 +96,7 @@ int cmd_flash(int argc, char **argv)
         {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
         {"target", required_argument, NULL, OPT_TARGET},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"raw", no_argument, NULL, OPT_RAW},
         {"json", no_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
         {"discovery", required_argument, NULL, OPT_DISCOVERY},
@@ -123,6 +127,7 @@ int cmd_flash(int argc, char **argv)
         case OPT_NO_VERIFY: fcfg.verify = fcfg.image_digest = false; break;
         case OPT_TARGET: fcfg.target = optarg; break;
         case OPT_FORCE: fcfg.target_flags |= CMBOOT_TARGET_FORCE; break;
+        case OPT_RAW: fcfg.source_flags |= CMBOOT_SOURCE_RAW; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
         case OPT_DISCOVERY: discovery = optarg; break;

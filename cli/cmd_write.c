@@ -150,12 +150,13 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
 static void write_usage(FILE *f)
 {
     fprintf(f,
-            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--json] [--report FILE]\n\n"
+            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--raw] [--json] [--report FILE]\n\n"
             "Writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip) onto DEV (a block device or a regular file),\n"
             "then reads it back past the page cache and compares SHA-256.\n"
             "  --bmap FILE        write only the blocks the bmap maps (checks its checksums)\n"
             "  --no-verify        skip the read-back (and the image SHA-256: the report shows null)\n"
             "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
+            "  --raw              write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
             "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
@@ -164,7 +165,7 @@ static void write_usage(FILE *f)
             "130 interrupted (Ctrl-C or SIGTERM).\n");
 }
 
-enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS };
+enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS, OPT_RAW };
 
 int cmd_write(int argc, char **argv)
 {
@@ -172,6 +173,7 @@ int cmd_write(int argc, char **argv)
         {"bmap", required_argument, NULL, OPT_BMAP},
         {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"raw", no_argument, NULL, OPT_RAW},
         {"json", no_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
         {"buffer-size", required_argument, NULL, OPT_BUFSIZE},
@@ -191,6 +193,7 @@ int cmd_write(int argc, char **argv)
         case OPT_BMAP: cfg.bmap = optarg; break;
         case OPT_NO_VERIFY: cfg.verify = cfg.image_digest = false; break;
         case OPT_FORCE: cfg.target_flags |= CMBOOT_TARGET_FORCE; break;
+        case OPT_RAW: cfg.source_flags |= CMBOOT_SOURCE_RAW; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
         case OPT_BUFSIZE: cfg.buffer_size = (size_t)strtoull(optarg, NULL, 0); break;

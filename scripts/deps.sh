@@ -2,7 +2,7 @@
 # Installs everything cmboot needs to build, test and run its QEMU bench on Debian 12 (idempotent).
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
-      libusb-1.0-0-dev libarchive-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
+      libusb-1.0-0-dev libarchive-dev zlib1g-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time)
 missing=()
 for p in "${PKGS[@]}"; do

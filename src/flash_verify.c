@@ -59,7 +59,7 @@ static int locate_mismatch(const cmboot_flash_config *cfg, int fd, uint8_t *abuf
                            uint64_t to, uint64_t *where)
 {
     cmboot_flash_source *src = NULL;
-    int rc = cmboot_flash_source_open(cfg->image, &src);
+    int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, NULL, 0);
     if (rc != CMBOOT_OK)
         return rc;
     size_t chunk = abuf_size - 2 * CMBOOT_FLASH_ALIGN;

@@ -485,11 +485,9 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
     int64_t t0 = cmboot_now_ms();
     cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
     cmboot_flash_source *src = NULL;
-    int rc = cmboot_flash_source_open(cfg->image, &src);
-    if (rc != CMBOOT_OK) {
-        snprintf(res->reason, sizeof res->reason, "cannot open image %s", cfg->image);
-        return fail(res, rc, NULL);
-    }
+    int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, res->reason, sizeof res->reason);
+    if (rc != CMBOOT_OK)
+        return fail(res, rc, "cannot open image");
     snprintf(res->format, sizeof res->format, "%s", cmboot_flash_source_format(src));
     cmboot_bmap *bmap = NULL;
     if (cfg->bmap && (rc = cmboot_bmap_load(cfg->bmap, &bmap)) != CMBOOT_OK) {

@@ -15,7 +15,18 @@ extern "C" {
 /* ---- Image sources: raw, .gz, .xz, .zst, .bz2, .zip (image entry), streamed, no temporary files. ---- */
 typedef struct cmboot_flash_source cmboot_flash_source;
 
+/* Every compressed image is checked against its own integrity data (gzip: CRC-32 and ISIZE of every member;
+ * xz, zstd: their checks, refused when they declare none; bzip2: block and stream CRCs; zip: the entry's
+ * CRC-32): a failed check is CMBOOT_ERR_ARCHIVE from cmboot_flash_source_read, at the latest at the end.
+ * A file named as compressed (.gz .xz .zst .bz2 .zip) whose content is not is refused (CMBOOT_ERR_FORMAT)
+ * unless CMBOOT_SOURCE_RAW. */
+enum {
+    CMBOOT_SOURCE_RAW = 1u << 0 /* take the file's bytes as they are: no format detection, no decompression */
+};
 CMBOOT_API int cmboot_flash_source_open(const char *path, cmboot_flash_source **out);
+/* Same, with CMBOOT_SOURCE_* flags; on failure a sentence in reason (may be NULL). */
+CMBOOT_API int cmboot_flash_source_open_flags(const char *path, unsigned flags, cmboot_flash_source **out,
+                                              char *reason, size_t reason_size);
 /* Reads up to len bytes; *got = 0 at the end of the image. */
 CMBOOT_API int cmboot_flash_source_read(cmboot_flash_source *src, void *buf, size_t len, size_t *got);
 /* Whether the decompressed size is known before reading (raw file, zip entry, zstd/xz headers). */
@@ -99,6 +110,7 @@ typedef struct cmboot_flash_config {
     bool verify;                 /* read back after writing */
     bool image_digest;           /* SHA-256 of the whole image (needed to verify without a bmap; default on) */
     unsigned target_flags;       /* CMBOOT_TARGET_* */
+    unsigned source_flags;       /* CMBOOT_SOURCE_* */
     cmboot_target_env env;
     /* Queue: buffers x buffer_size bytes (a multiple of 4096); 0 = by source: 4 x 1 MiB raw; compressed
      * 4 x 256 KiB when hashing (bmap, image digest, verify), else 3 x 128 KiB. */
