@@ -40,9 +40,9 @@ static void boot_event(void *user, const cmboot_event *ev)
 static void flash_usage(FILE *f)
 {
     fprintf(f,
-            "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [--raw] [-p PATH] [-i SERIAL]\n"
+            "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [-p PATH] [-i SERIAL]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
-            "                    [--json] [--report FILE] [-v]\n\n"
+            "                    [--raw] [--json] [--report FILE] [-v]\n\n"
             "Boots the board into its mass-storage stage, finds the disk under the same USB port path,\n"
             "writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip), verifies it and prints a JSON report.\n"
             "  --bmap FILE          write only the blocks the bmap maps\n"
@@ -72,7 +72,10 @@ static int precheck_image(const cmboot_flash_config *cfg)
     char why[256];
     int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, why, sizeof why);
     if (rc != CMBOOT_OK) {
-        fprintf(stderr, "cmboot: cannot use image %s: %s\n", cfg->image, why[0] ? why : cmboot_strerror(rc));
+        if (why[0])
+            fprintf(stderr, "cmboot: %s\n", why);
+        else
+            fprintf(stderr, "cmboot: cannot open image %s: %s\n", cfg->image, cmboot_strerror(rc));
         /* A damaged or mislabelled image is a write failure (5), as `write` says; a missing one is usage. */
         return rc == CMBOOT_ERR_ARCHIVE || rc == CMBOOT_ERR_FORMAT ? EXIT_FLASH : EXIT_USAGE;
     }

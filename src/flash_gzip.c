@@ -181,8 +181,9 @@ int cmboot_gzip_read(cmboot_gzip *gz, uint8_t *buf, size_t len, size_t *got, cha
         *got = total;
         if (zr == Z_MEM_ERROR)
             return fail(gz, CMBOOT_ERR_NO_MEMORY, err, err_size, "gzip: out of memory");
-        return fail(gz, CMBOOT_ERR_ARCHIVE, err, err_size, "gzip member %u is corrupt (near compressed byte %llu): %s",
-                    gz->member, (unsigned long long)(gz->in_base + gz->zs.total_in), describe(gz->zs.msg));
+        return fail(gz, CMBOOT_ERR_ARCHIVE, err, err_size,
+                    "gzip member %u is corrupt (found at compressed byte %llu): %s", gz->member,
+                    (unsigned long long)(gz->in_base + gz->zs.total_in), describe(gz->zs.msg));
     }
     *got = total;
     return CMBOOT_OK;
