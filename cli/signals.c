@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -18,8 +19,10 @@ static bool cancel_seen;
 static const char *cancel_cause;
 static bool thread_started;
 /* Written by cli_cancel_stdout_gone: the cancel then runs in the signal thread, which holds no library lock
- * (the output code that notices a closed stdout may be inside a library callback). */
-static int stdout_gone_fd = -1;
+ * (the output code that notices a closed stdout may be inside a library callback and holds its own lock,
+ * so it takes no lock here either: atomics only). */
+static _Atomic int stdout_gone_fd = -1;
+static atomic_bool stdout_lost;
 
 static void stop_sigset(sigset_t *set)
 {
@@ -45,7 +48,8 @@ static void *signal_thread(void *arg)
 {
     int sfd = (int)(intptr_t)arg;
     for (;;) {
-        struct pollfd p[2] = {{sfd, POLLIN, 0}, {stdout_gone_fd, POLLIN, 0}};
+        int efd = atomic_load(&stdout_gone_fd);
+        struct pollfd p[2] = {{sfd, POLLIN, 0}, {efd, POLLIN, 0}};
         if (poll(p, 2, -1) < 0)
             continue; /* EINTR: nothing is handled here, but stay */
         const char *cause = NULL;
@@ -53,7 +57,7 @@ static void *signal_thread(void *arg)
         if ((p[0].revents & POLLIN) && read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
             cause = si.ssi_signo == SIGHUP ? "SIGHUP" : si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT";
         uint64_t n;
-        if ((p[1].revents & POLLIN) && read(stdout_gone_fd, &n, sizeof n) == (ssize_t)sizeof n && !cause)
+        if ((p[1].revents & POLLIN) && read(efd, &n, sizeof n) == (ssize_t)sizeof n && !cause)
             cause = "stdout closed";
         if (cause) {
             pthread_mutex_lock(&cancel_mu);
@@ -69,6 +73,10 @@ void cli_cancel_targets(cmboot_ctx *ctx, cmboot_flash_canceller *flash)
     pthread_mutex_lock(&cancel_mu);
     cancel_ctx = ctx;
     cancel_flash = flash;
+    if (!cancel_seen && atomic_load(&stdout_lost)) {
+        cancel_seen = true; /* stdout went before the signal thread ran */
+        cancel_cause = "stdout closed";
+    }
     /* A signal that came between two steps still stops the next one. */
     if (cancel_seen && ctx)
         cmboot_ctx_cancel(ctx);
@@ -83,20 +91,20 @@ void cli_cancel_targets(cmboot_ctx *ctx, cmboot_flash_canceller *flash)
         stop_sigset(&set);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
         int sfd = signalfd(-1, &set, SFD_CLOEXEC);
-        stdout_gone_fd = eventfd(0, EFD_CLOEXEC);
+        int efd = eventfd(0, EFD_CLOEXEC);
+        atomic_store(&stdout_gone_fd, efd);
         pthread_t t;
-        if (sfd >= 0 && stdout_gone_fd >= 0 &&
-            pthread_create(&t, NULL, signal_thread, (void *)(intptr_t)sfd) == 0) {
+        if (sfd >= 0 && efd >= 0 && pthread_create(&t, NULL, signal_thread, (void *)(intptr_t)sfd) == 0) {
             pthread_detach(t);
             thread_started = true;
         } else {
             /* Without the thread the default actions stay: a signal still ends the process. */
+            atomic_store(&stdout_gone_fd, -1);
             pthread_sigmask(SIG_UNBLOCK, &set, NULL);
             if (sfd >= 0)
                 close(sfd);
-            if (stdout_gone_fd >= 0)
-                close(stdout_gone_fd);
-            stdout_gone_fd = -1;
+            if (efd >= 0)
+                close(efd);
         }
     }
     pthread_mutex_unlock(&cancel_mu);
@@ -104,16 +112,10 @@ void cli_cancel_targets(cmboot_ctx *ctx, cmboot_flash_canceller *flash)
 
 void cli_cancel_stdout_gone(void)
 {
-    pthread_mutex_lock(&cancel_mu);
-    int fd = stdout_gone_fd;
-    if (fd < 0) {
-        /* No signal thread yet, so nothing to cancel either: only remember it for what comes next. */
-        if (!cancel_seen)
-            cancel_cause = "stdout closed";
-        cancel_seen = true;
-    }
-    pthread_mutex_unlock(&cancel_mu);
+    atomic_store(&stdout_lost, true);
+    int fd = atomic_load(&stdout_gone_fd);
     uint64_t one = 1;
+    /* No thread yet: nothing to cancel either; the next cli_cancel_targets sees the flag. */
     if (fd >= 0 && write(fd, &one, sizeof one) != (ssize_t)sizeof one) {
         /* The counter is already non-zero: the thread wakes anyway. */
     }
@@ -122,7 +124,7 @@ void cli_cancel_stdout_gone(void)
 bool cli_cancel_requested(void)
 {
     pthread_mutex_lock(&cancel_mu);
-    bool seen = cancel_seen;
+    bool seen = cancel_seen || atomic_load(&stdout_lost);
     pthread_mutex_unlock(&cancel_mu);
     return seen;
 }
@@ -130,7 +132,7 @@ bool cli_cancel_requested(void)
 const char *cli_cancel_cause(void)
 {
     pthread_mutex_lock(&cancel_mu);
-    const char *cause = cancel_cause;
+    const char *cause = cancel_cause ? cancel_cause : atomic_load(&stdout_lost) ? "stdout closed" : NULL;
     pthread_mutex_unlock(&cancel_mu);
     return cause;
 }

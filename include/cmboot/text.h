@@ -1,4 +1,4 @@
-/* Making device-supplied strings safe to show: valid UTF-8 for JSON, no raw control or bidi characters for terminals. */
+/* Making device-supplied strings safe to show: valid UTF-8 for JSON, no raw control or bidi character on a tty. */
 #ifndef CMBOOT_TEXT_H
 #define CMBOOT_TEXT_H
 

@@ -54,7 +54,10 @@ check_report() { # what file-with-report
     [ -n "$report" ] || { fail "$what: no report in $file"; sed 's/^/  | /' "$T/err"; return; }
     case $report in *'"result":"CMBOOT_ERR_CANCELLED"'*) ;; *) fail "$what: report result: $report" ;; esac
     case $report in *'"disk_state":"partial"'*) ;; *) fail "$what: report has no disk_state partial: $report" ;; esac
-    case $report in *'"disk":"'*'bytes of the image were written'*) ;; *) fail "$what: report has no disk sentence: $report" ;; esac
+    case $report in
+    *'"disk":"'*'bytes of the image were written'*) ;;
+    *) fail "$what: report has no disk sentence: $report" ;;
+    esac
     written=$(printf '%s\n' "$report" | sed -n 's/.*"bytes_written":\([0-9]*\).*/\1/p')
     if [ -z "$written" ] || [ "$written" -le 0 ] || [ "$written" -ge $((FIRST + MORE)) ]; then
         fail "$what: bytes_written '$written' is not between 1 and the whole feed"

@@ -413,7 +413,8 @@ static void metadata_dir_same_serial_gets_suffix(void **state)
     assert_int_equal(suffix, 1);
     assert_non_null(strstr(path, "/10000000cafe-1-1.json"));
     char p[4200];
-    const char *want[][2] = {{"10000000cafe.json", "aa"}, {"10000000cafe-1.json", "bb"}, {"10000000cafe-1-1.json", "cc"}};
+    const char *want[][2] = {
+        {"10000000cafe.json", "aa"}, {"10000000cafe-1.json", "bb"}, {"10000000cafe-1-1.json", "cc"}};
     for (int i = 0; i < 3; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, want[i][0]);
         json_object *o = json_object_from_file(p);

@@ -13,7 +13,8 @@ static const struct {
     bool changed;
 } vectors[] = {
     {"plain ASCII 123", "plain ASCII 123", false},
-    {"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80", false},
+    {"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+     "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80", false},
     {"\xff\xfe", "\\xff\\xfe", true},                          /* never UTF-8 */
     {"a\x80z", "a\\x80z", true},                               /* stray continuation */
     {"\xc0\xaf", "\\xc0\\xaf", true},                          /* overlong '/' */
