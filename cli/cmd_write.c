@@ -121,10 +121,10 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
             json_object *line = json_object_new_object();
             json_object_object_add(line, "event", json_object_new_string("report"));
             json_object_object_add(line, "report", o);
-            printf("%s\n", json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
+            cli_stdout_report(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
             json_object_put(line);
         } else {
-            printf("%s\n", text);
+            cli_stdout_report(text);
         }
         fflush(stdout);
         if (report_path) {

@@ -3,14 +3,105 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cmboot/text.h"
 #include "output.h"
+#include "signals.h"
 
 /* One process-wide lock so lines from board threads never interleave (CLI state, not library state). */
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool progress_drawn;
+static bool stdout_gone; /* its reader went away: later lines are dropped, the report goes to stderr */
+
+/* One line on stdout, with out_lock held; false once stdout cannot be written (then the run is cancelled,
+ * as by a signal). JSON text leaves with raw C1/bidi characters escaped. */
+static bool stdout_line_locked(const char *text, bool json)
+{
+    if (stdout_gone)
+        return false;
+    char *safe = json ? cmboot_text_json(text, NULL) : NULL;
+    const char *line = safe ? safe : text;
+    bool ok = fputs(line, stdout) >= 0 && fputc('\n', stdout) != EOF && fflush(stdout) == 0;
+    free(safe);
+    if (!ok) {
+        stdout_gone = true;
+        cli_cancel_stdout_gone();
+    }
+    return ok;
+}
+
+void cli_stdout_report(const char *text)
+{
+    pthread_mutex_lock(&out_lock);
+    if (!stdout_line_locked(text, true)) {
+        char *safe = cmboot_text_json(text, NULL);
+        fprintf(stderr, "%s\n", safe ? safe : text);
+        fflush(stderr);
+        free(safe);
+    }
+    pthread_mutex_unlock(&out_lock);
+}
+
+bool cli_stdout_closed(void)
+{
+    pthread_mutex_lock(&out_lock);
+    bool gone = stdout_gone;
+    pthread_mutex_unlock(&out_lock);
+    return gone;
+}
+
+/* A string field made valid UTF-8; its name goes into san when bytes had to be escaped. */
+static void add_clean(json_object *o, json_object *san, const char *key, const char *v)
+{
+    bool changed = false;
+    char *clean = cmboot_text_utf8(v ? v : "", &changed);
+    json_object_object_add(o, key, json_object_new_string(clean ? clean : ""));
+    if (changed || !clean)
+        json_object_array_add(san, json_object_new_string(key));
+    free(clean);
+}
+
+/* Adds "sanitized": [fields] when any field was escaped (then owns san), else frees san. */
+static void add_sanitized(json_object *o, json_object *san)
+{
+    if (json_object_array_length(san) > 0)
+        json_object_object_add(o, "sanitized", san);
+    else
+        json_object_put(san);
+}
+
+/* Terminal-safe copies of an event's device-supplied strings, for the human output. */
+typedef struct safe_event {
+    char *device_id, *serial, *soc, *stage, *name, *value;
+} safe_event;
+
+static const char *or_q(const char *s)
+{
+    return s ? s : "?";
+}
+
+static void safe_event_init(safe_event *s, const cmboot_event *ev)
+{
+    s->device_id = cmboot_text_terminal(ev->device_id, NULL);
+    s->serial = cmboot_text_terminal(ev->serial, NULL);
+    s->soc = cmboot_text_terminal(ev->soc, NULL);
+    s->stage = cmboot_text_terminal(ev->stage, NULL);
+    s->name = cmboot_text_terminal(ev->name, NULL);
+    s->value = cmboot_text_terminal(ev->value, NULL);
+}
+
+static void safe_event_free(safe_event *s)
+{
+    free(s->device_id);
+    free(s->serial);
+    free(s->soc);
+    free(s->stage);
+    free(s->name);
+    free(s->value);
+}
 
 void cli_output_init(cli_output *out, bool json, int verbosity)
 {
@@ -51,19 +142,28 @@ void cli_log_cb(void *user, const char *device_id, cmboot_log_level level, const
     pthread_mutex_lock(&out_lock);
     if (out->json) {
         json_object *o = json_object_new_object();
+        json_object *san = json_object_new_array();
         json_object_object_add(o, "event", json_object_new_string("log"));
         json_object_object_add(o, "level", json_object_new_string(cmboot_log_level_name(level)));
-        json_object_object_add(o, "device", json_object_new_string(device_id));
-        json_object_object_add(o, "message", json_object_new_string(msg));
-        fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        add_clean(o, san, "device", device_id);
+        add_clean(o, san, "message", msg);
+        add_sanitized(o, san);
+        const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+        char *safe = cmboot_text_json(text, NULL);
+        fprintf(stderr, "%s\n", safe ? safe : text);
+        free(safe);
         json_object_put(o);
     } else {
         clear_progress();
-        if (*device_id)
-            fprintf(stderr, "[%s] %s%s\n", device_id, level <= CMBOOT_LOG_WARN ? (level ? "warning: " : "error: ") : "",
-                    msg);
+        /* Messages quote what boards send (file names, metadata): nothing in them may drive the terminal. */
+        char *dev = cmboot_text_terminal(device_id, NULL), *text = cmboot_text_terminal(msg, NULL);
+        const char *kind = level <= CMBOOT_LOG_WARN ? (level ? "warning: " : "error: ") : "";
+        if (dev && *dev)
+            fprintf(stderr, "[%s] %s%s\n", dev, kind, or_q(text));
         else
-            fprintf(stderr, "%s%s\n", level <= CMBOOT_LOG_WARN ? (level ? "warning: " : "error: ") : "", msg);
+            fprintf(stderr, "%s%s\n", kind, or_q(text));
+        free(dev);
+        free(text);
     }
     pthread_mutex_unlock(&out_lock);
 }
@@ -71,32 +171,40 @@ void cli_log_cb(void *user, const char *device_id, cmboot_log_level level, const
 static void json_event(const cmboot_event *ev)
 {
     json_object *o = json_object_new_object();
+    json_object *san = json_object_new_array();
     json_object_object_add(o, "event", json_object_new_string(cmboot_event_type_name(ev->type)));
-    json_object_object_add(o, "device", json_object_new_string(ev->device_id));
+    add_clean(o, san, "device", ev->device_id);
     if (*ev->serial)
-        json_object_object_add(o, "serial", json_object_new_string(ev->serial));
+        add_clean(o, san, "serial", ev->serial);
     if (*ev->soc)
-        json_object_object_add(o, "soc", json_object_new_string(ev->soc));
-    json_object_object_add(o, "stage", json_object_new_string(ev->stage));
+        add_clean(o, san, "soc", ev->soc);
+    add_clean(o, san, "stage", ev->stage);
     if (*ev->name)
-        json_object_object_add(o, "name", json_object_new_string(ev->name));
+        add_clean(o, san, "name", ev->name);
     if (*ev->value)
-        json_object_object_add(o, "value", json_object_new_string(ev->value));
+        add_clean(o, san, "value", ev->value);
     if (ev->type == CMBOOT_EV_PROGRESS || ev->type == CMBOOT_EV_FILE) {
         json_object_object_add(o, "done", json_object_new_int64((int64_t)ev->done));
         json_object_object_add(o, "total", json_object_new_int64((int64_t)ev->total));
     }
     if (ev->json && *ev->json) {
-        json_object *md = json_tokener_parse(ev->json);
-        if (md)
+        /* Invalid bytes can only be inside its strings: escaped there, it parses as the same JSON. */
+        bool changed = false;
+        char *clean = cmboot_text_json(ev->json, &changed);
+        json_object *md = clean ? json_tokener_parse(clean) : NULL;
+        free(clean);
+        if (md) {
             json_object_object_add(o, "metadata", md);
+            if (changed)
+                json_object_array_add(san, json_object_new_string("metadata"));
+        }
     }
     if (ev->error) {
         json_object_object_add(o, "error", json_object_new_string(cmboot_error_name(ev->error)));
     }
     json_object_object_add(o, "elapsed_ms", json_object_new_int64((int64_t)ev->elapsed_ms));
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    fflush(stdout);
+    add_sanitized(o, san);
+    stdout_line_locked(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), true);
     json_object_put(o);
 }
 
@@ -110,31 +218,35 @@ void cli_event_cb(void *user, const cmboot_event *ev)
         return;
     }
     char a[32], b[32];
+    safe_event se;
+    safe_event_init(&se, ev);
+    const char *dev = or_q(se.device_id), *soc = or_q(se.soc), *stage = or_q(se.stage), *name = or_q(se.name),
+               *value = or_q(se.value), *serial = or_q(se.serial);
     switch (ev->type) {
     case CMBOOT_EV_DEVICE_SEEN:
         clear_progress();
-        fprintf(stderr, "[%s] %s board found (%s)\n", ev->device_id, *ev->soc ? ev->soc : "?", ev->stage);
+        fprintf(stderr, "[%s] %s board found (%s)\n", dev, *soc ? soc : "?", stage);
         break;
     case CMBOOT_EV_STAGE_START:
         if (out->verbosity >= 1) {
             clear_progress();
-            fprintf(stderr, "[%s] stage %s\n", ev->device_id, ev->stage);
+            fprintf(stderr, "[%s] stage %s\n", dev, stage);
         }
         break;
     case CMBOOT_EV_STAGE_DONE:
         clear_progress();
-        fprintf(stderr, "[%s] %s stage %s in %llu ms\n", ev->device_id, ev->stage, ev->error ? "failed" : "done",
+        fprintf(stderr, "[%s] %s stage %s in %llu ms\n", dev, stage, ev->error ? "failed" : "done",
                 (unsigned long long)ev->elapsed_ms);
         break;
     case CMBOOT_EV_FILE:
         if (out->verbosity >= 1 || (ev->error && out->verbosity >= 1)) {
             clear_progress();
-            fprintf(stderr, "[%s] %s %s\n", ev->device_id, ev->name, ev->error ? "(absent)" : ev->value);
+            fprintf(stderr, "[%s] %s %s\n", dev, name, ev->error ? "(absent)" : value);
         }
         break;
     case CMBOOT_EV_PROGRESS:
         if (out->tty && ev->total > 0) {
-            fprintf(stderr, "\r\033[K[%s] %s %s / %s (%3.0f%%)", ev->device_id, ev->name,
+            fprintf(stderr, "\r\033[K[%s] %s %s / %s (%3.0f%%)", dev, name,
                     cli_human_bytes((double)ev->done, a, sizeof a), cli_human_bytes((double)ev->total, b, sizeof b),
                     100.0 * (double)ev->done / (double)ev->total);
             progress_drawn = true;
@@ -143,27 +255,26 @@ void cli_event_cb(void *user, const cmboot_event *ev)
     case CMBOOT_EV_METADATA:
         if (out->verbosity >= 1) {
             clear_progress();
-            fprintf(stderr, "[%s] metadata %s = %s\n", ev->device_id, ev->name, ev->value);
+            fprintf(stderr, "[%s] metadata %s = %s\n", dev, name, value);
         }
         break;
     case CMBOOT_EV_METADATA_SAVED:
         clear_progress();
-        if (strcmp(ev->value, "-") == 0) {
-            printf("%s\n", ev->json);
-            fflush(stdout);
-        } else {
-            fprintf(stderr, "[%s] metadata written to %s\n", ev->device_id, ev->value);
-        }
+        if (strcmp(ev->value, "-") == 0)
+            stdout_line_locked(ev->json ? ev->json : "{}", true);
+        else
+            fprintf(stderr, "[%s] metadata written to %s\n", dev, value);
         break;
     case CMBOOT_EV_BOARD_DONE:
         clear_progress();
-        fprintf(stderr, "[%s] board %s: %s\n", ev->device_id, *ev->serial ? ev->serial : "", ev->value);
+        fprintf(stderr, "[%s] board %s: %s\n", dev, serial, value);
         break;
     case CMBOOT_EV_PHASE:
         clear_progress();
-        fprintf(stderr, "[%s] %s %s\n", ev->device_id, ev->name, ev->value);
+        fprintf(stderr, "[%s] %s %s\n", dev, name, value);
         break;
     }
+    safe_event_free(&se);
     fflush(stderr);
     pthread_mutex_unlock(&out_lock);
 }
@@ -171,6 +282,7 @@ void cli_event_cb(void *user, const cmboot_event *ev)
 void cli_json_line(const char *type, ...)
 {
     json_object *o = json_object_new_object();
+    json_object *san = json_object_new_array();
     json_object_object_add(o, "event", json_object_new_string(type));
     va_list ap;
     va_start(ap, type);
@@ -179,12 +291,12 @@ void cli_json_line(const char *type, ...)
         if (!k)
             break;
         const char *v = va_arg(ap, const char *);
-        json_object_object_add(o, k, json_object_new_string(v ? v : ""));
+        add_clean(o, san, k, v);
     }
     va_end(ap);
+    add_sanitized(o, san);
     pthread_mutex_lock(&out_lock);
-    printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    fflush(stdout);
+    stdout_line_locked(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), true);
     pthread_mutex_unlock(&out_lock);
     json_object_put(o);
 }
