@@ -47,6 +47,7 @@ struct cmboot_run_state {
     const cmboot_discovery *disc;
     const cmboot_boot_config *cfg;
     cmboot_files *files;
+    cmboot_metadata_dir *mddir; /* -j DIR, opened once: two boards with one serial keep both files */
     pthread_mutex_t lock;
     board *boards[MAX_BOARDS];
     unsigned nboards;
@@ -168,14 +169,19 @@ static void save_metadata(board *b)
      * is what provisioning scripts look for after `rpiboot -i SERIAL -j DIR`. */
     const char *serial = b->stage_serial[0] ? b->stage_serial : b->res.serial[0] ? b->res.serial : b->res.port_path;
     char path[4096] = "-";
-    if (cfg->metadata_dir) {
-        int rc = cmboot_metadata_write(b->md, cfg->metadata_dir, serial, path, sizeof path);
+    if (b->run->mddir) {
+        unsigned suffix = 0;
+        int rc = cmboot_metadata_dir_write(b->run->mddir, b->md, serial, path, sizeof path, &suffix);
         if (rc < 0) {
             cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot write metadata to %s: %s",
                         cfg->metadata_dir, cmboot_strerror(rc));
             free(json);
             return;
         }
+        if (suffix > 0)
+            cmboot_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_WARN,
+                        "another board in this run already wrote %s.json: this board's metadata is in %s", serial,
+                        path);
     }
     if (cfg->metadata_dir || cfg->metadata_stdout) {
         cmboot_ctx *ctx = b->run->ctx;
@@ -563,6 +569,12 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
     if (rc < 0)
         return rc;
     rc = check_boot_files(ctx, cfg, run.files);
+    if (rc == CMBOOT_OK && cfg->metadata_dir) {
+        rc = cmboot_metadata_dir_open(cfg->metadata_dir, &run.mddir);
+        if (rc < 0)
+            cmboot_logf(&ctx->log, "", CMBOOT_LOG_ERROR, "cannot use metadata directory %s: %s", cfg->metadata_dir,
+                        cmboot_strerror(rc));
+    }
     if (rc < 0) {
         cmboot_files_free(run.files);
         return rc;
@@ -650,6 +662,7 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
         free(run.boards[i]);
     }
     pthread_mutex_destroy(&run.lock);
+    cmboot_metadata_dir_close(run.mddir);
     cmboot_files_free(run.files);
     return result;
 }
