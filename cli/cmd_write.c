@@ -78,8 +78,11 @@ void flash_ui_event(void *user, const cmboot_event *ev)
     cli_event_cb(&ui->out, ev);
 }
 
-static int exit_code(int rc)
+/* Exit 6 (refused) only when nothing reached the target: after the first write, any failure is exit 5. */
+static int exit_code(int rc, bool touched)
 {
+    if (touched && rc != CMBOOT_OK && rc != CMBOOT_ERR_CANCELLED)
+        return EXIT_FLASH;
     switch (rc) {
     case CMBOOT_OK: return EXIT_OK;
     case CMBOOT_ERR_UNSAFE_TARGET:
@@ -144,27 +147,33 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
             fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res.reason[0] ? res.reason : cmboot_strerror(rc));
         }
     }
-    return exit_code(rc);
+    return exit_code(rc, res.target_touched);
 }
 
 static void write_usage(FILE *f)
 {
     fprintf(f,
-            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--json] [--report FILE]\n\n"
+            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--partition-ok] [--create]\n"
+            "                    [--json] [--report FILE]\n\n"
             "Writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip) onto DEV (a block device or a regular file),\n"
-            "then reads it back past the page cache and compares SHA-256.\n"
+            "then reads it back past the page cache and compares SHA-256. DEV is opened once: the disk checked\n"
+            "is the disk written and read back.\n"
             "  --bmap FILE        write only the blocks the bmap maps (checks its checksums)\n"
             "  --no-verify        skip the read-back (and the image SHA-256: the report shows null)\n"
             "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
+            "  --partition-ok     allow a partition (sdb1) instead of a whole disk\n"
+            "  --create           create DEV as an image file when it does not exist (never under /dev;\n"
+            "                     a name ending in .img is created without it); a longer file is cut to the image\n"
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
             "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
             "                     3 x 128 KiB with --no-verify and no bmap)\n\n"
-            "exit codes: 0 ok, 2 usage, 4 host problem, 5 write or verification failed, 6 target refused,\n"
-            "130 interrupted (Ctrl-C or SIGTERM).\n");
+            "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
+            "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS };
+enum { OPT_CREATE = 1100, OPT_PARTITION_OK };
 
 int cmd_write(int argc, char **argv)
 {
@@ -172,6 +181,8 @@ int cmd_write(int argc, char **argv)
         {"bmap", required_argument, NULL, OPT_BMAP},
         {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
         {"force", no_argument, NULL, OPT_FORCE},
+        {"create", no_argument, NULL, OPT_CREATE},
+        {"partition-ok", no_argument, NULL, OPT_PARTITION_OK},
         {"json", no_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
         {"buffer-size", required_argument, NULL, OPT_BUFSIZE},
@@ -191,6 +202,8 @@ int cmd_write(int argc, char **argv)
         case OPT_BMAP: cfg.bmap = optarg; break;
         case OPT_NO_VERIFY: cfg.verify = cfg.image_digest = false; break;
         case OPT_FORCE: cfg.target_flags |= CMBOOT_TARGET_FORCE; break;
+        case OPT_CREATE: cfg.target_flags |= CMBOOT_TARGET_CREATE; break;
+        case OPT_PARTITION_OK: cfg.target_flags |= CMBOOT_TARGET_PARTITION_OK; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
         case OPT_BUFSIZE: cfg.buffer_size = (size_t)strtoull(optarg, NULL, 0); break;
