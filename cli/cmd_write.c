@@ -1,6 +1,7 @@
 /* `cmboot write IMAGE DEV`: write and verify an image onto a disk that is already there (like bmaptool copy). */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,8 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
     cmboot_flash_result res;
     cfg->event = flash_ui_event;
     cfg->user = ui;
+    /* A file size limit (ulimit -f) then fails the write with EFBIG: a full target (exit 5), not a crash. */
+    signal(SIGXFSZ, SIG_IGN);
     /* Ctrl-C or SIGTERM stops the writer between two buffers: exit 130 with a report, threads joined. */
     cmboot_flash_canceller *cancel = NULL;
     if (cmboot_flash_canceller_new(&cancel) != CMBOOT_OK) {

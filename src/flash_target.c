@@ -413,7 +413,8 @@ int cmboot_target_check_blockdev(const cmboot_target_env *env, unsigned major_no
     copy_name(id->name, sizeof id->name, dir);
     copy_name(id->disk, sizeof id->disk, diskdir);
     bool usb = usb_port_of(diskdir, sysreal, id->port_path, sizeof id->port_path);
-    uint64_t sysseq = 0;
+    uint64_t sysseq = 0, removable = 0;
+    id->removable = read_u64(diskdir, "removable", &removable) && removable == 1;
     bool have_sysseq = read_u64(diskdir, "diskseq", &sysseq);
     id->diskseq = fd_diskseq ? fd_diskseq : sysseq;
     int rc = CMBOOT_OK;
@@ -809,6 +810,7 @@ void cmboot_flash_report_target(json_object *o, const cmboot_flash_result *res)
         json_object_object_add(t, "name", json_object_new_string(id->name));
         json_object_object_add(t, "disk", json_object_new_string(id->disk));
         json_object_object_add(t, "partition", json_object_new_boolean(id->partition));
+        json_object_object_add(t, "removable", json_object_new_boolean(id->removable));
         json_object_object_add(t, "diskseq", id->diskseq ? json_object_new_int64((int64_t)id->diskseq) : NULL);
         json_object_object_add(t, "port_path", id->port_path[0] ? json_object_new_string(id->port_path) : NULL);
     } else {

@@ -70,6 +70,7 @@ typedef struct cmboot_target_identity {
     bool is_block;           /* block device, else regular file */
     unsigned major, minor;   /* device numbers of a block device */
     bool partition;          /* a partition of `disk` */
+    bool removable;          /* the disk's sysfs `removable` (card readers, sticks; not all USB disks say so) */
     char name[64];           /* kernel name of the target ("sdb1"), "" for a file */
     char disk[64];           /* kernel name of its whole disk ("sdb"), "" for a file */
     uint64_t diskseq;        /* the kernel's sequence number of that disk; 0 = the kernel has none */

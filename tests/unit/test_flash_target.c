@@ -152,6 +152,10 @@ static void target_usb_disk_accepted(void **state)
     assert_string_equal(id.name, "sdb");
     assert_string_equal(id.port_path, "1-1");
     assert_false(id.partition);
+    assert_false(id.removable);
+    put(t, SDB "/removable", "1\n");
+    assert_int_equal(check_full(t, 8, 16, 0, NULL, 0, 0, &id), CMBOOT_OK);
+    assert_true(id.removable);
     assert_int_equal(id.size, 1024ull * 1024 * 1024);
     assert_int_equal(check(t, 8, 17, 0, CMBOOT_TARGET_PARTITION_OK), CMBOOT_OK); /* a partition of it, allowed */
     free_tree(t);
@@ -509,6 +513,15 @@ static void target_swapped_after_check_refused(void **state)
     assert_string_equal(res.target.port_path, "1-3");
     assert_int_equal(res.target.diskseq, a.loop.diskseq);
     assert_int_equal(res.target.major, a.loop.maj);
+    cmboot_flash_report rep = {NULL, "1-3", NULL, NULL, image, NULL, paired, -1, -1, &res};
+    char *json = NULL, want[96];
+    assert_int_equal(cmboot_flash_report_json(&rep, &json), CMBOOT_OK);
+    snprintf(want, sizeof want, "\"device\":\"%u:%u\"", a.loop.maj, a.loop.min);
+    assert_non_null(strstr(json, want));
+    snprintf(want, sizeof want, "\"diskseq\":%llu", (unsigned long long)a.loop.diskseq);
+    assert_non_null(strstr(json, a.loop.diskseq ? want : "\"diskseq\":null"));
+    assert_non_null(strstr(json, "\"port_path\":\"1-3\""));
+    free(json);
     ft_loop_detach(&a.loop);
     ft_loop_detach(&b.loop);
     size_t n;
