@@ -1,5 +1,4 @@
-/* Target safety and identity: the target is opened once, every check runs on that descriptor, and what it
- * is (device numbers, diskseq, USB port) is kept to confirm it again before verification. */
+/* Target safety and identity: opened once, every check on that descriptor, the disk remembered to re-check. */
 #include "flash_internal.h"
 
 #include <dirent.h>
