@@ -568,8 +568,8 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
         rc = cmboot_flash_verify_fd(cfg, bmap, t.fd, res);
     if (rc == CMBOOT_OK && (rc = cmboot_target_recheck(target, res->reason, sizeof res->reason)) != CMBOOT_OK)
         res->verified = false;
-    /* A file we created and never wrote is removed again; a written one stays for the report's sake. */
-    cmboot_target_close(target, !res->target_touched);
+    /* A file we created for a write that failed before its first byte is removed again. */
+    cmboot_target_close(target, rc != CMBOOT_OK && !res->target_touched);
     cmboot_bmap_free(bmap);
     res->error = rc;
     cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, rc == CMBOOT_OK ? "done" : "failed", res->reason, res->bytes_written,
