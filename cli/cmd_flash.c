@@ -40,16 +40,19 @@ static void boot_event(void *user, const cmboot_event *ev)
 static void flash_usage(FILE *f)
 {
     fprintf(f,
-            "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [-p PATH] [-i SERIAL]\n"
+            "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [--partition-ok]\n"
+            "                    [-p PATH] [-i SERIAL]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
             "                    [--raw] [--json] [--report FILE] [-v]\n\n"
-            "Boots the board into its mass-storage stage, finds the disk under the same USB port path,\n"
-            "writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip), verifies it and prints a JSON report.\n"
+            "Boots the board into its mass-storage stage, finds the disk under the same USB port path (checked\n"
+            "again on the descriptor that writes it), writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip), verifies it\n"
+            "and prints a JSON report.\n"
             "  --bmap FILE          write only the blocks the bmap maps\n"
             "  --no-verify          skip the read-back\n"
-            "  --target DEV         write DEV instead of the paired disk (same safety checks)\n"
+            "  --target DEV         write DEV instead of the paired disk (same safety checks as `write`)\n"
             "  --force              allow a target that is not on USB (never the host's root or boot disk)\n"
             "  --raw                write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
+            "  --partition-ok       allow a partition as --target instead of a whole disk\n"
             "  -p, --port-path PATH only the board at this port path; -i, --serial SERIAL only this board\n"
             "  -d, --dir DIR        boot files (a mass-storage payload, e.g. usbboot's mass-storage-gadget64)\n"
             "  -j, --metadata-dir DIR  also write the board's metadata to DIR/<serial>.json\n"
@@ -59,11 +62,12 @@ static void flash_usage(FILE *f)
             "  --json               events and the report as JSON lines on stdout\n"
             "  --report FILE        also save the JSON report in FILE\n\n"
             "exit codes: 0 ok, 1 boot failed, 2 usage, 3 no board, 4 host problem, 5 write or verification\n"
-            "failed, 6 target refused, 130 interrupted.\n");
+            "failed (also: the disk filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_TARGET, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_DISCOVERY, OPT_TIMEOUT,
        OPT_PAIR_TIMEOUT, OPT_RAW };
+enum { OPT_PARTITION_OK = 1100 };
 
 /* Fails early on an image or bmap we could not write, before a board is booted for nothing. */
 static int precheck_image(const cmboot_flash_config *cfg)
@@ -100,6 +104,7 @@ int cmd_flash(int argc, char **argv)
         {"target", required_argument, NULL, OPT_TARGET},
         {"force", no_argument, NULL, OPT_FORCE},
         {"raw", no_argument, NULL, OPT_RAW},
+        {"partition-ok", no_argument, NULL, OPT_PARTITION_OK},
         {"json", no_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
         {"discovery", required_argument, NULL, OPT_DISCOVERY},
@@ -131,6 +136,7 @@ int cmd_flash(int argc, char **argv)
         case OPT_TARGET: fcfg.target = optarg; break;
         case OPT_FORCE: fcfg.target_flags |= CMBOOT_TARGET_FORCE; break;
         case OPT_RAW: fcfg.source_flags |= CMBOOT_SOURCE_RAW; break;
+        case OPT_PARTITION_OK: fcfg.target_flags |= CMBOOT_TARGET_PARTITION_OK; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
         case OPT_DISCOVERY: discovery = optarg; break;
@@ -256,6 +262,8 @@ int cmd_flash(int argc, char **argv)
                                                   : EXIT_FLASH;
         }
         fcfg.target = paired;
+        /* The name may be re-used before it is opened: the disk behind the descriptor must be this board's. */
+        fcfg.port_path = board->port_path;
     }
     fcfg.device_id = board->port_path;
     char *md_json = NULL;

@@ -1,6 +1,7 @@
 /* `cmboot write IMAGE DEV`: write and verify an image onto a disk that is already there (like bmaptool copy). */
 #include <getopt.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,11 @@ void flash_ui_event(void *user, const cmboot_event *ev)
     cli_event_cb(&ui->out, ev);
 }
 
-static int exit_code(int rc)
+/* Exit 6 (refused) only when nothing reached the target: after the first write, any failure is exit 5. */
+static int exit_code(int rc, bool touched)
 {
+    if (touched && rc != CMBOOT_OK && rc != CMBOOT_ERR_CANCELLED)
+        return EXIT_FLASH;
     switch (rc) {
     case CMBOOT_OK: return EXIT_OK;
     case CMBOOT_ERR_UNSAFE_TARGET:
@@ -98,6 +102,8 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
     cmboot_flash_result res;
     cfg->event = flash_ui_event;
     cfg->user = ui;
+    /* A file size limit (ulimit -f) then fails the write with EFBIG: a full target (exit 5), not a crash. */
+    signal(SIGXFSZ, SIG_IGN);
     /* Ctrl-C or SIGTERM stops the writer between two buffers: exit 130 with a report, threads joined. */
     cmboot_flash_canceller *cancel = NULL;
     if (cmboot_flash_canceller_new(&cancel) != CMBOOT_OK) {
@@ -144,28 +150,34 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
             fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res.reason[0] ? res.reason : cmboot_strerror(rc));
         }
     }
-    return exit_code(rc);
+    return exit_code(rc, res.target_touched);
 }
 
 static void write_usage(FILE *f)
 {
     fprintf(f,
-            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--raw] [--json] [--report FILE]\n\n"
+            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--partition-ok] [--create]\n"
+            "                    [--raw] [--json] [--report FILE]\n\n"
             "Writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip) onto DEV (a block device or a regular file),\n"
-            "then reads it back past the page cache and compares SHA-256.\n"
+            "then reads it back past the page cache and compares SHA-256. DEV is opened once: the disk checked\n"
+            "is the disk written and read back.\n"
             "  --bmap FILE        write only the blocks the bmap maps (checks its checksums)\n"
             "  --no-verify        skip the read-back (and the image SHA-256: the report shows null)\n"
             "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
             "  --raw              write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
+            "  --partition-ok     allow a partition (sdb1) instead of a whole disk\n"
+            "  --create           create DEV as an image file when it does not exist (never under /dev;\n"
+            "                     a name ending in .img is created without it); a longer file is cut to the image\n"
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
             "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
             "                     3 x 128 KiB with --no-verify and no bmap)\n\n"
-            "exit codes: 0 ok, 2 usage, 4 host problem, 5 write or verification failed, 6 target refused,\n"
-            "130 interrupted (Ctrl-C or SIGTERM).\n");
+            "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
+            "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS, OPT_RAW };
+enum { OPT_CREATE = 1100, OPT_PARTITION_OK };
 
 int cmd_write(int argc, char **argv)
 {
@@ -174,6 +186,8 @@ int cmd_write(int argc, char **argv)
         {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
         {"force", no_argument, NULL, OPT_FORCE},
         {"raw", no_argument, NULL, OPT_RAW},
+        {"create", no_argument, NULL, OPT_CREATE},
+        {"partition-ok", no_argument, NULL, OPT_PARTITION_OK},
         {"json", no_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
         {"buffer-size", required_argument, NULL, OPT_BUFSIZE},
@@ -194,6 +208,8 @@ int cmd_write(int argc, char **argv)
         case OPT_NO_VERIFY: cfg.verify = cfg.image_digest = false; break;
         case OPT_FORCE: cfg.target_flags |= CMBOOT_TARGET_FORCE; break;
         case OPT_RAW: cfg.source_flags |= CMBOOT_SOURCE_RAW; break;
+        case OPT_CREATE: cfg.target_flags |= CMBOOT_TARGET_CREATE; break;
+        case OPT_PARTITION_OK: cfg.target_flags |= CMBOOT_TARGET_PARTITION_OK; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
         case OPT_BUFSIZE: cfg.buffer_size = (size_t)strtoull(optarg, NULL, 0); break;

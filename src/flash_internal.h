@@ -12,11 +12,20 @@
 /* Last error text of a source (libarchive's message), "" when none. */
 const char *cmboot_flash_source_error(const cmboot_flash_source *src);
 
-/* The checks of cmboot_target_check for a block device known by its numbers (fake sysfs in tests);
- * dev_path is only used for the O_EXCL probe and may be NULL. */
+/* The checks of cmboot_target_open for a block device known by its numbers (fake sysfs in tests).
+ * fd_diskseq and fd_size come from the open descriptor (BLKGETDISKSEQ, BLKGETSIZE64; 0 = unknown); id may be
+ * NULL; port_path NULL = any port. */
 int cmboot_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, unsigned minor_no,
-                                 const char *dev_path, uint64_t image_size, unsigned flags, char *reason,
-                                 size_t reason_size);
+                                 uint64_t fd_diskseq, uint64_t fd_size, const char *port_path, uint64_t image_size,
+                                 unsigned flags, cmboot_target_identity *id, char *reason, size_t reason_size);
+
+/* Opens an existing block device or regular file read-only for a later verification (no safety policy,
+ * nothing created); identity filled like cmboot_target_open. */
+int cmboot_target_open_readonly(const char *path, cmboot_target **out, char *reason, size_t reason_size);
+
+/* Adds "target_identity" for res->target (when known) to a report object. */
+struct json_object;
+void cmboot_flash_report_target(struct json_object *o, const cmboot_flash_result *res);
 
 /* Lowercase hex of len bytes into out (2*len+1). */
 void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out);
@@ -25,8 +34,9 @@ void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out);
 void cmboot_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
                        uint64_t done, uint64_t total, int error, uint64_t elapsed_ms);
 
-/* Verification with an already loaded bmap (NULL = whole image against res->image_sha256). */
-int cmboot_flash_verify_with(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, cmboot_flash_result *res);
+/* Verification through the target's descriptor with an already loaded bmap (NULL = whole image against
+ * res->image_sha256). */
+int cmboot_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int fd, cmboot_flash_result *res);
 
 /* Makes cmboot_flash_cancel broadcast cv under mu (the pipeline's wait point); NULL, NULL detaches. */
 void cmboot_flash_cancel_attach(cmboot_flash_canceller *c, pthread_mutex_t *mu, pthread_cond_t *cv);

@@ -2,6 +2,7 @@
 #include "flash_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
 #include <linux/netlink.h>
@@ -31,6 +32,17 @@ static bool port_path_ok(const char *pp)
     return true;
 }
 
+/* Whether the node opens (read-only, no O_EXCL: only a probe); other errors are left for the writer to report. */
+static bool openable(const char *node)
+{
+    int fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd >= 0) {
+        close(fd);
+        return true;
+    }
+    return errno != ENXIO && errno != ENOMEDIUM && errno != ENOENT;
+}
+
 /* One look at sysfs: 1 = found exactly one ready disk, 0 = none yet, <0 = error. */
 static int scan(const char *sys, const char *dev, const char *pp, char *out, size_t out_size)
 {
@@ -57,9 +69,9 @@ static int scan(const char *sys, const char *dev, const char *pp, char *out, siz
                 fclose(f);
             }
         }
-        struct stat st;
-        /* Ready once the medium has a size and devtmpfs/udev made the node. */
-        if (sectors > 0 && (size_t)snprintf(p, sizeof p, "%s/%s", dev, name) < sizeof p && stat(p, &st) == 0) {
+        /* Ready once the medium has a size, devtmpfs/udev made the node and the kernel lets it be opened:
+         * ENXIO/ENOMEDIUM while sd is still probing or in error recovery (the writer's one open would fail). */
+        if (sectors > 0 && (size_t)snprintf(p, sizeof p, "%s/%s", dev, name) < sizeof p && openable(p)) {
             if ((size_t)snprintf(out, out_size, "%s", p) >= out_size)
                 rc = CMBOOT_ERR_TOO_LARGE;
             else

@@ -119,6 +119,7 @@ int cmboot_flash_report_json(const cmboot_flash_report *rep, char **out)
         add_str(o, san, "reason", f->reason[0] ? f->reason : cmboot_strerror(f->error));
     if (f->fail_offset_valid)
         json_object_object_add(o, "fail_offset", json_object_new_int64((int64_t)f->fail_offset));
+    cmboot_flash_report_target(o, f);
     /* Fields whose bytes were not valid UTF-8 (escaped as \xNN); empty when none. */
     json_object_object_add(o, "sanitized", san);
     const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);

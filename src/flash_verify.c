@@ -15,19 +15,14 @@
 #define VERIFY_BUFFER (1024u * 1024u)
 #define PROGRESS_EVERY_MS 200
 
-/* Opens the target for reading past the page cache: O_DIRECT, else drop its cached pages first. */
-static int open_readback(const char *path, bool *direct)
+/* Reads past the page cache: O_DIRECT on the descriptor, else its cached pages written and dropped first. */
+static void bypass_cache(int fd)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT);
-    *direct = fd >= 0;
-    if (fd < 0 && errno == EINVAL) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            fsync(fd);
-            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        }
-    }
-    return fd;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && ((fl & O_DIRECT) || fcntl(fd, F_SETFL, fl | O_DIRECT) == 0))
+        return;
+    fsync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 /* Reads [off, off+len) of the target into buf (aligned reads), true on success. */
@@ -153,9 +148,9 @@ static int verify_range(const cmboot_flash_config *cfg, int fd, uint8_t *abuf, s
     return CMBOOT_ERR_VERIFY;
 }
 
-int cmboot_flash_verify_with(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, cmboot_flash_result *res)
+int cmboot_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int fd, cmboot_flash_result *res)
 {
-    if (!cfg || !res || !cfg->target)
+    if (!cfg || !res || !cfg->target || fd < 0)
         return CMBOOT_ERR_INVALID_ARG;
     if (!bmap && !res->image_sha256_valid)
         return CMBOOT_ERR_INVALID_ARG;
@@ -163,12 +158,7 @@ int cmboot_flash_verify_with(const cmboot_flash_config *cfg, const cmboot_bmap *
     cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "verify", cfg->target, 0, 0, CMBOOT_OK, 0);
     res->bytes_verified = 0;
     res->verified = false;
-    bool direct;
-    int fd = open_readback(cfg->target, &direct);
-    if (fd < 0) {
-        snprintf(res->reason, sizeof res->reason, "cannot open %s to verify: %s", cfg->target, strerror(errno));
-        return CMBOOT_ERR_IO;
-    }
+    bypass_cache(fd);
     size_t abuf_size = VERIFY_BUFFER + 2 * CMBOOT_FLASH_ALIGN;
     uint8_t *abuf = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -202,14 +192,24 @@ int cmboot_flash_verify_with(const cmboot_flash_config *cfg, const cmboot_bmap *
     }
     free(abuf);
     EVP_MD_CTX_free(md);
-    close(fd);
     res->phase_ms[CMBOOT_FLASH_PHASE_VERIFY] = cmboot_now_ms() - t0;
     return rc;
 }
 
+/* Whether the target opened now is the one an earlier write recorded in res->target. */
+static bool same_target(const cmboot_target_identity *was, const cmboot_target_identity *now)
+{
+    if (was->is_block != now->is_block)
+        return false;
+    if (!now->is_block)
+        return was->file_dev == now->file_dev && was->file_ino == now->file_ino;
+    return was->major == now->major && was->minor == now->minor &&
+           (!was->diskseq || !now->diskseq || was->diskseq == now->diskseq);
+}
+
 int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_result *res)
 {
-    if (!cfg || !res)
+    if (!cfg || !res || !cfg->target)
         return CMBOOT_ERR_INVALID_ARG;
     cmboot_bmap *bmap = NULL;
     if (cfg->bmap) {
@@ -217,7 +217,23 @@ int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_result *res
         if (rc != CMBOOT_OK)
             return rc;
     }
-    int rc = cmboot_flash_verify_with(cfg, bmap, res);
+    cmboot_target *t = NULL;
+    int rc = CMBOOT_OK;
+    if (cmboot_flash_cancel_requested(cfg->cancel)) {
+        snprintf(res->reason, sizeof res->reason, "interrupted before verifying");
+        rc = CMBOOT_ERR_CANCELLED;
+    }
+    if (rc == CMBOOT_OK)
+        rc = cmboot_target_open_readonly(cfg->target, &t, res->reason, sizeof res->reason);
+    if (rc == CMBOOT_OK && res->target.known && !same_target(&res->target, cmboot_target_get_identity(t))) {
+        res->verified = false;
+        snprintf(res->reason, sizeof res->reason, "%s is no longer the %s that was written; not verifying it",
+                 cfg->target, res->target.is_block ? "disk" : "file");
+        rc = CMBOOT_ERR_NO_DEVICE;
+    }
+    if (rc == CMBOOT_OK)
+        rc = cmboot_flash_verify_fd(cfg, bmap, cmboot_target_fd(t), res);
+    cmboot_target_close(t, false);
     cmboot_bmap_free(bmap);
     res->error = rc;
     return rc;

@@ -177,12 +177,29 @@ static void *producer(void *arg)
     return NULL;
 }
 
-typedef struct target_fds {
-    int direct;   /* O_DIRECT when the file system allows it, else buffered */
-    int plain;    /* buffered, for pieces that are not aligned */
-    bool is_direct;
-    bool is_block;
-} target_fds;
+/* The one descriptor of the target; O_DIRECT is switched on it (fcntl) for aligned pieces. */
+typedef struct target_io {
+    int fd;
+    bool can_direct;   /* the file system takes O_DIRECT */
+    bool direct_on;
+} target_io;
+
+/* Switches O_DIRECT on the descriptor; false when it stays buffered (tmpfs and friends). */
+static bool set_direct(target_io *t, bool on)
+{
+    if (on && !t->can_direct)
+        return false;
+    if (t->direct_on == on)
+        return true;
+    int fl = fcntl(t->fd, F_GETFL);
+    if (fl < 0 || fcntl(t->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) != 0) {
+        if (on)
+            t->can_direct = false;
+        return false;
+    }
+    t->direct_on = on;
+    return true;
+}
 
 static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off, uint64_t *fail_off)
 {
@@ -192,7 +209,9 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off, uint64_
             continue;
         if (n <= 0) {
             *fail_off = off;
-            return n < 0 && errno == ENOSPC ? CMBOOT_ERR_NO_SPACE : CMBOOT_ERR_IO;
+            /* A full disk, file system, quota or file size limit: the target is too small for the image. */
+            return n < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) ? CMBOOT_ERR_NO_SPACE
+                                                                                  : CMBOOT_ERR_IO;
         }
         p += n;
         len -= (size_t)n;
@@ -201,8 +220,9 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off, uint64_
     return CMBOOT_OK;
 }
 
-/* Writes a piece: the aligned middle with O_DIRECT, an unaligned head or tail through the page cache. */
-static int write_piece(const target_fds *t, const uint8_t *p, size_t len, uint64_t off, uint64_t *fail_off)
+/* Writes a piece: the aligned middle with O_DIRECT, an unaligned head or tail through the page cache. On
+ * failure *fail_off is the first byte that did not reach the target. */
+static int write_piece(target_io *t, const uint8_t *p, size_t len, uint64_t off, uint64_t *fail_off)
 {
     const uint64_t a = CMBOOT_FLASH_ALIGN;
     uint64_t head_end = (off + a - 1) / a * a;
@@ -212,41 +232,34 @@ static int write_piece(const target_fds *t, const uint8_t *p, size_t len, uint64
     if (tail_start < head_end)
         tail_start = head_end;
     int rc = CMBOOT_OK;
-    if (head_end > off)
-        rc = write_all(t->plain, p, (size_t)(head_end - off), off, fail_off);
+    if (head_end > off) {
+        set_direct(t, false);
+        rc = write_all(t->fd, p, (size_t)(head_end - off), off, fail_off);
+    }
     if (rc == CMBOOT_OK && tail_start > head_end) {
         const uint8_t *mid = p + (head_end - off);
-        bool aligned = ((uintptr_t)mid % a) == 0;
-        rc = write_all(aligned ? t->direct : t->plain, mid, (size_t)(tail_start - head_end), head_end, fail_off);
+        if (((uintptr_t)mid % a) != 0 || !set_direct(t, true))
+            set_direct(t, false);
+        rc = write_all(t->fd, mid, (size_t)(tail_start - head_end), head_end, fail_off);
     }
-    if (rc == CMBOOT_OK && off + len > tail_start)
-        rc = write_all(t->plain, p + (tail_start - off), (size_t)(off + len - tail_start), tail_start, fail_off);
+    if (rc == CMBOOT_OK && off + len > tail_start) {
+        set_direct(t, false);
+        rc = write_all(t->fd, p + (tail_start - off), (size_t)(off + len - tail_start), tail_start, fail_off);
+    }
     return rc;
 }
 
-static int open_target(const char *path, target_fds *t, char *reason, size_t rsize)
+/* The reason for a failed write of [off, ...): how far it got, and why. */
+static void write_failed(cmboot_flash_result *res, int rc, int err)
 {
-    struct stat st;
-    bool exists = stat(path, &st) == 0;
-    t->is_block = exists && S_ISBLK(st.st_mode);
-    /* O_EXCL on a block device keeps the kernel from mounting it while we write. */
-    int flags = O_WRONLY | O_CLOEXEC | (t->is_block ? O_EXCL : O_CREAT);
-    t->direct = open(path, flags | O_DIRECT, 0644);
-    t->is_direct = t->direct >= 0;
-    if (t->direct < 0 && errno == EINVAL)
-        t->direct = open(path, flags, 0644); /* tmpfs and friends: no O_DIRECT */
-    if (t->direct < 0) {
-        int e = errno;
-        snprintf(reason, rsize, "cannot open %s: %s", path, strerror(e));
-        return e == EBUSY ? CMBOOT_ERR_BUSY : e == EACCES || e == EPERM ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_IO;
-    }
-    t->plain = open(path, O_WRONLY | O_CLOEXEC);
-    if (t->plain < 0) {
-        snprintf(reason, rsize, "cannot open %s: %s", path, strerror(errno));
-        close(t->direct);
-        return CMBOOT_ERR_IO;
-    }
-    return CMBOOT_OK;
+    res->fail_offset_valid = true;
+    if (rc == CMBOOT_ERR_NO_SPACE)
+        snprintf(res->reason, sizeof res->reason,
+                 "the target is full: %llu bytes written, the image does not fit (no room at offset %llu)",
+                 (unsigned long long)res->bytes_written, (unsigned long long)res->fail_offset);
+    else
+        snprintf(res->reason, sizeof res->reason, "write failed at offset %llu after %llu bytes written: %s",
+                 (unsigned long long)res->fail_offset, (unsigned long long)res->bytes_written, strerror(err));
 }
 
 typedef struct range_state {
@@ -262,7 +275,7 @@ static const EVP_MD *bmap_md(const cmboot_bmap *b)
 }
 
 /* Writes the parts of one buffer that the bmap maps, checking each range's digest as it completes. */
-static int write_mapped(const target_fds *t, range_state *rs, const slot *s, cmboot_flash_result *res)
+static int write_mapped(target_io *t, range_state *rs, const slot *s, cmboot_flash_result *res)
 {
     const cmboot_bmap *b = rs->bmap;
     uint64_t end = s->offset + s->len;
@@ -287,9 +300,9 @@ static int write_mapped(const target_fds *t, range_state *rs, const slot *s, cmb
                 return CMBOOT_ERR_NO_MEMORY;
             int rc = write_piece(t, p, (size_t)(to - from), from, &res->fail_offset);
             if (rc != CMBOOT_OK) {
-                res->fail_offset_valid = true;
-                snprintf(res->reason, sizeof res->reason, "write failed at offset %llu: %s",
-                         (unsigned long long)res->fail_offset, strerror(errno));
+                int err = errno;
+                res->bytes_written += res->fail_offset - from;
+                write_failed(res, rc, err);
                 return rc;
             }
             res->bytes_written += to - from;
@@ -315,7 +328,7 @@ static int write_mapped(const target_fds *t, range_state *rs, const slot *s, cmb
 }
 
 /* Consumer side: takes filled buffers in order and writes them. */
-static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_fds *t, range_state *rs,
+static int run_writer(const cmboot_flash_config *cfg, pipeline *p, target_io *t, range_state *rs,
                       uint64_t total, cmboot_flash_result *res, int64_t started)
 {
     int64_t last_progress = 0;
@@ -341,6 +354,7 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
         }
         slot *s = &p->slots[p->consumed % p->nslots];
         int rc;
+        res->target_touched = true; /* from here on a failure is a write failure, never a refusal */
         if (rs->bmap) {
             rc = write_mapped(t, rs, s, res);
         } else {
@@ -348,10 +362,9 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
             if (rc == CMBOOT_OK) {
                 res->bytes_written += s->len;
             } else {
-                res->fail_offset_valid = true;
-                snprintf(res->reason, sizeof res->reason, "write failed at offset %llu: %s",
-                         (unsigned long long)res->fail_offset,
-                         rc == CMBOOT_ERR_NO_SPACE ? "target full" : strerror(errno));
+                int err = errno;
+                res->bytes_written += res->fail_offset - s->offset;
+                write_failed(res, rc, err);
             }
         }
         if (rc != CMBOOT_OK)
@@ -372,7 +385,7 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, const target_
 }
 
 static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
-                        const target_fds *t, uint64_t total, cmboot_flash_result *res)
+                        target_io *t, uint64_t total, cmboot_flash_result *res)
 {
     /* Compressed input: the decompressor is the slow side, small buffers keep the overlap and the memory low. */
     bool raw = strcmp(cmboot_flash_source_format(src), "raw") == 0;
@@ -501,10 +514,15 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
         total = bmap->image_size;
     else
         cmboot_flash_source_size_known(src, &total);
-    rc = cmboot_target_check(&cfg->env, cfg->target, total, cfg->target_flags, res->reason, sizeof res->reason);
-    target_fds t = {-1, -1, false, false};
-    if (rc == CMBOOT_OK)
-        rc = open_target(cfg->target, &t, res->reason, sizeof res->reason);
+    /* Opened once: every check, write and read-back goes through this one descriptor. */
+    cmboot_target *target = NULL;
+    rc = cmboot_target_open(&cfg->env, cfg->target, total, cfg->target_flags, cfg->port_path, &target, res->reason,
+                            sizeof res->reason);
+    target_io t = {-1, true, false};
+    if (rc == CMBOOT_OK) {
+        res->target = *cmboot_target_get_identity(target);
+        t.fd = cmboot_target_fd(target);
+    }
     int64_t t1 = cmboot_now_ms();
     res->phase_ms[CMBOOT_FLASH_PHASE_CHECK] = t1 - t0;
     if (rc == CMBOOT_OK && cmboot_flash_cancel_requested(cfg->cancel)) {
@@ -521,25 +539,35 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
     cmboot_flash_source_close(src);
     int64_t t2 = cmboot_now_ms();
     res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] = t2 - t1;
-    if (t.direct >= 0) {
+    if (target) {
         cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "sync", cfg->target, 0, 0, CMBOOT_OK, 0);
         struct stat st;
-        /* A regular file grows to the image size even when its tail is unmapped. */
-        if (rc == CMBOOT_OK && !t.is_block && fstat(t.plain, &st) == 0 && (uint64_t)st.st_size < res->image_size &&
-            ftruncate(t.plain, (off_t)res->image_size) != 0) {
-            rc = CMBOOT_ERR_IO;
-            snprintf(res->reason, sizeof res->reason, "cannot extend %s: %s", cfg->target, strerror(errno));
+        /* A regular file becomes the image: grown when its tail is unmapped, cut when it was longer. */
+        if (rc == CMBOOT_OK && !res->target.is_block && fstat(t.fd, &st) == 0 &&
+            (uint64_t)st.st_size != res->image_size) {
+            if (ftruncate(t.fd, (off_t)res->image_size) != 0) {
+                rc = CMBOOT_ERR_IO;
+                snprintf(res->reason, sizeof res->reason, "cannot set %s to the image size: %s", cfg->target,
+                         strerror(errno));
+            } else if ((uint64_t)st.st_size > res->image_size) {
+                res->truncated_from = (uint64_t)st.st_size;
+            }
         }
-        if (fsync(t.direct) != 0 && rc == CMBOOT_OK) {
+        if (res->target_touched && fsync(t.fd) != 0 && rc == CMBOOT_OK) {
             rc = CMBOOT_ERR_IO;
             snprintf(res->reason, sizeof res->reason, "flushing %s failed: %s", cfg->target, strerror(errno));
         }
-        close(t.plain);
-        close(t.direct);
     }
     res->phase_ms[CMBOOT_FLASH_PHASE_SYNC] = cmboot_now_ms() - t2;
+    /* The disk read back must be the disk written: same diskseq behind the descriptor and in sysfs. */
+    if (rc == CMBOOT_OK)
+        rc = cmboot_target_recheck(target, res->reason, sizeof res->reason);
     if (rc == CMBOOT_OK && cfg->verify)
-        rc = cmboot_flash_verify_with(cfg, bmap, res);
+        rc = cmboot_flash_verify_fd(cfg, bmap, t.fd, res);
+    if (rc == CMBOOT_OK && (rc = cmboot_target_recheck(target, res->reason, sizeof res->reason)) != CMBOOT_OK)
+        res->verified = false;
+    /* A file we created for a write that failed before its first byte is removed again. */
+    cmboot_target_close(target, rc != CMBOOT_OK && !res->target_touched);
     cmboot_bmap_free(bmap);
     res->error = rc;
     cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, rc == CMBOOT_OK ? "done" : "failed", res->reason, res->bytes_written,

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cmboot/device.h"
 #include "cmboot/export.h"
 #include "cmboot/log.h"
 
@@ -60,10 +61,12 @@ CMBOOT_API void cmboot_bmap_free(cmboot_bmap *bmap);
 /* Bytes the bmap asks to write (mapped blocks, the last one clipped to the image size). */
 CMBOOT_API uint64_t cmboot_bmap_mapped_bytes(const cmboot_bmap *bmap);
 
-/* ---- Target safety. ---- */
+/* ---- Target safety and identity. ---- */
 enum {
-    CMBOOT_TARGET_FORCE = 1u << 0,   /* allow a disk that is not on USB (never the host's root/boot disk) */
-    CMBOOT_TARGET_NO_EXCL = 1u << 1  /* skip the O_EXCL probe (tests on fake trees) */
+    CMBOOT_TARGET_FORCE = 1u << 0,        /* allow a disk that is not on USB (never the host's root/boot disk) */
+    CMBOOT_TARGET_NO_EXCL = 1u << 1,      /* open a block device without O_EXCL (tests only) */
+    CMBOOT_TARGET_CREATE = 1u << 2,       /* a missing target outside /dev may be created as a regular file */
+    CMBOOT_TARGET_PARTITION_OK = 1u << 3  /* allow a partition instead of a whole disk */
 };
 
 typedef struct cmboot_target_env {
@@ -72,9 +75,46 @@ typedef struct cmboot_target_env {
     const char *dev_root;    /* NULL = "/dev" */
 } cmboot_target_env;
 
-/* Refuses (CMBOOT_ERR_UNSAFE_TARGET, _BUSY, _NO_SPACE, ...) with a sentence in reason: a mounted or
- * held disk, one not on USB unless FORCE, one smaller than image_size (0 = unknown), the host's root or
- * /boot disk. path may be a block device or a regular file. */
+/* What was checked, taken from the one open descriptor (fstat, ioctls, /sys/dev/block/MAJ:MIN). */
+typedef struct cmboot_target_identity {
+    bool known;              /* filled by a successful cmboot_target_open */
+    bool is_block;           /* block device, else regular file */
+    unsigned major, minor;   /* device numbers of a block device */
+    bool partition;          /* a partition of `disk` */
+    bool removable;          /* the disk's sysfs `removable` (card readers, sticks; not all USB disks say so) */
+    char name[64];           /* kernel name of the target ("sdb1"), "" for a file */
+    char disk[64];           /* kernel name of its whole disk ("sdb"), "" for a file */
+    uint64_t diskseq;        /* the kernel's sequence number of that disk; 0 = the kernel has none */
+    char port_path[CMBOOT_PORT_PATH_MAX]; /* USB port path of the disk, "" when not on USB */
+    uint64_t size;           /* bytes of the device (BLKGETSIZE64), or of the file when opened */
+    uint64_t file_dev, file_ino; /* a regular file's st_dev and st_ino */
+    bool created;            /* the file did not exist and was created */
+} cmboot_target_identity;
+
+typedef struct cmboot_target cmboot_target;
+
+/* Opens path ONCE (a block device with O_EXCL, read-write) and runs every check on that descriptor:
+ * fstat (block device or regular file), then for a block device /sys/dev/block/MAJ:MIN of its numbers
+ * (whole disk or partition, mounted, held, host root/boot through dm/md stacks both ways, on USB, size from
+ * BLKGETSIZE64, the disk's diskseq from BLKGETDISKSEQ equal to sysfs's) and, when port_path is not NULL,
+ * the USB port path of that disk equal to port_path. A missing path is created as a regular file only
+ * outside dev_root and with CMBOOT_TARGET_CREATE or a name ending in ".img"; a regular file in dev_root
+ * is refused. Refusals (nothing written): CMBOOT_ERR_UNSAFE_TARGET, _BUSY, _NO_SPACE, _NOT_FOUND,
+ * _ACCESS, with a sentence in reason. */
+CMBOOT_API int cmboot_target_open(const cmboot_target_env *env, const char *path, uint64_t image_size,
+                                  unsigned flags, const char *port_path, cmboot_target **out, char *reason,
+                                  size_t reason_size);
+/* The descriptor every write and read-back uses (owned by the target). */
+CMBOOT_API int cmboot_target_fd(const cmboot_target *t);
+CMBOOT_API const cmboot_target_identity *cmboot_target_get_identity(const cmboot_target *t);
+/* Whether the disk behind the descriptor is still the one checked: its diskseq (descriptor and sysfs) and
+ * its sysfs entry unchanged. CMBOOT_ERR_NO_DEVICE with the reason when not. Regular files: CMBOOT_OK. */
+CMBOOT_API int cmboot_target_recheck(const cmboot_target *t, char *reason, size_t reason_size);
+/* Closes the descriptor; a file created by cmboot_target_open is removed when remove_created is set. */
+CMBOOT_API void cmboot_target_close(cmboot_target *t, bool remove_created);
+
+/* The checks of cmboot_target_open without writing: the path is opened read-only and closed again, and a
+ * missing file is not created. */
 CMBOOT_API int cmboot_target_check(const cmboot_target_env *env, const char *path, uint64_t image_size,
                                    unsigned flags, char *reason, size_t reason_size);
 
@@ -106,7 +146,8 @@ CMBOOT_API int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const
 typedef struct cmboot_flash_config {
     const char *image;           /* image path (any supported source format) */
     const char *bmap;            /* bmap path or NULL */
-    const char *target;          /* block device or regular file */
+    const char *target;          /* block device or regular file, opened once (cmboot_target_open) */
+    const char *port_path;       /* the disk must be under this USB port path (flash: the board's); NULL = any */
     bool verify;                 /* read back after writing */
     bool image_digest;           /* SHA-256 of the whole image (needed to verify without a bmap; default on) */
     unsigned target_flags;       /* CMBOOT_TARGET_* */
@@ -138,14 +179,22 @@ typedef struct cmboot_flash_result {
     bool fail_offset_valid;
     int64_t phase_ms[CMBOOT_FLASH_PHASES];
     char format[16];             /* source format */
+    cmboot_target_identity target; /* what was opened, checked, written and read back */
+    bool target_touched;         /* a write reached the target: it may have changed (never a mere refusal) */
+    uint64_t truncated_from;     /* a regular file longer than the image was cut from this size; 0 = not */
 } cmboot_flash_result;
 
 CMBOOT_API void cmboot_flash_config_default(cmboot_flash_config *cfg);
-/* Checks the target, writes (only mapped ranges with a bmap), syncs and verifies when asked. */
+/* Opens and checks the target once, writes (only mapped ranges with a bmap) through that descriptor, syncs,
+ * re-checks the disk's identity and verifies through the same descriptor when asked. A regular file longer
+ * than the image is truncated to it (res->truncated_from). Running out of space while writing is
+ * CMBOOT_ERR_NO_SPACE with res->target_touched set and res->bytes_written the bytes that reached it. */
 CMBOOT_API int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res);
 /* Reads the target back, bypassing the page cache, and compares SHA-256 with what was meant: per range
  * with a bmap, else the whole image against res->image_sha256 (from an earlier write). On a mismatch,
- * res->fail_offset names the first differing byte. */
+ * res->fail_offset names the first differing byte. When res->target is known (an earlier write), the
+ * target opened now must be that one (same file, or same device numbers and diskseq): CMBOOT_ERR_NO_DEVICE
+ * otherwise. */
 CMBOOT_API int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_result *res);
 
 /* ---- Report. ---- */

@@ -84,6 +84,7 @@ static void config(cmboot_flash_config *cfg, fixture *f)
     cmboot_flash_config_default(cfg);
     cfg->image = f->image;
     cfg->target = f->target;
+    cfg->target_flags = CMBOOT_TARGET_CREATE; /* target.bin does not exist yet */
     cfg->cancel = f->cancel;
     cfg->event = on_event;
     cfg->user = f;

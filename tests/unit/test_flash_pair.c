@@ -1,10 +1,12 @@
-/* Pairing: the disk under the board's port path in a fake sysfs tree, exactly one, with a deadline. */
+/* Pairing: the disk under the board's port path in a fake sysfs tree, exactly one, openable, with a deadline. */
 #include "testutil.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -166,6 +168,39 @@ static void pair_cancelled_from_another_thread(void **state)
     free_fake(f);
 }
 
+/* The node exists but the kernel does not open it yet (ENXIO: sd still probing or resetting): not ready. A UNIX
+ * socket stands for such a node: opening it fails with ENXIO. */
+static void pair_waits_until_disk_opens(void **state)
+{
+    (void)state;
+    fake *f = make_fake();
+    add_disk(f, "1-1.2", "3:0:0:0", "sdb", "2048\n");
+    char node[4200];
+    snprintf(node, sizeof node, "%s/sdb", f->dev);
+    assert_int_equal(unlink(node), 0);
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(s >= 0);
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(node) >= sizeof sa.sun_path) {
+        close(s);
+        free_fake(f);
+        print_message("temporary path too long for a UNIX socket\n");
+        skip();
+    }
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", node);
+    assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof sa), 0);
+    char out[256];
+    assert_int_equal(cmboot_flash_pair(&f->env, "1-1.2", cmboot_now_ms() + 150, out, sizeof out), CMBOOT_ERR_TIMEOUT);
+    close(s);
+    assert_int_equal(unlink(node), 0);
+    test_write_file(f->dev, "sdb", "", 0); /* the disk opens now */
+    assert_int_equal(cmboot_flash_pair(&f->env, "1-1.2", cmboot_now_ms() + 1000, out, sizeof out), CMBOOT_OK);
+    assert_string_equal(out, node);
+    free_fake(f);
+}
+
 static void pair_rejects_bad_port_path(void **state)
 {
     (void)state;
@@ -183,6 +218,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pair_waits_for_late_disk),
     cmocka_unit_test(pair_rejects_bad_port_path),
     cmocka_unit_test(pair_cancelled_from_another_thread),
+    cmocka_unit_test(pair_waits_until_disk_opens),
 };
 
 CMBOOT_TEST_MAIN(tests)

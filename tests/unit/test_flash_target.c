@@ -1,4 +1,5 @@
-/* Target safety: every refusal against fake sysfs and mountinfo trees, plus regular files. */
+/* Target safety and identity: every refusal against fake sysfs and mountinfo trees, regular files, and loop
+ * devices (real descriptors) described by fake sysfs entries. */
 #include "testutil.h"
 
 #include <errno.h>
@@ -10,9 +11,11 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "cmboot/device.h"
 #include "cmboot/error.h"
 #include "cmboot/flash.h"
 #include "flash_internal.h"
+#include "test_flash_util.h"
 
 #define USB_HOST "devices/pci0000:00/0000:00:14.0/usb1"
 #define SDB USB_HOST "/1-1/1-1:1.0/host6/target6:0:0/6:0:0:0/block/sdb"
@@ -20,6 +23,9 @@
 #define SDA "devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
 #define SDC "devices/pci0000:00/0000:00:1f.2/ata2/host1/target1:0:0/1:0:0:0/block/sdc"
 #define DM0 "devices/virtual/block/dm-0"
+#define DM1 "devices/virtual/block/dm-1"
+#define DM2 "devices/virtual/block/dm-2"
+#define MD0 "devices/virtual/block/md0"
 
 typedef struct tree {
     char *root;
@@ -121,22 +127,37 @@ static void free_tree(tree *t)
     free(t);
 }
 
-static int check(tree *t, unsigned maj, unsigned min, uint64_t size, unsigned flags)
+static int check_full(tree *t, unsigned maj, unsigned min, uint64_t seq, const char *port, uint64_t size,
+                      unsigned flags, cmboot_target_identity *id)
 {
     t->reason[0] = 0;
-    int rc = cmboot_target_check_blockdev(&t->env, maj, min, NULL, size, flags | CMBOOT_TARGET_NO_EXCL, t->reason,
+    int rc = cmboot_target_check_blockdev(&t->env, maj, min, seq, 0, port, size, flags, id, t->reason,
                                           sizeof t->reason);
     if (rc != CMBOOT_OK)
         assert_true(t->reason[0] != 0); /* every refusal says why */
     return rc;
 }
 
+static int check(tree *t, unsigned maj, unsigned min, uint64_t size, unsigned flags)
+{
+    return check_full(t, maj, min, 0, NULL, size, flags, NULL);
+}
+
 static void target_usb_disk_accepted(void **state)
 {
     (void)state;
     tree *t = make_tree();
-    assert_int_equal(check(t, 8, 16, 512 * 1024 * 1024, 0), CMBOOT_OK);
-    assert_int_equal(check(t, 8, 17, 0, 0), CMBOOT_OK); /* a partition of it */
+    cmboot_target_identity id;
+    assert_int_equal(check_full(t, 8, 16, 0, NULL, 512 * 1024 * 1024, 0, &id), CMBOOT_OK);
+    assert_string_equal(id.name, "sdb");
+    assert_string_equal(id.port_path, "1-1");
+    assert_false(id.partition);
+    assert_false(id.removable);
+    put(t, SDB "/removable", "1\n");
+    assert_int_equal(check_full(t, 8, 16, 0, NULL, 0, 0, &id), CMBOOT_OK);
+    assert_true(id.removable);
+    assert_int_equal(id.size, 1024ull * 1024 * 1024);
+    assert_int_equal(check(t, 8, 17, 0, CMBOOT_TARGET_PARTITION_OK), CMBOOT_OK); /* a partition of it, allowed */
     free_tree(t);
 }
 
@@ -148,7 +169,7 @@ static void target_refuses_mounted_partition(void **state)
     assert_int_equal(check(t, 8, 16, 0, CMBOOT_TARGET_FORCE), CMBOOT_ERR_UNSAFE_TARGET);
     assert_non_null(strstr(t->reason, "sdb2"));
     assert_non_null(strstr(t->reason, "/media/usb"));
-    assert_int_equal(check(t, 8, 17, 0, 0), CMBOOT_ERR_UNSAFE_TARGET); /* sibling partition: same disk */
+    assert_int_equal(check(t, 8, 17, 0, CMBOOT_TARGET_PARTITION_OK), CMBOOT_ERR_UNSAFE_TARGET); /* same disk */
     free_tree(t);
 }
 
@@ -200,7 +221,7 @@ static void target_refuses_host_root_even_forced(void **state)
     tree *t = make_tree();
     assert_int_equal(check(t, 8, 0, 0, CMBOOT_TARGET_FORCE), CMBOOT_ERR_UNSAFE_TARGET);
     assert_non_null(strstr(t->reason, "host"));
-    assert_int_equal(check(t, 8, 2, 0, CMBOOT_TARGET_FORCE), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_int_equal(check(t, 8, 2, 0, CMBOOT_TARGET_FORCE | CMBOOT_TARGET_PARTITION_OK), CMBOOT_ERR_UNSAFE_TARGET);
     free_tree(t);
 }
 
@@ -259,28 +280,403 @@ static void target_regular_file(void **state)
     free(dir);
 }
 
+/* A partition is refused unless asked for: a whole-disk image written into sdb1 does not boot. */
+static void target_partition_refused_unless_partition_ok(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    cmboot_target_identity id;
+    assert_int_equal(check_full(t, 8, 17, 0, NULL, 0, 0, &id), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "partition"));
+    assert_non_null(strstr(t->reason, "--partition-ok"));
+    assert_int_equal(check_full(t, 8, 17, 0, NULL, 0, CMBOOT_TARGET_PARTITION_OK, &id), CMBOOT_OK);
+    assert_true(id.partition);
+    assert_string_equal(id.name, "sdb1");
+    assert_string_equal(id.disk, "sdb");
+    free_tree(t);
+}
+
+/* Down the target's stack: a dm or md device whose slaves lead to the root disk is that disk, --force or not. */
+static void target_dm_over_root_disk_refused_even_forced(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    part(t, SDA, "sda3", 8, 3);
+    disk(t, DM1, "dm-1", 253, 1, "1000\n");
+    link_to(t, DM1 "/slaves/sda3", SDA "/sda3"); /* an LV on a PV of the root disk */
+    disk(t, DM2, "dm-2", 253, 2, "1000\n");
+    link_to(t, DM2 "/slaves/dm-1", DM1); /* and a mapping on top of that */
+    disk(t, MD0, "md0", 9, 0, "1000\n");
+    link_to(t, MD0 "/slaves/sdc", SDC);
+    link_to(t, MD0 "/slaves/sda2", SDA "/sda2"); /* RAID with the /boot partition */
+    unsigned flags = CMBOOT_TARGET_FORCE | CMBOOT_TARGET_PARTITION_OK;
+    assert_int_equal(check(t, 253, 1, 0, flags), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "sda"));
+    assert_non_null(strstr(t->reason, "host"));
+    assert_int_equal(check(t, 253, 2, 0, flags), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_int_equal(check(t, 9, 0, 0, flags), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "md0"));
+    /* A mapping on a disk the host does not use is only --force's business. */
+    assert_int_equal(check(t, 253, 0, 0, 0), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "--force"));
+    assert_int_equal(check(t, 253, 0, 0, CMBOOT_TARGET_FORCE), CMBOOT_OK);
+    free_tree(t);
+}
+
+/* Up from the root file system (md partition): md0p1 holds / and rests on md0, whose slaves are sdc. */
+static void target_under_md_root_refused(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    disk(t, MD0, "md0", 9, 0, "1000\n");
+    part(t, MD0, "md0p1", 259, 0);
+    link_to(t, MD0 "/slaves/sdc", SDC);
+    mounts(t, "22 1 259:0 / / rw - ext4 /dev/md0p1 rw\n");
+    assert_int_equal(check(t, 8, 32, 0, CMBOOT_TARGET_FORCE), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "host"));
+    free_tree(t);
+}
+
+/* flash: the disk must sit under the board's port path, --force or not. */
+static void target_wrong_port_refused(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    assert_int_equal(check_full(t, 8, 16, 0, "1-1", 0, 0, NULL), CMBOOT_OK);
+    assert_int_equal(check_full(t, 8, 16, 0, "1-2", 0, CMBOOT_TARGET_FORCE, NULL), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "1-2"));
+    assert_int_equal(check_full(t, 8, 48, 0, "1-2", 0, 0, NULL), CMBOOT_OK); /* sdd is on 1-2 */
+    assert_int_equal(check_full(t, 8, 32, 0, "1-1", 0, CMBOOT_TARGET_FORCE, NULL), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "not on USB"));
+    free_tree(t);
+}
+
+/* The descriptor's diskseq must be the one sysfs shows for its numbers, else the checks were about another disk. */
+static void target_diskseq_mismatch_refused(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    cmboot_target_identity id;
+    assert_int_equal(check_full(t, 8, 16, 0, NULL, 0, 0, &id), CMBOOT_OK);
+    assert_int_equal(id.diskseq, 0); /* a kernel without diskseq */
+    assert_int_equal(check_full(t, 8, 16, 41, NULL, 0, 0, &id), CMBOOT_ERR_UNSAFE_TARGET); /* sysfs has none */
+    put(t, SDB "/diskseq", "41\n");
+    assert_int_equal(check_full(t, 8, 16, 41, NULL, 0, 0, &id), CMBOOT_OK);
+    assert_int_equal(id.diskseq, 41);
+    assert_int_equal(check_full(t, 8, 16, 0, NULL, 0, 0, &id), CMBOOT_OK);
+    assert_int_equal(id.diskseq, 41); /* from sysfs when the descriptor cannot say */
+    assert_int_equal(check_full(t, 8, 17, 42, NULL, 0, CMBOOT_TARGET_PARTITION_OK, &id), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(t->reason, "diskseq"));
+    free_tree(t);
+}
+
+/* Nothing under the dev root is ever created or written as a file; elsewhere only with CREATE or *.img. */
+static void target_missing_or_file_under_dev_refused(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("target-dev");
+    char devroot[4096], path[4200], reason[256];
+    snprintf(devroot, sizeof devroot, "%s/dev", dir);
+    test_write_file(devroot, "stale", "x", 1);
+    cmboot_target_env env = {NULL, NULL, devroot};
+    cmboot_target *tg = NULL;
+    snprintf(path, sizeof path, "%s/sdzz", devroot);
+    assert_int_equal(cmboot_target_open(&env, path, 4096, CMBOOT_TARGET_CREATE, NULL, &tg, reason, sizeof reason),
+                     CMBOOT_ERR_NOT_FOUND);
+    assert_null(tg);
+    assert_non_null(strstr(reason, "no such disk"));
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/sdzz.img", devroot);
+    assert_int_equal(cmboot_target_open(&env, path, 4096, 0, NULL, &tg, reason, sizeof reason), CMBOOT_ERR_NOT_FOUND);
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/stale", devroot); /* a file left there by an older tool */
+    assert_int_equal(cmboot_target_open(&env, path, 1, 0, NULL, &tg, reason, sizeof reason),
+                     CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(reason, "not a disk"));
+    /* Outside it: a missing file needs CREATE, unless it is named like an image. */
+    snprintf(path, sizeof path, "%s/out.bin", dir);
+    assert_int_equal(cmboot_target_open(&env, path, 4096, 0, NULL, &tg, reason, sizeof reason), CMBOOT_ERR_NOT_FOUND);
+    assert_non_null(strstr(reason, "--create"));
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(cmboot_target_open(&env, path, 4096, CMBOOT_TARGET_CREATE, NULL, &tg, reason, sizeof reason),
+                     CMBOOT_OK);
+    assert_true(cmboot_target_get_identity(tg)->created);
+    assert_int_equal(access(path, F_OK), 0);
+    cmboot_target_close(tg, true); /* never written: removed again */
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/out.img", dir);
+    assert_int_equal(cmboot_target_open(&env, path, 4096, 0, NULL, &tg, reason, sizeof reason), CMBOOT_OK);
+    cmboot_target_close(tg, false);
+    assert_int_equal(access(path, F_OK), 0);
+    /* A dangling symbolic link is not followed to create its target. */
+    char link[4200], where[4200];
+    snprintf(link, sizeof link, "%s/link.img", dir);
+    snprintf(where, sizeof where, "%s/elsewhere.img", dir);
+    assert_int_equal(symlink(where, link), 0);
+    assert_int_equal(cmboot_target_open(&env, link, 4096, CMBOOT_TARGET_CREATE, NULL, &tg, reason, sizeof reason),
+                     CMBOOT_ERR_UNSAFE_TARGET);
+    assert_int_not_equal(access(where, F_OK), 0);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* ---- Real block devices: loop devices whose numbers a fake sysfs tree describes. ---- */
+
+typedef struct loopdisk {
+    char backing[4200];
+    ft_loop loop;
+} loopdisk;
+
+/* A loop device over a zeroed file of `size` bytes, described in t's sysfs as disk `name` under `usbdir`
+ * (e.g. USB_HOST "/1-1") with its real diskseq; skips the test when loop devices cannot be made. */
+static void make_loopdisk(tree *t, loopdisk *ld, const char *usbdir, const char *name, size_t size, const char *lun)
+{
+    snprintf(ld->backing, sizeof ld->backing, "%s/%s.bin", t->root, name);
+    int fd = open(ld->backing, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    close(fd);
+    if (!ft_loop_attach(&ld->loop, ld->backing)) {
+        print_message("no loop device (needs root and loop support): %s\n", strerror(errno));
+        free_tree(t);
+        skip();
+    }
+    char dir[4096], v[64];
+    const char *port = strrchr(usbdir, '/') + 1;
+    snprintf(dir, sizeof dir, "%s/%s:1.0/host9/target9:0:0/%s/block/%s", usbdir, port, lun, name);
+    snprintf(v, sizeof v, "%zu\n", size / 512);
+    disk(t, dir, name, ld->loop.maj, ld->loop.min, v);
+    char p[4200];
+    snprintf(p, sizeof p, "%s/diskseq", dir);
+    snprintf(v, sizeof v, "%llu\n", (unsigned long long)ld->loop.diskseq);
+    put(t, p, v);
+    char busdir[4200];
+    snprintf(busdir, sizeof busdir, "bus/usb/devices/%s", port);
+    char l[4200];
+    snprintf(l, sizeof l, "%s/%s", t->sys, busdir);
+    if (access(l, F_OK) != 0)
+        link_to(t, busdir, usbdir);
+}
+
+static void write_image(const char *dir, const char *name, size_t size, uint8_t **data)
+{
+    *data = malloc(size);
+    test_fill_pattern(*data, size, 5);
+    test_write_file(dir, name, *data, size);
+}
+
+/* flash: the board's disk is paired as <dev>/sdb, then the name is re-used by another USB disk before it is
+ * opened. The descriptor's disk is on another port: refused, nothing written anywhere. */
+static void target_swapped_after_check_refused(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    loopdisk a, b;
+    make_loopdisk(t, &a, USB_HOST "/1-3", "sdx", 4 << 20, "9:0:0:0");
+    make_loopdisk(t, &b, USB_HOST "/1-4", "sdy", 4 << 20, "10:0:0:0");
+    link_to(t, USB_HOST "/1-3/subsystem", "bus/usb");
+    link_to(t, USB_HOST "/1-4/subsystem", "bus/usb");
+    char devdir[4200], node[4300];
+    snprintf(devdir, sizeof devdir, "%s/dev", t->root);
+    snprintf(node, sizeof node, "%s/sdx", devdir);
+    test_write_file(devdir, ".keep", "", 0);
+    assert_int_equal(symlink(a.loop.dev, node), 0);
+    t->env.dev_root = devdir;
+    char paired[256];
+    assert_int_equal(cmboot_flash_pair(&t->env, "1-3", cmboot_now_ms() + 1000, paired, sizeof paired), CMBOOT_OK);
+    assert_string_equal(paired, node);
+    /* The board's disk goes, another stick takes its name. */
+    assert_int_equal(unlink(node), 0);
+    assert_int_equal(symlink(b.loop.dev, node), 0);
+    uint8_t *img;
+    write_image(t->root, "img.raw", 1 << 20, &img);
+    char image[4200];
+    snprintf(image, sizeof image, "%s/img.raw", t->root);
+    cmboot_flash_config cfg;
+    cmboot_flash_config_default(&cfg);
+    cfg.image = image;
+    cfg.target = paired;
+    cfg.port_path = "1-3";
+    cfg.env = t->env;
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(res.reason, "1-4"));
+    assert_false(res.target_touched);
+    assert_int_equal(res.bytes_written, 0);
+    assert_true(ft_file_zero(b.backing, 4 << 20));
+    assert_true(ft_file_zero(a.backing, 4 << 20));
+    /* Control: the name back on the board's disk is written and verified. */
+    assert_int_equal(unlink(node), 0);
+    assert_int_equal(symlink(a.loop.dev, node), 0);
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
+    assert_true(res.verified);
+    assert_string_equal(res.target.port_path, "1-3");
+    assert_int_equal(res.target.diskseq, a.loop.diskseq);
+    assert_int_equal(res.target.major, a.loop.maj);
+    cmboot_flash_report rep = {NULL, "1-3", NULL, NULL, image, NULL, paired, -1, -1, &res};
+    char *json = NULL, want[96];
+    assert_int_equal(cmboot_flash_report_json(&rep, &json), CMBOOT_OK);
+    snprintf(want, sizeof want, "\"device\":\"%u:%u\"", a.loop.maj, a.loop.min);
+    assert_non_null(strstr(json, want));
+    snprintf(want, sizeof want, "\"diskseq\":%llu", (unsigned long long)a.loop.diskseq);
+    assert_non_null(strstr(json, a.loop.diskseq ? want : "\"diskseq\":null"));
+    assert_non_null(strstr(json, "\"port_path\":\"1-3\""));
+    free(json);
+    ft_loop_detach(&a.loop);
+    ft_loop_detach(&b.loop);
+    size_t n;
+    uint8_t *got = ft_read_file(a.backing, &n);
+    assert_memory_equal(got, img, 1 << 20);
+    free(got);
+    free(img);
+    free_tree(t);
+}
+
+/* The sysfs entry of the descriptor's numbers shows another disk (diskseq differs): nothing written. */
+static void target_sysfs_of_another_disk_refused(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    loopdisk a;
+    make_loopdisk(t, &a, USB_HOST "/1-3", "sdx", 4 << 20, "9:0:0:0");
+    link_to(t, USB_HOST "/1-3/subsystem", "bus/usb");
+    if (!a.loop.diskseq) {
+        ft_loop_detach(&a.loop);
+        free_tree(t);
+        print_message("this kernel has no diskseq\n");
+        skip();
+    }
+    char p[4200], v[64];
+    snprintf(p, sizeof p, USB_HOST "/1-3/1-3:1.0/host9/target9:0:0/9:0:0:0/block/sdx/diskseq");
+    snprintf(v, sizeof v, "%llu\n", (unsigned long long)a.loop.diskseq + 1000);
+    put(t, p, v);
+    uint8_t *img;
+    write_image(t->root, "img.raw", 1 << 20, &img);
+    char image[4200];
+    snprintf(image, sizeof image, "%s/img.raw", t->root);
+    cmboot_flash_config cfg;
+    cmboot_flash_config_default(&cfg);
+    cfg.image = image;
+    cfg.target = a.loop.dev;
+    cfg.env = t->env;
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(res.reason, "diskseq"));
+    assert_int_equal(res.bytes_written, 0);
+    ft_loop_detach(&a.loop);
+    assert_true(ft_file_zero(a.backing, 4 << 20));
+    free(img);
+    free_tree(t);
+}
+
+typedef struct reseq {
+    tree *t;
+    const char *attr;
+    const char *value;
+} reseq;
+
+/* At the sync phase (written, not yet verified) the disk's numbers come to describe another disk. */
+static void change_at_sync(void *user, const cmboot_event *ev)
+{
+    reseq *r = user;
+    if (ev->type == CMBOOT_EV_PHASE && strcmp(ev->name, "sync") == 0)
+        put(r->t, r->attr, r->value);
+}
+
+static void target_diskseq_changed_before_verify_refused(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    loopdisk a;
+    make_loopdisk(t, &a, USB_HOST "/1-3", "sdx", 4 << 20, "9:0:0:0");
+    link_to(t, USB_HOST "/1-3/subsystem", "bus/usb");
+    if (!a.loop.diskseq) {
+        ft_loop_detach(&a.loop);
+        free_tree(t);
+        print_message("this kernel has no diskseq\n");
+        skip();
+    }
+    uint8_t *img;
+    write_image(t->root, "img.raw", 1 << 20, &img);
+    char image[4200];
+    snprintf(image, sizeof image, "%s/img.raw", t->root);
+    char v[64];
+    snprintf(v, sizeof v, "%llu\n", (unsigned long long)a.loop.diskseq + 7);
+    reseq r = {t, USB_HOST "/1-3/1-3:1.0/host9/target9:0:0/9:0:0:0/block/sdx/diskseq", v};
+    cmboot_flash_config cfg;
+    cmboot_flash_config_default(&cfg);
+    cfg.image = image;
+    cfg.target = a.loop.dev;
+    cfg.env = t->env;
+    cfg.event = change_at_sync;
+    cfg.user = &r;
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_NO_DEVICE);
+    assert_false(res.verified);
+    assert_non_null(strstr(res.reason, "diskseq"));
+    ft_loop_detach(&a.loop);
+    free(img);
+    free_tree(t);
+}
+
+/* A compressed image of unknown size on a disk too small: a write failure with the bytes written, not a refusal. */
+static void target_full_midway_is_write_failure(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    loopdisk a;
+    make_loopdisk(t, &a, USB_HOST "/1-3", "sdx", 1 << 20, "9:0:0:0");
+    link_to(t, USB_HOST "/1-3/subsystem", "bus/usb");
+    uint8_t *img;
+    write_image(t->root, "img.raw", 3 << 20, &img);
+    char cmd[8800], image[4200];
+    snprintf(image, sizeof image, "%s/img.raw.xz", t->root);
+    snprintf(cmd, sizeof cmd, "xz -0 -c '%s/img.raw' > '%s'", t->root, image);
+    if (system(cmd) != 0) {
+        ft_loop_detach(&a.loop);
+        free(img);
+        free_tree(t);
+        print_message("no xz command\n");
+        skip();
+    }
+    cmboot_flash_config cfg;
+    cmboot_flash_config_default(&cfg);
+    cfg.image = image;
+    cfg.target = a.loop.dev;
+    cfg.env = t->env;
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_NO_SPACE);
+    assert_true(res.target_touched);
+    assert_int_equal(res.bytes_written, 1 << 20);
+    assert_non_null(strstr(res.reason, "1048576 bytes written"));
+    assert_false(res.verified);
+    ft_loop_detach(&a.loop);
+    size_t n;
+    uint8_t *got = ft_read_file(a.backing, &n);
+    assert_memory_equal(got, img, 1 << 20);
+    free(got);
+    free(img);
+    free_tree(t);
+}
+
 /* A real block device held open with O_EXCL (as a mount would) is refused as busy. */
 static void target_refuses_exclusively_open(void **state)
 {
     (void)state;
-    int fd = -1;
-    char dev[64] = "";
-    for (int i = 0; i < 8 && fd < 0; i++) {
-        snprintf(dev, sizeof dev, "/dev/loop%d", i);
-        fd = open(dev, O_RDONLY | O_EXCL);
-    }
-    if (fd < 0) {
-        print_message("no loop device to hold exclusively (needs root): %s\n", strerror(errno));
-        skip();
-    }
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
+    tree *t = make_tree();
+    loopdisk a;
+    make_loopdisk(t, &a, USB_HOST "/1-3", "sdx", 1 << 20, "9:0:0:0");
+    int fd = open(a.loop.dev, O_RDONLY | O_EXCL);
+    assert_true(fd >= 0);
     char reason[256];
-    int rc = cmboot_target_check_blockdev(NULL, major(st.st_rdev), minor(st.st_rdev), dev, 0, CMBOOT_TARGET_FORCE,
-                                          reason, sizeof reason);
+    int rc = cmboot_target_check(&t->env, a.loop.dev, 0, CMBOOT_TARGET_FORCE, reason, sizeof reason);
     close(fd);
     assert_int_equal(rc, CMBOOT_ERR_BUSY);
-    assert_non_null(strstr(reason, dev));
+    assert_non_null(strstr(reason, a.loop.dev));
+    link_to(t, USB_HOST "/1-3/subsystem", "bus/usb");
+    assert_int_equal(cmboot_target_check(&t->env, a.loop.dev, 0, 0, reason, sizeof reason), CMBOOT_OK);
+    ft_loop_detach(&a.loop);
+    free_tree(t);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -297,6 +693,16 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(target_unknown_device),
     cmocka_unit_test(target_regular_file),
     cmocka_unit_test(target_refuses_exclusively_open),
+    cmocka_unit_test(target_partition_refused_unless_partition_ok),
+    cmocka_unit_test(target_dm_over_root_disk_refused_even_forced),
+    cmocka_unit_test(target_under_md_root_refused),
+    cmocka_unit_test(target_wrong_port_refused),
+    cmocka_unit_test(target_diskseq_mismatch_refused),
+    cmocka_unit_test(target_missing_or_file_under_dev_refused),
+    cmocka_unit_test(target_swapped_after_check_refused),
+    cmocka_unit_test(target_sysfs_of_another_disk_refused),
+    cmocka_unit_test(target_diskseq_changed_before_verify_refused),
+    cmocka_unit_test(target_full_midway_is_write_failure),
 };
 
 CMBOOT_TEST_MAIN(tests)

@@ -1,11 +1,20 @@
-/* Helpers for the flash tests: bmap files made like bmaptool makes them, and file comparisons. */
+/* Helpers for the flash tests: bmap files made like bmaptool makes them, file comparisons, loop devices. */
 #ifndef CMBOOT_FLASH_TESTUTIL_H
 #define CMBOOT_FLASH_TESTUTIL_H
 
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
 #include <openssl/evp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 static inline void ft_hex(const uint8_t *b, size_t n, char *out)
 {
@@ -73,5 +82,83 @@ static inline uint8_t *ft_read_file(const char *path, size_t *len)
     fclose(f);
     *len = (size_t)n;
     return b;
+}
+
+/* A real block device: a loop device over a file, torn down when the last descriptor closes. */
+typedef struct ft_loop {
+    int fd;
+    char dev[64];
+    unsigned maj, min;
+    uint64_t diskseq; /* 0 when the kernel has none */
+} ft_loop;
+
+/* Attaches backing (a file) to a free loop device; false (the caller skips) without root or loop support. */
+static inline bool ft_loop_attach(ft_loop *l, const char *backing)
+{
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+    int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    if (ctl < 0)
+        return false;
+    for (int tries = 0; tries < 8; tries++) {
+        int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+        if (n < 0)
+            break;
+        snprintf(l->dev, sizeof l->dev, "/dev/loop%d", n);
+        int fd = open(l->dev, O_RDWR | O_CLOEXEC);
+        int bf = open(backing, O_RDWR | O_CLOEXEC);
+        if (fd < 0 || bf < 0) {
+            if (fd >= 0)
+                close(fd);
+            if (bf >= 0)
+                close(bf);
+            break;
+        }
+        struct loop_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.fd = (uint32_t)bf;
+        cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+        int r = ioctl(fd, LOOP_CONFIGURE, &cfg);
+        int e = errno;
+        close(bf);
+        if (r == 0) {
+            struct stat st;
+            assert_int_equal(fstat(fd, &st), 0);
+            l->fd = fd;
+            l->maj = major(st.st_rdev);
+            l->min = minor(st.st_rdev);
+            uint64_t seq = 0;
+            if (ioctl(fd, BLKGETDISKSEQ, &seq) == 0)
+                l->diskseq = seq;
+            close(ctl);
+            return true;
+        }
+        close(fd);
+        if (e != EBUSY)
+            break; /* EBUSY: someone else took that device meanwhile */
+    }
+    close(ctl);
+    return false;
+}
+
+static inline void ft_loop_detach(ft_loop *l)
+{
+    if (l->fd >= 0) {
+        ioctl(l->fd, LOOP_CLR_FD, 0);
+        close(l->fd);
+        l->fd = -1;
+    }
+}
+
+/* Whether len bytes of a file at off are all zero. */
+static inline bool ft_file_zero(const char *path, size_t len)
+{
+    size_t n = 0;
+    uint8_t *b = ft_read_file(path, &n);
+    bool zero = true;
+    for (size_t i = 0; i < len && i < n; i++)
+        zero = zero && b[i] == 0;
+    free(b);
+    return zero;
 }
 #endif

@@ -4,10 +4,12 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "cmboot/error.h"
@@ -50,6 +52,7 @@ static void config(cmboot_flash_config *cfg, const fixture *f)
     cmboot_flash_config_default(cfg);
     cfg->image = f->image;
     cfg->target = f->target;
+    cfg->target_flags = CMBOOT_TARGET_CREATE; /* target.bin does not exist yet */
 }
 
 static void assert_target_equals(const fixture *f)
@@ -316,28 +319,210 @@ static void write_memory_bounded(void **state)
     teardown(f);
 }
 
-/* tmpfs has no O_DIRECT: the writer and the read-back fall back to fsync + fadvise. */
+/* tmpfs has no O_DIRECT: the writer and the read-back fall back to fsync + fadvise. A memfd is a tmpfs file
+ * outside /dev, reached through its /proc/self/fd link. */
 static void write_tmpfs_fallback(void **state)
 {
     (void)state;
-    struct statfs sfs;
-    if (statfs("/dev/shm", &sfs) != 0 || sfs.f_type != 0x01021994 /* TMPFS_MAGIC */) {
-        print_message("no tmpfs at /dev/shm on this host\n");
+    int mfd = memfd_create("cmboot-test", MFD_CLOEXEC);
+    if (mfd < 0) {
+        print_message("no memfd on this host\n");
         skip();
     }
     fixture *f = setup("wr-tmpfs");
     cmboot_flash_config cfg;
     config(&cfg, f);
-    snprintf(f->target, sizeof f->target, "/dev/shm/cmboot-test-%d.bin", (int)getpid());
+    snprintf(f->target, sizeof f->target, "/proc/self/fd/%d", mfd);
     cfg.target = f->target;
     cmboot_flash_result res;
-    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
+    int wrc = cmboot_flash_write(&cfg, &res);
+    if (wrc != CMBOOT_OK)
+        print_message("%s\n", res.reason);
+    assert_int_equal(wrc, CMBOOT_OK);
     assert_true(res.verified);
     assert_target_equals(f);
     flip_bit(f->target, 12345, 1);
     assert_int_equal(cmboot_flash_verify(&cfg, &res), CMBOOT_ERR_VERIFY);
     assert_int_equal(res.fail_offset, 12345);
-    unlink(f->target);
+    close(mfd);
+    teardown(f);
+}
+
+typedef struct swap {
+    const char *link;
+    const char *to;
+    bool done;
+} swap;
+
+/* Re-points the target's symbolic link once the target was checked, before the first byte is written. */
+static void swap_at_write(void *user, const cmboot_event *ev)
+{
+    swap *w = user;
+    if (ev->type == CMBOOT_EV_PHASE && strcmp(ev->name, "write") == 0 && !w->done) {
+        assert_int_equal(unlink(w->link), 0);
+        assert_int_equal(symlink(w->to, w->link), 0);
+        w->done = true;
+    }
+}
+
+/* The path is looked up once: the file checked is the file written and read back, whatever the path names later. */
+static void write_swapped_after_check_writes_the_checked_file(void **state)
+{
+    (void)state;
+    fixture *f = setup("wr-swap");
+    uint8_t *zero = calloc(1, SIZE);
+    test_write_file(f->dir, "checked.bin", zero, SIZE);
+    test_write_file(f->dir, "decoy.bin", zero, SIZE);
+    char checked[4200], decoy[4200], link[4200];
+    snprintf(checked, sizeof checked, "%s/checked.bin", f->dir);
+    snprintf(decoy, sizeof decoy, "%s/decoy.bin", f->dir);
+    snprintf(link, sizeof link, "%s/target", f->dir);
+    assert_int_equal(symlink(checked, link), 0);
+    cmboot_flash_config cfg;
+    config(&cfg, f);
+    cfg.target = link;
+    swap w = {link, decoy, false};
+    cfg.event = swap_at_write;
+    cfg.user = &w;
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
+    assert_true(w.done);
+    assert_true(res.verified);
+    snprintf(f->target, sizeof f->target, "%s", checked);
+    assert_target_equals(f);
+    assert_true(ft_file_zero(decoy, SIZE)); /* never touched, never read as "verified" */
+    free(zero);
+    teardown(f);
+}
+
+/* A later verification of the same result must read the file that was written, not what the path names now. */
+static void verify_other_file_refused(void **state)
+{
+    (void)state;
+    fixture *f = setup("vf-other");
+    cmboot_flash_config cfg;
+    config(&cfg, f);
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
+    /* An identical copy takes the name: its content matches, but it is not the file written. */
+    char copy[4200];
+    snprintf(copy, sizeof copy, "%s/copy.bin", f->dir);
+    test_write_file(f->dir, "copy.bin", f->data, SIZE);
+    assert_int_equal(rename(copy, f->target), 0);
+    assert_int_equal(cmboot_flash_verify(&cfg, &res), CMBOOT_ERR_NO_DEVICE);
+    assert_false(res.verified);
+    assert_non_null(strstr(res.reason, "no longer"));
+    teardown(f);
+}
+
+/* cmboot write img /dev/sdzz: no such disk, and no file appears in /dev. */
+static void write_missing_target_under_dev_refused(void **state)
+{
+    (void)state;
+    fixture *f = setup("wr-devroot");
+    char devroot[4200];
+    snprintf(devroot, sizeof devroot, "%s/dev", f->dir);
+    test_write_file(devroot, ".keep", "", 0);
+    cmboot_flash_config cfg;
+    cmboot_flash_config_default(&cfg);
+    cfg.image = f->image;
+    snprintf(f->target, sizeof f->target, "%s/sdzz", devroot);
+    cfg.target = f->target;
+    cfg.env.dev_root = devroot;
+    cmboot_flash_result res;
+    int rc = cmboot_flash_write(&cfg, &res);
+    assert_int_not_equal(access(f->target, F_OK), 0);
+    assert_int_equal(rc, CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(res.bytes_written, 0);
+    assert_non_null(strstr(res.reason, "sdzz"));
+    teardown(f);
+}
+
+/* A missing file elsewhere is created only when asked (or named *.img); a refused one leaves nothing behind. */
+static void write_missing_target_needs_create(void **state)
+{
+    (void)state;
+    fixture *f = setup("wr-create");
+    cmboot_flash_config cfg;
+    config(&cfg, f);
+    cfg.target_flags = 0;
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_NOT_FOUND);
+    assert_false(res.target_touched);
+    assert_int_not_equal(access(f->target, F_OK), 0);
+    cfg.target_flags = CMBOOT_TARGET_CREATE;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
+    assert_true(res.target.created);
+    assert_target_equals(f);
+    snprintf(f->target, sizeof f->target, "%s/out.img", f->dir);
+    cfg.target = f->target;
+    cfg.target_flags = 0;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
+    assert_target_equals(f);
+    teardown(f);
+}
+
+/* A file longer than the image is cut to it, and the report says from what size. */
+static void write_larger_file_truncated_to_image(void **state)
+{
+    (void)state;
+    fixture *f = setup("wr-trunc");
+    uint8_t *old = malloc(2 * SIZE);
+    memset(old, 0x5A, 2 * SIZE);
+    test_write_file(f->dir, "target.bin", old, 2 * SIZE);
+    cmboot_flash_config cfg;
+    config(&cfg, f);
+    cmboot_flash_result res;
+    assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
+    assert_target_equals(f); /* length included: nothing of the old content remains */
+    assert_int_equal(res.truncated_from, 2 * SIZE);
+    cmboot_flash_report rep = {NULL, NULL, NULL, NULL, f->image, NULL, f->target, -1, -1, &res};
+    char *json = NULL;
+    assert_int_equal(cmboot_flash_report_json(&rep, &json), CMBOOT_OK);
+    char want[64];
+    snprintf(want, sizeof want, "\"truncated_from\":%u", 2 * SIZE);
+    assert_non_null(strstr(json, want));
+    free(json);
+    free(old);
+    teardown(f);
+}
+
+/* A file size limit (or a full file system) while writing an image of unknown size: a write failure saying how
+ * much was written, with the target marked touched (exit 5, never "refused"). */
+static void write_target_full_midway_is_write_failure(void **state)
+{
+    (void)state;
+    fixture *f = setup("wr-full");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/disk.img.xz", f->dir);
+    char cmd[8600];
+    snprintf(cmd, sizeof cmd, "xz -0 -c '%s' > '%s'", f->image, path);
+    if (system(cmd) != 0) {
+        teardown(f);
+        print_message("no xz command\n");
+        skip();
+    }
+    cmboot_flash_config cfg;
+    config(&cfg, f);
+    cfg.image = path;
+    const rlim_t limit = 3 * 1024 * 1024 + 12288;
+    struct rlimit was, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+    lim = was;
+    lim.rlim_cur = limit;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    cmboot_flash_result res;
+    int rc = cmboot_flash_write(&cfg, &res);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+    signal(SIGXFSZ, old_handler);
+    assert_int_equal(rc, CMBOOT_ERR_NO_SPACE);
+    assert_true(res.target_touched);
+    assert_int_equal(res.bytes_written, limit);
+    char want[64];
+    snprintf(want, sizeof want, "%llu bytes written", (unsigned long long)limit);
+    assert_non_null(strstr(res.reason, want));
+    assert_false(res.verified);
     teardown(f);
 }
 
@@ -353,6 +538,12 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(write_refuses_char_device),
     cmocka_unit_test(write_memory_bounded),
     cmocka_unit_test(write_tmpfs_fallback),
+    cmocka_unit_test(write_swapped_after_check_writes_the_checked_file),
+    cmocka_unit_test(verify_other_file_refused),
+    cmocka_unit_test(write_missing_target_under_dev_refused),
+    cmocka_unit_test(write_missing_target_needs_create),
+    cmocka_unit_test(write_larger_file_truncated_to_image),
+    cmocka_unit_test(write_target_full_midway_is_write_failure),
 };
 
 CMBOOT_TEST_MAIN(tests)
