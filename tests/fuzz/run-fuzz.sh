@@ -10,6 +10,7 @@ shift 4
 [ -d "$seeds" ] || { echo "run-fuzz: no seed corpus $seeds" >&2; exit 1; }
 rm -rf "$work"
 mkdir -p "$work/corpus" "$work/artifacts"
+bin=$(realpath "$bin") seeds=$(realpath "$seeds") work=$(realpath "$work") # the run happens in $work
 n=0
 for f in "$seeds"/*; do
   [ -f "$f" ] || continue
