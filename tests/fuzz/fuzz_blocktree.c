@@ -122,11 +122,11 @@ static int root_on_family(const char *text, int family)
             memcpy(buf, line, len);
             buf[len] = 0;
             unsigned id, parent, maj, min;
-            char root[256], point[256], rest[8];
+            char root[256], point[256];
             int n = 0;
             if (sscanf(buf, "%u %u %u:%u %255s %255s%n", &id, &parent, &maj, &min, root, point, &n) == 6 &&
                 n > 0 && (buf[n] == ' ' || buf[n] == 0) && strcmp(point, "/") == 0 && buf[0] != ' ' &&
-                covers(family, family_of(maj, min)) && sscanf(buf + n, "%7s", rest) >= 0)
+                covers(family, family_of(maj, min)))
                 return 1;
         }
         if (!end)
