@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: dependencies, build, unit + end-to-end tests, then the
-# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target briefly.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -12,3 +12,9 @@ fi
 BUILD_DIR=$top/build-asan "$top/scripts/build.sh" -DCMBOOT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 -L unit)
 "$top/scripts/check-globals.sh" "$top/build/libcmboot.so"
+# The whole tree with clang, libFuzzer targets included; each target runs CMBOOT_FUZZ_SECONDS (20) on its seed
+# corpus (ctest label fuzz, docs/testing.md). No clang or no libFuzzer runtime: this fails, never skips.
+CLANG=$(command -v clang-14 || command -v clang || true)
+[ -n "$CLANG" ] || { echo "test.sh: clang not found (scripts/deps.sh installs clang-14)" >&2; exit 1; }
+BUILD_DIR=$top/build-fuzz "$top/scripts/build.sh" -DCMAKE_C_COMPILER="$CLANG" -DCMBOOT_FUZZ=ON
+(cd "$top/build-fuzz" && ctest --output-on-failure --no-tests=error -j2 -L fuzz)

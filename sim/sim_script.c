@@ -224,6 +224,8 @@ int sim_script_default(sim_script *s, cmboot_soc_id soc)
 
 /* ---- text format ---- */
 
+/* The format attribute lets -Wformat-nonliteral (clang, -Wformat=2) check the callers' literals instead. */
+__attribute__((format(printf, 4, 5)))
 static int perr(char *err, size_t err_size, unsigned line, const char *fmt, ...)
 {
     if (err && err_size) {

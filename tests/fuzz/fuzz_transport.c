@@ -8,6 +8,7 @@ typedef struct fuzz_dev {
     const uint8_t *p;
     size_t left;
     unsigned calls;
+    const fuzz_fs_options *opt; /* NULL: plain runs */
 } fuzz_dev;
 
 static int take(fuzz_dev *d, uint8_t *out, size_t n)
@@ -67,8 +68,10 @@ static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 
 static int f_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned t)
 {
-    (void)buf; (void)t;
+    (void)t;
     fuzz_dev *d = self;
+    if (d->opt && d->opt->bulk_check)
+        d->opt->bulk_check(d->opt->user, buf, len); /* every byte offered to the device, taken or not */
     int rc = outcome(d);
     *actual = rc == CMBOOT_OK ? len : 0;
     if (rc < 0 && rc != CMBOOT_ERR_NO_DEVICE) {
@@ -162,6 +165,19 @@ static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stat
     int rc = cmboot_fileserver_run(&t, &p, &lim, &hooks, &served);
     cmboot_files_free(fc.files);
     return rc;
+}
+
+int fuzz_run_fileserver_with(const uint8_t *data, size_t size, const fuzz_fs_options *opt)
+{
+    fuzz_dev d = {data, size, 0, opt};
+    cmboot_transport t = {&fuzz_ops, &d};
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    lim.status_deadline_ms = 3;
+    lim.chunk_size = 4096;
+    lim.retry_backoff_max_ms = 0;
+    unsigned served;
+    return cmboot_fileserver_run(&t, opt->provider, &lim, opt->hooks, &served);
 }
 
 int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats)

@@ -27,4 +27,14 @@ typedef struct fuzz_stats {
 int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats);
 /* The file server alone. */
 int fuzz_run_fileserver(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats);
+
+/* The file server with the caller's files, hooks and a look at every bulk OUT buffer (what would reach the
+ * device), for invariants such as "nothing from outside the boot directory". */
+typedef struct fuzz_fs_options {
+    const cmboot_file_provider *provider;
+    const cmboot_stage_hooks *hooks;
+    void (*bulk_check)(void *user, const void *buf, size_t len);
+    void *user;
+} fuzz_fs_options;
+int fuzz_run_fileserver_with(const uint8_t *data, size_t size, const fuzz_fs_options *opt);
 #endif
