@@ -171,7 +171,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned tflags = CMBOOT_TARGET_NO_EXCL | (flags & 8 ? CMBOOT_TARGET_FORCE : 0);
     uint64_t image = flags & 0x10 ? 0 : flags & 0x20 ? 512 * 1000ull : 1ull << 40;
     char reason[256];
-    int rc = cmboot_target_check_blockdev(&env, d->maj, d->min, NULL, image, tflags, reason, sizeof reason);
+    static const char *const want_ports[] = {NULL, "1-1", "1-1.2"};
+    cmboot_target_identity id;
+    /* diskseq and size as the descriptor would give them: unknown (0) or a value sysfs may contradict. */
+    uint64_t fd_seq = flags & 0x40 ? 7 : 0;
+    int rc = cmboot_target_check_blockdev(&env, d->maj, d->min, fd_seq, 0, want_ports[(flags >> 3) % 3], image,
+                                          tflags, &id, reason, sizeof reason);
     if (strnlen(reason, sizeof reason) == sizeof reason)
         fuzz_fail("reason not terminated");
     if (!extended && rc == CMBOOT_OK && d->family >= 0 && root_on_family(mtext, d->family)) {
