@@ -17,7 +17,8 @@ typedef enum cmboot_log_level {
     CMBOOT_LOG_TRACE = 4
 } cmboot_log_level;
 
-/* device_id is the board's port path ("1-1.3"), or "" for host-wide messages. */
+/* device_id is the board's port path ("1-1.3"), or "" for host-wide messages. Called from several threads at
+ * once (one per board): msg and device_id are valid during the call only. */
 typedef void (*cmboot_log_fn)(void *user, const char *device_id, cmboot_log_level level, const char *msg);
 
 typedef enum cmboot_event_type {
@@ -47,6 +48,8 @@ typedef struct cmboot_event {
     uint64_t elapsed_ms;     /* since the stage started */
 } cmboot_event;
 
+/* Called from several threads at once (one per board); ev and every string in it are valid during the call
+ * only. Events of one board arrive in order. */
 typedef void (*cmboot_event_fn)(void *user, const cmboot_event *ev);
 
 CMBOOT_API const char *cmboot_log_level_name(cmboot_log_level level);

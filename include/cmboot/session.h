@@ -13,22 +13,44 @@
 extern "C" {
 #endif
 
+/*
+ * Threads and ownership (the contract of this header):
+ *
+ * - A context runs one cmboot_run() at a time; several contexts may run side by side in one process (the
+ *   library has no global state). cmboot_run() blocks its caller; it starts one manager loop on that thread and
+ *   one worker thread per board stage, all joined before it returns.
+ * - The log and event callbacks are called from the caller's thread AND from board workers, concurrently for
+ *   different boards: they must be thread-safe and should return quickly (a slow callback slows that board's
+ *   transfers). Every string in a cmboot_event or log message is valid only during the call: copy what you keep.
+ *   A callback may call cmboot_ctx_cancel(); it must not call cmboot_run() or cmboot_ctx_free() on the same
+ *   context.
+ * - cmboot_ctx_cancel() may be called from any thread at any time (not from a signal handler: use a signal
+ *   thread or signalfd, as the CLI does). Cancel is permanent for the context: a cancelled context's later runs
+ *   end with CMBOOT_ERR_CANCELLED at once; make a new context to start again.
+ * - Everything the library returns through an out-pointer (contexts, discovery objects, metadata, JSON text) is
+ *   owned by the caller and released with the matching _free/destroy call or free() where the function says so;
+ *   const pointers (SoC table rows, strerror texts, version string) are static and never freed.
+ * - The config structs passed in are read during the call only (boot_dir and other strings must stay valid until
+ *   cmboot_run returns); the library keeps no pointer to them afterwards.
+ */
 typedef struct cmboot_ctx cmboot_ctx;
 
 typedef struct cmboot_ctx_config {
-    cmboot_log_fn log;
-    cmboot_event_fn event;
-    void *user;
-    cmboot_log_level log_level;
+    cmboot_log_fn log;          /* optional; see the thread rules above */
+    cmboot_event_fn event;      /* optional; see the thread rules above */
+    void *user;                 /* passed to both */
+    cmboot_log_level log_level; /* messages above this level are not formatted at all */
 } cmboot_ctx_config;
 
+/* A context owns the callbacks, the bulk tuning and the cancel flag. Free it only when no cmboot_run() uses it. */
 CMBOOT_API int cmboot_ctx_new(const cmboot_ctx_config *cfg, cmboot_ctx **out);
 CMBOOT_API void cmboot_ctx_free(cmboot_ctx *ctx);
 /* How USB transports made through this context split bulk data (0 fields = built-in defaults:
  * 256 KiB pieces, 4 in flight). For benchmarks and slow hubs. */
 CMBOOT_API void cmboot_ctx_set_bulk_tuning(cmboot_ctx *ctx, const cmboot_bulk_tuning *tuning);
 CMBOOT_API const cmboot_bulk_tuning *cmboot_ctx_bulk_tuning(const cmboot_ctx *ctx);
-/* Thread-safe (not async-signal-safe): asks a running cmboot_run to stop. */
+/* Thread-safe (not async-signal-safe): asks a running cmboot_run to stop; transfers in progress are cancelled and
+ * every board ends with CMBOOT_ERR_CANCELLED. Permanent for this context. */
 CMBOOT_API void cmboot_ctx_cancel(cmboot_ctx *ctx);
 
 typedef struct cmboot_boot_config {
@@ -73,7 +95,9 @@ typedef struct cmboot_run_report {
 
 /* Runs boards found by `disc` until the config says stop. Returns CMBOOT_OK when every board
  * succeeded, the first board's error otherwise, CMBOOT_ERR_TIMEOUT when no board came,
- * CMBOOT_ERR_CANCELLED on cancel. */
+ * CMBOOT_ERR_CANCELLED on cancel, CMBOOT_ERR_NOT_FOUND before any board when no SoC has boot files.
+ * `disc` is used from this thread (next_event) and from board workers (open); it is not destroyed here.
+ * `report` (optional) is written by this thread only and complete when the call returns. */
 CMBOOT_API int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                           cmboot_run_report *report);
 

@@ -10,7 +10,9 @@
 extern "C" {
 #endif
 
-/* All calls return CMBOOT_OK or a negative cmboot_error. Timeouts are in milliseconds. */
+/* All calls return CMBOOT_OK or a negative cmboot_error. Timeouts are in milliseconds. One thread uses a transport
+ * at a time (a board's worker); only cancel() may be called from another thread, concurrently with any call.
+ * After close() the transport must not be used; buffers passed in stay the caller's. */
 typedef struct cmboot_transport_ops {
     /* Vendor control OUT to the device: bmRequestType 0x40, bRequest 0, no data stage. */
     int (*control_out)(void *self, uint16_t wValue, uint16_t wIndex, unsigned timeout_ms);
