@@ -158,7 +158,7 @@ static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
                     : rc == CMBOOT_ERR_UNSAFE_TARGET ? "more than one disk under this port path"
                                                      : cmboot_strerror(rc));
     }
-    cmboot_logf(&job->ctx->log, job->board.port_path, CMBOOT_LOG_INFO, "its disk is %s", job->target);
+    cmboot_logf(&job->ctx->log, job->board.port_path, CMBOOT_LOG_DEBUG, "its disk is %s", job->target);
     return CMBOOT_OK;
 }
 
