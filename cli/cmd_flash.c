@@ -1,6 +1,7 @@
 /* `cmboot flash IMAGE`: boot a board, wait for its mass-storage disk, pair it by port path, write, verify, report. */
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,27 +15,32 @@
 
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
 
-/* Boot-phase events: forwarded to the UI, metadata kept for the report. */
-typedef struct boot_watch {
+/* Events of the whole job: the boot's to the event printer, the writer's (from its first phase on) to the
+ * progress bar. */
+typedef struct flash_watch {
     flash_ui *ui;
     pthread_mutex_t mu;
-    cmboot_metadata *md;
-    char *saved_json;
-} boot_watch;
+    bool writing;
+    bool pairing;        /* no --target: the disk is looked for once the board is up */
+} flash_watch;
 
-static void boot_event(void *user, const cmboot_event *ev)
+static void flash_event(void *user, const cmboot_event *ev)
 {
-    boot_watch *w = user;
+    flash_watch *w = user;
     pthread_mutex_lock(&w->mu);
-    if (ev->type == CMBOOT_EV_METADATA && w->md && ev->name && ev->value)
-        cmboot_metadata_set(w->md, ev->name, ev->value);
-    if (ev->type == CMBOOT_EV_METADATA_SAVED && ev->json && *ev->json) {
-        free(w->saved_json);
-        w->saved_json = strdup(ev->json);
-    }
+    if (ev->type == CMBOOT_EV_PHASE)
+        w->writing = true;
+    bool writing = w->writing;
     pthread_mutex_unlock(&w->mu);
+    if (writing) {
+        flash_ui_event(w->ui, ev);
+        return;
+    }
     if (ev->type != CMBOOT_EV_METADATA_SAVED || w->ui->out.json)
         cli_event_cb(&w->ui->out, ev);
+    if (ev->type == CMBOOT_EV_BOARD_DONE && ev->error == CMBOOT_OK && w->pairing && !w->ui->out.json &&
+        strcmp(ev->stage, "mass-storage") == 0)
+        fprintf(stderr, "[%s] waiting for its disk...\n", ev->device_id);
 }
 
 static void flash_usage(FILE *f)
@@ -69,31 +75,44 @@ enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_TARGET, OPT_FORCE, OPT_JSON, OPT_REPO
        OPT_PAIR_TIMEOUT, OPT_RAW };
 enum { OPT_PARTITION_OK = 1100 };
 
-/* Fails early on an image or bmap we could not write, before a board is booted for nothing. */
-static int precheck_image(const cmboot_flash_config *cfg)
+/* An image or bmap we could not write fails before a board is booted for nothing. */
+static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
 {
-    cmboot_flash_source *src = NULL;
-    char why[256];
-    int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, why, sizeof why);
-    if (rc != CMBOOT_OK) {
-        if (why[0])
-            fprintf(stderr, "cmboot: %s\n", why);
-        else
-            fprintf(stderr, "cmboot: cannot open image %s: %s\n", cfg->image, cmboot_strerror(rc));
-        /* A damaged or mislabelled image is a write failure (5), as `write` says; a missing one is usage. */
-        return rc == CMBOOT_ERR_ARCHIVE || rc == CMBOOT_ERR_FORMAT ? EXIT_FLASH : EXIT_USAGE;
+    int rc = cmboot_flash_job_error(job);
+    if (cmboot_flash_job_step(job) == CMBOOT_FLASH_STEP_BMAP) {
+        fprintf(stderr, "cmboot: bmap %s is unusable: %s\n", cfg->bmap, cmboot_strerror(rc));
+        return EXIT_USAGE;
     }
-    cmboot_flash_source_close(src);
-    if (cfg->bmap) {
-        cmboot_bmap *b = NULL;
-        rc = cmboot_bmap_load(cfg->bmap, &b);
-        if (rc != CMBOOT_OK) {
-            fprintf(stderr, "cmboot: bmap %s is unusable: %s\n", cfg->bmap, cmboot_strerror(rc));
-            return EXIT_USAGE;
-        }
-        cmboot_bmap_free(b);
+    const char *why = cmboot_flash_job_reason(job);
+    if (why[0])
+        fprintf(stderr, "cmboot: %s\n", why);
+    else
+        fprintf(stderr, "cmboot: cannot open image %s: %s\n", cfg->image, cmboot_strerror(rc));
+    /* A damaged or mislabelled image is a write failure (5), as `write` says; a missing one is usage. */
+    return rc == CMBOOT_ERR_ARCHIVE || rc == CMBOOT_ERR_FORMAT ? EXIT_FLASH : EXIT_USAGE;
+}
+
+/* Message and exit code of a job that stopped before writing. */
+static int boot_or_pair_failed(const cmboot_flash_job *job)
+{
+    int rc = cmboot_flash_job_error(job);
+    const cmboot_board_result *board = cmboot_flash_job_board(job);
+    if (cmboot_flash_job_step(job) == CMBOOT_FLASH_STEP_PAIR) {
+        fprintf(stderr, "cmboot: [%s] %s%s\n", board->port_path, cmboot_flash_job_reason(job),
+                rc == CMBOOT_ERR_UNSAFE_TARGET ? "; pass --target" : "");
+        return rc == CMBOOT_ERR_UNSAFE_TARGET ? EXIT_REFUSED : rc == CMBOOT_ERR_CANCELLED ? EXIT_CANCELLED : EXIT_FLASH;
     }
-    return EXIT_OK;
+    if (board && board->error == CMBOOT_OK && board->last_stage == CMBOOT_STAGE_FASTBOOT) {
+        /* Its payload offers fastboot, not a USB disk: nothing to pair, so say so instead of waiting. */
+        fprintf(stderr, "cmboot: [%s] the board came up as the fastboot gadget, which has no USB disk to write; "
+                        "boot it with a mass-storage payload (e.g. -d mass-storage-gadget64)\n", board->port_path);
+        return EXIT_FAILURE_BOARD;
+    }
+    fprintf(stderr, "cmboot: booting failed: %s\n", cmboot_strerror(rc));
+    return rc == CMBOOT_ERR_CANCELLED            ? EXIT_CANCELLED
+           : rc == CMBOOT_ERR_TIMEOUT && !board ? EXIT_NO_BOARD
+           : rc == CMBOOT_ERR_ACCESS            ? EXIT_HOST
+                                                : EXIT_FAILURE_BOARD;
 }
 
 int cmd_flash(int argc, char **argv)
@@ -166,22 +185,27 @@ int cmd_flash(int argc, char **argv)
         fprintf(stderr, "cmboot: '%s' is not a port path (BUS-P1.P2..., e.g. 1-1.3)\n", bcfg.port_path);
         return EXIT_USAGE;
     }
-    int ec = precheck_image(&fcfg);
-    if (ec != EXIT_OK)
+    cmboot_flash_job *job = NULL;
+    if (cmboot_flash_job_new(&fcfg, &job) != CMBOOT_OK)
+        return EXIT_HOST;
+    cmboot_flash_job_set_pair_timeout(job, pair_timeout);
+    if (cmboot_flash_job_open(job) != CMBOOT_OK) {
+        int ec = open_failed(job, &fcfg);
+        cmboot_flash_job_free(job);
         return ec;
+    }
 
     flash_ui ui;
     flash_ui_init(&ui, json);
     ui.out.verbosity = verbosity;
-    boot_watch watch = {&ui, PTHREAD_MUTEX_INITIALIZER, NULL, NULL};
-    cmboot_metadata_new(&watch.md);
-    cmboot_ctx_config ccfg = {cli_log_cb, boot_event, &watch,
-                              cli_log_level(verbosity)};
+    flash_watch watch = {&ui, PTHREAD_MUTEX_INITIALIZER, false, fcfg.target == NULL};
+    cmboot_ctx_config ccfg = {cli_log_cb, flash_event, &watch, cli_log_level(verbosity)};
     cmboot_ctx *ctx = NULL;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0) {
-        cmboot_metadata_free(watch.md);
+        cmboot_flash_job_free(job);
         return EXIT_HOST;
     }
+    /* Ctrl-C or SIGTERM cancels the context: the boot, the wait for the disk and the writer all stop. */
     cli_cancel_on_signals(ctx);
     cmboot_discovery disc;
     int rc = cli_discovery_open(ctx, discovery, &disc);
@@ -189,96 +213,29 @@ int cmd_flash(int argc, char **argv)
         fprintf(stderr, "cmboot: cannot watch for USB devices: %s (run `cmboot doctor`)\n", cmboot_strerror(rc));
         cli_cancel_targets(NULL, NULL);
         cmboot_ctx_free(ctx);
-        cmboot_metadata_free(watch.md);
+        cmboot_flash_job_free(job);
         return rc == CMBOOT_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_HOST;
     }
-    bcfg.wait_mass_storage = true;
-    bcfg.max_boards = 1;
-    bcfg.loop = false;
-    bcfg.metadata_stdout = false; /* the metadata goes into the report */
     if (!ui.out.json)
         fprintf(stderr, "Waiting for a board in USB boot mode...\n");
-    cmboot_run_report *boot = calloc(1, sizeof *boot);
-    if (!boot) {
-        disc.ops->destroy(disc.self);
-        cli_cancel_targets(NULL, NULL);
-        cmboot_ctx_free(ctx);
-        cmboot_metadata_free(watch.md);
-        return EXIT_HOST;
-    }
-    rc = cmboot_run(ctx, &disc, &bcfg, boot);
+    /* A file size limit (ulimit -f) then fails the write with EFBIG: a full target (exit 5), not a crash. */
+    signal(SIGXFSZ, SIG_IGN);
+    rc = cmboot_flash_job_run(job, ctx, &disc, &bcfg);
     disc.ops->destroy(disc.self);
     cli_cancel_targets(NULL, NULL); /* the signal thread must not touch a freed context */
     cmboot_ctx_free(ctx);
-    const cmboot_board_result *board = boot->boards > 0 ? &boot->results[0] : NULL;
-    if (rc != CMBOOT_OK || !board || board->error != CMBOOT_OK) {
-        fprintf(stderr, "cmboot: booting failed: %s\n", cmboot_strerror(rc ? rc : board ? board->error : rc));
-        ec = rc == CMBOOT_ERR_CANCELLED ? EXIT_CANCELLED
-             : rc == CMBOOT_ERR_TIMEOUT && !board ? EXIT_NO_BOARD
-             : rc == CMBOOT_ERR_ACCESS ? EXIT_HOST : EXIT_FAILURE_BOARD;
-        free(boot);
-        cmboot_metadata_free(watch.md);
-        free(watch.saved_json);
-        return ec;
+    int ec;
+    const cmboot_flash_result *res = cmboot_flash_job_flash(job);
+    if (!res) {
+        ec = boot_or_pair_failed(job);
+    } else {
+        char *text = NULL;
+        if (cmboot_flash_job_report_json(job, &text) != CMBOOT_OK)
+            text = NULL;
+        ec = flash_print_report(&ui, rc, res, text, cmboot_flash_job_target(job), report_path);
+        free(text);
     }
-
-    if (board->last_stage == CMBOOT_STAGE_FASTBOOT) {
-        /* Its payload offers fastboot, not a USB disk: nothing to pair, so say so instead of waiting. */
-        fprintf(stderr, "cmboot: [%s] the board came up as the fastboot gadget, which has no USB disk to write; "
-                        "boot it with a mass-storage payload (e.g. -d mass-storage-gadget64)\n", board->port_path);
-        free(boot);
-        cmboot_metadata_free(watch.md);
-        free(watch.saved_json);
-        return EXIT_FAILURE_BOARD;
-    }
-
-    /* The disk of this board, never a guess: same USB port path, exactly one disk. */
-    char paired[256];
-    int64_t pair_start = cmboot_now_ms(), pair_ms = -1;
-    if (!fcfg.target) {
-        if (!ui.out.json)
-            fprintf(stderr, "[%s] waiting for its disk...\n", board->port_path);
-        cmboot_flash_canceller *cancel = NULL;
-        rc = cmboot_flash_canceller_new(&cancel);
-        if (rc == CMBOOT_OK) {
-            cli_cancel_targets(NULL, cancel); /* Ctrl-C ends the wait for the disk */
-            rc = cmboot_flash_pair_cancellable(&fcfg.env, board->port_path, pair_start + pair_timeout, cancel,
-                                               paired, sizeof paired);
-            cli_cancel_targets(NULL, NULL);
-            cmboot_flash_canceller_free(cancel);
-        }
-        pair_ms = cmboot_now_ms() - pair_start;
-        if (rc != CMBOOT_OK) {
-            fprintf(stderr, "cmboot: [%s] %s\n", board->port_path,
-                    rc == CMBOOT_ERR_CANCELLED ? "interrupted while waiting for its disk"
-                    : rc == CMBOOT_ERR_TIMEOUT ? "no disk appeared under this port path in time"
-                    : rc == CMBOOT_ERR_UNSAFE_TARGET ? "more than one disk under this port path; pass --target"
-                                                     : cmboot_strerror(rc));
-            free(boot);
-            cmboot_metadata_free(watch.md);
-            free(watch.saved_json);
-            return rc == CMBOOT_ERR_UNSAFE_TARGET ? EXIT_REFUSED
-                   : rc == CMBOOT_ERR_CANCELLED   ? EXIT_CANCELLED
-                                                  : EXIT_FLASH;
-        }
-        fcfg.target = paired;
-        /* The name may be re-used before it is opened: the disk behind the descriptor must be this board's. */
-        fcfg.port_path = board->port_path;
-    }
-    fcfg.device_id = board->port_path;
-    char *md_json = NULL;
-    if (watch.saved_json)
-        md_json = strdup(watch.saved_json);
-    else if (watch.md && cmboot_metadata_count(watch.md) > 0)
-        cmboot_metadata_to_json(watch.md, &md_json);
-    int64_t boot_ms = board->finished_ms > board->started_ms ? board->finished_ms - board->started_ms : 0;
-    cmboot_flash_report rep = {board->serial, board->port_path, board->soc ? board->soc->name : NULL, md_json,
-                               NULL, NULL, NULL, boot_ms, pair_ms, NULL};
-    ec = flash_write_and_report(&ui, &fcfg, &rep, report_path);
-    free(md_json);
-    free(boot);
-    cmboot_metadata_free(watch.md);
-    free(watch.saved_json);
+    cmboot_flash_job_free(job);
     return ec;
 usage:
     flash_usage(stderr);

@@ -80,7 +80,7 @@ void flash_ui_event(void *user, const cmboot_event *ev)
 }
 
 /* Exit 6 (refused) only when nothing reached the target: after the first write, any failure is exit 5. */
-static int exit_code(int rc, bool touched)
+int flash_exit_code(int rc, bool touched)
 {
     if (touched && rc != CMBOOT_OK && rc != CMBOOT_ERR_CANCELLED)
         return EXIT_FLASH;
@@ -97,7 +97,42 @@ static int exit_code(int rc, bool touched)
     }
 }
 
-int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_report *rep, const char *report_path)
+int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, const char *report_text,
+                       const char *target, const char *report_path)
+{
+    if (report_text) {
+        if (ui->out.json) {
+            json_object *o = json_tokener_parse(report_text);
+            json_object *line = json_object_new_object();
+            json_object_object_add(line, "event", json_object_new_string("report"));
+            json_object_object_add(line, "report", o);
+            cli_stdout_report(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
+            json_object_put(line);
+        } else {
+            cli_stdout_report(report_text);
+        }
+        fflush(stdout);
+        if (report_path) {
+            FILE *f = fopen(report_path, "w");
+            if (!f || fprintf(f, "%s\n", report_text) < 0 || fclose(f) != 0)
+                fprintf(stderr, "cmboot: cannot write the report to %s\n", report_path);
+        }
+    }
+    if (!ui->out.json) {
+        if (rc == CMBOOT_OK) {
+            char a[32];
+            fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res->bytes_written, a, sizeof a),
+                    target, (double)(res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] + res->phase_ms[CMBOOT_FLASH_PHASE_SYNC]) / 1000.0,
+                    res->verified ? ", verified" : " (not verified)");
+        } else {
+            fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res->reason[0] ? res->reason : cmboot_strerror(rc));
+        }
+    }
+    return flash_exit_code(rc, res->target_touched);
+}
+
+/* `write`: the writer alone, cancelled by signals through its own canceller. */
+static int write_and_report(flash_ui *ui, cmboot_flash_config *cfg, const char *report_path)
 {
     cmboot_flash_result res;
     cfg->event = flash_ui_event;
@@ -116,41 +151,13 @@ int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_
     cli_cancel_targets(NULL, NULL);
     cfg->cancel = NULL;
     cmboot_flash_canceller_free(cancel);
-    rep->flash = &res;
-    rep->image = cfg->image;
-    rep->bmap = cfg->bmap;
-    rep->target = cfg->target;
+    cmboot_flash_report rep = {NULL, NULL, NULL, NULL, cfg->image, cfg->bmap, cfg->target, -1, -1, &res};
     char *text = NULL;
-    if (cmboot_flash_report_json(rep, &text) == CMBOOT_OK) {
-        if (ui->out.json) {
-            json_object *o = json_tokener_parse(text);
-            json_object *line = json_object_new_object();
-            json_object_object_add(line, "event", json_object_new_string("report"));
-            json_object_object_add(line, "report", o);
-            cli_stdout_report(json_object_to_json_string_ext(line, JSON_C_TO_STRING_PLAIN));
-            json_object_put(line);
-        } else {
-            cli_stdout_report(text);
-        }
-        fflush(stdout);
-        if (report_path) {
-            FILE *f = fopen(report_path, "w");
-            if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
-                fprintf(stderr, "cmboot: cannot write the report to %s\n", report_path);
-        }
-        free(text);
-    }
-    if (!ui->out.json) {
-        if (rc == CMBOOT_OK) {
-            char a[32];
-            fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res.bytes_written, a, sizeof a),
-                    cfg->target, (double)(res.phase_ms[CMBOOT_FLASH_PHASE_WRITE] + res.phase_ms[CMBOOT_FLASH_PHASE_SYNC]) / 1000.0,
-                    res.verified ? ", verified" : " (not verified)");
-        } else {
-            fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res.reason[0] ? res.reason : cmboot_strerror(rc));
-        }
-    }
-    return exit_code(rc, res.target_touched);
+    if (cmboot_flash_report_json(&rep, &text) != CMBOOT_OK)
+        text = NULL;
+    int ec = flash_print_report(ui, rc, &res, text, cfg->target, report_path);
+    free(text);
+    return ec;
 }
 
 static void write_usage(FILE *f)
@@ -226,6 +233,5 @@ int cmd_write(int argc, char **argv)
     cfg.target = argv[optind + 1];
     flash_ui ui;
     flash_ui_init(&ui, json);
-    cmboot_flash_report rep = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1, -1, NULL};
-    return flash_write_and_report(&ui, &cfg, &rep, report_path);
+    return write_and_report(&ui, &cfg, report_path);
 }

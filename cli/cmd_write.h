@@ -17,7 +17,11 @@ void flash_ui_init(flash_ui *ui, bool json);
 void flash_ui_event(void *user, const cmboot_event *ev);
 /* Target roots from CMBOOT_PROC_ROOT, CMBOOT_SYS_ROOT, CMBOOT_DEV_ROOT (tests, chroots). */
 void flash_env_from_environment(cmboot_target_env *env);
-/* Runs the write, prints the report (stdout, and report_path when given); returns the exit code. */
-int flash_write_and_report(flash_ui *ui, cmboot_flash_config *cfg, cmboot_flash_report *rep, const char *report_path);
+/* Exit code of a write that ended with rc (touched: a write reached the target). */
+int flash_exit_code(int rc, bool touched);
+/* Prints the report (stdout, and report_path when given; report_text NULL = none) and, on a terminal, the
+ * summary of the write of res to target; returns the exit code. */
+int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, const char *report_text,
+                       const char *target, const char *report_path);
 
 #endif

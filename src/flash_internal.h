@@ -27,10 +27,15 @@ int cmboot_target_open_readonly(const char *path, cmboot_target **out, char *rea
 struct json_object;
 void cmboot_flash_report_target(struct json_object *o, const cmboot_flash_result *res);
 
-/* Lowercase hex of len bytes into out (2*len+1). */
+/* Lowercase hex of len bytes into out (2*len+1) (flash_events.c). */
 void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out);
 
-/* Calls the config's event callback, when set. */
+/* cmboot_flash_write with the image already open (src is closed, also on failure) and the bmap already loaded
+ * (NULL = none; stays the caller's): a flash job opens both once, before the board is booted. */
+int cmboot_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                              cmboot_flash_result *res);
+
+/* Calls the config's event callback, when set (flash_events.c). */
 void cmboot_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
                        uint64_t done, uint64_t total, int error, uint64_t elapsed_ms);
 

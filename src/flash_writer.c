@@ -59,38 +59,6 @@ static bool halted(const pipeline *p)
     return p->stop || cmboot_flash_cancel_requested(p->cancel);
 }
 
-void cmboot_flash_hex(const uint8_t *bytes, size_t len, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 15];
-    }
-    out[2 * len] = 0;
-}
-
-void cmboot_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
-                       uint64_t done, uint64_t total, int error, uint64_t elapsed_ms)
-{
-    if (!cfg || !cfg->event)
-        return;
-    cmboot_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = (cmboot_event_type)type;
-    ev.device_id = cfg->device_id ? cfg->device_id : "";
-    ev.serial = "";
-    ev.soc = "";
-    ev.stage = "mass-storage";
-    ev.name = name ? name : "";
-    ev.value = value ? value : "";
-    ev.json = "";
-    ev.done = done;
-    ev.total = total;
-    ev.error = error;
-    ev.elapsed_ms = elapsed_ms;
-    cfg->event(cfg->user, &ev);
-}
-
 void cmboot_flash_config_default(cmboot_flash_config *cfg)
 {
     if (!cfg)
@@ -490,25 +458,13 @@ static int fail(cmboot_flash_result *res, int rc, const char *reason)
     return rc;
 }
 
-int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+/* From the target's check to the "done"/"failed" event; src is closed here (its decoder's memory goes as soon
+ * as the image is written), bmap stays the caller's. */
+static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                        cmboot_flash_result *res, int64_t t0)
 {
-    if (!cfg || !res || !cfg->image || !cfg->target)
-        return CMBOOT_ERR_INVALID_ARG;
-    memset(res, 0, sizeof *res);
-    int64_t t0 = cmboot_now_ms();
-    cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
-    cmboot_flash_source *src = NULL;
-    int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, res->reason, sizeof res->reason);
-    if (rc != CMBOOT_OK)
-        return fail(res, rc, "cannot open image");
+    int rc;
     snprintf(res->format, sizeof res->format, "%s", cmboot_flash_source_format(src));
-    cmboot_bmap *bmap = NULL;
-    if (cfg->bmap && (rc = cmboot_bmap_load(cfg->bmap, &bmap)) != CMBOOT_OK) {
-        cmboot_flash_source_close(src);
-        snprintf(res->reason, sizeof res->reason, "bmap %s is %s", cfg->bmap,
-                 rc == CMBOOT_ERR_VERIFY ? "corrupt (its checksum does not match)" : "unusable");
-        return fail(res, rc == CMBOOT_ERR_VERIFY ? CMBOOT_ERR_FORMAT : rc, NULL);
-    }
     uint64_t total = 0;
     if (bmap)
         total = bmap->image_size;
@@ -568,9 +524,45 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
         res->verified = false;
     /* A file we created for a write that failed before its first byte is removed again. */
     cmboot_target_close(target, rc != CMBOOT_OK && !res->target_touched);
-    cmboot_bmap_free(bmap);
     res->error = rc;
     cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, rc == CMBOOT_OK ? "done" : "failed", res->reason, res->bytes_written,
                       res->image_size, rc, (uint64_t)(cmboot_now_ms() - t0));
     return rc;
+}
+
+int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+{
+    if (!cfg || !res || !cfg->image || !cfg->target)
+        return CMBOOT_ERR_INVALID_ARG;
+    memset(res, 0, sizeof *res);
+    int64_t t0 = cmboot_now_ms();
+    cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
+    cmboot_flash_source *src = NULL;
+    int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, res->reason, sizeof res->reason);
+    if (rc != CMBOOT_OK)
+        return fail(res, rc, "cannot open image");
+    cmboot_bmap *bmap = NULL;
+    if (cfg->bmap && (rc = cmboot_bmap_load(cfg->bmap, &bmap)) != CMBOOT_OK) {
+        snprintf(res->format, sizeof res->format, "%s", cmboot_flash_source_format(src));
+        cmboot_flash_source_close(src);
+        snprintf(res->reason, sizeof res->reason, "bmap %s is %s", cfg->bmap,
+                 rc == CMBOOT_ERR_VERIFY ? "corrupt (its checksum does not match)" : "unusable");
+        return fail(res, rc == CMBOOT_ERR_VERIFY ? CMBOOT_ERR_FORMAT : rc, NULL);
+    }
+    rc = write_opened(cfg, src, bmap, res, t0);
+    cmboot_bmap_free(bmap);
+    return rc;
+}
+
+int cmboot_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                              cmboot_flash_result *res)
+{
+    if (!cfg || !res || !src || !cfg->target) {
+        cmboot_flash_source_close(src);
+        return CMBOOT_ERR_INVALID_ARG;
+    }
+    memset(res, 0, sizeof *res);
+    int64_t t0 = cmboot_now_ms();
+    cmboot_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
+    return write_opened(cfg, src, bmap, res, t0);
 }

@@ -69,6 +69,17 @@ size_t cmboot_metadata_count(const cmboot_metadata *md)
     return md ? md->count : 0;
 }
 
+int cmboot_metadata_entry(const cmboot_metadata *md, size_t index, const char **key, const char **value)
+{
+    if (!md || !key || !value)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (index >= md->count)
+        return CMBOOT_ERR_NOT_FOUND;
+    *key = md->entries[index].key;
+    *value = md->entries[index].value;
+    return CMBOOT_OK;
+}
+
 /* Adds key: value with both made valid UTF-8; a key that needed it is listed in san. */
 static int add_clean(json_object *obj, json_object *san, const char *key, const char *value)
 {

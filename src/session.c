@@ -52,6 +52,7 @@ struct cmboot_run_state {
     board *boards[MAX_BOARDS];
     unsigned nboards;
     int first_error;         /* of the first board that failed, kept when loop mode forgets the board */
+    const cmboot_run_observer *obs;
 };
 
 static void emit(const board *b, cmboot_event_type type, const char *name, const char *value, uint64_t done,
@@ -275,6 +276,8 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
     cmboot_logf(&b->run->ctx->log, b->res.port_path, rc ? CMBOOT_LOG_ERROR : CMBOOT_LOG_INFO, "board %s: %s",
                 b->res.serial[0] ? b->res.serial : b->res.port_path, rc ? cmboot_strerror(rc) : "done");
     emit(b, CMBOOT_EV_BOARD_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
+    if (b->run->obs && b->run->obs->board_finished)
+        b->run->obs->board_finished(b->run->obs->user, &b->res, b->md);
     if (report) {
         const unsigned cap = sizeof report->results / sizeof report->results[0];
         if (b->report_slot >= 0) { /* finished again after coming back (see device_added): same board */
@@ -512,6 +515,8 @@ void cmboot_ctx_cancel(cmboot_ctx *ctx)
         pthread_mutex_unlock(&run->lock);
         run->disc->ops->wakeup(run->disc->self);
     }
+    if (ctx->flash)
+        cmboot_flash_cancel(ctx->flash);
     pthread_mutex_unlock(&ctx->lock);
 }
 
@@ -556,9 +561,15 @@ static int check_boot_files(cmboot_ctx *ctx, const cmboot_boot_config *cfg, cmbo
 int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                cmboot_run_report *report)
 {
+    return cmboot_run_observed(ctx, disc, cfg, report, NULL);
+}
+
+int cmboot_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
+                        cmboot_run_report *report, const cmboot_run_observer *obs)
+{
     if (!ctx || !disc || !disc->ops || !cfg)
         return CMBOOT_ERR_INVALID_ARG;
-    struct cmboot_run_state run = {.ctx = ctx, .disc = disc, .cfg = cfg};
+    struct cmboot_run_state run = {.ctx = ctx, .disc = disc, .cfg = cfg, .obs = obs};
     cmboot_files_config fcfg = {.boot_dir = cfg->boot_dir,
                                 .overlay = cfg->overlay,
                                 .strict_confine = cfg->strict_confine,

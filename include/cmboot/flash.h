@@ -8,6 +8,8 @@
 #include "cmboot/device.h"
 #include "cmboot/export.h"
 #include "cmboot/log.h"
+#include "cmboot/metadata.h"
+#include "cmboot/session.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -213,6 +215,69 @@ typedef struct cmboot_flash_report {
 
 /* JSON document (caller frees with free()). */
 CMBOOT_API int cmboot_flash_report_json(const cmboot_flash_report *rep, char **out);
+
+/* ---- Flashing one board: boot -> pair -> check -> write -> verify -> report. ---- */
+/* A flash job: one image (and bmap) for one board. Opaque, so it can grow; read it through the accessors.
+ * Not thread-safe: one thread runs it and reads it; cmboot_ctx_cancel() is the way in from other threads. */
+typedef struct cmboot_flash_job cmboot_flash_job;
+
+/* Where a job stopped (cmboot_flash_job_step): the step that failed, or CMBOOT_FLASH_STEP_DONE. */
+typedef enum cmboot_flash_step {
+    CMBOOT_FLASH_STEP_NONE = 0,   /* nothing ran yet */
+    CMBOOT_FLASH_STEP_IMAGE,      /* opening the image */
+    CMBOOT_FLASH_STEP_BMAP,       /* loading the bmap */
+    CMBOOT_FLASH_STEP_BOOT,       /* booting the board to its mass-storage stage */
+    CMBOOT_FLASH_STEP_PAIR,       /* waiting for its disk under the board's port path */
+    CMBOOT_FLASH_STEP_WRITE,      /* target check, write, sync, verify (cmboot_flash_job_flash has the details) */
+    CMBOOT_FLASH_STEP_DONE        /* written (and verified when asked) */
+} cmboot_flash_step;
+
+/* Copies cfg (its strings are not copied: they must outlive the job). Used from cfg: image, bmap, target
+ * (NULL = pair the disk by the board's port path), verify, image_digest, target_flags, source_flags, env,
+ * buffer_size, buffers. Ignored: port_path, device_id, event, user, cancel (the job sets them: events go to
+ * the context's callback, cmboot_ctx_cancel cancels). Pairing waits 60 s by default. */
+CMBOOT_API int cmboot_flash_job_new(const cmboot_flash_config *cfg, cmboot_flash_job **out);
+/* Deadline for the disk to appear after the board reached its mass-storage stage (ms, > 0). */
+CMBOOT_API void cmboot_flash_job_set_pair_timeout(cmboot_flash_job *job, int64_t timeout_ms);
+/* Opens the image and loads the bmap, once: a job whose image is unusable fails here, before a board is
+ * booted for nothing. Called by cmboot_flash_job_run when not yet done. Failure: step IMAGE or BMAP. */
+CMBOOT_API int cmboot_flash_job_open(cmboot_flash_job *job);
+/* Runs the job once, on the calling thread: boots one board found by disc (boot's selection, timeouts and
+ * boot files; the job follows it to mass storage: wait_mass_storage, one board, no loop, metadata not
+ * printed), pairs its disk by port path unless a target was given, opens and checks the target once,
+ * writes, syncs and verifies through that descriptor. Events (the boot's, then CMBOOT_EV_PHASE and
+ * CMBOOT_EV_PROGRESS named by the board's port path) and logs go to ctx's callbacks; cmboot_ctx_cancel(ctx)
+ * stops any step (CMBOOT_ERR_CANCELLED) and stays in force. Returns CMBOOT_OK or the error of the step that
+ * failed (cmboot_flash_job_step); a board that came up as the fastboot gadget is CMBOOT_ERR_UNSUPPORTED at
+ * step BOOT. A job runs once: again is CMBOOT_ERR_INVALID_ARG. */
+CMBOOT_API int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
+                                    const cmboot_boot_config *boot);
+CMBOOT_API void cmboot_flash_job_free(cmboot_flash_job *job);
+
+/* Result accessors; pointers and strings are owned by the job and valid until cmboot_flash_job_free. */
+CMBOOT_API cmboot_flash_step cmboot_flash_job_step(const cmboot_flash_job *job);
+CMBOOT_API int cmboot_flash_job_error(const cmboot_flash_job *job);
+/* Sentence for the error ("" when none). */
+CMBOOT_API const char *cmboot_flash_job_reason(const cmboot_flash_job *job);
+/* The booted board (NULL when none finished booting). */
+CMBOOT_API const cmboot_board_result *cmboot_flash_job_board(const cmboot_flash_job *job);
+/* What the board sent while booting (serial, MAC, ...); never NULL, maybe empty. */
+CMBOOT_API const cmboot_metadata *cmboot_flash_job_metadata(const cmboot_flash_job *job);
+/* The disk written (paired or given), "" before. */
+CMBOOT_API const char *cmboot_flash_job_target(const cmboot_flash_job *job);
+/* Milliseconds spent booting and pairing, -1 when the step did not run. */
+CMBOOT_API int64_t cmboot_flash_job_boot_ms(const cmboot_flash_job *job);
+CMBOOT_API int64_t cmboot_flash_job_pair_ms(const cmboot_flash_job *job);
+/* The write's result (NULL until the write step ran). */
+CMBOOT_API const cmboot_flash_result *cmboot_flash_job_flash(const cmboot_flash_job *job);
+/* The JSON report of the board (as cmboot_flash_report_json; caller frees with free()); CMBOOT_ERR_INVALID_ARG
+ * until the write step ran. */
+CMBOOT_API int cmboot_flash_job_report_json(const cmboot_flash_job *job, char **out);
+
+/* One call: cmboot_flash_job_new + _run. *out (may be NULL on CMBOOT_ERR_NO_MEMORY or a bad argument) holds
+ * the result whatever the return; the caller frees it with cmboot_flash_job_free. */
+CMBOOT_API int cmboot_flash_board(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *boot,
+                                  const cmboot_flash_config *flash, cmboot_flash_job **out);
 
 #ifdef __cplusplus
 }

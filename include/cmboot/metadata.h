@@ -17,6 +17,9 @@ CMBOOT_API void cmboot_metadata_free(cmboot_metadata *md);
  * reserved (CMBOOT_ERR_INVALID_ARG). */
 CMBOOT_API int cmboot_metadata_set(cmboot_metadata *md, const char *key, const char *value);
 CMBOOT_API size_t cmboot_metadata_count(const cmboot_metadata *md);
+/* The index-th KEY=VALUE in the order first set (raw bytes as the board sent them); the strings are md's and
+ * valid until it changes. CMBOOT_ERR_NOT_FOUND past the end. */
+CMBOOT_API int cmboot_metadata_entry(const cmboot_metadata *md, size_t index, const char **key, const char **value);
 /* Names the keys whose key or value was not valid UTF-8 (their bytes escaped as "\xNN", see cmboot/text.h):
  * an array of the keys as written. Never a key the device can send ('-' is not a key character). */
 #define CMBOOT_METADATA_SANITIZED_KEY "cmboot-sanitized"
