@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite from a fresh Debian 12 machine: dependencies, build, unit + end-to-end tests, then the
-# unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target briefly.
+# The whole test suite from a fresh Debian 12 machine: dependencies, shellcheck, build (warnings are errors),
+# unit + end-to-end tests, the ABI check against abi/, then the unit tests again under AddressSanitizer +
+# UndefinedBehaviorSanitizer, then every libFuzzer target briefly.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
+"$top/scripts/check-shell.sh"
 BUILD_DIR=$top/build "$top/scripts/build.sh"
+"$top/scripts/check-abi.sh" "$top/build/libcmboot.so"
 (cd "$top/build" && ctest --output-on-failure -j2 -L unit)
 if [ -f "$top/tests/e2e/CMakeLists.txt" ]; then
   (cd "$top/build" && ctest --output-on-failure -L e2e)

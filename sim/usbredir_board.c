@@ -1,5 +1,6 @@
 /* usbredir frontend: one emulated board on a QEMU usb-redir port, driving sim_device and msc_bot. */
 #include "usbredir_board.h"
+#include "cmboot/version.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -732,7 +733,7 @@ static int open_parser(usbredir_board *b)
     usbredirparser_caps_set_cap(caps, usb_redir_cap_64bits_ids);
     usbredirparser_caps_set_cap(caps, usb_redir_cap_32bits_bulk_length);
     b->parser = p;
-    usbredirparser_init(p, "cmboot-sim " CMBOOT_VERSION, caps, USB_REDIR_CAPS_SIZE, usbredirparser_fl_usb_host);
+    usbredirparser_init(p, "cmboot-sim " CMBOOT_VERSION_STRING, caps, USB_REDIR_CAPS_SIZE, usbredirparser_fl_usb_host);
     return CMBOOT_OK;
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "cmboot/error.h"
+#include "cmboot/version.h"
 #include "ctx_internal.h"
 
 int cmboot_ctx_new(const cmboot_ctx_config *cfg, cmboot_ctx **out)
@@ -39,7 +40,12 @@ const cmboot_logger *cmboot_ctx_logger(const cmboot_ctx *ctx)
 
 const char *cmboot_version(void)
 {
-    return CMBOOT_VERSION;
+    return CMBOOT_VERSION_STRING;
+}
+
+unsigned int cmboot_api_version(void)
+{
+    return CMBOOT_API_VERSION;
 }
 
 void cmboot_ctx_set_bulk_tuning(cmboot_ctx *ctx, const cmboot_bulk_tuning *tuning)

@@ -4,7 +4,8 @@
 #include "cmboot/error.h"
 #include "error_internal.h"
 
-static const char *const error_names[CMBOOT_ERR_COUNT] = {
+/* Unsized, so the asserts below catch a code added to the enum without its name and text. */
+static const char *const error_names[] = {
     "CMBOOT_OK", "CMBOOT_ERR_INVALID_ARG", "CMBOOT_ERR_NO_MEMORY", "CMBOOT_ERR_IO", "CMBOOT_ERR_TIMEOUT",
     "CMBOOT_ERR_NO_DEVICE", "CMBOOT_ERR_STALL", "CMBOOT_ERR_PROTOCOL", "CMBOOT_ERR_SHORT_TRANSFER",
     "CMBOOT_ERR_CANCELLED", "CMBOOT_ERR_NOT_FOUND", "CMBOOT_ERR_ACCESS", "CMBOOT_ERR_UNSAFE_NAME",
@@ -13,7 +14,7 @@ static const char *const error_names[CMBOOT_ERR_COUNT] = {
     "CMBOOT_ERR_NO_SPACE", "CMBOOT_ERR_OVERFLOW", "CMBOOT_ERR_ROM_LOOP",
 };
 
-static const char *const error_texts[CMBOOT_ERR_COUNT] = {
+static const char *const error_texts[] = {
     "success",
     "invalid argument",
     "out of memory",
@@ -40,6 +41,11 @@ static const char *const error_texts[CMBOOT_ERR_COUNT] = {
     "boot ROM came back again and again without running the second stage",
 };
 
+_Static_assert(sizeof error_names / sizeof error_names[0] == CMBOOT_ERR_COUNT,
+               "error_names needs one entry per cmboot_error code");
+_Static_assert(sizeof error_texts / sizeof error_texts[0] == CMBOOT_ERR_COUNT,
+               "error_texts needs one entry per cmboot_error code");
+
 const char *cmboot_error_name(int err)
 {
     if (err > 0 || err <= -CMBOOT_ERR_COUNT)
@@ -62,6 +68,9 @@ int cmboot_error_from_errno(int e)
     case EACCES:
     case EPERM: return CMBOOT_ERR_ACCESS;
     case ENOMEM: return CMBOOT_ERR_NO_MEMORY;
+    case EBUSY: return CMBOOT_ERR_BUSY;
+    case ENODEV:
+    case ENXIO: return CMBOOT_ERR_NO_DEVICE; /* a device node whose device is gone */
     default: return CMBOOT_ERR_IO;
     }
 }

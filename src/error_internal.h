@@ -1,8 +1,10 @@
-/* Internal: one translation of errno into cmboot_error for the library's file and device opens. */
+/* Internal: the one translation of errno into cmboot_error; a call site that maps differently says why. */
 #ifndef CMBOOT_SRC_ERROR_INTERNAL_H
 #define CMBOOT_SRC_ERROR_INTERNAL_H
 
-/* ENOENT/ENOTDIR -> NOT_FOUND, EACCES/EPERM -> ACCESS, ENOMEM -> NO_MEMORY, anything else -> IO. */
+/* ENOENT/ENOTDIR -> NOT_FOUND, EACCES/EPERM -> ACCESS, ENOMEM -> NO_MEMORY, EBUSY -> BUSY,
+ * ENODEV/ENXIO -> NO_DEVICE, anything else -> IO. ENOSPC stays IO here: NO_SPACE means "target smaller
+ * than the image", which only the flash writer can say. */
 int cmboot_error_from_errno(int e);
 
 #endif

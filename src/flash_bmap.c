@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "error_internal.h"
 
 #define BMAP_MAX_FILE (64u * 1024u * 1024u)
 #define BMAP_TEXT_MAX 160
@@ -359,7 +360,7 @@ int cmboot_bmap_load(const char *path, cmboot_bmap **out)
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == EACCES ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_NOT_FOUND;
+        return cmboot_error_from_errno(errno);
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "error_internal.h"
 
 #define SOURCE_READ_BLOCK (64u * 1024u) /* compressed input read size: small, the decoder is the slow side */
 #define SOURCE_PEEK 64u                 /* first bytes, read once to tell the format */
@@ -342,7 +343,7 @@ int cmboot_flash_source_open_flags(const char *path, unsigned flags, cmboot_flas
         int e = errno;
         if (reason && reason_size)
             snprintf(reason, reason_size, "cannot open image %s: %s", path, strerror(e));
-        return e == EACCES ? CMBOOT_ERR_ACCESS : e == ENOENT || e == ENOTDIR ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_IO;
+        return cmboot_error_from_errno(e);
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "error_internal.h"
 #include "sysfs_usb.h"
 
 #define MAX_PARTS 128
@@ -464,10 +465,7 @@ int cmboot_target_check_blockdev(const cmboot_target_env *env, unsigned major_no
 
 static int errno_rc(int e)
 {
-    return e == EACCES || e == EPERM ? CMBOOT_ERR_ACCESS
-           : e == ENOENT || e == ENOTDIR ? CMBOOT_ERR_NOT_FOUND
-           : e == EBUSY                  ? CMBOOT_ERR_BUSY
-                                         : CMBOOT_ERR_IO;
+    return cmboot_error_from_errno(e);
 }
 
 /* Opens the object behind the O_PATH descriptor pfd again with real access flags: through /proc/self/fd,

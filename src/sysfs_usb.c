@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "error_internal.h"
 
 /* usb_device char devices: major 189, minor (bus - 1) * 128 + (dev - 1) (drivers/usb/core/usb.h). */
 #define USB_DEVICE_MAJOR 189u
@@ -26,9 +27,7 @@ static int read_file(const char *path, char *buf, size_t size, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? CMBOOT_ERR_NOT_FOUND
-               : errno == EACCES               ? CMBOOT_ERR_ACCESS
-                                               : CMBOOT_ERR_IO;
+        return cmboot_error_from_errno(errno);
     size_t got = 0;
     while (got < size - 1) {
         ssize_t n = read(fd, buf + got, size - 1 - got);
@@ -101,7 +100,7 @@ static int read_serial_index(const char *dir, uint8_t *index)
         return CMBOOT_ERR_TOO_LARGE;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_IO;
+        return cmboot_error_from_errno(errno);
     uint8_t desc[18];
     size_t got = 0;
     while (got < sizeof desc) {
@@ -228,13 +227,12 @@ int cmboot_sysfs_deauthorize_storage(const char *devdir, const char *name, bool 
         return CMBOOT_ERR_TOO_LARGE;
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? CMBOOT_ERR_NOT_FOUND : errno == EACCES || errno == EPERM ? CMBOOT_ERR_ACCESS
-                                                                                          : CMBOOT_ERR_IO;
+        return cmboot_error_from_errno(errno);
     ssize_t w = write(fd, "0", 1);
     int e = errno;
     close(fd);
     if (w != 1)
-        return e == EACCES || e == EPERM ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_IO;
+        return cmboot_error_from_errno(e);
     *changed = true;
     return CMBOOT_OK;
 }

@@ -12,6 +12,7 @@
 #endif
 
 #include "cmboot/error.h"
+#include "error_internal.h"
 
 /* Copies a value into a field; false when it does not fit. */
 static bool set_field(char *dst, size_t size, const char *value)
@@ -140,6 +141,8 @@ bool cmboot_uevent_is_usb_device(const cmboot_uevent *ev)
 int cmboot_uevent_socket_open(void)
 {
     int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
+    /* Not the common errno mapping on purpose: a socket that cannot be made for any reason but permission
+     * means this kernel or container has no uevent netlink, and the caller falls back. */
     if (fd < 0)
         return errno == EACCES || errno == EPERM ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_UNSUPPORTED;
     struct sockaddr_nl addr;
@@ -154,7 +157,7 @@ int cmboot_uevent_socket_open(void)
         bind(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
         int err = errno;
         close(fd);
-        return err == EACCES || err == EPERM ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_IO;
+        return cmboot_error_from_errno(err);
     }
     return fd;
 }
@@ -184,6 +187,7 @@ int cmboot_uevent_recv(int fd, bool netlink, void *buf, size_t size, size_t *len
     do
         n = recvmsg(fd, &msg, MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
+    /* Receive-specific, not the common mapping: nothing queued yet, or the kernel dropped events. */
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK ? CMBOOT_ERR_TIMEOUT
                : errno == ENOBUFS                      ? CMBOOT_ERR_OVERFLOW

@@ -18,6 +18,7 @@
 
 #include "cmboot/device.h"
 #include "cmboot/error.h"
+#include "error_internal.h"
 
 int cmboot_usbfs_node_path(char *out, size_t size, const char *dev_root, uint8_t bus, uint8_t dev)
 {
@@ -121,12 +122,13 @@ int cmboot_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned m
                 result = fd;
                 break;
             }
-            /* No private node either: mdev may still be making the node, so wait for it. */
+            /* No private node either: mdev may still be making the node, so wait for it (a failed mknod is
+             * NOT_FOUND, not its own errno, on purpose: the node may yet appear). */
             result = perr == EPERM || perr == EACCES ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_NOT_FOUND;
         } else if (err == EACCES || err == EPERM) {
             result = CMBOOT_ERR_ACCESS;
         } else {
-            result = err == ENXIO || err == ENODEV ? CMBOOT_ERR_NO_DEVICE : CMBOOT_ERR_IO;
+            result = cmboot_error_from_errno(err);
             break;
         }
         if (ifd < 0)

@@ -1,6 +1,7 @@
 /* libcmboot umbrella header. */
 #ifndef CMBOOT_CMBOOT_H
 #define CMBOOT_CMBOOT_H
+#include "cmboot/version.h"
 #include "cmboot/error.h"
 #include "cmboot/log.h"
 #include "cmboot/soc.h"

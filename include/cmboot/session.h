@@ -8,6 +8,7 @@
 #include "cmboot/export.h"
 #include "cmboot/log.h"
 #include "cmboot/protocol.h"
+#include "cmboot/version.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -109,7 +110,6 @@ CMBOOT_API int cmboot_discovery_libusb_new(cmboot_ctx *ctx, cmboot_discovery *ou
 /* Native Linux discovery (sysfs + netlink uevents + usbfs); roots NULL = "/sys", "/dev". */
 CMBOOT_API int cmboot_discovery_sysfs_new(cmboot_ctx *ctx, const char *sys_root, const char *dev_root,
                                           cmboot_discovery *out);
-CMBOOT_API const char *cmboot_version(void);
 
 #ifdef __cplusplus
 }

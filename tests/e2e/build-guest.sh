@@ -26,7 +26,7 @@ die() { echo "build-guest: ERROR: $*" >&2; exit 1; }
 # Kernel: the newest Debian kernel that has both an image and modules.
 KVER=${CMBOOT_E2E_KVER:-}
 if [ -z "$KVER" ]; then
-    for d in $(ls -1 /lib/modules 2>/dev/null | sort -V -r); do
+    for d in $(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V -r); do
         if [ -r "/boot/vmlinuz-$d" ] && [ -r "/lib/modules/$d/modules.dep" ]; then KVER=$d; break; fi
     done
 fi
@@ -55,6 +55,7 @@ visit() {
     local path=$1 dep
     [ -n "${SEEN[$path]:-}" ] && return 0
     SEEN[$path]=1
+    # shellcheck disable=SC2013 # modules.dep lists a module's dependencies as words on one line
     for dep in $(grep -E "^$path:" "$MODDIR/modules.dep" | cut -d: -f2); do visit "$dep"; done
     ORDER+=("$path")
 }
@@ -116,6 +117,7 @@ TMP="$IMG.tmp.$$"
 (cd "$ROOT" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -1) > "$TMP"
 mv "$TMP" "$IMG"
 # Keep only the newest few images.
+# shellcheck disable=SC2012 # our own names (guest-<hex>.cpio.gz); ls sorts by time, find cannot
 ls -1t "$OUT"/guest-*.cpio.gz | tail -n +4 | xargs -r rm -f
 echo "KERNEL=$KERNEL"
 echo "INITRD=$IMG"

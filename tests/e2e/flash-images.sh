@@ -1,6 +1,7 @@
 # Host side of the flash-xz and flash-bmap e2e scenarios: makes the images (xz-utils, bmaptool), hands them to
 # the guest as an extra initramfs archive (/e2e-data) and checks the board's disk file afterwards byte for byte.
 # Sourced by run-scenario.sh, which provides SCENARIO, WORK, INITRD and die().
+# shellcheck shell=bash
 
 # bmap scenario: 12 MiB image of 4 KiB blocks; these ranges hold data (one of them explicit zeros, one across a
 # 1 MiB boundary, the first and the last block), the rest are holes the writer must skip.

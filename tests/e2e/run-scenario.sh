@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 die() { echo "E2E FAIL [$SCENARIO]: $*" >&2; exit 1; }
-[ -n "$BUILD" ] && [ -n "$SCENARIO" ] || die "usage: run-scenario.sh --build DIR --scenario NAME"
+{ [ -n "$BUILD" ] && [ -n "$SCENARIO" ]; } || die "usage: run-scenario.sh --build DIR --scenario NAME"
 QEMU=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is missing: install qemu-system-x86"
 SIM=$BUILD/cmboot-sim
 CMBOOT=$BUILD/cmboot
@@ -84,7 +84,7 @@ esac
 GUEST_OUT=$("$HERE/build-guest.sh" --out "$BUILD/e2e-guest" --cmboot "$CMBOOT") || die "guest image build failed"
 KERNEL=$(echo "$GUEST_OUT" | sed -n 's/^KERNEL=//p')
 INITRD=$(echo "$GUEST_OUT" | sed -n 's/^INITRD=//p')
-[ -r "$KERNEL" ] && [ -r "$INITRD" ] || die "guest build gave no kernel/initrd"
+{ [ -r "$KERNEL" ] && [ -r "$INITRD" ]; } || die "guest build gave no kernel/initrd"
 
 WORK=$BUILD/e2e-work/$SCENARIO
 rm -rf "$WORK"
@@ -93,6 +93,7 @@ mkdir -p "$WORK"
 SOCKDIR=$(mktemp -d /tmp/cmboot-e2e.XXXXXX)
 SIM_PID=""
 QEMU_PID=""
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null
     [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null
@@ -103,7 +104,9 @@ trap cleanup EXIT
 # ---- one disk image per board: an ext2 file system with a file the guest reads back ----
 SIM_ARGS=(--link "$LINK" --log "$WORK/sim.log" --report "$WORK/sim.report")
 [ $CONTROL -eq 1 ] && SIM_ARGS+=(--control "$SOCKDIR/ctl.sock")
+# shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
 QEMU_USB=(-device qemu-xhci,id=xhci)
+# shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
 [ $HUB -eq 1 ] && QEMU_USB+=(-device usb-hub,bus=xhci.0,port=1,id=hub)
 for i in "${!BOARDS[@]}"; do
     mkdir -p "$WORK/disk$i.d" "$WORK/received$i"
@@ -116,6 +119,7 @@ for i in "${!BOARDS[@]}"; do
 done
 
 if [ $HOST_FLASH -eq 1 ]; then
+    # shellcheck source=SCRIPTDIR/flash-images.sh
     . "$HERE/flash-images.sh"
     flash_prepare   # the image in /e2e-data appended to INITRD; disk0.before kept
 fi
@@ -130,7 +134,7 @@ for _ in $(seq 100); do
     kill -0 "$SIM_PID" 2>/dev/null || die "cmboot-sim exited at start: $(tail -5 "$WORK/sim.log")"
     sleep 0.05
 done
-[ $ok -eq 1 ] || die "cmboot-sim did not create its sockets"
+[ "$ok" -eq 1 ] || die "cmboot-sim did not create its sockets"
 
 SERIALS=(-serial stdio)
 [ $CONTROL -eq 1 ] && SERIALS+=(-serial "unix:$SOCKDIR/ctl.sock")
@@ -160,7 +164,7 @@ SIM_PID=""
 FAILED=0
 fail() { echo "E2E FAIL [$SCENARIO]: $*"; FAILED=1; }
 echo "== VM ran $(echo "$T1 - $T0" | bc 2>/dev/null || echo '?') s (qemu exit $QRC)"
-[ $QRC -eq 124 ] && fail "QEMU timed out after $TIMEOUT s"
+[ "$QRC" -eq 124 ] && fail "QEMU timed out after $TIMEOUT s"
 [ -s "$WORK/qemu.err" ] && { echo "-- qemu stderr:"; cat "$WORK/qemu.err"; }
 RESULT=$(grep -a "^E2E-RESULT $GUEST " "$WORK/console.log" | tail -1 | tr -d '\r')
 [ -n "$RESULT" ] || fail "the guest printed no E2E-RESULT line"
@@ -190,7 +194,7 @@ for i in "${!BOARDS[@]}"; do
             size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
             want=$(echo "$fl" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
             have=$(head -c "${size:-0}" "$WORK/disk$i.img" | sha256sum | cut -d' ' -f1)
-            [ -n "$want" ] && [ "$have" = "$want" ] || fail "board$i: the disk image differs from the flashed image"
+            { [ -n "$want" ] && [ "$have" = "$want" ]; } || fail "board$i: the disk image differs from the flashed image"
             [ -n "$want" ] && [ "$have" = "$want" ] && echo "== board$i image file matches the flashed image ($size bytes)"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)

@@ -11,7 +11,7 @@ ls /tmp/meta
 j=/tmp/meta/$SERIAL.json
 [ -f "$j" ] || fail "no metadata file $j"
 cat "$j"; echo
-grep -q '"MAC_ADDR"' "$j" && grep -q 'd8:3a:dd:05:ee:78' "$j" || fail "MAC_ADDR missing from $j"
+{ grep -q '"MAC_ADDR"' "$j" && grep -q 'd8:3a:dd:05:ee:78' "$j"; } || fail "MAC_ADDR missing from $j"
 disk=$(wait_disk 1-1 10) || fail "no disk under port 1-1"
 check_disk "$disk" "written by the cm4 guest"
 pass "CM4 booted to $disk with metadata in $j"

@@ -49,14 +49,14 @@ wait_disk() {
     return 1
 }
 # Whether a Broadcom device (any stage) sits at a port path now.
-board_at() { [ "$(cat /sys/bus/usb/devices/$1/idVendor 2>/dev/null)" = 0a5c ]; }
+board_at() { [ "$(cat "/sys/bus/usb/devices/$1/idVendor" 2>/dev/null)" = 0a5c ]; }
 
 # Mounts the board's disk, shows the host's file, writes one back. $1 = sdX, $2 = text to write.
 check_disk() {
     dev=/dev/$1
     [ -b "$dev" ] || fail "no block node $dev (devtmpfs)"
-    note "disk $1 vendor=$(cat /sys/block/$1/device/vendor) model=$(cat /sys/block/$1/device/model)" \
-         "sectors=$(cat /sys/block/$1/size)"
+    note "disk $1 vendor=$(cat "/sys/block/$1/device/vendor") model=$(cat "/sys/block/$1/device/model")" \
+         "sectors=$(cat "/sys/block/$1/size")"
     mkdir -p /mnt/disk
     mount -t ext4 "$dev" /mnt/disk || fail "cannot mount $dev"
     [ -f /mnt/disk/hello.txt ] || { umount /mnt/disk; fail "hello.txt missing on the disk"; }

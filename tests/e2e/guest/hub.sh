@@ -4,7 +4,7 @@
 S2=${1:-c4000002}
 mk_bootdir_modern /boot-cm4 2711 bootcode4.bin
 i=0; while ! { board_at 1-1.1 && board_at 1-1.2; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-board_at 1-1.1 && board_at 1-1.2 || fail "both boards should be on the hub"
+{ board_at 1-1.1 && board_at 1-1.2; } || fail "both boards should be on the hub"
 cmboot -d /boot-cm4 -p 1-1.1 --wait-msd --timeout 30 -v; rc=$?
 [ $rc -eq 0 ] || fail "cmboot -p 1-1.1 exited $rc"
 d1=$(wait_disk 1-1.1 10) || fail "no disk under 1-1.1"

@@ -9,6 +9,7 @@ cmboot -d /boot-cm4 -j /tmp/meta --wait-msd --timeout 30 --request-timeout 1 -v;
 note "cmboot exit $rc"
 [ $rc -eq 0 ] || fail "cmboot exited $rc"
 ls /tmp/meta
+# shellcheck disable=SC2012 # the first of cmboot's own metadata files; no odd names here
 j=$(ls /tmp/meta/*.json 2>/dev/null | head -1)
 [ -n "$j" ] || fail "no metadata file"
 cat "$j"; echo

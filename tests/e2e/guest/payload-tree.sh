@@ -25,7 +25,7 @@ pt_report() { echo "E2E-FILE $2 $(sha256sum "$1" | cut -d' ' -f1)"; }
 pt_link() { mkdir -p "$(dirname "$1")"; ln -s "$2" "$1"; }
 
 mk_upstream_tree() {
-    local d=$1 img=${PT_BOOT_IMG_SIZE:-4194304} s g r p f i prefix
+    local d="$1" img="${PT_BOOT_IMG_SIZE:-4194304}" s g r p f i prefix
     shift
     mkdir -p "$d"
     # rpi-eeprom and firmware: the only real second stages

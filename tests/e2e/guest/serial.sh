@@ -4,7 +4,7 @@
 # metadata file after the second stage's serial, which is what provisioning scripts read back.
 . /e2e/common.sh
 S4=${1%%,*}; S5=${1##*,}
-[ -n "$S4" ] && [ -n "$S5" ] || fail "usage: serial.sh CM4SERIAL,CM5SERIAL"
+{ [ -n "$S4" ] && [ -n "$S5" ]; } || fail "usage: serial.sh CM4SERIAL,CM5SERIAL"
 # One directory for both boards (bootfiles.bin with 2711/ and 2712/ members of the same content), so every file
 # name the host checks stands for one content.
 mk_bootdir_modern /boot 2711 bootcode4.bin
@@ -13,7 +13,7 @@ cp -r "$t/2711" "$t/2712" && cp "$t/2711/bootcode4.bin" "$t/2712/bootcode5.bin"
 (cd "$t" && tar -cf /boot/bootfiles.bin 2711 2712) || fail "cannot make bootfiles.bin"
 report_file "$t/2712/bootcode5.bin" bootcode5.bin
 i=0; while ! { board_at 1-1.1 && board_at 1-1.2; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-board_at 1-1.1 && board_at 1-1.2 || fail "both boards should be on the hub"
+{ board_at 1-1.1 && board_at 1-1.2; } || fail "both boards should be on the hub"
 mkdir -p /tmp/meta
 # The CM5 first, by serial only: the CM4 on the same hub must stay untouched.
 cmboot -d /boot -i "$S5" -j /tmp/meta --wait-msd --timeout 30 -v; rc=$?

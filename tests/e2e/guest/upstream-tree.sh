@@ -7,7 +7,7 @@
 . /e2e/common.sh
 . /e2e/payload-tree.sh
 i=0; while ! { board_at 1-1.1 && board_at 1-1.2 && board_at 1-1.3; } && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-mkdir -p /tmp/empty && cd /tmp/empty || fail "no /tmp/empty"
+{ mkdir -p /tmp/empty && cd /tmp/empty; } || fail "no /tmp/empty"
 cmboot --timeout 2 2> /tmp/nofiles.err; rc=$?
 cat /tmp/nofiles.err
 [ $rc -eq 4 ] || fail "with no boot files anywhere cmboot exited $rc, expected 4"
