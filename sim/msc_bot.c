@@ -327,7 +327,7 @@ size_t msc_bot_config_descriptor(uint8_t *buf, size_t cap)
         7, 5, MSC_EP_IN, 2, MSC_MAX_PACKET & 0xff, MSC_MAX_PACKET >> 8, 0,
     };
     size_t n = cap < sizeof(desc) ? cap : sizeof(desc);
-    if (n) /* a GET_DESCRIPTOR with wLength 0 comes with no buffer at all */
-        memcpy(buf, desc, n);
+    if (n)
+        memcpy(buf, desc, n); /* a zero-length read comes with no buffer at all */
     return n;
 }

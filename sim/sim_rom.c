@@ -177,9 +177,8 @@ sim_status sim_rom_bulk(sim_device *dev, const uint8_t *data, size_t len, size_t
             vanish = true;
         }
     }
-    if (dev->rom == ROM_WAIT_MSG_BULK) {
-        if (take) /* a zero-length packet comes without data */
-            memcpy(dev->msg + dev->bulk_got, data, take);
+    if (dev->rom == ROM_WAIT_MSG_BULK && take) { /* a zero-length packet may come with no buffer */
+        memcpy(dev->msg + dev->bulk_got, data, take);
     } else if (take) {
         EVP_DigestUpdate(dev->sha, data, take);
         dev->res.second_stage_received += take;

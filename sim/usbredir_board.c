@@ -678,6 +678,102 @@ static void cb_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header
     enqueue(b, p);
 }
 
+/* Requests for what the board does not have (iso and interrupt endpoints, bulk streams, bulk receiving) and
+ * the filter: usbredirparser calls a NULL handler for a packet type it accepts, so each type a usb-host can
+ * receive has one here. Those that expect an answer get a stall; data is freed. */
+static void cb_start_iso(void *priv, uint64_t id, struct usb_redir_start_iso_stream_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_iso_stream_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    blog(b, "iso stream on endpoint 0x%02x refused: no such endpoint", h->endpoint);
+    usbredirparser_send_iso_stream_status(b->parser, id, &st);
+}
+
+static void cb_stop_iso(void *priv, uint64_t id, struct usb_redir_stop_iso_stream_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_iso_stream_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    usbredirparser_send_iso_stream_status(b->parser, id, &st);
+}
+
+static void cb_start_interrupt(void *priv, uint64_t id, struct usb_redir_start_interrupt_receiving_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_interrupt_receiving_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    blog(b, "interrupt receiving on endpoint 0x%02x refused: no such endpoint", h->endpoint);
+    usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
+}
+
+static void cb_stop_interrupt(void *priv, uint64_t id, struct usb_redir_stop_interrupt_receiving_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_interrupt_receiving_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
+}
+
+static void cb_alloc_streams(void *priv, uint64_t id, struct usb_redir_alloc_bulk_streams_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_bulk_streams_status_header st = { .endpoints = h->endpoints, .no_streams = 0,
+                                                       .status = usb_redir_stall };
+    usbredirparser_send_bulk_streams_status(b->parser, id, &st);
+}
+
+static void cb_free_streams(void *priv, uint64_t id, struct usb_redir_free_bulk_streams_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_bulk_streams_status_header st = { .endpoints = h->endpoints, .no_streams = 0,
+                                                       .status = usb_redir_stall };
+    usbredirparser_send_bulk_streams_status(b->parser, id, &st);
+}
+
+static void cb_start_bulk_receiving(void *priv, uint64_t id, struct usb_redir_start_bulk_receiving_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_bulk_receiving_status_header st = { .stream_id = h->stream_id, .endpoint = h->endpoint,
+                                                         .status = usb_redir_stall };
+    usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
+}
+
+static void cb_stop_bulk_receiving(void *priv, uint64_t id, struct usb_redir_stop_bulk_receiving_header *h)
+{
+    usbredir_board *b = priv;
+    struct usb_redir_bulk_receiving_status_header st = { .stream_id = h->stream_id, .endpoint = h->endpoint,
+                                                         .status = usb_redir_stall };
+    usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
+}
+
+static void cb_iso_packet(void *priv, uint64_t id, struct usb_redir_iso_packet_header *h, uint8_t *data, int len)
+{
+    usbredir_board *b = priv;
+    (void)len;
+    struct usb_redir_iso_packet_header r = { .endpoint = h->endpoint, .status = usb_redir_stall, .length = 0 };
+    usbredirparser_free_packet_data(b->parser, data);
+    usbredirparser_send_iso_packet(b->parser, id, &r, NULL, 0);
+}
+
+static void cb_interrupt_packet(void *priv, uint64_t id, struct usb_redir_interrupt_packet_header *h, uint8_t *data,
+                                int len)
+{
+    usbredir_board *b = priv;
+    (void)len;
+    struct usb_redir_interrupt_packet_header r = { .endpoint = h->endpoint, .status = usb_redir_stall, .length = 0 };
+    usbredirparser_free_packet_data(b->parser, data);
+    usbredirparser_send_interrupt_packet(b->parser, id, &r, NULL, 0);
+}
+
+static void cb_filter_reject(void *priv)
+{
+    blog(priv, "QEMU's filter rejects the device");
+}
+
+static void cb_filter_filter(void *priv, struct usbredirfilter_rule *rules, int rules_count)
+{
+    (void)rules_count;
+    blog(priv, "QEMU sent a device filter (ignored: the board is what it is)");
+    free(rules); /* the handler owns the rules */
+}
+
 /* ---- lifetime ---- */
 
 static void close_peer(usbredir_board *b)
@@ -725,6 +821,18 @@ static int open_parser(usbredir_board *b)
     p->device_disconnect_ack_func = cb_disconnect_ack;
     p->control_packet_func = cb_control;
     p->bulk_packet_func = cb_bulk;
+    p->start_iso_stream_func = cb_start_iso;
+    p->stop_iso_stream_func = cb_stop_iso;
+    p->start_interrupt_receiving_func = cb_start_interrupt;
+    p->stop_interrupt_receiving_func = cb_stop_interrupt;
+    p->alloc_bulk_streams_func = cb_alloc_streams;
+    p->free_bulk_streams_func = cb_free_streams;
+    p->start_bulk_receiving_func = cb_start_bulk_receiving;
+    p->stop_bulk_receiving_func = cb_stop_bulk_receiving;
+    p->iso_packet_func = cb_iso_packet;
+    p->interrupt_packet_func = cb_interrupt_packet;
+    p->filter_reject_func = cb_filter_reject;
+    p->filter_filter_func = cb_filter_filter;
     uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0 };
     usbredirparser_caps_set_cap(caps, usb_redir_cap_connect_device_version);
     usbredirparser_caps_set_cap(caps, usb_redir_cap_filter);

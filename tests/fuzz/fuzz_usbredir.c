@@ -138,7 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (unsigned ops = 0; ops < 200 && in.left; ops++) {
         uint8_t op = fuzz_u8(&in);
         const uint8_t *p;
-        switch ((op & 0x1f) % 12) {
+        switch ((op & 0x1f) % 13) {
         case 0: { /* control transfer */
             struct usb_redir_control_packet_header c = {0};
             c.requesttype = fuzz_u8(&in);
@@ -218,6 +218,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 11:
             usbredir_board_plug(b, op & 0x80);
             break;
+        case 12: { /* the other packet types a usb-host may be sent (iso, interrupt, streams, filter) */
+            static const struct { uint32_t type; size_t hlen; } kinds[] = {
+                {usb_redir_start_iso_stream, sizeof(struct usb_redir_start_iso_stream_header)},
+                {usb_redir_stop_iso_stream, sizeof(struct usb_redir_stop_iso_stream_header)},
+                {usb_redir_start_interrupt_receiving, sizeof(struct usb_redir_start_interrupt_receiving_header)},
+                {usb_redir_stop_interrupt_receiving, sizeof(struct usb_redir_stop_interrupt_receiving_header)},
+                {usb_redir_alloc_bulk_streams, sizeof(struct usb_redir_alloc_bulk_streams_header)},
+                {usb_redir_free_bulk_streams, sizeof(struct usb_redir_free_bulk_streams_header)},
+                {usb_redir_filter_reject, 0},
+                {usb_redir_filter_filter, 0},
+                {usb_redir_start_bulk_receiving, sizeof(struct usb_redir_start_bulk_receiving_header)},
+                {usb_redir_stop_bulk_receiving, sizeof(struct usb_redir_stop_bulk_receiving_header)},
+                {usb_redir_iso_packet, sizeof(struct usb_redir_iso_packet_header)},
+                {usb_redir_interrupt_packet, sizeof(struct usb_redir_interrupt_packet_header)},
+            };
+            uint8_t k = fuzz_u8(&in) % (sizeof kinds / sizeof kinds[0]);
+            uint8_t hdr[16] = {0};
+            size_t hl = fuzz_bytes(&in, kinds[k].hlen, &p);
+            memcpy(hdr, p, hl);
+            size_t dlen = fuzz_bytes(&in, fuzz_u8(&in) % 64, &p);
+            if (kinds[k].type == usb_redir_filter_filter) /* rules text: "class,vendor,product,version,allow|..." */
+                packet(&o, kinds[k].type, id++, NULL, 0, p, dlen);
+            else
+                packet(&o, kinds[k].type, id++, hdr, kinds[k].hlen, p, dlen);
+            break;
+        }
         }
         if (op & 0x20)
             send_all(b, peer, &o);
