@@ -97,16 +97,15 @@ static int family_of(unsigned maj, unsigned min)
     return -1;
 }
 
-/* Whether writing the target's disk destroys a file system mounted from mount_family. A dm target over the
- * disk of a mount (the other direction of the stack) only counts with CMBOOT_FUZZ_STRICT_STACKS: issue 9
- * item 4 adds it. */
+/* Whether writing the target's disk destroys a file system mounted from mount_family, in both directions of a
+ * dm stack (issue 9 item 4: a dm target over the disk of a mount counts too). */
 static int covers(int target, int mount)
 {
     if (target < 0 || mount < 0)
         return 0;
     if (target == mount || (target == 1 && mount == 2))
         return 1;
-    return target == 2 && mount == 1 && getenv("CMBOOT_FUZZ_STRICT_STACKS") != NULL;
+    return target == 2 && mount == 1;
 }
 
 /* Whether a plain, well-formed mountinfo line (as the kernel writes them) mounts "/" from a device that the
