@@ -105,9 +105,18 @@ done
 # cmboot with the shared libraries it was linked against (Debian's udev-built libusb among them: the
 # --discovery=libusb control scenario needs exactly that library).
 install -m 755 "$CMBOOT" "$ROOT/bin/cmboot"
+# The system's libraries keep their paths; the project's own (libcmboot.so from the build tree, found through
+# the binary's RUNPATH) go beside libc, where the loader looks anyway: the build tree's path may not exist in the
+# guest, or sit under its /tmp, which the guest's init covers with a tmpfs.
+SYSLIBDIR=$(dirname "$(echo "$LIBS" | tr ' ' '\n' | grep -m1 '/libc\.so')")
+{ [ -n "$SYSLIBDIR" ] && [ "$SYSLIBDIR" != . ]; } || die "no libc among cmboot's libraries (ldd $CMBOOT)"
 for lib in $LIBS; do
-    mkdir -p "$ROOT$(dirname "$lib")"
-    cp -L "$lib" "$ROOT$lib"
+    case "$lib" in
+        /lib/*|/lib64/*|/usr/lib/*|/usr/lib64/*) dst=$lib ;;
+        *) dst=$SYSLIBDIR/$(basename "$lib") ;;
+    esac
+    mkdir -p "$ROOT$(dirname "$dst")"
+    cp -L "$lib" "$ROOT$dst"
 done
 install -m 755 "$GUEST_DIR/init" "$ROOT/init"
 for f in "$GUEST_DIR"/*.sh; do install -m 755 "$f" "$ROOT/e2e/"; done
