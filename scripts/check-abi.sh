@@ -17,7 +17,9 @@ if ! command -v abidw >/dev/null || ! command -v abidiff >/dev/null; then
   die "abidw/abidiff missing: install abigail-tools (scripts/deps.sh)"
 fi
 [ -f "$lib" ] || die "$lib not found: build first (scripts/build.sh)"
-readelf -S "$lib" | grep -q '\.debug_info' || die "$lib has no debug info: build with -DCMAKE_BUILD_TYPE=RelWithDebInfo"
+# Whole output first: grep -q leaving early would kill readelf with SIGPIPE and fail the pipeline (pipefail).
+sections=$(readelf -S "$lib")
+grep -q '\.debug_info' <<< "$sections" || die "$lib has no debug info: build with -DCMAKE_BUILD_TYPE=RelWithDebInfo"
 version_h=$(dirname "$(readlink -f "$lib")")/include/cmboot/version.h
 [ -f "$version_h" ] || die "$version_h not found next to $lib"
 version=$(sed -n 's/^#define CMBOOT_VERSION_STRING "\(.*\)"$/\1/p' "$version_h")

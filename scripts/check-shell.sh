@@ -15,7 +15,8 @@ while IFS= read -r -d '' f; do
   [ -f "$f" ] || continue
   case "$f" in
     *.sh) scripts+=("$f") ;;
-    *) if head -n1 "$f" 2>/dev/null | grep -qE '^#!.*(/|env |busybox )(ba|da)?sh( |$)'; then scripts+=("$f"); fi ;;
+    *) first=$(head -n1 "$f" 2>/dev/null | tr -d '\0' || true)
+       if grep -qE '^#!.*(/|env |busybox )(ba|da)?sh( |$)' <<< "$first"; then scripts+=("$f"); fi ;;
   esac
 done < <(list_files)
 [ ${#scripts[@]} -gt 0 ] || { echo "check-shell: no scripts found" >&2; exit 1; }
