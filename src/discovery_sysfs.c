@@ -71,18 +71,22 @@ static bool unconfigured(const cmboot_device_info *info)
 
 /* A two-interface BCM2837 ROM offers a mass-storage interface of no use; without udev nobody applies the
  * rule that switches it off, so do it here before usb-storage trips over it. */
-static void quiet_rom_storage(sysfs_disc *d, const cmboot_device_info *info)
+static void deauthorize_storage(sysfs_disc *d, const char *devdir, const char *port)
 {
-    if (info->stage != CMBOOT_STAGE_ROM || info->num_interfaces < 2)
-        return;
     bool changed = false;
-    int rc = cmboot_sysfs_deauthorize_storage(info->syspath, info->port_path, &changed);
+    int rc = cmboot_sysfs_deauthorize_storage(devdir, port, &changed);
     if (rc == CMBOOT_OK && changed)
-        cmboot_logf(&d->log, info->port_path, CMBOOT_LOG_INFO,
+        cmboot_logf(&d->log, port, CMBOOT_LOG_INFO,
                     "switched off the boot ROM's mass-storage interface (as upstream's udev rule does)");
     else if (rc != CMBOOT_OK && rc != CMBOOT_ERR_NOT_FOUND)
-        cmboot_logf(&d->log, info->port_path, CMBOOT_LOG_WARN,
-                    "cannot switch off the boot ROM's mass-storage interface: %s", cmboot_strerror(rc));
+        cmboot_logf(&d->log, port, CMBOOT_LOG_WARN, "cannot switch off the boot ROM's mass-storage interface: %s",
+                    cmboot_strerror(rc));
+}
+
+static void quiet_rom_storage(sysfs_disc *d, const cmboot_device_info *info)
+{
+    if (info->stage == CMBOOT_STAGE_ROM && info->num_interfaces >= 2)
+        deauthorize_storage(d, info->syspath, info->port_path);
 }
 
 static known_dev *find_known(sysfs_disc *d, const char *name)
@@ -274,10 +278,7 @@ static void early_quiet_rom_storage(sysfs_disc *d, const cmboot_uevent *u)
     if (!cmboot_sysfs_is_device_name(port))
         return;
     snprintf(devdir, sizeof devdir, "%s/bus/usb/devices/%s", d->sys_root, port);
-    bool changed = false;
-    if (cmboot_sysfs_deauthorize_storage(devdir, port, &changed) == CMBOOT_OK && changed)
-        cmboot_logf(&d->log, port, CMBOOT_LOG_INFO,
-                    "switched off the boot ROM's mass-storage interface as it appeared (as upstream's udev rule does)");
+    deauthorize_storage(d, devdir, port);
 }
 
 static bool handle_uevent(sysfs_disc *d, const cmboot_uevent *u, cmboot_device_event *ev)
