@@ -1,4 +1,4 @@
-/* libFuzzer target: target safety and pairing on a fake machine (src/flash_target.c, src/flash_pair.c):
+/* libFuzzer target: target safety and pairing on a fake machine (src/flash/target.c, src/flash/pair.c):
  * /proc/self/mountinfo from the input, a sysfs block tree (a USB disk, a SATA disk, a dm device on the SATA
  * disk) extended by records from the input (tests/fuzz/fuzz_util.h), then the checks and the pairing scan.
  * Invariant on the unextended tree: a disk that holds the host's "/" (directly, through a partition, or under
@@ -11,7 +11,7 @@
 
 #include "cmboot/device.h"
 #include "cmboot/error.h"
-#include "flash_internal.h"
+#include "flash/flash_internal.h"
 #include "fuzz_util.h"
 
 #define USBDEV "devices/pci0000:00/usb1/1-1"
@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cmboot_target_identity id;
     /* diskseq and size as the descriptor would give them: unknown (0) or a value sysfs may contradict. */
     uint64_t fd_seq = flags & 0x40 ? 7 : 0;
-    int rc = cmboot_target_check_blockdev(&env, d->maj, d->min, fd_seq, 0, want_ports[(flags >> 3) % 3], image,
+    int rc = cmb_target_check_blockdev(&env, d->maj, d->min, fd_seq, 0, want_ports[(flags >> 3) % 3], image,
                                           tflags, &id, reason, sizeof reason);
     if (strnlen(reason, sizeof reason) == sizeof reason)
         fuzz_fail("reason not terminated");

@@ -1,4 +1,4 @@
-/* libFuzzer target: bmap XML (src/flash_bmap.c), a file that comes with a downloaded image. */
+/* libFuzzer target: bmap XML (src/flash/bmap.c), a file that comes with a downloaded image. */
 #include <stdlib.h>
 
 #include "cmboot/error.h"

@@ -1,4 +1,4 @@
-/* libFuzzer target: members of bootfiles.bin (src/files_bootfiles.c), a tar archive in the boot directory. */
+/* libFuzzer target: members of bootfiles.bin (src/files/bootfiles.c), a tar archive in the boot directory. */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
-#include "files_internal.h"
+#include "files/files_internal.h"
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0)
         fuzz_fail("cannot open the archive");
     cmboot_stream s;
-    if (cmboot_bootfiles_open_member(fd, "bootfiles.bin", member, &s) != CMBOOT_OK)
+    if (cmb_bootfiles_open_member(fd, "bootfiles.bin", member, &s) != CMBOOT_OK)
         return 0; /* fd is closed in every case */
     uint8_t buf[4096];
     uint64_t total = 0;

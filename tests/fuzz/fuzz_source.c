@@ -1,4 +1,4 @@
-/* libFuzzer target: image sources through libarchive (src/flash_source.c): raw, gzip, xz, zstd, bzip2 and zip
+/* libFuzzer target: image sources through libarchive (src/flash/source.c): raw, gzip, xz, zstd, bzip2 and zip
  * (which entry is the image), read to the end as the writer does. */
 #include <limits.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
-#include "flash_internal.h"
+#include "flash/flash_internal.h"
 #include "fuzz_util.h"
 
 #define READ_CAP (32u << 20) /* decompression bombs: the writer streams them; here they only cost time */
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             r != CMBOOT_ERR_VERIFY)
             fuzz_fail("source read: unexpected error");
         if (r != CMBOOT_OK)
-            (void)cmboot_flash_source_error(src);
+            (void)cmb_flash_source_error(src);
         /* a raw file's size is its length; a claimed size only matters when the read reached the end */
         if (r == CMBOOT_OK && total < READ_CAP && has_size && strcmp(fmt, "raw") == 0 && known != total)
             fuzz_fail("raw source size differs from its length");

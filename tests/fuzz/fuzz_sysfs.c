@@ -1,4 +1,4 @@
-/* libFuzzer target: sysfs USB attributes and the `descriptors` file (src/sysfs_usb.c), read from a fake
+/* libFuzzer target: sysfs USB attributes and the `descriptors` file (src/os/linux/sysfs_usb.c), read from a fake
  * bus/usb/devices/<name> directory whose files the input writes into the scratch directory. A board's serial
  * string and descriptors come from the device; the kernel only copies them. */
 #include <limits.h>
@@ -8,7 +8,7 @@
 
 #include "cmboot/error.h"
 #include "fuzz_util.h"
-#include "sysfs_usb.h"
+#include "os/linux/sysfs_usb.h"
 
 static const char *const attrs[] = {
     "idVendor", "idProduct", "busnum", "devnum", "descriptors", "bNumInterfaces", "serial", "dev",
@@ -58,7 +58,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cmboot_device_info info;
     unsigned maj = 0, min = 0;
-    int rc = cmboot_sysfs_read_device(sys, name, &info, &maj, &min);
+    int rc = cmb_sysfs_read_device(sys, name, &info, &maj, &min);
     if (rc == CMBOOT_OK) {
         if (strnlen(info.serial, sizeof info.serial) == sizeof info.serial ||
             strnlen(info.port_path, sizeof info.port_path) == sizeof info.port_path)
@@ -71,20 +71,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char drv[32];
     for (int iface = 0; iface < 3; iface++) {
-        if (cmboot_sysfs_interface_driver(dir, name, iface, drv, sizeof drv) == CMBOOT_OK &&
+        if (cmb_sysfs_interface_driver(dir, name, iface, drv, sizeof drv) == CMBOOT_OK &&
             (strnlen(drv, sizeof drv) == sizeof drv || strchr(drv, '/')))
             fuzz_fail("driver name not a terminated base name");
     }
     bool changed = false;
-    (void)cmboot_sysfs_deauthorize_storage(dir, name, &changed);
+    (void)cmb_sysfs_deauthorize_storage(dir, name, &changed);
     char small[4];
-    (void)cmboot_sysfs_read_attr(dir, "serial", small, sizeof small);
+    (void)cmb_sysfs_read_attr(dir, "serial", small, sizeof small);
     /* a name straight from the input (directory names under bus/usb/devices are the kernel's, but the check
      * guards path building) */
     char raw[40];
     size_t rn = in.left < sizeof raw - 1 ? in.left : sizeof raw - 1;
     memcpy(raw, in.p, rn);
     raw[rn] = 0;
-    (void)cmboot_sysfs_is_device_name(raw);
+    (void)cmb_sysfs_is_device_name(raw);
     return 0;
 }

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
-#include "discovery_sysfs.h"
-#include "sysfs_usb.h"
-#include "usbfs_node.h"
+#include "usb/discovery_sysfs.h"
+#include "os/linux/sysfs_usb.h"
+#include "os/linux/usbfs_node.h"
 
 /* Writes one attribute of a fake device. */
 static void attr(const char *root, const char *name, const char *key, const char *value)
@@ -67,13 +67,13 @@ static void remove_device(const char *root, const char *name)
 static void sysfs_device_names(void **state)
 {
     (void)state;
-    assert_true(cmboot_sysfs_is_device_name("1-1.3"));
-    assert_true(cmboot_sysfs_is_device_name("2-4"));
-    assert_false(cmboot_sysfs_is_device_name("usb1"));
-    assert_false(cmboot_sysfs_is_device_name("1-1:1.0"));
-    assert_false(cmboot_sysfs_is_device_name("1-1.3:1.1"));
-    assert_false(cmboot_sysfs_is_device_name("."));
-    assert_false(cmboot_sysfs_is_device_name(NULL));
+    assert_true(cmb_sysfs_is_device_name("1-1.3"));
+    assert_true(cmb_sysfs_is_device_name("2-4"));
+    assert_false(cmb_sysfs_is_device_name("usb1"));
+    assert_false(cmb_sysfs_is_device_name("1-1:1.0"));
+    assert_false(cmb_sysfs_is_device_name("1-1.3:1.1"));
+    assert_false(cmb_sysfs_is_device_name("."));
+    assert_false(cmb_sysfs_is_device_name(NULL));
 }
 
 static void sysfs_read_rom_device(void **state)
@@ -83,7 +83,7 @@ static void sysfs_read_rom_device(void **state)
     fake_device(root, "1-1.3", 0x0a5c, 0x2711, 1, 5, 3, "af04b2da");
     cmboot_device_info info;
     unsigned major = 0, minor = 0;
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1.3", &info, &major, &minor), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1.3", &info, &major, &minor), CMBOOT_OK);
     assert_int_equal(info.vid, 0x0a5c);
     assert_int_equal(info.pid, 0x2711);
     assert_int_equal(info.busnum, 1);
@@ -115,16 +115,16 @@ static void sysfs_read_stages_and_fallbacks(void **state)
     unlink(path); /* old kernels: numbers computed from bus and device */
     cmboot_device_info info;
     unsigned major, minor;
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-2", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-2", &info, NULL, NULL), CMBOOT_OK);
     assert_int_equal(info.stage, CMBOOT_STAGE_SECOND);
     assert_string_equal(info.soc->name, "BCM2837");
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-3", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-3", &info, NULL, NULL), CMBOOT_OK);
     assert_int_equal(info.stage, CMBOOT_STAGE_MASS_STORAGE);
     assert_null(info.soc);
     assert_string_equal(info.serial, "10000000cafe");
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-4", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-4", &info, NULL, NULL), CMBOOT_OK);
     assert_int_equal(info.stage, CMBOOT_STAGE_UNKNOWN);
-    assert_int_equal(cmboot_sysfs_read_device(root, "2-1", &info, &major, &minor), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(root, "2-1", &info, &major, &minor), CMBOOT_OK);
     assert_int_equal(info.stage, CMBOOT_STAGE_ROM);
     assert_string_equal(info.serial, "");
     assert_int_equal(major, 189);
@@ -139,29 +139,29 @@ static void sysfs_read_hostile_attributes(void **state)
     char *root = test_tmpdir("sysfs-bad");
     cmboot_device_info info;
     /* Missing device and missing descriptors: not (yet) there. */
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_NOT_FOUND);
     fake_device(root, "1-1", 0x0a5c, 0x2711, 1, 5, 3, "x");
     char path[1024];
     snprintf(path, sizeof path, "%s/bus/usb/devices/1-1/descriptors", root);
     unlink(path);
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_NOT_FOUND);
     /* A short or wrong descriptor. */
     test_write_file(root, "bus/usb/devices/1-1/descriptors", "\x12\x01\x00", 3);
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
     uint8_t wrong[18] = {18, 2};
     test_write_file(root, "bus/usb/devices/1-1/descriptors", wrong, sizeof wrong);
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
     fake_device(root, "1-1", 0x0a5c, 0x2711, 1, 5, 3, "x");
     /* Garbage numbers. */
     attr(root, "1-1", "idVendor", "zz5c\n");
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
     attr(root, "1-1", "idVendor", "10a5c\n");
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
     attr(root, "1-1", "idVendor", "0a5c\n");
     attr(root, "1-1", "devnum", "-5\n");
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
     attr(root, "1-1", "devnum", "0\n");
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_ERR_FORMAT);
     attr(root, "1-1", "devnum", "5\n");
     /* A serial longer than the field and with control characters is cut and cleaned. */
     char serial[400];
@@ -169,10 +169,10 @@ static void sysfs_read_hostile_attributes(void **state)
     serial[1] = '\x1b';
     serial[sizeof serial - 1] = '\0';
     attr(root, "1-1", "serial", serial);
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_OK);
     assert_string_equal(info.serial, ""); /* too long to be a serial: dropped, not cut */
     attr(root, "1-1", "serial", "ab\x1b[2Jcd\n");
-    assert_int_equal(cmboot_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(root, "1-1", &info, NULL, NULL), CMBOOT_OK);
     assert_string_equal(info.serial, "ab[2Jcd");
     test_rmtree(root);
     free(root);
@@ -187,13 +187,13 @@ static void sysfs_interface_driver_link(void **state)
     char dir[1024], link[1100];
     snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-1", root);
     char drv[64];
-    assert_int_equal(cmboot_sysfs_interface_driver(dir, "1-1", 0, drv, sizeof drv), CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(cmb_sysfs_interface_driver(dir, "1-1", 0, drv, sizeof drv), CMBOOT_ERR_NOT_FOUND);
     test_write_file(root, "bus/usb/devices/1-1/1-1:1.0/bInterfaceClass", "ff\n", 3);
     snprintf(link, sizeof link, "%s/1-1:1.0/driver", dir);
     assert_int_equal(symlink("../../../../bus/usb/drivers/usbfs", link), 0);
-    assert_int_equal(cmboot_sysfs_interface_driver(dir, "1-1", 0, drv, sizeof drv), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_interface_driver(dir, "1-1", 0, drv, sizeof drv), CMBOOT_OK);
     assert_string_equal(drv, "usbfs");
-    assert_int_equal(cmboot_sysfs_interface_driver(dir, "1-1", 1, drv, sizeof drv), CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(cmb_sysfs_interface_driver(dir, "1-1", 1, drv, sizeof drv), CMBOOT_ERR_NOT_FOUND);
     test_rmtree(root);
     free(root);
 }
@@ -220,9 +220,9 @@ static void open_disc(fixture *f, unsigned settle_ms)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     f->feed = sv[1];
-    cmboot_sysfs_options opt = {.sys_root = f->root, .dev_root = f->devroot, .uevent_fd = sv[0],
+    cmb_sysfs_options opt = {.sys_root = f->root, .dev_root = f->devroot, .uevent_fd = sv[0],
                                 .uevent_is_netlink = false, .settle_ms = settle_ms};
-    assert_int_equal(cmboot_discovery_sysfs_new_opts(NULL, &opt, &f->disc), CMBOOT_OK);
+    assert_int_equal(cmb_discovery_sysfs_new_opts(NULL, &opt, &f->disc), CMBOOT_OK);
     assert_string_equal(f->disc.ops->name, "sysfs");
 }
 
@@ -421,7 +421,7 @@ static void discovery_waits_for_configuration(void **state)
     fake_device(f.root, "1-6", 0x0a5c, 0x2764, 1, 4, 0, NULL);
     attr(f.root, "1-6", "bNumInterfaces", "\n");
     cmboot_device_info info;
-    assert_int_equal(cmboot_sysfs_read_device(f.root, "1-6", &info, NULL, NULL), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_device(f.root, "1-6", &info, NULL, NULL), CMBOOT_OK);
     assert_int_equal(info.num_interfaces, 0);
     open_disc(&f, 2000);
     send_uevent(&f, "add", "1-6", "a5c/2764/0", 4);
@@ -467,13 +467,13 @@ static void discovery_deauthorizes_rom_storage(void **state)
     char buf[8];
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-7/1-7:1.0", f.root);
-    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
     assert_string_equal(buf, "0");
     snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-7/1-7:1.1", f.root);
-    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
     assert_string_equal(buf, "1");
     snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-8/1-8:1.0", f.root);
-    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
     assert_string_equal(buf, "1");
     stop(&f);
 }
@@ -498,7 +498,7 @@ static void discovery_deauthorizes_on_interface_uevent(void **state)
     assert_int_equal(next(&f, &ev, 50), CMBOOT_ERR_TIMEOUT); /* nothing to report yet */
     char buf[8], dir[1024];
     snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-9/1-9:1.0", f.root);
-    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
     assert_string_equal(buf, "0");
     /* A CM4's interface is never touched. */
     fake_device(f.root, "1-10", 0x0a5c, 0x2711, 1, 6, 3, "x");
@@ -510,7 +510,7 @@ static void discovery_deauthorizes_on_interface_uevent(void **state)
     assert_int_equal(write(f.feed, msg4, sizeof msg4), (ssize_t)sizeof msg4);
     assert_int_equal(next(&f, &ev, 50), CMBOOT_ERR_TIMEOUT);
     snprintf(dir, sizeof dir, "%s/bus/usb/devices/1-10/1-10:1.0", f.root);
-    assert_int_equal(cmboot_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
+    assert_int_equal(cmb_sysfs_read_attr(dir, "authorized", buf, sizeof buf), CMBOOT_OK);
     assert_string_equal(buf, "1");
     stop(&f);
 }
@@ -625,9 +625,9 @@ static void usbfs_opens_existing_node(void **state)
     char *root = test_tmpdir("usbfs-node");
     test_write_file(root, "bus/usb/001/005", "", 0);
     char path[256];
-    assert_int_equal(cmboot_usbfs_node_path(path, sizeof path, "/dev", 1, 5), CMBOOT_OK);
+    assert_int_equal(cmb_usbfs_node_path(path, sizeof path, "/dev", 1, 5), CMBOOT_OK);
     assert_string_equal(path, "/dev/bus/usb/001/005");
-    int fd = cmboot_usbfs_open(root, 1, 5, 189, 4, cmboot_now_ms() + 100);
+    int fd = cmb_usbfs_open(root, 1, 5, 189, 4, cmboot_now_ms() + 100);
     assert_true(fd >= 0);
     close(fd);
     test_rmtree(root);
@@ -639,7 +639,7 @@ static void usbfs_makes_private_node_when_missing(void **state)
     (void)state;
     char *root = test_tmpdir("usbfs-private");
     /* No bus/usb at all (no devtmpfs, no mdev). 1:3 is /dev/null, a char device any test host has. */
-    int fd = cmboot_usbfs_open(root, 1, 5, 1, 3, cmboot_now_ms() + 100);
+    int fd = cmb_usbfs_open(root, 1, 5, 1, 3, cmboot_now_ms() + 100);
     if (geteuid() == 0) {
         assert_true(fd >= 0);
         struct stat st;
@@ -662,7 +662,7 @@ static void usbfs_makes_private_node_when_missing(void **state)
 static int child_open(const char *root, int64_t wait_ms, int64_t *took)
 {
     int64_t t0 = cmboot_now_ms();
-    int fd = cmboot_usbfs_open(root, 1, 9, 189, 8, t0 + wait_ms);
+    int fd = cmb_usbfs_open(root, 1, 9, 189, 8, t0 + wait_ms);
     *took = cmboot_now_ms() - t0;
     if (fd >= 0)
         close(fd);

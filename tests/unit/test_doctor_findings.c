@@ -9,8 +9,8 @@
 
 #include "cmboot/doctor.h"
 #include "cmboot/error.h"
-#include "elf_needed.h"
-#include "kconfig.h"
+#include "doctor/elf_needed.h"
+#include "doctor/kconfig.h"
 
 static const char *const full_config = "CONFIG_USB=y\nCONFIG_USB_XHCI_HCD=y\nCONFIG_NET=y\nCONFIG_DEVTMPFS=y\n"
                                        "CONFIG_USB_STORAGE=y\nCONFIG_SCSI=y\nCONFIG_BLK_DEV_SD=y\n";
@@ -459,16 +459,16 @@ static void doctor_elf_and_kconfig_readers(void **state)
 {
     (void)state;
     bool found = true;
-    assert_int_equal(cmboot_elf_needs("/proc/self/exe", "libcmocka", &found), CMBOOT_OK);
+    assert_int_equal(cmb_elf_needs("/proc/self/exe", "libcmocka", &found), CMBOOT_OK);
     assert_true(found);
-    assert_int_equal(cmboot_elf_needs("/proc/self/exe", "libudev", &found), CMBOOT_OK);
+    assert_int_equal(cmb_elf_needs("/proc/self/exe", "libudev", &found), CMBOOT_OK);
     assert_false(found);
-    assert_int_equal(cmboot_elf_needs("/nonexistent.so", "libudev", &found), CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(cmb_elf_needs("/nonexistent.so", "libudev", &found), CMBOOT_ERR_NOT_FOUND);
     char *dir = test_tmpdir("doc-elf");
     test_write_file(dir, "text.so", "not an elf at all, just text", 28);
     char p[1100];
     snprintf(p, sizeof p, "%s/text.so", dir);
-    assert_int_equal(cmboot_elf_needs(p, "libudev", &found), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_elf_needs(p, "libudev", &found), CMBOOT_ERR_FORMAT);
     /* A truncated ELF header and hostile section offsets are refused, not followed. */
     uint8_t elf[64] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
     elf[0x3a] = 64;   /* e_shentsize */
@@ -476,23 +476,23 @@ static void doctor_elf_and_kconfig_readers(void **state)
     elf[0x28] = 0xff; /* e_shoff far beyond the file */
     test_write_file(dir, "bad.so", elf, sizeof elf);
     snprintf(p, sizeof p, "%s/bad.so", dir);
-    assert_int_equal(cmboot_elf_needs(p, "libudev", &found), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_elf_needs(p, "libudev", &found), CMBOOT_ERR_FORMAT);
     test_write_file(dir, "short.so", elf, 20);
     snprintf(p, sizeof p, "%s/short.so", dir);
-    assert_int_equal(cmboot_elf_needs(p, "libudev", &found), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_elf_needs(p, "libudev", &found), CMBOOT_ERR_FORMAT);
 
     const char *cfg = "CONFIG_USB=y\n# CONFIG_SCSI is not set\nCONFIG_USB_STORAGE=m\nCONFIG_USBX=y\n"
                       "CONFIG_HZ=250\nCONFIG_NET=y";
-    assert_int_equal(cmboot_kconfig_value(cfg, "CONFIG_USB"), 'y');
-    assert_int_equal(cmboot_kconfig_value(cfg, "CONFIG_USB_STORAGE"), 'm');
-    assert_int_equal(cmboot_kconfig_value(cfg, "CONFIG_SCSI"), 0);
-    assert_int_equal(cmboot_kconfig_value(cfg, "CONFIG_US"), 0);
-    assert_int_equal(cmboot_kconfig_value(cfg, "CONFIG_HZ"), 0);
-    assert_int_equal(cmboot_kconfig_value(cfg, "CONFIG_NET"), 'y');
+    assert_int_equal(cmb_kconfig_value(cfg, "CONFIG_USB"), 'y');
+    assert_int_equal(cmb_kconfig_value(cfg, "CONFIG_USB_STORAGE"), 'm');
+    assert_int_equal(cmb_kconfig_value(cfg, "CONFIG_SCSI"), 0);
+    assert_int_equal(cmb_kconfig_value(cfg, "CONFIG_US"), 0);
+    assert_int_equal(cmb_kconfig_value(cfg, "CONFIG_HZ"), 0);
+    assert_int_equal(cmb_kconfig_value(cfg, "CONFIG_NET"), 'y');
     char *text = NULL;
     test_write_file(dir, "binary", "\x1f\x8b\x08\x00garbage", 12);
     snprintf(p, sizeof p, "%s/binary", dir);
-    assert_int_not_equal(cmboot_kconfig_load(p, &text, NULL), CMBOOT_OK);
+    assert_int_not_equal(cmb_kconfig_load(p, &text, NULL), CMBOOT_OK);
     assert_null(text);
     test_rmtree(dir);
     free(dir);

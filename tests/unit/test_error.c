@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cmboot/error.h"
-#include "error_internal.h"
+#include "core/error_map.h"
 
 static void error_every_code_has_a_distinct_name_and_text(void **state)
 {
@@ -42,7 +42,7 @@ static void error_from_errno_mapping(void **state)
         {ENOSPC, CMBOOT_ERR_IO},        {ELOOP, CMBOOT_ERR_IO},          {0, CMBOOT_ERR_IO},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int got = cmboot_error_from_errno(cases[i].e);
+        int got = cmb_error_from_errno(cases[i].e);
         if (got != cases[i].want)
             fail_msg("errno %d (%s): got %s, want %s", cases[i].e, strerror(cases[i].e), cmboot_error_name(got),
                      cmboot_error_name(cases[i].want));

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cmboot/cmboot.h"
-#include "files_internal.h"
+#include "files/files_internal.h"
 #include "fixture_payload_tree.h"
 #include "testutil.h"
 
@@ -250,10 +250,10 @@ static void test_open_without_openat2_matches(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         for (unsigned walk = 0; walk < 2; walk++) {
             for (unsigned strict = 0; strict < 2; strict++) {
-                unsigned flags = (walk ? CMBOOT_OPEN_NO_OPENAT2 : 0) | (strict ? CMBOOT_OPEN_BENEATH : 0);
+                unsigned flags = (walk ? CMB_OPEN_NO_OPENAT2 : 0) | (strict ? CMB_OPEN_BENEATH : 0);
                 const char *want = strict ? cases[i].strict : cases[i].def;
                 int want_rc = strict ? cases[i].strict_rc : cases[i].def_rc;
-                int fd = cmboot_open_in(dirfd, cases[i].name, flags);
+                int fd = cmb_open_in(dirfd, cases[i].name, flags);
                 if (!want) {
                     if (fd != want_rc)
                         fail_msg("%s (walk %u strict %u): %d, want %d", cases[i].name, walk, strict, fd, want_rc);
@@ -381,7 +381,7 @@ static void test_upstream_tree_resolves(void **state)
         int dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
         assert_true(dirfd >= 0);
         const char *first = strchr(p[i].second_target, ':') ? "bootfiles.bin" : soc->second_stage;
-        int fd = cmboot_open_in(dirfd, first, CMBOOT_OPEN_NO_OPENAT2);
+        int fd = cmb_open_in(dirfd, first, CMB_OPEN_NO_OPENAT2);
         if (fd < 0)
             fail_msg("%s/%s without openat2: %s", p[i].dir, first, cmboot_error_name(fd));
         if (!strchr(p[i].second_target, ':')) {

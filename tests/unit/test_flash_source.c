@@ -16,7 +16,7 @@
 
 #include "cmboot/error.h"
 #include "cmboot/flash.h"
-#include "flash_internal.h"
+#include "flash/flash_internal.h"
 #include "test_flash_util.h"
 
 #define IMG_SIZE (3u * 1024u * 1024u + 123u)
@@ -209,7 +209,7 @@ static int drain(const char *path, unsigned flags, uint8_t *out, size_t cap, siz
         size_t n = 0;
         rc = cmboot_flash_source_read(src, chunk, 100000, &n);
         if (rc != CMBOOT_OK) {
-            snprintf(why, why_size, "%s", cmboot_flash_source_error(src));
+            snprintf(why, why_size, "%s", cmb_flash_source_error(src));
             break;
         }
         if (n == 0)

@@ -14,7 +14,7 @@
 #include "cmboot/device.h"
 #include "cmboot/error.h"
 #include "cmboot/flash.h"
-#include "flash_internal.h"
+#include "flash/flash_internal.h"
 #include "test_flash_util.h"
 
 #define USB_HOST "devices/pci0000:00/0000:00:14.0/usb1"
@@ -131,7 +131,7 @@ static int check_full(tree *t, unsigned maj, unsigned min, uint64_t seq, const c
                       unsigned flags, cmboot_target_identity *id)
 {
     t->reason[0] = 0;
-    int rc = cmboot_target_check_blockdev(&t->env, maj, min, seq, 0, port, size, flags, id, t->reason,
+    int rc = cmb_target_check_blockdev(&t->env, maj, min, seq, 0, port, size, flags, id, t->reason,
                                           sizeof t->reason);
     if (rc != CMBOOT_OK)
         assert_true(t->reason[0] != 0); /* every refusal says why */

@@ -14,7 +14,7 @@
 
 #include "cmboot/cmboot.h"
 #include "cmboot/metadata.h"
-#include "metadata_internal.h"
+#include "metadata/metadata_internal.h"
 #include "testutil.h"
 #include "text_check.h"
 
@@ -352,7 +352,7 @@ static void planted_names_skipped(unsigned flags)
     assert_true(dirfd >= 0);
     aimed a = {0, {0x01, 0x02, 0x03, 0x04}};
     const char *text = "{ \"BOOT_ROM\": \"0x1234\" }\n";
-    assert_int_equal(cmboot_metadata_write_at(dirfd, "s.json", text, strlen(text), flags, aimed_random, &a),
+    assert_int_equal(cmb_metadata_write_at(dirfd, "s.json", text, strlen(text), flags, aimed_random, &a),
                      CMBOOT_OK);
     assert_true(a.call >= 4); /* it did meet the three planted names */
     close(dirfd);
@@ -382,7 +382,7 @@ static void planted_names_skipped(unsigned flags)
 static void metadata_temp_named_planted_names_skipped(void **state)
 {
     (void)state;
-    planted_names_skipped(CMBOOT_MD_NO_TMPFILE);
+    planted_names_skipped(CMB_MD_NO_TMPFILE);
 }
 
 static void metadata_tmpfile_planted_names_skipped(void **state)

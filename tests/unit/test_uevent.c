@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
-#include "uevent.h"
+#include "os/linux/uevent.h"
 
 /* Builds a datagram from NUL-separated parts; returns its length. */
 static size_t build(char *buf, size_t size, const char *const *parts, size_t n)
@@ -44,9 +44,9 @@ static void uevent_parse_add(void **state)
     (void)state;
     char buf[1024];
     size_t len = build(buf, sizeof buf, add_msg, sizeof add_msg / sizeof add_msg[0]);
-    cmboot_uevent u;
-    assert_int_equal(cmboot_uevent_parse(buf, len, &u), CMBOOT_OK);
-    assert_int_equal(u.action, CMBOOT_UEVENT_ADD);
+    cmb_uevent u;
+    assert_int_equal(cmb_uevent_parse(buf, len, &u), CMBOOT_OK);
+    assert_int_equal(u.action, CMB_UEVENT_ADD);
     assert_string_equal(u.name, "1-1.3");
     assert_string_equal(u.subsystem, "usb");
     assert_string_equal(u.devtype, "usb_device");
@@ -57,7 +57,7 @@ static void uevent_parse_add(void **state)
     assert_int_equal(u.devnum, 5);
     assert_int_equal(u.vid, 0x0a5c);
     assert_int_equal(u.pid, 0x2711);
-    assert_true(cmboot_uevent_is_usb_device(&u));
+    assert_true(cmb_uevent_is_usb_device(&u));
 }
 
 static void uevent_parse_actions_and_interfaces(void **state)
@@ -66,60 +66,60 @@ static void uevent_parse_actions_and_interfaces(void **state)
     const char *rm[] = {"remove@/devices/x/usb1/1-1/1-1:1.0", "ACTION=remove", "DEVPATH=/devices/x/usb1/1-1/1-1:1.0",
                         "SUBSYSTEM=usb", "DEVTYPE=usb_interface", "INTERFACE=255/0/0"};
     char buf[512];
-    cmboot_uevent u;
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, rm, 6), &u), CMBOOT_OK);
-    assert_int_equal(u.action, CMBOOT_UEVENT_REMOVE);
+    cmb_uevent u;
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, rm, 6), &u), CMBOOT_OK);
+    assert_int_equal(u.action, CMB_UEVENT_REMOVE);
     assert_string_equal(u.name, "1-1:1.0");
-    assert_false(cmboot_uevent_is_usb_device(&u));
+    assert_false(cmb_uevent_is_usb_device(&u));
     assert_int_equal(u.vid, -1);
     assert_int_equal(u.busnum, -1);
     const char *bind[] = {"bind@/devices/x/1-2", "ACTION=bind", "DEVPATH=/devices/x/1-2", "SUBSYSTEM=usb",
                           "DEVTYPE=usb_device", "DRIVER=usb"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, bind, 6), &u), CMBOOT_OK);
-    assert_int_equal(u.action, CMBOOT_UEVENT_BIND);
-    assert_true(cmboot_uevent_is_usb_device(&u));
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, bind, 6), &u), CMBOOT_OK);
+    assert_int_equal(u.action, CMB_UEVENT_BIND);
+    assert_true(cmb_uevent_is_usb_device(&u));
     const char *other[] = {"offline@/devices/x/1-2", "ACTION=offline", "DEVPATH=/devices/x/1-2"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, other, 3), &u), CMBOOT_OK);
-    assert_int_equal(u.action, CMBOOT_UEVENT_OTHER);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, other, 3), &u), CMBOOT_OK);
+    assert_int_equal(u.action, CMB_UEVENT_OTHER);
 }
 
 static void uevent_rejects_libudev_and_malformed(void **state)
 {
     (void)state;
     char buf[1024];
-    cmboot_uevent u;
+    cmb_uevent u;
     /* libudev's re-broadcasts start with "libudev\0" and a binary header: not the kernel's. */
     memcpy(buf, "libudev\0\xfe\xed\xca\xfe", 12);
     memset(buf + 12, 0, 20);
-    assert_int_equal(cmboot_uevent_parse(buf, 32, &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, 32, &u), CMBOOT_ERR_FORMAT);
     size_t len = build(buf, sizeof buf, add_msg, sizeof add_msg / sizeof add_msg[0]);
     /* Not terminated inside the datagram. */
-    assert_int_equal(cmboot_uevent_parse(buf, len - 1, &u), CMBOOT_ERR_FORMAT);
-    assert_int_equal(cmboot_uevent_parse(buf, 0, &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, len - 1, &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, 0, &u), CMBOOT_ERR_FORMAT);
     /* Missing ACTION / DEVPATH. */
     const char *noact[] = {"add@/devices/x/1-2", "DEVPATH=/devices/x/1-2"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, noact, 2), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, noact, 2), &u), CMBOOT_ERR_FORMAT);
     const char *nopath[] = {"add@/devices/x/1-2", "ACTION=add"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, nopath, 2), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, nopath, 2), &u), CMBOOT_ERR_FORMAT);
     /* Header without '@'. */
     const char *nohdr[] = {"hello", "ACTION=add", "DEVPATH=/devices/x/1-2"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, nohdr, 3), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, nohdr, 3), &u), CMBOOT_ERR_FORMAT);
     /* Numbers out of range and bad PRODUCT. */
     const char *badnum[] = {"add@/d/1-2", "ACTION=add", "DEVPATH=/d/1-2", "BUSNUM=999"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, badnum, 4), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, badnum, 4), &u), CMBOOT_ERR_FORMAT);
     const char *badprod[] = {"add@/d/1-2", "ACTION=add", "DEVPATH=/d/1-2", "PRODUCT=12345/1/0"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, badprod, 4), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, badprod, 4), &u), CMBOOT_ERR_FORMAT);
     const char *neg[] = {"add@/d/1-2", "ACTION=add", "DEVPATH=/d/1-2", "MINOR=-1"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, neg, 4), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, neg, 4), &u), CMBOOT_ERR_FORMAT);
     /* A value longer than its field. */
     char longpath[400] = "DEVPATH=/";
     memset(longpath + 9, 'a', 300);
     longpath[309] = '\0';
     const char *toolong[] = {"add@/x", "ACTION=add", longpath};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, toolong, 3), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, toolong, 3), &u), CMBOOT_ERR_FORMAT);
     /* Trailing slash: no device name. */
     const char *slash[] = {"add@/d/", "ACTION=add", "DEVPATH=/d/"};
-    assert_int_equal(cmboot_uevent_parse(buf, build(buf, sizeof buf, slash, 3), &u), CMBOOT_ERR_FORMAT);
+    assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, slash, 3), &u), CMBOOT_ERR_FORMAT);
 }
 
 static void uevent_parse_garbage_is_bounded(void **state)
@@ -127,13 +127,13 @@ static void uevent_parse_garbage_is_bounded(void **state)
     (void)state;
     /* Random datagrams must never be read beyond their length (ASan checks) nor crash. */
     uint8_t buf[600];
-    cmboot_uevent u;
+    cmb_uevent u;
     for (uint32_t seed = 1; seed < 2000; seed++) {
         size_t len = 1 + seed % sizeof buf;
         test_fill_pattern(buf, len, seed);
         if (seed % 3 == 0)
             buf[len - 1] = 0;
-        int rc = cmboot_uevent_parse(buf, len, &u);
+        int rc = cmb_uevent_parse(buf, len, &u);
         assert_true(rc == CMBOOT_OK || rc == CMBOOT_ERR_FORMAT);
     }
 }
@@ -143,19 +143,19 @@ static void uevent_recv_socketpair(void **state)
     (void)state;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sv), 0);
-    char buf[1024], in[CMBOOT_UEVENT_BUF];
+    char buf[1024], in[CMB_UEVENT_BUF];
     size_t len = build(buf, sizeof buf, add_msg, sizeof add_msg / sizeof add_msg[0]);
     size_t got = 0;
-    assert_int_equal(cmboot_uevent_recv(sv[0], false, in, sizeof in, &got), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(cmb_uevent_recv(sv[0], false, in, sizeof in, &got), CMBOOT_ERR_TIMEOUT);
     assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
-    assert_int_equal(cmboot_uevent_recv(sv[0], false, in, sizeof in, &got), CMBOOT_OK);
+    assert_int_equal(cmb_uevent_recv(sv[0], false, in, sizeof in, &got), CMBOOT_OK);
     assert_int_equal(got, len);
     assert_memory_equal(in, buf, len);
     /* A datagram bigger than the buffer is refused, not cut. */
     assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
-    assert_int_equal(cmboot_uevent_recv(sv[0], false, in, 16, &got), CMBOOT_ERR_TOO_LARGE);
+    assert_int_equal(cmb_uevent_recv(sv[0], false, in, 16, &got), CMBOOT_ERR_TOO_LARGE);
     close(sv[1]);
-    assert_int_equal(cmboot_uevent_recv(sv[0], false, in, sizeof in, &got), CMBOOT_ERR_NO_DEVICE);
+    assert_int_equal(cmb_uevent_recv(sv[0], false, in, sizeof in, &got), CMBOOT_ERR_NO_DEVICE);
     close(sv[0]);
 }
 
@@ -164,7 +164,7 @@ static void uevent_recv_socketpair(void **state)
 static void uevent_netlink_refuses_userspace_sender(void **state)
 {
     (void)state;
-    int fd = cmboot_uevent_socket_open();
+    int fd = cmb_uevent_socket_open();
     assert_true(fd >= 0);
     int snd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_KOBJECT_UEVENT);
     assert_true(snd >= 0);
@@ -173,10 +173,10 @@ static void uevent_netlink_refuses_userspace_sender(void **state)
     size_t len = build(buf, sizeof buf, add_msg, sizeof add_msg / sizeof add_msg[0]);
     ssize_t sent = sendto(snd, buf, len, 0, (struct sockaddr *)&to, sizeof to);
     int rejected = 0;
-    char in[CMBOOT_UEVENT_BUF];
+    char in[CMB_UEVENT_BUF];
     for (int i = 0; i < 100; i++) {
         size_t got = 0;
-        int rc = cmboot_uevent_recv(fd, true, in, sizeof in, &got);
+        int rc = cmb_uevent_recv(fd, true, in, sizeof in, &got);
         if (rc == CMBOOT_ERR_TIMEOUT)
             break;
         if (rc == CMBOOT_ERR_ACCESS)

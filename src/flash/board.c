@@ -1,0 +1,270 @@
+/* Flash job: one board booted to mass storage, its disk paired by port path, written, verified, reported. */
+#include "flash_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmboot/error.h"
+#include "core/ctx.h"
+#include "session/run.h"
+
+#define DEFAULT_PAIR_TIMEOUT_MS 60000
+
+struct cmboot_flash_job {
+    cmboot_flash_config cfg;
+    int64_t pair_timeout_ms;
+    bool opened;
+    bool ran;
+    cmboot_flash_source *src;    /* open from cmboot_flash_job_open until the writer closes it */
+    cmboot_bmap *bmap;
+    cmboot_flash_step step;
+    int error;
+    char reason[256];
+    bool have_board;
+    cmboot_board_result board;
+    cmboot_metadata *md;         /* copied from the session when the board finished booting */
+    char target[4096];
+    int64_t boot_ms, pair_ms;
+    bool flash_ran;
+    cmboot_flash_result flash;
+    cmboot_ctx *ctx;             /* during cmboot_flash_job_run: where events go */
+};
+
+int cmboot_flash_job_new(const cmboot_flash_config *cfg, cmboot_flash_job **out)
+{
+    if (!out)
+        return CMBOOT_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!cfg || !cfg->image)
+        return CMBOOT_ERR_INVALID_ARG;
+    cmboot_flash_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return CMBOOT_ERR_NO_MEMORY;
+    if (cmboot_metadata_new(&job->md) != CMBOOT_OK) {
+        free(job);
+        return CMBOOT_ERR_NO_MEMORY;
+    }
+    job->cfg = *cfg;
+    job->cfg.port_path = NULL;
+    job->cfg.device_id = "";
+    job->cfg.event = NULL;
+    job->cfg.user = NULL;
+    job->cfg.cancel = NULL;
+    job->pair_timeout_ms = DEFAULT_PAIR_TIMEOUT_MS;
+    job->boot_ms = job->pair_ms = -1;
+    *out = job;
+    return CMBOOT_OK;
+}
+
+void cmboot_flash_job_set_pair_timeout(cmboot_flash_job *job, int64_t timeout_ms)
+{
+    if (job && timeout_ms > 0)
+        job->pair_timeout_ms = timeout_ms;
+}
+
+static int stop(cmboot_flash_job *job, cmboot_flash_step step, int rc, const char *reason)
+{
+    job->step = step;
+    job->error = rc;
+    if (reason && reason != job->reason)
+        snprintf(job->reason, sizeof job->reason, "%s", reason);
+    return rc;
+}
+
+int cmboot_flash_job_open(cmboot_flash_job *job)
+{
+    if (!job)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (job->opened)
+        return job->error;
+    job->opened = true;
+    int rc = cmboot_flash_source_open_flags(job->cfg.image, job->cfg.source_flags, &job->src, job->reason,
+                                            sizeof job->reason);
+    if (rc != CMBOOT_OK)
+        return stop(job, CMBOOT_FLASH_STEP_IMAGE, rc, NULL);
+    if (job->cfg.bmap && (rc = cmboot_bmap_load(job->cfg.bmap, &job->bmap)) != CMBOOT_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "bmap %s is %s", job->cfg.bmap,
+                 rc == CMBOOT_ERR_VERIFY ? "corrupt (its checksum does not match)" : "unusable");
+        return stop(job, CMBOOT_FLASH_STEP_BMAP, rc, why);
+    }
+    return CMBOOT_OK;
+}
+
+/* The session's metadata of this board, copied while the session still owns it. */
+static void board_finished(void *user, const cmboot_board_result *res, const cmboot_metadata *md)
+{
+    cmboot_flash_job *job = user;
+    job->board = *res;
+    job->have_board = true;
+    /* Keys in the order the board sent them: the report needs no JSON round trip. */
+    const char *key, *value;
+    for (size_t i = 0; cmboot_metadata_entry(md, i, &key, &value) == CMBOOT_OK; i++)
+        cmboot_metadata_set(job->md, key, value);
+}
+
+/* Writer events, named by the board, to the context's callback. */
+static void forward_event(void *user, const cmboot_event *ev)
+{
+    cmboot_flash_job *job = user;
+    if (job->ctx && job->ctx->event)
+        job->ctx->event(job->ctx->user, ev);
+}
+
+/* Makes cmboot_ctx_cancel reach the pairing and the writer; a cancel that came before still counts. */
+static void attach_cancel(cmboot_ctx *ctx, cmboot_flash_canceller *c)
+{
+    pthread_mutex_lock(&ctx->lock);
+    ctx->flash = c;
+    pthread_mutex_unlock(&ctx->lock);
+    if (c && atomic_load(&ctx->cancelled))
+        cmboot_flash_cancel(c);
+}
+
+static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
+                      const cmboot_boot_config *boot)
+{
+    cmboot_boot_config bcfg = *boot;
+    bcfg.wait_mass_storage = true;
+    bcfg.max_boards = 1;
+    bcfg.loop = false;
+    bcfg.metadata_stdout = false; /* the metadata goes into the report */
+    cmb_run_observer obs = {board_finished, job};
+    int rc = cmb_run_observed(ctx, disc, &bcfg, NULL, &obs);
+    if (job->have_board)
+        job->boot_ms = job->board.finished_ms > job->board.started_ms ? job->board.finished_ms - job->board.started_ms
+                                                                      : 0;
+    if (rc != CMBOOT_OK || !job->have_board || job->board.error != CMBOOT_OK) {
+        rc = rc ? rc : job->have_board ? job->board.error : CMBOOT_ERR_TIMEOUT;
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
+    }
+    if (job->board.last_stage == CMBOOT_STAGE_FASTBOOT)
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
+                    "the board came up as the fastboot gadget, which has no USB disk to write");
+    return CMBOOT_OK;
+}
+
+static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
+{
+    int64_t start = cmboot_now_ms();
+    int rc = cmboot_flash_pair_cancellable(&job->cfg.env, job->board.port_path, start + job->pair_timeout_ms, cancel,
+                                           job->target, sizeof job->target);
+    job->pair_ms = cmboot_now_ms() - start;
+    if (rc != CMBOOT_OK) {
+        job->target[0] = 0;
+        return stop(job, CMBOOT_FLASH_STEP_PAIR, rc,
+                    rc == CMBOOT_ERR_CANCELLED     ? "interrupted while waiting for its disk"
+                    : rc == CMBOOT_ERR_TIMEOUT     ? "no disk appeared under this port path in time"
+                    : rc == CMBOOT_ERR_UNSAFE_TARGET ? "more than one disk under this port path"
+                                                     : cmboot_strerror(rc));
+    }
+    cmb_logf(&job->ctx->log, job->board.port_path, CMBOOT_LOG_DEBUG, "its disk is %s", job->target);
+    return CMBOOT_OK;
+}
+
+int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
+                         const cmboot_boot_config *boot)
+{
+    if (!job || !ctx || !disc || !boot || job->ran)
+        return CMBOOT_ERR_INVALID_ARG;
+    job->ran = true;
+    int rc = cmboot_flash_job_open(job);
+    if (rc != CMBOOT_OK)
+        return rc;
+    job->ctx = ctx;
+    rc = boot_board(job, ctx, disc, boot);
+    cmboot_flash_canceller *cancel = NULL;
+    if (rc == CMBOOT_OK && (rc = cmboot_flash_canceller_new(&cancel)) != CMBOOT_OK)
+        stop(job, CMBOOT_FLASH_STEP_PAIR, rc, cmboot_strerror(rc));
+    if (cancel)
+        attach_cancel(ctx, cancel);
+    if (rc == CMBOOT_OK && !job->cfg.target) {
+        rc = pair_disk(job, cancel);
+        /* The name may be re-used before it is opened: the disk behind the descriptor must be this board's. */
+        job->cfg.port_path = job->board.port_path;
+    } else if (rc == CMBOOT_OK) {
+        snprintf(job->target, sizeof job->target, "%s", job->cfg.target);
+    }
+    if (rc == CMBOOT_OK) {
+        cmboot_flash_config wcfg = job->cfg;
+        wcfg.target = job->target;
+        wcfg.device_id = job->board.port_path;
+        wcfg.event = forward_event;
+        wcfg.user = job;
+        wcfg.cancel = cancel;
+        cmboot_flash_source *src = job->src;
+        job->src = NULL; /* the writer closes it */
+        job->flash_ran = true;
+        rc = cmb_flash_write_opened(&wcfg, src, job->bmap, &job->flash);
+        stop(job, rc == CMBOOT_OK ? CMBOOT_FLASH_STEP_DONE : CMBOOT_FLASH_STEP_WRITE, rc,
+             rc == CMBOOT_OK ? "" : job->flash.reason[0] ? job->flash.reason : cmboot_strerror(rc));
+    }
+    if (cancel) {
+        attach_cancel(ctx, NULL);
+        cmboot_flash_canceller_free(cancel);
+    }
+    job->ctx = NULL;
+    return rc;
+}
+
+void cmboot_flash_job_free(cmboot_flash_job *job)
+{
+    if (!job)
+        return;
+    cmboot_flash_source_close(job->src);
+    cmboot_bmap_free(job->bmap);
+    cmboot_metadata_free(job->md);
+    free(job);
+}
+
+cmboot_flash_step cmboot_flash_job_step(const cmboot_flash_job *job) { return job ? job->step : CMBOOT_FLASH_STEP_NONE; }
+int cmboot_flash_job_error(const cmboot_flash_job *job) { return job ? job->error : CMBOOT_ERR_INVALID_ARG; }
+const char *cmboot_flash_job_reason(const cmboot_flash_job *job) { return job ? job->reason : ""; }
+const cmboot_board_result *cmboot_flash_job_board(const cmboot_flash_job *job)
+{
+    return job && job->have_board ? &job->board : NULL;
+}
+const cmboot_metadata *cmboot_flash_job_metadata(const cmboot_flash_job *job) { return job ? job->md : NULL; }
+const char *cmboot_flash_job_target(const cmboot_flash_job *job) { return job ? job->target : ""; }
+int64_t cmboot_flash_job_boot_ms(const cmboot_flash_job *job) { return job ? job->boot_ms : -1; }
+int64_t cmboot_flash_job_pair_ms(const cmboot_flash_job *job) { return job ? job->pair_ms : -1; }
+const cmboot_flash_result *cmboot_flash_job_flash(const cmboot_flash_job *job)
+{
+    return job && job->flash_ran ? &job->flash : NULL;
+}
+
+int cmboot_flash_job_report_json(const cmboot_flash_job *job, char **out)
+{
+    if (!out)
+        return CMBOOT_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!job || !job->flash_ran)
+        return CMBOOT_ERR_INVALID_ARG;
+    char *md_json = NULL;
+    if (cmboot_metadata_count(job->md) > 0 && cmboot_metadata_to_json(job->md, &md_json) != CMBOOT_OK)
+        return CMBOOT_ERR_NO_MEMORY;
+    const cmboot_board_result *b = &job->board;
+    cmboot_flash_report rep = {b->serial, b->port_path, b->soc ? b->soc->name : NULL, md_json, job->cfg.image,
+                               job->cfg.bmap, job->target, job->boot_ms, job->pair_ms, &job->flash};
+    int rc = cmboot_flash_report_json(&rep, out);
+    free(md_json);
+    return rc;
+}
+
+int cmboot_flash_board(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *boot,
+                       const cmboot_flash_config *flash, cmboot_flash_job **out)
+{
+    cmboot_flash_job *job = NULL;
+    if (out)
+        *out = NULL;
+    int rc = cmboot_flash_job_new(flash, &job);
+    if (rc != CMBOOT_OK)
+        return rc;
+    rc = cmboot_flash_job_run(job, ctx, disc, boot);
+    if (out)
+        *out = job;
+    else
+        cmboot_flash_job_free(job);
+    return rc;
+}

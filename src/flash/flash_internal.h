@@ -1,0 +1,51 @@
+/* Internal: pieces of the flashing code shared between src/flash_*.c and white-box tests. */
+#ifndef CMB_FLASH_FLASH_INTERNAL_H
+#define CMB_FLASH_FLASH_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "cmboot/flash.h"
+
+#define CMB_FLASH_ALIGN 4096u
+
+/* Last error text of a source (libarchive's message), "" when none. */
+const char *cmb_flash_source_error(const cmboot_flash_source *src);
+
+/* The checks of cmboot_target_open for a block device known by its numbers (fake sysfs in tests).
+ * fd_diskseq and fd_size come from the open descriptor (BLKGETDISKSEQ, BLKGETSIZE64; 0 = unknown); id may be
+ * NULL; port_path NULL = any port. */
+int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, unsigned minor_no,
+                                 uint64_t fd_diskseq, uint64_t fd_size, const char *port_path, uint64_t image_size,
+                                 unsigned flags, cmboot_target_identity *id, char *reason, size_t reason_size);
+
+/* Opens an existing block device or regular file read-only for a later verification (no safety policy,
+ * nothing created); identity filled like cmboot_target_open. */
+int cmb_target_open_readonly(const char *path, cmboot_target **out, char *reason, size_t reason_size);
+
+/* Adds "target_identity" for res->target (when known) to a report object. */
+struct json_object;
+void cmb_flash_report_target(struct json_object *o, const cmboot_flash_result *res);
+
+/* Lowercase hex of len bytes into out (2*len+1) (flash/events.c). */
+void cmb_flash_hex(const uint8_t *bytes, size_t len, char *out);
+
+/* cmboot_flash_write with the image already open (src is closed, also on failure) and the bmap already loaded
+ * (NULL = none; stays the caller's): a flash job opens both once, before the board is booted. */
+int cmb_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                              cmboot_flash_result *res);
+
+/* Calls the config's event callback, when set (flash/events.c). */
+void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
+                       uint64_t done, uint64_t total, int error, uint64_t elapsed_ms);
+
+/* Verification through the target's descriptor with an already loaded bmap (NULL = whole image against
+ * res->image_sha256). */
+int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int fd, cmboot_flash_result *res);
+
+/* Makes cmboot_flash_cancel broadcast cv under mu (the pipeline's wait point); NULL, NULL detaches. */
+void cmb_flash_cancel_attach(cmboot_flash_canceller *c, pthread_mutex_t *mu, pthread_cond_t *cv);
+/* The canceller's eventfd (readable once cancelled; never read from), -1 for NULL. */
+int cmb_flash_cancel_fd(const cmboot_flash_canceller *c);
+
+#endif

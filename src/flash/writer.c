@@ -1,0 +1,568 @@
+/* Writer: decompression in its own thread feeding a bounded queue of aligned buffers, O_DIRECT writes,
+ * the image SHA-256 in a third thread so neither reading nor writing waits for it. */
+#include "flash_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmboot/device.h"
+#include "cmboot/error.h"
+
+#define DEFAULT_BUFFER (1024u * 1024u)
+#define DEFAULT_BUFFERS 4u
+/* Compressed input: the writer mostly waits for the decoder, 3 x 128 KiB keep the overlap (and the process
+ * under 16 MiB with xz's 8 MiB dictionary). When SHA-256 runs beside the decoder (bmap ranges, image digest)
+ * the threads jitter more and 4 x 256 KiB measured 8-10% faster; OpenSSL's own start-up (+2 MiB) puts those
+ * runs over 16 MiB anyway. */
+#define SMALL_BUFFER_COMPRESSED (128u * 1024u)
+#define SMALL_BUFFERS_COMPRESSED 3u
+#define HASHING_BUFFER_COMPRESSED (256u * 1024u)
+#define HASHING_BUFFERS_COMPRESSED 4u
+#define MAX_MEMORY (12u * 1024u * 1024u) /* queue memory cap: keeps the process under 16 MiB */
+#define PROGRESS_EVERY_MS 200
+
+typedef struct slot {
+    uint8_t *data;
+    size_t len;
+    uint64_t offset;
+} slot;
+
+typedef struct pipeline {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    slot *slots;
+    unsigned nslots;
+    size_t bufsize;
+    uint64_t produced;        /* buffers filled */
+    uint64_t consumed;        /* buffers written */
+    uint64_t hashed;          /* buffers hashed (hashing thread; unused with a bmap) */
+    bool done;                /* producer reached the end or failed */
+    bool stop;                /* consumer failed: producer must quit */
+    bool hash_failed;
+    int error;
+    char reason[256];
+    cmboot_flash_source *src;
+    EVP_MD_CTX *image_md;     /* whole-image SHA-256 (hashing thread), NULL with a bmap */
+    const cmboot_flash_canceller *cancel;
+} pipeline;
+
+/* Every thread quits: a failure on the other side, or cmboot_flash_cancel (which wakes p->cv). */
+static bool halted(const pipeline *p)
+{
+    return p->stop || cmboot_flash_cancel_requested(p->cancel);
+}
+
+void cmboot_flash_config_default(cmboot_flash_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->verify = true;
+    cfg->image_digest = true;
+    cfg->buffer_size = 0; /* by source and hashing, see stream_image */
+    cfg->buffers = 0;
+    cfg->device_id = "";
+}
+
+/* Buffers both the writer and the hasher are done with. */
+static uint64_t released(const pipeline *p)
+{
+    return p->image_md && p->hashed < p->consumed ? p->hashed : p->consumed;
+}
+
+/* Hashes the buffers in order while the writer writes them. */
+static void *hasher(void *arg)
+{
+    pipeline *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!halted(p) && p->hashed == p->produced && !p->done)
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool have = !halted(p) && p->hashed < p->produced;
+        uint64_t index = p->hashed;
+        pthread_mutex_unlock(&p->mu);
+        if (!have)
+            break;
+        const slot *s = &p->slots[index % p->nslots];
+        bool ok = EVP_DigestUpdate(p->image_md, s->data, s->len) == 1;
+        pthread_mutex_lock(&p->mu);
+        if (ok) {
+            p->hashed++;
+        } else {
+            p->hash_failed = true;
+            p->stop = true;
+        }
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (!ok)
+            break;
+    }
+    return NULL;
+}
+
+static void *producer(void *arg)
+{
+    pipeline *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!halted(p) && p->produced - released(p) >= p->nslots)
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool stop = halted(p);
+        uint64_t index = p->produced;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            break;
+        slot *s = &p->slots[index % p->nslots];
+        size_t got = 0;
+        int rc = cmboot_flash_source_read(p->src, s->data, p->bufsize, &got);
+        s->len = got;
+        s->offset = index * p->bufsize;
+        pthread_mutex_lock(&p->mu);
+        if (rc != CMBOOT_OK) {
+            p->error = rc;
+            snprintf(p->reason, sizeof p->reason, "%s", cmb_flash_source_error(p->src));
+            p->done = true;
+        } else if (got == 0) {
+            p->done = true;
+        } else {
+            p->produced++;
+            if (got < p->bufsize)
+                p->done = true;
+        }
+        bool finished = p->done;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (finished)
+            break;
+    }
+    return NULL;
+}
+
+/* The one descriptor of the target; O_DIRECT is switched on it (fcntl) for aligned pieces. */
+typedef struct target_io {
+    int fd;
+    bool can_direct;   /* the file system takes O_DIRECT */
+    bool direct_on;
+} target_io;
+
+/* Switches O_DIRECT on the descriptor; false when it stays buffered (tmpfs and friends). */
+static bool set_direct(target_io *t, bool on)
+{
+    if (on && !t->can_direct)
+        return false;
+    if (t->direct_on == on)
+        return true;
+    int fl = fcntl(t->fd, F_GETFL);
+    if (fl < 0 || fcntl(t->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) != 0) {
+        if (on)
+            t->can_direct = false;
+        return false;
+    }
+    t->direct_on = on;
+    return true;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off, uint64_t *fail_off)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            *fail_off = off;
+            /* A full disk, file system, quota or file size limit: the target is too small for the image. */
+            return n < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) ? CMBOOT_ERR_NO_SPACE
+                                                                                  : CMBOOT_ERR_IO;
+        }
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return CMBOOT_OK;
+}
+
+/* Writes a piece: the aligned middle with O_DIRECT, an unaligned head or tail through the page cache. On
+ * failure *fail_off is the first byte that did not reach the target. */
+static int write_piece(target_io *t, const uint8_t *p, size_t len, uint64_t off, uint64_t *fail_off)
+{
+    const uint64_t a = CMB_FLASH_ALIGN;
+    uint64_t head_end = (off + a - 1) / a * a;
+    if (head_end > off + len)
+        head_end = off + len;
+    uint64_t tail_start = (off + len) / a * a;
+    if (tail_start < head_end)
+        tail_start = head_end;
+    int rc = CMBOOT_OK;
+    if (head_end > off) {
+        set_direct(t, false);
+        rc = write_all(t->fd, p, (size_t)(head_end - off), off, fail_off);
+    }
+    if (rc == CMBOOT_OK && tail_start > head_end) {
+        const uint8_t *mid = p + (head_end - off);
+        if (((uintptr_t)mid % a) != 0 || !set_direct(t, true))
+            set_direct(t, false);
+        rc = write_all(t->fd, mid, (size_t)(tail_start - head_end), head_end, fail_off);
+    }
+    if (rc == CMBOOT_OK && off + len > tail_start) {
+        set_direct(t, false);
+        rc = write_all(t->fd, p + (tail_start - off), (size_t)(off + len - tail_start), tail_start, fail_off);
+    }
+    return rc;
+}
+
+/* The reason for a failed write of [off, ...): how far it got, and why. */
+static void write_failed(cmboot_flash_result *res, int rc, int err)
+{
+    res->fail_offset_valid = true;
+    if (rc == CMBOOT_ERR_NO_SPACE)
+        snprintf(res->reason, sizeof res->reason,
+                 "the target is full: %llu bytes written, the image does not fit (no room at offset %llu)",
+                 (unsigned long long)res->bytes_written, (unsigned long long)res->fail_offset);
+    else
+        snprintf(res->reason, sizeof res->reason, "write failed at offset %llu after %llu bytes written: %s",
+                 (unsigned long long)res->fail_offset, (unsigned long long)res->bytes_written, strerror(err));
+}
+
+typedef struct range_state {
+    const cmboot_bmap *bmap;
+    size_t index;             /* current range */
+    EVP_MD_CTX *md;
+    bool open;                /* md holds a partial range */
+} range_state;
+
+static const EVP_MD *bmap_md(const cmboot_bmap *b)
+{
+    return b->digest_len == 20 ? EVP_sha1() : EVP_sha256();
+}
+
+/* Writes the parts of one buffer that the bmap maps, checking each range's digest as it completes. */
+static int write_mapped(target_io *t, range_state *rs, const slot *s, cmboot_flash_result *res)
+{
+    const cmboot_bmap *b = rs->bmap;
+    uint64_t end = s->offset + s->len;
+    while (rs->index < b->range_count) {
+        const cmboot_bmap_range *r = &b->ranges[rs->index];
+        uint64_t rstart = r->first * b->block_size;
+        uint64_t rend = (r->last + 1) * b->block_size;
+        if (rend > b->image_size)
+            rend = b->image_size;
+        if (rstart >= end)
+            break;
+        uint64_t from = rstart > s->offset ? rstart : s->offset;
+        uint64_t to = rend < end ? rend : end;
+        if (to > from) {
+            if (!rs->open) {
+                if (!EVP_DigestInit_ex(rs->md, bmap_md(b), NULL))
+                    return CMBOOT_ERR_NO_MEMORY;
+                rs->open = true;
+            }
+            const uint8_t *p = s->data + (from - s->offset);
+            if (!EVP_DigestUpdate(rs->md, p, (size_t)(to - from)))
+                return CMBOOT_ERR_NO_MEMORY;
+            int rc = write_piece(t, p, (size_t)(to - from), from, &res->fail_offset);
+            if (rc != CMBOOT_OK) {
+                int err = errno;
+                res->bytes_written += res->fail_offset - from;
+                write_failed(res, rc, err);
+                return rc;
+            }
+            res->bytes_written += to - from;
+        }
+        if (rend > end)
+            break; /* the range continues in the next buffer */
+        uint8_t digest[EVP_MAX_MD_SIZE];
+        unsigned dlen = 0;
+        if (rs->open && !EVP_DigestFinal_ex(rs->md, digest, &dlen))
+            return CMBOOT_ERR_NO_MEMORY;
+        rs->open = false;
+        if (r->has_digest && (dlen != (unsigned)b->digest_len || memcmp(digest, r->digest, dlen) != 0)) {
+            res->fail_offset = rstart;
+            res->fail_offset_valid = true;
+            snprintf(res->reason, sizeof res->reason,
+                     "image data of blocks %llu-%llu (offset %llu) does not match the bmap's checksum",
+                     (unsigned long long)r->first, (unsigned long long)r->last, (unsigned long long)rstart);
+            return CMBOOT_ERR_VERIFY;
+        }
+        rs->index++;
+    }
+    return CMBOOT_OK;
+}
+
+/* Consumer side: takes filled buffers in order and writes them. */
+static int run_writer(const cmboot_flash_config *cfg, pipeline *p, target_io *t, range_state *rs,
+                      uint64_t total, cmboot_flash_result *res, int64_t started)
+{
+    int64_t last_progress = 0;
+    uint64_t position = 0;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (p->consumed == p->produced && !p->done && !halted(p))
+            pthread_cond_wait(&p->cv, &p->mu);
+        bool cancelled = cmboot_flash_cancel_requested(p->cancel);
+        bool have = p->consumed < p->produced && !halted(p);
+        int perr = p->hash_failed ? CMBOOT_ERR_NO_MEMORY : p->error;
+        pthread_mutex_unlock(&p->mu);
+        if (cancelled) {
+            snprintf(res->reason, sizeof res->reason, "interrupted after writing %llu bytes",
+                     (unsigned long long)res->bytes_written);
+            return CMBOOT_ERR_CANCELLED;
+        }
+        if (!have) {
+            if (perr != CMBOOT_OK && (size_t)snprintf(res->reason, sizeof res->reason, "cannot read the image: %s",
+                                                      p->reason) >= sizeof res->reason)
+                res->reason[sizeof res->reason - 1] = 0;
+            return perr;
+        }
+        slot *s = &p->slots[p->consumed % p->nslots];
+        int rc;
+        res->target_touched = true; /* from here on a failure is a write failure, never a refusal */
+        if (rs->bmap) {
+            rc = write_mapped(t, rs, s, res);
+        } else {
+            rc = write_piece(t, s->data, s->len, s->offset, &res->fail_offset);
+            if (rc == CMBOOT_OK) {
+                res->bytes_written += s->len;
+            } else {
+                int err = errno;
+                res->bytes_written += res->fail_offset - s->offset;
+                write_failed(res, rc, err);
+            }
+        }
+        if (rc != CMBOOT_OK)
+            return rc;
+        position = s->offset + s->len;
+        pthread_mutex_lock(&p->mu);
+        p->consumed++;
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        int64_t now = cmboot_now_ms();
+        if (now - last_progress >= PROGRESS_EVERY_MS) {
+            last_progress = now;
+            cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "write", NULL, position, total, CMBOOT_OK,
+                              (uint64_t)(now - started));
+        }
+        res->image_size = position;
+    }
+}
+
+static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                        target_io *t, uint64_t total, cmboot_flash_result *res)
+{
+    /* Compressed input: the decompressor is the slow side, small buffers keep the overlap and the memory low. */
+    bool raw = strcmp(cmboot_flash_source_format(src), "raw") == 0;
+    bool hashing = bmap || cfg->image_digest || cfg->verify;
+    size_t bufsize = cfg->buffer_size ? cfg->buffer_size
+                     : raw            ? DEFAULT_BUFFER
+                     : hashing        ? HASHING_BUFFER_COMPRESSED
+                                      : SMALL_BUFFER_COMPRESSED;
+    unsigned n = cfg->buffers ? cfg->buffers
+                 : raw        ? DEFAULT_BUFFERS
+                 : hashing    ? HASHING_BUFFERS_COMPRESSED
+                              : SMALL_BUFFERS_COMPRESSED;
+    if (bufsize % CMB_FLASH_ALIGN != 0 || n < 2 || bufsize > MAX_MEMORY / 2 || (uint64_t)bufsize * n > MAX_MEMORY)
+        return CMBOOT_ERR_INVALID_ARG;
+    pipeline p;
+    memset(&p, 0, sizeof p);
+    p.nslots = n;
+    p.bufsize = bufsize;
+    p.src = src;
+    p.cancel = cfg->cancel;
+    range_state rs = {bmap, 0, NULL, false};
+    int rc = CMBOOT_OK;
+    p.slots = calloc(n, sizeof *p.slots);
+    if (!p.slots)
+        return CMBOOT_ERR_NO_MEMORY;
+    for (unsigned i = 0; i < n && rc == CMBOOT_OK; i++) {
+        if (posix_memalign((void **)&p.slots[i].data, CMB_FLASH_ALIGN, bufsize) != 0)
+            rc = CMBOOT_ERR_NO_MEMORY;
+    }
+    if (rc == CMBOOT_OK && !bmap && (cfg->image_digest || cfg->verify) && !(p.image_md = EVP_MD_CTX_new()))
+        rc = CMBOOT_ERR_NO_MEMORY;
+    if (rc == CMBOOT_OK && p.image_md && !EVP_DigestInit_ex(p.image_md, EVP_sha256(), NULL))
+        rc = CMBOOT_ERR_NO_MEMORY;
+    if (rc == CMBOOT_OK && bmap && !(rs.md = EVP_MD_CTX_new()))
+        rc = CMBOOT_ERR_NO_MEMORY;
+    pthread_t thread, hash_thread;
+    bool started = false, hash_started = false, sync_init = false;
+    if (rc == CMBOOT_OK) {
+        sync_init = true;
+        pthread_mutex_init(&p.mu, NULL);
+        pthread_cond_init(&p.cv, NULL);
+        cmb_flash_cancel_attach(cfg->cancel, &p.mu, &p.cv);
+        if (pthread_create(&thread, NULL, producer, &p) != 0)
+            rc = CMBOOT_ERR_NO_MEMORY;
+        else
+            started = true;
+        if (started && p.image_md) {
+            if (pthread_create(&hash_thread, NULL, hasher, &p) != 0)
+                rc = CMBOOT_ERR_NO_MEMORY;
+            else
+                hash_started = true;
+        }
+    }
+    if (started) {
+        if (rc == CMBOOT_OK)
+            rc = run_writer(cfg, &p, t, &rs, total, res, cmboot_now_ms());
+        pthread_mutex_lock(&p.mu);
+        /* Let the hasher finish the last buffers before stopping everything. */
+        while (rc == CMBOOT_OK && hash_started && !halted(&p) && !p.hash_failed && p.hashed < p.produced)
+            pthread_cond_wait(&p.cv, &p.mu);
+        if (rc == CMBOOT_OK && p.hash_failed)
+            rc = CMBOOT_ERR_NO_MEMORY;
+        if (rc == CMBOOT_OK && cmboot_flash_cancel_requested(cfg->cancel)) {
+            rc = CMBOOT_ERR_CANCELLED;
+            snprintf(res->reason, sizeof res->reason, "interrupted while hashing the last buffers");
+        }
+        p.stop = true;
+        pthread_cond_broadcast(&p.cv);
+        pthread_mutex_unlock(&p.mu);
+        pthread_join(thread, NULL);
+        if (hash_started)
+            pthread_join(hash_thread, NULL);
+    }
+    if (sync_init) {
+        cmb_flash_cancel_attach(cfg->cancel, NULL, NULL); /* before p.mu goes: no cancel touches it after */
+        pthread_cond_destroy(&p.cv);
+        pthread_mutex_destroy(&p.mu);
+    }
+    if (rc == CMBOOT_OK && p.image_md) {
+        unsigned len = 0;
+        if (EVP_DigestFinal_ex(p.image_md, res->image_sha256, &len) && len == 32)
+            res->image_sha256_valid = true;
+    }
+    if (rc == CMBOOT_OK && bmap && (res->image_size != bmap->image_size || rs.index != bmap->range_count)) {
+        snprintf(res->reason, sizeof res->reason, "the image has %llu bytes, its bmap says %llu",
+                 (unsigned long long)res->image_size, (unsigned long long)bmap->image_size);
+        rc = CMBOOT_ERR_FORMAT;
+    }
+    EVP_MD_CTX_free(p.image_md);
+    EVP_MD_CTX_free(rs.md);
+    for (unsigned i = 0; i < n; i++)
+        free(p.slots[i].data);
+    free(p.slots);
+    return rc;
+}
+
+static int fail(cmboot_flash_result *res, int rc, const char *reason)
+{
+    res->error = rc;
+    if (reason && !res->reason[0])
+        snprintf(res->reason, sizeof res->reason, "%s", reason);
+    return rc;
+}
+
+/* From the target's check to the "done"/"failed" event; src is closed here (its decoder's memory goes as soon
+ * as the image is written), bmap stays the caller's. */
+static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                        cmboot_flash_result *res, int64_t t0)
+{
+    int rc;
+    snprintf(res->format, sizeof res->format, "%s", cmboot_flash_source_format(src));
+    uint64_t total = 0;
+    if (bmap)
+        total = bmap->image_size;
+    else
+        cmboot_flash_source_size_known(src, &total);
+    /* Opened once: every check, write and read-back goes through this one descriptor. */
+    cmboot_target *target = NULL;
+    rc = cmboot_target_open(&cfg->env, cfg->target, total, cfg->target_flags, cfg->port_path, &target, res->reason,
+                            sizeof res->reason);
+    target_io t = {-1, true, false};
+    if (rc == CMBOOT_OK) {
+        res->target = *cmboot_target_get_identity(target);
+        t.fd = cmboot_target_fd(target);
+    }
+    int64_t t1 = cmboot_now_ms();
+    res->phase_ms[CMBOOT_FLASH_PHASE_CHECK] = t1 - t0;
+    if (rc == CMBOOT_OK && cmboot_flash_cancel_requested(cfg->cancel)) {
+        rc = CMBOOT_ERR_CANCELLED;
+        snprintf(res->reason, sizeof res->reason, "interrupted before writing");
+    }
+    if (rc == CMBOOT_OK) {
+        cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "write", res->format, 0, total, CMBOOT_OK, 0);
+        rc = stream_image(cfg, src, bmap, &t, total, res);
+        if (rc == CMBOOT_OK)
+            cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "write", NULL, res->image_size, total ? total : res->image_size,
+                              CMBOOT_OK, (uint64_t)(cmboot_now_ms() - t1));
+    }
+    cmboot_flash_source_close(src);
+    int64_t t2 = cmboot_now_ms();
+    res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] = t2 - t1;
+    if (target) {
+        cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "sync", cfg->target, 0, 0, CMBOOT_OK, 0);
+        struct stat st;
+        /* A regular file becomes the image: grown when its tail is unmapped, cut when it was longer. */
+        if (rc == CMBOOT_OK && !res->target.is_block && fstat(t.fd, &st) == 0 &&
+            (uint64_t)st.st_size != res->image_size) {
+            if (ftruncate(t.fd, (off_t)res->image_size) != 0) {
+                rc = CMBOOT_ERR_IO;
+                snprintf(res->reason, sizeof res->reason, "cannot set %s to the image size: %s", cfg->target,
+                         strerror(errno));
+            } else if ((uint64_t)st.st_size > res->image_size) {
+                res->truncated_from = (uint64_t)st.st_size;
+            }
+        }
+        if (res->target_touched && fsync(t.fd) != 0 && rc == CMBOOT_OK) {
+            rc = CMBOOT_ERR_IO;
+            snprintf(res->reason, sizeof res->reason, "flushing %s failed: %s", cfg->target, strerror(errno));
+        }
+    }
+    res->phase_ms[CMBOOT_FLASH_PHASE_SYNC] = cmboot_now_ms() - t2;
+    /* The disk read back must be the disk written: same diskseq behind the descriptor and in sysfs. */
+    if (rc == CMBOOT_OK)
+        rc = cmboot_target_recheck(target, res->reason, sizeof res->reason);
+    if (rc == CMBOOT_OK && cfg->verify)
+        rc = cmb_flash_verify_fd(cfg, bmap, t.fd, res);
+    if (rc == CMBOOT_OK && (rc = cmboot_target_recheck(target, res->reason, sizeof res->reason)) != CMBOOT_OK)
+        res->verified = false;
+    /* A file we created for a write that failed before its first byte is removed again. */
+    cmboot_target_close(target, rc != CMBOOT_OK && !res->target_touched);
+    res->error = rc;
+    cmb_flash_emit(cfg, CMBOOT_EV_PHASE, rc == CMBOOT_OK ? "done" : "failed", res->reason, res->bytes_written,
+                      res->image_size, rc, (uint64_t)(cmboot_now_ms() - t0));
+    return rc;
+}
+
+int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+{
+    if (!cfg || !res || !cfg->image || !cfg->target)
+        return CMBOOT_ERR_INVALID_ARG;
+    memset(res, 0, sizeof *res);
+    int64_t t0 = cmboot_now_ms();
+    cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
+    cmboot_flash_source *src = NULL;
+    int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, res->reason, sizeof res->reason);
+    if (rc != CMBOOT_OK)
+        return fail(res, rc, "cannot open image");
+    cmboot_bmap *bmap = NULL;
+    if (cfg->bmap && (rc = cmboot_bmap_load(cfg->bmap, &bmap)) != CMBOOT_OK) {
+        snprintf(res->format, sizeof res->format, "%s", cmboot_flash_source_format(src));
+        cmboot_flash_source_close(src);
+        snprintf(res->reason, sizeof res->reason, "bmap %s is %s", cfg->bmap,
+                 rc == CMBOOT_ERR_VERIFY ? "corrupt (its checksum does not match)" : "unusable");
+        return fail(res, rc == CMBOOT_ERR_VERIFY ? CMBOOT_ERR_FORMAT : rc, NULL);
+    }
+    rc = write_opened(cfg, src, bmap, res, t0);
+    cmboot_bmap_free(bmap);
+    return rc;
+}
+
+int cmb_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
+                              cmboot_flash_result *res)
+{
+    if (!cfg || !res || !src || !cfg->target) {
+        cmboot_flash_source_close(src);
+        return CMBOOT_ERR_INVALID_ARG;
+    }
+    memset(res, 0, sizeof *res);
+    int64_t t0 = cmboot_now_ms();
+    cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
+    return write_opened(cfg, src, bmap, res, t0);
+}
