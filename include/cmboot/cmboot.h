@@ -4,6 +4,7 @@
 #include "cmboot/version.h"
 #include "cmboot/error.h"
 #include "cmboot/log.h"
+#include "cmboot/clock.h"
 #include "cmboot/soc.h"
 #include "cmboot/transport.h"
 #include "cmboot/device.h"

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "cmboot/clock.h"
 #include "cmboot/export.h"
 #include "cmboot/transport.h"
 
@@ -124,6 +125,10 @@ typedef struct cmboot_stage_limits {
     bool rom_status_optional;       /* ROM stage: a status read that fails (after the deadline's retries) is
                                      * a warning and the stage returns CMBOOT_OK; real BCM2711/2712 ROMs may
                                      * not answer it (default false) */
+    /* The clock every deadline and pause above is measured on; NULL (default) = the system clock. Here and not
+     * in the hooks (observers that change nothing) or the transport (the device): it is what the limits are
+     * counted in, and it travels with them through a session's configuration. Not owned; outlives the stage. */
+    const cmboot_clock *clock;
 } cmboot_stage_limits;
 
 CMBOOT_API void cmboot_stage_limits_default(cmboot_stage_limits *limits);

@@ -23,6 +23,8 @@
 #include "cmboot/files.h"
 #include "elf_needed.h"
 #include "kconfig.h"
+#include "core/error_map.h"
+#include "core/sysroot.h"
 #include "os/linux/sysfs_usb.h"
 #include "os/linux/uevent.h"
 #include "os/linux/usbfs_node.h"
@@ -33,10 +35,7 @@
 typedef struct doc {
     const cmboot_doctor_config *cfg;
     cmboot_doctor_report *rep;
-    char sys[PATH_MAX / 2];
-    char dev[PATH_MAX / 2];
-    char proc[PATH_MAX / 2];
-    char run[PATH_MAX / 2];
+    cmb_sysroot roots;
     char release[128];
     long uid;
 } doc;
@@ -92,6 +91,17 @@ __attribute__((format(printf, 3, 4))) static const char *pathf(char *buf, size_t
     return buf;
 }
 
+/* A path under one of the roots; "" when it does not fit, so nothing is found there. */
+__attribute__((format(printf, 4, 5))) static const char *under(char *buf, size_t size, const char *root,
+                                                              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    (void)cmb_path_vjoin(buf, size, root, root, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
 /* Whether a module file is installed for this kernel (modules.dep lists "kernel/.../name.ko[.xz]:"). */
 static bool module_available(doc *d, const char *ko)
 {
@@ -124,19 +134,19 @@ static bool module_available(doc *d, const char *ko)
 static bool check_usb_core(doc *d)
 {
     char p[PATH_MAX];
-    if (!is_dir(pathf(p, sizeof p, "%s/bus", d->sys))) {
+    if (!is_dir(under(p, sizeof p, d->roots.sys, "/bus"))) {
         cmboot_doctor_finding *f = add(d, "sysfs-missing", CMBOOT_DOCTOR_BLOCKER, NULL,
                                        "sysfs is not mounted (%s/bus does not exist), so cmboot cannot see any "
                                        "USB device.",
-                                       d->sys);
+                                       d->roots.sys);
         set_fix(f, "Mount it: mount -t sysfs sysfs /sys (and add it to /etc/fstab or your init script).");
         return false;
     }
-    if (!is_dir(pathf(p, sizeof p, "%s/bus/usb", d->sys))) {
+    if (!is_dir(under(p, sizeof p, d->roots.sys, "/bus/usb"))) {
         cmboot_doctor_finding *f = add(d, "usb-missing", CMBOOT_DOCTOR_BLOCKER, NULL,
                                        "This kernel has no USB support: %s/bus/usb does not exist, so no board "
                                        "can ever be seen on this host.",
-                                       d->sys);
+                                       d->roots.sys);
         if (module_available(d, "usbcore"))
             set_fix(f, "The USB modules are installed but not loaded: modprobe usbcore; modprobe xhci_pci "
                        "(or ehci_pci, dwc2 on a Raspberry Pi host).");
@@ -146,7 +156,7 @@ static bool check_usb_core(doc *d)
                        "In a VM, also give it a USB controller (QEMU: -device qemu-xhci).");
         return false;
     }
-    DIR *dir = opendir(pathf(p, sizeof p, "%s/bus/usb/devices", d->sys));
+    DIR *dir = opendir(under(p, sizeof p, d->roots.sys, "/bus/usb/devices"));
     int hubs = 0;
     if (dir) {
         struct dirent *de;
@@ -159,7 +169,7 @@ static bool check_usb_core(doc *d)
         cmboot_doctor_finding *f = add(d, "usb-no-host-controller", CMBOOT_DOCTOR_BLOCKER, NULL,
                                        "The kernel has USB support but no USB host controller is active (no "
                                        "root hub in %s/bus/usb/devices).",
-                                       d->sys);
+                                       d->roots.sys);
         set_fix(f, "Load the host controller driver (modprobe xhci_pci, ehci_pci, or dwc2 with "
                    "dtoverlay=dwc2,dr_mode=host on a Raspberry Pi host), or enable it in the kernel config.");
         return false;
@@ -186,7 +196,7 @@ static void check_kconfig(doc *d)
         snprintf(path, sizeof path, "%s", d->cfg->kernel_config);
         rc = cmb_kconfig_load(path, &text, NULL);
     } else {
-        rc = cmb_kconfig_load(pathf(path, sizeof path, "%s/config.gz", d->proc), &text, NULL);
+        rc = cmb_kconfig_load(under(path, sizeof path, d->roots.proc, "/config.gz"), &text, NULL);
         if (rc != CMBOOT_OK)
             rc = cmb_kconfig_load(pathf(path, sizeof path, "/boot/config-%s", d->release), &text, NULL);
     }
@@ -294,7 +304,7 @@ static void check_netlink(doc *d)
 static void check_usbfs(doc *d, bool *nodes_present)
 {
     char p[PATH_MAX];
-    *nodes_present = is_dir(pathf(p, sizeof p, "%s/bus/usb", d->dev));
+    *nodes_present = is_dir(under(p, sizeof p, d->roots.dev, "/bus/usb"));
     if (*nodes_present) {
         add(d, "usbfs-nodes-ok", CMBOOT_DOCTOR_OK, NULL, "USB device nodes exist under %s.", p);
         return;
@@ -371,7 +381,7 @@ static void check_board(doc *d, const cmboot_device_info *b, bool nodes_present)
                 pp, iface, drv);
     }
     char node[PATH_MAX];
-    cmb_usbfs_node_path(node, sizeof node, d->dev, b->busnum, b->devnum);
+    cmb_usbfs_node_path(node, sizeof node, d->roots.dev, b->busnum, b->devnum);
     struct stat st;
     if (stat(node, &st) != 0) {
         if (nodes_present) {
@@ -401,7 +411,7 @@ static void check_board(doc *d, const cmboot_device_info *b, bool nodes_present)
         cmboot_doctor_finding *f = add(d, "board-unopenable", CMBOOT_DOCTOR_BLOCKER, pp,
                                        "The board at %s is in boot mode in sysfs, but %s cannot be opened: %s.", pp,
                                        node, strerror(err));
-        set_fix(f, "%s", err == EACCES || err == EPERM
+        set_fix(f, "%s", cmb_error_from_errno(err) == CMBOOT_ERR_ACCESS
                              ? "A security module (SELinux, AppArmor) or a read-only mount refuses it; allow "
                                "cmboot access to /dev/bus/usb or run it unconfined."
                              : "Unplug and replug the board (or power-cycle the hub); if it keeps failing, check "
@@ -414,7 +424,7 @@ static void check_board(doc *d, const cmboot_device_info *b, bool nodes_present)
 static void check_boards(doc *d, bool nodes_present)
 {
     char p[PATH_MAX];
-    DIR *dir = opendir(pathf(p, sizeof p, "%s/bus/usb/devices", d->sys));
+    DIR *dir = opendir(under(p, sizeof p, d->roots.sys, "/bus/usb/devices"));
     if (!dir)
         return;
     struct dirent *de;
@@ -422,7 +432,7 @@ static void check_boards(doc *d, bool nodes_present)
         if (!cmb_sysfs_is_device_name(de->d_name))
             continue;
         cmboot_device_info info;
-        if (cmb_sysfs_read_device(d->sys, de->d_name, &info, NULL, NULL) != CMBOOT_OK)
+        if (cmb_sysfs_read_device(d->roots.sys, de->d_name, &info, NULL, NULL) != CMBOOT_OK)
             continue;
         if (info.vid != CMBOOT_VID_BROADCOM || info.stage == CMBOOT_STAGE_UNKNOWN)
             continue;
@@ -443,9 +453,9 @@ static void check_boards(doc *d, bool nodes_present)
 static void check_mass_storage(doc *d)
 {
     char p[PATH_MAX];
-    bool storage = is_dir(pathf(p, sizeof p, "%s/bus/usb/drivers/usb-storage", d->sys)) ||
-                   is_dir(pathf(p, sizeof p, "%s/bus/usb/drivers/uas", d->sys));
-    bool sd = is_dir(pathf(p, sizeof p, "%s/bus/scsi/drivers/sd", d->sys));
+    bool storage = is_dir(under(p, sizeof p, d->roots.sys, "/bus/usb/drivers/usb-storage")) ||
+                   is_dir(under(p, sizeof p, d->roots.sys, "/bus/usb/drivers/uas"));
+    bool sd = is_dir(under(p, sizeof p, d->roots.sys, "/bus/scsi/drivers/sd"));
     if (storage && sd) {
         add(d, "mass-storage-ok", CMBOOT_DOCTOR_OK, NULL,
             "usb-storage and SCSI disk support are loaded: the last stage will appear as a disk.");
@@ -485,9 +495,9 @@ static void check_mass_storage(doc *d)
 static bool udevd_running(doc *d)
 {
     char p[PATH_MAX];
-    if (exists(pathf(p, sizeof p, "%s/udev/control", d->run)))
+    if (exists(under(p, sizeof p, d->roots.run, "/udev/control")))
         return true;
-    DIR *dir = opendir(d->proc);
+    DIR *dir = opendir(d->roots.proc);
     if (!dir)
         return false;
     bool found = false;
@@ -497,7 +507,7 @@ static bool udevd_running(doc *d)
             continue;
         char comm[64];
         char pdir[PATH_MAX];
-        pathf(pdir, sizeof pdir, "%s/%s", d->proc, de->d_name);
+        under(pdir, sizeof pdir, d->roots.proc, "/%s", de->d_name);
         if (cmb_sysfs_read_attr(pdir, "comm", comm, sizeof comm) == CMBOOT_OK)
             found = strcmp(comm, "systemd-udevd") == 0 || strcmp(comm, "udevd") == 0 ||
                     strcmp(comm, "eudev") == 0;
@@ -611,10 +621,11 @@ int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *rep
         return CMBOOT_ERR_NO_MEMORY;
     d->cfg = cfg;
     d->rep = report;
-    snprintf(d->sys, sizeof d->sys, "%s", cfg->sys_root ? cfg->sys_root : "/sys");
-    snprintf(d->dev, sizeof d->dev, "%s", cfg->dev_root ? cfg->dev_root : "/dev");
-    snprintf(d->proc, sizeof d->proc, "%s", cfg->proc_root ? cfg->proc_root : "/proc");
-    snprintf(d->run, sizeof d->run, "%s", cfg->run_root ? cfg->run_root : "/run");
+    int rc = cmb_sysroot_init(&d->roots, cfg->sys_root, cfg->dev_root, cfg->proc_root, cfg->run_root);
+    if (rc != CMBOOT_OK) {
+        free(d);
+        return rc; /* a root too long to be a path: a bad argument */
+    }
     struct utsname un;
     snprintf(d->release, sizeof d->release, "%s", uname(&un) == 0 ? un.release : "unknown");
     d->uid = cfg->uid >= 0 ? cfg->uid : (long)geteuid();

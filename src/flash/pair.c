@@ -5,32 +5,20 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
-#include <linux/netlink.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmboot/device.h"
 #include "cmboot/error.h"
+#include "core/sysroot.h"
+#include "os/linux/uevent.h"
 
 #define PAIR_BACKOFF_MIN_MS 10
 #define PAIR_BACKOFF_MAX_MS 500
-
-static bool port_path_ok(const char *pp)
-{
-    size_t n = strlen(pp);
-    if (n == 0 || n >= CMBOOT_PORT_PATH_MAX || !strchr(pp, '-'))
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if (!((pp[i] >= '0' && pp[i] <= '9') || pp[i] == '-' || pp[i] == '.'))
-            return false;
-    }
-    return true;
-}
 
 /* Whether the node opens (read-only, no O_EXCL: only a probe); other errors are left for the writer to report. */
 static bool openable(const char *node)
@@ -47,7 +35,10 @@ static bool openable(const char *node)
 static int scan(const char *sys, const char *dev, const char *pp, char *out, size_t out_size)
 {
     char pattern[PATH_MAX];
-    snprintf(pattern, sizeof pattern, "%s/bus/usb/devices/%s/%s:*/host*/target*/*/block/*", sys, pp, pp);
+    /* pp is a valid port path (digits, '-', '.'): nothing in it is a glob character */
+    if (cmb_path_join(pattern, sizeof pattern, sys, CMB_SYS_ROOT, "/bus/usb/devices/%s/%s:*/host*/target*/*/block/*",
+                      pp, pp) != CMBOOT_OK)
+        return CMBOOT_ERR_TOO_LARGE;
     glob_t g;
     int r = glob(pattern, GLOB_NOSORT, NULL, &g);
     if (r == GLOB_NOMATCH)
@@ -71,7 +62,7 @@ static int scan(const char *sys, const char *dev, const char *pp, char *out, siz
         }
         /* Ready once the medium has a size, devtmpfs/udev made the node and the kernel lets it be opened:
          * ENXIO/ENOMEDIUM while sd is still probing or in error recovery (the writer's one open would fail). */
-        if (sectors > 0 && (size_t)snprintf(p, sizeof p, "%s/%s", dev, name) < sizeof p && openable(p)) {
+        if (sectors > 0 && cmb_path_join(p, sizeof p, dev, CMB_DEV_ROOT, "/%s", name) == CMBOOT_OK && openable(p)) {
             if ((size_t)snprintf(out, out_size, "%s", p) >= out_size)
                 rc = CMBOOT_ERR_TOO_LARGE;
             else
@@ -80,41 +71,6 @@ static int scan(const char *sys, const char *dev, const char *pp, char *out, siz
     }
     globfree(&g);
     return rc;
-}
-
-/* Kernel uevents wake us when a disk appears; without them (containers) the back-off rescans. */
-static int open_uevents(void)
-{
-    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_nl addr;
-    memset(&addr, 0, sizeof addr);
-    addr.nl_family = AF_NETLINK;
-    addr.nl_groups = 1; /* kernel events */
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Drains pending uevents; true when one was a block device event. */
-static bool drain_uevents(int fd)
-{
-    bool block = false;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
-        if (n <= 0)
-            break;
-        buf[n] = 0;
-        for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
-            if (strcmp(buf + i, "SUBSYSTEM=block") == 0)
-                block = true;
-        }
-    }
-    return block;
 }
 
 int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms, char *out,
@@ -126,11 +82,12 @@ int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64
 int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms,
                                   cmboot_flash_canceller *cancel, char *out, size_t out_size)
 {
-    if (!port_path || !out || out_size == 0 || !port_path_ok(port_path))
+    if (!port_path || !out || out_size == 0 || !cmboot_port_path_valid(port_path))
         return CMBOOT_ERR_INVALID_ARG;
-    const char *sys = env && env->sys_root && *env->sys_root ? env->sys_root : "/sys";
-    const char *dev = env && env->dev_root && *env->dev_root ? env->dev_root : "/dev";
-    int fd = open_uevents();
+    const char *sys = cmb_root_or(env ? env->sys_root : NULL, CMB_SYS_ROOT);
+    const char *dev = cmb_root_or(env ? env->dev_root : NULL, CMB_DEV_ROOT);
+    /* Kernel uevents wake us when a disk appears; without them (containers) the back-off rescans. */
+    int fd = cmb_uevent_socket_open();
     int backoff = PAIR_BACKOFF_MIN_MS;
     int rc;
     for (;;) {
@@ -154,7 +111,7 @@ int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port
             rc = CMBOOT_ERR_IO;
             break;
         }
-        if (pr > 0 && fd >= 0 && (pfd[0].revents & POLLIN) && drain_uevents(fd))
+        if (pr > 0 && fd >= 0 && (pfd[0].revents & POLLIN) && cmb_uevent_drain_for(fd, true, "block"))
             backoff = PAIR_BACKOFF_MIN_MS; /* something changed: look again soon */
         else if (backoff < PAIR_BACKOFF_MAX_MS)
             backoff *= 2;

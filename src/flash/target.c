@@ -19,6 +19,7 @@
 
 #include "cmboot/error.h"
 #include "core/error_map.h"
+#include "core/sysroot.h"
 #include "os/linux/sysfs_usb.h"
 
 #define MAX_PARTS 128
@@ -62,11 +63,6 @@ static int refuse(char *reason, size_t size, int err, const char *fmt, ...)
     return err;
 }
 
-static const char *root_or(const char *root, const char *dflt)
-{
-    return root && *root ? root : dflt;
-}
-
 static bool read_line(const char *path, char *out, size_t size)
 {
     FILE *f = fopen(path, "re");
@@ -99,7 +95,7 @@ static bool read_devnum(const char *dir, unsigned *maj, unsigned *min)
 static bool sysdir_of(const char *sys, unsigned maj, unsigned min, char *out)
 {
     char p[PATH_MAX];
-    if ((size_t)snprintf(p, sizeof p, "%s/dev/block/%u:%u", sys, maj, min) >= sizeof p)
+    if (cmb_path_join(p, sizeof p, sys, CMB_SYS_ROOT, "/dev/block/%u:%u", maj, min) != CMBOOT_OK)
         return false;
     return realpath(p, out) != NULL;
 }
@@ -228,7 +224,7 @@ static bool mount_sysdir(const char *sys, const mount_entry *m, char *out)
     if (strncmp(m->source, "/dev/", 5) == 0) {
         const char *name = strrchr(m->source, '/') + 1;
         char p[PATH_MAX];
-        if ((size_t)snprintf(p, sizeof p, "%s/class/block/%s", sys, name) < sizeof p && realpath(p, out))
+        if (cmb_path_join(p, sizeof p, sys, CMB_SYS_ROOT, "/class/block/%s", name) == CMBOOT_OK && realpath(p, out))
             return true;
     }
     return false;
@@ -245,9 +241,10 @@ static bool is_host_mount(const char *point)
 static int check_mounts(const cmboot_target_env *env, const disk_info *d, const char *target_dir, char *reason,
                         size_t size)
 {
-    const char *sys = root_or(env ? env->sys_root : NULL, "/sys");
+    const char *sys = cmb_root_or(env ? env->sys_root : NULL, CMB_SYS_ROOT);
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/self/mountinfo", root_or(env ? env->proc_root : NULL, "/proc"));
+    if (cmb_path_join(path, sizeof path, env ? env->proc_root : NULL, CMB_PROC_ROOT, "/self/mountinfo") != CMBOOT_OK)
+        return refuse(reason, size, CMBOOT_ERR_UNSAFE_TARGET, "the proc root is too long to check mounts");
     FILE *f = fopen(path, "re");
     if (!f)
         return refuse(reason, size, CMBOOT_ERR_UNSAFE_TARGET, "cannot read %s to check mounts: %s", path,
@@ -389,7 +386,7 @@ int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, u
                                  unsigned flags, cmboot_target_identity *id, char *reason, size_t reason_size)
 {
     char sysreal[PATH_MAX];
-    const char *sys = root_or(env ? env->sys_root : NULL, "/sys");
+    const char *sys = cmb_root_or(env ? env->sys_root : NULL, CMB_SYS_ROOT);
     if (!realpath(sys, sysreal))
         return refuse(reason, reason_size, CMBOOT_ERR_NOT_FOUND, "cannot open sysfs at %s", sys);
     char dir[PATH_MAX];
@@ -463,17 +460,12 @@ int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, u
     return rc;
 }
 
-static int errno_rc(int e)
-{
-    return cmb_error_from_errno(e);
-}
-
 /* Opens the object behind the O_PATH descriptor pfd again with real access flags: through /proc/self/fd,
  * so no path is looked up twice; without /proc, by path and then compared with what pfd is. */
 static int reopen(int pfd, const char *path, int flags, const struct stat *want)
 {
     char p[64];
-    snprintf(p, sizeof p, "/proc/self/fd/%d", pfd);
+    snprintf(p, sizeof p, "/proc/self/fd/%d", pfd); /* the real /proc whatever proc_root says: pfd is ours */
     int fd = open(p, flags | O_CLOEXEC | O_NOCTTY);
     if (fd < 0 && errno == ENOENT && access("/proc/self/fd", F_OK) != 0)
         fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
@@ -492,7 +484,7 @@ static int reopen(int pfd, const char *path, int flags, const struct stat *want)
  * system when the dev root is a mount point (devtmpfs). */
 static bool in_dev_root(const cmboot_target_env *env, const char *resolved, dev_t st_dev)
 {
-    const char *dev = root_or(env ? env->dev_root : NULL, "/dev");
+    const char *dev = cmb_root_or(env ? env->dev_root : NULL, CMB_DEV_ROOT);
     char real[PATH_MAX];
     if (!realpath(dev, real))
         return false;
@@ -545,7 +537,7 @@ static int open_missing(const cmboot_target_env *env, const char *path, uint64_t
                       dir);
     struct stat ds;
     char dreal[PATH_MAX];
-    const char *dev = root_or(env ? env->dev_root : NULL, "/dev");
+    const char *dev = cmb_root_or(env ? env->dev_root : NULL, CMB_DEV_ROOT);
     int rc = CMBOOT_OK;
     if (fstat(dfd, &ds) != 0)
         rc = refuse(reason, rsize, CMBOOT_ERR_IO, "cannot stat the directory of %s: %s", path, strerror(errno));
@@ -572,8 +564,9 @@ static int open_missing(const cmboot_target_env *env, const char *path, uint64_t
         if (fd >= 0)
             close(fd);
         close(dfd);
-        return refuse(reason, rsize, e == EEXIST ? CMBOOT_ERR_UNSAFE_TARGET : errno_rc(e), "cannot create %s: %s",
-                      path, e == EEXIST ? "it appeared meanwhile (or is a dangling symbolic link)" : strerror(e));
+        return refuse(reason, rsize, e == EEXIST ? CMBOOT_ERR_UNSAFE_TARGET : cmb_error_from_errno(e),
+                      "cannot create %s: %s", path,
+                      e == EEXIST ? "it appeared meanwhile (or is a dangling symbolic link)" : strerror(e));
     }
     t->fd = fd;
     t->dirfd = dfd;
@@ -615,7 +608,7 @@ static int target_open(const cmboot_target_env *env, const char *path, uint64_t 
     if (pfd < 0 && errno == ENOENT) {
         rc = open_missing(env, path, image_size, flags, check_only, t, reason, rsize);
     } else if (pfd < 0 || fstat(pfd, &st) != 0) {
-        rc = refuse(reason, rsize, errno_rc(errno), "cannot open %s: %s", path, strerror(errno));
+        rc = refuse(reason, rsize, cmb_error_from_errno(errno), "cannot open %s: %s", path, strerror(errno));
     } else if (S_ISBLK(st.st_mode)) {
         int mode = check_only ? O_RDONLY : O_RDWR;
         int fd = reopen(pfd, path, mode | (flags & CMBOOT_TARGET_NO_EXCL ? 0 : O_EXCL), &st);
@@ -623,7 +616,7 @@ static int target_open(const cmboot_target_env *env, const char *path, uint64_t 
             rc = refuse(reason, rsize, CMBOOT_ERR_BUSY,
                         "%s is in use by another program (open exclusively: mounted, swap, RAID?)", path);
         else if (fd < 0)
-            rc = refuse(reason, rsize, fd == -ESTALE ? CMBOOT_ERR_UNSAFE_TARGET : errno_rc(-fd),
+            rc = refuse(reason, rsize, fd == -ESTALE ? CMBOOT_ERR_UNSAFE_TARGET : cmb_error_from_errno(-fd),
                         "cannot open %s: %s", path, fd == -ESTALE ? "it changed while being opened" : strerror(-fd));
         if (rc == CMBOOT_OK) {
             t->fd = fd;
@@ -631,7 +624,7 @@ static int target_open(const cmboot_target_env *env, const char *path, uint64_t 
             block_numbers(fd, &seq, &size);
             rc = cmb_target_check_blockdev(env, major(st.st_rdev), minor(st.st_rdev), seq, size, port_path,
                                               image_size, flags, &t->id, reason, rsize);
-            const char *sys = root_or(env ? env->sys_root : NULL, "/sys");
+            const char *sys = cmb_root_or(env ? env->sys_root : NULL, CMB_SYS_ROOT);
             if (rc == CMBOOT_OK && (!realpath(sys, t->sys) || !sysdir_of(t->sys, t->id.major, t->id.minor, t->sysdir)))
                 rc = refuse(reason, rsize, CMBOOT_ERR_NOT_FOUND, "%s went away from sysfs", path);
         }
@@ -640,14 +633,14 @@ static int target_open(const cmboot_target_env *env, const char *path, uint64_t 
         if (in_dev_root(env, realpath(path, real) ? real : NULL, st.st_dev))
             rc = refuse(reason, rsize, CMBOOT_ERR_UNSAFE_TARGET,
                         "%s is a regular file in %s, not a disk; refusing to write it", path,
-                        root_or(env ? env->dev_root : NULL, "/dev"));
+                        cmb_root_or(env ? env->dev_root : NULL, CMB_DEV_ROOT));
         else if (port_path)
             rc = refuse(reason, rsize, CMBOOT_ERR_UNSAFE_TARGET,
                         "%s is a regular file, not the disk of the board at %s", path, port_path);
         int fd = rc == CMBOOT_OK ? reopen(pfd, path, check_only ? O_RDONLY : O_RDWR, &st) : -1;
         if (rc == CMBOOT_OK && fd < 0)
-            rc = refuse(reason, rsize, fd == -ESTALE ? CMBOOT_ERR_UNSAFE_TARGET : errno_rc(-fd), "cannot open %s: %s",
-                        path, fd == -ESTALE ? "it changed while being opened" : strerror(-fd));
+            rc = refuse(reason, rsize, fd == -ESTALE ? CMBOOT_ERR_UNSAFE_TARGET : cmb_error_from_errno(-fd),
+                        "cannot open %s: %s", path, fd == -ESTALE ? "it changed while being opened" : strerror(-fd));
         struct statvfs vfs;
         if (rc == CMBOOT_OK) {
             t->fd = fd;
@@ -702,12 +695,12 @@ int cmb_target_open_readonly(const char *path, cmboot_target **out, char *reason
     struct stat st;
     int rc = CMBOOT_OK;
     if (pfd < 0 || fstat(pfd, &st) != 0)
-        rc = refuse(reason, rsize, errno_rc(errno), "cannot open %s to verify: %s", path, strerror(errno));
+        rc = refuse(reason, rsize, cmb_error_from_errno(errno), "cannot open %s to verify: %s", path, strerror(errno));
     else if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
         rc = refuse(reason, rsize, CMBOOT_ERR_UNSAFE_TARGET, "%s is neither a block device nor a regular file", path);
     int fd = rc == CMBOOT_OK ? reopen(pfd, path, O_RDONLY, &st) : -1;
     if (rc == CMBOOT_OK && fd < 0)
-        rc = refuse(reason, rsize, errno_rc(-fd), "cannot open %s to verify: %s", path, strerror(-fd));
+        rc = refuse(reason, rsize, cmb_error_from_errno(-fd), "cannot open %s to verify: %s", path, strerror(-fd));
     if (pfd >= 0)
         close(pfd);
     if (rc != CMBOOT_OK) {

@@ -177,7 +177,9 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off, uint64_
             continue;
         if (n <= 0) {
             *fail_off = off;
-            /* A full disk, file system, quota or file size limit: the target is too small for the image. */
+            /* A full disk, file system, quota or file size limit: the target is too small for the image. Not
+             * the common errno mapping on purpose: only here does ENOSPC mean NO_SPACE, and any other failed
+             * write is an I/O error of the target (its errno goes into the report's text). */
             return n < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) ? CMBOOT_ERR_NO_SPACE
                                                                                   : CMBOOT_ERR_IO;
         }

@@ -1,11 +1,10 @@
 /* File-server stage (protocol.md section 4): answer GetFileSize / ReadFile / metadata until Done. */
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "cmboot/device.h"
 #include "cmboot/error.h"
 #include "cmboot/log.h"
+#include "core/clock.h"
 #include "protocol_internal.h"
 
 /* A zero-length write: "ack", "no such file" and "size 0" all look like this. */
@@ -106,13 +105,13 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
         return CMBOOT_ERR_INVALID_ARG;
     unsigned served = 0;
     int rc;
-    int64_t last_request = cmboot_now_ms();
+    int64_t last_request = cmb_clock_now(lim.clock);
     unsigned backoff_ms = 0; /* after a failed read: 0 (read again at once), then 10 doubling to the maximum */
     for (;;) {
         uint8_t buf[CMBOOT_FS_REQUEST_SIZE];
         unsigned wait_ms = lim.request_timeout_ms;
         if (lim.request_idle_limit_ms) {
-            int64_t left = last_request + lim.request_idle_limit_ms - cmboot_now_ms();
+            int64_t left = last_request + lim.request_idle_limit_ms - cmb_clock_now(lim.clock);
             if (left <= 0) {
                 char m[96];
                 snprintf(m, sizeof m, "no request from the device for %u ms: giving up", lim.request_idle_limit_ms);
@@ -134,7 +133,7 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
             else
                 snprintf(m, sizeof m, "request longer than %u bytes: acknowledged", (unsigned)sizeof buf);
             cmb_hook_log(hooks, CMBOOT_LOG_WARN, m);
-            last_request = cmboot_now_ms();
+            last_request = cmb_clock_now(lim.clock);
             served++;
             rc = answer_nothing(t, &lim);
             if (rc < 0)
@@ -156,18 +155,18 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
                     backoff_ms = lim.retry_backoff_max_ms;
                 int64_t pause = backoff_ms;
                 if (lim.request_idle_limit_ms) {
-                    int64_t left = last_request + lim.request_idle_limit_ms - cmboot_now_ms();
+                    int64_t left = last_request + lim.request_idle_limit_ms - cmb_clock_now(lim.clock);
                     if (pause > left)
                         pause = left > 0 ? left : 0;
                 }
                 if (pause > 0)
-                    poll(NULL, 0, (int)pause);
+                    cmb_clock_pause(lim.clock, (unsigned)pause);
                 backoff_ms = backoff_ms ? backoff_ms * 2 : 10;
             }
             continue;
         }
         backoff_ms = 0;
-        last_request = cmboot_now_ms();
+        last_request = cmb_clock_now(lim.clock);
         cmboot_fs_request req;
         rc = cmboot_fs_request_parse(buf, got, &req);
         if (rc == CMBOOT_ERR_UNSAFE_NAME) {

@@ -1,10 +1,9 @@
 /* ROM stage (protocol.md section 3): boot message, second stage, status read within a deadline. */
-#include <poll.h>
 #include <stdio.h>
 
-#include "cmboot/device.h"
 #include "cmboot/error.h"
 #include "cmboot/log.h"
+#include "core/clock.h"
 #include "protocol_internal.h"
 
 /* Errors after which asking the ROM again may succeed: it may not be ready to answer yet. */
@@ -38,10 +37,10 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
         return rc;
 
     /* The ROM answers once it has checked the second stage; ask until the deadline instead of sleeping first. */
-    int64_t deadline = cmboot_now_ms() + lim.status_deadline_ms;
+    int64_t deadline = cmb_clock_now(lim.clock) + lim.status_deadline_ms;
     int backoff_ms = 10;
     for (;;) {
-        int64_t left = deadline - cmboot_now_ms();
+        int64_t left = deadline - cmb_clock_now(lim.clock);
         if (left <= 0) {
             rc = CMBOOT_ERR_TIMEOUT;
             break;
@@ -68,11 +67,14 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
         }
         if (!status_retryable(rc))
             break;
-        /* Bounded back-off between attempts the device refused at once (a stall returns immediately). */
-        int wait = backoff_ms;
+        /* Bounded back-off between attempts the device refused at once (a stall returns immediately), cut to
+         * what the read left of the deadline. */
+        int64_t wait = backoff_ms;
+        left = deadline - cmb_clock_now(lim.clock);
         if (wait > left)
-            wait = (int)left;
-        poll(NULL, 0, wait);
+            wait = left > 0 ? left : 0;
+        if (wait > 0)
+            cmb_clock_pause(lim.clock, (unsigned)wait);
         if (backoff_ms < 200)
             backoff_ms *= 2;
     }

@@ -20,6 +20,7 @@ void cmboot_stage_limits_default(cmboot_stage_limits *limits)
     limits->request_idle_limit_ms = 0; /* the reference polls as long as the device is there */
     limits->retry_backoff_max_ms = 250;
     limits->rom_status_optional = false;
+    limits->clock = NULL;
 }
 
 int cmb_bulk_send(const cmboot_transport *t, const void *buf, size_t len, unsigned timeout_ms,

@@ -12,6 +12,7 @@
 
 #include "cmboot/error.h"
 #include "core/ctx.h"
+#include "core/sysroot.h"
 
 #ifdef __linux__
 #include <sys/eventfd.h>
@@ -42,8 +43,7 @@ typedef struct pending_dev {
 } pending_dev;
 
 typedef struct sysfs_disc {
-    char sys_root[PATH_MAX / 2];
-    char dev_root[PATH_MAX / 2];
+    cmb_sysroot roots; /* sys and dev used */
     cmb_logger log;
     cmboot_bulk_tuning bulk; /* how transports split bulk data (from the context) */
     int uevent_fd;
@@ -141,12 +141,12 @@ static void add_pending(sysfs_disc *d, const char *name)
 static void rescan(sysfs_disc *d)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/bus/usb/devices", d->sys_root);
+    cmb_path_join(path, sizeof path, d->roots.sys, CMB_SYS_ROOT, "/bus/usb/devices");
     for (size_t i = 0; i < KNOWN_MAX; i++) {
         known_dev *k = &d->known[i];
         cmboot_device_info now;
         if (k->used && !k->gone &&
-            (cmb_sysfs_read_device(d->sys_root, k->info.port_path, &now, NULL, NULL) != CMBOOT_OK ||
+            (cmb_sysfs_read_device(d->roots.sys, k->info.port_path, &now, NULL, NULL) != CMBOOT_OK ||
              now.devnum != k->info.devnum || now.pid != k->info.pid))
             k->gone = true;
     }
@@ -163,7 +163,7 @@ static void rescan(sysfs_disc *d)
         if (k && !k->gone)
             continue;
         cmboot_device_info info;
-        int rc = cmb_sysfs_read_device(d->sys_root, de->d_name, &info, NULL, NULL);
+        int rc = cmb_sysfs_read_device(d->roots.sys, de->d_name, &info, NULL, NULL);
         if (rc == CMBOOT_OK && relevant(&info) && unconfigured(&info))
             add_pending(d, de->d_name);
         else if (rc == CMBOOT_OK && relevant(&info))
@@ -203,7 +203,7 @@ static bool take_known_event(sysfs_disc *d, cmboot_device_event *ev)
 static bool try_add(sysfs_disc *d, const char *name, cmboot_device_event *ev, bool from_pending)
 {
     cmboot_device_info info;
-    int rc = cmb_sysfs_read_device(d->sys_root, name, &info, NULL, NULL);
+    int rc = cmb_sysfs_read_device(d->roots.sys, name, &info, NULL, NULL);
     if (rc == CMBOOT_ERR_NOT_FOUND || rc == CMBOOT_ERR_FORMAT ||
         (rc == CMBOOT_OK && relevant(&info) && unconfigured(&info))) {
         if (!from_pending)
@@ -277,7 +277,8 @@ static void early_quiet_rom_storage(sysfs_disc *d, const cmb_uevent *u)
     snprintf(port, sizeof port, "%.*s", (int)(colon - u->name), u->name);
     if (!cmb_sysfs_is_device_name(port))
         return;
-    snprintf(devdir, sizeof devdir, "%s/bus/usb/devices/%s", d->sys_root, port);
+    if (cmb_path_join(devdir, sizeof devdir, d->roots.sys, CMB_SYS_ROOT, "/bus/usb/devices/%s", port) != CMBOOT_OK)
+        return;
     deauthorize_storage(d, devdir, port);
 }
 
@@ -411,12 +412,12 @@ static int sd_open(void *self, const cmboot_device_info *dev, cmboot_transport *
         return CMBOOT_ERR_INVALID_ARG;
     cmboot_device_info now;
     unsigned major = 0, minor = 0;
-    int rc = cmb_sysfs_read_device(d->sys_root, dev->port_path, &now, &major, &minor);
+    int rc = cmb_sysfs_read_device(d->roots.sys, dev->port_path, &now, &major, &minor);
     if (rc == CMBOOT_ERR_NOT_FOUND || (rc == CMBOOT_OK && (now.devnum != dev->devnum || now.busnum != dev->busnum)))
         return CMBOOT_ERR_NO_DEVICE; /* re-enumerated or unplugged since it was reported */
     if (rc != CMBOOT_OK)
         return rc;
-    int fd = cmb_usbfs_open(d->dev_root, now.busnum, now.devnum, major, minor,
+    int fd = cmb_usbfs_open(d->roots.dev, now.busnum, now.devnum, major, minor,
                                cmboot_now_ms() + d->open_wait_ms);
     if (fd < 0) {
         cmb_logf(&d->log, dev->port_path, CMBOOT_LOG_ERROR, "cannot open usbfs node of bus %u dev %u: %s",
@@ -473,8 +474,6 @@ int cmb_discovery_sysfs_new_opts(cmboot_ctx *ctx, const cmb_sysfs_options *opt, 
 {
     if (!opt || !out)
         return CMBOOT_ERR_INVALID_ARG;
-    const char *sys_root = opt->sys_root ? opt->sys_root : "/sys";
-    const char *dev_root = opt->dev_root ? opt->dev_root : "/dev";
     sysfs_disc *d = calloc(1, sizeof *d);
     if (!d) {
         if (opt->uevent_fd >= 0)
@@ -483,8 +482,7 @@ int cmb_discovery_sysfs_new_opts(cmboot_ctx *ctx, const cmb_sysfs_options *opt, 
     }
     d->uevent_fd = opt->uevent_fd;
     d->wake_fd = -1;
-    if ((size_t)snprintf(d->sys_root, sizeof d->sys_root, "%s", sys_root) >= sizeof d->sys_root ||
-        (size_t)snprintf(d->dev_root, sizeof d->dev_root, "%s", dev_root) >= sizeof d->dev_root) {
+    if (cmb_sysroot_init(&d->roots, opt->sys_root, opt->dev_root, NULL, NULL) != CMBOOT_OK) {
         sd_destroy(d);
         return CMBOOT_ERR_TOO_LARGE;
     }

@@ -6,8 +6,8 @@
 #include "cmboot/session.h"
 
 typedef struct cmb_sysfs_options {
-    const char *sys_root;     /* NULL = "/sys" */
-    const char *dev_root;     /* NULL = "/dev" */
+    const char *sys_root;     /* NULL or "" = "/sys" */
+    const char *dev_root;     /* NULL or "" = "/dev" */
     int uevent_fd;            /* -1 = open the kernel netlink socket; else taken over (closed on destroy) */
     bool uevent_is_netlink;   /* check that messages come from the kernel (false for a test socketpair) */
     unsigned settle_ms;       /* how long a new device's sysfs attributes may lag its uevent (0 = 2000) */

@@ -9,7 +9,20 @@ typedef struct fuzz_dev {
     size_t left;
     unsigned calls;
     const fuzz_fs_options *opt; /* NULL: plain runs */
+    int64_t now_ms;             /* the fake clock: moved by pauses and by transfers that time out */
 } fuzz_dev;
+
+/* The stages' clock for a run: no real time passes, so the default deadlines and back-off stay on (their
+ * paths are fuzzed) and cost nothing. */
+static int64_t clock_now(void *user)
+{
+    return ((fuzz_dev *)user)->now_ms;
+}
+
+static void clock_pause(void *user, unsigned ms)
+{
+    ((fuzz_dev *)user)->now_ms += ms;
+}
 
 static int take(fuzz_dev *d, uint8_t *out, size_t n)
 {
@@ -20,14 +33,15 @@ static int take(fuzz_dev *d, uint8_t *out, size_t n)
     return (int)k;
 }
 
-/* One byte decides the outcome of each transfer: mostly success, sometimes each error. */
-static int outcome(fuzz_dev *d)
+/* One byte decides the outcome of each transfer: mostly success, sometimes each error. A timeout took the
+ * transfer's whole timeout on the fake clock. */
+static int outcome(fuzz_dev *d, unsigned timeout_ms)
 {
     uint8_t b = 0;
     if (take(d, &b, 1) == 0 || ++d->calls > 4000)
         return CMBOOT_ERR_NO_DEVICE; /* input exhausted: the device leaves */
     switch (b % 16) {
-    case 13: return CMBOOT_ERR_TIMEOUT;
+    case 13: d->now_ms += timeout_ms; return CMBOOT_ERR_TIMEOUT;
     case 14: return CMBOOT_ERR_STALL;
     case 15: return CMBOOT_ERR_IO;
     default: return CMBOOT_OK;
@@ -36,15 +50,15 @@ static int outcome(fuzz_dev *d)
 
 static int f_control_out(void *self, uint16_t v, uint16_t i, unsigned t)
 {
-    (void)v; (void)i; (void)t;
-    return outcome(self);
+    (void)v; (void)i;
+    return outcome(self, t);
 }
 
 static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned t)
 {
-    (void)v; (void)i; (void)t;
+    (void)v; (void)i;
     fuzz_dev *d = self;
-    int rc = outcome(d);
+    int rc = outcome(d, t);
     if (rc < 0)
         return rc;
     uint8_t lb = 0;
@@ -68,11 +82,10 @@ static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 
 static int f_bulk_out(void *self, const void *buf, size_t len, size_t *actual, unsigned t)
 {
-    (void)t;
     fuzz_dev *d = self;
     if (d->opt && d->opt->bulk_check)
         d->opt->bulk_check(d->opt->user, buf, len); /* every byte offered to the device, taken or not */
-    int rc = outcome(d);
+    int rc = outcome(d, t);
     *actual = rc == CMBOOT_OK ? len : 0;
     if (rc < 0 && rc != CMBOOT_ERR_NO_DEVICE) {
         /* a failed bulk OUT may have taken part of the data (what the halt-clearing retry resends) */
@@ -85,7 +98,7 @@ static int f_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
 
 static int f_clear_halt(void *self)
 {
-    return outcome(self);
+    return outcome(self, 0);
 }
 
 static void f_cancel(void *self) { (void)self; }
@@ -138,13 +151,13 @@ static void count_metadata(void *user, const char *key, const char *value)
 
 static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats, int rom)
 {
-    fuzz_dev d = {data, size, 0};
+    fuzz_dev d = {data, size, 0, NULL, 0};
     cmboot_transport t = {&fuzz_ops, &d};
+    cmboot_clock clock = {clock_now, clock_pause, &d};
     cmboot_stage_limits lim;
-    cmboot_stage_limits_default(&lim);
-    lim.status_deadline_ms = 3; /* retries still happen; a longer deadline only slows the fuzzer */
+    cmboot_stage_limits_default(&lim); /* the real deadlines and back-off: on the fake clock they cost nothing */
     lim.chunk_size = 4096;
-    lim.retry_backoff_max_ms = 0; /* pauses only slow the fuzzer */
+    lim.clock = &clock;
     fuzz_stats local;
     memset(&local, 0, sizeof local);
     cmboot_stage_hooks hooks = {.metadata = count_metadata, .log = count_log, .user = stats ? stats : &local};
@@ -164,20 +177,26 @@ static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stat
     unsigned served;
     int rc = cmboot_fileserver_run(&t, &p, &lim, &hooks, &served);
     cmboot_files_free(fc.files);
+    if (stats)
+        stats->clock_ms = d.now_ms;
     return rc;
 }
 
 int fuzz_run_fileserver_with(const uint8_t *data, size_t size, const fuzz_fs_options *opt)
 {
-    fuzz_dev d = {data, size, 0, opt};
+    fuzz_dev d = {data, size, 0, opt, 0};
     cmboot_transport t = {&fuzz_ops, &d};
+    cmboot_clock clock = {clock_now, clock_pause, &d};
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
-    lim.status_deadline_ms = 3;
     lim.chunk_size = 4096;
-    lim.retry_backoff_max_ms = 0;
+    lim.request_idle_limit_ms = opt->idle_limit_ms;
+    lim.clock = &clock;
     unsigned served;
-    return cmboot_fileserver_run(&t, opt->provider, &lim, opt->hooks, &served);
+    int rc = cmboot_fileserver_run(&t, opt->provider, &lim, opt->hooks, &served);
+    if (opt->clock_ms)
+        *opt->clock_ms = d.now_ms;
+    return rc;
 }
 
 int fuzz_run_stages(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stats *stats)

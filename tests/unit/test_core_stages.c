@@ -1,6 +1,5 @@
 /* ROM stage and file server against a scripted transport: exact wire traffic, retries, acks and errors. */
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,36 @@ typedef struct script_dev {
     uint8_t got[65536];     /* bulk bytes the device took, in order */
     size_t ngot;
     unsigned max_in_timeout;
+    struct fake_clock *clock; /* NULL: no fake time; else a control IN that times out advances it by its timeout */
+    bool repeat_last;         /* after the script the last reply again and again (else the device leaves) */
 } script_dev;
+
+/* A clock that moves only when a stage pauses or a scripted transfer times out: deadlines of seconds pass in
+ * no real time, and every pause is on record. */
+typedef struct fake_clock {
+    int64_t now;
+    unsigned pauses;
+    char log[2048]; /* "ms " per pause */
+} fake_clock;
+
+static int64_t fake_now(void *user)
+{
+    return ((fake_clock *)user)->now;
+}
+
+static void fake_pause(void *user, unsigned ms)
+{
+    fake_clock *c = user;
+    c->now += ms;
+    c->pauses++;
+    size_t n = strlen(c->log);
+    snprintf(c->log + n, sizeof c->log - n, "%u ", ms);
+}
+
+static cmboot_clock fake_clock_of(fake_clock *c)
+{
+    return (cmboot_clock){fake_now, fake_pause, c};
+}
 
 static void note(script_dev *d, char kind, unsigned a, int b)
 {
@@ -37,6 +65,8 @@ static void note(script_dev *d, char kind, unsigned a, int b)
 static const reply *take(script_dev *d)
 {
     static const reply gone = {CMBOOT_ERR_NO_DEVICE, NULL, 0};
+    if (d->next >= d->nreplies && d->repeat_last && d->nreplies)
+        return &d->replies[d->nreplies - 1];
     return d->next < d->nreplies ? &d->replies[d->next++] : &gone;
 }
 
@@ -56,6 +86,8 @@ static int s_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
         d->max_in_timeout = t;
     const reply *r = take(d);
     *actual = 0;
+    if (r->rc == CMBOOT_ERR_TIMEOUT && d->clock)
+        d->clock->now += t; /* the device NAKed for the whole timeout */
     if (r->rc < 0)
         return r->rc;
     size_t n = r->len < len ? r->len : len;
@@ -372,7 +404,8 @@ static void test_request_timeout_reads_again(void **state)
     }
 }
 
-/* Reads the device refuses at once are spaced by a growing pause, capped by retry_backoff_max_ms. */
+/* Reads the device refuses at once are spaced by a growing pause, capped by retry_backoff_max_ms; the pauses
+ * are the clock's (a fake one here: on record, no real wait). */
 static void test_request_backoff_bounded(void **state)
 {
     (void)state;
@@ -384,29 +417,41 @@ static void test_request_backoff_bounded(void **state)
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
     assert_int_equal(lim.retry_backoff_max_ms, 250);
-    /* pauses 0, 10, 20, 20, 20, 20 */
+    assert_null(lim.clock);
+    fake_clock fc = {0, 0, ""};
+    cmboot_clock clk = fake_clock_of(&fc);
+    lim.clock = &clk;
+    int64_t t0 = cmboot_now_ms();
+    /* default: the first read again at once, then 10 ms doubling */
+    script_dev dd = {r, sizeof r / sizeof r[0], 0, ""};
+    cmboot_transport t = {&script_ops, &dd};
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
+    assert_string_equal(fc.log, "10 20 40 80 160 ");
+    /* capped */
+    memset(&fc, 0, sizeof fc);
     lim.retry_backoff_max_ms = 20;
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
-    cmboot_transport t = {&script_ops, &d};
-    int64_t t0 = cmboot_now_ms();
+    t.self = &d;
     assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
-    int64_t took = cmboot_now_ms() - t0;
-    assert_true(took >= 90);
-    assert_true(took < 1000);
+    assert_string_equal(fc.log, "10 20 20 20 20 ");
+    assert_int_equal(fc.now, 90);
     /* no pause at all */
+    memset(&fc, 0, sizeof fc);
     lim.retry_backoff_max_ms = 0;
     script_dev d0 = {r, sizeof r / sizeof r[0], 0, ""};
     t.self = &d0;
-    t0 = cmboot_now_ms();
     assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_OK);
-    assert_true(cmboot_now_ms() - t0 < 50);
+    assert_int_equal(fc.pauses, 0);
     assert_string_equal(d0.log, d.log);
+    assert_true(cmboot_now_ms() - t0 < 300); /* 400 ms of pauses, none of them real */
     free(done);
 }
 
-/* A device that never answers: each read waits its timeout; request_idle_limit_ms ends the stage. */
+/* A device that never answers: each read waits its timeout (on the fake clock: advances it); the idle limit
+ * ends the stage. */
 typedef struct mute_dev {
     unsigned reads, max_timeout;
+    fake_clock *clock;
 } mute_dev;
 
 static int m_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned t)
@@ -417,7 +462,7 @@ static int m_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
     if (t > m->max_timeout)
         m->max_timeout = t;
     *actual = 0;
-    poll(NULL, 0, (int)t); /* stands for the device NAKing until the timeout */
+    m->clock->now += t; /* stands for the device NAKing until the timeout */
     return CMBOOT_ERR_TIMEOUT;
 }
 
@@ -427,27 +472,67 @@ static int m_fail(void *self, uint16_t v, uint16_t i, unsigned t)
     return CMBOOT_ERR_IO;
 }
 
+/* The default 20 s reads and a 60 s idle limit: the limit fires on the fake clock within milliseconds of real
+ * time (on the system clock this test would take a minute). */
 static void test_request_idle_limit(void **state)
 {
     (void)state;
     static const cmboot_transport_ops mute_ops = {.control_out = m_fail, .control_in = m_control_in};
-    mute_dev m = {0, 0};
+    fake_clock fc = {1000000, 0, ""}; /* any origin */
+    cmboot_clock clk = fake_clock_of(&fc);
+    mute_dev m = {0, 0, &fc};
     cmboot_transport t = {&mute_ops, &m};
     cmboot_file_provider p = {no_files, NULL};
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
-    lim.request_timeout_ms = 40;
-    lim.request_idle_limit_ms = 150;
+    lim.request_idle_limit_ms = 60000;
+    lim.clock = &clk;
     log_sink l = {"", 0, ""};
     cmboot_stage_hooks h = {.log = sink_log, .user = &l};
     int64_t t0 = cmboot_now_ms();
     assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, &h, NULL), CMBOOT_ERR_TIMEOUT);
-    int64_t took = cmboot_now_ms() - t0;
-    assert_true(took >= 150);
-    assert_true(took < 1500);
-    assert_true(m.reads >= 4); /* read again after each timeout */
-    assert_int_equal(m.max_timeout, 40);
-    assert_non_null(strstr(l.text, "no request from the device for 150 ms"));
+    assert_true(cmboot_now_ms() - t0 < 500);
+    assert_int_equal(fc.now, 1000000 + 60000);
+    assert_int_equal(m.reads, 3); /* read again after each timeout */
+    assert_int_equal(m.max_timeout, 20000);
+    assert_int_equal(fc.pauses, 0); /* a timed-out read is read again at once */
+    assert_non_null(strstr(l.text, "no request from the device for 60000 ms"));
+
+    /* the last read is cut to what is left of the limit */
+    memset(&fc, 0, sizeof fc);
+    m = (mute_dev){0, 0, &fc};
+    lim.request_idle_limit_ms = 50000;
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(fc.now, 50000);
+    assert_int_equal(m.reads, 3);
+}
+
+/* A device that stalls every read: the back-off pauses count towards the idle limit, the last one cut to what
+ * is left, so the stage ends exactly at the limit. */
+static void test_request_idle_limit_stalls(void **state)
+{
+    (void)state;
+    reply r[] = {{CMBOOT_ERR_STALL, NULL, 0}};
+    script_dev d = {r, 1, 0, ""};
+    d.repeat_last = true;
+    cmboot_transport t = {&script_ops, &d};
+    cmboot_file_provider p = {no_files, NULL};
+    fake_clock fc = {0, 0, ""};
+    cmboot_clock clk = fake_clock_of(&fc);
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    lim.request_idle_limit_ms = 60000;
+    lim.clock = &clk;
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, NULL, NULL), CMBOOT_ERR_TIMEOUT);
+    assert_true(cmboot_now_ms() - t0 < 500);
+    assert_int_equal(fc.now, 60000);
+    /* 10 20 40 80 160, then 250 each: 310 + 238 * 250 = 59810, and the last pause is the 190 ms left */
+    assert_int_equal(fc.pauses, 5 + 238 + 1);
+    assert_non_null(strstr(fc.log, "160 250 250 "));
+    size_t n = strlen(fc.log);
+    assert_true(n > 5);
+    assert_string_equal(fc.log + n - 8, "250 190 ");
 }
 
 /* A file served from memory. */
@@ -645,15 +730,21 @@ static void rom_close(char *dir, int fd, cmboot_stream *s)
     free(dir);
 }
 
-/* Runs the ROM stage against writes that succeed followed by `status_replies`. */
-static int rom_run(const reply *status_replies, size_t n, bool optional, int32_t *status, log_sink *l)
+/* Runs the ROM stage against writes that succeed followed by `status_replies` (the last one repeated for ever),
+ * on a fake clock with the default 5 s status deadline; *clock_ms gets the fake time the stage took. */
+static int rom_run_at(const reply *status_replies, size_t n, bool optional, int32_t *status, log_sink *l,
+                      unsigned deadline_ms, int64_t *clock_ms)
 {
     reply r[16] = {{CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}};
-    assert_true(n <= 12);
+    assert_true(n >= 1 && n <= 12);
     memcpy(r + 4, status_replies, n * sizeof *r);
+    fake_clock *fc = calloc(1, sizeof *fc);
+    cmboot_clock clk = fake_clock_of(fc);
     script_dev *d = calloc(1, sizeof *d);
     d->replies = r;
     d->nreplies = 4 + n;
+    d->repeat_last = true;
+    d->clock = fc;
     cmboot_transport t = {&script_ops, d};
     char *dir;
     int fd;
@@ -662,13 +753,24 @@ static int rom_run(const reply *status_replies, size_t n, bool optional, int32_t
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
     assert_false(lim.rom_status_optional);
-    lim.status_deadline_ms = 60;
+    assert_int_equal(lim.status_deadline_ms, 5000);
+    if (deadline_ms)
+        lim.status_deadline_ms = deadline_ms;
     lim.rom_status_optional = optional;
+    lim.clock = &clk;
     cmboot_stage_hooks h = {.log = sink_log, .user = l};
     int rc = cmboot_rom_stage_run(&t, &s, NULL, &lim, &h, status);
+    if (clock_ms)
+        *clock_ms = fc->now;
     rom_close(dir, fd, &s);
     free(d);
+    free(fc);
     return rc;
+}
+
+static int rom_run(const reply *status_replies, size_t n, bool optional, int32_t *status, log_sink *l)
+{
+    return rom_run_at(status_replies, n, optional, status, l, 0, NULL);
 }
 
 /* rom_status_optional: a status read that fails is a warning and the stage succeeds; a non-zero status is
@@ -677,9 +779,7 @@ static void test_rom_status_optional(void **state)
 {
     (void)state;
     static const uint8_t bad[4] = {5, 0, 0, 0};
-    reply stalls[12];
-    for (int k = 0; k < 12; k++)
-        stalls[k] = (reply){CMBOOT_ERR_STALL, NULL, 0};
+    const reply stalls[] = {{CMBOOT_ERR_STALL, NULL, 0}};
     const reply overflow[] = {{CMBOOT_ERR_OVERFLOW, NULL, 0}};
     const reply access[] = {{CMBOOT_ERR_ACCESS, NULL, 0}};
     const reply reject[] = {{CMBOOT_OK, bad, 4}};
@@ -687,10 +787,10 @@ static void test_rom_status_optional(void **state)
     int32_t st = 0;
     log_sink l = {"", 0, ""};
 
-    /* stalls until the deadline (then the script's device leaves: keep it stalling past the deadline) */
-    assert_int_equal(rom_run(stalls, 12, false, &st, &l), CMBOOT_ERR_TIMEOUT);
+    /* stalls until the deadline */
+    assert_int_equal(rom_run(stalls, 1, false, &st, &l), CMBOOT_ERR_TIMEOUT);
     memset(&l, 0, sizeof l);
-    assert_int_equal(rom_run(stalls, 12, true, &st, &l), CMBOOT_OK);
+    assert_int_equal(rom_run(stalls, 1, true, &st, &l), CMBOOT_OK);
     assert_int_equal(st, -1);
     assert_int_equal(l.warnings, 1);
     assert_non_null(strstr(l.text, "boot ROM status read failed"));
@@ -703,6 +803,73 @@ static void test_rom_status_optional(void **state)
     assert_int_equal(rom_run(reject, 1, true, &st, &l), CMBOOT_ERR_ROM_REJECTED);
     assert_int_equal(st, 5);
     assert_int_equal(rom_run(cancel, 1, true, &st, &l), CMBOOT_ERR_CANCELLED);
+}
+
+/* A 15 s status deadline fires on the fake clock within milliseconds of real time, exactly at 15 s: for a ROM
+ * that stalls (the back-off pauses add up, the last cut to the deadline) and for one that lets every read time
+ * out (each read waits at most the second left). */
+static void test_rom_status_deadline_fake_clock(void **state)
+{
+    (void)state;
+    const reply stalls[] = {{CMBOOT_ERR_STALL, NULL, 0}};
+    const reply timeouts[] = {{CMBOOT_ERR_TIMEOUT, NULL, 0}};
+    static const uint8_t ok[4] = {0, 0, 0, 0};
+    const reply late[] = {{CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_OK, ok, 4}};
+    log_sink l = {"", 0, ""};
+    int32_t st = 0;
+    int64_t took = 0;
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(rom_run_at(stalls, 1, false, &st, &l, 15000, &took), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(took, 15000);
+    assert_int_equal(rom_run_at(timeouts, 1, false, &st, &l, 15000, &took), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(took, 15000);
+    /* an answer after two timed-out reads (1 s each) and their pauses (10, 20 ms) */
+    assert_int_equal(rom_run_at(late, 3, false, &st, &l, 15000, &took), CMBOOT_OK);
+    assert_int_equal(st, 0);
+    assert_int_equal(took, 2030);
+    assert_true(cmboot_now_ms() - t0 < 500);
+}
+
+/* The system clock behind cmboot_clock_system() is cmboot_now_ms(); a clock missing a member is not used (fake
+ * time with real waits would mix two time lines), so the system clock ends the deadline. */
+static void test_clock_system_and_half_clock(void **state)
+{
+    (void)state;
+    const cmboot_clock *sys = cmboot_clock_system();
+    assert_non_null(sys);
+    assert_non_null(sys->now_ms);
+    assert_non_null(sys->pause_ms);
+    int64_t a = cmboot_now_ms();
+    int64_t b = sys->now_ms(sys->user);
+    sys->pause_ms(sys->user, 20);
+    int64_t c = cmboot_now_ms();
+    assert_true(b >= a && b - a < 100);
+    assert_true(c - b >= 20);
+
+    /* a "clock" whose time never moves and that cannot pause: used, the stalling ROM would never time out */
+    fake_clock fc = {0, 0, ""};
+    cmboot_clock half = {fake_now, NULL, &fc};
+    reply r[] = {{CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0}};
+    script_dev *d = calloc(1, sizeof *d);
+    d->replies = r;
+    d->nreplies = 5;
+    d->repeat_last = true;
+    cmboot_transport t = {&script_ops, d};
+    char *dir;
+    int fd;
+    cmboot_stream s;
+    rom_open(&dir, &fd, &s);
+    cmboot_stage_limits lim;
+    cmboot_stage_limits_default(&lim);
+    lim.status_deadline_ms = 50;
+    lim.clock = &half;
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_rom_stage_run(&t, &s, NULL, &lim, NULL, NULL), CMBOOT_ERR_TIMEOUT);
+    int64_t took = cmboot_now_ms() - t0;
+    assert_true(took >= 50 && took < 1000);
+    rom_close(dir, fd, &s);
+    free(d);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -718,11 +885,14 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_request_timeout_reads_again),
     cmocka_unit_test(test_request_backoff_bounded),
     cmocka_unit_test(test_request_idle_limit),
+    cmocka_unit_test(test_request_idle_limit_stalls),
     cmocka_unit_test(test_bulk_stall_cleared_and_resent),
     cmocka_unit_test(test_bulk_second_failure_fails),
     cmocka_unit_test(test_bulk_no_retry),
     cmocka_unit_test(test_wire_write_retries_bulk),
     cmocka_unit_test(test_rom_status_retried_until_answer),
     cmocka_unit_test(test_rom_status_optional),
+    cmocka_unit_test(test_rom_status_deadline_fake_clock),
+    cmocka_unit_test(test_clock_system_and_half_clock),
 };
 CMBOOT_TEST_MAIN(tests)

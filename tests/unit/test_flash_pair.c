@@ -208,6 +208,10 @@ static void pair_rejects_bad_port_path(void **state)
     assert_int_equal(cmboot_flash_pair(NULL, "../1-1", cmboot_now_ms(), out, sizeof out), CMBOOT_ERR_INVALID_ARG);
     assert_int_equal(cmboot_flash_pair(NULL, "1-1/*", cmboot_now_ms(), out, sizeof out), CMBOOT_ERR_INVALID_ARG);
     assert_int_equal(cmboot_flash_pair(NULL, "", cmboot_now_ms(), out, sizeof out), CMBOOT_ERR_INVALID_ARG);
+    /* made of digits, '-' and '.' but no port path (cmboot_port_path_valid): refused, not waited for */
+    static const char *const odd[] = {"1-0", "01-1", "1-1..2", "1-", "-1", "1-1.2.3.4.5.6.7.8", "1-256", "1-1-1"};
+    for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
+        assert_int_equal(cmboot_flash_pair(NULL, odd[i], cmboot_now_ms(), out, sizeof out), CMBOOT_ERR_INVALID_ARG);
 }
 
 static const struct CMUnitTest tests[] = {

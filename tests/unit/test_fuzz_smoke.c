@@ -126,8 +126,52 @@ static void test_fileserver_odd_requests(void **state)
     free(dir);
 }
 
+static int no_files(void *user, const char *name, cmboot_stream *out)
+{
+    (void)user; (void)name; (void)out;
+    return CMBOOT_ERR_NOT_FOUND;
+}
+
+/* The fuzz_fileserver harness runs on the transport's fake clock: with its 60 s idle limit (mode bit 0x10) a
+ * device that only times out ends the run at 60 s of fake time, three 20 s reads, in no real time; with the
+ * system clock the instant fake timeouts would run out the input instead (the device gone). Stalls pause on
+ * the same clock: the default back-off, 10 ms doubling to 250, adds up there. */
+static void test_fileserver_harness_fake_clock(void **state)
+{
+    (void)state;
+    cmboot_file_provider p = {no_files, NULL};
+    int64_t clock_ms = -1;
+    fuzz_fs_options opt = {.provider = &p, .idle_limit_ms = 60000, .clock_ms = &clock_ms};
+    uint8_t timeouts[64];
+    memset(timeouts, 13, sizeof timeouts);
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(fuzz_run_fileserver_with(timeouts, sizeof timeouts, &opt), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(clock_ms, 60000);
+
+    uint8_t stalls[64];
+    memset(stalls, 14, sizeof stalls);
+    opt.idle_limit_ms = 0;
+    assert_int_equal(fuzz_run_fileserver_with(stalls, sizeof stalls, &opt), CMBOOT_ERR_NO_DEVICE);
+    assert_int_equal(clock_ms, 10 + 20 + 40 + 80 + 160 + 250 * (64 - 6));
+    assert_true(cmboot_now_ms() - t0 < 2000); /* over 75 s on the fake clock */
+
+    /* both stages (the ROM's status deadline too) on the fake clock */
+    fuzz_stats st;
+    memset(&st, 0, sizeof st);
+    char *dir = test_tmpdir("fuzzclock");
+    test_write_file(dir, "bootcode4.bin", "0123456789", 10);
+    uint8_t rom[2 + 64];
+    memset(rom, 0, 4);    /* boot message and second stage written */
+    memset(rom + 4, 14, sizeof rom - 4); /* status reads stall, then the file server's reads */
+    fuzz_run_stages(rom, sizeof rom, dir, &st);
+    assert_true(st.clock_ms >= 5000); /* the default status deadline passed */
+    test_rmtree(dir);
+    free(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_random_device_replies),
     cmocka_unit_test(test_fileserver_odd_requests),
+    cmocka_unit_test(test_fileserver_harness_fake_clock),
 };
 CMBOOT_TEST_MAIN(tests)

@@ -192,6 +192,44 @@ static void uevent_netlink_refuses_userspace_sender(void **state)
     close(fd);
 }
 
+/* The drain pairing waits on: true for a kernel event of the subsystem among others; libudev's, malformed
+ * and oversized datagrams are dropped; the queue is empty afterwards. */
+static void uevent_drain_for_subsystem(void **state)
+{
+    (void)state;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
+    static const char *const block_msg[] = {"add@/devices/virtual/block/sda", "ACTION=add",
+                                            "DEVPATH=/devices/virtual/block/sda", "SUBSYSTEM=block",
+                                            "DEVNAME=sda", "DEVTYPE=disk"};
+    static const char *const udev_block[] = {"libudev", "ACTION=add", "DEVPATH=/devices/virtual/block/sda",
+                                             "SUBSYSTEM=block"};
+    static const char *const value_only[] = {"add@/devices/x", "ACTION=add", "DEVPATH=/devices/x",
+                                             "ID_NOTE=SUBSYSTEM=block"};
+    char buf[1024];
+    size_t len;
+    /* nothing queued */
+    assert_false(cmb_uevent_drain_for(sv[0], false, "block"));
+    /* a usb event, libudev's copy of a block event and a key that only looks like it: not ours */
+    len = build(buf, sizeof buf, add_msg, sizeof add_msg / sizeof add_msg[0]);
+    assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
+    len = build(buf, sizeof buf, udev_block, sizeof udev_block / sizeof udev_block[0]);
+    assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
+    len = build(buf, sizeof buf, value_only, sizeof value_only / sizeof value_only[0]);
+    assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
+    assert_false(cmb_uevent_drain_for(sv[0], false, "block"));
+    /* the kernel's block event among others */
+    len = build(buf, sizeof buf, add_msg, sizeof add_msg / sizeof add_msg[0]);
+    assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
+    len = build(buf, sizeof buf, block_msg, sizeof block_msg / sizeof block_msg[0]);
+    assert_int_equal(write(sv[1], buf, len), (ssize_t)len);
+    assert_true(cmb_uevent_drain_for(sv[0], false, "block"));
+    assert_false(cmb_uevent_drain_for(sv[0], false, "block")); /* drained */
+    assert_false(cmb_uevent_drain_for(-1, false, "block"));
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(uevent_parse_add),
     cmocka_unit_test(uevent_parse_actions_and_interfaces),
@@ -199,6 +237,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(uevent_parse_garbage_is_bounded),
     cmocka_unit_test(uevent_recv_socketpair),
     cmocka_unit_test(uevent_netlink_refuses_userspace_sender),
+    cmocka_unit_test(uevent_drain_for_subsystem),
 };
 
 CMBOOT_TEST_MAIN(tests)

@@ -11,6 +11,7 @@
 
 #include "cmboot/error.h"
 #include "core/error_map.h"
+#include "core/sysroot.h"
 
 /* usb_device char devices: major 189, minor (bus - 1) * 128 + (dev - 1) (drivers/usb/core/usb.h). */
 #define USB_DEVICE_MAJOR 189u
@@ -132,15 +133,14 @@ static void copy_printable(char *dst, size_t size, const char *src)
 int cmb_sysfs_read_device(const char *sys_root, const char *name, cmboot_device_info *info,
                              unsigned *major, unsigned *minor)
 {
-    if (!sys_root || !info || !cmb_sysfs_is_device_name(name))
+    if (!info || !cmb_sysfs_is_device_name(name))
         return CMBOOT_ERR_INVALID_ARG;
     memset(info, 0, sizeof *info);
-    int n = snprintf(info->syspath, sizeof info->syspath, "%s/bus/usb/devices/%s", sys_root, name);
-    if (n < 0 || (size_t)n >= sizeof info->syspath)
-        return CMBOOT_ERR_TOO_LARGE;
+    int rc = cmb_path_join(info->syspath, sizeof info->syspath, sys_root, CMB_SYS_ROOT, "/bus/usb/devices/%s", name);
+    if (rc != CMBOOT_OK)
+        return rc;
     const char *dir = info->syspath;
     unsigned long vid, pid, bus, dev, nif;
-    int rc;
     if ((rc = read_number(dir, "idVendor", 16, 0xffff, &vid)) != CMBOOT_OK ||
         (rc = read_number(dir, "idProduct", 16, 0xffff, &pid)) != CMBOOT_OK ||
         (rc = read_number(dir, "busnum", 10, 255, &bus)) != CMBOOT_OK ||

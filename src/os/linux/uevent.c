@@ -136,6 +136,27 @@ bool cmb_uevent_is_usb_device(const cmb_uevent *ev)
     return ev && strcmp(ev->subsystem, "usb") == 0 && strcmp(ev->devtype, "usb_device") == 0;
 }
 
+bool cmb_uevent_drain_for(int fd, bool netlink, const char *subsystem)
+{
+    bool seen = false;
+    char buf[CMB_UEVENT_BUF];
+    for (;;) {
+        size_t len = 0;
+        int rc = cmb_uevent_recv(fd, netlink, buf, sizeof buf, &len);
+        if (rc == CMBOOT_ERR_OVERFLOW) {
+            seen = true; /* events were lost: one may have been ours */
+            continue;
+        }
+        if (rc == CMBOOT_ERR_ACCESS || rc == CMBOOT_ERR_TOO_LARGE)
+            continue; /* not from the kernel, or not a uevent: dropped */
+        if (rc != CMBOOT_OK)
+            return seen; /* nothing queued (TIMEOUT), or the socket failed */
+        cmb_uevent ev;
+        if (cmb_uevent_parse(buf, len, &ev) == CMBOOT_OK && strcmp(ev.subsystem, subsystem) == 0)
+            seen = true;
+    }
+}
+
 #ifdef __linux__
 
 int cmb_uevent_socket_open(void)

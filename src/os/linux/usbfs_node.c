@@ -19,12 +19,11 @@
 #include "cmboot/device.h"
 #include "cmboot/error.h"
 #include "core/error_map.h"
+#include "core/sysroot.h"
 
 int cmb_usbfs_node_path(char *out, size_t size, const char *dev_root, uint8_t bus, uint8_t dev)
 {
-    int n = snprintf(out, size, "%s/bus/usb/%03u/%03u", dev_root ? dev_root : "/dev", (unsigned)bus,
-                     (unsigned)dev);
-    return n < 0 || (size_t)n >= size ? CMBOOT_ERR_TOO_LARGE : CMBOOT_OK;
+    return cmb_path_join(out, size, dev_root, CMB_DEV_ROOT, "/bus/usb/%03u/%03u", (unsigned)bus, (unsigned)dev);
 }
 
 #ifdef __linux__
@@ -58,7 +57,7 @@ static int open_private_node(const char *base, unsigned major, unsigned minor)
 static int make_private(const char *dev_root, unsigned major, unsigned minor, int *err_out)
 {
     const char *tmp = getenv("TMPDIR");
-    const char *bases[] = {dev_root, "/run", tmp && *tmp ? tmp : "/tmp"};
+    const char *bases[] = {dev_root, CMB_RUN_ROOT, tmp && *tmp ? tmp : "/tmp"}; /* the host's /run, always */
     int err = ENOENT;
     for (size_t i = 0; i < sizeof bases / sizeof bases[0]; i++) {
         int fd = open_private_node(bases[i], major, minor);
@@ -95,8 +94,7 @@ int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned majo
                       int64_t deadline_ms)
 {
     char path[PATH_MAX], dir[PATH_MAX];
-    if (!dev_root)
-        dev_root = "/dev";
+    dev_root = cmb_root_or(dev_root, CMB_DEV_ROOT);
     int rc = cmb_usbfs_node_path(path, sizeof path, dev_root, bus, dev);
     if (rc != CMBOOT_OK)
         return rc;
@@ -125,11 +123,10 @@ int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned majo
             /* No private node either: mdev may still be making the node, so wait for it (a failed mknod is
              * NOT_FOUND, not its own errno, on purpose: the node may yet appear). */
             result = perr == EPERM || perr == EACCES ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_NOT_FOUND;
-        } else if (err == EACCES || err == EPERM) {
-            result = CMBOOT_ERR_ACCESS;
         } else {
             result = cmb_error_from_errno(err);
-            break;
+            if (result != CMBOOT_ERR_ACCESS)
+                break; /* only a refused node may yet change: udev/mdev setting its owner and mode */
         }
         if (ifd < 0)
             break;

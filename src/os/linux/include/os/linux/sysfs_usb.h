@@ -13,9 +13,10 @@ bool cmb_sysfs_is_device_name(const char *name);
  * when absent, CMBOOT_ERR_TOO_LARGE when it does not fit. */
 int cmb_sysfs_read_attr(const char *dir, const char *attr, char *buf, size_t size);
 
-/* Reads device `name` under <sys_root>/bus/usb/devices into info (port path = name, syspath = its dir) and
- * its char device numbers (from `dev`, else computed from bus/dev numbers). CMBOOT_ERR_NOT_FOUND when the
- * device or an attribute is missing (attributes can lag the uevent), CMBOOT_ERR_FORMAT when malformed. */
+/* Reads device `name` under <sys_root>/bus/usb/devices (sys_root NULL or "" = "/sys") into info (port path =
+ * name, syspath = its dir) and its char device numbers (from `dev`, else computed from bus/dev numbers).
+ * CMBOOT_ERR_NOT_FOUND when the device or an attribute is missing (attributes can lag the uevent),
+ * CMBOOT_ERR_FORMAT when malformed. */
 int cmb_sysfs_read_device(const char *sys_root, const char *name, cmboot_device_info *info,
                              unsigned *major, unsigned *minor);
 

@@ -48,4 +48,9 @@ int cmb_uevent_socket_open(void);
  * taken as is. CMBOOT_ERR_TIMEOUT when nothing is queued. */
 int cmb_uevent_recv(int fd, bool netlink, void *buf, size_t size, size_t *len);
 
+/* Reads every queued datagram (cmb_uevent_recv, then cmb_uevent_parse; forged, oversized and malformed ones
+ * dropped) and says whether one was an event of `subsystem` ("block"), or events were lost (queue overflow),
+ * either way a reason to look at sysfs again. */
+bool cmb_uevent_drain_for(int fd, bool netlink, const char *subsystem);
+
 #endif

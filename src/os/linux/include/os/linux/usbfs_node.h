@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Path of the usbfs node: <dev_root>/bus/usb/BBB/DDD. */
+/* Path of the usbfs node: <dev_root>/bus/usb/BBB/DDD (dev_root NULL or "" = "/dev"). */
 int cmb_usbfs_node_path(char *out, size_t size, const char *dev_root, uint8_t bus, uint8_t dev);
 
 /* Opens the device O_RDWR. When the node is missing (no devtmpfs, no mdev) it makes a private node from
