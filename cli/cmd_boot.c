@@ -254,8 +254,12 @@ int cmd_boot(int argc, char **argv)
     }
     if (!json)
         fprintf(stderr, "Waiting for BCM2835/6/7/2711/2712 boards...\n");
-    static cmboot_run_report report;
-    rc = cmboot_run(ctx, &disc, &cfg, &report);
+    cmboot_run_report *report = NULL;
+    rc = cmboot_run_report_new(&report);
+    if (rc == CMBOOT_OK)
+        rc = cmboot_run(ctx, &disc, &cfg, report);
+    size_t boards = cmboot_run_report_boards(report);
+    cmboot_run_report_free(report);
     disc.ops->destroy(disc.self);
     cli_cancel_targets(NULL, NULL);
     cmboot_ctx_free(ctx);
@@ -265,11 +269,11 @@ int cmd_boot(int argc, char **argv)
         fprintf(stderr, "cmboot: %s\n", cmboot_strerror(rc));
     switch (rc) {
     case CMBOOT_OK: return EXIT_OK;
-    case CMBOOT_ERR_TIMEOUT: return report.boards ? EXIT_FAILURE_BOARD : EXIT_NO_BOARD;
+    case CMBOOT_ERR_TIMEOUT: return boards ? EXIT_FAILURE_BOARD : EXIT_NO_BOARD;
     case CMBOOT_ERR_CANCELLED: return EXIT_CANCELLED;
     case CMBOOT_ERR_ACCESS:
     case CMBOOT_ERR_UNSUPPORTED: return EXIT_HOST;
-    case CMBOOT_ERR_NOT_FOUND: return report.boards ? EXIT_FAILURE_BOARD : EXIT_HOST; /* no boot files at all */
+    case CMBOOT_ERR_NOT_FOUND: return boards ? EXIT_FAILURE_BOARD : EXIT_HOST; /* no boot files at all */
     default: return EXIT_FAILURE_BOARD;
     }
 bad:

@@ -77,28 +77,46 @@ typedef struct cmboot_boot_config {
 
 CMBOOT_API void cmboot_boot_config_default(cmboot_boot_config *cfg);
 
+/* One board's result. Handed out by the library as a const pointer (cmboot_run_report_board,
+ * cmboot_flash_job_board); callers never fill one. Plain members, appended only: a caller may copy it. */
 typedef struct cmboot_board_result {
     char port_path[CMBOOT_PORT_PATH_MAX];
     char serial[CMBOOT_SERIAL_MAX];
     const cmboot_soc_info *soc;
     cmboot_stage last_stage;    /* last stage seen */
     int error;                  /* CMBOOT_OK or why it failed */
-    int64_t stage_ms[CMBOOT_STAGE_COUNT]; /* time spent per stage, indexed by cmboot_stage */
     int64_t started_ms;
     int64_t finished_ms;
+    /* Time per stage: read it with cmboot_board_result_stage_ms(). One member per timed stage, so a stage
+     * added later appends a member instead of moving the others. */
+    int64_t rom_ms;
+    int64_t second_ms;
 } cmboot_board_result;
 
-typedef struct cmboot_run_report {
-    unsigned boards;            /* boards finished (ok or failed) */
-    unsigned failed;
-    cmboot_board_result results[64]; /* the first 64 boards */
-} cmboot_run_report;
+/* Milliseconds the board spent in a stage cmboot served (ROM, second stage); 0 for any other stage. */
+CMBOOT_API int64_t cmboot_board_result_stage_ms(const cmboot_board_result *res, cmboot_stage stage);
+
+/* The boards of a run, as many as finished: opaque, filled by cmboot_run, read through the accessors.
+ * Made and freed by the caller; one thread at a time (cmboot_run writes it on its caller's thread). */
+typedef struct cmboot_run_report cmboot_run_report;
+
+/* An empty report (caller frees with cmboot_run_report_free). CMBOOT_ERR_NO_MEMORY or CMBOOT_OK. */
+CMBOOT_API int cmboot_run_report_new(cmboot_run_report **out);
+/* Frees the report and every board result it handed out (NULL is fine). */
+CMBOOT_API void cmboot_run_report_free(cmboot_run_report *report);
+/* Boards finished (ok or failed) in the last run, and how many of them failed. */
+CMBOOT_API size_t cmboot_run_report_boards(const cmboot_run_report *report);
+CMBOOT_API size_t cmboot_run_report_failed(const cmboot_run_report *report);
+/* The index-th board in the order they finished (index < cmboot_run_report_boards), else NULL. The pointer is
+ * the report's: valid until the report is freed or passed to cmboot_run again. */
+CMBOOT_API const cmboot_board_result *cmboot_run_report_board(const cmboot_run_report *report, size_t index);
 
 /* Runs boards found by `disc` until the config says stop. Returns CMBOOT_OK when every board
  * succeeded, the first board's error otherwise, CMBOOT_ERR_TIMEOUT when no board came,
  * CMBOOT_ERR_CANCELLED on cancel, CMBOOT_ERR_NOT_FOUND before any board when no SoC has boot files.
  * `disc` is used from this thread (next_event) and from board workers (open); it is not destroyed here.
- * `report` (optional) is written by this thread only and complete when the call returns. */
+ * `report` (optional, from cmboot_run_report_new) is emptied first, written by this thread only and complete when
+ * the call returns; it holds every board, however many. */
 CMBOOT_API int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                           cmboot_run_report *report);
 

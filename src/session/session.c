@@ -10,7 +10,6 @@
 #include "core/ctx.h"
 #include "session/run.h"
 
-#define MAX_BOARDS 64
 #define MAX_ROM_ATTEMPTS 3
 
 typedef enum board_state {
@@ -36,7 +35,7 @@ typedef struct board {
     char stage_serial[CMBOOT_SERIAL_MAX]; /* second stage's own serial string: names the metadata file */
     pthread_t thread;
     bool thread_live;        /* thread was created and not yet joined */
-    int report_slot;         /* index in the report once finished, -1 before */
+    long report_slot;        /* index in the report once finished, -1 before */
     bool worker_done;        /* set by the worker under run->lock */
     int worker_rc;
     bool have_transport;
@@ -50,8 +49,8 @@ struct cmb_run_state {
     cmboot_files *files;
     cmboot_metadata_dir *mddir; /* -j DIR, opened once: two boards with one serial keep both files */
     pthread_mutex_t lock;
-    board *boards[MAX_BOARDS];
-    unsigned nboards;
+    board **boards;          /* grown under lock: cmboot_ctx_cancel reads it from other threads */
+    unsigned nboards, board_cap;
     int first_error;         /* of the first board that failed, kept when loop mode forgets the board */
     const cmb_run_observer *obs;
 };
@@ -267,6 +266,69 @@ static board *find_board(struct cmb_run_state *run, const char *port_path)
     return NULL;
 }
 
+struct cmboot_run_report {
+    cmboot_board_result *results;
+    size_t boards, cap;
+    size_t failed;
+};
+
+int cmboot_run_report_new(cmboot_run_report **out)
+{
+    if (!out)
+        return CMBOOT_ERR_INVALID_ARG;
+    *out = calloc(1, sizeof **out);
+    return *out ? CMBOOT_OK : CMBOOT_ERR_NO_MEMORY;
+}
+
+void cmboot_run_report_free(cmboot_run_report *report)
+{
+    if (!report)
+        return;
+    free(report->results);
+    free(report);
+}
+
+size_t cmboot_run_report_boards(const cmboot_run_report *report)
+{
+    return report ? report->boards : 0;
+}
+
+size_t cmboot_run_report_failed(const cmboot_run_report *report)
+{
+    return report ? report->failed : 0;
+}
+
+const cmboot_board_result *cmboot_run_report_board(const cmboot_run_report *report, size_t index)
+{
+    return report && index < report->boards ? &report->results[index] : NULL;
+}
+
+int64_t cmboot_board_result_stage_ms(const cmboot_board_result *res, cmboot_stage stage)
+{
+    if (!res)
+        return 0;
+    switch (stage) {
+    case CMBOOT_STAGE_ROM: return res->rom_ms;
+    case CMBOOT_STAGE_SECOND: return res->second_ms;
+    default: return 0;
+    }
+}
+
+/* A slot for a board's result; false when out of memory (the board is then missing from the report). */
+static bool report_add(cmboot_run_report *report)
+{
+    if (report->boards == report->cap) {
+        size_t cap = report->cap ? report->cap * 2 : 16;
+        cmboot_board_result *r = realloc(report->results, cap * sizeof *r);
+        if (!r)
+            return false;
+        report->results = r;
+        report->cap = cap;
+    }
+    report->boards++;
+    return true;
+}
+
 static void finish_board(board *b, int rc, cmboot_run_report *report)
 {
     b->state = BOARD_FINISHED;
@@ -280,18 +342,15 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
     if (b->run->obs && b->run->obs->board_finished)
         b->run->obs->board_finished(b->run->obs->user, &b->res, b->md);
     if (report) {
-        const unsigned cap = sizeof report->results / sizeof report->results[0];
-        if (b->report_slot >= 0) { /* finished again after coming back (see device_added): same board */
-            if ((unsigned)b->report_slot < cap)
-                report->results[b->report_slot] = b->res;
-        } else {
-            b->report_slot = (int)report->boards;
-            if (report->boards < cap)
-                report->results[report->boards] = b->res;
-            report->boards++;
+        if (b->report_slot < 0 && report_add(report))
+            b->report_slot = (long)report->boards - 1;
+        else if (b->report_slot < 0)
+            cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "out of memory: board left out of the report");
+        if (b->report_slot >= 0) { /* also when it finished again after coming back (see device_added) */
+            report->results[b->report_slot] = b->res;
+            if (rc)
+                report->failed++;
         }
-        if (rc)
-            report->failed++;
     }
 }
 
@@ -337,7 +396,11 @@ static void stage_finished(board *b, cmboot_run_report *report)
     join_worker(b);
     int rc = b->worker_rc;
     cmboot_stage st = b->dev.stage;
-    b->res.stage_ms[st] += cmboot_now_ms() - b->stage_started;
+    int64_t spent = cmboot_now_ms() - b->stage_started;
+    if (st == CMBOOT_STAGE_ROM)
+        b->res.rom_ms += spent;
+    else if (st == CMBOOT_STAGE_SECOND)
+        b->res.second_ms += spent;
     emit(b, CMBOOT_EV_STAGE_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
     if (rc == CMBOOT_ERR_CANCELLED) {
         finish_board(b, rc, report);
@@ -382,6 +445,7 @@ static void stage_finished(board *b, cmboot_run_report *report)
 static void forget_finished(struct cmb_run_state *run)
 {
     unsigned kept = 0;
+    pthread_mutex_lock(&run->lock); /* cmboot_ctx_cancel walks the table */
     for (unsigned i = 0; i < run->nboards; i++) {
         board *b = run->boards[i];
         if (b->state == BOARD_FINISHED) {
@@ -392,6 +456,7 @@ static void forget_finished(struct cmb_run_state *run)
         }
     }
     run->nboards = kept;
+    pthread_mutex_unlock(&run->lock);
 }
 
 static bool is_payload_stage(cmboot_stage st)
@@ -414,6 +479,22 @@ static void payload_stage_seen(board *b, const cmboot_device_info *dev, cmboot_r
     finish_board(b, CMBOOT_OK, report);
 }
 
+/* Room for one more board in the run's table (no cap: a run serves as many boards as come at once). */
+static bool table_room(struct cmb_run_state *run)
+{
+    if (run->nboards < run->board_cap)
+        return true;
+    unsigned cap = run->board_cap ? run->board_cap * 2 : 16;
+    pthread_mutex_lock(&run->lock);
+    board **t = realloc(run->boards, cap * sizeof *t);
+    if (t) {
+        run->boards = t;
+        run->board_cap = cap;
+    }
+    pthread_mutex_unlock(&run->lock);
+    return t != NULL;
+}
+
 static void device_added(struct cmb_run_state *run, const cmboot_device_info *dev, cmboot_run_report *report,
                          unsigned *started)
 {
@@ -428,15 +509,11 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
         unsigned limit = cfg->max_boards ? cfg->max_boards : (cfg->loop ? 0 : 1);
         if (limit && *started >= limit)
             return;
-        if (run->nboards == MAX_BOARDS)
-            forget_finished(run); /* their results are in the report and first_error already */
-        if (run->nboards == MAX_BOARDS) {
-            cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_WARN,
-                        "%u boards in progress already: this one waits until one finishes", MAX_BOARDS);
-            return;
-        }
         b = calloc(1, sizeof *b);
-        if (!b || cmboot_metadata_new(&b->md) < 0) {
+        if (!b || cmboot_metadata_new(&b->md) < 0 || !table_room(run)) {
+            cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_ERROR, "out of memory: board not served");
+            if (b)
+                cmboot_metadata_free(b->md);
             free(b);
             return;
         }
@@ -447,7 +524,9 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
         b->res.started_ms = cmboot_now_ms();
         b->stage_started = b->res.started_ms; /* events carry time since their stage began */
         b->state = BOARD_WAITING;
+        pthread_mutex_lock(&run->lock);
         run->boards[run->nboards++] = b;
+        pthread_mutex_unlock(&run->lock);
         (*started)++;
         b->dev = *dev;
         emit(b, CMBOOT_EV_DEVICE_SEEN, NULL, NULL, 0, 0, CMBOOT_OK);
@@ -592,7 +671,7 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
         return rc;
     }
     if (report)
-        memset(report, 0, sizeof *report);
+        report->boards = report->failed = 0; /* the results' memory is reused */
     pthread_mutex_init(&run.lock, NULL);
     pthread_mutex_lock(&ctx->lock);
     ctx->run = &run;
@@ -673,6 +752,7 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
         cmboot_metadata_free(run.boards[i]->md);
         free(run.boards[i]);
     }
+    free(run.boards);
     pthread_mutex_destroy(&run.lock);
     cmboot_metadata_dir_close(run.mddir);
     cmboot_files_free(run.files);
