@@ -28,6 +28,7 @@ typedef struct cmboot_doctor_finding {
 } cmboot_doctor_finding;
 
 typedef struct cmboot_doctor_config {
+    size_t struct_size;        /* set by cmboot_doctor_config_default() (session.h, docs/abi.md) */
     const char *sys_root;      /* NULL = "/sys" */
     const char *dev_root;      /* NULL = "/dev" */
     const char *proc_root;     /* NULL = "/proc" */
@@ -61,9 +62,15 @@ CMBOOT_API size_t cmboot_doctor_report_boards(const cmboot_doctor_report *report
 CMBOOT_API const cmboot_device_info *cmboot_doctor_report_board(const cmboot_doctor_report *report, size_t index);
 /* Every pointer the report hands out (findings, boards) is valid until the report is freed or run again. */
 
-CMBOOT_API void cmboot_doctor_config_default(cmboot_doctor_config *cfg);
+/* Defaults (every root NULL, uid -1, check_netlink and check_boot_files on) into the caller's struct of
+ * struct_size bytes. Use cmboot_doctor_config_default(). */
+CMBOOT_API int cmboot_doctor_config_init(cmboot_doctor_config *cfg, size_t struct_size);
+static inline void cmboot_doctor_config_default(cmboot_doctor_config *cfg)
+{
+    (void)cmboot_doctor_config_init(cfg, sizeof *cfg);
+}
 /* Runs every check into report (emptied first). Returns CMBOOT_OK, CMBOOT_ERR_NO_MEMORY when a finding or board
- * could not be kept (the report holds the others), or an error for bad arguments. */
+ * could not be kept (the report holds the others), or an error for bad arguments (a bad struct_size: session.h). */
 CMBOOT_API int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *report);
 /* Highest severity in the report. */
 CMBOOT_API cmboot_doctor_severity cmboot_doctor_worst(const cmboot_doctor_report *report);

@@ -33,28 +33,49 @@ extern "C" {
  *   const pointers (SoC table rows, strerror texts, version string) are static and never freed.
  * - The config structs passed in are read during the call only (boot_dir and other strings must stay valid until
  *   cmboot_run returns); the library keeps no pointer to them afterwards.
+ *
+ * Structs the caller allocates and fills (configs, limits, tuning, vtables) start with `size_t struct_size`, so
+ * they can grow without a new soname (docs/abi.md): fill one with its *_default() function (an inline wrapper
+ * that passes the sizeof the caller was compiled with to the exported *_init()), or give a vtable
+ * `.struct_size = sizeof(type)`. The library refuses a struct_size below the first release's size
+ * (CMBOOT_ERR_INVALID_ARG) and reads only struct_size bytes: members a caller's older header did not have
+ * take their defaults. A larger struct_size (a newer header) is accepted when the members this library does
+ * not know are zero, CMBOOT_ERR_UNSUPPORTED otherwise.
  */
 typedef struct cmboot_ctx cmboot_ctx;
 
 typedef struct cmboot_ctx_config {
+    size_t struct_size;         /* set by cmboot_ctx_config_default() */
     cmboot_log_fn log;          /* optional; see the thread rules above */
     cmboot_event_fn event;      /* optional; see the thread rules above */
     void *user;                 /* passed to both */
-    cmboot_log_level log_level; /* messages above this level are not formatted at all */
+    cmboot_log_level log_level; /* messages above this level are not formatted at all (default ERROR) */
 } cmboot_ctx_config;
 
-/* A context owns the callbacks, the bulk tuning and the cancel flag. Free it only when no cmboot_run() uses it. */
+/* Defaults (no callbacks, CMBOOT_LOG_ERROR) into the caller's struct of struct_size bytes, struct_size set.
+ * CMBOOT_ERR_INVALID_ARG when cfg is NULL or struct_size too small. Use cmboot_ctx_config_default(). */
+CMBOOT_API int cmboot_ctx_config_init(cmboot_ctx_config *cfg, size_t struct_size);
+static inline void cmboot_ctx_config_default(cmboot_ctx_config *cfg)
+{
+    (void)cmboot_ctx_config_init(cfg, sizeof *cfg);
+}
+
+/* A context owns the callbacks, the bulk tuning and the cancel flag. Free it only when no cmboot_run() uses it.
+ * cfg may be NULL (defaults); CMBOOT_ERR_INVALID_ARG / _UNSUPPORTED for a bad struct_size. */
 CMBOOT_API int cmboot_ctx_new(const cmboot_ctx_config *cfg, cmboot_ctx **out);
 CMBOOT_API void cmboot_ctx_free(cmboot_ctx *ctx);
 /* How USB transports made through this context split bulk data (0 fields = built-in defaults:
- * 256 KiB pieces, 4 in flight). For benchmarks and slow hubs. */
-CMBOOT_API void cmboot_ctx_set_bulk_tuning(cmboot_ctx *ctx, const cmboot_bulk_tuning *tuning);
+ * 256 KiB pieces, 4 in flight). For benchmarks and slow hubs. Copied; CMBOOT_ERR_INVALID_ARG for a NULL
+ * argument or a bad struct_size (the tuning is unchanged then). */
+CMBOOT_API int cmboot_ctx_set_bulk_tuning(cmboot_ctx *ctx, const cmboot_bulk_tuning *tuning);
+/* The context's tuning (the library's struct: struct_size is this library's), valid while ctx lives. */
 CMBOOT_API const cmboot_bulk_tuning *cmboot_ctx_bulk_tuning(const cmboot_ctx *ctx);
 /* Thread-safe (not async-signal-safe): asks a running cmboot_run to stop; transfers in progress are cancelled and
  * every board ends with CMBOOT_ERR_CANCELLED. Permanent for this context. */
 CMBOOT_API void cmboot_ctx_cancel(cmboot_ctx *ctx);
 
 typedef struct cmboot_boot_config {
+    size_t struct_size;         /* set by cmboot_boot_config_default() */
     const char *boot_dir;       /* -d */
     bool overlay;               /* -o */
     bool signed_boot;           /* -s */
@@ -72,10 +93,18 @@ typedef struct cmboot_boot_config {
     unsigned next_stage_timeout_ms; /* deadline for the stage after Done (default 60000: a Linux gadget takes
                                  * 5-30 s and more on real boards) */
     bool strict_confine;        /* boot files must resolve beneath the boot directory, symlinks included */
-    cmboot_stage_limits limits;
+    /* Per-transfer limits (NULL = cmboot_stage_limits_default()); a pointer, so that either struct can grow.
+     * Read during the call only. */
+    const cmboot_stage_limits *limits;
 } cmboot_boot_config;
 
-CMBOOT_API void cmboot_boot_config_default(cmboot_boot_config *cfg);
+/* Defaults (any board, one board, stage_timeout_ms 15000, next_stage_timeout_ms 60000, metadata to stdout,
+ * limits NULL) into the caller's struct of struct_size bytes. Use cmboot_boot_config_default(). */
+CMBOOT_API int cmboot_boot_config_init(cmboot_boot_config *cfg, size_t struct_size);
+static inline void cmboot_boot_config_default(cmboot_boot_config *cfg)
+{
+    (void)cmboot_boot_config_init(cfg, sizeof *cfg);
+}
 
 /* One board's result. Handed out by the library as a const pointer (cmboot_run_report_board,
  * cmboot_flash_job_board); callers never fill one. Plain members, appended only: a caller may copy it. */
@@ -120,7 +149,7 @@ CMBOOT_API const cmboot_board_result *cmboot_run_report_board(const cmboot_run_r
 CMBOOT_API int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                           cmboot_run_report *report);
 
-/* Whether a device matches the selection of cfg (port number, port path, serial). */
+/* Whether a device matches the selection of cfg (port number, port path, serial); false for a bad struct_size. */
 CMBOOT_API bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev);
 
 /* Discovery backends. */

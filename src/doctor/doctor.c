@@ -22,6 +22,7 @@
 #include "cmboot/error.h"
 #include "cmboot/files.h"
 #include "elf_needed.h"
+#include "core/abi.h"
 #include "kconfig.h"
 #include "os/linux/sysfs_usb.h"
 #include "os/linux/uevent.h"
@@ -635,20 +636,21 @@ static void check_libusb_udev(doc *d)
 
 /* ---- entry points ---- */
 
-void cmboot_doctor_config_default(cmboot_doctor_config *cfg)
+/* Size in release 0.2, the first with struct_size (docs/abi.md). */
+#define DOCTOR_CONFIG_MIN CMB_SIZE_THROUGH(cmboot_doctor_config, boot_fallback_dirs)
+
+int cmboot_doctor_config_init(cmboot_doctor_config *cfg, size_t struct_size)
 {
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->uid = -1;
-    cfg->check_netlink = true;
-    cfg->check_boot_files = true;
+    const cmboot_doctor_config d = {.struct_size = sizeof d, .uid = -1, .check_netlink = true,
+                                    .check_boot_files = true};
+    return cmb_struct_init(cfg, struct_size, &d, sizeof d, DOCTOR_CONFIG_MIN);
 }
 
 /* Boot files for every SoC, found as `cmboot boot` finds them: a SoC without them cannot be booted here. */
 static void check_boot_files(doc *d)
 {
-    cmboot_files_config fc = {.boot_dir = d->cfg->boot_dir,
+    cmboot_files_config fc = {.struct_size = sizeof fc,
+                              .boot_dir = d->cfg->boot_dir,
                               .default_dirs = d->cfg->boot_default_dirs,
                               .fallback_dirs = d->cfg->boot_fallback_dirs};
     cmboot_files *files = NULL;
@@ -675,10 +677,16 @@ static void check_boot_files(doc *d)
     cmboot_files_free(files);
 }
 
-int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *report)
+int cmboot_doctor_run(const cmboot_doctor_config *caller_cfg, cmboot_doctor_report *report)
 {
-    if (!cfg || !report)
+    if (!caller_cfg || !report)
         return CMBOOT_ERR_INVALID_ARG;
+    cmboot_doctor_config full;
+    cmboot_doctor_config_default(&full);
+    int load = cmb_struct_load(&full, sizeof full, caller_cfg, DOCTOR_CONFIG_MIN);
+    if (load != CMBOOT_OK)
+        return load;
+    const cmboot_doctor_config *cfg = &full;
     report_clear(report);
     doc *d = calloc(1, sizeof *d);
     if (!d)

@@ -128,6 +128,11 @@ int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port
 {
     if (!port_path || !out || out_size == 0 || !port_path_ok(port_path))
         return CMBOOT_ERR_INVALID_ARG;
+    cmboot_target_env e;
+    int load = cmb_target_env_load(env, &e); /* up to its struct_size (docs/abi.md) */
+    if (load != CMBOOT_OK)
+        return load;
+    env = &e;
     const char *sys = env && env->sys_root && *env->sys_root ? env->sys_root : "/sys";
     const char *dev = env && env->dev_root && *env->dev_root ? env->dev_root : "/dev";
     int fd = open_uevents();

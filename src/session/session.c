@@ -7,8 +7,14 @@
 #include "cmboot/error.h"
 #include "cmboot/files.h"
 #include "cmboot/metadata.h"
+#include "core/abi.h"
 #include "core/ctx.h"
+#include "protocol/abi.h"
 #include "session/run.h"
+
+/* Sizes in release 0.2, the first with struct_size (docs/abi.md). */
+#define BOOT_CONFIG_MIN CMB_SIZE_THROUGH(cmboot_boot_config, limits)
+#define DISCOVERY_OPS_MIN CMB_SIZE_THROUGH(cmboot_discovery_ops, name)
 
 #define MAX_ROM_ATTEMPTS 3
 
@@ -45,7 +51,9 @@ typedef struct board {
 struct cmb_run_state {
     cmboot_ctx *ctx;
     const cmboot_discovery *disc;
-    const cmboot_boot_config *cfg;
+    const cmboot_boot_config *cfg; /* &cfg_full */
+    cmboot_boot_config cfg_full;   /* the caller's, read up to its struct_size; limits points to limits */
+    cmboot_stage_limits limits;
     cmboot_files *files;
     cmboot_metadata_dir *mddir; /* -j DIR, opened once: two boards with one serial keep both files */
     pthread_mutex_t lock;
@@ -151,7 +159,7 @@ static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks
     int32_t status = -1;
     /* Imager notes that a BCM2711/2712 ROM may reset before its status read answers: then the second stage
      * appearing is the answer. */
-    cmboot_stage_limits limits = cfg->limits;
+    cmboot_stage_limits limits = *cfg->limits;
     limits.rom_status_optional = limits.rom_status_optional || soc->rom_status_optional;
     rc = cmboot_rom_stage_run(t, &s, sigp, &limits, hooks, &status);
     cmboot_stream_close(&s);
@@ -200,7 +208,7 @@ static void *worker_main(void *arg)
 {
     board *b = arg;
     struct cmb_run_state *run = b->run;
-    cmboot_stage_hooks hooks = {hook_file, hook_progress, hook_metadata, hook_log, b};
+    cmboot_stage_hooks hooks = {sizeof hooks, hook_file, hook_progress, hook_metadata, hook_log, b};
     cmboot_transport t;
     int rc = run->disc->ops->open(run->disc->self, &b->dev, &t);
     if (rc == CMBOOT_OK) {
@@ -214,9 +222,9 @@ static void *worker_main(void *arg)
         if (b->dev.stage == CMBOOT_STAGE_ROM) {
             rc = run_rom(b, &t, &hooks);
         } else {
-            cmboot_file_provider files = {provide_file, b};
+            cmboot_file_provider files = {sizeof files, provide_file, b};
             unsigned served = 0;
-            rc = cmboot_fileserver_run(&t, &files, &run->cfg->limits, &hooks, &served);
+            rc = cmboot_fileserver_run(&t, &files, run->cfg->limits, &hooks, &served);
             save_metadata(b);
         }
         pthread_mutex_lock(&run->lock);
@@ -237,7 +245,7 @@ static void *worker_main(void *arg)
 
 /* ---- manager ---- */
 
-bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev)
+static bool selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev)
 {
     if (cfg->port_path && *cfg->port_path && strcmp(cfg->port_path, dev->port_path) != 0)
         return false;
@@ -248,14 +256,32 @@ bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device
     return true;
 }
 
-void cmboot_boot_config_default(cmboot_boot_config *cfg)
+bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->port_number = -1;
-    cfg->metadata_stdout = true;
-    cfg->stage_timeout_ms = 15000;
-    cfg->next_stage_timeout_ms = 60000;
-    cmboot_stage_limits_default(&cfg->limits);
+    cmboot_boot_config c;
+    cmboot_boot_config_default(&c);
+    return dev && cmb_struct_load(&c, sizeof c, cfg, BOOT_CONFIG_MIN) == CMBOOT_OK && selection_matches(&c, dev);
+}
+
+int cmboot_boot_config_init(cmboot_boot_config *cfg, size_t struct_size)
+{
+    const cmboot_boot_config d = {.struct_size = sizeof d,
+                                  .port_number = -1,
+                                  .metadata_stdout = true,
+                                  .stage_timeout_ms = 15000,
+                                  .next_stage_timeout_ms = 60000};
+    return cmb_struct_init(cfg, struct_size, &d, sizeof d, BOOT_CONFIG_MIN);
+}
+
+int cmb_boot_config_load(const cmboot_boot_config *in, cmboot_boot_config *out, cmboot_stage_limits *limits)
+{
+    cmboot_boot_config_default(out);
+    cmboot_stage_limits_default(limits);
+    int rc = cmb_struct_load(out, sizeof *out, in, BOOT_CONFIG_MIN);
+    if (rc == CMBOOT_OK && out->limits)
+        rc = cmb_stage_limits_load(out->limits, limits);
+    out->limits = limits;
+    return rc;
 }
 
 static board *find_board(struct cmb_run_state *run, const char *port_path)
@@ -504,7 +530,7 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
     board *b = find_board(run, dev->port_path);
     if (!b) {
         /* Payload stages (and the generic fastboot ID above all) are only followed on a board's own port. */
-        if (is_payload_stage(dev->stage) || !cmboot_selection_matches(cfg, dev))
+        if (is_payload_stage(dev->stage) || !selection_matches(cfg, dev))
             return;
         unsigned limit = cfg->max_boards ? cfg->max_boards : (cfg->loop ? 0 : 1);
         if (limit && *started >= limit)
@@ -530,7 +556,7 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
         (*started)++;
         b->dev = *dev;
         emit(b, CMBOOT_EV_DEVICE_SEEN, NULL, NULL, 0, 0, CMBOOT_OK);
-    } else if (!is_payload_stage(dev->stage) && !cmboot_selection_matches(cfg, dev)) {
+    } else if (!is_payload_stage(dev->stage) && !selection_matches(cfg, dev)) {
         /* Like the reference, -i compares the string at each stage's own serial index, at every stage. */
         cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_INFO,
                     "%s stage does not match the selection (serial \"%s\"): not served", cmboot_stage_name(dev->stage),
@@ -647,16 +673,21 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
 int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                         cmboot_run_report *report, const cmb_run_observer *obs)
 {
-    if (!ctx || !disc || !disc->ops || !cfg)
+    if (!ctx || !disc || !disc->ops || !cfg || disc->ops->struct_size < DISCOVERY_OPS_MIN)
         return CMBOOT_ERR_INVALID_ARG;
-    struct cmb_run_state run = {.ctx = ctx, .disc = disc, .cfg = cfg, .obs = obs};
-    cmboot_files_config fcfg = {.boot_dir = cfg->boot_dir,
+    struct cmb_run_state run = {.ctx = ctx, .disc = disc, .obs = obs};
+    int rc = cmb_boot_config_load(cfg, &run.cfg_full, &run.limits);
+    if (rc != CMBOOT_OK)
+        return rc;
+    cfg = run.cfg = &run.cfg_full;
+    cmboot_files_config fcfg = {.struct_size = sizeof fcfg,
+                                .boot_dir = cfg->boot_dir,
                                 .overlay = cfg->overlay,
                                 .strict_confine = cfg->strict_confine,
                                 .log = ctx->log.fn,
                                 .log_user = ctx->log.user,
                                 .log_level = ctx->log.level};
-    int rc = cmboot_files_new(&fcfg, &run.files);
+    rc = cmboot_files_new(&fcfg, &run.files);
     if (rc < 0)
         return rc;
     rc = check_boot_files(ctx, cfg, run.files);

@@ -224,6 +224,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * links out of it served without strict confinement, which follows them by design. */
     bool selftest = getenv("CMBOOT_FUZZ_SELFTEST") != NULL;
     cmboot_files_config cfg = {
+        .struct_size = sizeof cfg,
         .boot_dir = strict ? t->strict : t->lenient,
         .overlay = mode & 2,
         .strict_confine = strict && !selftest,
@@ -235,8 +236,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("cannot make the file lookup");
     if (cmboot_metadata_new(&r.md) != CMBOOT_OK)
         fuzz_fail("no memory for metadata");
-    cmboot_file_provider provider = {open_file, &r};
-    cmboot_stage_hooks hooks = {.file = on_file, .metadata = on_metadata, .log = on_log, .user = &r};
+    cmboot_file_provider provider = {sizeof provider, open_file, &r};
+    cmboot_stage_hooks hooks = {.struct_size = sizeof hooks, .file = on_file, .metadata = on_metadata, .log = on_log, .user = &r};
     fuzz_fs_options opt = {.provider = &provider, .hooks = &hooks, .bulk_check = check_bulk, .user = &r};
     fuzz_run_fileserver_with(data + 1, size - 1, &opt);
     check_metadata(&r, t, data, size);

@@ -18,6 +18,7 @@ typedef struct fixture {
     cmboot_ctx *ctx;
     cmboot_discovery disc;
     cmboot_boot_config cfg;
+    cmboot_stage_limits limits;
     cmboot_run_report *report;
     pthread_mutex_t lock;
     int metadata_events;
@@ -69,7 +70,12 @@ static int setup(void **state)
         test_write_file(f->dir, small[i], small[i], strlen(small[i]));
     assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
     assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc = {on_log, on_event, f, CMBOOT_LOG_DEBUG};
+    cmboot_ctx_config cc;
+    cmboot_ctx_config_default(&cc);
+    cc.log = on_log;
+    cc.event = on_event;
+    cc.user = f;
+    cc.log_level = CMBOOT_LOG_DEBUG;
     assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
     assert_int_equal(cmboot_run_report_new(&f->report), CMBOOT_OK);
     cmboot_boot_config_default(&f->cfg);
@@ -79,8 +85,10 @@ static int setup(void **state)
     f->cfg.wait_mass_storage = true;
     f->cfg.wait_first_ms = 5000;
     f->cfg.stage_timeout_ms = 10000; /* generous: CI runs this under sanitizers beside other tests */
-    f->cfg.limits.request_timeout_ms = 10000;
-    f->cfg.limits.status_deadline_ms = 5000;
+    cmboot_stage_limits_default(&f->limits);
+    f->limits.request_timeout_ms = 10000;
+    f->limits.status_deadline_ms = 5000;
+    f->cfg.limits = &f->limits;
     *state = f;
     return 0;
 }
@@ -180,7 +188,7 @@ static void test_files_arrive_intact(void **state)
     sim_script_add_done(&s);
     sim_config c = board(CMBOOT_SOC_BCM2837, &s);
     assert_int_equal(sim_bus_plug(f->bus, "1-2", &c, 0), CMBOOT_OK);
-    f->cfg.limits.chunk_size = 64 * 1024 + 7; /* pieces that do not divide the files */
+    f->limits.chunk_size = 64 * 1024 + 7; /* pieces that do not divide the files */
     assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     expect_complete(f, "1-2");
     sim_file_record rec;
@@ -344,8 +352,8 @@ static void run_fault(void **state, sim_fault_kind kind, uint64_t arg, int expec
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
     f->cfg.stage_timeout_ms = 800;
     f->cfg.next_stage_timeout_ms = 800;
-    f->cfg.limits.request_timeout_ms = 800;
-    f->cfg.limits.request_idle_limit_ms = 2000; /* the file server reads again after a timeout until then */
+    f->limits.request_timeout_ms = 800;
+    f->limits.request_idle_limit_ms = 2000; /* the file server reads again after a timeout until then */
     int rc = cmboot_run(f->ctx, &f->disc, &f->cfg, f->report);
     assert_int_equal(rc, expected);
     assert_int_equal(cmboot_run_report_boards(f->report), 1);
@@ -511,7 +519,7 @@ static void test_cancel_while_serving(void **state)
     sim_script_add_done(&s);
     sim_config c = board(CMBOOT_SOC_BCM2837, &s);
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    f->cfg.limits.request_timeout_ms = 60000;
+    f->limits.request_timeout_ms = 60000;
     pthread_t t;
     pthread_create(&t, NULL, cancel_later, f);
     int64_t t0 = cmboot_now_ms();
@@ -530,7 +538,7 @@ static void test_rom_status_lost_bcm2711_boots(void **state)
     c.rom_status_lost = true;
     c.disconnect_delay_ms = 1200; /* it leaves only after the host's status deadline */
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    f->cfg.limits.status_deadline_ms = 300;
+    f->limits.status_deadline_ms = 300;
     assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     expect_complete(f, "1-1");
 }
@@ -543,7 +551,7 @@ static void test_rom_status_lost_bcm2837_reported(void **state)
     c.rom_status_lost = true;
     c.disconnect_delay_ms = 1200;
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    f->cfg.limits.status_deadline_ms = 300;
+    f->limits.status_deadline_ms = 300;
     assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_TIMEOUT);
     assert_int_equal(board_at(f, 0)->error, CMBOOT_ERR_TIMEOUT);
 }
@@ -632,8 +640,11 @@ static void test_config_defaults_match_real_boards(void **state)
     cmboot_boot_config c;
     cmboot_boot_config_default(&c);
     assert_int_equal(c.next_stage_timeout_ms, 60000);     /* Imager waits 60 s for the gadget */
-    assert_int_equal(c.limits.request_timeout_ms, 20000); /* the reference's 20 s */
-    assert_int_equal(c.limits.request_idle_limit_ms, 0);  /* and it keeps polling */
+    assert_null(c.limits);                                /* the stage defaults: */
+    cmboot_stage_limits l;
+    cmboot_stage_limits_default(&l);
+    assert_int_equal(l.request_timeout_ms, 20000); /* the reference's 20 s */
+    assert_int_equal(l.request_idle_limit_ms, 0);  /* and it keeps polling */
 }
 
 static void *swap_boards(void *arg)
