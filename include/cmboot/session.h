@@ -28,8 +28,9 @@ extern "C" {
  * - cmboot_ctx_cancel() may be called from any thread at any time (not from a signal handler: use a signal
  *   thread or signalfd, as the CLI does). Cancel is permanent for the context: a cancelled context's later runs
  *   end with CMBOOT_ERR_CANCELLED at once; make a new context to start again.
- * - Everything the library returns through an out-pointer (contexts, discovery objects, metadata, JSON text) is
- *   owned by the caller and released with the matching _free/destroy call or free() where the function says so;
+ * - Everything the library returns through an out-pointer (contexts, reports, discovery objects, metadata, JSON
+ *   text) is owned by the caller and released with the matching _free/destroy call or free() where the function
+ *   says so;
  *   const pointers (SoC table rows, strerror texts, version string) are static and never freed.
  * - The config structs passed in are read during the call only (boot_dir and other strings must stay valid until
  *   cmboot_run returns); the library keeps no pointer to them afterwards.

@@ -371,7 +371,8 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
         if (b->report_slot < 0 && report_add(report))
             b->report_slot = (long)report->boards - 1;
         else if (b->report_slot < 0)
-            cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "out of memory: board left out of the report");
+            cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR,
+                     "out of memory: board left out of the report");
         if (b->report_slot >= 0) { /* also when it finished again after coming back (see device_added) */
             report->results[b->report_slot] = b->res;
             if (rc)
@@ -680,6 +681,8 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
     if (rc != CMBOOT_OK)
         return rc;
     cfg = run.cfg = &run.cfg_full;
+    if (report)
+        report->boards = report->failed = 0; /* emptied first, also for a run that fails at once; memory reused */
     cmboot_files_config fcfg = {.struct_size = sizeof fcfg,
                                 .boot_dir = cfg->boot_dir,
                                 .overlay = cfg->overlay,
@@ -701,8 +704,6 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
         cmboot_files_free(run.files);
         return rc;
     }
-    if (report)
-        report->boards = report->failed = 0; /* the results' memory is reused */
     pthread_mutex_init(&run.lock, NULL);
     pthread_mutex_lock(&ctx->lock);
     ctx->run = &run;

@@ -231,13 +231,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .fallback_dirs = t->fallback,
         .embedded = embedded,
     };
-    run_ctx r = {.port = mode & 4 ? "1-1" : "", .soc = cmboot_soc_by_id(mode & 8 ? CMBOOT_SOC_BCM2837 : CMBOOT_SOC_BCM2711)};
+    run_ctx r = {.port = mode & 4 ? "1-1" : "",
+                 .soc = cmboot_soc_by_id(mode & 8 ? CMBOOT_SOC_BCM2837 : CMBOOT_SOC_BCM2711)};
     if (cmboot_files_new(&cfg, &r.files) != CMBOOT_OK)
         fuzz_fail("cannot make the file lookup");
     if (cmboot_metadata_new(&r.md) != CMBOOT_OK)
         fuzz_fail("no memory for metadata");
     cmboot_file_provider provider = {sizeof provider, open_file, &r};
-    cmboot_stage_hooks hooks = {.struct_size = sizeof hooks, .file = on_file, .metadata = on_metadata, .log = on_log, .user = &r};
+    cmboot_stage_hooks hooks = {
+        .struct_size = sizeof hooks, .file = on_file, .metadata = on_metadata, .log = on_log, .user = &r};
     fuzz_fs_options opt = {.provider = &provider, .hooks = &hooks, .bulk_check = check_bulk, .user = &r};
     fuzz_run_fileserver_with(data + 1, size - 1, &opt);
     check_metadata(&r, t, data, size);

@@ -148,7 +148,8 @@ static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stat
     lim.retry_backoff_max_ms = 0; /* pauses only slow the fuzzer */
     fuzz_stats local;
     memset(&local, 0, sizeof local);
-    cmboot_stage_hooks hooks = {.struct_size = sizeof hooks, .metadata = count_metadata, .log = count_log, .user = stats ? stats : &local};
+    cmboot_stage_hooks hooks = {
+        .struct_size = sizeof hooks, .metadata = count_metadata, .log = count_log, .user = stats ? stats : &local};
     static const uint8_t second[64];
     cmboot_files_config cfg = {.struct_size = sizeof cfg, .boot_dir = boot_dir};
     files_ctx fc;

@@ -91,12 +91,21 @@ static void s_cancel(void *self) { (void)self; }
 static void s_close(void *self) { (void)self; }
 /* Without clear_halt, as transports that cannot clear a halt. */
 static const cmboot_transport_ops script_ops = {
-    .struct_size = sizeof(cmboot_transport_ops), .control_out = s_control_out, .control_in = s_control_in, .bulk_out = s_bulk_out,
-    .cancel = s_cancel, .close = s_close,
+    .struct_size = sizeof(cmboot_transport_ops),
+    .control_out = s_control_out,
+    .control_in = s_control_in,
+    .bulk_out = s_bulk_out,
+    .cancel = s_cancel,
+    .close = s_close,
 };
 static const cmboot_transport_ops script_ops_halt = {
-    .struct_size = sizeof(cmboot_transport_ops), .control_out = s_control_out, .control_in = s_control_in, .bulk_out = s_bulk_out,
-    .cancel = s_cancel, .close = s_close, .clear_halt = s_clear_halt,
+    .struct_size = sizeof(cmboot_transport_ops),
+    .control_out = s_control_out,
+    .control_in = s_control_in,
+    .bulk_out = s_bulk_out,
+    .cancel = s_cancel,
+    .close = s_close,
+    .clear_halt = s_clear_halt,
 };
 
 /* Log lines the stages sent, joined. */
@@ -430,7 +439,8 @@ static int m_fail(void *self, uint16_t v, uint16_t i, unsigned t)
 static void test_request_idle_limit(void **state)
 {
     (void)state;
-    static const cmboot_transport_ops mute_ops = {.struct_size = sizeof(cmboot_transport_ops), .control_out = m_fail, .control_in = m_control_in};
+    static const cmboot_transport_ops mute_ops = {
+        .struct_size = sizeof(cmboot_transport_ops), .control_out = m_fail, .control_in = m_control_in};
     mute_dev m = {0, 0};
     cmboot_transport t = {&mute_ops, &m};
     cmboot_file_provider p = {sizeof p, no_files, NULL};
