@@ -110,10 +110,14 @@ int cmd_boot(int argc, char **argv)
 {
     cmboot_boot_config cfg;
     cmboot_boot_config_default(&cfg);
+    cmboot_stage_limits limits;
+    cmboot_stage_limits_default(&limits);
+    cfg.limits = &limits;
     int verbosity = 0, port_number = -1;
     bool json = false;
     const char *discovery = NULL;
-    cmboot_bulk_tuning bulk = {0, 0};
+    cmboot_bulk_tuning bulk;
+    cmboot_bulk_tuning_default(&bulk);
     int64_t ms;
     bool metadata_to_stdout = false;
     /* Called as rpiboot (no subcommand): usage errors exit as rpiboot's do, so scripts see the same codes. */
@@ -178,16 +182,16 @@ int cmd_boot(int argc, char **argv)
         case OPT_REQUEST_TIMEOUT:
             if (cli_parse_seconds(optarg, &ms) < 0 || ms == 0)
                 goto bad;
-            cfg.limits.request_timeout_ms = (unsigned)ms;
+            limits.request_timeout_ms = (unsigned)ms;
             break;
         case OPT_REQUEST_IDLE_LIMIT:
             if (cli_parse_seconds(optarg, &ms) < 0)
                 goto bad;
-            cfg.limits.request_idle_limit_ms = (unsigned)ms;
+            limits.request_idle_limit_ms = (unsigned)ms;
             break;
         case OPT_STRICT_CONFINE: cfg.strict_confine = true; break;
         case OPT_BOARDS: cfg.max_boards = (unsigned)atoi(optarg); break;
-        case OPT_CHUNK: cfg.limits.chunk_size = (size_t)strtoul(optarg, NULL, 0); break;
+        case OPT_CHUNK: limits.chunk_size = (size_t)strtoul(optarg, NULL, 0); break;
         case OPT_PIECE: bulk.piece_size = (size_t)strtoul(optarg, NULL, 0); break;
         case OPT_INFLIGHT: bulk.in_flight = (unsigned)strtoul(optarg, NULL, 0); break;
         default: goto bad;
@@ -237,8 +241,12 @@ int cmd_boot(int argc, char **argv)
     }
     cli_output out;
     cli_output_init(&out, json, verbosity);
-    cmboot_ctx_config ccfg = {cli_log_cb, cli_event_cb, &out,
-                              cli_log_level(verbosity)};
+    cmboot_ctx_config ccfg;
+    cmboot_ctx_config_default(&ccfg);
+    ccfg.log = cli_log_cb;
+    ccfg.event = cli_event_cb;
+    ccfg.user = &out;
+    ccfg.log_level = cli_log_level(verbosity);
     cmboot_ctx *ctx;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0)
         return EXIT_HOST;
@@ -254,8 +262,12 @@ int cmd_boot(int argc, char **argv)
     }
     if (!json)
         fprintf(stderr, "Waiting for BCM2835/6/7/2711/2712 boards...\n");
-    static cmboot_run_report report;
-    rc = cmboot_run(ctx, &disc, &cfg, &report);
+    cmboot_run_report *report = NULL;
+    rc = cmboot_run_report_new(&report);
+    if (rc == CMBOOT_OK)
+        rc = cmboot_run(ctx, &disc, &cfg, report);
+    size_t boards = cmboot_run_report_boards(report);
+    cmboot_run_report_free(report);
     disc.ops->destroy(disc.self);
     cli_cancel_targets(NULL, NULL);
     cmboot_ctx_free(ctx);
@@ -265,11 +277,11 @@ int cmd_boot(int argc, char **argv)
         fprintf(stderr, "cmboot: %s\n", cmboot_strerror(rc));
     switch (rc) {
     case CMBOOT_OK: return EXIT_OK;
-    case CMBOOT_ERR_TIMEOUT: return report.boards ? EXIT_FAILURE_BOARD : EXIT_NO_BOARD;
+    case CMBOOT_ERR_TIMEOUT: return boards ? EXIT_FAILURE_BOARD : EXIT_NO_BOARD;
     case CMBOOT_ERR_CANCELLED: return EXIT_CANCELLED;
     case CMBOOT_ERR_ACCESS:
     case CMBOOT_ERR_UNSUPPORTED: return EXIT_HOST;
-    case CMBOOT_ERR_NOT_FOUND: return report.boards ? EXIT_FAILURE_BOARD : EXIT_HOST; /* no boot files at all */
+    case CMBOOT_ERR_NOT_FOUND: return boards ? EXIT_FAILURE_BOARD : EXIT_HOST; /* no boot files at all */
     default: return EXIT_FAILURE_BOARD;
     }
 bad:

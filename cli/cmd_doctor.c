@@ -39,8 +39,8 @@ static void print_json(const cmboot_doctor_report *r)
 {
     json_object *root = json_object_new_object();
     json_object *arr = json_object_new_array();
-    for (size_t i = 0; i < r->count; i++) {
-        const cmboot_doctor_finding *f = &r->findings[i];
+    for (size_t i = 0; i < cmboot_doctor_report_findings(r); i++) {
+        const cmboot_doctor_finding *f = cmboot_doctor_report_finding(r, i);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "id", json_object_new_string(f->id));
         json_object_object_add(o, "severity", json_object_new_string(cmboot_doctor_severity_name(f->severity)));
@@ -51,8 +51,8 @@ static void print_json(const cmboot_doctor_report *r)
     }
     json_object_object_add(root, "findings", arr);
     json_object *boards = json_object_new_array();
-    for (size_t i = 0; i < r->board_count; i++) {
-        const cmboot_device_info *b = &r->boards[i];
+    for (size_t i = 0; i < cmboot_doctor_report_boards(r); i++) {
+        const cmboot_device_info *b = cmboot_doctor_report_board(r, i);
         json_object *o = json_object_new_object();
         json_object_object_add(o, "port_path", json_object_new_string(b->port_path));
         json_object_object_add(o, "soc", b->soc ? json_object_new_string(b->soc->name) : NULL);
@@ -71,8 +71,8 @@ static void print_json(const cmboot_doctor_report *r)
 static void print_text(const cmboot_doctor_report *r)
 {
     size_t blockers = 0, warnings = 0;
-    for (size_t i = 0; i < r->count; i++) {
-        const cmboot_doctor_finding *f = &r->findings[i];
+    for (size_t i = 0; i < cmboot_doctor_report_findings(r); i++) {
+        const cmboot_doctor_finding *f = cmboot_doctor_report_finding(r, i);
         printf("[%s] %s\n", tag(f->severity), f->text);
         if (f->fix[0] && f->severity != CMBOOT_DOCTOR_OK)
             printf("          fix: %s\n", f->fix);
@@ -124,15 +124,13 @@ int cmd_doctor(int argc, char **argv)
         doctor_usage(stderr);
         return EXIT_USAGE;
     }
-    cmboot_doctor_report *r = malloc(sizeof *r);
-    if (!r) {
-        fprintf(stderr, "cmboot doctor: out of memory\n");
-        return EXIT_HOST;
-    }
-    int rc = cmboot_doctor_run(&cfg, r);
+    cmboot_doctor_report *r = NULL;
+    int rc = cmboot_doctor_report_new(&r);
+    if (rc == CMBOOT_OK)
+        rc = cmboot_doctor_run(&cfg, r);
     if (rc != CMBOOT_OK) {
         fprintf(stderr, "cmboot doctor: %s\n", cmboot_strerror(rc));
-        free(r);
+        cmboot_doctor_report_free(r);
         return EXIT_HOST;
     }
     if (json)
@@ -140,6 +138,6 @@ int cmd_doctor(int argc, char **argv)
     else
         print_text(r);
     int code = cmboot_doctor_worst(r) == CMBOOT_DOCTOR_BLOCKER ? EXIT_HOST : EXIT_OK;
-    free(r);
+    cmboot_doctor_report_free(r);
     return code;
 }

@@ -139,7 +139,9 @@ int cmd_flash(int argc, char **argv)
     };
     cmboot_flash_config fcfg;
     cmboot_flash_config_default(&fcfg);
-    flash_env_from_environment(&fcfg.env);
+    cmboot_target_env env;
+    flash_env_from_environment(&env);
+    fcfg.env = &env;
     cmboot_boot_config bcfg;
     cmboot_boot_config_default(&bcfg);
     bool json = false;
@@ -199,7 +201,12 @@ int cmd_flash(int argc, char **argv)
     flash_ui_init(&ui, json);
     ui.out.verbosity = verbosity;
     flash_watch watch = {&ui, PTHREAD_MUTEX_INITIALIZER, false, fcfg.target == NULL};
-    cmboot_ctx_config ccfg = {cli_log_cb, flash_event, &watch, cli_log_level(verbosity)};
+    cmboot_ctx_config ccfg;
+    cmboot_ctx_config_default(&ccfg);
+    ccfg.log = cli_log_cb;
+    ccfg.event = flash_event;
+    ccfg.user = &watch;
+    ccfg.log_level = cli_log_level(verbosity);
     cmboot_ctx *ctx = NULL;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0) {
         cmboot_flash_job_free(job);

@@ -98,8 +98,12 @@ int cmd_list(int argc, char **argv)
     }
     cli_output out;
     cli_output_init(&out, json, verbosity);
-    cmboot_ctx_config ccfg = {cli_log_cb, NULL, &out,
-                              cli_log_level(verbosity)};
+    cmboot_ctx_config ccfg;
+    cmboot_ctx_config_default(&ccfg);
+    ccfg.log = cli_log_cb;
+    ccfg.event = NULL;
+    ccfg.user = &out;
+    ccfg.log_level = cli_log_level(verbosity);
     cmboot_ctx *ctx;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0)
         return EXIT_HOST;

@@ -19,6 +19,7 @@ void flash_ui_init(flash_ui *ui, bool json)
 
 void flash_env_from_environment(cmboot_target_env *env)
 {
+    cmboot_target_env_default(env);
     env->proc_root = getenv("CMBOOT_PROC_ROOT");
     env->sys_root = getenv("CMBOOT_SYS_ROOT");
     env->dev_root = getenv("CMBOOT_DEV_ROOT");
@@ -122,7 +123,8 @@ int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, con
         if (rc == CMBOOT_OK) {
             char a[32];
             fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res->bytes_written, a, sizeof a),
-                    target, (double)(res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] + res->phase_ms[CMBOOT_FLASH_PHASE_SYNC]) / 1000.0,
+                    target, (double)(cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_WRITE) +
+                              cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_SYNC)) / 1000.0,
                     res->verified ? ", verified" : " (not verified)");
         } else {
             fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res->reason[0] ? res->reason : cmboot_strerror(rc));
@@ -135,6 +137,7 @@ int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, con
 static int write_and_report(flash_ui *ui, cmboot_flash_config *cfg, const char *report_path)
 {
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     cfg->event = flash_ui_event;
     cfg->user = ui;
     /* A file size limit (ulimit -f) then fails the write with EFBIG: a full target (exit 5), not a crash. */
@@ -151,7 +154,12 @@ static int write_and_report(flash_ui *ui, cmboot_flash_config *cfg, const char *
     cli_cancel_targets(NULL, NULL);
     cfg->cancel = NULL;
     cmboot_flash_canceller_free(cancel);
-    cmboot_flash_report rep = {NULL, NULL, NULL, NULL, cfg->image, cfg->bmap, cfg->target, -1, -1, &res};
+    cmboot_flash_report rep;
+    cmboot_flash_report_default(&rep);
+    rep.image = cfg->image;
+    rep.bmap = cfg->bmap;
+    rep.target = cfg->target;
+    rep.flash = &res;
     char *text = NULL;
     if (cmboot_flash_report_json(&rep, &text) != CMBOOT_OK)
         text = NULL;
@@ -204,7 +212,9 @@ int cmd_write(int argc, char **argv)
     };
     cmboot_flash_config cfg;
     cmboot_flash_config_default(&cfg);
-    flash_env_from_environment(&cfg.env);
+    cmboot_target_env env;
+    flash_env_from_environment(&env);
+    cfg.env = &env;
     bool json = false;
     const char *report_path = NULL;
     optind = 1;

@@ -545,6 +545,7 @@ static void xp_close(void *self)
 }
 
 static const cmboot_transport_ops xport_ops = {
+    .struct_size = sizeof(cmboot_transport_ops),
     .control_out = xp_control_out,
     .control_in = xp_control_in,
     .bulk_out = xp_bulk_out,
@@ -633,6 +634,7 @@ static void view_destroy(void *self)
 }
 
 static const cmboot_discovery_ops view_ops = {
+    .struct_size = sizeof(cmboot_discovery_ops),
     .next_event = view_next_event,
     .open = view_open,
     .wakeup = view_wakeup,

@@ -41,7 +41,9 @@ typedef struct cmboot_device_event {
 } cmboot_device_event;
 
 /* A source of device events. Devices present at start are reported as ADDED first. */
+/* A vtable: the implementer sets .struct_size = sizeof(cmboot_discovery_ops) (docs/abi.md). */
 typedef struct cmboot_discovery_ops {
+    size_t struct_size;
     /* Waits for the next event until deadline_ms (cmboot_now_ms clock); CMBOOT_ERR_TIMEOUT at the deadline,
      * CMBOOT_ERR_CANCELLED after wakeup(). Called from one thread only. */
     int (*next_event)(void *self, cmboot_device_event *ev, int64_t deadline_ms);

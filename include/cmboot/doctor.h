@@ -18,9 +18,7 @@ typedef enum cmboot_doctor_severity {
     CMBOOT_DOCTOR_BLOCKER = 3  /* cmboot cannot work until fixed */
 } cmboot_doctor_severity;
 
-#define CMBOOT_DOCTOR_MAX_FINDINGS 64
-#define CMBOOT_DOCTOR_MAX_BOARDS 32
-
+/* One finding. Handed out by the library as a const pointer (the report's); plain members, appended only. */
 typedef struct cmboot_doctor_finding {
     char id[40];          /* stable machine name: "usb-missing", "permission", ... */
     cmboot_doctor_severity severity;
@@ -30,6 +28,7 @@ typedef struct cmboot_doctor_finding {
 } cmboot_doctor_finding;
 
 typedef struct cmboot_doctor_config {
+    size_t struct_size;        /* set by cmboot_doctor_config_default() (session.h, docs/abi.md) */
     const char *sys_root;      /* NULL = "/sys" */
     const char *dev_root;      /* NULL = "/dev" */
     const char *proc_root;     /* NULL = "/proc" */
@@ -45,15 +44,33 @@ typedef struct cmboot_doctor_config {
     const char *const *boot_fallback_dirs; /* NULL = built-in */
 } cmboot_doctor_config;
 
-typedef struct cmboot_doctor_report {
-    size_t count;
-    cmboot_doctor_finding findings[CMBOOT_DOCTOR_MAX_FINDINGS];
-    size_t board_count;
-    cmboot_device_info boards[CMBOOT_DOCTOR_MAX_BOARDS];
-} cmboot_doctor_report;
+/* What a run found: opaque, any number of findings and boards, read through the accessors. Made and freed by
+ * the caller; one thread at a time. */
+typedef struct cmboot_doctor_report cmboot_doctor_report;
 
-CMBOOT_API void cmboot_doctor_config_default(cmboot_doctor_config *cfg);
-/* Runs every check into report (overwritten). Returns CMBOOT_OK, or an error only for bad arguments. */
+/* An empty report (caller frees with cmboot_doctor_report_free). CMBOOT_ERR_NO_MEMORY or CMBOOT_OK. */
+CMBOOT_API int cmboot_doctor_report_new(cmboot_doctor_report **out);
+/* Frees the report and every finding and board it handed out (NULL is fine). */
+CMBOOT_API void cmboot_doctor_report_free(cmboot_doctor_report *report);
+/* Findings in the order the checks made them; index < cmboot_doctor_report_findings, else NULL. */
+CMBOOT_API size_t cmboot_doctor_report_findings(const cmboot_doctor_report *report);
+CMBOOT_API const cmboot_doctor_finding *cmboot_doctor_report_finding(const cmboot_doctor_report *report,
+                                                                     size_t index);
+/* Boards seen in a boot stage or mass storage (Broadcom vendor ID); index < cmboot_doctor_report_boards, else
+ * NULL. */
+CMBOOT_API size_t cmboot_doctor_report_boards(const cmboot_doctor_report *report);
+CMBOOT_API const cmboot_device_info *cmboot_doctor_report_board(const cmboot_doctor_report *report, size_t index);
+/* Every pointer the report hands out (findings, boards) is valid until the report is freed or run again. */
+
+/* Defaults (every root NULL, uid -1, check_netlink and check_boot_files on) into the caller's struct of
+ * struct_size bytes. Use cmboot_doctor_config_default(). */
+CMBOOT_API int cmboot_doctor_config_init(cmboot_doctor_config *cfg, size_t struct_size);
+static inline void cmboot_doctor_config_default(cmboot_doctor_config *cfg)
+{
+    (void)cmboot_doctor_config_init(cfg, sizeof *cfg);
+}
+/* Runs every check into report (emptied first). Returns CMBOOT_OK, CMBOOT_ERR_NO_MEMORY when a finding or board
+ * could not be kept (the report holds the others), or an error for bad arguments (a bad struct_size: session.h). */
 CMBOOT_API int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *report);
 /* Highest severity in the report. */
 CMBOOT_API cmboot_doctor_severity cmboot_doctor_worst(const cmboot_doctor_report *report);

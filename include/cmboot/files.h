@@ -21,6 +21,7 @@ typedef struct cmboot_embedded_file {
 } cmboot_embedded_file;
 
 typedef struct cmboot_files_config {
+    size_t struct_size;          /* set by cmboot_files_config_default() (session.h, docs/abi.md) */
     const char *boot_dir;        /* -d DIR; NULL: the default directories */
     bool overlay;                /* -o: DIR/<port path>/NAME first (bootcode*.bin exempt) */
     const char *const *default_dirs; /* NULL-terminated search list used when boot_dir is NULL (NULL = built-in) */
@@ -35,6 +36,14 @@ typedef struct cmboot_files_config {
     void *log_user;
     cmboot_log_level log_level;              /* messages above this level are dropped */
 } cmboot_files_config;
+
+/* Defaults (all NULL/false, CMBOOT_LOG_ERROR) into the caller's struct of struct_size bytes. Use
+ * cmboot_files_config_default(). */
+CMBOOT_API int cmboot_files_config_init(cmboot_files_config *cfg, size_t struct_size);
+static inline void cmboot_files_config_default(cmboot_files_config *cfg)
+{
+    (void)cmboot_files_config_init(cfg, sizeof *cfg);
+}
 
 typedef struct cmboot_files cmboot_files;
 

@@ -71,11 +71,21 @@ enum {
     CMBOOT_TARGET_PARTITION_OK = 1u << 3  /* allow a partition instead of a whole disk */
 };
 
+/* Where the host's trees are (tests point them at fake ones). Every function taking one accepts NULL (all
+ * default); a bad struct_size is refused (session.h). */
 typedef struct cmboot_target_env {
+    size_t struct_size;      /* set by cmboot_target_env_default() (docs/abi.md) */
     const char *proc_root;   /* NULL = "/proc" */
     const char *sys_root;    /* NULL = "/sys" */
     const char *dev_root;    /* NULL = "/dev" */
 } cmboot_target_env;
+
+/* Defaults (all NULL) into the caller's struct of struct_size bytes. Use cmboot_target_env_default(). */
+CMBOOT_API int cmboot_target_env_init(cmboot_target_env *env, size_t struct_size);
+static inline void cmboot_target_env_default(cmboot_target_env *env)
+{
+    (void)cmboot_target_env_init(env, sizeof *env);
+}
 
 /* What was checked, taken from the one open descriptor (fstat, ioctls, /sys/dev/block/MAJ:MIN). */
 typedef struct cmboot_target_identity {
@@ -146,6 +156,7 @@ CMBOOT_API int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const
 
 /* ---- Writer and verification. ---- */
 typedef struct cmboot_flash_config {
+    size_t struct_size;          /* set by cmboot_flash_config_default() (session.h, docs/abi.md) */
     const char *image;           /* image path (any supported source format) */
     const char *bmap;            /* bmap path or NULL */
     const char *target;          /* block device or regular file, opened once (cmboot_target_open) */
@@ -154,7 +165,7 @@ typedef struct cmboot_flash_config {
     bool image_digest;           /* SHA-256 of the whole image (needed to verify without a bmap; default on) */
     unsigned target_flags;       /* CMBOOT_TARGET_* */
     unsigned source_flags;       /* CMBOOT_SOURCE_* */
-    cmboot_target_env env;
+    const cmboot_target_env *env; /* NULL = default roots; a pointer, so that either struct can grow */
     /* Queue: buffers x buffer_size bytes (a multiple of 4096); 0 = by source: 4 x 1 MiB raw; compressed
      * 4 x 256 KiB when hashing (bmap, image digest, verify), else 3 x 128 KiB. */
     size_t buffer_size;
@@ -168,7 +179,10 @@ typedef struct cmboot_flash_config {
 enum { CMBOOT_FLASH_PHASE_CHECK, CMBOOT_FLASH_PHASE_WRITE, CMBOOT_FLASH_PHASE_SYNC, CMBOOT_FLASH_PHASE_VERIFY,
        CMBOOT_FLASH_PHASES };
 
+/* Filled by cmboot_flash_write/_verify into the caller's struct: struct_size first, set by
+ * cmboot_flash_result_default(); the library writes only struct_size bytes. */
 typedef struct cmboot_flash_result {
+    size_t struct_size;
     int error;                   /* CMBOOT_OK or why it failed */
     char reason[256];            /* sentence for the error */
     uint64_t image_size;         /* decompressed image bytes */
@@ -179,14 +193,32 @@ typedef struct cmboot_flash_result {
     bool verified;
     uint64_t fail_offset;        /* byte offset of a mismatch or I/O error */
     bool fail_offset_valid;
-    int64_t phase_ms[CMBOOT_FLASH_PHASES];
     char format[16];             /* source format */
     cmboot_target_identity target; /* what was opened, checked, written and read back */
     bool target_touched;         /* a write reached the target: it may have changed (never a mere refusal) */
     uint64_t truncated_from;     /* a regular file longer than the image was cut from this size; 0 = not */
+    /* Time per phase: read it with cmboot_flash_result_phase_ms(). One member per phase, so a phase added
+     * later appends a member instead of moving the others. */
+    int64_t check_ms, write_ms, sync_ms, verify_ms;
 } cmboot_flash_result;
 
-CMBOOT_API void cmboot_flash_config_default(cmboot_flash_config *cfg);
+/* An empty result (no error, nothing written) in the caller's struct of struct_size bytes. Use
+ * cmboot_flash_result_default() before the first cmboot_flash_write or _verify. */
+CMBOOT_API int cmboot_flash_result_init(cmboot_flash_result *res, size_t struct_size);
+static inline void cmboot_flash_result_default(cmboot_flash_result *res)
+{
+    (void)cmboot_flash_result_init(res, sizeof *res);
+}
+/* Milliseconds spent in a CMBOOT_FLASH_PHASE_*; -1 for a phase unknown to the library or to res's size. */
+CMBOOT_API int64_t cmboot_flash_result_phase_ms(const cmboot_flash_result *res, int phase);
+
+/* Defaults (verify on, image_digest on, env NULL, queue by source) into the caller's struct of struct_size
+ * bytes. Use cmboot_flash_config_default(). */
+CMBOOT_API int cmboot_flash_config_init(cmboot_flash_config *cfg, size_t struct_size);
+static inline void cmboot_flash_config_default(cmboot_flash_config *cfg)
+{
+    (void)cmboot_flash_config_init(cfg, sizeof *cfg);
+}
 /* Opens and checks the target once, writes (only mapped ranges with a bmap) through that descriptor, syncs,
  * re-checks the disk's identity and verifies through the same descriptor when asked. A regular file longer
  * than the image is truncated to it (res->truncated_from). Running out of space while writing is
@@ -201,6 +233,7 @@ CMBOOT_API int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_
 
 /* ---- Report. ---- */
 typedef struct cmboot_flash_report {
+    size_t struct_size;          /* set by cmboot_flash_report_default() (session.h, docs/abi.md) */
     const char *serial;
     const char *port_path;
     const char *soc;
@@ -212,6 +245,14 @@ typedef struct cmboot_flash_report {
     int64_t pair_ms;             /* -1 = no pairing */
     const cmboot_flash_result *flash;
 } cmboot_flash_report;
+
+/* Defaults (all NULL, boot_ms and pair_ms -1) into the caller's struct of struct_size bytes. Use
+ * cmboot_flash_report_default(). */
+CMBOOT_API int cmboot_flash_report_init(cmboot_flash_report *rep, size_t struct_size);
+static inline void cmboot_flash_report_default(cmboot_flash_report *rep)
+{
+    (void)cmboot_flash_report_init(rep, sizeof *rep);
+}
 
 /* JSON document (caller frees with free()). */
 CMBOOT_API int cmboot_flash_report_json(const cmboot_flash_report *rep, char **out);

@@ -95,12 +95,14 @@ typedef struct cmboot_stream {
 /* Answers the device's file requests. open returns CMBOOT_ERR_NOT_FOUND for absent files,
  * CMBOOT_ERR_UNSAFE_NAME for refused names (both answered as "no such file"). */
 typedef struct cmboot_file_provider {
+    size_t struct_size; /* sizeof(cmboot_file_provider) (docs/abi.md) */
     int (*open)(void *user, const char *name, cmboot_stream *out);
     void *user;
 } cmboot_file_provider;
 
-/* Observer of stage progress: all optional. */
+/* Observer of stage progress: all optional (the struct too: NULL = none). */
 typedef struct cmboot_stage_hooks {
+    size_t struct_size; /* sizeof(cmboot_stage_hooks) (docs/abi.md); members past it count as NULL */
     void (*file)(void *user, const char *name, int found, uint64_t size, const char *source, int command);
     void (*progress)(void *user, const char *name, uint64_t done, uint64_t total);
     void (*metadata)(void *user, const char *key, const char *value);
@@ -109,6 +111,7 @@ typedef struct cmboot_stage_hooks {
 } cmboot_stage_hooks;
 
 typedef struct cmboot_stage_limits {
+    size_t struct_size;             /* set by cmboot_stage_limits_default() (session.h, docs/abi.md) */
     unsigned control_timeout_ms;    /* each control transfer (default 5000) */
     unsigned bulk_timeout_ms;       /* each bulk piece (default 5000) */
     unsigned request_timeout_ms;    /* one read of the next file-server request (default 20000); on a
@@ -131,12 +134,18 @@ typedef struct cmboot_stage_limits {
     const cmboot_clock *clock;
 } cmboot_stage_limits;
 
-CMBOOT_API void cmboot_stage_limits_default(cmboot_stage_limits *limits);
+/* Defaults into the caller's struct of struct_size bytes. Use cmboot_stage_limits_default(). */
+CMBOOT_API int cmboot_stage_limits_init(cmboot_stage_limits *limits, size_t struct_size);
+static inline void cmboot_stage_limits_default(cmboot_stage_limits *limits)
+{
+    (void)cmboot_stage_limits_init(limits, sizeof *limits);
+}
 
 /* ROM stage: boot message, second stage streamed from `second_stage`, then the status read, retried
  * until the deadline. CMBOOT_ERR_ROM_REJECTED (and *rom_status) when the ROM answers non-zero. A ROM that
  * leaves instead of answering is CMBOOT_OK; with limits->rom_status_optional so is any failed status read
- * (logged as a warning); *rom_status stays -1 then. CMBOOT_ERR_CANCELLED is always returned as such. */
+ * (logged as a warning); *rom_status stays -1 then. CMBOOT_ERR_CANCELLED is always returned as such.
+ * limits and hooks may be NULL; a bad struct_size of them or of t's ops is refused (session.h). */
 CMBOOT_API int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
                                     const uint8_t *signature, const cmboot_stage_limits *limits,
                                     const cmboot_stage_hooks *hooks, int32_t *rom_status);
@@ -146,7 +155,8 @@ CMBOOT_API int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *se
  * that times out, stalls or returns fewer than 4 bytes is logged and read again (bounded back-off), until
  * limits->request_idle_limit_ms passes without a request (CMBOOT_ERR_TIMEOUT; 0 = never). A device that
  * goes away ends the stage with the transport's error (CMBOOT_ERR_NO_DEVICE / CMBOOT_ERR_IO).
- * *requests_served counts the requests answered. */
+ * *requests_served counts the requests answered. limits and hooks may be NULL; a bad struct_size of them, of
+ * files or of t's ops is refused (session.h). */
 CMBOOT_API int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider *files,
                                      const cmboot_stage_limits *limits, const cmboot_stage_hooks *hooks,
                                      unsigned *requests_served);

@@ -40,8 +40,7 @@ typedef struct cmboot_soc_info {
     const char *boards;        /* human list of boards */
     const char *second_stage;  /* bootcode.bin / bootcode4.bin / bootcode5.bin */
     const char *prefix;        /* tar / override directory prefix: 2710, 2711, 2712 */
-    uint8_t rom_serial_index;  /* iSerialNumber index of the ROM stage */
-    bool serial_is_board_serial; /* ROM string at that index is the board serial */
+    bool serial_is_board_serial; /* the ROM stage's serial string is the board serial */
     bool signed_boot_in_rom;   /* -s changes the ROM boot message (BCM2835/6/7) */
     bool rom_status_optional;  /* the ROM may leave before its status read answers (BCM2711/2712) */
 } cmboot_soc_info;

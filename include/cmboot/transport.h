@@ -13,7 +13,10 @@ extern "C" {
 /* All calls return CMBOOT_OK or a negative cmboot_error. Timeouts are in milliseconds. One thread uses a transport
  * at a time (a board's worker); only cancel() may be called from another thread, concurrently with any call.
  * After close() the transport must not be used; buffers passed in stay the caller's. */
+/* A vtable: the implementer sets .struct_size = sizeof(cmboot_transport_ops) (docs/abi.md); members past a
+ * smaller struct_size count as NULL. */
 typedef struct cmboot_transport_ops {
+    size_t struct_size;
     /* Vendor control OUT to the device: bmRequestType 0x40, bRequest 0, no data stage. */
     int (*control_out)(void *self, uint16_t wValue, uint16_t wIndex, unsigned timeout_ms);
     /* Vendor control IN: bmRequestType 0xC0, bRequest 0, wLength = len. *actual gets what arrived. */
@@ -39,9 +42,18 @@ typedef struct cmboot_transport {
 
 /* Tuning for transports that can pipeline bulk data. */
 typedef struct cmboot_bulk_tuning {
-    size_t piece_size;   /* bytes per USB transfer (reference: 16 KiB) */
-    unsigned in_flight;  /* transfers submitted at once */
+    size_t struct_size;  /* set by cmboot_bulk_tuning_default() */
+    size_t piece_size;   /* bytes per USB transfer (reference: 16 KiB); 0 = built-in */
+    unsigned in_flight;  /* transfers submitted at once; 0 = built-in */
 } cmboot_bulk_tuning;
+
+/* Defaults (0 = built-in) into the caller's struct of struct_size bytes (session.h says how struct_size works).
+ * Use cmboot_bulk_tuning_default(). */
+CMBOOT_API int cmboot_bulk_tuning_init(cmboot_bulk_tuning *tuning, size_t struct_size);
+static inline void cmboot_bulk_tuning_default(cmboot_bulk_tuning *tuning)
+{
+    (void)cmboot_bulk_tuning_init(tuning, sizeof *tuning);
+}
 
 #ifdef __cplusplus
 }

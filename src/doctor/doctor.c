@@ -22,6 +22,7 @@
 #include "cmboot/error.h"
 #include "cmboot/files.h"
 #include "elf_needed.h"
+#include "core/abi.h"
 #include "kconfig.h"
 #include "core/error_map.h"
 #include "core/sysroot.h"
@@ -32,22 +33,92 @@
 #define UDEV_RULE "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"0a5c\", MODE=\"0660\", GROUP=\"plugdev\""
 #define MDEV_LINE "SUBSYSTEM=usb;DEVTYPE=usb_device;.* root:plugdev 0660"
 
+struct cmboot_doctor_report {
+    cmboot_doctor_finding **findings; /* one allocation each: a finding's pointer stays valid as more come */
+    size_t count, cap;
+    cmboot_device_info *boards;
+    size_t board_count, board_cap;
+};
+
+int cmboot_doctor_report_new(cmboot_doctor_report **out)
+{
+    if (!out)
+        return CMBOOT_ERR_INVALID_ARG;
+    *out = calloc(1, sizeof **out);
+    return *out ? CMBOOT_OK : CMBOOT_ERR_NO_MEMORY;
+}
+
+static void report_clear(cmboot_doctor_report *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        free(r->findings[i]);
+    r->count = 0;
+    r->board_count = 0;
+}
+
+void cmboot_doctor_report_free(cmboot_doctor_report *report)
+{
+    if (!report)
+        return;
+    report_clear(report);
+    free(report->findings);
+    free(report->boards);
+    free(report);
+}
+
+size_t cmboot_doctor_report_findings(const cmboot_doctor_report *report)
+{
+    return report ? report->count : 0;
+}
+
+const cmboot_doctor_finding *cmboot_doctor_report_finding(const cmboot_doctor_report *report, size_t index)
+{
+    return report && index < report->count ? report->findings[index] : NULL;
+}
+
+size_t cmboot_doctor_report_boards(const cmboot_doctor_report *report)
+{
+    return report ? report->board_count : 0;
+}
+
+const cmboot_device_info *cmboot_doctor_report_board(const cmboot_doctor_report *report, size_t index)
+{
+    return report && index < report->board_count ? &report->boards[index] : NULL;
+}
+
+/* Room for one more element of size elem in *arr (count used of *cap); false when out of memory. */
+static bool grow(void **arr, size_t *cap, size_t count, size_t elem)
+{
+    if (count < *cap)
+        return true;
+    size_t n = *cap ? *cap * 2 : 16;
+    void *p = realloc(*arr, n * elem);
+    if (!p)
+        return false;
+    *arr = p;
+    *cap = n;
+    return true;
+}
+
 typedef struct doc {
     const cmboot_doctor_config *cfg;
     cmboot_doctor_report *rep;
     cmb_sysroot roots;
     char release[128];
     long uid;
+    bool oom;                /* a finding or board could not be kept */
 } doc;
 
 __attribute__((format(printf, 5, 6))) static cmboot_doctor_finding *
 add(doc *d, const char *id, cmboot_doctor_severity sev, const char *device, const char *fmt, ...)
 {
     cmboot_doctor_report *r = d->rep;
-    if (r->count >= CMBOOT_DOCTOR_MAX_FINDINGS)
+    cmboot_doctor_finding *f = NULL;
+    if (!grow((void **)&r->findings, &r->cap, r->count, sizeof *r->findings) || !(f = calloc(1, sizeof *f))) {
+        d->oom = true;
         return NULL;
-    cmboot_doctor_finding *f = &r->findings[r->count++];
-    memset(f, 0, sizeof *f);
+    }
+    r->findings[r->count++] = f;
     snprintf(f->id, sizeof f->id, "%s", id);
     f->severity = sev;
     snprintf(f->device, sizeof f->device, "%s", device ? device : "");
@@ -428,7 +499,7 @@ static void check_boards(doc *d, bool nodes_present)
     if (!dir)
         return;
     struct dirent *de;
-    while ((de = readdir(dir)) != NULL && d->rep->board_count < CMBOOT_DOCTOR_MAX_BOARDS) {
+    while ((de = readdir(dir)) != NULL) {
         if (!cmb_sysfs_is_device_name(de->d_name))
             continue;
         cmboot_device_info info;
@@ -436,7 +507,11 @@ static void check_boards(doc *d, bool nodes_present)
             continue;
         if (info.vid != CMBOOT_VID_BROADCOM || info.stage == CMBOOT_STAGE_UNKNOWN)
             continue;
-        d->rep->boards[d->rep->board_count++] = info;
+        cmboot_doctor_report *r = d->rep;
+        if (grow((void **)&r->boards, &r->board_cap, r->board_count, sizeof *r->boards))
+            r->boards[r->board_count++] = info;
+        else
+            d->oom = true;
         check_board(d, &info, nodes_present);
     }
     closedir(dir);
@@ -571,20 +646,21 @@ static void check_libusb_udev(doc *d)
 
 /* ---- entry points ---- */
 
-void cmboot_doctor_config_default(cmboot_doctor_config *cfg)
+/* Size in release 0.2, the first with struct_size (docs/abi.md). */
+#define DOCTOR_CONFIG_MIN CMB_SIZE_THROUGH(cmboot_doctor_config, boot_fallback_dirs)
+
+int cmboot_doctor_config_init(cmboot_doctor_config *cfg, size_t struct_size)
 {
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->uid = -1;
-    cfg->check_netlink = true;
-    cfg->check_boot_files = true;
+    const cmboot_doctor_config d = {.struct_size = sizeof d, .uid = -1, .check_netlink = true,
+                                    .check_boot_files = true};
+    return cmb_struct_init(cfg, struct_size, &d, sizeof d, DOCTOR_CONFIG_MIN);
 }
 
 /* Boot files for every SoC, found as `cmboot boot` finds them: a SoC without them cannot be booted here. */
 static void check_boot_files(doc *d)
 {
-    cmboot_files_config fc = {.boot_dir = d->cfg->boot_dir,
+    cmboot_files_config fc = {.struct_size = sizeof fc,
+                              .boot_dir = d->cfg->boot_dir,
                               .default_dirs = d->cfg->boot_default_dirs,
                               .fallback_dirs = d->cfg->boot_fallback_dirs};
     cmboot_files *files = NULL;
@@ -611,11 +687,17 @@ static void check_boot_files(doc *d)
     cmboot_files_free(files);
 }
 
-int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *report)
+int cmboot_doctor_run(const cmboot_doctor_config *caller_cfg, cmboot_doctor_report *report)
 {
-    if (!cfg || !report)
+    if (!caller_cfg || !report)
         return CMBOOT_ERR_INVALID_ARG;
-    memset(report, 0, sizeof *report);
+    cmboot_doctor_config full;
+    cmboot_doctor_config_default(&full);
+    int load = cmb_struct_load(&full, sizeof full, caller_cfg, DOCTOR_CONFIG_MIN);
+    if (load != CMBOOT_OK)
+        return load;
+    const cmboot_doctor_config *cfg = &full;
+    report_clear(report);
     doc *d = calloc(1, sizeof *d);
     if (!d)
         return CMBOOT_ERR_NO_MEMORY;
@@ -642,24 +724,25 @@ int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *rep
     check_libusb_udev(d);
     if (cfg->check_boot_files)
         check_boot_files(d);
+    rc = d->oom ? CMBOOT_ERR_NO_MEMORY : CMBOOT_OK;
     free(d);
-    return CMBOOT_OK;
+    return rc;
 }
 
 cmboot_doctor_severity cmboot_doctor_worst(const cmboot_doctor_report *report)
 {
     cmboot_doctor_severity worst = CMBOOT_DOCTOR_OK;
     for (size_t i = 0; report && i < report->count; i++)
-        if (report->findings[i].severity > worst)
-            worst = report->findings[i].severity;
+        if (report->findings[i]->severity > worst)
+            worst = report->findings[i]->severity;
     return worst;
 }
 
 const cmboot_doctor_finding *cmboot_doctor_find(const cmboot_doctor_report *report, const char *id)
 {
     for (size_t i = 0; report && id && i < report->count; i++)
-        if (strcmp(report->findings[i].id, id) == 0)
-            return &report->findings[i];
+        if (strcmp(report->findings[i]->id, id) == 0)
+            return report->findings[i];
     return NULL;
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "core/abi.h"
 #include "files_internal.h"
 
 /* Where Raspberry Pi OS's rpiboot package (and a local install) put the stock payloads; the reference also
@@ -257,10 +258,25 @@ static char *choose_dir(cmboot_files *f, const cmboot_soc_info *soc, char *const
     return NULL;
 }
 
-int cmboot_files_new(const cmboot_files_config *cfg, cmboot_files **out)
+/* Size in release 0.2, the first with struct_size (docs/abi.md). */
+#define FILES_CONFIG_MIN CMB_SIZE_THROUGH(cmboot_files_config, log_level)
+
+int cmboot_files_config_init(cmboot_files_config *cfg, size_t struct_size)
 {
-    if (!cfg || !out)
+    const cmboot_files_config d = {.struct_size = sizeof d, .log_level = CMBOOT_LOG_ERROR};
+    return cmb_struct_init(cfg, struct_size, &d, sizeof d, FILES_CONFIG_MIN);
+}
+
+int cmboot_files_new(const cmboot_files_config *caller_cfg, cmboot_files **out)
+{
+    if (!caller_cfg || !out)
         return CMBOOT_ERR_INVALID_ARG;
+    cmboot_files_config full;
+    cmboot_files_config_default(&full);
+    int rc = cmb_struct_load(&full, sizeof full, caller_cfg, FILES_CONFIG_MIN);
+    if (rc != CMBOOT_OK)
+        return rc;
+    const cmboot_files_config *cfg = &full;
     cmboot_files *f = calloc(1, sizeof *f);
     if (!f)
         return CMBOOT_ERR_NO_MEMORY;

@@ -12,7 +12,8 @@
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
 
 struct cmboot_flash_job {
-    cmboot_flash_config cfg;
+    cmboot_flash_config cfg;     /* the caller's, read up to its struct_size; env points to env below */
+    cmboot_target_env env;
     int64_t pair_timeout_ms;
     bool opened;
     bool ran;
@@ -36,16 +37,19 @@ int cmboot_flash_job_new(const cmboot_flash_config *cfg, cmboot_flash_job **out)
     if (!out)
         return CMBOOT_ERR_INVALID_ARG;
     *out = NULL;
-    if (!cfg || !cfg->image)
-        return CMBOOT_ERR_INVALID_ARG;
     cmboot_flash_job *job = calloc(1, sizeof *job);
     if (!job)
         return CMBOOT_ERR_NO_MEMORY;
+    int rc = cmb_flash_config_load(cfg, &job->cfg, &job->env);
+    if (rc != CMBOOT_OK || !job->cfg.image) {
+        free(job);
+        return rc ? rc : CMBOOT_ERR_INVALID_ARG;
+    }
     if (cmboot_metadata_new(&job->md) != CMBOOT_OK) {
         free(job);
         return CMBOOT_ERR_NO_MEMORY;
     }
-    job->cfg = *cfg;
+    cmboot_flash_result_default(&job->flash);
     job->cfg.port_path = NULL;
     job->cfg.device_id = "";
     job->cfg.event = NULL;
@@ -125,13 +129,17 @@ static void attach_cancel(cmboot_ctx *ctx, cmboot_flash_canceller *c)
 static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
                       const cmboot_boot_config *boot)
 {
-    cmboot_boot_config bcfg = *boot;
+    cmboot_boot_config bcfg;
+    cmboot_stage_limits limits;
+    int rc = cmb_boot_config_load(boot, &bcfg, &limits);
+    if (rc != CMBOOT_OK)
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, "bad boot configuration");
     bcfg.wait_mass_storage = true;
     bcfg.max_boards = 1;
     bcfg.loop = false;
     bcfg.metadata_stdout = false; /* the metadata goes into the report */
     cmb_run_observer obs = {board_finished, job};
-    int rc = cmb_run_observed(ctx, disc, &bcfg, NULL, &obs);
+    rc = cmb_run_observed(ctx, disc, &bcfg, NULL, &obs);
     if (job->have_board)
         job->boot_ms = job->board.finished_ms > job->board.started_ms ? job->board.finished_ms - job->board.started_ms
                                                                       : 0;
@@ -148,7 +156,7 @@ static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_disco
 static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
 {
     int64_t start = cmboot_now_ms();
-    int rc = cmboot_flash_pair_cancellable(&job->cfg.env, job->board.port_path, start + job->pair_timeout_ms, cancel,
+    int rc = cmboot_flash_pair_cancellable(job->cfg.env, job->board.port_path, start + job->pair_timeout_ms, cancel,
                                            job->target, sizeof job->target);
     job->pair_ms = cmboot_now_ms() - start;
     if (rc != CMBOOT_OK) {
@@ -245,8 +253,9 @@ int cmboot_flash_job_report_json(const cmboot_flash_job *job, char **out)
     if (cmboot_metadata_count(job->md) > 0 && cmboot_metadata_to_json(job->md, &md_json) != CMBOOT_OK)
         return CMBOOT_ERR_NO_MEMORY;
     const cmboot_board_result *b = &job->board;
-    cmboot_flash_report rep = {b->serial, b->port_path, b->soc ? b->soc->name : NULL, md_json, job->cfg.image,
-                               job->cfg.bmap, job->target, job->boot_ms, job->pair_ms, &job->flash};
+    cmboot_flash_report rep = {sizeof rep,     b->serial,     b->port_path, b->soc ? b->soc->name : NULL,
+                               md_json,         job->cfg.image, job->cfg.bmap, job->target,
+                               job->boot_ms,    job->pair_ms,  &job->flash};
     int rc = cmboot_flash_report_json(&rep, out);
     free(md_json);
     return rc;

@@ -43,6 +43,15 @@ void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, 
  * res->image_sha256). */
 int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int fd, cmboot_flash_result *res);
 
+/* The caller's structs read up to their struct_size into full ones of this library (flash/abi.c); NULL env is
+ * the defaults, a NULL config or result CMBOOT_ERR_INVALID_ARG. out->env of a config points to env. */
+int cmb_target_env_load(const cmboot_target_env *in, cmboot_target_env *out);
+int cmb_flash_config_load(const cmboot_flash_config *in, cmboot_flash_config *out, cmboot_target_env *env);
+int cmb_flash_result_load(const cmboot_flash_result *in, cmboot_flash_result *out);
+int cmb_flash_report_load(const cmboot_flash_report *in, cmboot_flash_report *out);
+/* A full result back into the caller's, only its struct_size bytes. */
+void cmb_flash_result_store(const cmboot_flash_result *full, cmboot_flash_result *res);
+
 /* Makes cmboot_flash_cancel broadcast cv under mu (the pipeline's wait point); NULL, NULL detaches. */
 void cmb_flash_cancel_attach(cmboot_flash_canceller *c, pthread_mutex_t *mu, pthread_cond_t *cv);
 /* The canceller's eventfd (readable once cancelled; never read from), -1 for NULL. */

@@ -84,8 +84,13 @@ int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port
 {
     if (!port_path || !out || out_size == 0 || !cmboot_port_path_valid(port_path))
         return CMBOOT_ERR_INVALID_ARG;
-    const char *sys = cmb_root_or(env ? env->sys_root : NULL, CMB_SYS_ROOT);
-    const char *dev = cmb_root_or(env ? env->dev_root : NULL, CMB_DEV_ROOT);
+    cmboot_target_env e;
+    int load = cmb_target_env_load(env, &e); /* up to its struct_size (docs/abi.md) */
+    if (load != CMBOOT_OK)
+        return load;
+    env = &e;
+    const char *sys = cmb_root_or(env->sys_root, CMB_SYS_ROOT);
+    const char *dev = cmb_root_or(env->dev_root, CMB_DEV_ROOT);
     /* Kernel uevents wake us when a disk appears; without them (containers) the back-off rescans. */
     int fd = cmb_uevent_socket_open();
     int backoff = PAIR_BACKOFF_MIN_MS;

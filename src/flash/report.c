@@ -54,12 +54,18 @@ static const char *disk_state(const cmboot_flash_result *f, char *detail, size_t
     return "partial";
 }
 
-int cmboot_flash_report_json(const cmboot_flash_report *rep, char **out)
+int cmboot_flash_report_json(const cmboot_flash_report *caller_rep, char **out)
 {
-    if (!rep || !out || !rep->flash)
+    if (!out)
         return CMBOOT_ERR_INVALID_ARG;
     *out = NULL;
-    const cmboot_flash_result *f = rep->flash;
+    cmboot_flash_report full_rep;
+    cmboot_flash_result full_res;
+    if (cmb_flash_report_load(caller_rep, &full_rep) != CMBOOT_OK || !full_rep.flash ||
+        cmb_flash_result_load(full_rep.flash, &full_res) != CMBOOT_OK)
+        return CMBOOT_ERR_INVALID_ARG;
+    const cmboot_flash_report *rep = &full_rep;
+    const cmboot_flash_result *f = &full_res;
     json_object *o = json_object_new_object();
     if (!o)
         return CMBOOT_ERR_NO_MEMORY;
@@ -112,7 +118,7 @@ int cmboot_flash_report_json(const cmboot_flash_report *rep, char **out)
     /* Fixed-width names: a char table needs no relocation, so it stays read-only data. */
     static const char names[CMBOOT_FLASH_PHASES][10] = {"check_ms", "write_ms", "sync_ms", "verify_ms"};
     for (int i = 0; i < CMBOOT_FLASH_PHASES; i++)
-        json_object_object_add(ph, names[i], json_object_new_int64(f->phase_ms[i]));
+        json_object_object_add(ph, names[i], json_object_new_int64(cmboot_flash_result_phase_ms(f, i)));
     json_object_object_add(o, "phases", ph);
     add_str(o, san, "result", f->error == CMBOOT_OK ? "ok" : cmboot_error_name(f->error));
     if (f->error != CMBOOT_OK)

@@ -423,7 +423,8 @@ int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, u
                     "it changed while being opened; nothing written",
                     (unsigned long long)fd_diskseq, major_no, minor_no, d->name, have_sysseq ? "" : "none ",
                     (unsigned long long)sysseq);
-    cmboot_target_env e = {env ? env->proc_root : NULL, sysreal, env ? env->dev_root : NULL};
+    cmboot_target_env e = {.struct_size = sizeof e, .proc_root = env ? env->proc_root : NULL, .sys_root = sysreal,
+                           .dev_root = env ? env->dev_root : NULL};
     if (rc == CMBOOT_OK)
         rc = check_mounts(&e, d, dir, reason, reason_size);
     if (rc == CMBOOT_OK)
@@ -676,13 +677,17 @@ int cmboot_target_open(const cmboot_target_env *env, const char *path, uint64_t 
 {
     if (!out)
         return CMBOOT_ERR_INVALID_ARG;
-    return target_open(env, path, image_size, flags, port_path, false, out, reason, reason_size);
+    cmboot_target_env e;
+    int rc = cmb_target_env_load(env, &e);
+    return rc ? rc : target_open(&e, path, image_size, flags, port_path, false, out, reason, reason_size);
 }
 
 int cmboot_target_check(const cmboot_target_env *env, const char *path, uint64_t image_size, unsigned flags,
                         char *reason, size_t reason_size)
 {
-    return target_open(env, path, image_size, flags, NULL, true, NULL, reason, reason_size);
+    cmboot_target_env e;
+    int rc = cmb_target_env_load(env, &e);
+    return rc ? rc : target_open(&e, path, image_size, flags, NULL, true, NULL, reason, reason_size);
 }
 
 int cmb_target_open_readonly(const char *path, cmboot_target **out, char *reason, size_t rsize)

@@ -192,7 +192,7 @@ int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap,
     }
     free(abuf);
     EVP_MD_CTX_free(md);
-    res->phase_ms[CMBOOT_FLASH_PHASE_VERIFY] = cmboot_now_ms() - t0;
+    res->verify_ms = cmboot_now_ms() - t0;
     return rc;
 }
 
@@ -207,9 +207,10 @@ static bool same_target(const cmboot_target_identity *was, const cmboot_target_i
            (!was->diskseq || !now->diskseq || was->diskseq == now->diskseq);
 }
 
-int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+/* cmboot_flash_verify on the library's own structs. */
+static int flash_verify(const cmboot_flash_config *cfg, cmboot_flash_result *res)
 {
-    if (!cfg || !res || !cfg->target)
+    if (!cfg->target)
         return CMBOOT_ERR_INVALID_ARG;
     cmboot_bmap *bmap = NULL;
     if (cfg->bmap) {
@@ -236,5 +237,20 @@ int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_result *res
     cmboot_target_close(t, false);
     cmboot_bmap_free(bmap);
     res->error = rc;
+    return rc;
+}
+
+int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+{
+    cmboot_flash_config c;
+    cmboot_target_env env;
+    cmboot_flash_result r;
+    int rc = cmb_flash_config_load(cfg, &c, &env);
+    if (rc == CMBOOT_OK)
+        rc = cmb_flash_result_load(res, &r); /* an earlier write's image digest and target */
+    if (rc != CMBOOT_OK)
+        return rc;
+    rc = flash_verify(&c, &r);
+    cmb_flash_result_store(&r, res);
     return rc;
 }

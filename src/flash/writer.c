@@ -59,18 +59,6 @@ static bool halted(const pipeline *p)
     return p->stop || cmboot_flash_cancel_requested(p->cancel);
 }
 
-void cmboot_flash_config_default(cmboot_flash_config *cfg)
-{
-    if (!cfg)
-        return;
-    memset(cfg, 0, sizeof *cfg);
-    cfg->verify = true;
-    cfg->image_digest = true;
-    cfg->buffer_size = 0; /* by source and hashing, see stream_image */
-    cfg->buffers = 0;
-    cfg->device_id = "";
-}
-
 /* Buffers both the writer and the hasher are done with. */
 static uint64_t released(const pipeline *p)
 {
@@ -474,7 +462,7 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
         cmboot_flash_source_size_known(src, &total);
     /* Opened once: every check, write and read-back goes through this one descriptor. */
     cmboot_target *target = NULL;
-    rc = cmboot_target_open(&cfg->env, cfg->target, total, cfg->target_flags, cfg->port_path, &target, res->reason,
+    rc = cmboot_target_open(cfg->env, cfg->target, total, cfg->target_flags, cfg->port_path, &target, res->reason,
                             sizeof res->reason);
     target_io t = {-1, true, false};
     if (rc == CMBOOT_OK) {
@@ -482,7 +470,7 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
         t.fd = cmboot_target_fd(target);
     }
     int64_t t1 = cmboot_now_ms();
-    res->phase_ms[CMBOOT_FLASH_PHASE_CHECK] = t1 - t0;
+    res->check_ms = t1 - t0;
     if (rc == CMBOOT_OK && cmboot_flash_cancel_requested(cfg->cancel)) {
         rc = CMBOOT_ERR_CANCELLED;
         snprintf(res->reason, sizeof res->reason, "interrupted before writing");
@@ -496,7 +484,7 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
     }
     cmboot_flash_source_close(src);
     int64_t t2 = cmboot_now_ms();
-    res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] = t2 - t1;
+    res->write_ms = t2 - t1;
     if (target) {
         cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "sync", cfg->target, 0, 0, CMBOOT_OK, 0);
         struct stat st;
@@ -516,7 +504,7 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
             snprintf(res->reason, sizeof res->reason, "flushing %s failed: %s", cfg->target, strerror(errno));
         }
     }
-    res->phase_ms[CMBOOT_FLASH_PHASE_SYNC] = cmboot_now_ms() - t2;
+    res->sync_ms = cmboot_now_ms() - t2;
     /* The disk read back must be the disk written: same diskseq behind the descriptor and in sysfs. */
     if (rc == CMBOOT_OK)
         rc = cmboot_target_recheck(target, res->reason, sizeof res->reason);
@@ -532,11 +520,11 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
     return rc;
 }
 
-int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+/* cmboot_flash_write on the library's own structs. */
+static int flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
 {
-    if (!cfg || !res || !cfg->image || !cfg->target)
+    if (!cfg->image || !cfg->target)
         return CMBOOT_ERR_INVALID_ARG;
-    memset(res, 0, sizeof *res);
     int64_t t0 = cmboot_now_ms();
     cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
     cmboot_flash_source *src = NULL;
@@ -556,6 +544,22 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
     return rc;
 }
 
+int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
+{
+    cmboot_flash_config c;
+    cmboot_target_env env;
+    cmboot_flash_result r;
+    int rc = cmb_flash_config_load(cfg, &c, &env);
+    if (rc == CMBOOT_OK)
+        rc = cmb_flash_result_load(res, &r); /* only to check its size: a write starts afresh */
+    if (rc != CMBOOT_OK)
+        return rc;
+    cmboot_flash_result_default(&r);
+    rc = flash_write(&c, &r);
+    cmb_flash_result_store(&r, res);
+    return rc;
+}
+
 int cmb_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
                               cmboot_flash_result *res)
 {
@@ -563,7 +567,7 @@ int cmb_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *
         cmboot_flash_source_close(src);
         return CMBOOT_ERR_INVALID_ARG;
     }
-    memset(res, 0, sizeof *res);
+    cmboot_flash_result_default(res);
     int64_t t0 = cmboot_now_ms();
     cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "check", cfg->target, 0, 0, CMBOOT_OK, 0);
     return write_opened(cfg, src, bmap, res, t0);

@@ -97,14 +97,14 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
                           unsigned *requests_served)
 {
     cmboot_stage_limits lim;
-    if (limits)
-        lim = *limits;
-    else
-        cmboot_stage_limits_default(&lim);
-    if (!t || !files || !files->open)
+    cmboot_stage_hooks hook_copy;
+    int rc = cmb_stage_args_load(limits, hooks, &lim, &hook_copy);
+    if (rc != CMBOOT_OK)
+        return rc;
+    hooks = &hook_copy;
+    if (!cmb_transport_ok(t) || !cmb_file_provider_ok(files) || !files->open)
         return CMBOOT_ERR_INVALID_ARG;
     unsigned served = 0;
-    int rc;
     int64_t last_request = cmb_clock_now(lim.clock);
     unsigned backoff_ms = 0; /* after a failed read: 0 (read again at once), then 10 doubling to the maximum */
     for (;;) {

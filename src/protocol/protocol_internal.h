@@ -2,7 +2,16 @@
 #ifndef CMB_PROTOCOL_PROTOCOL_INTERNAL_H
 #define CMB_PROTOCOL_PROTOCOL_INTERNAL_H
 
+#include <stdbool.h>
 #include "cmboot/protocol.h"
+
+/* The stage functions' limits and hooks (both may be NULL) into full ones of this library (protocol/abi.c);
+ * hooks past the caller's struct_size are NULL. CMBOOT_ERR_INVALID_ARG / _UNSUPPORTED for a bad struct_size. */
+int cmb_stage_args_load(const cmboot_stage_limits *limits, const cmboot_stage_hooks *hooks,
+                        cmboot_stage_limits *lim_out, cmboot_stage_hooks *hooks_out);
+/* Whether a transport's and a file provider's vtables are at least the first release's size. */
+bool cmb_transport_ok(const cmboot_transport *t);
+bool cmb_file_provider_ok(const cmboot_file_provider *files);
 
 /* write() of a whole stream: control OUT with its size, then bulk pieces of lim->chunk_size. */
 int cmb_send_stream(const cmboot_transport *t, cmboot_stream *s, const char *name,

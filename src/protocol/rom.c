@@ -16,11 +16,12 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
                          const cmboot_stage_limits *limits, const cmboot_stage_hooks *hooks, int32_t *rom_status)
 {
     cmboot_stage_limits lim;
-    if (limits)
-        lim = *limits;
-    else
-        cmboot_stage_limits_default(&lim);
-    if (!t || !second_stage)
+    cmboot_stage_hooks hook_copy;
+    int rc = cmb_stage_args_load(limits, hooks, &lim, &hook_copy);
+    if (rc != CMBOOT_OK)
+        return rc;
+    hooks = &hook_copy;
+    if (!cmb_transport_ok(t) || !second_stage)
         return CMBOOT_ERR_INVALID_ARG;
     if (rom_status)
         *rom_status = -1;
@@ -29,7 +30,7 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
 
     uint8_t msg[CMBOOT_BOOT_MESSAGE_SIZE];
     cmboot_boot_message_encode(msg, (uint32_t)second_stage->size, signature);
-    int rc = cmboot_wire_write(t, msg, sizeof msg, lim.control_timeout_ms);
+    rc = cmboot_wire_write(t, msg, sizeof msg, lim.control_timeout_ms);
     if (rc < 0)
         return rc;
     rc = cmb_send_stream(t, second_stage, "second stage", &lim, hooks);

@@ -7,22 +7,6 @@
 #include "cmboot/log.h"
 #include "protocol_internal.h"
 
-void cmboot_stage_limits_default(cmboot_stage_limits *limits)
-{
-    limits->control_timeout_ms = 5000;
-    limits->bulk_timeout_ms = 5000;
-    limits->request_timeout_ms = 20000;
-    limits->status_deadline_ms = 5000;
-    /* docs/performance.md: the pipeline drains between chunks; 4 MiB keeps most of the gain of 8 MiB at half
-     * the memory per board, which matters on small hosts serving many boards. */
-    limits->chunk_size = 4u << 20;
-    limits->max_file_size = 2ull << 30;
-    limits->request_idle_limit_ms = 0; /* the reference polls as long as the device is there */
-    limits->retry_backoff_max_ms = 250;
-    limits->rom_status_optional = false;
-    limits->clock = NULL;
-}
-
 int cmb_bulk_send(const cmboot_transport *t, const void *buf, size_t len, unsigned timeout_ms,
                      unsigned *retries_left, const cmboot_stage_hooks *hooks)
 {

@@ -141,6 +141,8 @@ void cmboot_fs_request_encode(uint8_t out[CMBOOT_FS_REQUEST_SIZE], int32_t comma
 
 int cmboot_wire_write(const cmboot_transport *t, const void *buf, uint32_t len, unsigned timeout_ms)
 {
+    if (!cmb_transport_ok(t))
+        return CMBOOT_ERR_INVALID_ARG;
     uint16_t v, i;
     cmboot_wire_length_split(len, &v, &i);
     int rc = t->ops->control_out(t->self, v, i, timeout_ms);
@@ -152,6 +154,8 @@ int cmboot_wire_write(const cmboot_transport *t, const void *buf, uint32_t len, 
 
 int cmboot_wire_read_some(const cmboot_transport *t, void *buf, uint32_t len, size_t *actual, unsigned timeout_ms)
 {
+    if (!cmb_transport_ok(t) || !actual)
+        return CMBOOT_ERR_INVALID_ARG;
     uint16_t v, i;
     cmboot_wire_length_split(len, &v, &i);
     *actual = 0;

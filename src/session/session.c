@@ -7,10 +7,15 @@
 #include "cmboot/error.h"
 #include "cmboot/files.h"
 #include "cmboot/metadata.h"
+#include "core/abi.h"
 #include "core/ctx.h"
+#include "protocol/abi.h"
 #include "session/run.h"
 
-#define MAX_BOARDS 64
+/* Sizes in release 0.2, the first with struct_size (docs/abi.md). */
+#define BOOT_CONFIG_MIN CMB_SIZE_THROUGH(cmboot_boot_config, limits)
+#define DISCOVERY_OPS_MIN CMB_SIZE_THROUGH(cmboot_discovery_ops, name)
+
 #define MAX_ROM_ATTEMPTS 3
 
 typedef enum board_state {
@@ -36,7 +41,7 @@ typedef struct board {
     char stage_serial[CMBOOT_SERIAL_MAX]; /* second stage's own serial string: names the metadata file */
     pthread_t thread;
     bool thread_live;        /* thread was created and not yet joined */
-    int report_slot;         /* index in the report once finished, -1 before */
+    long report_slot;        /* index in the report once finished, -1 before */
     bool worker_done;        /* set by the worker under run->lock */
     int worker_rc;
     bool have_transport;
@@ -46,12 +51,14 @@ typedef struct board {
 struct cmb_run_state {
     cmboot_ctx *ctx;
     const cmboot_discovery *disc;
-    const cmboot_boot_config *cfg;
+    const cmboot_boot_config *cfg; /* &cfg_full */
+    cmboot_boot_config cfg_full;   /* the caller's, read up to its struct_size; limits points to limits */
+    cmboot_stage_limits limits;
     cmboot_files *files;
     cmboot_metadata_dir *mddir; /* -j DIR, opened once: two boards with one serial keep both files */
     pthread_mutex_t lock;
-    board *boards[MAX_BOARDS];
-    unsigned nboards;
+    board **boards;          /* grown under lock: cmboot_ctx_cancel reads it from other threads */
+    unsigned nboards, board_cap;
     int first_error;         /* of the first board that failed, kept when loop mode forgets the board */
     const cmb_run_observer *obs;
 };
@@ -152,7 +159,7 @@ static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks
     int32_t status = -1;
     /* Imager notes that a BCM2711/2712 ROM may reset before its status read answers: then the second stage
      * appearing is the answer. */
-    cmboot_stage_limits limits = cfg->limits;
+    cmboot_stage_limits limits = *cfg->limits;
     limits.rom_status_optional = limits.rom_status_optional || soc->rom_status_optional;
     rc = cmboot_rom_stage_run(t, &s, sigp, &limits, hooks, &status);
     cmboot_stream_close(&s);
@@ -201,7 +208,7 @@ static void *worker_main(void *arg)
 {
     board *b = arg;
     struct cmb_run_state *run = b->run;
-    cmboot_stage_hooks hooks = {hook_file, hook_progress, hook_metadata, hook_log, b};
+    cmboot_stage_hooks hooks = {sizeof hooks, hook_file, hook_progress, hook_metadata, hook_log, b};
     cmboot_transport t;
     int rc = run->disc->ops->open(run->disc->self, &b->dev, &t);
     if (rc == CMBOOT_OK) {
@@ -215,9 +222,9 @@ static void *worker_main(void *arg)
         if (b->dev.stage == CMBOOT_STAGE_ROM) {
             rc = run_rom(b, &t, &hooks);
         } else {
-            cmboot_file_provider files = {provide_file, b};
+            cmboot_file_provider files = {sizeof files, provide_file, b};
             unsigned served = 0;
-            rc = cmboot_fileserver_run(&t, &files, &run->cfg->limits, &hooks, &served);
+            rc = cmboot_fileserver_run(&t, &files, run->cfg->limits, &hooks, &served);
             save_metadata(b);
         }
         pthread_mutex_lock(&run->lock);
@@ -238,7 +245,7 @@ static void *worker_main(void *arg)
 
 /* ---- manager ---- */
 
-bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev)
+static bool selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev)
 {
     if (cfg->port_path && *cfg->port_path && strcmp(cfg->port_path, dev->port_path) != 0)
         return false;
@@ -249,14 +256,32 @@ bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device
     return true;
 }
 
-void cmboot_boot_config_default(cmboot_boot_config *cfg)
+bool cmboot_selection_matches(const cmboot_boot_config *cfg, const cmboot_device_info *dev)
 {
-    memset(cfg, 0, sizeof *cfg);
-    cfg->port_number = -1;
-    cfg->metadata_stdout = true;
-    cfg->stage_timeout_ms = 15000;
-    cfg->next_stage_timeout_ms = 60000;
-    cmboot_stage_limits_default(&cfg->limits);
+    cmboot_boot_config c;
+    cmboot_boot_config_default(&c);
+    return dev && cmb_struct_load(&c, sizeof c, cfg, BOOT_CONFIG_MIN) == CMBOOT_OK && selection_matches(&c, dev);
+}
+
+int cmboot_boot_config_init(cmboot_boot_config *cfg, size_t struct_size)
+{
+    const cmboot_boot_config d = {.struct_size = sizeof d,
+                                  .port_number = -1,
+                                  .metadata_stdout = true,
+                                  .stage_timeout_ms = 15000,
+                                  .next_stage_timeout_ms = 60000};
+    return cmb_struct_init(cfg, struct_size, &d, sizeof d, BOOT_CONFIG_MIN);
+}
+
+int cmb_boot_config_load(const cmboot_boot_config *in, cmboot_boot_config *out, cmboot_stage_limits *limits)
+{
+    cmboot_boot_config_default(out);
+    cmboot_stage_limits_default(limits);
+    int rc = cmb_struct_load(out, sizeof *out, in, BOOT_CONFIG_MIN);
+    if (rc == CMBOOT_OK && out->limits)
+        rc = cmb_stage_limits_load(out->limits, limits);
+    out->limits = limits;
+    return rc;
 }
 
 static board *find_board(struct cmb_run_state *run, const char *port_path)
@@ -265,6 +290,69 @@ static board *find_board(struct cmb_run_state *run, const char *port_path)
         if (strcmp(run->boards[i]->res.port_path, port_path) == 0)
             return run->boards[i];
     return NULL;
+}
+
+struct cmboot_run_report {
+    cmboot_board_result *results;
+    size_t boards, cap;
+    size_t failed;
+};
+
+int cmboot_run_report_new(cmboot_run_report **out)
+{
+    if (!out)
+        return CMBOOT_ERR_INVALID_ARG;
+    *out = calloc(1, sizeof **out);
+    return *out ? CMBOOT_OK : CMBOOT_ERR_NO_MEMORY;
+}
+
+void cmboot_run_report_free(cmboot_run_report *report)
+{
+    if (!report)
+        return;
+    free(report->results);
+    free(report);
+}
+
+size_t cmboot_run_report_boards(const cmboot_run_report *report)
+{
+    return report ? report->boards : 0;
+}
+
+size_t cmboot_run_report_failed(const cmboot_run_report *report)
+{
+    return report ? report->failed : 0;
+}
+
+const cmboot_board_result *cmboot_run_report_board(const cmboot_run_report *report, size_t index)
+{
+    return report && index < report->boards ? &report->results[index] : NULL;
+}
+
+int64_t cmboot_board_result_stage_ms(const cmboot_board_result *res, cmboot_stage stage)
+{
+    if (!res)
+        return 0;
+    switch (stage) {
+    case CMBOOT_STAGE_ROM: return res->rom_ms;
+    case CMBOOT_STAGE_SECOND: return res->second_ms;
+    default: return 0;
+    }
+}
+
+/* A slot for a board's result; false when out of memory (the board is then missing from the report). */
+static bool report_add(cmboot_run_report *report)
+{
+    if (report->boards == report->cap) {
+        size_t cap = report->cap ? report->cap * 2 : 16;
+        cmboot_board_result *r = realloc(report->results, cap * sizeof *r);
+        if (!r)
+            return false;
+        report->results = r;
+        report->cap = cap;
+    }
+    report->boards++;
+    return true;
 }
 
 static void finish_board(board *b, int rc, cmboot_run_report *report)
@@ -280,18 +368,16 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
     if (b->run->obs && b->run->obs->board_finished)
         b->run->obs->board_finished(b->run->obs->user, &b->res, b->md);
     if (report) {
-        const unsigned cap = sizeof report->results / sizeof report->results[0];
-        if (b->report_slot >= 0) { /* finished again after coming back (see device_added): same board */
-            if ((unsigned)b->report_slot < cap)
-                report->results[b->report_slot] = b->res;
-        } else {
-            b->report_slot = (int)report->boards;
-            if (report->boards < cap)
-                report->results[report->boards] = b->res;
-            report->boards++;
+        if (b->report_slot < 0 && report_add(report))
+            b->report_slot = (long)report->boards - 1;
+        else if (b->report_slot < 0)
+            cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR,
+                     "out of memory: board left out of the report");
+        if (b->report_slot >= 0) { /* also when it finished again after coming back (see device_added) */
+            report->results[b->report_slot] = b->res;
+            if (rc)
+                report->failed++;
         }
-        if (rc)
-            report->failed++;
     }
 }
 
@@ -337,7 +423,11 @@ static void stage_finished(board *b, cmboot_run_report *report)
     join_worker(b);
     int rc = b->worker_rc;
     cmboot_stage st = b->dev.stage;
-    b->res.stage_ms[st] += cmboot_now_ms() - b->stage_started;
+    int64_t spent = cmboot_now_ms() - b->stage_started;
+    if (st == CMBOOT_STAGE_ROM)
+        b->res.rom_ms += spent;
+    else if (st == CMBOOT_STAGE_SECOND)
+        b->res.second_ms += spent;
     emit(b, CMBOOT_EV_STAGE_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
     if (rc == CMBOOT_ERR_CANCELLED) {
         finish_board(b, rc, report);
@@ -382,6 +472,7 @@ static void stage_finished(board *b, cmboot_run_report *report)
 static void forget_finished(struct cmb_run_state *run)
 {
     unsigned kept = 0;
+    pthread_mutex_lock(&run->lock); /* cmboot_ctx_cancel walks the table */
     for (unsigned i = 0; i < run->nboards; i++) {
         board *b = run->boards[i];
         if (b->state == BOARD_FINISHED) {
@@ -392,6 +483,7 @@ static void forget_finished(struct cmb_run_state *run)
         }
     }
     run->nboards = kept;
+    pthread_mutex_unlock(&run->lock);
 }
 
 static bool is_payload_stage(cmboot_stage st)
@@ -414,6 +506,22 @@ static void payload_stage_seen(board *b, const cmboot_device_info *dev, cmboot_r
     finish_board(b, CMBOOT_OK, report);
 }
 
+/* Room for one more board in the run's table (no cap: a run serves as many boards as come at once). */
+static bool table_room(struct cmb_run_state *run)
+{
+    if (run->nboards < run->board_cap)
+        return true;
+    unsigned cap = run->board_cap ? run->board_cap * 2 : 16;
+    pthread_mutex_lock(&run->lock);
+    board **t = realloc(run->boards, cap * sizeof *t);
+    if (t) {
+        run->boards = t;
+        run->board_cap = cap;
+    }
+    pthread_mutex_unlock(&run->lock);
+    return t != NULL;
+}
+
 static void device_added(struct cmb_run_state *run, const cmboot_device_info *dev, cmboot_run_report *report,
                          unsigned *started)
 {
@@ -423,20 +531,16 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
     board *b = find_board(run, dev->port_path);
     if (!b) {
         /* Payload stages (and the generic fastboot ID above all) are only followed on a board's own port. */
-        if (is_payload_stage(dev->stage) || !cmboot_selection_matches(cfg, dev))
+        if (is_payload_stage(dev->stage) || !selection_matches(cfg, dev))
             return;
         unsigned limit = cfg->max_boards ? cfg->max_boards : (cfg->loop ? 0 : 1);
         if (limit && *started >= limit)
             return;
-        if (run->nboards == MAX_BOARDS)
-            forget_finished(run); /* their results are in the report and first_error already */
-        if (run->nboards == MAX_BOARDS) {
-            cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_WARN,
-                        "%u boards in progress already: this one waits until one finishes", MAX_BOARDS);
-            return;
-        }
         b = calloc(1, sizeof *b);
-        if (!b || cmboot_metadata_new(&b->md) < 0) {
+        if (!b || cmboot_metadata_new(&b->md) < 0 || !table_room(run)) {
+            cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_ERROR, "out of memory: board not served");
+            if (b)
+                cmboot_metadata_free(b->md);
             free(b);
             return;
         }
@@ -447,11 +551,13 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
         b->res.started_ms = cmboot_now_ms();
         b->stage_started = b->res.started_ms; /* events carry time since their stage began */
         b->state = BOARD_WAITING;
+        pthread_mutex_lock(&run->lock);
         run->boards[run->nboards++] = b;
+        pthread_mutex_unlock(&run->lock);
         (*started)++;
         b->dev = *dev;
         emit(b, CMBOOT_EV_DEVICE_SEEN, NULL, NULL, 0, 0, CMBOOT_OK);
-    } else if (!is_payload_stage(dev->stage) && !cmboot_selection_matches(cfg, dev)) {
+    } else if (!is_payload_stage(dev->stage) && !selection_matches(cfg, dev)) {
         /* Like the reference, -i compares the string at each stage's own serial index, at every stage. */
         cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_INFO,
                     "%s stage does not match the selection (serial \"%s\"): not served", cmboot_stage_name(dev->stage),
@@ -568,16 +674,23 @@ int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_
 int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                         cmboot_run_report *report, const cmb_run_observer *obs)
 {
-    if (!ctx || !disc || !disc->ops || !cfg)
+    if (!ctx || !disc || !disc->ops || !cfg || disc->ops->struct_size < DISCOVERY_OPS_MIN)
         return CMBOOT_ERR_INVALID_ARG;
-    struct cmb_run_state run = {.ctx = ctx, .disc = disc, .cfg = cfg, .obs = obs};
-    cmboot_files_config fcfg = {.boot_dir = cfg->boot_dir,
+    struct cmb_run_state run = {.ctx = ctx, .disc = disc, .obs = obs};
+    int rc = cmb_boot_config_load(cfg, &run.cfg_full, &run.limits);
+    if (rc != CMBOOT_OK)
+        return rc;
+    cfg = run.cfg = &run.cfg_full;
+    if (report)
+        report->boards = report->failed = 0; /* emptied first, also for a run that fails at once; memory reused */
+    cmboot_files_config fcfg = {.struct_size = sizeof fcfg,
+                                .boot_dir = cfg->boot_dir,
                                 .overlay = cfg->overlay,
                                 .strict_confine = cfg->strict_confine,
                                 .log = ctx->log.fn,
                                 .log_user = ctx->log.user,
                                 .log_level = ctx->log.level};
-    int rc = cmboot_files_new(&fcfg, &run.files);
+    rc = cmboot_files_new(&fcfg, &run.files);
     if (rc < 0)
         return rc;
     rc = check_boot_files(ctx, cfg, run.files);
@@ -591,8 +704,6 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
         cmboot_files_free(run.files);
         return rc;
     }
-    if (report)
-        memset(report, 0, sizeof *report);
     pthread_mutex_init(&run.lock, NULL);
     pthread_mutex_lock(&ctx->lock);
     ctx->run = &run;
@@ -673,6 +784,7 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
         cmboot_metadata_free(run.boards[i]->md);
         free(run.boards[i]);
     }
+    free(run.boards);
     pthread_mutex_destroy(&run.lock);
     cmboot_metadata_dir_close(run.mddir);
     cmboot_files_free(run.files);

@@ -250,7 +250,8 @@ static void lu_destroy(void *self)
     free(d);
 }
 
-static const cmboot_discovery_ops lu_ops = {lu_next_event, lu_open, lu_wakeup, lu_destroy, "libusb"};
+static const cmboot_discovery_ops lu_ops = {sizeof(cmboot_discovery_ops), lu_next_event, lu_open, lu_wakeup, lu_destroy,
+                                           "libusb"};
 
 int cmboot_discovery_libusb_new(cmboot_ctx *ctx, cmboot_discovery *out)
 {

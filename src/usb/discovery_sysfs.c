@@ -463,6 +463,7 @@ static void sd_destroy(void *self)
 }
 
 static const cmboot_discovery_ops sysfs_ops = {
+    .struct_size = sizeof(cmboot_discovery_ops),
     .next_event = sd_next_event,
     .open = sd_open,
     .wakeup = sd_wakeup,

@@ -278,6 +278,7 @@ static void t_close(void *self)
 }
 
 static const cmboot_transport_ops usb_ops = {
+    .struct_size = sizeof(cmboot_transport_ops),
     .control_out = t_control_out,
     .control_in = t_control_in,
     .bulk_out = t_bulk_out,

@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(sys, sizeof sys, "%s/sys", root);
     snprintf(proc, sizeof proc, "%s/proc", root);
     snprintf(dev, sizeof dev, "%s/dev", root);
-    cmboot_target_env env = {proc, sys, dev};
+    cmboot_target_env env = {sizeof env, proc, sys, dev};
     const devnum *d = &devs[(flags & 7) % (sizeof devs / sizeof devs[0])];
     unsigned tflags = CMBOOT_TARGET_NO_EXCL | (flags & 8 ? CMBOOT_TARGET_FORCE : 0);
     uint64_t image = flags & 0x10 ? 0 : flags & 0x20 ? 512 * 1000ull : 1ull << 40;

@@ -224,19 +224,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * links out of it served without strict confinement, which follows them by design. */
     bool selftest = getenv("CMBOOT_FUZZ_SELFTEST") != NULL;
     cmboot_files_config cfg = {
+        .struct_size = sizeof cfg,
         .boot_dir = strict ? t->strict : t->lenient,
         .overlay = mode & 2,
         .strict_confine = strict && !selftest,
         .fallback_dirs = t->fallback,
         .embedded = embedded,
     };
-    run_ctx r = {.port = mode & 4 ? "1-1" : "", .soc = cmboot_soc_by_id(mode & 8 ? CMBOOT_SOC_BCM2837 : CMBOOT_SOC_BCM2711)};
+    run_ctx r = {.port = mode & 4 ? "1-1" : "",
+                 .soc = cmboot_soc_by_id(mode & 8 ? CMBOOT_SOC_BCM2837 : CMBOOT_SOC_BCM2711)};
     if (cmboot_files_new(&cfg, &r.files) != CMBOOT_OK)
         fuzz_fail("cannot make the file lookup");
     if (cmboot_metadata_new(&r.md) != CMBOOT_OK)
         fuzz_fail("no memory for metadata");
-    cmboot_file_provider provider = {open_file, &r};
-    cmboot_stage_hooks hooks = {.file = on_file, .metadata = on_metadata, .log = on_log, .user = &r};
+    cmboot_file_provider provider = {sizeof provider, open_file, &r};
+    cmboot_stage_hooks hooks = {
+        .struct_size = sizeof hooks, .file = on_file, .metadata = on_metadata, .log = on_log, .user = &r};
     /* The transport's fake clock measures the deadlines (fuzz_transport.h): an idle limit of a minute, on
      * mode bit 0x10, ends a run that only times out after three reads, without real waiting. */
     fuzz_fs_options opt = {.provider = &provider, .hooks = &hooks, .bulk_check = check_bulk, .user = &r,

@@ -105,6 +105,7 @@ static void f_cancel(void *self) { (void)self; }
 static void f_close(void *self) { (void)self; }
 
 static const cmboot_transport_ops fuzz_ops = {
+    .struct_size = sizeof(cmboot_transport_ops),
     .control_out = f_control_out,
     .control_in = f_control_in,
     .bulk_out = f_bulk_out,
@@ -160,9 +161,10 @@ static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stat
     lim.clock = &clock;
     fuzz_stats local;
     memset(&local, 0, sizeof local);
-    cmboot_stage_hooks hooks = {.metadata = count_metadata, .log = count_log, .user = stats ? stats : &local};
+    cmboot_stage_hooks hooks = {
+        .struct_size = sizeof hooks, .metadata = count_metadata, .log = count_log, .user = stats ? stats : &local};
     static const uint8_t second[64];
-    cmboot_files_config cfg = {.boot_dir = boot_dir};
+    cmboot_files_config cfg = {.struct_size = sizeof cfg, .boot_dir = boot_dir};
     files_ctx fc;
     if (cmboot_files_new(&cfg, &fc.files) < 0)
         return CMBOOT_ERR_NO_MEMORY;
@@ -173,7 +175,7 @@ static int run(const uint8_t *data, size_t size, const char *boot_dir, fuzz_stat
         cmboot_rom_stage_run(&t, &s, second, &lim, &hooks, &st);
         cmboot_stream_close(&s);
     }
-    cmboot_file_provider p = {open_file, &fc};
+    cmboot_file_provider p = {sizeof p, open_file, &fc};
     unsigned served;
     int rc = cmboot_fileserver_run(&t, &p, &lim, &hooks, &served);
     cmboot_files_free(fc.files);

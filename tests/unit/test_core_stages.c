@@ -123,12 +123,21 @@ static void s_cancel(void *self) { (void)self; }
 static void s_close(void *self) { (void)self; }
 /* Without clear_halt, as transports that cannot clear a halt. */
 static const cmboot_transport_ops script_ops = {
-    .control_out = s_control_out, .control_in = s_control_in, .bulk_out = s_bulk_out,
-    .cancel = s_cancel, .close = s_close,
+    .struct_size = sizeof(cmboot_transport_ops),
+    .control_out = s_control_out,
+    .control_in = s_control_in,
+    .bulk_out = s_bulk_out,
+    .cancel = s_cancel,
+    .close = s_close,
 };
 static const cmboot_transport_ops script_ops_halt = {
-    .control_out = s_control_out, .control_in = s_control_in, .bulk_out = s_bulk_out,
-    .cancel = s_cancel, .close = s_close, .clear_halt = s_clear_halt,
+    .struct_size = sizeof(cmboot_transport_ops),
+    .control_out = s_control_out,
+    .control_in = s_control_in,
+    .bulk_out = s_bulk_out,
+    .cancel = s_cancel,
+    .close = s_close,
+    .clear_halt = s_clear_halt,
 };
 
 /* Log lines the stages sent, joined. */
@@ -176,7 +185,7 @@ static void test_done_with_empty_name_is_acknowledged(void **state)
     reply r[] = {{CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, 2, 0, ""};
     cmboot_transport t = {&script_ops, &d};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     unsigned served = 0;
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, &served), CMBOOT_OK);
     assert_string_equal(d.log, "i(260) o(0,0) ");
@@ -192,7 +201,7 @@ static void test_done_ack_failure_still_done(void **state)
     reply r[] = {{CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_ERR_NO_DEVICE, NULL, 0}};
     script_dev d = {r, 2, 0, ""};
     cmboot_transport t = {&script_ops, &d};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_OK);
     free(done);
 }
@@ -205,7 +214,7 @@ static void test_done_with_name_not_answered(void **state)
     reply r[] = {{CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}};
     script_dev d = {r, 1, 0, ""};
     cmboot_transport t = {&script_ops, &d};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_OK);
     assert_string_equal(d.log, "i(260) ");
     free(done);
@@ -229,9 +238,9 @@ static void test_short_request_read_again(void **state)
                  {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     log_sink l = {"", 0, ""};
-    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    cmboot_stage_hooks h = {.struct_size = sizeof h, .log = sink_log, .user = &l};
     unsigned served = 0;
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, &served), CMBOOT_OK);
     assert_string_equal(d.log, "i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) ");
@@ -257,7 +266,7 @@ static void test_short_request_name_ends_with_data(void **state)
     script_dev d = {r, 2, 0, ""};
     cmboot_transport t = {&script_ops, &d};
     char seen[64] = "";
-    cmboot_file_provider p = {record_name, seen};
+    cmboot_file_provider p = {sizeof p, record_name, seen};
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_ERR_NO_DEVICE);
     assert_string_equal(seen, "config");
     assert_string_equal(d.log, "i(260) o(0,0) i(260) ");
@@ -277,9 +286,9 @@ static void test_unknown_command_acknowledged(void **state)
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
     char seen[64] = "";
-    cmboot_file_provider p = {record_name, seen};
+    cmboot_file_provider p = {sizeof p, record_name, seen};
     log_sink l = {"", 0, ""};
-    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    cmboot_stage_hooks h = {.struct_size = sizeof h, .log = sink_log, .user = &l};
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, NULL), CMBOOT_OK);
     assert_string_equal(d.log, "i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) ");
     assert_string_equal(seen, ""); /* never looked up */
@@ -302,9 +311,9 @@ static void test_odd_request_log_bounded(void **state)
     reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, 2, 0, ""};
     cmboot_transport t = {&script_ops, &d};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     log_sink l = {"", 0, ""};
-    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    cmboot_stage_hooks h = {.struct_size = sizeof h, .log = sink_log, .user = &l};
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, NULL), CMBOOT_ERR_NO_DEVICE);
     assert_string_equal(d.log, "i(260) o(0,0) i(260) ");
     const char *line = strstr(l.text, "unknown command (command 4, name \"\\x80\\x80");
@@ -336,9 +345,9 @@ static void test_odd_metadata_acknowledged(void **state)
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
     char seen[64] = "";
-    cmboot_file_provider p = {record_name, seen};
+    cmboot_file_provider p = {sizeof p, record_name, seen};
     log_sink l = {"", 0, ""};
-    cmboot_stage_hooks h = {.metadata = sink_metadata, .log = sink_log, .user = &l};
+    cmboot_stage_hooks h = {.struct_size = sizeof h, .metadata = sink_metadata, .log = sink_log, .user = &l};
     unsigned served = 0;
     assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, &h, &served), CMBOOT_OK);
     assert_string_equal(d.log, "i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) i(260) o(0,0) "
@@ -365,7 +374,7 @@ static void test_empty_name_ends_any_command(void **state)
         reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_ERR_NO_DEVICE, NULL, 0}};
         script_dev d = {r, 2, 0, ""};
         cmboot_transport t = {&script_ops, &d};
-        cmboot_file_provider p = {no_files, NULL};
+        cmboot_file_provider p = {sizeof p, no_files, NULL};
         assert_int_equal(cmboot_fileserver_run(&t, &p, NULL, NULL, NULL), CMBOOT_OK);
         assert_string_equal(d.log, "i(260) o(0,0) ");
         free(req);
@@ -381,7 +390,7 @@ static void test_request_timeout_reads_again(void **state)
                  {CMBOOT_ERR_STALL, NULL, 0},   {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
     assert_int_equal(lim.request_timeout_ms, 20000);
@@ -413,7 +422,7 @@ static void test_request_backoff_bounded(void **state)
     reply r[] = {{CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
                  {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
                  {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
     assert_int_equal(lim.retry_backoff_max_ms, 250);
@@ -477,18 +486,19 @@ static int m_fail(void *self, uint16_t v, uint16_t i, unsigned t)
 static void test_request_idle_limit(void **state)
 {
     (void)state;
-    static const cmboot_transport_ops mute_ops = {.control_out = m_fail, .control_in = m_control_in};
+    static const cmboot_transport_ops mute_ops = {
+        .struct_size = sizeof(cmboot_transport_ops), .control_out = m_fail, .control_in = m_control_in};
     fake_clock fc = {1000000, 0, ""}; /* any origin */
     cmboot_clock clk = fake_clock_of(&fc);
     mute_dev m = {0, 0, &fc};
     cmboot_transport t = {&mute_ops, &m};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
     lim.request_idle_limit_ms = 60000;
     lim.clock = &clk;
     log_sink l = {"", 0, ""};
-    cmboot_stage_hooks h = {.log = sink_log, .user = &l};
+    cmboot_stage_hooks h = {.struct_size = sizeof h, .log = sink_log, .user = &l};
     int64_t t0 = cmboot_now_ms();
     assert_int_equal(cmboot_fileserver_run(&t, &p, &lim, &h, NULL), CMBOOT_ERR_TIMEOUT);
     assert_true(cmboot_now_ms() - t0 < 500);
@@ -516,7 +526,7 @@ static void test_request_idle_limit_stalls(void **state)
     script_dev d = {r, 1, 0, ""};
     d.repeat_last = true;
     cmboot_transport t = {&script_ops, &d};
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     fake_clock fc = {0, 0, ""};
     cmboot_clock clk = fake_clock_of(&fc);
     cmboot_stage_limits lim;
@@ -570,11 +580,11 @@ static int serve_boot_img(script_dev *d, const cmboot_transport_ops *ops, uint8_
     test_fill_pattern(content, 10000, 77);
     mem_file f = {content, 10000, 0};
     cmboot_transport t = {ops, d};
-    cmboot_file_provider p = {mem_open, &f};
+    cmboot_file_provider p = {sizeof p, mem_open, &f};
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
     lim.chunk_size = 4096;
-    cmboot_stage_hooks h = {.log = sink_log, .user = l};
+    cmboot_stage_hooks h = {.struct_size = sizeof h, .log = sink_log, .user = l};
     return cmboot_fileserver_run(&t, &p, &lim, &h, NULL);
 }
 
@@ -758,7 +768,7 @@ static int rom_run_at(const reply *status_replies, size_t n, bool optional, int3
         lim.status_deadline_ms = deadline_ms;
     lim.rom_status_optional = optional;
     lim.clock = &clk;
-    cmboot_stage_hooks h = {.log = sink_log, .user = l};
+    cmboot_stage_hooks h = {.struct_size = sizeof h, .log = sink_log, .user = l};
     int rc = cmboot_rom_stage_run(&t, &s, NULL, &lim, &h, status);
     if (clock_ms)
         *clock_ms = fc->now;

@@ -87,15 +87,14 @@ static void host_new(host *h, const char *tag)
     static const char *const nothing[] = {NULL};
     h->cfg.boot_dir = h->boot;
     h->cfg.boot_fallback_dirs = nothing;
-    h->rep = malloc(sizeof *h->rep);
-    assert_non_null(h->rep);
+    assert_int_equal(cmboot_doctor_report_new(&h->rep), CMBOOT_OK);
 }
 
 static void host_free(host *h)
 {
     test_rmtree(h->root);
     free(h->root);
-    free(h->rep);
+    cmboot_doctor_report_free(h->rep);
 }
 
 static void run(host *h)
@@ -108,8 +107,9 @@ static const cmboot_doctor_finding *expect(host *h, const char *id, cmboot_docto
 {
     const cmboot_doctor_finding *f = cmboot_doctor_find(h->rep, id);
     if (!f) {
-        for (size_t i = 0; i < h->rep->count; i++)
-            fprintf(stderr, "  have %s: %s\n", h->rep->findings[i].id, h->rep->findings[i].text);
+        for (size_t i = 0; i < cmboot_doctor_report_findings(h->rep); i++)
+            fprintf(stderr, "  have %s: %s\n", cmboot_doctor_report_finding(h->rep, i)->id,
+                    cmboot_doctor_report_finding(h->rep, i)->text);
         fail_msg("no finding %s", id);
     }
     assert_int_equal(f->severity, sev);
@@ -172,8 +172,8 @@ static void doctor_healthy_host_has_no_blocker(void **state)
     expect(&h, "mass-storage-ok", CMBOOT_DOCTOR_OK, NULL);
     expect(&h, "libusb-udev-ok", CMBOOT_DOCTOR_OK, "without udev");
     expect(&h, "board", CMBOOT_DOCTOR_INFO, "BCM2711|rom|1-1.3|af04b2da");
-    assert_int_equal(h.rep->board_count, 1);
-    assert_string_equal(h.rep->boards[0].port_path, "1-1.3");
+    assert_int_equal(cmboot_doctor_report_boards(h.rep), 1);
+    assert_string_equal(cmboot_doctor_report_board(h.rep, 0)->port_path, "1-1.3");
     assert_null(cmboot_doctor_find(h.rep, "no-boards"));
     host_free(&h);
 }
@@ -435,7 +435,7 @@ static void doctor_lists_boards_or_none(void **state)
     host_new(&h, "doc-boards");
     run(&h);
     expect(&h, "no-boards", CMBOOT_DOCTOR_INFO, "boot mode");
-    assert_int_equal(h.rep->board_count, 0);
+    assert_int_equal(cmboot_doctor_report_boards(h.rep), 0);
     board(&h, "1-1", 0x2711, 1, 5, 3);
     board(&h, "1-2", 0x0104, 1, 6, 3);
     board(&h, "1-3", 0x2764, 1, 8, 1);
@@ -444,14 +444,38 @@ static void doctor_lists_boards_or_none(void **state)
     node(&h, 1, 8, 0660);
     put(&h, "sys/bus/usb/devices/1-4/idVendor", "046d\n"); /* not a board, unreadable rest: ignored */
     run(&h);
-    assert_int_equal(h.rep->board_count, 3);
+    assert_int_equal(cmboot_doctor_report_boards(h.rep), 3);
     assert_null(cmboot_doctor_find(h.rep, "no-boards"));
     int stages[4] = {0};
-    for (size_t i = 0; i < h.rep->board_count; i++)
-        stages[h.rep->boards[i].stage]++;
+    for (size_t i = 0; i < cmboot_doctor_report_boards(h.rep); i++)
+        stages[cmboot_doctor_report_board(h.rep, i)->stage]++;
     assert_int_equal(stages[CMBOOT_STAGE_ROM], 1);
     assert_int_equal(stages[CMBOOT_STAGE_SECOND], 1);
     assert_int_equal(stages[CMBOOT_STAGE_MASS_STORAGE], 1);
+    host_free(&h);
+}
+
+/* More boards and findings than the old report's fixed arrays (32 boards, 64 findings): none is lost. */
+static void doctor_reports_every_board_and_finding(void **state)
+{
+    (void)state;
+    host h;
+    host_new(&h, "doc-many");
+    enum { N = 70 };
+    for (int i = 0; i < N; i++) {
+        char port[CMBOOT_PORT_PATH_MAX];
+        snprintf(port, sizeof port, "%d-%d.%d", 1 + i / 25, 1 + i / 5 % 5, 1 + i % 5);
+        board(&h, port, 0x2711, 1 + i / 25, 2 + i % 25, 3); /* no device node: one finding per board */
+    }
+    run(&h);
+    assert_int_equal(cmboot_doctor_report_boards(h.rep), N);
+    assert_null(cmboot_doctor_report_board(h.rep, N));
+    size_t per_board = 0, n = cmboot_doctor_report_findings(h.rep);
+    assert_true(n > 64);
+    for (size_t i = 0; i < n; i++)
+        per_board += strcmp(cmboot_doctor_report_finding(h.rep, i)->id, "node-missing") == 0;
+    assert_int_equal(per_board, N);
+    assert_null(cmboot_doctor_report_finding(h.rep, n));
     host_free(&h);
 }
 
@@ -512,6 +536,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(doctor_last_stage_support),
     cmocka_unit_test(doctor_libusb_with_udev_but_no_udevd),
     cmocka_unit_test(doctor_lists_boards_or_none),
+    cmocka_unit_test(doctor_reports_every_board_and_finding),
     cmocka_unit_test(doctor_elf_and_kconfig_readers),
 };
 

@@ -75,7 +75,11 @@ static const char *const no_dirs[] = {NULL};
 /* A files object without the host's installed or built-in fallback, so results depend on the test only. */
 static cmboot_files *files_for(const char *dir, bool overlay)
 {
-    cmboot_files_config cfg = {.boot_dir = dir, .overlay = overlay, .fallback_dirs = no_dirs, .embedded = no_embedded};
+    cmboot_files_config cfg = {.struct_size = sizeof cfg,
+                               .boot_dir = dir,
+                               .overlay = overlay,
+                               .fallback_dirs = no_dirs,
+                               .embedded = no_embedded};
     cmboot_files *f;
     assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
     return f;
@@ -117,7 +121,7 @@ static void log_to_buf(void *user, const char *device_id, cmboot_log_level level
 /* A files object without the host's installed or built-in fallback, so results depend on the test only. */
 static cmboot_files *files_with(const char *dir, bool strict, logbuf *lb)
 {
-    cmboot_files_config cfg = {.boot_dir = dir,
+    cmboot_files_config cfg = {.struct_size = sizeof cfg, .boot_dir = dir,
                                .strict_confine = strict,
                                .fallback_dirs = no_dirs,
                                .embedded = no_embedded,
@@ -310,8 +314,13 @@ static void test_symlink_logged_with_target(void **state)
     assert_non_null(strstr(lb.text, want)); /* a symlinked directory on the way counts too */
     cmboot_files_free(f);
     /* INFO is below a WARN threshold: nothing */
-    cmboot_files_config cfg = {.boot_dir = dir, .fallback_dirs = no_dirs, .embedded = no_embedded,
-                               .log = log_to_buf, .log_user = &lb, .log_level = CMBOOT_LOG_WARN};
+    cmboot_files_config cfg = {.struct_size = sizeof cfg,
+                               .boot_dir = dir,
+                               .fallback_dirs = no_dirs,
+                               .embedded = no_embedded,
+                               .log = log_to_buf,
+                               .log_user = &lb,
+                               .log_level = CMBOOT_LOG_WARN};
     memset(&lb, 0, sizeof lb);
     assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
     assert_int_equal(fetch(f, CMBOOT_SOC_BCM2837, "1-1.3", "rel.txt", buf, sizeof buf, NULL), CMBOOT_OK);
@@ -554,7 +563,8 @@ static void test_cm3_gadget_dir_uses_fallback_dirs(void **state)
     snprintf(msd, sizeof msd, "%s/msd", root);
     snprintf(absent, sizeof absent, "%s/not-installed", root);
     const char *fallback[] = {absent, msd, NULL};
-    cmboot_files_config cfg = {.boot_dir = dir, .fallback_dirs = fallback, .embedded = no_embedded};
+    cmboot_files_config cfg = {
+        .struct_size = sizeof cfg, .boot_dir = dir, .fallback_dirs = fallback, .embedded = no_embedded};
     cmboot_files *f;
     assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
     /* the gadget's bootfiles.bin has no 2710/ members: a CM3 gets the msd files */
@@ -589,7 +599,8 @@ static void test_fallback_embedded_before_dirs(void **state)
     snprintf(dir, sizeof dir, "%s/mass-storage-gadget64", root);
     snprintf(msd, sizeof msd, "%s/msd", root);
     const char *fallback[] = {msd, NULL};
-    cmboot_files_config cfg = {.boot_dir = dir, .fallback_dirs = fallback, .embedded = cmboot_test_embedded_files};
+    cmboot_files_config cfg = {
+        .struct_size = sizeof cfg, .boot_dir = dir, .fallback_dirs = fallback, .embedded = cmboot_test_embedded_files};
     cmboot_files *f;
     assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
     struct {
@@ -661,7 +672,8 @@ static void test_probe_names_source_or_searched_dirs(void **state)
     snprintf(msd, sizeof msd, "%s/msd", root);
     const char *defaults[] = {absent, recovery5, gadget, NULL};
     const char *fallback[] = {nomsd, NULL};
-    cmboot_files_config cfg = {.default_dirs = defaults, .fallback_dirs = fallback, .embedded = no_embedded};
+    cmboot_files_config cfg = {
+        .struct_size = sizeof cfg, .default_dirs = defaults, .fallback_dirs = fallback, .embedded = no_embedded};
     cmboot_files *f;
     assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
     /* each SoC gets the first default directory that serves its second stage */
@@ -783,7 +795,8 @@ static void check_guest_payload(const char *root, const char *payload, const cha
     snprintf(dir, sizeof dir, "%s/%s", root, payload);
     snprintf(msd, sizeof msd, "%s/msd", root);
     const char *fallback[] = {msd, NULL};
-    cmboot_files_config cfg = {.boot_dir = dir, .fallback_dirs = fallback, .embedded = no_embedded};
+    cmboot_files_config cfg = {
+        .struct_size = sizeof cfg, .boot_dir = dir, .fallback_dirs = fallback, .embedded = no_embedded};
     cmboot_files *f;
     assert_int_equal(cmboot_files_new(&cfg, &f), CMBOOT_OK);
     char line[512], name[256], sum[80];

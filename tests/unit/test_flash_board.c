@@ -20,7 +20,9 @@ typedef struct fixture {
     cmboot_ctx *ctx;
     cmboot_discovery disc;
     cmboot_boot_config bcfg;
+    cmboot_stage_limits limits;
     cmboot_flash_config fcfg;
+    cmboot_target_env env;
     pthread_mutex_t lock;
     pthread_cond_t cv;
     int phases;          /* CMBOOT_EV_PHASE events named by the board */
@@ -78,18 +80,27 @@ static int setup(void **state)
     test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
     assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
     assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc = {on_log, on_event, f, CMBOOT_LOG_DEBUG};
+    cmboot_ctx_config cc;
+    cmboot_ctx_config_default(&cc);
+    cc.log = on_log;
+    cc.event = on_event;
+    cc.user = f;
+    cc.log_level = CMBOOT_LOG_DEBUG;
     assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
     cmboot_boot_config_default(&f->bcfg);
     f->bcfg.boot_dir = f->boot;
     f->bcfg.wait_first_ms = 5000;
     f->bcfg.stage_timeout_ms = 10000; /* generous: CI runs this under sanitizers beside other tests */
-    f->bcfg.limits.request_timeout_ms = 10000;
-    f->bcfg.limits.status_deadline_ms = 5000;
+    cmboot_stage_limits_default(&f->limits);
+    f->limits.request_timeout_ms = 10000;
+    f->limits.status_deadline_ms = 5000;
+    f->bcfg.limits = &f->limits;
     cmboot_flash_config_default(&f->fcfg);
     f->fcfg.image = f->image;
-    f->fcfg.env.sys_root = f->sys;
-    f->fcfg.env.dev_root = f->dev;
+    cmboot_target_env_default(&f->env);
+    f->env.sys_root = f->sys;
+    f->env.dev_root = f->dev;
+    f->fcfg.env = &f->env;
     *state = f;
     return 0;
 }

@@ -34,6 +34,7 @@ static fixture *setup(const char *tag)
 {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
+    cmboot_flash_result_default(&f->res);
     f->dir = test_tmpdir(tag);
     uint8_t *data = malloc(SIZE);
     assert_non_null(data);
@@ -175,6 +176,7 @@ static void cancelled_before_writes_nothing(void **state)
     cmboot_flash_config cfg;
     config(&cfg, f);
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_CANCELLED);
     assert_int_equal(res.bytes_written, 0);
     assert_false(res.verified);

@@ -28,6 +28,7 @@ static fake *make_fake(void)
     snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
     snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
     test_write_file(f->dev, ".keep", "", 0);
+    cmboot_target_env_default(&f->env);
     f->env.sys_root = f->sys;
     f->env.dev_root = f->dev;
     return f;

@@ -21,16 +21,16 @@ static void report_ok(void **state)
 {
     (void)state;
     cmboot_flash_result res;
-    memset(&res, 0, sizeof res);
+    cmboot_flash_result_default(&res);
     res.image_size = 1000;
     res.bytes_written = 900;
     res.bytes_verified = 900;
     res.verified = true;
     res.image_sha256_valid = true;
     memset(res.image_sha256, 0xab, 32);
-    res.phase_ms[CMBOOT_FLASH_PHASE_WRITE] = 1234;
+    res.write_ms = 1234;
     snprintf(res.format, sizeof res.format, "xz");
-    cmboot_flash_report rep = {"10000000abcdef", "1-1.3", "BCM2711", "{\"MAC_ADDR\":\"dc:a6:32:01:02:03\"}",
+    cmboot_flash_report rep = {sizeof rep, "10000000abcdef", "1-1.3", "BCM2711", "{\"MAC_ADDR\":\"dc:a6:32:01:02:03\"}",
                                "os.img.xz", NULL, "/dev/sdb", 3000, 250, &res};
     char *text = NULL;
     assert_int_equal(cmboot_flash_report_json(&rep, &text), CMBOOT_OK);
@@ -60,12 +60,12 @@ static void report_failure_names_offset(void **state)
 {
     (void)state;
     cmboot_flash_result res;
-    memset(&res, 0, sizeof res);
+    cmboot_flash_result_default(&res);
     res.error = CMBOOT_ERR_VERIFY;
     res.fail_offset = 4097;
     res.fail_offset_valid = true;
     snprintf(res.reason, sizeof res.reason, "the target differs at offset 4097");
-    cmboot_flash_report rep = {NULL, NULL, NULL, "not json", "a \"quoted\" name.img", NULL, "t", -1, -1, &res};
+    cmboot_flash_report rep = {sizeof rep, NULL, NULL, NULL, "not json", "a \"quoted\" name.img", NULL, "t", -1, -1, &res};
     char *text = NULL;
     assert_int_equal(cmboot_flash_report_json(&rep, &text), CMBOOT_OK);
     json_object *o = json_tokener_parse(text);
@@ -95,12 +95,12 @@ static void report_hostile_strings_valid_utf8(void **state)
 {
     (void)state;
     cmboot_flash_result res;
-    memset(&res, 0, sizeof res);
+    cmboot_flash_result_default(&res);
     res.error = CMBOOT_OK;
     snprintf(res.format, sizeof res.format, "raw");
     /* serial with invalid bytes, product-like soc with a C1 CSI, metadata with a bidi override and an
      * invalid byte (as a caller could hand over unchecked), an image name with a truncated sequence */
-    cmboot_flash_report rep = {"10\xff\xfe" "00", "1-1.3", "BCM\xc2\x9b" "2711",
+    cmboot_flash_report rep = {sizeof rep, "10\xff\xfe" "00", "1-1.3", "BCM\xc2\x9b" "2711",
                                "{\"MAC_ADDR\":\"dc\xe2\x80\xae" "a6\xc3\"}", "os\xe2\x82.img", NULL, "/dev/sdb", -1,
                                -1, &res};
     char *text = NULL;
@@ -125,7 +125,7 @@ static void report_hostile_strings_valid_utf8(void **state)
     json_object_put(o);
     free(text);
     /* a clean report says so with an empty list */
-    cmboot_flash_report clean = {"100000001234", "1-1.3", "BCM2711", NULL, "os.img", NULL, "/dev/sdb", -1, -1, &res};
+    cmboot_flash_report clean = {sizeof clean, "100000001234", "1-1.3", "BCM2711", NULL, "os.img", NULL, "/dev/sdb", -1, -1, &res};
     assert_int_equal(cmboot_flash_report_json(&clean, &text), CMBOOT_OK);
     o = json_tokener_parse(text);
     assert_int_equal(json_object_array_length(field(o, "sanitized")), 0);
@@ -136,7 +136,7 @@ static void report_hostile_strings_valid_utf8(void **state)
 /* The report's disk_state for a result. */
 static char *state_of(const cmboot_flash_result *res, char **detail)
 {
-    cmboot_flash_report rep = {NULL, NULL, NULL, NULL, "i.img", NULL, "t", -1, -1, res};
+    cmboot_flash_report rep = {sizeof rep, NULL, NULL, NULL, NULL, "i.img", NULL, "t", -1, -1, res};
     char *text = NULL;
     assert_int_equal(cmboot_flash_report_json(&rep, &text), CMBOOT_OK);
     json_object *o = json_tokener_parse(text);
@@ -167,7 +167,7 @@ static void report_stopped_write_states_disk(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cmboot_flash_result res;
-        memset(&res, 0, sizeof res);
+        cmboot_flash_result_default(&res);
         res.error = cases[i].error;
         res.bytes_written = cases[i].written;
         res.bytes_verified = cases[i].verified_bytes;

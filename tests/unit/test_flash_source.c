@@ -269,6 +269,7 @@ static int write_image(const char *dir, const char *image, unsigned source_flags
 static void expect_write_refused(const char *dir, const char *image, int code, const char *words)
 {
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(write_image(dir, image, 0, &res), code);
     assert_false(res.verified);
     assert_non_null(strstr(res.reason, words));
@@ -355,6 +356,7 @@ static void gzip_multi_member_ok(void **state)
     char *path = path_in(dir, "d.img.gz");
     expect_whole(path, 0, data, IMG_SIZE); /* gzip -c a >x; gzip -c b >>x: legal, both members read */
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(write_image(dir, path, 0, &res), CMBOOT_OK);
     assert_true(res.verified);
     assert_int_equal(res.image_size, IMG_SIZE);
@@ -609,6 +611,7 @@ static void compressed_name_raw_content_refused(void **state)
     expect_refused(path, 0, CMBOOT_ERR_FORMAT, "the name says xz");
     /* Through the writer: refused before anything is written. */
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(write_image(dir, path, 0, &res), CMBOOT_ERR_FORMAT);
     assert_int_equal(res.bytes_written, 0);
     assert_false(res.verified);
@@ -632,6 +635,7 @@ static void compressed_name_raw_content_with_raw_ok(void **state)
     char *path = path_in(dir, "garbage.img.xz");
     expect_whole(path, CMBOOT_SOURCE_RAW, (const uint8_t *)garbage, sizeof garbage - 1);
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(write_image(dir, path, CMBOOT_SOURCE_RAW, &res), CMBOOT_OK);
     assert_true(res.verified);
     assert_string_equal(res.format, "raw");

@@ -115,6 +115,7 @@ static tree *make_tree(void)
     disk(t, DM0, "dm-0", 253, 0, "1000\n");
     link_to(t, DM0 "/slaves/sdd1", SDD "/sdd1");
     mounts(t, ROOT_MOUNTS);
+    cmboot_target_env_default(&t->env);
     t->env.sys_root = t->sys;
     t->env.proc_root = t->proc;
     return t;
@@ -378,7 +379,7 @@ static void target_missing_or_file_under_dev_refused(void **state)
     char devroot[4096], path[4200], reason[256];
     snprintf(devroot, sizeof devroot, "%s/dev", dir);
     test_write_file(devroot, "stale", "x", 1);
-    cmboot_target_env env = {NULL, NULL, devroot};
+    cmboot_target_env env = {sizeof env, NULL, NULL, devroot};
     cmboot_target *tg = NULL;
     snprintf(path, sizeof path, "%s/sdzz", devroot);
     assert_int_equal(cmboot_target_open(&env, path, 4096, CMBOOT_TARGET_CREATE, NULL, &tg, reason, sizeof reason),
@@ -497,8 +498,9 @@ static void target_swapped_after_check_refused(void **state)
     cfg.image = image;
     cfg.target = paired;
     cfg.port_path = "1-3";
-    cfg.env = t->env;
+    cfg.env = &t->env;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_UNSAFE_TARGET);
     assert_non_null(strstr(res.reason, "1-4"));
     assert_false(res.target_touched);
@@ -513,7 +515,7 @@ static void target_swapped_after_check_refused(void **state)
     assert_string_equal(res.target.port_path, "1-3");
     assert_int_equal(res.target.diskseq, a.loop.diskseq);
     assert_int_equal(res.target.major, a.loop.maj);
-    cmboot_flash_report rep = {NULL, "1-3", NULL, NULL, image, NULL, paired, -1, -1, &res};
+    cmboot_flash_report rep = {sizeof rep, NULL, "1-3", NULL, NULL, image, NULL, paired, -1, -1, &res};
     char *json = NULL, want[96];
     assert_int_equal(cmboot_flash_report_json(&rep, &json), CMBOOT_OK);
     snprintf(want, sizeof want, "\"device\":\"%u:%u\"", a.loop.maj, a.loop.min);
@@ -558,8 +560,9 @@ static void target_sysfs_of_another_disk_refused(void **state)
     cmboot_flash_config_default(&cfg);
     cfg.image = image;
     cfg.target = a.loop.dev;
-    cfg.env = t->env;
+    cfg.env = &t->env;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_UNSAFE_TARGET);
     assert_non_null(strstr(res.reason, "diskseq"));
     assert_int_equal(res.bytes_written, 0);
@@ -607,10 +610,11 @@ static void target_diskseq_changed_before_verify_refused(void **state)
     cmboot_flash_config_default(&cfg);
     cfg.image = image;
     cfg.target = a.loop.dev;
-    cfg.env = t->env;
+    cfg.env = &t->env;
     cfg.event = change_at_sync;
     cfg.user = &r;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_NO_DEVICE);
     assert_false(res.verified);
     assert_non_null(strstr(res.reason, "diskseq"));
@@ -643,8 +647,9 @@ static void target_full_midway_is_write_failure(void **state)
     cmboot_flash_config_default(&cfg);
     cfg.image = image;
     cfg.target = a.loop.dev;
-    cfg.env = t->env;
+    cfg.env = &t->env;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_NO_SPACE);
     assert_true(res.target_touched);
     assert_int_equal(res.bytes_written, 1 << 20);

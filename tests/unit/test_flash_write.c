@@ -83,6 +83,7 @@ static void write_raw_file(void **state)
     cmboot_flash_config cfg;
     config(&cfg, f);
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_int_equal(res.bytes_written, SIZE);
     assert_int_equal(res.image_size, SIZE);
@@ -122,6 +123,7 @@ static void write_xz_small_buffers(void **state)
     cfg.buffer_size = 64 * 1024; /* many buffers through the queue */
     cfg.buffers = 2;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_string_equal(res.format, "xz");
     assert_int_equal(res.bytes_written, SIZE);
@@ -145,6 +147,7 @@ static void write_bmap_only_mapped(void **state)
     config(&cfg, f);
     cfg.bmap = f->bmap;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     uint64_t mapped = (3 + 1 + 701) * 4096ull + (SIZE - 1200 * 4096ull);
     assert_int_equal(res.bytes_written, mapped);
@@ -178,6 +181,7 @@ static void write_bmap_image_mismatch(void **state)
     config(&cfg, f);
     cfg.bmap = f->bmap;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_VERIFY);
     assert_true(res.fail_offset_valid);
     assert_int_equal(res.fail_offset, 5 * 4096);
@@ -194,6 +198,7 @@ static void verify_catches_bit_flip(void **state)
     config(&cfg, f);
     cfg.verify = false;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_false(res.verified);
     assert_int_equal(cmboot_flash_verify(&cfg, &res), CMBOOT_OK);
@@ -221,6 +226,7 @@ static void verify_bmap_bit_flip(void **state)
     cfg.bmap = f->bmap;
     cfg.verify = false;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     flip_bit(f->target, 100 * 4096, 0); /* unmapped: not ours to check */
     assert_int_equal(cmboot_flash_verify(&cfg, &res), CMBOOT_OK);
@@ -240,6 +246,7 @@ static void verify_short_target_names_offset(void **state)
     config(&cfg, f);
     cfg.verify = false;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_int_equal(truncate(f->target, 2 * 1024 * 1024), 0);
     int rc = cmboot_flash_verify(&cfg, &res);
@@ -282,6 +289,7 @@ static void write_reports_events(void **state)
     cfg.user = &s;
     cfg.device_id = "1-1.4";
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_true(s.phase_write && s.phase_verify && s.phase_done);
     assert_int_equal(s.last_write_done, SIZE);
@@ -297,6 +305,7 @@ static void write_refuses_char_device(void **state)
     config(&cfg, f);
     cfg.target = "/dev/null";
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_UNSAFE_TARGET);
     assert_int_equal(res.bytes_written, 0);
     assert_non_null(strstr(res.reason, "/dev/null"));
@@ -312,6 +321,7 @@ static void write_memory_bounded(void **state)
     cfg.buffer_size = 8 * 1024 * 1024;
     cfg.buffers = 4;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_INVALID_ARG);
     cfg.buffer_size = 1000; /* not aligned */
     cfg.buffers = 4;
@@ -335,6 +345,7 @@ static void write_tmpfs_fallback(void **state)
     snprintf(f->target, sizeof f->target, "/proc/self/fd/%d", mfd);
     cfg.target = f->target;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     int wrc = cmboot_flash_write(&cfg, &res);
     if (wrc != CMBOOT_OK)
         print_message("%s\n", res.reason);
@@ -385,6 +396,7 @@ static void write_swapped_after_check_writes_the_checked_file(void **state)
     cfg.event = swap_at_write;
     cfg.user = &w;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_true(w.done);
     assert_true(res.verified);
@@ -403,6 +415,7 @@ static void verify_other_file_refused(void **state)
     cmboot_flash_config cfg;
     config(&cfg, f);
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     /* An identical copy takes the name: its content matches, but it is not the file written. */
     char copy[4200];
@@ -428,8 +441,12 @@ static void write_missing_target_under_dev_refused(void **state)
     cfg.image = f->image;
     snprintf(f->target, sizeof f->target, "%s/sdzz", devroot);
     cfg.target = f->target;
-    cfg.env.dev_root = devroot;
+    cmboot_target_env env;
+    cmboot_target_env_default(&env);
+    env.dev_root = devroot;
+    cfg.env = &env;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     int rc = cmboot_flash_write(&cfg, &res);
     assert_int_not_equal(access(f->target, F_OK), 0);
     assert_int_equal(rc, CMBOOT_ERR_NOT_FOUND);
@@ -447,6 +464,7 @@ static void write_missing_target_needs_create(void **state)
     config(&cfg, f);
     cfg.target_flags = 0;
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_ERR_NOT_FOUND);
     assert_false(res.target_touched);
     assert_int_not_equal(access(f->target, F_OK), 0);
@@ -473,10 +491,11 @@ static void write_larger_file_truncated_to_image(void **state)
     cmboot_flash_config cfg;
     config(&cfg, f);
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_target_equals(f); /* length included: nothing of the old content remains */
     assert_int_equal(res.truncated_from, 2 * SIZE);
-    cmboot_flash_report rep = {NULL, NULL, NULL, NULL, f->image, NULL, f->target, -1, -1, &res};
+    cmboot_flash_report rep = {sizeof rep, NULL, NULL, NULL, NULL, f->image, NULL, f->target, -1, -1, &res};
     char *json = NULL;
     assert_int_equal(cmboot_flash_report_json(&rep, &json), CMBOOT_OK);
     char want[64];
@@ -513,6 +532,7 @@ static void write_target_full_midway_is_write_failure(void **state)
     void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     cmboot_flash_result res;
+    cmboot_flash_result_default(&res);
     int rc = cmboot_flash_write(&cfg, &res);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
     signal(SIGXFSZ, old_handler);

@@ -139,7 +139,7 @@ static int no_files(void *user, const char *name, cmboot_stream *out)
 static void test_fileserver_harness_fake_clock(void **state)
 {
     (void)state;
-    cmboot_file_provider p = {no_files, NULL};
+    cmboot_file_provider p = {sizeof p, no_files, NULL};
     int64_t clock_ms = -1;
     fuzz_fs_options opt = {.provider = &p, .idle_limit_ms = 60000, .clock_ms = &clock_ms};
     uint8_t timeouts[64];

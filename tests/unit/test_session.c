@@ -18,7 +18,8 @@ typedef struct fixture {
     cmboot_ctx *ctx;
     cmboot_discovery disc;
     cmboot_boot_config cfg;
-    cmboot_run_report report;
+    cmboot_stage_limits limits;
+    cmboot_run_report *report;
     pthread_mutex_t lock;
     int metadata_events;
     int refused_files;
@@ -69,8 +70,14 @@ static int setup(void **state)
         test_write_file(f->dir, small[i], small[i], strlen(small[i]));
     assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
     assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc = {on_log, on_event, f, CMBOOT_LOG_DEBUG};
+    cmboot_ctx_config cc;
+    cmboot_ctx_config_default(&cc);
+    cc.log = on_log;
+    cc.event = on_event;
+    cc.user = f;
+    cc.log_level = CMBOOT_LOG_DEBUG;
     assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
+    assert_int_equal(cmboot_run_report_new(&f->report), CMBOOT_OK);
     cmboot_boot_config_default(&f->cfg);
     f->cfg.boot_dir = f->dir;
     f->cfg.metadata_dir = f->jdir;
@@ -78,8 +85,10 @@ static int setup(void **state)
     f->cfg.wait_mass_storage = true;
     f->cfg.wait_first_ms = 5000;
     f->cfg.stage_timeout_ms = 10000; /* generous: CI runs this under sanitizers beside other tests */
-    f->cfg.limits.request_timeout_ms = 10000;
-    f->cfg.limits.status_deadline_ms = 5000;
+    cmboot_stage_limits_default(&f->limits);
+    f->limits.request_timeout_ms = 10000;
+    f->limits.status_deadline_ms = 5000;
+    f->cfg.limits = &f->limits;
     *state = f;
     return 0;
 }
@@ -90,6 +99,7 @@ static int teardown(void **state)
     f->disc.ops->destroy(f->disc.self);
     sim_bus_free(f->bus);
     cmboot_ctx_free(f->ctx);
+    cmboot_run_report_free(f->report);
     test_rmtree(f->dir);
     test_rmtree(f->jdir);
     free(f->dir);
@@ -97,6 +107,13 @@ static int teardown(void **state)
     pthread_mutex_destroy(&f->lock);
     free(f);
     return 0;
+}
+
+static const cmboot_board_result *board_at(const fixture *f, size_t i)
+{
+    const cmboot_board_result *r = cmboot_run_report_board(f->report, i);
+    assert_non_null(r);
+    return r;
 }
 
 static sim_config board(cmboot_soc_id soc, sim_script *script)
@@ -125,11 +142,11 @@ static void run_one_soc(void **state, cmboot_soc_id soc)
     fixture *f = *state;
     sim_config c = board(soc, NULL); /* default script of the SoC */
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_int_equal(f->report.boards, 1);
-    assert_int_equal(f->report.results[0].error, CMBOOT_OK);
-    assert_int_equal(f->report.results[0].last_stage, CMBOOT_STAGE_MASS_STORAGE);
-    assert_string_equal(f->report.results[0].port_path, "1-1");
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run_report_boards(f->report), 1);
+    assert_int_equal(board_at(f, 0)->error, CMBOOT_OK);
+    assert_int_equal(board_at(f, 0)->last_stage, CMBOOT_STAGE_MASS_STORAGE);
+    assert_string_equal(board_at(f, 0)->port_path, "1-1");
     expect_complete(f, "1-1");
     assert_int_equal(f->bad_elapsed, 0);
 }
@@ -142,10 +159,10 @@ static void test_boot_bcm2837(void **state)
     fixture *f = *state;
     sim_result r;
     assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
-    assert_string_not_equal(f->report.results[0].serial, "Broadcom");
+    assert_string_not_equal(board_at(f, 0)->serial, "Broadcom");
     sim_config c;
     sim_config_default(&c, CMBOOT_SOC_BCM2837);
-    assert_string_equal(f->report.results[0].serial, c.serial);
+    assert_string_equal(board_at(f, 0)->serial, c.serial);
 }
 static void test_boot_bcm2711(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2711); }
 static void test_boot_bcm2712(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2712); }
@@ -156,7 +173,7 @@ static void test_boot_bcm2837_two_interfaces(void **state)
     sim_config c = board(CMBOOT_SOC_BCM2837, NULL);
     c.two_interfaces = true;
     assert_int_equal(sim_bus_plug(f->bus, "2-3", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     expect_complete(f, "2-3");
 }
 
@@ -171,8 +188,8 @@ static void test_files_arrive_intact(void **state)
     sim_script_add_done(&s);
     sim_config c = board(CMBOOT_SOC_BCM2837, &s);
     assert_int_equal(sim_bus_plug(f->bus, "1-2", &c, 0), CMBOOT_OK);
-    f->cfg.limits.chunk_size = 64 * 1024 + 7; /* pieces that do not divide the files */
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    f->limits.chunk_size = 64 * 1024 + 7; /* pieces that do not divide the files */
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     expect_complete(f, "1-2");
     sim_file_record rec;
     assert_int_equal(sim_bus_file(f->bus, "1-2", "boot.img", &rec), CMBOOT_OK);
@@ -199,8 +216,8 @@ static void test_metadata_json_written(void **state)
     sim_config c = board(CMBOOT_SOC_BCM2711, &s);
     snprintf(c.serial, sizeof c.serial, "%s", "af04b2da");
     assert_int_equal(sim_bus_plug(f->bus, "1-1.4", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_string_equal(f->report.results[0].serial, "af04b2da");
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_string_equal(board_at(f, 0)->serial, "af04b2da");
     assert_int_equal(f->metadata_events, 3);
     char path[4096];
     snprintf(path, sizeof path, "%s/af04b2da.json", f->jdir);
@@ -221,7 +238,7 @@ static void test_board_plugged_in_later(void **state)
     sim_config c = board(CMBOOT_SOC_BCM2837, NULL);
     assert_int_equal(sim_bus_plug(f->bus, "1-4", &c, cmboot_now_ms() + 400), CMBOOT_OK);
     int64_t t0 = cmboot_now_ms();
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     assert_true(cmboot_now_ms() - t0 >= 400);
     expect_complete(f, "1-4");
 }
@@ -238,11 +255,52 @@ static void test_many_boards_in_parallel(void **state)
         assert_int_equal(sim_bus_plug(f->bus, ports[i], &c, i == 4 ? cmboot_now_ms() + 300 : 0), CMBOOT_OK);
     }
     f->cfg.max_boards = 5;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_int_equal(f->report.boards, 5);
-    assert_int_equal(f->report.failed, 0);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run_report_boards(f->report), 5);
+    assert_int_equal(cmboot_run_report_failed(f->report), 0);
     for (int i = 0; i < 5; i++)
         expect_complete(f, ports[i]);
+}
+
+/* More boards than the old report's fixed 64 entries, all at once: every one is served and reported. */
+static void test_report_holds_more_than_64_boards(void **state)
+{
+    fixture *f = *state;
+    enum { N = 70 };
+    sim_script s;
+    sim_script_init(&s);
+    sim_script_add_get(&s, "config.txt", true);
+    sim_script_add_done(&s);
+    for (int i = 0; i < N; i++) {
+        sim_config c = board(CMBOOT_SOC_BCM2711, &s);
+        c.disconnect_delay_ms = 0;
+        c.reenum_delay_ms = 0;
+        snprintf(c.serial, sizeof c.serial, "many%02d", i);
+        char port[CMBOOT_PORT_PATH_MAX];
+        snprintf(port, sizeof port, "%d-%d.%d", 1 + i / 25, 1 + i / 5 % 5, 1 + i % 5);
+        assert_int_equal(sim_bus_plug(f->bus, port, &c, 0), CMBOOT_OK);
+    }
+    f->cfg.max_boards = N;
+    f->cfg.metadata_dir = NULL;
+    f->cfg.stage_timeout_ms = 20000;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run_report_boards(f->report), N);
+    assert_int_equal(cmboot_run_report_failed(f->report), 0);
+    bool seen[N] = {false};
+    for (size_t i = 0; i < N; i++) {
+        const cmboot_board_result *r = board_at(f, i);
+        assert_int_equal(r->error, CMBOOT_OK);
+        assert_int_equal(r->last_stage, CMBOOT_STAGE_MASS_STORAGE);
+        int n = -1;
+        assert_int_equal(sscanf(r->serial, "many%d", &n), 1);
+        assert_true(n >= 0 && n < N && !seen[n]);
+        seen[n] = true;
+        assert_true(cmboot_board_result_stage_ms(r, CMBOOT_STAGE_ROM) >= 0);
+        assert_true(cmboot_board_result_stage_ms(r, CMBOOT_STAGE_SECOND) >= 0);
+        assert_int_equal(cmboot_board_result_stage_ms(r, CMBOOT_STAGE_MASS_STORAGE), 0);
+    }
+    assert_null(cmboot_run_report_board(f->report, N));
+    sim_script_free(&s);
 }
 
 static void test_selection_by_port_and_serial(void **state)
@@ -254,8 +312,8 @@ static void test_selection_by_port_and_serial(void **state)
     assert_int_equal(sim_bus_plug(f->bus, "3-1", &a, 0), CMBOOT_OK);
     assert_int_equal(sim_bus_plug(f->bus, "3-2", &b, 0), CMBOOT_OK);
     f->cfg.serial = "bbbb2222";
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_string_equal(f->report.results[0].port_path, "3-2");
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_string_equal(board_at(f, 0)->port_path, "3-2");
     sim_result r;
     sim_bus_result(f->bus, "3-1", &r);
     assert_false(r.rom_accepted); /* the other board was left alone */
@@ -264,8 +322,8 @@ static void test_selection_by_port_and_serial(void **state)
     /* a new run watches the bus anew, as a new cmboot process would */
     f->disc.ops->destroy(f->disc.self);
     assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_string_equal(f->report.results[0].port_path, "3-1");
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_string_equal(board_at(f, 0)->port_path, "3-1");
     expect_complete(f, "3-1");
 }
 
@@ -276,8 +334,8 @@ static void test_selection_by_port_number(void **state)
     assert_int_equal(sim_bus_plug(f->bus, "1-1.2", &a, 0), CMBOOT_OK);
     assert_int_equal(sim_bus_plug(f->bus, "1-1.7", &a, 0), CMBOOT_OK);
     f->cfg.port_number = 7;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_string_equal(f->report.results[0].port_path, "1-1.7");
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_string_equal(board_at(f, 0)->port_path, "1-1.7");
 }
 
 /* One fault in an otherwise normal script, and the error cmboot_run must end with. */
@@ -294,12 +352,12 @@ static void run_fault(void **state, sim_fault_kind kind, uint64_t arg, int expec
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
     f->cfg.stage_timeout_ms = 800;
     f->cfg.next_stage_timeout_ms = 800;
-    f->cfg.limits.request_timeout_ms = 800;
-    f->cfg.limits.request_idle_limit_ms = 2000; /* the file server reads again after a timeout until then */
-    int rc = cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report);
+    f->limits.request_timeout_ms = 800;
+    f->limits.request_idle_limit_ms = 2000; /* the file server reads again after a timeout until then */
+    int rc = cmboot_run(f->ctx, &f->disc, &f->cfg, f->report);
     assert_int_equal(rc, expected);
-    assert_int_equal(f->report.boards, 1);
-    assert_int_equal(f->report.results[0].error, expected);
+    assert_int_equal(cmboot_run_report_boards(f->report), 1);
+    assert_int_equal(board_at(f, 0)->error, expected);
     sim_script_free(&s);
 }
 
@@ -322,10 +380,10 @@ static void test_left_without_done_is_success_in_boot_mode(void **state)
     f->cfg.wait_mass_storage = false;
     f->cfg.next_stage_timeout_ms = 60000; /* must not be waited for */
     int64_t t0 = cmboot_now_ms();
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     assert_true(cmboot_now_ms() - t0 < 20000);
-    assert_int_equal(f->report.results[0].error, CMBOOT_OK);
-    assert_int_equal(f->report.results[0].last_stage, CMBOOT_STAGE_SECOND);
+    assert_int_equal(board_at(f, 0)->error, CMBOOT_OK);
+    assert_int_equal(board_at(f, 0)->last_stage, CMBOOT_STAGE_SECOND);
     sim_script_free(&s);
 }
 
@@ -342,7 +400,7 @@ static void test_left_without_done_followed_needs_next_stage(void **state)
     f->cfg.next_stage_timeout_ms = 500;
     f->cfg.stage_timeout_ms = 60000; /* the post-Done deadline is the one that applies */
     int64_t t0 = cmboot_now_ms();
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_NO_DEVICE);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_NO_DEVICE);
     assert_true(cmboot_now_ms() - t0 < 20000);
     sim_script_free(&s);
 }
@@ -366,7 +424,7 @@ static void test_fault_short_delay_is_fine(void **state)
     sim_script_add_done(&s);
     sim_config c = board(CMBOOT_SOC_BCM2837, &s);
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     expect_complete(f, "1-1");
     sim_script_free(&s);
 }
@@ -378,7 +436,7 @@ static void test_fault_rom_rejects(void **state)
     c.rom_reject = true;
     c.rom_reject_status = 5;
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_ROM_REJECTED);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_ROM_REJECTED);
 }
 
 static void test_rom_status_delayed_no_sleep(void **state)
@@ -387,7 +445,7 @@ static void test_rom_status_delayed_no_sleep(void **state)
     sim_config c = board(CMBOOT_SOC_BCM2711, NULL);
     c.rom_status_delay_ms = 600; /* ROM checks the second stage slowly: cmboot asks until its deadline */
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     expect_complete(f, "1-1");
 }
 
@@ -412,7 +470,7 @@ static void test_hostile_names_refused_serving_goes_on(void **state)
     sim_script_add_done(&s);
     sim_config c = board(CMBOOT_SOC_BCM2837, &s);
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     sim_result r;
     sim_bus_result(f->bus, "1-1", &r);
     assert_true(r.script_complete);
@@ -427,8 +485,8 @@ static void test_no_board_times_out(void **state)
 {
     fixture *f = *state;
     f->cfg.wait_first_ms = 200;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_TIMEOUT);
-    assert_int_equal(f->report.boards, 0);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(cmboot_run_report_boards(f->report), 0);
 }
 
 static void test_missing_second_stage_file(void **state)
@@ -438,7 +496,7 @@ static void test_missing_second_stage_file(void **state)
     f->cfg.boot_dir = empty;
     sim_config c = board(CMBOOT_SOC_BCM2712, NULL);
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_NOT_FOUND);
     test_rmtree(empty);
     free(empty);
 }
@@ -461,11 +519,11 @@ static void test_cancel_while_serving(void **state)
     sim_script_add_done(&s);
     sim_config c = board(CMBOOT_SOC_BCM2837, &s);
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    f->cfg.limits.request_timeout_ms = 60000;
+    f->limits.request_timeout_ms = 60000;
     pthread_t t;
     pthread_create(&t, NULL, cancel_later, f);
     int64_t t0 = cmboot_now_ms();
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_CANCELLED);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_CANCELLED);
     assert_true(cmboot_now_ms() - t0 < 5000);
     pthread_join(t, NULL);
     sim_script_free(&s);
@@ -480,8 +538,8 @@ static void test_rom_status_lost_bcm2711_boots(void **state)
     c.rom_status_lost = true;
     c.disconnect_delay_ms = 1200; /* it leaves only after the host's status deadline */
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    f->cfg.limits.status_deadline_ms = 300;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    f->limits.status_deadline_ms = 300;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     expect_complete(f, "1-1");
 }
 
@@ -493,9 +551,9 @@ static void test_rom_status_lost_bcm2837_reported(void **state)
     c.rom_status_lost = true;
     c.disconnect_delay_ms = 1200;
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    f->cfg.limits.status_deadline_ms = 300;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_TIMEOUT);
-    assert_int_equal(f->report.results[0].error, CMBOOT_ERR_TIMEOUT);
+    f->limits.status_deadline_ms = 300;
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(board_at(f, 0)->error, CMBOOT_ERR_TIMEOUT);
 }
 
 /* A payload that becomes the fastboot gadget (18d1:4e40) on the board's port ends the follow successfully. */
@@ -505,8 +563,8 @@ static void test_fastboot_after_done(void **state)
     sim_config c = board(CMBOOT_SOC_BCM2712, NULL);
     c.after_done = SIM_AFTER_FASTBOOT;
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_int_equal(f->report.results[0].last_stage, CMBOOT_STAGE_FASTBOOT);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_int_equal(board_at(f, 0)->last_stage, CMBOOT_STAGE_FASTBOOT);
 }
 
 static void *cancel_after_roms(void *arg)
@@ -531,9 +589,9 @@ static void test_rom_after_completed_file_server_is_a_new_boot(void **state)
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
     pthread_t t;
     pthread_create(&t, NULL, cancel_after_roms, f);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_CANCELLED);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_CANCELLED);
     pthread_join(t, NULL);
-    assert_int_equal(f->report.results[0].error, CMBOOT_ERR_CANCELLED); /* not ROM_LOOP, not ROM_REJECTED */
+    assert_int_equal(board_at(f, 0)->error, CMBOOT_ERR_CANCELLED); /* not ROM_LOOP, not ROM_REJECTED */
     sim_result r;
     assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
     assert_true(r.enumerations >= 9);
@@ -550,7 +608,7 @@ static void test_serial_checked_at_every_stage(void **state)
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
     f->cfg.serial = "c4000009";
     f->cfg.stage_timeout_ms = 800;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_TIMEOUT);
     sim_result r;
     assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
     assert_true(r.rom_accepted);   /* the ROM (string 3 = c4000009) matched */
@@ -569,9 +627,9 @@ static void test_no_boot_files_at_all_fails_at_once(void **state)
     f->cfg.boot_dir = empty;
     f->cfg.wait_first_ms = 0; /* would wait forever if the check did not stop it */
     int64_t t0 = cmboot_now_ms();
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_NOT_FOUND);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_NOT_FOUND);
     assert_true(cmboot_now_ms() - t0 < 1000);
-    assert_int_equal(f->report.boards, 0);
+    assert_int_equal(cmboot_run_report_boards(f->report), 0);
     test_rmtree(empty);
     free(empty);
 }
@@ -582,8 +640,11 @@ static void test_config_defaults_match_real_boards(void **state)
     cmboot_boot_config c;
     cmboot_boot_config_default(&c);
     assert_int_equal(c.next_stage_timeout_ms, 60000);     /* Imager waits 60 s for the gadget */
-    assert_int_equal(c.limits.request_timeout_ms, 20000); /* the reference's 20 s */
-    assert_int_equal(c.limits.request_idle_limit_ms, 0);  /* and it keeps polling */
+    assert_null(c.limits);                                /* the stage defaults: */
+    cmboot_stage_limits l;
+    cmboot_stage_limits_default(&l);
+    assert_int_equal(l.request_timeout_ms, 20000); /* the reference's 20 s */
+    assert_int_equal(l.request_idle_limit_ms, 0);  /* and it keeps polling */
 }
 
 static void *swap_boards(void *arg)
@@ -608,10 +669,10 @@ static void test_loop_serves_board_after_board_on_one_port(void **state)
     f->cfg.max_boards = 3; /* a production line would leave this at 0: forever */
     pthread_t t;
     pthread_create(&t, NULL, swap_boards, f);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     pthread_join(t, NULL);
-    assert_int_equal(f->report.boards, 3);
-    assert_string_equal(f->report.results[2].serial, "next1");
+    assert_int_equal(cmboot_run_report_boards(f->report), 3);
+    assert_string_equal(board_at(f, 2)->serial, "next1");
     expect_complete(f, "1-3");
 }
 
@@ -630,8 +691,8 @@ static void test_instant_reenumeration_not_lost(void **state)
     }
     f->cfg.max_boards = 6;
     f->cfg.stage_timeout_ms = 3000;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
-    assert_int_equal(f->report.boards, 6);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run_report_boards(f->report), 6);
     for (int i = 0; i < 6; i++)
         expect_complete(f, ports[i]);
 }
@@ -648,7 +709,7 @@ static void test_signed_boot_sends_signature(void **state)
     c.expect_signature = sig;
     assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
     f->cfg.signed_boot = true;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     sim_result r;
     sim_bus_result(f->bus, "1-1", &r);
     assert_memory_equal(r.signature, sig, 20);
@@ -682,16 +743,16 @@ static void test_second_stage_again_after_done_is_served(void **state)
     f->cfg.max_boards = 2;
     pthread_t t;
     pthread_create(&t, NULL, second_stage_again, f);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_OK);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_OK);
     pthread_join(t, NULL);
     sim_result r;
     assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
     assert_int_equal(r.failures, 0);
     assert_true(r.script_complete); /* the second-stage-only board on 1-1 got its files and said Done */
-    assert_int_equal(f->report.boards, 2);
-    assert_int_equal(f->report.failed, 0);
-    assert_string_equal(f->report.results[0].port_path, "1-1");
-    assert_string_equal(f->report.results[1].port_path, "1-2");
+    assert_int_equal(cmboot_run_report_boards(f->report), 2);
+    assert_int_equal(cmboot_run_report_failed(f->report), 0);
+    assert_string_equal(board_at(f, 0)->port_path, "1-1");
+    assert_string_equal(board_at(f, 1)->port_path, "1-2");
 }
 
 /* Loop mode forgets finished boards, but not their failure: the run's result still says a board failed. */
@@ -705,9 +766,9 @@ static void test_loop_keeps_failure_of_forgotten_board(void **state)
     assert_int_equal(sim_bus_plug(f->bus, "1-4", &good, 0), CMBOOT_OK);
     f->cfg.loop = true;
     f->cfg.max_boards = 2;
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, &f->report), CMBOOT_ERR_ROM_REJECTED);
-    assert_int_equal(f->report.boards, 2);
-    assert_int_equal(f->report.failed, 1);
+    assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_ROM_REJECTED);
+    assert_int_equal(cmboot_run_report_boards(f->report), 2);
+    assert_int_equal(cmboot_run_report_failed(f->report), 1);
 }
 
 static const struct CMUnitTest tests[] = {
@@ -720,6 +781,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_metadata_json_written, setup, teardown),
     cmocka_unit_test_setup_teardown(test_board_plugged_in_later, setup, teardown),
     cmocka_unit_test_setup_teardown(test_many_boards_in_parallel, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_report_holds_more_than_64_boards, setup, teardown),
     cmocka_unit_test_setup_teardown(test_selection_by_port_and_serial, setup, teardown),
     cmocka_unit_test_setup_teardown(test_selection_by_port_number, setup, teardown),
     cmocka_unit_test_setup_teardown(test_fault_vanish_mid_transfer, setup, teardown),

@@ -12,7 +12,12 @@ typedef struct cmb_run_observer {
     void *user;
 } cmb_run_observer;
 
-/* cmboot_run with an observer (may be NULL). */
+/* The caller's boot config read up to its struct_size into out (this library's size), with out->limits pointing
+ * to limits (the caller's limits read the same way, or the defaults). CMBOOT_ERR_INVALID_ARG for a NULL or too
+ * small config (docs/abi.md). */
+int cmb_boot_config_load(const cmboot_boot_config *in, cmboot_boot_config *out, cmboot_stage_limits *limits);
+
+/* cmboot_run with an observer (may be NULL); cfg is read with cmb_boot_config_load. */
 int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
                         cmboot_run_report *report, const cmb_run_observer *obs);
 
