@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 #include <openssl/evp.h>
-#include "sim_device.h"
+#include "model/sim_device.h"
 
 #define SIM_NEVER INT64_MAX
 #define SIM_EVQ 8
