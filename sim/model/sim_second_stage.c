@@ -1,36 +1,67 @@
 /* Second stage of the model (protocol.md section 4): runs the script of file-server requests with its faults. */
-#include "sim_internal.h"
+#include "sim_stage.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/evp.h>
+#include "cmboot/error.h"
 
-void sim_fs_reset(sim_device *dev)
+typedef enum fs_phase {
+    FS_WAIT_READ = 0,      /* host's read(260) delivers the current step's request */
+    FS_WAIT_ANSWER,        /* host's control OUT carrying a length */
+    FS_WAIT_BULK,          /* ReadFile data */
+    FS_WAIT_EMPTY_ACK,     /* zero-length write after an empty name */
+    FS_FINISHED
+} fs_phase;
+
+typedef struct sim_fs {
+    sim_device *dev;
+    const sim_config *cfg;
+    const sim_script *script;
+    sim_result *res;
+    fs_phase phase;
+    size_t step;
+    int sub;                 /* GET: 0 = GetFileSize, 1 = ReadFile */
+    bool drain_only;         /* bulk is drained, not recorded */
+    int64_t ack_deadline;
+    bool committed;          /* cancel_misaligns: a cancelled read committed the current request */
+    bool misaligned;         /* its tail was delivered: the next write answers the original request */
+    int64_t fault_delay_until; /* an injected delay in progress, -1 none */
+    bool fault_used;         /* one-shot faults (stall) already fired for the current step */
+    uint64_t bulk_expected, bulk_got;
+    EVP_MD_CTX *sha;
+    sim_file_record *cur;    /* the device's record of the file being served */
+    FILE *save_fp;
+} sim_fs;
+
+static void fs_reset(sim_fs *s)
 {
-    dev->fs = FS_WAIT_READ;
-    dev->step = 0;
-    dev->sub = 0;
-    dev->drain_only = false;
-    dev->ack_deadline = SIM_NEVER;
-    dev->cur = NULL;
-    dev->fault_delay_until = -1;
-    dev->fault_used = false;
-    dev->committed = false;
-    dev->misaligned = false;
+    s->phase = FS_WAIT_READ;
+    s->step = 0;
+    s->sub = 0;
+    s->drain_only = false;
+    s->ack_deadline = SIM_NEVER;
+    s->cur = NULL;
+    s->fault_delay_until = -1;
+    s->fault_used = false;
+    s->committed = false;
+    s->misaligned = false;
 }
 
-void sim_fs_close_file(sim_device *dev)
+static void close_file(sim_fs *s)
 {
-    if (dev->save_fp)
-        fclose(dev->save_fp);
-    dev->save_fp = NULL;
+    if (s->save_fp)
+        fclose(s->save_fp);
+    s->save_fp = NULL;
 }
 
-static const sim_step *cur_step(const sim_device *dev)
+static const sim_step *cur_step(const sim_fs *s)
 {
-    return dev->step < dev->script.count ? &dev->script.steps[dev->step] : NULL;
+    return s->step < s->script->count ? &s->script->steps[s->step] : NULL;
 }
 
 static size_t step_name_len(const sim_step *st)
@@ -64,57 +95,61 @@ static bool request_fault(const sim_step *st)
     }
 }
 
+/* The stage after the second stage (cfg.after_done), UNKNOWN when nothing follows. */
+static cmboot_stage after_done_stage(const sim_config *cfg)
+{
+    switch (cfg->after_done) {
+    case SIM_AFTER_MASS_STORAGE: return CMBOOT_STAGE_MASS_STORAGE;
+    case SIM_AFTER_FASTBOOT: return SIM_STAGE_FASTBOOT;
+    case SIM_AFTER_ROM: return CMBOOT_STAGE_ROM;
+    default: return CMBOOT_STAGE_UNKNOWN;
+    }
+}
+
 /* leave_without_done: where the firmware would say Done (or send the empty name), or when it has nothing
  * more to ask, it leaves the bus instead and boots what it loaded. */
-static void maybe_leave(sim_device *dev, int64_t now)
+static void maybe_leave(sim_fs *s, int64_t now)
 {
-    if (!dev->cfg.leave_without_done || dev->fs != FS_WAIT_READ || dev->sub != 0 || dev->committed)
+    if (!s->cfg->leave_without_done || s->phase != FS_WAIT_READ || s->sub != 0 || s->committed)
         return;
-    const sim_step *st = cur_step(dev);
+    const sim_step *st = cur_step(s);
     if (st && st->kind != SIM_STEP_DONE && st->kind != SIM_STEP_EMPTY)
         return;
-    dev->fs = FS_FINISHED;
-    dev->res.left_without_done = true;
-    sim_log(dev, "fs: leaving without Done");
-    sim_schedule_stage_end(dev, now + dev->cfg.disconnect_delay_ms, sim_after_done_stage(dev));
+    s->phase = FS_FINISHED;
+    s->res->left_without_done = true;
+    sim_log(s->dev, "fs: leaving without Done");
+    sim_schedule_stage_end(s->dev, now + s->cfg->disconnect_delay_ms, after_done_stage(s->cfg));
 }
 
-static void next_step(sim_device *dev)
+static void next_step(sim_fs *s)
 {
-    dev->step++;
-    dev->sub = 0;
-    dev->fs = FS_WAIT_READ;
-    dev->cur = NULL;
-    dev->drain_only = false;
-    dev->fault_delay_until = -1;
-    dev->fault_used = false;
-    dev->committed = false;
-    dev->misaligned = false;
-    dev->res.steps_done++;
-    maybe_leave(dev, dev->now);
+    s->step++;
+    s->sub = 0;
+    s->phase = FS_WAIT_READ;
+    s->cur = NULL;
+    s->drain_only = false;
+    s->fault_delay_until = -1;
+    s->fault_used = false;
+    s->committed = false;
+    s->misaligned = false;
+    s->res->steps_done++;
+    maybe_leave(s, sim_now(s->dev));
 }
 
-static void finish(sim_device *dev, int64_t now, const char *how)
+static void finish(sim_fs *s, int64_t now, const char *how)
 {
-    dev->res.script_complete = true;
-    dev->fs = FS_FINISHED;
-    dev->res.steps_done++;
-    sim_log(dev, "fs: %s, second stage over", how);
-    sim_schedule_stage_end(dev, now + dev->cfg.disconnect_delay_ms, sim_after_done_stage(dev));
+    s->res->script_complete = true;
+    s->phase = FS_FINISHED;
+    s->res->steps_done++;
+    sim_log(s->dev, "fs: %s, second stage over", how);
+    sim_schedule_stage_end(s->dev, now + s->cfg->disconnect_delay_ms, after_done_stage(s->cfg));
 }
 
-static sim_file_record *new_record(sim_device *dev, const sim_step *st)
+static sim_file_record *new_record(sim_fs *s, const sim_step *st)
 {
-    if (dev->nfiles == dev->files_cap) {
-        size_t cap = dev->files_cap ? dev->files_cap * 2 : 16;
-        sim_file_record *n = realloc(dev->files, cap * sizeof *n);
-        if (!n)
-            return NULL;
-        dev->files = n;
-        dev->files_cap = cap;
-    }
-    sim_file_record *r = &dev->files[dev->nfiles++];
-    memset(r, 0, sizeof *r);
+    sim_file_record *r = sim_new_file_record(s->dev);
+    if (!r)
+        return NULL;
     sim_name_printable(st->name, st->name_len, r->name, sizeof r->name);
     r->announced_size = -1;
     r->read_size = -1;
@@ -122,11 +157,11 @@ static sim_file_record *new_record(sim_device *dev, const sim_step *st)
 }
 
 /* Builds the 260-byte request of the current step, faults applied. Returns its length. */
-static size_t build_request(sim_device *dev, const sim_step *st, uint8_t req[260], int32_t *command)
+static size_t build_request(sim_fs *s, const sim_step *st, uint8_t req[260], int32_t *command)
 {
     int32_t cmd;
     switch (st->kind) {
-    case SIM_STEP_GET: cmd = dev->sub == 0 ? 0 : 1; break;
+    case SIM_STEP_GET: cmd = s->sub == 0 ? 0 : 1; break;
     case SIM_STEP_READ: cmd = 1; break;
     case SIM_STEP_RAW: cmd = st->command; break;
     case SIM_STEP_DONE: cmd = 2; break;
@@ -176,27 +211,27 @@ static size_t build_request(sim_device *dev, const sim_step *st, uint8_t req[260
     return n;
 }
 
-static sim_status deliver(sim_device *dev, uint16_t wLength, uint8_t *data, size_t *in_len, int64_t now)
+static sim_status deliver(sim_fs *s, uint16_t wLength, uint8_t *data, size_t *in_len, int64_t now)
 {
-    const sim_step *st = cur_step(dev);
+    const sim_step *st = cur_step(s);
     if (!st)
         return SIM_PENDING; /* nothing more to ask: NAK forever */
-    if (dev->sub == 0) {
+    if (s->sub == 0) {
         switch (st->fault.kind) {
         case SIM_FAULT_VANISH:
-            sim_vanish(dev, "fault at a file-server request");
+            sim_vanish(s->dev, "fault at a file-server request");
             return SIM_NO_DEVICE;
         case SIM_FAULT_STALL:
-            if (!dev->fault_used) {
-                dev->fault_used = true;
-                sim_log(dev, "fs: request read stalled (fault)");
+            if (!s->fault_used) {
+                s->fault_used = true;
+                sim_log(s->dev, "fs: request read stalled (fault)");
                 return SIM_STALL;
             }
             break;
         case SIM_FAULT_DELAY:
-            if (dev->fault_delay_until < 0)
-                dev->fault_delay_until = now + (int64_t)st->fault.arg;
-            if (now < dev->fault_delay_until)
+            if (s->fault_delay_until < 0)
+                s->fault_delay_until = now + (int64_t)st->fault.arg;
+            if (now < s->fault_delay_until)
                 return SIM_PENDING;
             break;
         default:
@@ -204,11 +239,11 @@ static sim_status deliver(sim_device *dev, uint16_t wLength, uint8_t *data, size
         }
     }
     if (wLength != 260)
-        sim_fail(dev, "fs: request read of %u bytes, expected 260", wLength);
+        sim_fail(s->dev, "fs: request read of %u bytes, expected 260", wLength);
     uint8_t req[260];
     int32_t cmd;
-    size_t n = build_request(dev, st, req, &cmd);
-    bool misaligned = dev->committed;
+    size_t n = build_request(s, st, req, &cmd);
+    bool misaligned = s->committed;
     if (misaligned) {
         /* The cancelled read's reply went out anyway; this read gets it 4 bytes late: the name where the
          * command should be, zero padded. */
@@ -216,282 +251,340 @@ static sim_status deliver(sim_device *dev, uint16_t wLength, uint8_t *data, size
         memcpy(tail, req + 4, n > 4 ? n - 4 : 0);
         memcpy(req, tail, sizeof req);
         n = 260;
-        dev->committed = false;
-        dev->misaligned = true;
-        dev->res.misaligned++;
+        s->committed = false;
+        s->misaligned = true;
+        s->res->misaligned++;
     }
     n = n < wLength ? n : wLength;
     memcpy(data, req, n);
     *in_len = n;
-    dev->res.requests++;
+    s->res->requests++;
     char pname[SIM_NAME_FIELD * 4 + 1];
     sim_name_printable(st->name, st->name_len, pname, sizeof pname);
-    sim_log(dev, "fs: request %u: command %d name \"%s\"%s%s%s", dev->res.requests, (int)cmd,
+    sim_log(s->dev, "fs: request %u: command %d name \"%s\"%s%s%s", s->res->requests, (int)cmd,
             (st->kind == SIM_STEP_DONE || st->kind == SIM_STEP_EMPTY) ? "" : pname,
             st->fault.kind ? " fault " : "", st->fault.kind ? sim_fault_name(st->fault.kind) : "",
             misaligned ? " (misaligned: the tail of the cancelled read)" : "");
     if (st->kind == SIM_STEP_DONE && !request_fault(st)) {
-        finish(dev, now, "Done");
+        finish(s, now, "Done");
         return SIM_OK;
     }
     if (st->kind == SIM_STEP_EMPTY && !request_fault(st)) {
-        dev->fs = FS_WAIT_EMPTY_ACK;
-        dev->ack_deadline = now + dev->cfg.done_ack_timeout_ms;
+        s->phase = FS_WAIT_EMPTY_ACK;
+        s->ack_deadline = now + s->cfg->done_ack_timeout_ms;
         return SIM_OK;
     }
-    if ((st->kind == SIM_STEP_GET || st->kind == SIM_STEP_READ) && (dev->sub == 0 || !dev->cur))
-        dev->cur = new_record(dev, st);
-    dev->fs = FS_WAIT_ANSWER;
+    if ((st->kind == SIM_STEP_GET || st->kind == SIM_STEP_READ) && (s->sub == 0 || !s->cur))
+        s->cur = new_record(s, st);
+    s->phase = FS_WAIT_ANSWER;
     return SIM_OK;
 }
 
-static void check_size(sim_device *dev, const sim_step *st, const char *name, uint32_t len)
+static void check_size(sim_fs *s, const sim_step *st, const char *name, uint32_t len)
 {
     if (st->must_exist && len == 0)
-        sim_fail(dev, "fs: %s must exist, host answered size 0", name);
+        sim_fail(s->dev, "fs: %s must exist, host answered size 0", name);
     if (st->must_be_absent && len != 0)
-        sim_fail(dev, "fs: %s must be absent, host answered size %u", name, len);
+        sim_fail(s->dev, "fs: %s must be absent, host answered size %u", name, len);
     if (st->expect_size >= 0 && (int64_t)len != st->expect_size)
-        sim_fail(dev, "fs: %s is %u bytes, expected %lld", name, len, (long long)st->expect_size);
+        sim_fail(s->dev, "fs: %s is %u bytes, expected %lld", name, len, (long long)st->expect_size);
 }
 
-static void open_save_file(sim_device *dev)
+static void open_save_file(sim_fs *s)
 {
-    if (!dev->save_dir || !dev->cur)
+    if (!s->cfg->save_dir || !s->cur)
         return;
-    char flat[sizeof dev->cur->name];
-    snprintf(flat, sizeof flat, "%s", dev->cur->name);
+    char flat[sizeof s->cur->name];
+    snprintf(flat, sizeof flat, "%s", s->cur->name);
     for (char *p = flat; *p; p++)
         if (*p == '/' || *p == '\\')
             *p = '_';
     if (flat[0] == '.' || flat[0] == 0)
         flat[0] = '_';
     char path[4096 + sizeof flat];
-    snprintf(path, sizeof path, "%s/%s", dev->save_dir, flat);
+    snprintf(path, sizeof path, "%s/%s", s->cfg->save_dir, flat);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    dev->save_fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!dev->save_fp) {
+    s->save_fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!s->save_fp) {
         if (fd >= 0)
             close(fd);
-        sim_fail(dev, "fs: cannot save %s: %s", path, strerror(errno));
+        sim_fail(s->dev, "fs: cannot save %s: %s", path, strerror(errno));
     }
 }
 
-static sim_status answer(sim_device *dev, uint32_t len, int64_t now)
+static sim_status answer(sim_fs *s, uint32_t len, int64_t now)
 {
-    const sim_step *st = cur_step(dev);
-    const char *name = dev->cur ? dev->cur->name : "";
+    const sim_step *st = cur_step(s);
+    const char *name = s->cur ? s->cur->name : "";
     (void)now;
     if (request_fault(st)) {
-        sim_log(dev, "fs: host answered the faulty request with write(%u)", len);
+        sim_log(s->dev, "fs: host answered the faulty request with write(%u)", len);
         if (st->kind == SIM_STEP_GET || st->kind == SIM_STEP_READ)
-            if (dev->cur)
-                dev->cur->announced_size = len;
-        next_step(dev);
+            if (s->cur)
+                s->cur->announced_size = len;
+        next_step(s);
         return SIM_OK;
     }
     switch (st->kind) {
     case SIM_STEP_GET:
-        if (dev->sub == 0) {
-            sim_log(dev, "fs: GetFileSize %s -> %u", name, len);
-            if (dev->cur)
-                dev->cur->announced_size = len;
-            check_size(dev, st, name, len);
+        if (s->sub == 0) {
+            sim_log(s->dev, "fs: GetFileSize %s -> %u", name, len);
+            if (s->cur)
+                s->cur->announced_size = len;
+            check_size(s, st, name, len);
             if (len == 0) {
-                next_step(dev);
+                next_step(s);
             } else {
-                dev->sub = 1;
-                dev->fs = FS_WAIT_READ;
+                s->sub = 1;
+                s->phase = FS_WAIT_READ;
             }
             return SIM_OK;
         }
         /* fall through */
     case SIM_STEP_READ:
-        sim_log(dev, "fs: ReadFile %s -> write(%u)", name, len);
+        sim_log(s->dev, "fs: ReadFile %s -> write(%u)", name, len);
         if (st->kind == SIM_STEP_READ)
-            check_size(dev, st, name, len);
-        else if (dev->cur && dev->cur->announced_size != (int64_t)len)
-            sim_fail(dev, "fs: ReadFile %s answered %u bytes, GetFileSize said %lld", name, len,
-                     (long long)dev->cur->announced_size);
-        if (dev->cur)
-            dev->cur->read_size = len;
+            check_size(s, st, name, len);
+        else if (s->cur && s->cur->announced_size != (int64_t)len)
+            sim_fail(s->dev, "fs: ReadFile %s answered %u bytes, GetFileSize said %lld", name, len,
+                     (long long)s->cur->announced_size);
+        if (s->cur)
+            s->cur->read_size = len;
         if (len == 0) {
-            next_step(dev);
+            next_step(s);
             return SIM_OK;
         }
-        EVP_DigestInit_ex(dev->sha, EVP_sha256(), NULL);
-        dev->bulk_expected = len;
-        dev->bulk_got = 0;
-        dev->drain_only = false;
-        open_save_file(dev);
-        dev->fs = FS_WAIT_BULK;
+        EVP_DigestInit_ex(s->sha, EVP_sha256(), NULL);
+        s->bulk_expected = len;
+        s->bulk_got = 0;
+        s->drain_only = false;
+        open_save_file(s);
+        s->phase = FS_WAIT_BULK;
         return SIM_OK;
     case SIM_STEP_META:
-        sim_log(dev, "fs: metadata answered with write(%u)", len);
+        sim_log(s->dev, "fs: metadata answered with write(%u)", len);
         if (len != 0) {
-            sim_fail(dev, "fs: metadata answered with %u bytes, expected a zero-length write", len);
-            dev->bulk_expected = len;
-            dev->bulk_got = 0;
-            dev->drain_only = true;
-            dev->fs = FS_WAIT_BULK;
+            sim_fail(s->dev, "fs: metadata answered with %u bytes, expected a zero-length write", len);
+            s->bulk_expected = len;
+            s->bulk_got = 0;
+            s->drain_only = true;
+            s->phase = FS_WAIT_BULK;
             return SIM_OK;
         }
-        dev->res.metadata_acked++;
-        next_step(dev);
+        s->res->metadata_acked++;
+        next_step(s);
         return SIM_OK;
     case SIM_STEP_RAW:
-        sim_log(dev, "fs: raw request answered with write(%u)", len);
+        sim_log(s->dev, "fs: raw request answered with write(%u)", len);
         if (st->command == 1 && len > 0) {
-            dev->bulk_expected = len;
-            dev->bulk_got = 0;
-            dev->drain_only = true;
-            dev->fs = FS_WAIT_BULK;
+            s->bulk_expected = len;
+            s->bulk_got = 0;
+            s->drain_only = true;
+            s->phase = FS_WAIT_BULK;
             return SIM_OK;
         }
-        next_step(dev);
+        next_step(s);
         return SIM_OK;
     default:
         return SIM_STALL;
     }
 }
 
-sim_status sim_fs_control(sim_device *dev, bool in, uint32_t len, uint16_t wLength, uint8_t *data,
-                          size_t *in_len, int64_t now)
+static sim_status fs_vendor(void *self, bool in, uint32_t len, uint16_t wLength, uint8_t *data, size_t *in_len,
+                            int64_t now)
 {
+    sim_fs *s = self;
     if (in) {
-        switch (dev->fs) {
+        switch (s->phase) {
         case FS_WAIT_READ:
-            return deliver(dev, wLength, data, in_len, now);
+            return deliver(s, wLength, data, in_len, now);
         case FS_WAIT_ANSWER: {
-            const sim_step *st = cur_step(dev);
-            if (dev->misaligned)
+            const sim_step *st = cur_step(s);
+            if (s->misaligned)
                 return SIM_PENDING; /* the firmware waits for the answer to its request: silent */
             if (!request_fault(st))
-                sim_fail(dev, "fs: host read again without answering request %u", dev->res.requests);
-            next_step(dev);
-            return deliver(dev, wLength, data, in_len, now);
+                sim_fail(s->dev, "fs: host read again without answering request %u", s->res->requests);
+            next_step(s);
+            return deliver(s, wLength, data, in_len, now);
         }
         case FS_WAIT_BULK:
-            sim_fail(dev, "fs: host read a request before sending all file data");
+            sim_fail(s->dev, "fs: host read a request before sending all file data");
             return SIM_STALL;
         default:
             return SIM_PENDING; /* going away */
         }
     }
-    switch (dev->fs) {
+    switch (s->phase) {
     case FS_WAIT_ANSWER:
-        if (dev->misaligned) {
-            dev->misaligned = false;
-            sim_log(dev, "fs: write(%u) taken as the answer to the misaligned request %u", len, dev->res.requests);
+        if (s->misaligned) {
+            s->misaligned = false;
+            sim_log(s->dev, "fs: write(%u) taken as the answer to the misaligned request %u", len, s->res->requests);
         }
-        return answer(dev, len, now);
+        return answer(s, len, now);
     case FS_WAIT_EMPTY_ACK:
         if (len != 0)
-            sim_fail(dev, "fs: empty name answered with write(%u), expected a zero-length write", len);
-        dev->ack_deadline = SIM_NEVER;
-        finish(dev, now, "empty name acknowledged");
+            sim_fail(s->dev, "fs: empty name answered with write(%u), expected a zero-length write", len);
+        s->ack_deadline = SIM_NEVER;
+        finish(s, now, "empty name acknowledged");
         return SIM_OK;
     case FS_FINISHED:
-        sim_log(dev, "fs: write(%u) after the end of the file server", len);
+        sim_log(s->dev, "fs: write(%u) after the end of the file server", len);
         return SIM_OK;
     default:
-        sim_fail(dev, "fs: unexpected write(%u) (phase %d)", len, (int)dev->fs);
+        sim_fail(s->dev, "fs: unexpected write(%u) (phase %d)", len, (int)s->phase);
         return SIM_STALL;
     }
 }
 
-static void file_complete(sim_device *dev)
+static void file_complete(sim_fs *s)
 {
-    const sim_step *st = cur_step(dev);
-    sim_fs_close_file(dev);
-    if (dev->drain_only) {
-        next_step(dev);
+    const sim_step *st = cur_step(s);
+    close_file(s);
+    if (s->drain_only) {
+        next_step(s);
         return;
     }
-    sim_file_record *r = dev->cur;
+    sim_file_record *r = s->cur;
     if (r) {
         unsigned int n = 0;
-        EVP_DigestFinal_ex(dev->sha, r->sha256, &n);
+        EVP_DigestFinal_ex(s->sha, r->sha256, &n);
         r->complete = true;
         if (st->expect_sha && memcmp(r->sha256, st->sha256, 32) != 0)
-            sim_fail(dev, "fs: %s SHA-256 differs from the expected one", r->name);
-        sim_log(dev, "fs: received %s (%llu bytes)", r->name, (unsigned long long)r->received);
+            sim_fail(s->dev, "fs: %s SHA-256 differs from the expected one", r->name);
+        sim_log(s->dev, "fs: received %s (%llu bytes)", r->name, (unsigned long long)r->received);
     }
-    dev->res.files_received++;
-    next_step(dev);
+    s->res->files_received++;
+    next_step(s);
 }
 
-sim_status sim_fs_bulk(sim_device *dev, const uint8_t *data, size_t len, size_t *consumed, int64_t now)
+static sim_status fs_bulk_out(void *self, const uint8_t *data, size_t len, size_t *consumed, int64_t now)
 {
+    sim_fs *s = self;
     (void)now;
     *consumed = 0;
-    if (dev->fs != FS_WAIT_BULK) {
+    if (s->phase != FS_WAIT_BULK) {
         if (len)
-            sim_fail(dev, "fs: %zu bulk bytes nobody announced", len);
+            sim_fail(s->dev, "fs: %zu bulk bytes nobody announced", len);
         return SIM_STALL;
     }
-    const sim_step *st = cur_step(dev);
-    uint64_t left = dev->bulk_expected - dev->bulk_got;
+    const sim_step *st = cur_step(s);
+    uint64_t left = s->bulk_expected - s->bulk_got;
     size_t take = len < left ? len : (size_t)left;
     bool vanish = false;
-    if (st->fault.kind == SIM_FAULT_STALL_BULK && !dev->fault_used && take) {
-        dev->fault_used = true;
-        sim_halt(dev, sim_bulk_out_ep(dev));
-        sim_log(dev, "fs: file data stalled, endpoint halted until CLEAR_FEATURE (fault)");
+    if (st->fault.kind == SIM_FAULT_STALL_BULK && !s->fault_used && take) {
+        s->fault_used = true;
+        sim_halt(s->dev, sim_bulk_out_ep(s->dev));
+        sim_log(s->dev, "fs: file data stalled, endpoint halted until CLEAR_FEATURE (fault)");
         return SIM_STALL;
     }
-    if (st->fault.kind == SIM_FAULT_VANISH_AFTER_BYTES && dev->bulk_got + take > st->fault.arg) {
-        take = (size_t)(st->fault.arg - dev->bulk_got);
+    if (st->fault.kind == SIM_FAULT_VANISH_AFTER_BYTES && s->bulk_got + take > st->fault.arg) {
+        take = (size_t)(st->fault.arg - s->bulk_got);
         vanish = true;
     }
-    if (!dev->drain_only && take) {
-        EVP_DigestUpdate(dev->sha, data, take);
-        if (dev->cur)
-            dev->cur->received += take;
-        dev->res.bytes_received += take;
-        if (dev->save_fp && fwrite(data, 1, take, dev->save_fp) != take) {
-            sim_fail(dev, "fs: writing the received file failed");
-            sim_fs_close_file(dev);
+    if (!s->drain_only && take) {
+        EVP_DigestUpdate(s->sha, data, take);
+        if (s->cur)
+            s->cur->received += take;
+        s->res->bytes_received += take;
+        if (s->save_fp && fwrite(data, 1, take, s->save_fp) != take) {
+            sim_fail(s->dev, "fs: writing the received file failed");
+            close_file(s);
         }
     }
-    dev->bulk_got += take;
+    s->bulk_got += take;
     *consumed = take;
     if (vanish) {
-        sim_vanish(dev, "fault during file data");
+        sim_vanish(s->dev, "fault during file data");
         return SIM_NO_DEVICE;
     }
-    if (dev->bulk_got == dev->bulk_expected)
-        file_complete(dev);
+    if (s->bulk_got == s->bulk_expected)
+        file_complete(s);
     if (take < len) {
-        sim_fail(dev, "fs: %zu bulk bytes more than announced", len - take);
+        sim_fail(s->dev, "fs: %zu bulk bytes more than announced", len - take);
         return SIM_STALL;
     }
     return SIM_OK;
 }
 
-void sim_fs_cancel_read(sim_device *dev)
+/* The host cancelled a pending request read (cancel_misaligns). */
+static void fs_cancel_read(void *self)
 {
-    if (!dev->cfg.cancel_misaligns || dev->fs != FS_WAIT_READ || dev->committed || !cur_step(dev))
+    sim_fs *s = self;
+    if (!s->cfg->cancel_misaligns || s->phase != FS_WAIT_READ || s->committed || !cur_step(s))
         return;
     /* The firmware had queued its reply for this read; the host gave up on it, the reply did not. */
-    dev->committed = true;
-    sim_log(dev, "fs: request read cancelled, the request is committed: the next read gets it misaligned");
+    s->committed = true;
+    sim_log(s->dev, "fs: request read cancelled, the request is committed: the next read gets it misaligned");
 }
 
-void sim_fs_poll(sim_device *dev, int64_t now)
+static void fs_poll(void *self, int64_t now)
 {
-    maybe_leave(dev, now);
-    if (dev->fs == FS_WAIT_EMPTY_ACK && now >= dev->ack_deadline) {
-        sim_fail(dev, "fs: no acknowledgement of the empty name");
-        dev->ack_deadline = SIM_NEVER;
-        finish(dev, now, "empty name not acknowledged");
+    sim_fs *s = self;
+    maybe_leave(s, now);
+    if (s->phase == FS_WAIT_EMPTY_ACK && now >= s->ack_deadline) {
+        sim_fail(s->dev, "fs: no acknowledgement of the empty name");
+        s->ack_deadline = SIM_NEVER;
+        finish(s, now, "empty name not acknowledged");
     }
 }
 
-int64_t sim_fs_wakeup(const sim_device *dev)
+static int64_t fs_wakeup(const void *self)
 {
-    int64_t w = dev->fs == FS_WAIT_EMPTY_ACK ? dev->ack_deadline : SIM_NEVER;
-    if (dev->fs == FS_WAIT_READ && dev->fault_delay_until > dev->now && dev->fault_delay_until < w)
-        w = dev->fault_delay_until;
+    const sim_fs *s = self;
+    int64_t w = s->phase == FS_WAIT_EMPTY_ACK ? s->ack_deadline : SIM_NEVER;
+    if (s->phase == FS_WAIT_READ && s->fault_delay_until > sim_now(s->dev) && s->fault_delay_until < w)
+        w = s->fault_delay_until;
     return w;
 }
+
+static int fs_create(const sim_stage_env *env, void **state)
+{
+    sim_fs *s = calloc(1, sizeof *s);
+    if (!s)
+        return CMBOOT_ERR_NO_MEMORY;
+    s->dev = env->dev;
+    s->cfg = env->cfg;
+    s->script = env->script;
+    s->res = env->res;
+    s->sha = EVP_MD_CTX_new();
+    if (!s->sha) {
+        free(s);
+        return CMBOOT_ERR_NO_MEMORY;
+    }
+    fs_reset(s);
+    *state = s;
+    return CMBOOT_OK;
+}
+
+static void fs_destroy(void *self)
+{
+    sim_fs *s = self;
+    if (!s)
+        return;
+    close_file(s);
+    EVP_MD_CTX_free(s->sha);
+    free(s);
+}
+
+static void fs_enter(void *self)
+{
+    fs_reset(self);
+}
+
+static void fs_leave(void *self)
+{
+    close_file(self);
+}
+
+const sim_stage_ops sim_second_stage = {
+    .stage = CMBOOT_STAGE_SECOND,
+    .create = fs_create,
+    .destroy = fs_destroy,
+    .enter = fs_enter,
+    .leave = fs_leave,
+    .vendor = fs_vendor,
+    .bulk_out = fs_bulk_out,
+    .cancel_read = fs_cancel_read,
+    .poll = fs_poll,
+    .wakeup = fs_wakeup,
+};
