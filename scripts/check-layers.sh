@@ -2,6 +2,7 @@
 # Checks the library's layering on the sources (docs/architecture.md): every include of a src/ file is its own
 # folder's, a public header, or an exported header (<folder>/include/) of a layer it DEPENDS on in
 # src/CMakeLists.txt; and the protocol layer, with every project header it pulls in, includes ISO C headers only.
+# The emulator's parts (sim/CMakeLists.txt) by the same rule: sim/model includes no frontend and no src/ header.
 #   scripts/check-layers.sh        (scripts/test.sh runs it; exit 1 with one line per violation)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -103,5 +104,49 @@ for f in "src/${layer_dir[protocol]}"/*.[ch]; do
   walk "$f" "$f"
 done
 
+# The emulator's parts (cmboot_sim_part() in sim/CMakeLists.txt) by the same rules: a part includes its own
+# folder, public headers and the exported headers (sim/<dir>/include/) of the parts it DEPENDS on, so sim/model
+# includes no frontend and nothing of src/; the programs (sim/main_*.c) any part's exported headers.
+declare -A part_dir part_deps
+scalls=$(tr '\n' ' ' < sim/CMakeLists.txt | grep -o 'cmboot_sim_part([a-z_]* [^)]*)' || true)
+[ -n "$scalls" ] || { echo "check-layers: no cmboot_sim_part() calls in sim/CMakeLists.txt" >&2; exit 1; }
+while read -r call; do
+  [ -n "$call" ] || continue
+  read -r -a w <<< "${call#cmboot_sim_part(}"
+  name=${w[0]} dir="" deps="" mode=""
+  for t in "${w[@]:1}"; do
+    t=${t%)}
+    case $t in
+      DIR|DEPENDS|USES) mode=$t ;;
+      *) case $mode in DIR) dir=$t ;; DEPENDS) deps="$deps $t" ;; esac ;;
+    esac
+  done
+  [ -d "sim/$dir" ] || { echo "check-layers: emulator part $name: no folder sim/$dir" >&2; exit 1; }
+  part_dir[$name]=$dir part_deps[$name]=$deps
+done <<< "${scalls//cmboot_sim_part(/$'\n'cmboot_sim_part(}"
+mapfile -t simfiles < <(find sim -name '*.[ch]' | sort)
+for f in "${simfiles[@]}"; do
+  me="" allowed=""
+  for p in "${!part_dir[@]}"; do
+    case $f in "sim/${part_dir[$p]}/"*) me=$p ;; esac
+  done
+  if [ -n "$me" ]; then allowed="$me ${part_deps[$me]}"
+  else
+    case $f in sim/main_*.c) allowed="${!part_dir[*]}" ;; *) bad "$f: in no emulator part (sim/CMakeLists.txt)"; continue ;; esac
+  fi
+  mapfile -t incs < <(quoted_includes "$f")
+  for inc in "${incs[@]}"; do
+    case $inc in
+      cmboot/*) [ -f "include/$inc" ] || [ "$inc" = cmboot/version.h ] || bad "$f: $inc is no public header" ;;
+      */*)
+        ok=0
+        for p in $allowed; do [ -f "sim/${part_dir[$p]}/include/$inc" ] && ok=1; done
+        [ $ok = 1 ] || bad "$f: includes $inc, no exported header of ${me:-a part} or a part it depends on" ;;
+      *) [ -f "$(dirname "$f")/$inc" ] || bad "$f: includes \"$inc\", not in its own folder" ;;
+    esac
+  done
+done
+
 if [ $fail = 1 ]; then echo "check-layers: the layering is broken (docs/architecture.md)" >&2; exit 1; fi
-echo "check-layers: ${#files[@]} files in ${#layer_dir[@]} layers keep to their layers; protocol/ includes ISO C only"
+echo "check-layers: ${#files[@]} files in ${#layer_dir[@]} layers keep to their layers; protocol/ includes ISO C only;" \
+     "${#simfiles[@]} emulator files keep to sim/model and sim/front"

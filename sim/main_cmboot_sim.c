@@ -16,9 +16,9 @@
 
 #include "cmboot/error.h"
 #include "cmboot/soc.h"
-#include "sim_device.h"
-#include "sim_script.h"
-#include "usbredir_board.h"
+#include "model/sim_device.h"
+#include "model/sim_script.h"
+#include "front/usbredir_board.h"
 
 #define MAX_BOARDS 8
 

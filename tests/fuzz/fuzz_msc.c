@@ -1,12 +1,12 @@
-/* libFuzzer target: the emulator's mass-storage stage (sim/msc_bot.c, sim/msc_scsi.c): CBWs, data and class
- * requests from a guest, in any order. */
+/* libFuzzer target: the emulator's mass-storage stage (sim/model/msc_bot.c, sim/model/msc_scsi.c): CBWs, data
+ * and class requests from a guest, in any order. */
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cmboot/error.h"
 #include "fuzz_util.h"
-#include "msc_bot.h"
+#include "model/msc_bot.h"
 
 static void drop_line(void *user, const char *line)
 {

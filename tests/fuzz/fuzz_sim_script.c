@@ -1,10 +1,10 @@
-/* libFuzzer target: the emulator's script parser (sim/sim_script.c), text files given with --script. */
+/* libFuzzer target: the emulator's script parser (sim/model/sim_script.c), text files given with --script. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmboot/error.h"
 #include "fuzz_util.h"
-#include "sim_script.h"
+#include "model/sim_script.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

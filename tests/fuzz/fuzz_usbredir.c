@@ -1,4 +1,4 @@
-/* libFuzzer target: the emulator's usbredir frontend (sim/usbredir_board.c) as QEMU's side of the socket
+/* libFuzzer target: the emulator's usbredir frontend (sim/front/usbredir_board.c) as QEMU's side of the socket
  * would drive it: a hello, then packets built from the input (control, bulk, reset, configuration, alternate
  * settings, cancel, disconnect ack, and raw bytes for usbredirparser's own parser), with the board's model,
  * mass storage included, answering in between. Timing is set to zero so a run is not a wait. */
@@ -14,7 +14,7 @@
 
 #include "cmboot/error.h"
 #include "fuzz_util.h"
-#include "usbredir_board.h"
+#include "front/usbredir_board.h"
 
 typedef struct out {
     uint8_t b[1 << 17];

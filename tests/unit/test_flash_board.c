@@ -10,7 +10,7 @@
 
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
-#include "sim_bus.h"
+#include "front/sim_bus.h"
 #include "testutil.h"
 
 typedef struct fixture {

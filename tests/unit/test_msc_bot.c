@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
-#include "msc_bot.h"
+#include "model/msc_bot.h"
 
 #define DISK_BLOCKS 64u
 

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cmboot/cmboot.h"
-#include "sim_bus.h"
+#include "front/sim_bus.h"
 #include "testutil.h"
 
 typedef struct fixture {

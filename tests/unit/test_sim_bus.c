@@ -7,7 +7,7 @@
 #include <string.h>
 #include <openssl/sha.h>
 #include "cmboot/error.h"
-#include "sim_bus.h"
+#include "front/sim_bus.h"
 
 #define T_CTL 2000
 

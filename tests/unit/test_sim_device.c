@@ -6,7 +6,7 @@
 #include <string.h>
 #include <openssl/sha.h>
 #include "cmboot/error.h"
-#include "sim_device.h"
+#include "model/sim_device.h"
 
 /* ---- a tiny hand-driven host ---- */
 

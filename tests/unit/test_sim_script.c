@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cmboot/error.h"
-#include "sim_script.h"
+#include "model/sim_script.h"
 
 static void script_parse_all_steps(void **state)
 {

@@ -1,6 +1,8 @@
 /* USB descriptors of each emulated stage (protocol.md sections 1, 9, 10), including the BCM2711 and BCM2837 quirks. */
-#include "sim_internal.h"
+#include "sim_descriptors.h"
 
+
+#include <stdio.h>
 #include <string.h>
 
 #define VID 0x0a5c
@@ -13,75 +15,75 @@ static const uint16_t rom_pids[CMBOOT_SOC_COUNT] = {0x2763, 0x2764, 0x2711, 0x27
 static const char *const rom_products[CMBOOT_SOC_COUNT] = {"BCM2708 Boot", "BCM2710 Boot", "BCM2711 Boot",
                                                            "BCM2712 Boot"};
 
-static bool modern(const sim_device *dev)
+static bool modern(const sim_config *cfg)
 {
-    return dev->cfg.soc == CMBOOT_SOC_BCM2711 || dev->cfg.soc == CMBOOT_SOC_BCM2712;
+    return cfg->soc == CMBOOT_SOC_BCM2711 || cfg->soc == CMBOOT_SOC_BCM2712;
 }
 
-static bool fastboot(const sim_device *dev)
+static bool fastboot(cmboot_stage stage)
 {
-    return dev->stage == SIM_STAGE_FASTBOOT;
+    return stage == SIM_STAGE_FASTBOOT;
 }
 
 /* The BCM2835/2837 boot ROM runs its USB controller at full speed; every later stage is high speed. */
-static bool full_speed(const sim_device *dev)
+static bool full_speed(const sim_config *cfg, cmboot_stage stage)
 {
-    return dev->stage == CMBOOT_STAGE_ROM && !modern(dev);
+    return stage == CMBOOT_STAGE_ROM && !modern(cfg);
 }
 
-static uint16_t stage_vid(const sim_device *dev)
+static uint16_t stage_vid(cmboot_stage stage)
 {
-    return fastboot(dev) ? SIM_VID_FASTBOOT : VID;
+    return fastboot(stage) ? SIM_VID_FASTBOOT : VID;
 }
 
-static uint16_t stage_pid(const sim_device *dev)
+static uint16_t stage_pid(const sim_config *cfg, cmboot_stage stage)
 {
-    if (fastboot(dev))
+    if (fastboot(stage))
         return SIM_PID_FASTBOOT;
-    return dev->stage == CMBOOT_STAGE_MASS_STORAGE ? dev->cfg.msd_pid : rom_pids[dev->cfg.soc];
+    return stage == CMBOOT_STAGE_MASS_STORAGE ? cfg->msd_pid : rom_pids[cfg->soc];
 }
 
-static uint16_t stage_bcd(const sim_device *dev)
+static uint16_t stage_bcd(cmboot_stage stage)
 {
-    return dev->stage == CMBOOT_STAGE_MASS_STORAGE || fastboot(dev) ? 0x0100 : 0x0000;
+    return stage == CMBOOT_STAGE_MASS_STORAGE || fastboot(stage) ? 0x0100 : 0x0000;
 }
 
-static const char *stage_product(const sim_device *dev)
+static const char *stage_product(const sim_config *cfg, cmboot_stage stage)
 {
-    if (fastboot(dev))
+    if (fastboot(stage))
         return "Raspberry Pi fastboot";
-    if (dev->stage != CMBOOT_STAGE_MASS_STORAGE)
-        return rom_products[dev->cfg.soc];
-    return dev->cfg.msd_pid == SIM_PID_MSD_GADGET ? "Raspberry Pi multi-function USB device" : "RPi-MSD- 0001";
+    if (stage != CMBOOT_STAGE_MASS_STORAGE)
+        return rom_products[cfg->soc];
+    return cfg->msd_pid == SIM_PID_MSD_GADGET ? "Raspberry Pi multi-function USB device" : "RPi-MSD- 0001";
 }
 
-static uint8_t serial_index(const sim_device *dev)
+static uint8_t serial_index(const sim_config *cfg, cmboot_stage stage)
 {
-    switch (dev->stage) {
-    case CMBOOT_STAGE_ROM: return modern(dev) ? 3 : 0;
-    case CMBOOT_STAGE_SECOND: return dev->cfg.second_serial_index;
+    switch (stage) {
+    case CMBOOT_STAGE_ROM: return modern(cfg) ? 3 : 0;
+    case CMBOOT_STAGE_SECOND: return cfg->second_serial_index;
     default: return IDX_SERIAL;
     }
 }
 
-static bool two_interfaces(const sim_device *dev)
+static bool two_interfaces(const sim_config *cfg, cmboot_stage stage)
 {
-    return dev->stage == CMBOOT_STAGE_ROM && dev->cfg.two_interfaces;
+    return stage == CMBOOT_STAGE_ROM && cfg->two_interfaces;
 }
 
 /* String at an index of the current stage, NULL when there is none. */
-static const char *string_at(const sim_device *dev, uint8_t index)
+static const char *string_at(const sim_config *cfg, cmboot_stage stage, uint8_t index)
 {
-    bool later = dev->stage == CMBOOT_STAGE_MASS_STORAGE || fastboot(dev);
+    bool later = stage == CMBOOT_STAGE_MASS_STORAGE || fastboot(stage);
     if (index == IDX_MANUFACTURER)
         return later ? "Raspberry Pi" : "Broadcom";
     if (index == IDX_PRODUCT)
-        return stage_product(dev);
-    if (fastboot(dev) && index == IDX_FASTBOOT_INTERFACE)
+        return stage_product(cfg, stage);
+    if (fastboot(stage) && index == IDX_FASTBOOT_INTERFACE)
         return "fastbootd-provisioner";
-    if (index == serial_index(dev) && (later || dev->stage == CMBOOT_STAGE_SECOND ||
-                                       (dev->stage == CMBOOT_STAGE_ROM && modern(dev))))
-        return dev->cfg.serial;
+    if (index == serial_index(cfg, stage) && (later || stage == CMBOOT_STAGE_SECOND ||
+                                       (stage == CMBOOT_STAGE_ROM && modern(cfg))))
+        return cfg->serial;
     return NULL;
 }
 
@@ -108,17 +110,17 @@ static size_t put_interface(uint8_t *buf, size_t cap, size_t off, const iface_de
 }
 
 /* Interfaces of the current stage; returns how many. */
-static unsigned stage_interfaces(const sim_device *dev, iface_desc out[2])
+static unsigned stage_interfaces(const sim_config *cfg, cmboot_stage stage, iface_desc out[2])
 {
-    if (dev->stage == CMBOOT_STAGE_MASS_STORAGE) {
+    if (stage == CMBOOT_STAGE_MASS_STORAGE) {
         out[0] = (iface_desc){0, 0x08, 0x06, 0x50, 0, 0x01, 0x82}; /* as msc_bot on the bench */
         return 1;
     }
-    if (fastboot(dev)) {
+    if (fastboot(stage)) {
         out[0] = (iface_desc){0, 0xff, 0x42, 0x03, IDX_FASTBOOT_INTERFACE, 0x01, 0x81};
         return 1;
     }
-    if (two_interfaces(dev)) {
+    if (two_interfaces(cfg, stage)) {
         out[0] = (iface_desc){0, 0x08, 0x06, 0x50, 0, 0x02, 0x81};
         out[1] = (iface_desc){1, 0xff, 0x00, 0x00, 0, 0x03, 0x84};
         return 2;
@@ -127,11 +129,11 @@ static unsigned stage_interfaces(const sim_device *dev, iface_desc out[2])
     return 1;
 }
 
-static int build_config(const sim_device *dev, uint8_t *buf, size_t cap, bool quirk)
+static int build_config(const sim_config *cfg, cmboot_stage stage, uint8_t *buf, size_t cap, bool quirk)
 {
     iface_desc itf[2];
-    unsigned n = stage_interfaces(dev, itf);
-    uint16_t mps = full_speed(dev) ? 64 : 512;
+    unsigned n = stage_interfaces(cfg, stage, itf);
+    uint16_t mps = full_speed(cfg, stage) ? 64 : 512;
     size_t off = 9;
     for (unsigned i = 0; i < n; i++)
         off = put_interface(buf, cap, off, &itf[i], mps);
@@ -145,30 +147,27 @@ static int build_config(const sim_device *dev, uint8_t *buf, size_t cap, bool qu
     return (int)(total < cap ? total : cap);
 }
 
-static int config_descriptor(sim_device *dev, uint8_t *buf, size_t cap)
+int sim_desc_settled_config(const sim_config *cfg, cmboot_stage stage, uint8_t *buf, size_t cap)
 {
-    bool first = dev->config_reads++ == 0;
-    return build_config(dev, buf, cap, first && dev->stage == CMBOOT_STAGE_ROM && dev->cfg.config_quirk);
+    return build_config(cfg, stage, buf, cap, false);
 }
 
-int sim_desc_settled_config(const sim_device *dev, uint8_t *buf, size_t cap)
+uint8_t sim_desc_bulk_out_ep(const sim_config *cfg, cmboot_stage stage)
 {
-    if (!dev->connected)
-        return -1;
-    return build_config(dev, buf, cap, false);
+    return two_interfaces(cfg, stage) ? 0x03 : 0x01;
 }
 
-bool sim_desc_has_endpoint(const sim_device *dev, uint8_t ep)
+bool sim_desc_has_endpoint(const sim_config *cfg, cmboot_stage stage, uint8_t ep)
 {
     iface_desc itf[2];
-    unsigned n = stage_interfaces(dev, itf);
+    unsigned n = stage_interfaces(cfg, stage, itf);
     for (unsigned i = 0; i < n; i++)
         if (itf[i].ep_out == ep || itf[i].ep_in == ep)
             return true;
     return false;
 }
 
-static int string_descriptor(const sim_device *dev, uint8_t index, uint8_t *buf, size_t cap)
+static int string_descriptor(const sim_config *cfg, cmboot_stage stage, uint8_t index, uint8_t *buf, size_t cap)
 {
     uint8_t d[2 + 2 * 126];
     size_t n;
@@ -177,7 +176,7 @@ static int string_descriptor(const sim_device *dev, uint8_t index, uint8_t *buf,
         d[3] = 0x04;
         n = 4;
     } else {
-        const char *s = string_at(dev, index);
+        const char *s = string_at(cfg, stage, index);
         if (!s)
             return -1;
         n = 2;
@@ -193,13 +192,14 @@ static int string_descriptor(const sim_device *dev, uint8_t index, uint8_t *buf,
     return (int)m;
 }
 
-int sim_desc_build(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, size_t cap)
+int sim_desc_build(const sim_config *cfg, cmboot_stage stage, unsigned *config_reads, uint8_t type, uint8_t index,
+                   uint8_t *buf, size_t cap)
 {
     if (type == 1) {
-        uint16_t vid = stage_vid(dev), pid = stage_pid(dev), bcd = stage_bcd(dev);
+        uint16_t vid = stage_vid(stage), pid = stage_pid(cfg, stage), bcd = stage_bcd(stage);
         const uint8_t d[18] = {18, 1, 0x00, 0x02, 0, 0, 0, 64, (uint8_t)vid, (uint8_t)(vid >> 8), (uint8_t)pid,
                                (uint8_t)(pid >> 8), (uint8_t)bcd, (uint8_t)(bcd >> 8), IDX_MANUFACTURER,
-                               IDX_PRODUCT, serial_index(dev), 1};
+                               IDX_PRODUCT, serial_index(cfg, stage), 1};
         size_t m = sizeof d < cap ? sizeof d : cap;
         memcpy(buf, d, m);
         return (int)m;
@@ -207,32 +207,30 @@ int sim_desc_build(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, s
     if (type == 2) {
         if (index != 0)
             return -1;
-        return config_descriptor(dev, buf, cap);
+        bool first = (*config_reads)++ == 0;
+        return build_config(cfg, stage, buf, cap, first && stage == CMBOOT_STAGE_ROM && cfg->config_quirk);
     }
     if (type == 3)
-        return string_descriptor(dev, index, buf, cap);
+        return string_descriptor(cfg, stage, index, buf, cap);
     /* No device qualifier (6) or other-speed configuration (7): stalled, as by a device that is not
      * dual-speed (a host asks only a full-speed device, and then just notes the answer). */
     return -1;
 }
 
-void sim_desc_identity(const sim_device *dev, sim_identity *out)
+void sim_desc_identity(const sim_config *cfg, cmboot_stage stage, sim_identity *out)
 {
     memset(out, 0, sizeof *out);
-    out->stage = dev->connected ? dev->stage : CMBOOT_STAGE_UNKNOWN;
-    if (!dev->connected)
-        return;
-    out->vid = stage_vid(dev);
-    out->pid = stage_pid(dev);
-    out->bcd_device = stage_bcd(dev);
-    out->serial_index = serial_index(dev);
-    out->full_speed = full_speed(dev);
-    out->bulk_max_packet = full_speed(dev) ? 64 : 512;
-    out->configured = dev->configured;
-    out->num_interfaces = two_interfaces(dev) ? 2 : 1;
-    out->vendor_interface = two_interfaces(dev) ? 1 : 0;
-    out->bulk_out_ep = sim_bulk_out_ep(dev);
-    const char *s = out->serial_index ? string_at(dev, out->serial_index) : NULL;
+    out->stage = stage;
+    out->vid = stage_vid(stage);
+    out->pid = stage_pid(cfg, stage);
+    out->bcd_device = stage_bcd(stage);
+    out->serial_index = serial_index(cfg, stage);
+    out->full_speed = full_speed(cfg, stage);
+    out->bulk_max_packet = full_speed(cfg, stage) ? 64 : 512;
+    out->num_interfaces = two_interfaces(cfg, stage) ? 2 : 1;
+    out->vendor_interface = two_interfaces(cfg, stage) ? 1 : 0;
+    out->bulk_out_ep = sim_desc_bulk_out_ep(cfg, stage);
+    const char *s = out->serial_index ? string_at(cfg, stage, out->serial_index) : NULL;
     snprintf(out->serial, sizeof out->serial, "%s", s ? s : "");
-    snprintf(out->product, sizeof out->product, "%s", stage_product(dev));
+    snprintf(out->product, sizeof out->product, "%s", stage_product(cfg, stage));
 }

@@ -1,11 +1,55 @@
-/* Device model core: configuration, bus events and scheduling, control dispatch, log and result. */
-#include "sim_internal.h"
+/* Device model core: configuration, bus events and scheduling, control dispatch to the stages, log and result. */
+#include "sim_stage.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "cmboot/error.h"
 #include "cmboot/protocol.h"
+#include "sim_descriptors.h"
+
+#define SIM_EVQ 8
+#define SIM_LOG_MAX 20000
+
+/* Every stage the device can connect as, with its ops. */
+static const sim_stage_ops *const stages[] = {&sim_rom_stage, &sim_second_stage, &sim_mass_storage_stage,
+                                              &sim_fastboot_stage};
+#define NSTAGES (sizeof stages / sizeof stages[0])
+static const sim_stage_ops no_stage = {.stage = CMBOOT_STAGE_UNKNOWN};
+
+struct sim_device {
+    sim_config cfg;
+    sim_script script;
+    char *save_dir;
+    uint8_t expect_sig[20];
+    bool has_expect_sig;
+    void *state[NSTAGES];     /* each stage's own, opaque here */
+
+    /* bus state */
+    int64_t now;             /* latest time the frontend gave us */
+    bool connected;
+    bool vanished;
+    cmboot_stage stage;
+    const sim_stage_ops *ops; /* of stage (no_stage before the first connect) */
+    void *ops_state;
+    unsigned config_reads;
+    bool configured;         /* SET_CONFIGURATION(1) taken */
+    int64_t config_ready_at; /* SET_CONFIGURATION NAKed before this; -1: set from the first time seen */
+    uint32_t halted;         /* endpoint halts, bit ((ep & 0x80) >> 3) | (ep & 0x0f) */
+    sim_event evq[SIM_EVQ];
+    unsigned evq_head, evq_count;
+    int64_t disconnect_at;   /* scheduled end of the current stage */
+    int64_t connect_at;      /* scheduled start of next_stage */
+    cmboot_stage next_stage; /* UNKNOWN: the disconnect is a vanish */
+
+    sim_file_record *files;
+    size_t nfiles, files_cap;
+
+    char **log;
+    size_t nlog, log_cap;
+    sim_result res;
+};
 
 void sim_config_default(sim_config *cfg, cmboot_soc_id soc)
 {
@@ -44,6 +88,13 @@ static void push_event(sim_device *dev, sim_event_type type, cmboot_stage stage)
 
 static void enter_stage(sim_device *dev, cmboot_stage stage)
 {
+    dev->ops = &no_stage;
+    dev->ops_state = NULL;
+    for (size_t i = 0; i < NSTAGES; i++)
+        if (stages[i]->stage == stage) {
+            dev->ops = stages[i];
+            dev->ops_state = dev->state[i];
+        }
     dev->connected = true;
     dev->stage = stage;
     dev->config_reads = 0;
@@ -52,8 +103,8 @@ static void enter_stage(sim_device *dev, cmboot_stage stage)
     dev->halted = 0;
     dev->disconnect_at = dev->connect_at = SIM_NEVER;
     dev->res.enumerations++;
-    sim_rom_reset(dev);
-    sim_fs_reset(dev);
+    if (dev->ops->enter)
+        dev->ops->enter(dev->ops_state);
     sim_log(dev, "connect %s", sim_stage_name(stage));
     push_event(dev, SIM_EV_CONNECT, stage);
 }
@@ -91,9 +142,11 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
         dev->has_expect_sig = true;
     }
     dev->cfg.expect_signature = NULL;
-    dev->sha = EVP_MD_CTX_new();
-    if (rc == CMBOOT_OK && !dev->sha)
-        rc = CMBOOT_ERR_NO_MEMORY;
+    const sim_stage_env env = {dev, &dev->cfg, &dev->script, dev->has_expect_sig ? dev->expect_sig : NULL,
+                               &dev->res};
+    for (size_t i = 0; i < NSTAGES && rc == CMBOOT_OK; i++)
+        if (stages[i]->create)
+            rc = stages[i]->create(&env, &dev->state[i]);
     if (rc != CMBOOT_OK) {
         sim_device_free(dev);
         return rc;
@@ -107,8 +160,9 @@ void sim_device_free(sim_device *dev)
 {
     if (!dev)
         return;
-    sim_fs_close_file(dev);
-    EVP_MD_CTX_free(dev->sha);
+    for (size_t i = 0; i < NSTAGES; i++)
+        if (stages[i]->destroy)
+            stages[i]->destroy(dev->state[i]);
     sim_script_free(&dev->script);
     free(dev->save_dir);
     free(dev->files);
@@ -152,9 +206,16 @@ void sim_fail(sim_device *dev, const char *fmt, ...)
     sim_log(dev, "FAIL %s", msg);
 }
 
+/* The current stage leaves the bus. */
+static void leave_stage(sim_device *dev)
+{
+    if (dev->connected && dev->ops->leave)
+        dev->ops->leave(dev->ops_state);
+}
+
 void sim_vanish(sim_device *dev, const char *why)
 {
-    sim_fs_close_file(dev);
+    leave_stage(dev);
     if (dev->connected)
         push_event(dev, SIM_EV_VANISH, dev->stage);
     dev->connected = false;
@@ -173,7 +234,27 @@ void sim_schedule_stage_end(sim_device *dev, int64_t at, cmboot_stage next)
 
 uint8_t sim_bulk_out_ep(const sim_device *dev)
 {
-    return (dev->stage == CMBOOT_STAGE_ROM && dev->cfg.two_interfaces) ? 0x03 : 0x01;
+    return sim_desc_bulk_out_ep(&dev->cfg, dev->stage);
+}
+
+int64_t sim_now(const sim_device *dev)
+{
+    return dev->now;
+}
+
+sim_file_record *sim_new_file_record(sim_device *dev)
+{
+    if (dev->nfiles == dev->files_cap) {
+        size_t cap = dev->files_cap ? dev->files_cap * 2 : 16;
+        sim_file_record *n = realloc(dev->files, cap * sizeof *n);
+        if (!n)
+            return NULL;
+        dev->files = n;
+        dev->files_cap = cap;
+    }
+    sim_file_record *r = &dev->files[dev->nfiles++];
+    memset(r, 0, sizeof *r);
+    return r;
 }
 
 static uint32_t ep_bit(uint8_t ep)
@@ -184,16 +265,6 @@ static uint32_t ep_bit(uint8_t ep)
 void sim_halt(sim_device *dev, uint8_t ep)
 {
     dev->halted |= ep_bit(ep);
-}
-
-cmboot_stage sim_after_done_stage(const sim_device *dev)
-{
-    switch (dev->cfg.after_done) {
-    case SIM_AFTER_MASS_STORAGE: return CMBOOT_STAGE_MASS_STORAGE;
-    case SIM_AFTER_FASTBOOT: return SIM_STAGE_FASTBOOT;
-    case SIM_AFTER_ROM: return CMBOOT_STAGE_ROM;
-    default: return CMBOOT_STAGE_UNKNOWN;
-    }
 }
 
 /* Disconnect -> connect of the next stage: the ROM's hand-over to the second stage is quick, booting what
@@ -211,15 +282,15 @@ void sim_device_poll(sim_device *dev, int64_t now_ms)
         dev->now = now_ms;
     if (dev->vanished)
         return;
-    if (dev->connected && dev->stage == CMBOOT_STAGE_SECOND)
-        sim_fs_poll(dev, now_ms);
+    if (dev->connected && dev->ops->poll)
+        dev->ops->poll(dev->ops_state, now_ms);
     if (dev->connected && now_ms >= dev->disconnect_at) {
         int64_t at = dev->disconnect_at;
         if (dev->next_stage == CMBOOT_STAGE_UNKNOWN) {
             sim_vanish(dev, "stage over, nothing follows");
             return;
         }
-        sim_fs_close_file(dev);
+        leave_stage(dev);
         dev->connected = false;
         dev->disconnect_at = SIM_NEVER;
         dev->connect_at = at + reenum_ms(dev, dev->stage, dev->next_stage);
@@ -241,13 +312,9 @@ int64_t sim_device_next_wakeup(const sim_device *dev)
     int64_t w = dev->connected ? dev->disconnect_at : dev->connect_at;
     if (dev->connected && !dev->configured && dev->config_ready_at > dev->now && dev->config_ready_at < w)
         w = dev->config_ready_at;
-    if (dev->connected && dev->stage == CMBOOT_STAGE_ROM) {
-        int64_t r = sim_rom_wakeup(dev);
-        w = r < w ? r : w;
-    }
-    if (dev->connected && dev->stage == CMBOOT_STAGE_SECOND) {
-        int64_t f = sim_fs_wakeup(dev);
-        w = f < w ? f : w;
+    if (dev->connected && dev->ops->wakeup) {
+        int64_t s = dev->ops->wakeup(dev->ops_state);
+        w = s < w ? s : w;
     }
     return w;
 }
@@ -282,25 +349,33 @@ void sim_device_cancel(sim_device *dev, const uint8_t setup[8], int64_t now_ms)
         return;
     sim_log(dev, "host cancelled control 0x%02x bRequest %u wLength %u", setup[0], setup[1],
             (unsigned)(setup[6] | setup[7] << 8));
-    if (dev->stage == CMBOOT_STAGE_SECOND && setup[0] == 0xc0 && setup[1] == 0)
-        sim_fs_cancel_read(dev);
+    if (setup[0] == 0xc0 && setup[1] == 0 && dev->ops->cancel_read)
+        dev->ops->cancel_read(dev->ops_state);
 }
 
 int sim_device_settled_config(const sim_device *dev, uint8_t *buf, size_t cap)
 {
-    return sim_desc_settled_config(dev, buf, cap);
+    if (!dev->connected)
+        return -1;
+    return sim_desc_settled_config(&dev->cfg, dev->stage, buf, cap);
 }
 
 int sim_device_descriptor(sim_device *dev, uint8_t type, uint8_t index, uint8_t *buf, size_t cap)
 {
     if (!dev->connected)
         return -1;
-    return sim_desc_build(dev, type, index, buf, cap);
+    return sim_desc_build(&dev->cfg, dev->stage, &dev->config_reads, type, index, buf, cap);
 }
 
 void sim_device_identity(const sim_device *dev, sim_identity *out)
 {
-    sim_desc_identity(dev, out);
+    if (!dev->connected) {
+        memset(out, 0, sizeof *out);
+        out->stage = CMBOOT_STAGE_UNKNOWN;
+        return;
+    }
+    sim_desc_identity(&dev->cfg, dev->stage, out);
+    out->configured = dev->configured;
 }
 
 /* Endpoint recipient: GET_STATUS and CLEAR/SET_FEATURE(ENDPOINT_HALT) on an endpoint of the configuration. */
@@ -311,7 +386,7 @@ static sim_status endpoint_request(sim_device *dev, const uint8_t *setup, uint8_
     uint16_t wLength = (uint16_t)(setup[6] | setup[7] << 8);
     bool in = (setup[0] & 0x80) != 0;
     bool ep0 = (ep & 0x7f) == 0;
-    if (!ep0 && (!dev->configured || !sim_desc_has_endpoint(dev, ep)))
+    if (!ep0 && (!dev->configured || !sim_desc_has_endpoint(&dev->cfg, dev->stage, ep)))
         return SIM_STALL; /* no such endpoint (yet) */
     switch (req) {
     case 0: { /* GET_STATUS: bit 0 = halted */
@@ -359,7 +434,8 @@ static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_
     case 6: { /* GET_DESCRIPTOR */
         if (!in)
             return SIM_STALL;
-        int len = sim_desc_build(dev, (uint8_t)(wValue >> 8), (uint8_t)wValue, data, wLength);
+        int len = sim_desc_build(&dev->cfg, dev->stage, &dev->config_reads, (uint8_t)(wValue >> 8), (uint8_t)wValue,
+                                 data, wLength);
         if (len < 0)
             return SIM_STALL;
         *in_len = (size_t)len;
@@ -418,13 +494,8 @@ sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *
     switch ((type >> 5) & 3) {
     case 0:
         return standard_request(dev, setup, data, in_len, now_ms);
-    case 1: /* class: only mass storage's GET MAX LUN is answered here */
-        if (dev->stage == CMBOOT_STAGE_MASS_STORAGE && in && setup[1] == 0xfe && wLength >= 1) {
-            data[0] = 0;
-            *in_len = 1;
-            return SIM_OK;
-        }
-        return SIM_STALL;
+    case 1:
+        return dev->ops->class_request ? dev->ops->class_request(dev->ops_state, setup, data, in_len) : SIM_STALL;
     case 2:
         break;
     default:
@@ -439,14 +510,9 @@ sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *
         sim_fail(dev, "vendor control OUT with a data stage (wLength %u)", wLength);
         return SIM_STALL;
     }
-    switch (dev->stage) {
-    case CMBOOT_STAGE_ROM:
-        return sim_rom_control(dev, in, len, wLength, data, in_len, now_ms);
-    case CMBOOT_STAGE_SECOND:
-        return sim_fs_control(dev, in, len, wLength, data, in_len, now_ms);
-    default:
+    if (!dev->ops->vendor)
         return SIM_STALL;
-    }
+    return dev->ops->vendor(dev->ops_state, in, len, wLength, data, in_len, now_ms);
 }
 
 sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data, size_t len, size_t *consumed,
@@ -473,16 +539,9 @@ sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data,
         sim_log(dev, "bulk OUT of %zu bytes on halted endpoint 0x%02x stalled (not taken)", len, ep);
         return SIM_STALL;
     }
-    switch (dev->stage) {
-    case CMBOOT_STAGE_ROM:
-        return sim_rom_bulk(dev, data, len, consumed, now_ms);
-    case CMBOOT_STAGE_SECOND:
-        return sim_fs_bulk(dev, data, len, consumed, now_ms);
-    case CMBOOT_STAGE_MASS_STORAGE:
-        return SIM_STALL; /* mass storage's BOT side is the QEMU bench's */
-    default:
-        return SIM_PENDING; /* fastboot: the protocol is not emulated, its endpoints NAK */
-    }
+    if (!dev->ops->bulk_out)
+        return SIM_STALL; /* mass storage: its Bulk-Only Transport is msc_bot's, beside the model */
+    return dev->ops->bulk_out(dev->ops_state, data, len, consumed, now_ms);
 }
 
 void sim_device_result(const sim_device *dev, sim_result *out)

@@ -1,5 +1,5 @@
 /* Second-stage scripts: step list, builders, per-SoC defaults and the one-step-per-line text format. */
-#include "sim_script.h"
+#include "model/sim_script.h"
 
 #include <ctype.h>
 #include <errno.h>

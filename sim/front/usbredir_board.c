@@ -1,5 +1,5 @@
 /* usbredir frontend: one emulated board on a QEMU usb-redir port, driving sim_device and msc_bot. */
-#include "usbredir_board.h"
+#include "front/usbredir_board.h"
 #include "cmboot/version.h"
 
 #include <errno.h>

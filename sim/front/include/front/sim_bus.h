@@ -57,7 +57,7 @@
 
 #include <stdint.h>
 #include "cmboot/device.h"
-#include "sim_device.h"
+#include "model/sim_device.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cmboot/soc.h"
-#include "sim_script.h"
+#include "model/sim_script.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,5 @@
 /* SCSI command decoding for the emulated mass-storage stage (SPC/SBC subset Linux's sd driver uses). */
-#include "msc_scsi.h"
+#include "model/msc_scsi.h"
 
 #include <string.h>
 

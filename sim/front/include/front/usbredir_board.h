@@ -18,8 +18,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include "msc_bot.h"
-#include "sim_device.h"
+#include "model/msc_bot.h"
+#include "model/sim_device.h"
 
 #ifdef __cplusplus
 extern "C" {

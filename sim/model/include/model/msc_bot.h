@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "msc_scsi.h"
+#include "model/msc_scsi.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,5 +1,5 @@
 /* In-process frontend: boards on a virtual bus behind cmboot_discovery and cmboot_transport, no threads inside. */
-#include "sim_bus.h"
+#include "front/sim_bus.h"
 
 #include <errno.h>
 #include <pthread.h>

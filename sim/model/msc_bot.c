@@ -1,5 +1,5 @@
 /* Bulk-Only Transport state machine of the emulated mass-storage stage, disk data moved with pread/pwrite. */
-#include "msc_bot.h"
+#include "model/msc_bot.h"
 
 #include <errno.h>
 #include <stdarg.h>
