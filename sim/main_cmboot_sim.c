@@ -57,6 +57,8 @@ typedef struct program {
     board_opts boards[MAX_BOARDS];
     unsigned nboards;
     double link_mbps;
+    double emmc_write_mbps;   /* eMMC model behind the mass-storage stage; 0 = unthrottled */
+    double emmc_read_mbps;
     bool verbose;
     FILE *log;
     const char *control_path;
@@ -116,6 +118,9 @@ static void usage(FILE *f)
             "  --after-done WHAT       msd (default) | fastboot (18d1:4e40 gadget) | rom (a new boot) | none\n"
             "Global options:\n"
             "  --link MBPS             bulk link model in MB/s (default 40: USB 2.0 high speed; 0 = unthrottled)\n"
+            "  --emmc-write MBPS       eMMC write speed behind the mass-storage stage, MB/s (default 35; 0 =\n"
+            "                          unthrottled); the board writes at min(link, eMMC)\n"
+            "  --emmc-read MBPS        eMMC read speed, MB/s (default 80; 0 = unthrottled)\n"
             "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port)\n"
             "  --report FILE           write the per-stage summary there too\n"
             "  --log FILE              log file (default stderr)\n"
@@ -179,7 +184,7 @@ static bool parse_fault(const char *s, sim_fault *out)
 enum {
     OPT_SOC = 256, OPT_SOCKET, OPT_BOARDS, OPT_SOCKET_DIR, OPT_SERIAL, OPT_SCRIPT, OPT_FAULT, OPT_ROM_FAULT,
     OPT_ROM_REJECT, OPT_TWO_IF, OPT_DISK, OPT_SAVE_DIR, OPT_PLUG_LATER, OPT_ROM_DELAY, OPT_ROM_STATUS_LOST, OPT_DISC_DELAY,
-    OPT_REENUM_DELAY, OPT_LINK, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP, OPT_TIMING, OPT_ROM_REENUM,
+    OPT_REENUM_DELAY, OPT_LINK, OPT_EMMC_WRITE, OPT_EMMC_READ, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP, OPT_TIMING, OPT_ROM_REENUM,
     OPT_DONE_REENUM, OPT_LATE_CONFIG, OPT_CONFIG_QUIRK, OPT_NO_CONFIG_QUIRK, OPT_SECOND_INDEX, OPT_CANCEL_MISALIGNS,
     OPT_NO_DONE, OPT_AFTER_DONE
 };
@@ -197,7 +202,8 @@ static int parse_args(program *p, int argc, char **argv)
         { "rom-status-lost", no_argument, 0, OPT_ROM_STATUS_LOST },
         { "disconnect-delay-ms", required_argument, 0, OPT_DISC_DELAY },
         { "reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY },
-        { "link", required_argument, 0, OPT_LINK }, { "control", required_argument, 0, OPT_CONTROL },
+        { "link", required_argument, 0, OPT_LINK }, { "emmc-write", required_argument, 0, OPT_EMMC_WRITE },
+        { "emmc-read", required_argument, 0, OPT_EMMC_READ }, { "control", required_argument, 0, OPT_CONTROL },
         { "report", required_argument, 0, OPT_REPORT }, { "log", required_argument, 0, OPT_LOG },
         { "timing", required_argument, 0, OPT_TIMING }, { "rom-reenum-ms", required_argument, 0, OPT_ROM_REENUM },
         { "done-reenum-ms", required_argument, 0, OPT_DONE_REENUM },
@@ -326,6 +332,18 @@ static int parse_args(program *p, int argc, char **argv)
             }
             break;
         }
+        case OPT_EMMC_WRITE:
+        case OPT_EMMC_READ: {
+            char *end;
+            double mbps = strtod(optarg, &end);
+            if (end == optarg || *end || !(mbps >= 0) || mbps > 1e6) {
+                fprintf(stderr, "cmboot-sim: bad --%s '%s' (MB/s, 0 = unthrottled)\n",
+                        c == OPT_EMMC_WRITE ? "emmc-write" : "emmc-read", optarg);
+                return 2;
+            }
+            *(c == OPT_EMMC_WRITE ? &p->emmc_write_mbps : &p->emmc_read_mbps) = mbps;
+            break;
+        }
         case OPT_CONTROL: p->control_path = optarg; break;
         case OPT_REPORT: p->report_path = optarg; break;
         case OPT_LOG:
@@ -379,6 +397,8 @@ static int make_board(program *p, unsigned i)
     bc.socket_path = o->socket_path;
     bc.disk_path = o->disk;
     bc.link_bytes_per_s = (uint64_t)(p->link_mbps * 1e6);
+    bc.emmc_write_bytes_per_s = (uint64_t)(p->emmc_write_mbps * 1e6);
+    bc.emmc_read_bytes_per_s = (uint64_t)(p->emmc_read_mbps * 1e6);
     bc.start_unplugged = o->plug_later;
     bc.log = board_log;
     bc.log_user = p;
@@ -432,8 +452,9 @@ static int make_board(program *p, unsigned i)
         return rc;
     }
     const cmboot_soc_info *soc = cmboot_soc_by_id(o->soc);
-    plog(p, "%s: %s on %s, serial %s, disk %s, link %s%.0f MB/s%s", name, soc ? soc->name : "?", o->socket_path,
-         bc.sim.serial, o->disk, p->link_mbps > 0 ? "" : "unthrottled ", p->link_mbps,
+    plog(p, "%s: %s on %s, serial %s, disk %s, link %s%.0f MB/s, eMMC write %.0f read %.0f MB/s (0 = unthrottled)%s",
+         name, soc ? soc->name : "?", o->socket_path, bc.sim.serial, o->disk, p->link_mbps > 0 ? "" : "unthrottled ",
+         p->link_mbps, p->emmc_write_mbps, p->emmc_read_mbps,
          o->plug_later ? ", unplugged until \"plug\"" : "");
     return CMBOOT_OK;
 }
@@ -499,7 +520,8 @@ static void control_read(program *p)
         p->control_len = 0;   /* an overlong line without newline: drop it */
 }
 
-/* Device-side minimum of a stage: link time of its bulk bytes plus the delays the board itself adds. */
+/* Device-side minimum of a stage: link time of its bulk bytes plus the delays the board itself adds (for mass
+ * storage: what the eMMC model added beyond the link). */
 static double floor_ms(const program *p, const board_opts *o, const usbredir_stage_record *r)
 {
     /* A full-speed stage (BCM2835/2837 ROM) moves at most 1.216 MB/s whatever the link model says. */
@@ -511,7 +533,7 @@ static double floor_ms(const program *p, const board_opts *o, const usbredir_sta
     if (r->stage == CMBOOT_STAGE_ROM && o->rom_delay_ms > 0)
         delays += (double)o->rom_delay_ms;
     if (r->stage == CMBOOT_STAGE_MASS_STORAGE)
-        delays = 0;
+        delays = (double)r->storage_wait_us / 1e3;
     return link + delays;
 }
 
@@ -527,10 +549,11 @@ static void summary(program *p, FILE *f)
                 r.sim.left_without_done, r.sim.misaligned, r.sim.files_received,
                 (unsigned long long)r.sim.bytes_received, r.sim.metadata_acked, r.sim.enumerations, r.sim.vanished,
                 r.sim.failures, r.cancelled, r.resets, r.sim.first_failure);
-        fprintf(f, "MSC board%u commands=%llu failed=%llu read_bytes=%llu written_bytes=%llu resets=%llu\n", i,
+        fprintf(f, "MSC board%u commands=%llu failed=%llu read_bytes=%llu written_bytes=%llu resets=%llu "
+                   "emmc_write_ms=%.1f emmc_read_ms=%.1f\n", i,
                 (unsigned long long)r.msc.commands, (unsigned long long)r.msc.failed_commands,
                 (unsigned long long)r.msc.bytes_read, (unsigned long long)r.msc.bytes_written,
-                (unsigned long long)r.msc.resets);
+                (unsigned long long)r.msc.resets, (double)r.emmc_write_us / 1e3, (double)r.emmc_read_us / 1e3);
         for (unsigned k = 0; k < r.stage_count; k++) {
             const usbredir_stage_record *s = &r.stages[k];
             /* enumerate: connect -> first protocol transfer (QEMU + guest kernel + host tool discovery);
@@ -539,11 +562,11 @@ static void summary(program *p, FILE *f)
             int64_t end = s->disconnect_us >= 0 ? s->disconnect_us : s->last_answer_us;
             double serve = s->first_vendor_us >= 0 && end >= 0 ? (double)(end - s->first_vendor_us) / 1e3 : -1;
             fprintf(f, "STAGE board%u %s connect_ms=%.1f enumerate_ms=%.1f serve_ms=%.1f floor_ms=%.1f "
-                       "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f\n",
+                       "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f storage_ms=%.1f\n",
                     i, sim_stage_name(s->stage), (double)s->connect_us / 1e3, enumerate, serve,
                     floor_ms(p, &p->boards[i], s), (double)s->link_wait_us / 1e3,
                     (unsigned long long)s->bulk_out_bytes, (unsigned long long)s->bulk_in_bytes,
-                    s->disconnect_us >= 0 ? (double)s->disconnect_us / 1e3 : -1.0);
+                    s->disconnect_us >= 0 ? (double)s->disconnect_us / 1e3 : -1.0, (double)s->storage_wait_us / 1e3);
         }
     }
     fflush(f);
@@ -556,6 +579,8 @@ int main(int argc, char **argv)
         return 1;
     p->log = stderr;
     p->link_mbps = 40;
+    p->emmc_write_mbps = 35;   /* docs/emulator.md: a CM4's eMMC behind the USB 2.0 gadget */
+    p->emmc_read_mbps = 80;
     p->defaults.soc = CMBOOT_SOC_BCM2837;
     p->defaults.rom_delay_ms = p->defaults.disconnect_delay_ms = p->defaults.reenum_delay_ms = -1;
     p->defaults.rom_reenum_ms = p->defaults.done_reenum_ms = -1;

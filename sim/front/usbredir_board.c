@@ -49,6 +49,7 @@ struct usbredir_board {
     struct usbredirparser *parser;
     sim_device *dev;
     msc_bot *msc;
+    msc_speed speed;          /* the eMMC behind msc */
     int64_t t0_us;
     /* connection state */
     bool hello;
@@ -343,8 +344,10 @@ static void mark_vendor(usbredir_board *b)
         r->first_vendor_us = usbredir_now_us() - b->t0_us;
 }
 
-/* Completes p now, or records a paced completion when the link is busy. */
-static void complete(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, uint32_t reply_len, uint32_t moved)
+/* Completes p now, or records a paced completion when the link (or the eMMC: storage_done_us, 0 = none) is
+ * busy. */
+static void complete_paced(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, uint32_t reply_len,
+                           uint32_t moved, int64_t storage_done_us)
 {
     int64_t now = usbredir_now_us();
     usbredir_stage_record *r = current_record(b);
@@ -364,6 +367,12 @@ static void complete(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, 
         if (r)
             r->link_wait_us += (uint64_t)(done - now);
     }
+    /* The eMMC works beside the link: the later of the two answers. */
+    if (storage_done_us > p->ready_us) {
+        if (r)
+            r->storage_wait_us += (uint64_t)(storage_done_us - p->ready_us);
+        p->ready_us = storage_done_us;
+    }
     if (r) {
         if (p->kind == PKT_BULK && (p->endpoint & 0x80))
             r->bulk_in_bytes += moved;
@@ -371,6 +380,11 @@ static void complete(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, 
             r->bulk_out_bytes += moved;
         r->last_answer_us = p->ready_us - b->t0_us;
     }
+}
+
+static void complete(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, uint32_t reply_len, uint32_t moved)
+{
+    complete_paced(b, p, status, reply, reply_len, moved, 0);
 }
 
 /* Control transfer: class requests and the configuration descriptor of the mass-storage stage are ours, the
@@ -451,14 +465,16 @@ static bool serve_bulk(usbredir_board *b, pkt *p)
                 complete(b, p, usb_redir_stall, NULL, 0, 0);
                 return true;
             }
-            complete(b, p, usb_redir_success, buf, (uint32_t)got, (uint32_t)got);
+            complete_paced(b, p, usb_redir_success, buf, (uint32_t)got, (uint32_t)got,
+                           msc_speed_done_at(&b->speed, usbredir_now_us()));
             return true;
         }
         size_t used = 0;
         msc_status s = msc_bot_out(b->msc, p->data, (size_t)p->data_len, &used);
         if (s == MSC_PENDING)
             return false;
-        complete(b, p, s == MSC_STALL ? usb_redir_stall : usb_redir_success, NULL, (uint32_t)used, (uint32_t)used);
+        complete_paced(b, p, s == MSC_STALL ? usb_redir_stall : usb_redir_success, NULL, (uint32_t)used,
+                       (uint32_t)used, msc_speed_done_at(&b->speed, usbredir_now_us()));
         return true;
     }
     if (in)
@@ -875,6 +891,8 @@ int usbredir_board_new(const usbredir_board_config *cfg, usbredir_board **out)
         usbredir_board_free(b);
         return rc;
     }
+    msc_speed_init(&b->speed, cfg->emmc_write_bytes_per_s, cfg->emmc_read_bytes_per_s);
+    msc_bot_set_speed(b->msc, &b->speed);
     b->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
     memcpy(sa.sun_path, b->socket_path, strlen(b->socket_path) + 1);
@@ -992,6 +1010,8 @@ void usbredir_board_report_get(const usbredir_board *b, usbredir_board_report *o
     *out = b->report;
     sim_device_result(b->dev, &out->sim);
     msc_bot_stats(b->msc, &out->msc);
+    out->emmc_write_us = b->speed.write_ns / 1000;
+    out->emmc_read_us = b->speed.read_ns / 1000;
 }
 
 sim_device *usbredir_board_device(usbredir_board *b)

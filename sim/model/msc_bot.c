@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "model/msc_speed.h"
 
 #define CBW_SIGNATURE 0x43425355u
 #define CSW_SIGNATURE 0x53425355u
@@ -41,6 +42,7 @@ struct msc_bot {
     msc_stats stats;
     void (*log)(void *user, const char *line);
     void *log_user;
+    msc_speed *speed;        /* storage speed model, NULL = none */
 };
 
 static uint32_t get_le32(const uint8_t *p)
@@ -133,6 +135,11 @@ void msc_bot_set_log(msc_bot *bot, void (*log)(void *user, const char *line), vo
 {
     bot->log = log;
     bot->log_user = user;
+}
+
+void msc_bot_set_speed(msc_bot *bot, msc_speed *speed)
+{
+    bot->speed = speed;
 }
 
 /* Bytes the device side of the command wants to move. */
@@ -233,6 +240,8 @@ msc_status msc_bot_out(msc_bot *bot, const uint8_t *data, size_t len, size_t *co
                 bot->stats.failed_commands++;
             } else {
                 bot->stats.bytes_written += n;
+                if (bot->speed)
+                    msc_speed_account(bot->speed, true, n);
             }
         }
         bot->done += (uint32_t)take;
@@ -289,6 +298,8 @@ msc_status msc_bot_in(msc_bot *bot, uint8_t *buf, size_t cap, size_t *len)
                 bot->data_len = bot->done + (uint32_t)n;
             }
             bot->stats.bytes_read += n;
+            if (bot->speed)
+                msc_speed_account(bot->speed, false, n);
         }
         bot->done += (uint32_t)n;
         *len = n;

@@ -38,6 +38,9 @@ typedef struct usbredir_board_config {
     void (*log)(void *user, const char *board, int64_t t_us, const char *line);
     void *log_user;
     bool verbose;                  /* also log every transfer */
+    /* eMMC behind the mass-storage stage (msc_speed): READ/WRITE data rates; 0 = unthrottled */
+    uint64_t emmc_write_bytes_per_s;
+    uint64_t emmc_read_bytes_per_s;
 } usbredir_board_config;
 
 /* What happened in one connection of the board (one stage as the guest saw it). */
@@ -51,6 +54,7 @@ typedef struct usbredir_stage_record {
     uint64_t bulk_in_bytes;
     uint64_t link_wait_us;         /* time the link model added */
     bool full_speed;               /* the stage enumerated at 12 Mbit/s: the link is capped there */
+    uint64_t storage_wait_us;      /* time the eMMC model added beyond the link */
 } usbredir_stage_record;
 
 typedef struct usbredir_board_report {
@@ -62,6 +66,8 @@ typedef struct usbredir_board_report {
     bool peer_closed;              /* QEMU was connected and went away */
     unsigned cancelled;            /* packets QEMU cancelled */
     unsigned resets;
+    uint64_t emmc_write_us;        /* eMMC time of every byte written / read (the model's clock) */
+    uint64_t emmc_read_us;
 } usbredir_board_report;
 
 typedef struct usbredir_board usbredir_board;

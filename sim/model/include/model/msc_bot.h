@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "model/msc_scsi.h"
+#include "model/msc_speed.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -65,6 +66,8 @@ uint64_t msc_bot_capacity_bytes(const msc_bot *bot);
 void msc_bot_stats(const msc_bot *bot, msc_stats *out);
 /* Optional log of commands (one line each, without newline). */
 void msc_bot_set_log(msc_bot *bot, void (*log)(void *user, const char *line), void *user);
+/* Storage speed model the READ/WRITE data is accounted to (NULL = none); it must outlive the BOT's use. */
+void msc_bot_set_speed(msc_bot *bot, msc_speed *speed);
 
 #ifdef __cplusplus
 }
