@@ -48,6 +48,7 @@ CONTROL=0        # guest's ttyS1 -> cmboot-sim control socket (plug/unplug)
 EXPECT_BOOTED=1  # host check: every board reached mass storage with the script complete
 EXPECT_VANISHED=0
 HOST_FLASH=0     # host makes the image (tests/e2e/flash-images.sh), hands it to the guest, checks the disk after
+DISK_MIB=16      # size of each board's disk
 case "$SCENARIO" in
     cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     cm4) BOARDS=("--soc bcm2711 --serial c4c4b2da"); PORTS=(1); GUEST_ARGS=c4c4b2da ;;
@@ -63,6 +64,12 @@ case "$SCENARIO" in
     doctor) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); EXPECT_BOOTED=0 ;;
     libusb-control) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
     bench) BOARDS=("--soc bcm2837 --plug-later"); PORTS=(1); CONTROL=1 ;;
+    bench-line-[1-8])   # bench/line: N boards, SoCs in turn, on the hub; --guest-args N,IMAGE_MIB
+        socs=(bcm2711 bcm2837 bcm2712)
+        for ((k = 0; k < ${SCENARIO#bench-line-}; k++)); do
+            BOARDS+=("--soc ${socs[k % 3]} --serial $(printf 'b1%06x' "$k")"); PORTS+=("1.$((k + 1))")
+        done
+        HUB=1; GUEST=bench-line; GUEST_ARGS=${SCENARIO#bench-line-},64 ;;
     demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
     flash-gz) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     upstream-tree) BOARDS=("--soc bcm2711 --serial c4a00001" "--soc bcm2837 --serial c3a00002"
@@ -79,6 +86,8 @@ case "$SCENARIO" in
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
+# bench/line: the disk holds the image (second field of N,IMAGE_MIB) and a little more.
+[ "$GUEST" = bench-line ] && DISK_MIB=$(( ${GUEST_ARGS#*,} + 8 ))
 
 # ---- guest image (cached by input hash) ----
 GUEST_OUT=$("$HERE/build-guest.sh" --out "$BUILD/e2e-guest" --cmboot "$CMBOOT") || die "guest image build failed"
@@ -111,7 +120,7 @@ QEMU_USB=(-device qemu-xhci,id=xhci)
 for i in "${!BOARDS[@]}"; do
     mkdir -p "$WORK/disk$i.d" "$WORK/received$i"
     echo "hello from the host, board $i" > "$WORK/disk$i.d/hello.txt"
-    mke2fs -q -F -t ext2 -L "board$i" -d "$WORK/disk$i.d" "$WORK/disk$i.img" 16M || die "mke2fs failed"
+    mke2fs -q -F -t ext2 -L "board$i" -d "$WORK/disk$i.d" "$WORK/disk$i.img" "${DISK_MIB}M" || die "mke2fs failed"
     # shellcheck disable=SC2206
     SIM_ARGS+=(--socket "$SOCKDIR/b$i.sock" ${BOARDS[$i]} $SIM_EXTRA --disk "$WORK/disk$i.img" --save-dir "$WORK/received$i")
     QEMU_USB+=(-chardev "socket,id=usbredir$i,path=$SOCKDIR/b$i.sock"
@@ -188,7 +197,7 @@ for i in "${!BOARDS[@]}"; do
         done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
         if [ $HOST_FLASH -eq 1 ]; then
             flash_check "$i" || fail "board$i: the disk is not what flashing the image must give"
-        elif [ "$GUEST" = flash-gz ]; then
+        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ]; then
             # The image the guest flashed must be on the host's disk file, byte for byte.
             fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')
             size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
