@@ -52,5 +52,11 @@ tail -n 5 /tmp/flash.out | sed 's/^/E2E-NOTE flash: /'
 echo "E2E-BENCH-LINE boards=$N image_bytes=$((MIB * 1048576)) start=$t0 end=$t1 rc=$rc" \
      "reports=$(find /tmp/reports -type f | wc -l)" \
      "ok_reports=$(grep -l '"result":"ok"' /tmp/reports/* 2>/dev/null | wc -l)"
+# Per board, from its report: write and verify phase times (the host-side rate of each board).
+for f in /tmp/reports/*; do
+    [ -f "$f" ] || continue
+    echo "E2E-LINE-REPORT $(tr -d '\n' < "$f" | sed -n \
+        's/.*"port_path":"\([^"]*\)".*"write_ms":\([0-9]*\).*"verify_ms":\([0-9]*\).*/port=\1 write_ms=\2 verify_ms=\3/p')"
+done
 [ $rc -eq 0 ] || fail "cmboot flash exited $rc"
 pass "flashed $N board(s) with a $MIB MiB image in one run"
