@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmboot/error.h"
@@ -630,12 +631,18 @@ int main(int argc, char **argv)
             fds[n].revents = 0;
             n++;
         }
-        int timeout = -1;
+        /* Microsecond timeout: a paced answer (link, eMMC) is due in a few hundred us, and poll()'s whole
+         * milliseconds would add up to 1 ms to each. */
+        struct timespec ts, *timeout = NULL;
         if (wake != INT64_MAX) {
             int64_t d = wake - usbredir_now_us();
-            timeout = d <= 0 ? 0 : (int)((d + 999) / 1000);
+            if (d < 0)
+                d = 0;
+            ts.tv_sec = (time_t)(d / 1000000);
+            ts.tv_nsec = (long)(d % 1000000) * 1000;
+            timeout = &ts;
         }
-        int pr = poll(fds, n, timeout);
+        int pr = ppoll(fds, n, timeout, NULL);
         if (pr < 0 && errno != EINTR)
             break;
         for (unsigned i = 0; i < p->nboards; i++) {
