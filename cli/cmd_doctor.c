@@ -7,6 +7,7 @@
 
 #include "cmboot/cmboot.h"
 #include "cmboot/doctor.h"
+#include "cli_util.h"
 #include "commands.h"
 
 static void doctor_usage(FILE *f)
@@ -90,6 +91,32 @@ static void print_text(const cmboot_doctor_report *r)
         printf("Everything cmboot needs is in place.\n");
 }
 
+static int board_by_port(const void *a, const void *b)
+{
+    return cli_port_path_cmp(((const cmboot_device_info *)a)->port_path, ((const cmboot_device_info *)b)->port_path);
+}
+
+/* Boards in port path order, and the findings about boards in the same order: each board's findings keep
+ * their order and the other findings their places. */
+static void sort_by_port(cmboot_doctor_report *r)
+{
+    qsort(r->boards, r->board_count, sizeof r->boards[0], board_by_port);
+    size_t at[CMBOOT_DOCTOR_MAX_FINDINGS], n = 0;
+    static cmboot_doctor_finding sorted[CMBOOT_DOCTOR_MAX_FINDINGS]; /* too big for the stack */
+    for (size_t i = 0; i < r->count && i < CMBOOT_DOCTOR_MAX_FINDINGS; i++)
+        if (r->findings[i].device[0])
+            at[n++] = i;
+    for (size_t k = 0; k < n; k++) { /* stable insertion sort: a handful of boards */
+        cmboot_doctor_finding f = r->findings[at[k]];
+        size_t j = k;
+        for (; j > 0 && cli_port_path_cmp(sorted[j - 1].device, f.device) > 0; j--)
+            sorted[j] = sorted[j - 1];
+        sorted[j] = f;
+    }
+    for (size_t k = 0; k < n; k++)
+        r->findings[at[k]] = sorted[k];
+}
+
 int cmd_doctor(int argc, char **argv)
 {
     enum { OPT_JSON = 256, OPT_SYS, OPT_DEV, OPT_PROC, OPT_KCONFIG };
@@ -107,6 +134,8 @@ int cmd_doctor(int argc, char **argv)
     cmboot_doctor_config_default(&cfg);
     bool json = false;
     int c;
+    static char prog[] = "cmboot doctor"; /* getopt's messages name argv[0] */
+    argv[0] = prog;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hd:", longopts, NULL)) != -1) {
         switch (c) {
@@ -117,12 +146,12 @@ int cmd_doctor(int argc, char **argv)
         case OPT_KCONFIG: cfg.kernel_config = optarg; break;
         case 'd': cfg.boot_dir = optarg; break;
         case 'h': doctor_usage(stdout); return EXIT_OK;
-        default: doctor_usage(stderr); return EXIT_USAGE;
+        default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }
     if (optind < argc) {
-        doctor_usage(stderr);
-        return EXIT_USAGE;
+        fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+        return cli_usage_hint(prog, EXIT_USAGE);
     }
     cmboot_doctor_report *r = malloc(sizeof *r);
     if (!r) {
@@ -135,6 +164,7 @@ int cmd_doctor(int argc, char **argv)
         free(r);
         return EXIT_HOST;
     }
+    sort_by_port(r);
     if (json)
         print_json(r);
     else

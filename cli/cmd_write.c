@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmboot/text.h"
+#include "cli_util.h"
 #include "cmd_write.h"
 #include "commands.h"
 #include "signals.h"
@@ -118,15 +120,23 @@ int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, con
                 fprintf(stderr, "cmboot: cannot write the report to %s\n", report_path);
         }
     }
-    if (!ui->out.json) {
-        if (rc == CMBOOT_OK) {
-            char a[32];
-            fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res->bytes_written, a, sizeof a),
-                    target, (double)(res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] + res->phase_ms[CMBOOT_FLASH_PHASE_SYNC]) / 1000.0,
-                    res->verified ? ", verified" : " (not verified)");
-        } else {
-            fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res->reason[0] ? res->reason : cmboot_strerror(rc));
-        }
+    if (rc == CMBOOT_OK && !ui->out.json) {
+        char a[32];
+        fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res->bytes_written, a, sizeof a),
+                target, (double)(res->phase_ms[CMBOOT_FLASH_PHASE_WRITE] + res->phase_ms[CMBOOT_FLASH_PHASE_SYNC]) / 1000.0,
+                res->verified ? ", verified" : " (not verified)");
+    } else if (rc != CMBOOT_OK) {
+        /* Also beside JSON (off a terminal): one line a person reads in a log; the report names the code. */
+        int ec = flash_exit_code(rc, res->target_touched);
+        char *why = res->reason[0] ? cmboot_text_terminal(res->reason, NULL) : NULL;
+        if (why)
+            fprintf(stderr, "cmboot: %s%s\n", why, ec == EXIT_REFUSED ? " (nothing was written)" : "");
+        else
+            fprintf(stderr, "cmboot: %s: %s\n", ec == EXIT_REFUSED ? "target refused, nothing was written"
+                                                : ec == EXIT_CANCELLED ? "interrupted"
+                                                                       : "writing failed",
+                    cmboot_strerror(rc));
+        free(why);
     }
     return flash_exit_code(rc, res->target_touched);
 }
@@ -207,6 +217,9 @@ int cmd_write(int argc, char **argv)
     flash_env_from_environment(&cfg.env);
     bool json = false;
     const char *report_path = NULL;
+    uint64_t u;
+    static char prog[] = "cmboot write"; /* getopt's messages name argv[0] */
+    argv[0] = prog;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -219,11 +232,23 @@ int cmd_write(int argc, char **argv)
         case OPT_PARTITION_OK: cfg.target_flags |= CMBOOT_TARGET_PARTITION_OK; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
-        case OPT_BUFSIZE: cfg.buffer_size = (size_t)strtoull(optarg, NULL, 0); break;
-        case OPT_BUFFERS: cfg.buffers = (unsigned)strtoul(optarg, NULL, 0); break;
+        case OPT_BUFSIZE: /* the writer's limits: direct I/O alignment, 12 MiB of queue in all */
+            if (cli_opt_bytes(prog, "--buffer-size", optarg, 4096, 6u << 20, 4096, &u) < 0)
+                return EXIT_USAGE;
+            cfg.buffer_size = (size_t)u;
+            break;
+        case OPT_BUFFERS:
+            if (cli_opt_uint(prog, "--buffers", optarg, 2, 64, &u) < 0)
+                return EXIT_USAGE;
+            cfg.buffers = (unsigned)u;
+            break;
         case 'h': write_usage(stdout); return EXIT_OK;
-        default: write_usage(stderr); return EXIT_USAGE;
+        default: return cli_usage_hint(prog, EXIT_USAGE);
         }
+    }
+    if (argc - optind > 2) {
+        fprintf(stderr, "%s: unexpected argument '%s' (IMAGE and DEV only)\n", prog, argv[optind + 2]);
+        return cli_usage_hint(prog, EXIT_USAGE);
     }
     if (argc - optind != 2) {
         write_usage(stderr);
