@@ -164,7 +164,7 @@ const char *cli_boot_failure_text(int rc, unsigned boards, int64_t wait_first_ms
         break;
     case CMBOOT_ERR_NOT_FOUND:
         if (!boards)
-            return "no boot files for any board (see the warnings above; pass -d DIR, or install rpiboot)";
+            return "no boot files for any board (pass -d DIR with the boot files, or install rpiboot; -v shows where cmboot looked)";
         break;
     case CMBOOT_ERR_CANCELLED:
         snprintf(buf, size, "interrupted%s%s%s", cause ? " (" : "", cause ? cause : "", cause ? ")" : "");

@@ -188,10 +188,12 @@ static void write_usage(FILE *f)
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
             "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
-            "                     3 x 128 KiB with --no-verify and no bmap)\n\n"
+            "                     3 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n\n"
             "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
             "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
+
+#define WRITE_QUEUE_MAX (12u << 20) /* buffers x buffer size the writer accepts (src/flash/writer.c) */
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS, OPT_RAW };
 enum { OPT_CREATE = 1100, OPT_PARTITION_OK };
@@ -233,18 +235,26 @@ int cmd_write(int argc, char **argv)
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
         case OPT_BUFSIZE: /* the writer's limits: direct I/O alignment, 12 MiB of queue in all */
-            if (cli_opt_bytes(prog, "--buffer-size", optarg, 4096, 6u << 20, 4096, &u) < 0)
+            if (cli_opt_bytes(prog, "--buffer-size", optarg, 4096, WRITE_QUEUE_MAX / 2, 4096, &u) < 0)
                 return EXIT_USAGE;
             cfg.buffer_size = (size_t)u;
             break;
         case OPT_BUFFERS:
-            if (cli_opt_uint(prog, "--buffers", optarg, 2, 64, &u) < 0)
+            if (cli_opt_uint(prog, "--buffers", optarg, 2, WRITE_QUEUE_MAX / 4096, &u) < 0)
                 return EXIT_USAGE;
             cfg.buffers = (unsigned)u;
             break;
         case 'h': write_usage(stdout); return EXIT_OK;
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
+    }
+    /* Unset, they are at most 4 buffers, of at most 1 MiB (by source): the queue must fit the writer's cap. */
+    unsigned nbuf = cfg.buffers ? cfg.buffers : 4;
+    size_t bufsize = cfg.buffer_size ? cfg.buffer_size : (size_t)1 << 20;
+    if ((uint64_t)nbuf * bufsize > WRITE_QUEUE_MAX) {
+        fprintf(stderr, "%s: %u buffers of %zu bytes (--buffers, --buffer-size) are more than the %u MiB the writer "
+                        "may queue\n", prog, nbuf, bufsize, WRITE_QUEUE_MAX >> 20);
+        return EXIT_USAGE;
     }
     if (argc - optind > 2) {
         fprintf(stderr, "%s: unexpected argument '%s' (IMAGE and DEV only)\n", prog, argv[optind + 2]);
