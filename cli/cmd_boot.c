@@ -298,6 +298,10 @@ int cmd_boot(int argc, char **argv)
     cfg.metadata_stdout = !json;
 
     /* Say at once what the host lacks instead of waiting for a board that can never appear. */
+    if (!cli_discovery_known(discovery)) {
+        fprintf(stderr, "%s: unknown discovery backend '%s' (sysfs or libusb)\n", prog, discovery);
+        return usage_exit;
+    }
     char why[4200];
     if (cli_usb_absent(discovery, why, sizeof why)) {
         fprintf(stderr, "%s: %s, so no board can appear; run `cmboot doctor` for the fix\n", prog, why);

@@ -24,6 +24,11 @@ static const char *env_or_null(const char *name)
     return v && *v ? v : NULL;
 }
 
+bool cli_discovery_known(const char *name)
+{
+    return !name || !*name || strcmp(name, "sysfs") == 0 || strcmp(name, "libusb") == 0;
+}
+
 int cli_discovery_open(cmboot_ctx *ctx, const char *name, cmboot_discovery *out)
 {
     if (!out)

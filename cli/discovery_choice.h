@@ -2,6 +2,7 @@
 #ifndef CMBOOT_CLI_DISCOVERY_CHOICE_H
 #define CMBOOT_CLI_DISCOVERY_CHOICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "cmboot/session.h"
@@ -16,6 +17,9 @@ int cli_discovery_open(cmboot_ctx *ctx, const char *name, cmboot_discovery *out)
  * CMBOOT_SYS_ROOT like the backend does; libusb needs a kernel with USB as much. Commands that wait for
  * boards check this first: waiting would never end. */
 const char *cli_usb_absent(const char *name, char *buf, size_t size);
+
+/* Whether `name` names a backend (NULL or "" = the default). */
+bool cli_discovery_known(const char *name);
 
 /* The default backend name on this platform. */
 const char *cli_discovery_default(void);

@@ -99,5 +99,16 @@ on_tty 2 write-tty write "$T/img" "$T/nodir/disk"
 tty_line write-tty "$T/write-tty" "^cmboot: .*does not exist"
 no_enum_names write-tty "$T/write-tty"
 
+# 4. Other usage errors say what is wrong in one line: an unknown backend (it used to be "cannot watch for
+#    USB devices: invalid argument"); `cmboot help CMD` is that command's help.
+off_tty 2 disc-boot boot --discovery foo
+one_human_line "boot --discovery foo" "$T/disc-boot.err" "unknown discovery backend 'foo'"
+off_tty 255 disc-rpiboot --discovery foo
+one_human_line "--discovery foo" "$T/disc-rpiboot.err" "unknown discovery backend 'foo'"
+off_tty 2 disc-flash flash "$T/img" --discovery foo
+one_human_line "flash --discovery foo" "$T/disc-flash.err" "unknown discovery backend 'foo'"
+off_tty 0 help-flash help flash
+grep -q "^usage: cmboot flash IMAGE" "$T/help-flash.out" || fail "cmboot help flash: $(head -2 "$T/help-flash.out")"
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all output-mode checks passed"
