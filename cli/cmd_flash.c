@@ -201,6 +201,10 @@ int cmd_flash(int argc, char **argv)
         fprintf(stderr, "cmboot: '%s' is not a port path (BUS-P1.P2..., e.g. 1-1.3)\n", bcfg.port_path);
         return EXIT_USAGE;
     }
+    if (!cli_discovery_known(discovery)) {
+        fprintf(stderr, "%s: unknown discovery backend '%s' (sysfs or libusb)\n", prog, discovery);
+        return EXIT_USAGE;
+    }
     cmboot_flash_job *job = NULL;
     if (cmboot_flash_job_new(&fcfg, &job) != CMBOOT_OK)
         return EXIT_HOST;
@@ -212,11 +216,6 @@ int cmd_flash(int argc, char **argv)
     }
 
     /* Booting needs USB: say at once when this host has none instead of waiting for ever. */
-    if (!cli_discovery_known(discovery)) {
-        fprintf(stderr, "%s: unknown discovery backend '%s' (sysfs or libusb)\n", prog, discovery);
-        cmboot_flash_job_free(job);
-        return EXIT_USAGE;
-    }
     char why[4200];
     if (cli_usb_absent(discovery, why, sizeof why)) {
         fprintf(stderr, "%s: %s, so no board can appear; run `cmboot doctor` for the fix\n", prog, why);
