@@ -1,11 +1,13 @@
 /* `cmboot boot` (and plain `cmboot`): rpiboot's flags with the same meaning, plus long options. */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <limits.h>
 
 #include "cmboot/cmboot.h"
 #include "cli_util.h"
@@ -13,6 +15,9 @@
 #include "discovery_choice.h"
 #include "output.h"
 #include "signals.h"
+
+#define MAX_SECONDS_MS (1000000 * 1000LL) /* a million seconds: any longer wait is a typo */
+#define MAX_BOARDS 1000000
 
 static void boot_usage(FILE *f)
 {
@@ -38,7 +43,7 @@ static void boot_usage(FILE *f)
             "      --discovery=NAME   sysfs (default on Linux: works without udev) or libusb\n"
             "      --wait-msd         follow each board until its mass-storage stage appears\n"
             "      --boards N         stop after N boards (default 1, or forever with -l)\n"
-            "      --timeout SEC      give up when no board appears within SEC seconds (default: wait forever)\n"
+            "      --timeout SEC      give up when no board appears within SEC seconds (0 or default: for ever)\n"
             "      --stage-timeout SEC  deadline for the second stage to appear after the ROM (default 15)\n"
             "      --next-stage-timeout SEC  deadline for the stage after Done (mass storage, fastboot; default 60)\n"
             "      --request-timeout SEC  wait per file-server request before asking again (default 20, as rpiboot)\n"
@@ -95,15 +100,49 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-static int is_port_number_flag(const char *a, int *port)
+/* rpiboot's -0..-98: "-" and digits only. */
+static bool is_port_number_flag(const char *a)
 {
     if (a[0] != '-' || !isdigit((unsigned char)a[1]))
-        return 0;
+        return false;
     for (const char *p = a + 1; *p; p++)
         if (!isdigit((unsigned char)*p))
-            return 0;
-    *port = atoi(a + 1);
-    return 1;
+            return false;
+    return true;
+}
+
+#define BOOT_SHORT_OPTS "d:olvVsm:p:i:j:h"
+
+/* Whether word a takes the next word as its value, as getopt will read it: then a "-5" after --timeout is
+ * that option's (bad) value, never a port number flag. */
+static bool takes_next_word(const char *a)
+{
+    if (a[0] != '-' || !a[1])
+        return false;
+    if (a[1] == '-') {
+        const char *name = a + 2;
+        if (!*name || strchr(name, '='))
+            return false;
+        size_t len = strlen(name);
+        int matches = 0, has_arg = no_argument;
+        for (const struct option *o = long_opts; o->name; o++) {
+            if (strncmp(o->name, name, len) != 0)
+                continue;
+            if (strlen(o->name) == len)
+                return o->has_arg == required_argument; /* exact beats abbreviations */
+            matches++;
+            has_arg = o->has_arg;
+        }
+        return matches == 1 && has_arg == required_argument;
+    }
+    for (const char *p = a + 1; *p; p++) {
+        const char *o = strchr(BOOT_SHORT_OPTS, *p);
+        if (!o || *p == ':')
+            return false;
+        if (o[1] == ':')
+            return p[1] == 0; /* "-d DIR" takes the next word, "-dDIR" does not */
+    }
+    return false;
 }
 
 int cmd_boot(int argc, char **argv)
@@ -119,33 +158,47 @@ int cmd_boot(int argc, char **argv)
     cmboot_bulk_tuning bulk;
     cmboot_bulk_tuning_default(&bulk);
     int64_t ms;
+    uint64_t u;
     bool metadata_to_stdout = false;
     /* Called as rpiboot (no subcommand): usage errors exit as rpiboot's do, so scripts see the same codes. */
-    const int usage_exit = strcmp(argv[0], "boot") == 0 ? EXIT_USAGE : EXIT_REFERENCE_USAGE;
+    const bool subcommand = strcmp(argv[0], "boot") == 0;
+    const int usage_exit = subcommand ? EXIT_USAGE : EXIT_REFERENCE_USAGE;
+    static char prog_boot[] = "cmboot boot", prog_plain[] = "cmboot"; /* getopt's messages name argv[0] */
+    char *prog = subcommand ? prog_boot : prog_plain;
 
     /* rpiboot's -0..-98 and its optional-argument -j are not getopt options: take them out first. */
     char **args = calloc((size_t)argc + 1, sizeof *args);
     if (!args)
         return EXIT_HOST;
     int n = 0;
-    for (int i = 0; i < argc; i++) {
-        int p;
-        if (i > 0 && is_port_number_flag(argv[i], &p)) {
-            if (p > 98) {
-                fprintf(stderr, "cmboot: port number %d out of range 0..98\n", p);
+    args[n++] = prog;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                args[n++] = argv[i++];
+            break;
+        }
+        if (is_port_number_flag(argv[i])) {
+            errno = 0;
+            unsigned long long p = strtoull(argv[i] + 1, NULL, 10); /* digits only, checked above */
+            if (errno || p > 98) {
+                fprintf(stderr, "%s: port number flag %s out of range (-0 to -98)\n", prog, argv[i]);
                 free(args);
                 return usage_exit;
             }
-            port_number = p;
-        } else if (i > 0 && strcmp(argv[i], "-j") == 0 && (i + 1 >= argc || argv[i + 1][0] == '-')) {
+            port_number = (int)p;
+        } else if (strcmp(argv[i], "-j") == 0 && (i + 1 >= argc || argv[i + 1][0] == '-')) {
             metadata_to_stdout = true; /* rpiboot: -j without a path prints the metadata on stdout */
+        } else if (takes_next_word(argv[i]) && i + 1 < argc) {
+            args[n++] = argv[i++];
+            args[n++] = argv[i];
         } else {
             args[n++] = argv[i];
         }
     }
     optind = 1;
     int c;
-    while ((c = getopt_long(n, args, "d:olvVsm:p:i:j:h", long_opts, NULL)) != -1) {
+    while ((c = getopt_long(n, args, BOOT_SHORT_OPTS, long_opts, NULL)) != -1) {
         switch (c) {
         case 'd': cfg.boot_dir = optarg; break;
         case 'o': cfg.overlay = true; break;
@@ -154,8 +207,8 @@ int cmd_boot(int argc, char **argv)
         case 'V': printf("cmboot %s\n", cmboot_version()); free(args); return EXIT_OK;
         case 's': cfg.signed_boot = true; break;
         case 'm': /* poll delay of the reference: nothing to poll here, but rpiboot refuses 0 or a non-number */
-            if (strtol(optarg, NULL, 10) == 0)
-                goto bad;
+            if (cli_opt_uint(prog, "-m", optarg, 1, INT_MAX, &u) < 0)
+                goto bad_value;
             break;
         case 'p': cfg.port_path = optarg; break;
         case 'i': cfg.serial = optarg; break;
@@ -165,35 +218,51 @@ int cmd_boot(int argc, char **argv)
         case OPT_DISCOVERY: discovery = optarg; break;
         case OPT_WAIT_MSD: cfg.wait_mass_storage = true; break;
         case OPT_TIMEOUT:
-            if (cli_parse_seconds(optarg, &ms) < 0)
-                goto bad;
+            if (cli_opt_seconds(prog, "--timeout", optarg, 0, MAX_SECONDS_MS, &ms) < 0)
+                goto bad_value;
             cfg.wait_first_ms = ms;
             break;
         case OPT_STAGE_TIMEOUT:
-            if (cli_parse_seconds(optarg, &ms) < 0)
-                goto bad;
+            if (cli_opt_seconds(prog, "--stage-timeout", optarg, 1, MAX_SECONDS_MS, &ms) < 0)
+                goto bad_value;
             cfg.stage_timeout_ms = (unsigned)ms;
             break;
         case OPT_NEXT_STAGE_TIMEOUT:
-            if (cli_parse_seconds(optarg, &ms) < 0)
-                goto bad;
+            if (cli_opt_seconds(prog, "--next-stage-timeout", optarg, 1, MAX_SECONDS_MS, &ms) < 0)
+                goto bad_value;
             cfg.next_stage_timeout_ms = (unsigned)ms;
             break;
         case OPT_REQUEST_TIMEOUT:
-            if (cli_parse_seconds(optarg, &ms) < 0 || ms == 0)
-                goto bad;
+            if (cli_opt_seconds(prog, "--request-timeout", optarg, 1, MAX_SECONDS_MS, &ms) < 0)
+                goto bad_value;
             limits.request_timeout_ms = (unsigned)ms;
             break;
         case OPT_REQUEST_IDLE_LIMIT:
-            if (cli_parse_seconds(optarg, &ms) < 0)
-                goto bad;
+            if (cli_opt_seconds(prog, "--request-idle-limit", optarg, 0, MAX_SECONDS_MS, &ms) < 0)
+                goto bad_value;
             limits.request_idle_limit_ms = (unsigned)ms;
             break;
         case OPT_STRICT_CONFINE: cfg.strict_confine = true; break;
-        case OPT_BOARDS: cfg.max_boards = (unsigned)atoi(optarg); break;
-        case OPT_CHUNK: limits.chunk_size = (size_t)strtoul(optarg, NULL, 0); break;
-        case OPT_PIECE: bulk.piece_size = (size_t)strtoul(optarg, NULL, 0); break;
-        case OPT_INFLIGHT: bulk.in_flight = (unsigned)strtoul(optarg, NULL, 0); break;
+        case OPT_BOARDS:
+            if (cli_opt_uint(prog, "--boards", optarg, 1, MAX_BOARDS, &u) < 0)
+                goto bad_value;
+            cfg.max_boards = (unsigned)u;
+            break;
+        case OPT_CHUNK: /* each file is read and sent in pieces of this size, one buffer per board */
+            if (cli_opt_bytes(prog, "--chunk-size", optarg, 512, 256u << 20, 1, &u) < 0)
+                goto bad_value;
+            limits.chunk_size = (size_t)u;
+            break;
+        case OPT_PIECE: /* the libusb transport takes whole 512-byte packets, up to 16 MiB */
+            if (cli_opt_bytes(prog, "--bulk-piece", optarg, 512, 16u << 20, 512, &u) < 0)
+                goto bad_value;
+            bulk.piece_size = (size_t)u;
+            break;
+        case OPT_INFLIGHT:
+            if (cli_opt_uint(prog, "--in-flight", optarg, 1, 16, &u) < 0)
+                goto bad_value;
+            bulk.in_flight = (unsigned)u;
+            break;
         default: goto bad;
         }
     }
@@ -233,10 +302,13 @@ int cmd_boot(int argc, char **argv)
     cfg.metadata_stdout = !json;
 
     /* Say at once what the host lacks instead of waiting for a board that can never appear. */
-    if ((!discovery || strcmp(discovery, "sysfs") == 0) && !getenv("CMBOOT_SYS_ROOT") &&
-        access("/sys/bus/usb", F_OK) != 0) {
-        fprintf(stderr, "cmboot: this kernel has no USB support (/sys/bus/usb is missing), so no board can "
-                        "appear; run `cmboot doctor` for the fix\n");
+    if (!cli_discovery_known(discovery)) {
+        fprintf(stderr, "%s: unknown discovery backend '%s' (sysfs or libusb)\n", prog, discovery);
+        return usage_exit;
+    }
+    char why[4200];
+    if (cli_usb_absent(discovery, why, sizeof why)) {
+        fprintf(stderr, "%s: %s, so no board can appear; run `cmboot doctor` for the fix\n", prog, why);
         return EXIT_HOST;
     }
     cli_output out;
@@ -271,10 +343,14 @@ int cmd_boot(int argc, char **argv)
     disc.ops->destroy(disc.self);
     cli_cancel_targets(NULL, NULL);
     cmboot_ctx_free(ctx);
+    char text[256];
+    const char *msg = rc ? cli_boot_failure_text(rc, (unsigned)boards, cfg.wait_first_ms, cli_cancel_cause(), text, sizeof text)
+                         : cmboot_strerror(rc);
     if (json)
-        cli_json_line("result", "result", rc ? cmboot_error_name(rc) : "ok", "message", cmboot_strerror(rc), (const char *)NULL);
-    else if (rc)
-        fprintf(stderr, "cmboot: %s\n", cmboot_strerror(rc));
+        cli_json_line("result", "result", rc ? cmboot_error_name(rc) : "ok", "message", msg, (const char *)NULL);
+    /* One human line on stderr for a failure, also beside JSON: a script's log shows why without parsing. */
+    if (rc)
+        fprintf(stderr, "%s: %s\n", prog, msg);
     switch (rc) {
     case CMBOOT_OK: return EXIT_OK;
     case CMBOOT_ERR_TIMEOUT: return boards ? EXIT_FAILURE_BOARD : EXIT_NO_BOARD;
@@ -286,6 +362,8 @@ int cmd_boot(int argc, char **argv)
     }
 bad:
     free(args);
-    boot_usage(stderr);
+    return cli_usage_hint(prog, usage_exit);
+bad_value:
+    free(args);
     return usage_exit;
 }

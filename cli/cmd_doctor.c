@@ -7,6 +7,7 @@
 
 #include "cmboot/cmboot.h"
 #include "cmboot/doctor.h"
+#include "cli_util.h"
 #include "commands.h"
 
 static void doctor_usage(FILE *f)
@@ -107,6 +108,8 @@ int cmd_doctor(int argc, char **argv)
     cmboot_doctor_config_default(&cfg);
     bool json = false;
     int c;
+    static char prog[] = "cmboot doctor"; /* getopt's messages name argv[0] */
+    argv[0] = prog;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hd:", longopts, NULL)) != -1) {
         switch (c) {
@@ -117,12 +120,12 @@ int cmd_doctor(int argc, char **argv)
         case OPT_KCONFIG: cfg.kernel_config = optarg; break;
         case 'd': cfg.boot_dir = optarg; break;
         case 'h': doctor_usage(stdout); return EXIT_OK;
-        default: doctor_usage(stderr); return EXIT_USAGE;
+        default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }
     if (optind < argc) {
-        doctor_usage(stderr);
-        return EXIT_USAGE;
+        fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+        return cli_usage_hint(prog, EXIT_USAGE);
     }
     cmboot_doctor_report *r = NULL;
     int rc = cmboot_doctor_report_new(&r);

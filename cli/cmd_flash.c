@@ -14,6 +14,7 @@
 #include "signals.h"
 
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
+#define MAX_SECONDS_MS (1000000 * 1000LL) /* a million seconds: any longer wait is a typo */
 
 /* Events of the whole job: the boot's to the event printer, the writer's (from its first phase on) to the
  * progress bar. */
@@ -43,6 +44,13 @@ static void flash_event(void *user, const cmboot_event *ev)
         fprintf(stderr, "[%s] waiting for its disk...\n", ev->device_id);
 }
 
+/* Library logs go to the job's output (the context has one user pointer for logs and events: the watch). */
+static void flash_log(void *user, const char *device_id, cmboot_log_level level, const char *msg)
+{
+    flash_watch *w = user;
+    cli_log_cb(&w->ui->out, device_id, level, msg);
+}
+
 static void flash_usage(FILE *f)
 {
     fprintf(f,
@@ -63,7 +71,7 @@ static void flash_usage(FILE *f)
             "  -d, --dir DIR        boot files (a mass-storage payload, e.g. usbboot's mass-storage-gadget64)\n"
             "  -j, --metadata-dir DIR  also write the board's metadata to DIR/<serial>.json\n"
             "  --discovery=NAME     sysfs (default on Linux) or libusb\n"
-            "  --timeout SEC        give up when no board appears (default: wait forever)\n"
+            "  --timeout SEC        give up when no board appears (0 or default: wait for ever)\n"
             "  --pair-timeout SEC   deadline for the disk to appear after the mass-storage stage (default 60)\n"
             "  --json               events and the report as JSON lines on stdout\n"
             "  --report FILE        also save the JSON report in FILE\n\n"
@@ -93,7 +101,7 @@ static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *c
 }
 
 /* Message and exit code of a job that stopped before writing. */
-static int boot_or_pair_failed(const cmboot_flash_job *job)
+static int boot_or_pair_failed(const cmboot_flash_job *job, int64_t wait_first_ms)
 {
     int rc = cmboot_flash_job_error(job);
     const cmboot_board_result *board = cmboot_flash_job_board(job);
@@ -108,7 +116,9 @@ static int boot_or_pair_failed(const cmboot_flash_job *job)
                         "boot it with a mass-storage payload (e.g. -d mass-storage-gadget64)\n", board->port_path);
         return EXIT_FAILURE_BOARD;
     }
-    fprintf(stderr, "cmboot: booting failed: %s\n", cmboot_strerror(rc));
+    char text[256];
+    fprintf(stderr, "cmboot flash: %s\n",
+            cli_boot_failure_text(rc, board ? 1 : 0, wait_first_ms, cli_cancel_cause(), text, sizeof text));
     return rc == CMBOOT_ERR_CANCELLED            ? EXIT_CANCELLED
            : rc == CMBOOT_ERR_TIMEOUT && !board ? EXIT_NO_BOARD
            : rc == CMBOOT_ERR_ACCESS            ? EXIT_HOST
@@ -148,6 +158,8 @@ int cmd_flash(int argc, char **argv)
     int verbosity = 0;
     const char *report_path = NULL, *discovery = NULL;
     int64_t pair_timeout = DEFAULT_PAIR_TIMEOUT_MS, ms;
+    static char prog[] = "cmboot flash"; /* getopt's messages name argv[0] */
+    argv[0] = prog;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "p:i:d:j:vh", opts, NULL)) != -1) {
@@ -162,13 +174,13 @@ int cmd_flash(int argc, char **argv)
         case OPT_REPORT: report_path = optarg; break;
         case OPT_DISCOVERY: discovery = optarg; break;
         case OPT_TIMEOUT:
-            if (cli_parse_seconds(optarg, &ms) < 0)
-                goto usage;
+            if (cli_opt_seconds(prog, "--timeout", optarg, 0, MAX_SECONDS_MS, &ms) < 0)
+                return EXIT_USAGE;
             bcfg.wait_first_ms = ms;
             break;
         case OPT_PAIR_TIMEOUT:
-            if (cli_parse_seconds(optarg, &ms) < 0)
-                goto usage;
+            if (cli_opt_seconds(prog, "--pair-timeout", optarg, 1, MAX_SECONDS_MS, &ms) < 0)
+                return EXIT_USAGE;
             pair_timeout = ms;
             break;
         case 'p': bcfg.port_path = optarg; break;
@@ -177,14 +189,22 @@ int cmd_flash(int argc, char **argv)
         case 'j': bcfg.metadata_dir = optarg; break;
         case 'v': verbosity++; break;
         case 'h': flash_usage(stdout); return EXIT_OK;
-        default: goto usage;
+        default: return cli_usage_hint(prog, EXIT_USAGE);
         }
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "%s: unexpected argument '%s' (one IMAGE only)\n", prog, argv[optind + 1]);
+        return cli_usage_hint(prog, EXIT_USAGE);
     }
     if (argc - optind != 1)
         goto usage;
     fcfg.image = argv[optind];
     if (bcfg.port_path && !cmboot_port_path_valid(bcfg.port_path)) {
         fprintf(stderr, "cmboot: '%s' is not a port path (BUS-P1.P2..., e.g. 1-1.3)\n", bcfg.port_path);
+        return EXIT_USAGE;
+    }
+    if (!cli_discovery_known(discovery)) {
+        fprintf(stderr, "%s: unknown discovery backend '%s' (sysfs or libusb)\n", prog, discovery);
         return EXIT_USAGE;
     }
     cmboot_flash_job *job = NULL;
@@ -197,13 +217,20 @@ int cmd_flash(int argc, char **argv)
         return ec;
     }
 
+    /* Booting needs USB: say at once when this host has none instead of waiting for ever. */
+    char why[4200];
+    if (cli_usb_absent(discovery, why, sizeof why)) {
+        fprintf(stderr, "%s: %s, so no board can appear; run `cmboot doctor` for the fix\n", prog, why);
+        cmboot_flash_job_free(job);
+        return EXIT_HOST;
+    }
     flash_ui ui;
     flash_ui_init(&ui, json);
     ui.out.verbosity = verbosity;
     flash_watch watch = {&ui, PTHREAD_MUTEX_INITIALIZER, false, fcfg.target == NULL};
     cmboot_ctx_config ccfg;
     cmboot_ctx_config_default(&ccfg);
-    ccfg.log = cli_log_cb;
+    ccfg.log = flash_log;
     ccfg.event = flash_event;
     ccfg.user = &watch;
     ccfg.log_level = cli_log_level(verbosity);
@@ -234,7 +261,7 @@ int cmd_flash(int argc, char **argv)
     int ec;
     const cmboot_flash_result *res = cmboot_flash_job_flash(job);
     if (!res) {
-        ec = boot_or_pair_failed(job);
+        ec = boot_or_pair_failed(job, bcfg.wait_first_ms);
     } else {
         char *text = NULL;
         if (cmboot_flash_job_report_json(job, &text) != CMBOOT_OK)

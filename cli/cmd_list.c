@@ -3,9 +3,9 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmboot/cmboot.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "discovery_choice.h"
 #include "output.h"
@@ -41,7 +41,7 @@ static void remember(cmboot_device_info *list, size_t *n, const cmboot_device_ev
 
 static int by_port(const void *a, const void *b)
 {
-    return strcmp(((const cmboot_device_info *)a)->port_path, ((const cmboot_device_info *)b)->port_path);
+    return cmboot_port_path_compare(((const cmboot_device_info *)a)->port_path, ((const cmboot_device_info *)b)->port_path);
 }
 
 static json_object *board_json(const cmboot_device_info *b)
@@ -73,28 +73,33 @@ int cmd_list(int argc, char **argv)
     const char *discovery = NULL;
     long wait_ms = 100;
     int verbosity = 0, c;
+    uint64_t u;
+    static char prog[] = "cmboot list"; /* getopt's messages name argv[0] */
+    argv[0] = prog;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_JSON: json = true; break;
         case OPT_DISCOVERY: discovery = optarg; break;
-        case OPT_WAIT: {
-            char *end;
-            wait_ms = strtol(optarg, &end, 10);
-            if (*end || wait_ms < 0 || wait_ms > 3600000) {
-                fprintf(stderr, "cmboot list: --wait wants milliseconds (0..3600000)\n");
+        case OPT_WAIT:
+            if (cli_opt_uint(prog, "--wait", optarg, 0, 3600000, &u) < 0)
                 return EXIT_USAGE;
-            }
+            wait_ms = (long)u;
             break;
-        }
         case 'v': verbosity++; break;
         case 'h': list_usage(stdout); return EXIT_OK;
-        default: list_usage(stderr); return EXIT_USAGE;
+        default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }
     if (optind < argc) {
-        list_usage(stderr);
-        return EXIT_USAGE;
+        fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+        return cli_usage_hint(prog, EXIT_USAGE);
+    }
+    /* Boards cannot appear on a host without USB: say so (exit 4) rather than list nothing. */
+    char why[4200];
+    if (cli_usb_absent(discovery, why, sizeof why)) {
+        fprintf(stderr, "%s: %s, so no board can appear; run `cmboot doctor` for the fix\n", prog, why);
+        return EXIT_HOST;
     }
     cli_output out;
     cli_output_init(&out, json, verbosity);
@@ -110,7 +115,7 @@ int cmd_list(int argc, char **argv)
     cmboot_discovery disc;
     int rc = cli_discovery_open(ctx, discovery, &disc);
     if (rc == CMBOOT_ERR_INVALID_ARG) {
-        fprintf(stderr, "cmboot list: unknown discovery backend '%s' (sysfs or libusb)\n", discovery);
+        fprintf(stderr, "%s: unknown discovery backend '%s' (sysfs or libusb)\n", prog, discovery);
         cmboot_ctx_free(ctx);
         return EXIT_USAGE;
     }
@@ -144,8 +149,6 @@ int cmd_list(int argc, char **argv)
     }
     if (n == 0) {
         printf("No board in boot mode or mass-storage mode found.\n");
-        if (access("/sys/bus/usb", F_OK) != 0 && (!discovery || strcmp(discovery, "sysfs") == 0))
-            printf("This kernel shows no USB support at all: run `cmboot doctor` for why and what to do.\n");
         return EXIT_OK;
     }
     printf("%-16s %-8s %-13s %-9s %-18s\n", "PORT", "SOC", "STAGE", "USB ID", "SERIAL");

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmboot/text.h"
+#include "cli_util.h"
 #include "cmd_write.h"
 #include "commands.h"
 #include "signals.h"
@@ -119,16 +121,24 @@ int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, con
                 fprintf(stderr, "cmboot: cannot write the report to %s\n", report_path);
         }
     }
-    if (!ui->out.json) {
-        if (rc == CMBOOT_OK) {
-            char a[32];
-            fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res->bytes_written, a, sizeof a),
-                    target, (double)(cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_WRITE) +
-                              cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_SYNC)) / 1000.0,
-                    res->verified ? ", verified" : " (not verified)");
-        } else {
-            fprintf(stderr, "cmboot: %s: %s\n", cmboot_error_name(rc), res->reason[0] ? res->reason : cmboot_strerror(rc));
-        }
+    if (rc == CMBOOT_OK && !ui->out.json) {
+        char a[32];
+        fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res->bytes_written, a, sizeof a),
+                target, (double)(cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_WRITE) +
+                          cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_SYNC)) / 1000.0,
+                res->verified ? ", verified" : " (not verified)");
+    } else if (rc != CMBOOT_OK) {
+        /* Also beside JSON (off a terminal): one line a person reads in a log; the report names the code. */
+        int ec = flash_exit_code(rc, res->target_touched);
+        char *why = res->reason[0] ? cmboot_text_terminal(res->reason, NULL) : NULL;
+        if (why)
+            fprintf(stderr, "cmboot: %s%s\n", why, ec == EXIT_REFUSED ? " (nothing was written)" : "");
+        else
+            fprintf(stderr, "cmboot: %s: %s\n", ec == EXIT_REFUSED ? "target refused, nothing was written"
+                                                : ec == EXIT_CANCELLED ? "interrupted"
+                                                                       : "writing failed",
+                    cmboot_strerror(rc));
+        free(why);
     }
     return flash_exit_code(rc, res->target_touched);
 }
@@ -186,10 +196,12 @@ static void write_usage(FILE *f)
             "  --json             events and the report as JSON lines on stdout\n"
             "  --report FILE      also save the JSON report in FILE\n"
             "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
-            "                     3 x 128 KiB with --no-verify and no bmap)\n\n"
+            "                     3 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n\n"
             "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
             "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
+
+#define WRITE_QUEUE_MAX (12u << 20) /* buffers x buffer size the writer accepts (src/flash/writer.c) */
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS, OPT_RAW };
 enum { OPT_CREATE = 1100, OPT_PARTITION_OK };
@@ -217,6 +229,9 @@ int cmd_write(int argc, char **argv)
     cfg.env = &env;
     bool json = false;
     const char *report_path = NULL;
+    uint64_t u;
+    static char prog[] = "cmboot write"; /* getopt's messages name argv[0] */
+    argv[0] = prog;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -229,11 +244,31 @@ int cmd_write(int argc, char **argv)
         case OPT_PARTITION_OK: cfg.target_flags |= CMBOOT_TARGET_PARTITION_OK; break;
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
-        case OPT_BUFSIZE: cfg.buffer_size = (size_t)strtoull(optarg, NULL, 0); break;
-        case OPT_BUFFERS: cfg.buffers = (unsigned)strtoul(optarg, NULL, 0); break;
+        case OPT_BUFSIZE: /* the writer's limits: direct I/O alignment, 12 MiB of queue in all */
+            if (cli_opt_bytes(prog, "--buffer-size", optarg, 4096, WRITE_QUEUE_MAX / 2, 4096, &u) < 0)
+                return EXIT_USAGE;
+            cfg.buffer_size = (size_t)u;
+            break;
+        case OPT_BUFFERS:
+            if (cli_opt_uint(prog, "--buffers", optarg, 2, WRITE_QUEUE_MAX / 4096, &u) < 0)
+                return EXIT_USAGE;
+            cfg.buffers = (unsigned)u;
+            break;
         case 'h': write_usage(stdout); return EXIT_OK;
-        default: write_usage(stderr); return EXIT_USAGE;
+        default: return cli_usage_hint(prog, EXIT_USAGE);
         }
+    }
+    /* Unset, they are at most 4 buffers, of at most 1 MiB (by source): the queue must fit the writer's cap. */
+    unsigned nbuf = cfg.buffers ? cfg.buffers : 4;
+    size_t bufsize = cfg.buffer_size ? cfg.buffer_size : (size_t)1 << 20;
+    if ((uint64_t)nbuf * bufsize > WRITE_QUEUE_MAX) {
+        fprintf(stderr, "%s: %u buffers of %zu bytes (--buffers, --buffer-size) are more than the %u MiB the writer "
+                        "may queue\n", prog, nbuf, bufsize, WRITE_QUEUE_MAX >> 20);
+        return EXIT_USAGE;
+    }
+    if (argc - optind > 2) {
+        fprintf(stderr, "%s: unexpected argument '%s' (IMAGE and DEV only)\n", prog, argv[optind + 2]);
+        return cli_usage_hint(prog, EXIT_USAGE);
     }
     if (argc - optind != 2) {
         write_usage(stderr);

@@ -29,6 +29,17 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     if (argc >= 2) {
+        if (strcmp(argv[1], "help") == 0 && argc >= 3) { /* `cmboot help flash` == `cmboot flash --help` */
+            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *cmd_help[] = {argv[2], (char *)"--help", NULL};
+                    return commands[i].fn(2, cmd_help);
+                }
+            }
+            fprintf(stderr, "cmboot: unknown command '%s'\n", argv[2]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
         if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
             usage(stdout);
             char *boot_help[] = {"boot", "--help", NULL};

@@ -69,6 +69,9 @@ CMBOOT_API int cmboot_port_path_format(char *out, size_t size, uint8_t bus, cons
 CMBOOT_API int cmboot_port_path_last_port(const char *port_path);
 /* Whether a port path is well formed (BUS-P[.P]*). */
 CMBOOT_API int cmboot_port_path_valid(const char *port_path);
+/* Natural order of port paths, for listing boards as they sit on the hubs: numbers compare by value
+ * ("1-1.2" < "1-1.10", "2-1" < "10-1"), anything else byte by byte. strcmp-like result; never NULL. */
+CMBOOT_API int cmboot_port_path_compare(const char *a, const char *b);
 
 #ifdef __cplusplus
 }

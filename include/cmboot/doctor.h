@@ -69,7 +69,8 @@ static inline void cmboot_doctor_config_default(cmboot_doctor_config *cfg)
 {
     (void)cmboot_doctor_config_init(cfg, sizeof *cfg);
 }
-/* Runs every check into report (emptied first). Returns CMBOOT_OK, CMBOOT_ERR_NO_MEMORY when a finding or board
+/* Runs every check into report (emptied first); boards, and the findings about boards, come in port path
+ * order (cmboot_port_path_compare). Returns CMBOOT_OK, CMBOOT_ERR_NO_MEMORY when a finding or board
  * could not be kept (the report holds the others), or an error for bad arguments (a bad struct_size: session.h). */
 CMBOOT_API int cmboot_doctor_run(const cmboot_doctor_config *cfg, cmboot_doctor_report *report);
 /* Highest severity in the report. */

@@ -9,6 +9,7 @@
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -687,6 +688,41 @@ static void check_boot_files(doc *d)
     cmboot_files_free(files);
 }
 
+static int board_by_port(const void *a, const void *b)
+{
+    return cmboot_port_path_compare(((const cmboot_device_info *)a)->port_path,
+                                    ((const cmboot_device_info *)b)->port_path);
+}
+
+/* Boards in port path order, and the findings about boards in the same order: each board's findings keep
+ * their order and the other findings their places (a stable insertion sort over the board findings' slots). */
+static void sort_by_port(cmboot_doctor_report *r)
+{
+    if (r->board_count > 1)
+        qsort(r->boards, r->board_count, sizeof r->boards[0], board_by_port);
+    size_t prev = SIZE_MAX; /* the slot of the previous board finding */
+    for (size_t i = 0; i < r->count; i++) {
+        if (!r->findings[i]->device[0])
+            continue;
+        /* Move finding i back over board findings that sort after it, board slots only. */
+        size_t cur = i, p = prev;
+        while (p != SIZE_MAX && cmboot_port_path_compare(r->findings[p]->device, r->findings[cur]->device) > 0) {
+            cmboot_doctor_finding *t = r->findings[p];
+            r->findings[p] = r->findings[cur];
+            r->findings[cur] = t;
+            cur = p;
+            size_t q = p;
+            p = SIZE_MAX;
+            while (q-- > 0)
+                if (r->findings[q]->device[0]) {
+                    p = q;
+                    break;
+                }
+        }
+        prev = i;
+    }
+}
+
 int cmboot_doctor_run(const cmboot_doctor_config *caller_cfg, cmboot_doctor_report *report)
 {
     if (!caller_cfg || !report)
@@ -725,6 +761,7 @@ int cmboot_doctor_run(const cmboot_doctor_config *caller_cfg, cmboot_doctor_repo
     if (cfg->check_boot_files)
         check_boot_files(d);
     rc = d->oom ? CMBOOT_ERR_NO_MEMORY : CMBOOT_OK;
+    sort_by_port(report);
     free(d);
     return rc;
 }
