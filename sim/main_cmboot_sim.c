@@ -38,12 +38,12 @@ typedef struct board_opts {
     bool plug_later;
     long rom_delay_ms, disconnect_delay_ms, reenum_delay_ms;
     bool rom_status_lost;
-    bool timing_real;                     /* --timing real */
-    long rom_reenum_ms, done_reenum_ms;   /* explicit; -1: --timing, else --reenum-delay-ms */
+    bool timing_real;                   /* --timing real */
+    long rom_reenum_ms, done_reenum_ms; /* explicit; -1: --timing, else --reenum-delay-ms */
     long late_config_ms;
-    long second_serial_index;             /* -1: the SoC's default */
-    int config_quirk;                     /* -1: the SoC's default, 0 off, 1 on */
-    int after_done;                       /* -1: mass storage (or nothing with --no-done) */
+    long second_serial_index; /* -1: the SoC's default */
+    int config_quirk;         /* -1: the SoC's default, 0 off, 1 on */
+    int after_done;           /* -1: mass storage (or nothing with --no-done) */
     bool cancel_misaligns;
     bool no_done;
 } board_opts;
@@ -51,14 +51,14 @@ typedef struct board_opts {
 /* --timing presets: ROM -> second stage and Done -> next stage re-enumeration (docs/emulator.md). */
 #define REAL_ROM_REENUM_MS 2000
 #define REAL_DONE_REENUM_MS 8000
-#define MAX_LATE_CONFIG_MS 4500   /* the guest kernel gives SET_CONFIGURATION 5 s */
+#define MAX_LATE_CONFIG_MS 4500 /* the guest kernel gives SET_CONFIGURATION 5 s */
 
 typedef struct program {
     board_opts defaults;
     board_opts boards[MAX_BOARDS];
     unsigned nboards;
     double link_mbps;
-    double emmc_write_mbps;   /* eMMC model behind the mass-storage stage; 0 = unthrottled */
+    double emmc_write_mbps; /* eMMC model behind the mass-storage stage; 0 = unthrottled */
     double emmc_read_mbps;
     bool verbose;
     FILE *log;
@@ -73,7 +73,7 @@ typedef struct program {
     int64_t t0_us;
 } program;
 
-static volatile sig_atomic_t g_stop;   /* set by SIGINT/SIGTERM: print the summary and leave */
+static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM: print the summary and leave */
 
 static void on_signal(int sig)
 {
@@ -151,10 +151,13 @@ static void board_log(void *user, const char *board, int64_t t_us, const char *l
 
 static bool parse_soc(const char *s, cmboot_soc_id *out)
 {
-    static const struct { const char *name; cmboot_soc_id id; } socs[] = {
-        { "bcm2835", CMBOOT_SOC_BCM2835 }, { "bcm2837", CMBOOT_SOC_BCM2837 }, { "cm3", CMBOOT_SOC_BCM2837 },
-        { "bcm2711", CMBOOT_SOC_BCM2711 }, { "cm4", CMBOOT_SOC_BCM2711 },
-        { "bcm2712", CMBOOT_SOC_BCM2712 }, { "cm5", CMBOOT_SOC_BCM2712 },
+    static const struct {
+        const char *name;
+        cmboot_soc_id id;
+    } socs[] = {
+        {"bcm2835", CMBOOT_SOC_BCM2835}, {"bcm2837", CMBOOT_SOC_BCM2837}, {"cm3", CMBOOT_SOC_BCM2837},
+        {"bcm2711", CMBOOT_SOC_BCM2711}, {"cm4", CMBOOT_SOC_BCM2711},     {"bcm2712", CMBOOT_SOC_BCM2712},
+        {"cm5", CMBOOT_SOC_BCM2712},
     };
     for (size_t i = 0; i < sizeof(socs) / sizeof(socs[0]); i++) {
         if (strcasecmp(s, socs[i].name) == 0) {
@@ -183,38 +186,81 @@ static bool parse_fault(const char *s, sim_fault *out)
 }
 
 enum {
-    OPT_SOC = 256, OPT_SOCKET, OPT_BOARDS, OPT_SOCKET_DIR, OPT_SERIAL, OPT_SCRIPT, OPT_FAULT, OPT_ROM_FAULT,
-    OPT_ROM_REJECT, OPT_TWO_IF, OPT_DISK, OPT_SAVE_DIR, OPT_PLUG_LATER, OPT_ROM_DELAY, OPT_ROM_STATUS_LOST, OPT_DISC_DELAY,
-    OPT_REENUM_DELAY, OPT_LINK, OPT_EMMC_WRITE, OPT_EMMC_READ, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP, OPT_TIMING, OPT_ROM_REENUM,
-    OPT_DONE_REENUM, OPT_LATE_CONFIG, OPT_CONFIG_QUIRK, OPT_NO_CONFIG_QUIRK, OPT_SECOND_INDEX, OPT_CANCEL_MISALIGNS,
-    OPT_NO_DONE, OPT_AFTER_DONE
+    OPT_SOC = 256,
+    OPT_SOCKET,
+    OPT_BOARDS,
+    OPT_SOCKET_DIR,
+    OPT_SERIAL,
+    OPT_SCRIPT,
+    OPT_FAULT,
+    OPT_ROM_FAULT,
+    OPT_ROM_REJECT,
+    OPT_TWO_IF,
+    OPT_DISK,
+    OPT_SAVE_DIR,
+    OPT_PLUG_LATER,
+    OPT_ROM_DELAY,
+    OPT_ROM_STATUS_LOST,
+    OPT_DISC_DELAY,
+    OPT_REENUM_DELAY,
+    OPT_LINK,
+    OPT_EMMC_WRITE,
+    OPT_EMMC_READ,
+    OPT_CONTROL,
+    OPT_REPORT,
+    OPT_LOG,
+    OPT_HELP,
+    OPT_TIMING,
+    OPT_ROM_REENUM,
+    OPT_DONE_REENUM,
+    OPT_LATE_CONFIG,
+    OPT_CONFIG_QUIRK,
+    OPT_NO_CONFIG_QUIRK,
+    OPT_SECOND_INDEX,
+    OPT_CANCEL_MISALIGNS,
+    OPT_NO_DONE,
+    OPT_AFTER_DONE
 };
 
 static int parse_args(program *p, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "soc", required_argument, 0, OPT_SOC }, { "socket", required_argument, 0, OPT_SOCKET },
-        { "boards", required_argument, 0, OPT_BOARDS }, { "socket-dir", required_argument, 0, OPT_SOCKET_DIR },
-        { "serial", required_argument, 0, OPT_SERIAL }, { "script", required_argument, 0, OPT_SCRIPT },
-        { "fault", required_argument, 0, OPT_FAULT }, { "rom-fault", required_argument, 0, OPT_ROM_FAULT },
-        { "rom-reject", no_argument, 0, OPT_ROM_REJECT }, { "two-interfaces", no_argument, 0, OPT_TWO_IF },
-        { "disk", required_argument, 0, OPT_DISK }, { "save-dir", required_argument, 0, OPT_SAVE_DIR },
-        { "plug-later", no_argument, 0, OPT_PLUG_LATER }, { "rom-delay-ms", required_argument, 0, OPT_ROM_DELAY },
-        { "rom-status-lost", no_argument, 0, OPT_ROM_STATUS_LOST },
-        { "disconnect-delay-ms", required_argument, 0, OPT_DISC_DELAY },
-        { "reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY },
-        { "link", required_argument, 0, OPT_LINK }, { "emmc-write", required_argument, 0, OPT_EMMC_WRITE },
-        { "emmc-read", required_argument, 0, OPT_EMMC_READ }, { "control", required_argument, 0, OPT_CONTROL },
-        { "report", required_argument, 0, OPT_REPORT }, { "log", required_argument, 0, OPT_LOG },
-        { "timing", required_argument, 0, OPT_TIMING }, { "rom-reenum-ms", required_argument, 0, OPT_ROM_REENUM },
-        { "done-reenum-ms", required_argument, 0, OPT_DONE_REENUM },
-        { "late-config", required_argument, 0, OPT_LATE_CONFIG },
-        { "config-quirk", no_argument, 0, OPT_CONFIG_QUIRK },
-        { "no-config-quirk", no_argument, 0, OPT_NO_CONFIG_QUIRK },
-        { "second-serial-index", required_argument, 0, OPT_SECOND_INDEX },
-        { "cancel-misaligns", no_argument, 0, OPT_CANCEL_MISALIGNS }, { "no-done", no_argument, 0, OPT_NO_DONE },
-        { "after-done", required_argument, 0, OPT_AFTER_DONE },
-        { "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, OPT_HELP }, { 0, 0, 0, 0 },
+        {"soc", required_argument, 0, OPT_SOC},
+        {"socket", required_argument, 0, OPT_SOCKET},
+        {"boards", required_argument, 0, OPT_BOARDS},
+        {"socket-dir", required_argument, 0, OPT_SOCKET_DIR},
+        {"serial", required_argument, 0, OPT_SERIAL},
+        {"script", required_argument, 0, OPT_SCRIPT},
+        {"fault", required_argument, 0, OPT_FAULT},
+        {"rom-fault", required_argument, 0, OPT_ROM_FAULT},
+        {"rom-reject", no_argument, 0, OPT_ROM_REJECT},
+        {"two-interfaces", no_argument, 0, OPT_TWO_IF},
+        {"disk", required_argument, 0, OPT_DISK},
+        {"save-dir", required_argument, 0, OPT_SAVE_DIR},
+        {"plug-later", no_argument, 0, OPT_PLUG_LATER},
+        {"rom-delay-ms", required_argument, 0, OPT_ROM_DELAY},
+        {"rom-status-lost", no_argument, 0, OPT_ROM_STATUS_LOST},
+        {"disconnect-delay-ms", required_argument, 0, OPT_DISC_DELAY},
+        {"reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY},
+        {"link", required_argument, 0, OPT_LINK},
+        {"emmc-write", required_argument, 0, OPT_EMMC_WRITE},
+        {"emmc-read", required_argument, 0, OPT_EMMC_READ},
+        {"control", required_argument, 0, OPT_CONTROL},
+        {"report", required_argument, 0, OPT_REPORT},
+        {"log", required_argument, 0, OPT_LOG},
+        {"timing", required_argument, 0, OPT_TIMING},
+        {"rom-reenum-ms", required_argument, 0, OPT_ROM_REENUM},
+        {"done-reenum-ms", required_argument, 0, OPT_DONE_REENUM},
+        {"late-config", required_argument, 0, OPT_LATE_CONFIG},
+        {"config-quirk", no_argument, 0, OPT_CONFIG_QUIRK},
+        {"no-config-quirk", no_argument, 0, OPT_NO_CONFIG_QUIRK},
+        {"second-serial-index", required_argument, 0, OPT_SECOND_INDEX},
+        {"cancel-misaligns", no_argument, 0, OPT_CANCEL_MISALIGNS},
+        {"no-done", no_argument, 0, OPT_NO_DONE},
+        {"after-done", required_argument, 0, OPT_AFTER_DONE},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0},
     };
     long boards = 0;
     const char *socket_dir = NULL;
@@ -272,8 +318,9 @@ static int parse_args(program *p, int argc, char **argv)
                 fprintf(stderr, "cmboot-sim: bad delay '%s'\n", optarg);
                 return 2;
             }
-            *(c == OPT_ROM_DELAY ? &o->rom_delay_ms : c == OPT_DISC_DELAY ? &o->disconnect_delay_ms
-                                                                          : &o->reenum_delay_ms) = v;
+            *(c == OPT_ROM_DELAY    ? &o->rom_delay_ms
+              : c == OPT_DISC_DELAY ? &o->disconnect_delay_ms
+                                    : &o->reenum_delay_ms) = v;
             break;
         case OPT_TIMING:
             if (strcmp(optarg, "real") == 0 || strcmp(optarg, "fast") == 0) {
@@ -370,8 +417,8 @@ static int parse_args(program *p, int argc, char **argv)
             return 2;
         }
         p->boards[p->nboards] = p->defaults;
-        snprintf(p->boards[p->nboards].socket_path, sizeof(p->boards[0].socket_path), "%s/board%ld.sock",
-                 socket_dir, i);
+        snprintf(p->boards[p->nboards].socket_path, sizeof(p->boards[0].socket_path), "%s/board%ld.sock", socket_dir,
+                 i);
         p->nboards++;
     }
     if (p->nboards == 0) {
@@ -391,7 +438,7 @@ static int parse_args(program *p, int argc, char **argv)
 static int make_board(program *p, unsigned i)
 {
     board_opts *o = &p->boards[i];
-    usbredir_board_config bc = { 0 };
+    usbredir_board_config bc = {0};
     char name[16];
     snprintf(name, sizeof(name), "board%u", i);
     bc.name = name;
@@ -430,7 +477,7 @@ static int make_board(program *p, unsigned i)
     if (o->after_done >= 0)
         bc.sim.after_done = (sim_after_done)o->after_done;
     else if (o->no_done)
-        bc.sim.after_done = SIM_AFTER_NOTHING;   /* --no-done alone: gone for good */
+        bc.sim.after_done = SIM_AFTER_NOTHING; /* --no-done alone: gone for good */
     sim_script *s = &p->scripts[i];
     char err[256] = "";
     int rc = o->script_path ? sim_script_load(s, o->script_path, err, sizeof(err)) : sim_script_default(s, o->soc);
@@ -455,8 +502,7 @@ static int make_board(program *p, unsigned i)
     const cmboot_soc_info *soc = cmboot_soc_by_id(o->soc);
     plog(p, "%s: %s on %s, serial %s, disk %s, link %s%.0f MB/s, eMMC write %.0f read %.0f MB/s (0 = unthrottled)%s",
          name, soc ? soc->name : "?", o->socket_path, bc.sim.serial, o->disk, p->link_mbps > 0 ? "" : "unthrottled ",
-         p->link_mbps, p->emmc_write_mbps, p->emmc_read_mbps,
-         o->plug_later ? ", unplugged until \"plug\"" : "");
+         p->link_mbps, p->emmc_write_mbps, p->emmc_read_mbps, o->plug_later ? ", unplugged until \"plug\"" : "");
     return CMBOOT_OK;
 }
 
@@ -466,7 +512,7 @@ static int open_control(program *p)
     p->control_listen = -1;
     if (!p->control_path)
         return 0;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(p->control_path) >= sizeof(sa.sun_path))
         return -1;
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->control_path);
@@ -518,7 +564,7 @@ static void control_read(program *p)
         p->control_len -= used;
     }
     if (p->control_len == sizeof(p->control_buf) - 1)
-        p->control_len = 0;   /* an overlong line without newline: drop it */
+        p->control_len = 0; /* an overlong line without newline: drop it */
 }
 
 /* Device-side minimum of a stage: link time of its bulk bytes plus the delays the board itself adds (for mass
@@ -543,16 +589,18 @@ static void summary(program *p, FILE *f)
     for (unsigned i = 0; i < p->nboards; i++) {
         usbredir_board_report r;
         usbredir_board_report_get(p->b[i], &r);
-        fprintf(f, "RESULT board%u rom_accepted=%d rom_rejections=%d requests=%u script_complete=%d "
-                   "left_without_done=%d misaligned=%u files_received=%u bytes_received=%llu metadata_acked=%u "
-                   "enumerations=%u vanished=%d failures=%d cancelled=%u resets=%u first_failure=\"%s\"\n",
+        fprintf(f,
+                "RESULT board%u rom_accepted=%d rom_rejections=%d requests=%u script_complete=%d "
+                "left_without_done=%d misaligned=%u files_received=%u bytes_received=%llu metadata_acked=%u "
+                "enumerations=%u vanished=%d failures=%d cancelled=%u resets=%u first_failure=\"%s\"\n",
                 i, r.sim.rom_accepted, r.sim.rom_rejections, r.sim.requests, r.sim.script_complete,
                 r.sim.left_without_done, r.sim.misaligned, r.sim.files_received,
                 (unsigned long long)r.sim.bytes_received, r.sim.metadata_acked, r.sim.enumerations, r.sim.vanished,
                 r.sim.failures, r.cancelled, r.resets, r.sim.first_failure);
-        fprintf(f, "MSC board%u commands=%llu failed=%llu read_bytes=%llu written_bytes=%llu resets=%llu "
-                   "emmc_write_ms=%.1f emmc_read_ms=%.1f\n", i,
-                (unsigned long long)r.msc.commands, (unsigned long long)r.msc.failed_commands,
+        fprintf(f,
+                "MSC board%u commands=%llu failed=%llu read_bytes=%llu written_bytes=%llu resets=%llu "
+                "emmc_write_ms=%.1f emmc_read_ms=%.1f\n",
+                i, (unsigned long long)r.msc.commands, (unsigned long long)r.msc.failed_commands,
                 (unsigned long long)r.msc.bytes_read, (unsigned long long)r.msc.bytes_written,
                 (unsigned long long)r.msc.resets, (double)r.emmc_write_us / 1e3, (double)r.emmc_read_us / 1e3);
         for (unsigned k = 0; k < r.stage_count; k++) {
@@ -562,12 +610,13 @@ static void summary(program *p, FILE *f)
             double enumerate = s->first_vendor_us >= 0 ? (double)(s->first_vendor_us - s->connect_us) / 1e3 : -1;
             int64_t end = s->disconnect_us >= 0 ? s->disconnect_us : s->last_answer_us;
             double serve = s->first_vendor_us >= 0 && end >= 0 ? (double)(end - s->first_vendor_us) / 1e3 : -1;
-            fprintf(f, "STAGE board%u %s connect_ms=%.1f enumerate_ms=%.1f serve_ms=%.1f floor_ms=%.1f "
-                       "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f storage_ms=%.1f\n",
+            fprintf(f,
+                    "STAGE board%u %s connect_ms=%.1f enumerate_ms=%.1f serve_ms=%.1f floor_ms=%.1f "
+                    "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f storage_ms=%.1f\n",
                     i, sim_stage_name(s->stage), (double)s->connect_us / 1e3, enumerate, serve,
-                    floor_ms(p, &p->boards[i], s), (double)s->link_wait_us / 1e3,
-                    (unsigned long long)s->bulk_out_bytes, (unsigned long long)s->bulk_in_bytes,
-                    s->disconnect_us >= 0 ? (double)s->disconnect_us / 1e3 : -1.0, (double)s->storage_wait_us / 1e3);
+                    floor_ms(p, &p->boards[i], s), (double)s->link_wait_us / 1e3, (unsigned long long)s->bulk_out_bytes,
+                    (unsigned long long)s->bulk_in_bytes, s->disconnect_us >= 0 ? (double)s->disconnect_us / 1e3 : -1.0,
+                    (double)s->storage_wait_us / 1e3);
         }
     }
     fflush(f);
@@ -580,7 +629,7 @@ int main(int argc, char **argv)
         return 1;
     p->log = stderr;
     p->link_mbps = 40;
-    p->emmc_write_mbps = 35;   /* docs/emulator.md: a CM4's eMMC behind the USB 2.0 gadget */
+    p->emmc_write_mbps = 35; /* docs/emulator.md: a CM4's eMMC behind the USB 2.0 gadget */
     p->emmc_read_mbps = 80;
     p->defaults.soc = CMBOOT_SOC_BCM2837;
     p->defaults.rom_delay_ms = p->defaults.disconnect_delay_ms = p->defaults.reenum_delay_ms = -1;
@@ -592,7 +641,7 @@ int main(int argc, char **argv)
     int rc = parse_args(p, argc, argv);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
-    struct sigaction sa = { .sa_handler = on_signal };
+    struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);

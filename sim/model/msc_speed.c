@@ -26,8 +26,8 @@ static uint64_t cost_ns(uint64_t n, uint64_t rate, uint64_t *rem)
 
 void msc_speed_account(msc_speed *s, bool write, uint64_t n)
 {
-    uint64_t ns = write ? cost_ns(n, s->write_bytes_per_s, &s->write_rem)
-                        : cost_ns(n, s->read_bytes_per_s, &s->read_rem);
+    uint64_t ns =
+        write ? cost_ns(n, s->write_bytes_per_s, &s->write_rem) : cost_ns(n, s->read_bytes_per_s, &s->read_rem);
     s->owed_ns += ns;
     if (write)
         s->write_ns += ns;

@@ -13,8 +13,8 @@
 
 #define MIB 1048576u
 #define DISK_MIB 8u
-#define PACKET 16384u          /* bulk transfer size of the host */
-#define COMMAND_BLOCKS 128u    /* 64 KiB per READ/WRITE(10) */
+#define PACKET 16384u       /* bulk transfer size of the host */
+#define COMMAND_BLOCKS 128u /* 64 KiB per READ/WRITE(10) */
 
 typedef struct fixture {
     char *dir;
@@ -32,9 +32,9 @@ static int setup(void **state)
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, (off_t)DISK_MIB * MIB), 0);
     close(fd);
-    msc_config cfg = { .image_path = f->path };
+    msc_config cfg = {.image_path = f->path};
     assert_int_equal(msc_bot_open(&cfg, &f->bot), CMBOOT_OK);
-    msc_speed_init(&f->speed, 35000000, 80000000);   /* the emulator's defaults: 35 / 80 MB/s */
+    msc_speed_init(&f->speed, 35000000, 80000000); /* the emulator's defaults: 35 / 80 MB/s */
     msc_bot_set_speed(f->bot, &f->speed);
     *state = f;
     return 0;
@@ -52,7 +52,7 @@ static int teardown(void **state)
 
 static void send_cbw(msc_bot *bot, uint32_t tag, uint32_t len, bool in, const uint8_t *cdb, uint8_t cdb_len)
 {
-    uint8_t c[31] = { 'U', 'S', 'B', 'C' };
+    uint8_t c[31] = {'U', 'S', 'B', 'C'};
     memcpy(c + 4, &tag, 4);
     memcpy(c + 8, &len, 4);
     c[12] = in ? 0x80 : 0x00;
@@ -83,8 +83,9 @@ static int64_t move_disk(fixture *f, bool write, int64_t t0_us)
     int64_t now = t0_us;
     uint32_t tag = 1;
     for (uint32_t lba = 0; lba < DISK_MIB * MIB / 512; lba += COMMAND_BLOCKS, tag++) {
-        uint8_t cdb[10] = { write ? 0x2a : 0x28, 0, (uint8_t)(lba >> 24), (uint8_t)(lba >> 16), (uint8_t)(lba >> 8),
-                            (uint8_t)lba, 0, 0, COMMAND_BLOCKS, 0 };
+        uint8_t cdb[10] = {
+            write ? 0x2a : 0x28, 0, (uint8_t)(lba >> 24), (uint8_t)(lba >> 16), (uint8_t)(lba >> 8), (uint8_t)lba, 0, 0,
+            COMMAND_BLOCKS,      0};
         send_cbw(f->bot, tag, COMMAND_BLOCKS * 512, !write, cdb, 10);
         for (uint32_t done = 0; done < COMMAND_BLOCKS * 512; done += PACKET) {
             size_t n = 0;
@@ -98,7 +99,7 @@ static int64_t move_disk(fixture *f, bool write, int64_t t0_us)
             now = msc_speed_done_at(&f->speed, now);
         }
         expect_csw_passed(f->bot, tag);
-        now = msc_speed_done_at(&f->speed, now);   /* the CSW moves no disk data: no time */
+        now = msc_speed_done_at(&f->speed, now); /* the CSW moves no disk data: no time */
     }
     return now;
 }
@@ -108,9 +109,9 @@ static int64_t move_disk(fixture *f, bool write, int64_t t0_us)
 static void test_write_takes_emmc_time(void **state)
 {
     fixture *f = *state;
-    int64_t t0 = 5000000;   /* any clock origin */
+    int64_t t0 = 5000000; /* any clock origin */
     int64_t end = move_disk(f, true, t0);
-    uint64_t exact_ns = (uint64_t)DISK_MIB * MIB * 1000000000ull / 35000000ull;   /* 239674514 ns */
+    uint64_t exact_ns = (uint64_t)DISK_MIB * MIB * 1000000000ull / 35000000ull; /* 239674514 ns */
     assert_int_equal(end - t0, (int64_t)((exact_ns + 999) / 1000));
     assert_int_equal(f->speed.write_ns, exact_ns);
     assert_int_equal(f->speed.read_ns, 0);
@@ -130,7 +131,7 @@ static void test_read_takes_emmc_time(void **state)
 {
     fixture *f = *state;
     int64_t end = move_disk(f, false, 0);
-    uint64_t exact_ns = (uint64_t)DISK_MIB * MIB * 1000000000ull / 80000000ull;   /* 104857600 ns */
+    uint64_t exact_ns = (uint64_t)DISK_MIB * MIB * 1000000000ull / 80000000ull; /* 104857600 ns */
     assert_int_equal(end, (int64_t)((exact_ns + 999) / 1000));
     assert_int_equal(f->speed.read_ns, exact_ns);
     assert_int_equal(f->speed.write_ns, 0);
@@ -142,12 +143,12 @@ static void test_replies_cost_nothing(void **state)
     fixture *f = *state;
     uint8_t buf[64];
     size_t n = 0;
-    const uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
+    const uint8_t inq[6] = {0x12, 0, 0, 0, 36, 0};
     send_cbw(f->bot, 1, 36, true, inq, 6);
     assert_int_equal(msc_bot_in(f->bot, buf, sizeof(buf), &n), MSC_OK);
     assert_int_equal(n, 36);
     expect_csw_passed(f->bot, 1);
-    const uint8_t rc10[10] = { 0x25 };
+    const uint8_t rc10[10] = {0x25};
     send_cbw(f->bot, 2, 8, true, rc10, 10);
     assert_int_equal(msc_bot_in(f->bot, buf, sizeof(buf), &n), MSC_OK);
     expect_csw_passed(f->bot, 2);
@@ -161,14 +162,14 @@ static void test_timeline(void **state)
 {
     (void)state;
     msc_speed s;
-    msc_speed_init(&s, 1000000, 0);   /* 1 MB/s write: 1 byte = 1 us */
+    msc_speed_init(&s, 1000000, 0); /* 1 MB/s write: 1 byte = 1 us */
     msc_speed_account(&s, true, 500);
     assert_int_equal(msc_speed_done_at(&s, 100), 600);
     msc_speed_account(&s, true, 500);
-    assert_int_equal(msc_speed_done_at(&s, 200), 1100);    /* busy until 600 */
+    assert_int_equal(msc_speed_done_at(&s, 200), 1100); /* busy until 600 */
     msc_speed_account(&s, true, 10);
-    assert_int_equal(msc_speed_done_at(&s, 5000), 5010);   /* idle since 1100 */
-    msc_speed_account(&s, false, 1000000);                 /* reads unthrottled */
+    assert_int_equal(msc_speed_done_at(&s, 5000), 5010); /* idle since 1100 */
+    msc_speed_account(&s, false, 1000000);               /* reads unthrottled */
     assert_int_equal(msc_speed_done_at(&s, 6000), 6000);
     /* Remainders carry: 3 bytes at 7 B/s, one byte at a time, is 3/7 s in all. */
     msc_speed_init(&s, 7, 0);
