@@ -110,8 +110,8 @@ int cli_opt_seconds(const char *cmd, const char *opt, const char *value, int64_t
     int64_t v = ok ? (int64_t)whole * 1000 + (int64_t)frac : 0;
     if (!ok || v < min_ms || v > max_ms) {
         char a[32], b[32], want[128];
-        snprintf(want, sizeof want, "expected seconds from %s to %s (e.g. 30 or 1.5)", seconds_text(min_ms, a, sizeof a),
-                 seconds_text(max_ms, b, sizeof b));
+        snprintf(want, sizeof want, "expected seconds from %s to %s (e.g. 30 or 1.5)",
+                 seconds_text(min_ms, a, sizeof a), seconds_text(max_ms, b, sizeof b));
         return bad(cmd, opt, value, want);
     }
     *ms = v;
@@ -137,7 +137,8 @@ const char *cli_boot_failure_text(int rc, unsigned boards, int64_t wait_first_ms
         break;
     case CMBOOT_ERR_NOT_FOUND:
         if (!boards)
-            return "no boot files for any board (pass -d DIR with the boot files, or install rpiboot; -v shows where cmboot looked)";
+            return "no boot files for any board (pass -d DIR with the boot files, or install rpiboot; -v shows where "
+                   "cmboot looked)";
         break;
     case CMBOOT_ERR_CANCELLED:
         snprintf(buf, size, "interrupted%s%s%s", cause ? " (" : "", cause ? cause : "", cause ? ")" : "");

@@ -204,7 +204,10 @@ int cmd_boot(int argc, char **argv)
         case 'o': cfg.overlay = true; break;
         case 'l': cfg.loop = true; break;
         case 'v': verbosity++; break;
-        case 'V': printf("cmboot %s\n", cmboot_version()); free(args); return EXIT_OK;
+        case 'V':
+            printf("cmboot %s\n", cmboot_version());
+            free(args);
+            return EXIT_OK;
         case 's': cfg.signed_boot = true; break;
         case 'm': /* poll delay of the reference: nothing to poll here, but rpiboot refuses 0 or a non-number */
             if (cli_opt_uint(prog, "-m", optarg, 1, INT_MAX, &u) < 0)
@@ -213,7 +216,10 @@ int cmd_boot(int argc, char **argv)
         case 'p': cfg.port_path = optarg; break;
         case 'i': cfg.serial = optarg; break;
         case 'j': cfg.metadata_dir = optarg; break;
-        case 'h': boot_usage(stdout); free(args); return EXIT_OK;
+        case 'h':
+            boot_usage(stdout);
+            free(args);
+            return EXIT_OK;
         case OPT_JSON: json = true; break;
         case OPT_DISCOVERY: discovery = optarg; break;
         case OPT_WAIT_MSD: cfg.wait_mass_storage = true; break;
@@ -344,8 +350,9 @@ int cmd_boot(int argc, char **argv)
     cli_cancel_targets(NULL, NULL);
     cmboot_ctx_free(ctx);
     char text[256];
-    const char *msg = rc ? cli_boot_failure_text(rc, (unsigned)boards, cfg.wait_first_ms, cli_cancel_cause(), text, sizeof text)
-                         : cmboot_strerror(rc);
+    const char *msg =
+        rc ? cli_boot_failure_text(rc, (unsigned)boards, cfg.wait_first_ms, cli_cancel_cause(), text, sizeof text)
+           : cmboot_strerror(rc);
     if (json)
         cli_json_line("result", "result", rc ? cmboot_error_name(rc) : "ok", "message", msg, (const char *)NULL);
     /* One human line on stderr for a failure, also beside JSON: a script's log shows why without parsing. */

@@ -12,16 +12,17 @@
 
 static void doctor_usage(FILE *f)
 {
-    fprintf(f, "usage: cmboot doctor [--json] [-d DIR] [--sys-root DIR] [--dev-root DIR] [--proc-root DIR]\n"
-               "                     [--kernel-config FILE]\n\n"
-               "Checks this host for every reason a board in USB boot mode could be invisible or unusable\n"
-               "and says how to fix each. Exits %d when something blocks cmboot, 0 otherwise.\n\n"
-               "      --json                 one JSON document on stdout\n"
-               "  -d, --dir DIR              check this boot files directory (default: where cmboot looks without -d)\n"
-               "      --sys-root DIR         sysfs to inspect (default /sys)\n"
-               "      --dev-root DIR         device nodes to inspect (default /dev)\n"
-               "      --proc-root DIR        procfs to inspect (default /proc)\n"
-               "      --kernel-config FILE   kernel config (default /proc/config.gz, /boot/config-RELEASE)\n",
+    fprintf(f,
+            "usage: cmboot doctor [--json] [-d DIR] [--sys-root DIR] [--dev-root DIR] [--proc-root DIR]\n"
+            "                     [--kernel-config FILE]\n\n"
+            "Checks this host for every reason a board in USB boot mode could be invisible or unusable\n"
+            "and says how to fix each. Exits %d when something blocks cmboot, 0 otherwise.\n\n"
+            "      --json                 one JSON document on stdout\n"
+            "  -d, --dir DIR              check this boot files directory (default: where cmboot looks without -d)\n"
+            "      --sys-root DIR         sysfs to inspect (default /sys)\n"
+            "      --dev-root DIR         device nodes to inspect (default /dev)\n"
+            "      --proc-root DIR        procfs to inspect (default /proc)\n"
+            "      --kernel-config FILE   kernel config (default /proc/config.gz, /boot/config-RELEASE)\n",
             EXIT_HOST);
 }
 

@@ -22,7 +22,7 @@ typedef struct flash_watch {
     flash_ui *ui;
     pthread_mutex_t mu;
     bool writing;
-    bool pairing;        /* no --target: the disk is looked for once the board is up */
+    bool pairing; /* no --target: the disk is looked for once the board is up */
 } flash_watch;
 
 static void flash_event(void *user, const cmboot_event *ev)
@@ -79,8 +79,18 @@ static void flash_usage(FILE *f)
             "failed (also: the disk filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
 
-enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_TARGET, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_DISCOVERY, OPT_TIMEOUT,
-       OPT_PAIR_TIMEOUT, OPT_RAW };
+enum {
+    OPT_BMAP = 1000,
+    OPT_NO_VERIFY,
+    OPT_TARGET,
+    OPT_FORCE,
+    OPT_JSON,
+    OPT_REPORT,
+    OPT_DISCOVERY,
+    OPT_TIMEOUT,
+    OPT_PAIR_TIMEOUT,
+    OPT_RAW
+};
 enum { OPT_PARTITION_OK = 1100 };
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
@@ -112,14 +122,16 @@ static int boot_or_pair_failed(const cmboot_flash_job *job, int64_t wait_first_m
     }
     if (board && board->error == CMBOOT_OK && board->last_stage == CMBOOT_STAGE_FASTBOOT) {
         /* Its payload offers fastboot, not a USB disk: nothing to pair, so say so instead of waiting. */
-        fprintf(stderr, "cmboot: [%s] the board came up as the fastboot gadget, which has no USB disk to write; "
-                        "boot it with a mass-storage payload (e.g. -d mass-storage-gadget64)\n", board->port_path);
+        fprintf(stderr,
+                "cmboot: [%s] the board came up as the fastboot gadget, which has no USB disk to write; "
+                "boot it with a mass-storage payload (e.g. -d mass-storage-gadget64)\n",
+                board->port_path);
         return EXIT_FAILURE_BOARD;
     }
     char text[256];
     fprintf(stderr, "cmboot flash: %s\n",
             cli_boot_failure_text(rc, board ? 1 : 0, wait_first_ms, cli_cancel_cause(), text, sizeof text));
-    return rc == CMBOOT_ERR_CANCELLED            ? EXIT_CANCELLED
+    return rc == CMBOOT_ERR_CANCELLED           ? EXIT_CANCELLED
            : rc == CMBOOT_ERR_TIMEOUT && !board ? EXIT_NO_BOARD
            : rc == CMBOOT_ERR_ACCESS            ? EXIT_HOST
                                                 : EXIT_FAILURE_BOARD;

@@ -41,7 +41,8 @@ static void remember(cmboot_device_info *list, size_t *n, const cmboot_device_ev
 
 static int by_port(const void *a, const void *b)
 {
-    return cmboot_port_path_compare(((const cmboot_device_info *)a)->port_path, ((const cmboot_device_info *)b)->port_path);
+    return cmboot_port_path_compare(((const cmboot_device_info *)a)->port_path,
+                                    ((const cmboot_device_info *)b)->port_path);
 }
 
 static json_object *board_json(const cmboot_device_info *b)
@@ -156,8 +157,8 @@ int cmd_list(int argc, char **argv)
         const cmboot_device_info *b = &boards[i];
         char id[16];
         snprintf(id, sizeof id, "%04x:%04x", b->vid, b->pid);
-        printf("%-16s %-8s %-13s %-9s %-18s\n", b->port_path, b->soc ? b->soc->name : "-",
-               cmboot_stage_name(b->stage), id, b->serial[0] ? b->serial : "-");
+        printf("%-16s %-8s %-13s %-9s %-18s\n", b->port_path, b->soc ? b->soc->name : "-", cmboot_stage_name(b->stage),
+               id, b->serial[0] ? b->serial : "-");
     }
     return EXIT_OK;
 }

@@ -124,8 +124,10 @@ int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, con
     if (rc == CMBOOT_OK && !ui->out.json) {
         char a[32];
         fprintf(stderr, "wrote %s to %s in %.1f s%s\n", cli_human_bytes((double)res->bytes_written, a, sizeof a),
-                target, (double)(cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_WRITE) +
-                          cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_SYNC)) / 1000.0,
+                target,
+                (double)(cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_WRITE) +
+                         cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_SYNC)) /
+                    1000.0,
                 res->verified ? ", verified" : " (not verified)");
     } else if (rc != CMBOOT_OK) {
         /* Also beside JSON (off a terminal): one line a person reads in a log; the report names the code. */
@@ -134,9 +136,10 @@ int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, con
         if (why)
             fprintf(stderr, "cmboot: %s%s\n", why, ec == EXIT_REFUSED ? " (nothing was written)" : "");
         else
-            fprintf(stderr, "cmboot: %s: %s\n", ec == EXIT_REFUSED ? "target refused, nothing was written"
-                                                : ec == EXIT_CANCELLED ? "interrupted"
-                                                                       : "writing failed",
+            fprintf(stderr, "cmboot: %s: %s\n",
+                    ec == EXIT_REFUSED     ? "target refused, nothing was written"
+                    : ec == EXIT_CANCELLED ? "interrupted"
+                                           : "writing failed",
                     cmboot_strerror(rc));
         free(why);
     }
@@ -180,25 +183,24 @@ static int write_and_report(flash_ui *ui, cmboot_flash_config *cfg, const char *
 
 static void write_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--partition-ok] [--create]\n"
-            "                    [--raw] [--json] [--report FILE]\n\n"
-            "Writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip) onto DEV (a block device or a regular file),\n"
-            "then reads it back past the page cache and compares SHA-256. DEV is opened once: the disk checked\n"
-            "is the disk written and read back.\n"
-            "  --bmap FILE        write only the blocks the bmap maps (checks its checksums)\n"
-            "  --no-verify        skip the read-back (and the image SHA-256: the report shows null)\n"
-            "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
-            "  --raw              write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
-            "  --partition-ok     allow a partition (sdb1) instead of a whole disk\n"
-            "  --create           create DEV as an image file when it does not exist (never under /dev;\n"
-            "                     a name ending in .img is created without it); a longer file is cut to the image\n"
-            "  --json             events and the report as JSON lines on stdout\n"
-            "  --report FILE      also save the JSON report in FILE\n"
-            "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
-            "                     3 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n\n"
-            "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
-            "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
+    fprintf(f, "usage: cmboot write IMAGE DEV [--bmap FILE] [--no-verify] [--force] [--partition-ok] [--create]\n"
+               "                    [--raw] [--json] [--report FILE]\n\n"
+               "Writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip) onto DEV (a block device or a regular file),\n"
+               "then reads it back past the page cache and compares SHA-256. DEV is opened once: the disk checked\n"
+               "is the disk written and read back.\n"
+               "  --bmap FILE        write only the blocks the bmap maps (checks its checksums)\n"
+               "  --no-verify        skip the read-back (and the image SHA-256: the report shows null)\n"
+               "  --force            allow a disk that is not on USB (never the host's root or boot disk)\n"
+               "  --raw              write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
+               "  --partition-ok     allow a partition (sdb1) instead of a whole disk\n"
+               "  --create           create DEV as an image file when it does not exist (never under /dev;\n"
+               "                     a name ending in .img is created without it); a longer file is cut to the image\n"
+               "  --json             events and the report as JSON lines on stdout\n"
+               "  --report FILE      also save the JSON report in FILE\n"
+               "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
+               "                     3 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n\n"
+               "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
+               "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
 
 #define WRITE_QUEUE_MAX (12u << 20) /* buffers x buffer size the writer accepts (src/flash/writer.c) */
@@ -262,8 +264,10 @@ int cmd_write(int argc, char **argv)
     unsigned nbuf = cfg.buffers ? cfg.buffers : 4;
     size_t bufsize = cfg.buffer_size ? cfg.buffer_size : (size_t)1 << 20;
     if ((uint64_t)nbuf * bufsize > WRITE_QUEUE_MAX) {
-        fprintf(stderr, "%s: %u buffers of %zu bytes (--buffers, --buffer-size) are more than the %u MiB the writer "
-                        "may queue\n", prog, nbuf, bufsize, WRITE_QUEUE_MAX >> 20);
+        fprintf(stderr,
+                "%s: %u buffers of %zu bytes (--buffers, --buffer-size) are more than the %u MiB the writer "
+                "may queue\n",
+                prog, nbuf, bufsize, WRITE_QUEUE_MAX >> 20);
         return EXIT_USAGE;
     }
     if (argc - optind > 2) {

@@ -8,7 +8,7 @@
 #include "output.h"
 
 typedef struct flash_ui {
-    cli_output out;        /* json = JSON lines (asked for, or stderr is not a terminal) */
+    cli_output out; /* json = JSON lines (asked for, or stderr is not a terminal) */
     bool bar_drawn;
 } flash_ui;
 

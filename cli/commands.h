@@ -5,12 +5,12 @@
 /* Exit codes (documented in docs/cli.md). */
 enum {
     EXIT_OK = 0,
-    EXIT_FAILURE_BOARD = 1,  /* a board failed (protocol, I/O, vanished) */
-    EXIT_USAGE = 2,          /* bad command line */
-    EXIT_NO_BOARD = 3,       /* no matching board appeared in time */
-    EXIT_HOST = 4,           /* the host cannot do it (doctor found a blocker, no permission) */
-    EXIT_FLASH = 5,          /* writing or verification failed */
-    EXIT_REFUSED = 6,        /* target refused for safety */
+    EXIT_FAILURE_BOARD = 1, /* a board failed (protocol, I/O, vanished) */
+    EXIT_USAGE = 2,         /* bad command line */
+    EXIT_NO_BOARD = 3,      /* no matching board appeared in time */
+    EXIT_HOST = 4,          /* the host cannot do it (doctor found a blocker, no permission) */
+    EXIT_FLASH = 5,         /* writing or verification failed */
+    EXIT_REFUSED = 6,       /* target refused for safety */
     EXIT_CANCELLED = 130,
     EXIT_REFERENCE_USAGE = 255 /* bad command line in rpiboot mode (no subcommand): rpiboot's exit(-1) */
 };

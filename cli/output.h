@@ -6,9 +6,9 @@
 #include "cmboot/cmboot.h"
 
 typedef struct cli_output {
-    bool json;          /* JSON lines on stdout */
-    bool tty;           /* stderr is a terminal: draw a progress line */
-    int verbosity;      /* 0 quiet-ish, 1 -v, 2 -vv */
+    bool json;     /* JSON lines on stdout */
+    bool tty;      /* stderr is a terminal: draw a progress line */
+    int verbosity; /* 0 quiet-ish, 1 -v, 2 -vv */
     bool metadata_stdout;
 } cli_output;
 

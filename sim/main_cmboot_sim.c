@@ -37,12 +37,12 @@ typedef struct board_opts {
     bool plug_later;
     long rom_delay_ms, disconnect_delay_ms, reenum_delay_ms;
     bool rom_status_lost;
-    bool timing_real;                     /* --timing real */
-    long rom_reenum_ms, done_reenum_ms;   /* explicit; -1: --timing, else --reenum-delay-ms */
+    bool timing_real;                   /* --timing real */
+    long rom_reenum_ms, done_reenum_ms; /* explicit; -1: --timing, else --reenum-delay-ms */
     long late_config_ms;
-    long second_serial_index;             /* -1: the SoC's default */
-    int config_quirk;                     /* -1: the SoC's default, 0 off, 1 on */
-    int after_done;                       /* -1: mass storage (or nothing with --no-done) */
+    long second_serial_index; /* -1: the SoC's default */
+    int config_quirk;         /* -1: the SoC's default, 0 off, 1 on */
+    int after_done;           /* -1: mass storage (or nothing with --no-done) */
     bool cancel_misaligns;
     bool no_done;
 } board_opts;
@@ -50,7 +50,7 @@ typedef struct board_opts {
 /* --timing presets: ROM -> second stage and Done -> next stage re-enumeration (docs/emulator.md). */
 #define REAL_ROM_REENUM_MS 2000
 #define REAL_DONE_REENUM_MS 8000
-#define MAX_LATE_CONFIG_MS 4500   /* the guest kernel gives SET_CONFIGURATION 5 s */
+#define MAX_LATE_CONFIG_MS 4500 /* the guest kernel gives SET_CONFIGURATION 5 s */
 
 typedef struct program {
     board_opts defaults;
@@ -70,7 +70,7 @@ typedef struct program {
     int64_t t0_us;
 } program;
 
-static volatile sig_atomic_t g_stop;   /* set by SIGINT/SIGTERM: print the summary and leave */
+static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM: print the summary and leave */
 
 static void on_signal(int sig)
 {
@@ -145,10 +145,13 @@ static void board_log(void *user, const char *board, int64_t t_us, const char *l
 
 static bool parse_soc(const char *s, cmboot_soc_id *out)
 {
-    static const struct { const char *name; cmboot_soc_id id; } socs[] = {
-        { "bcm2835", CMBOOT_SOC_BCM2835 }, { "bcm2837", CMBOOT_SOC_BCM2837 }, { "cm3", CMBOOT_SOC_BCM2837 },
-        { "bcm2711", CMBOOT_SOC_BCM2711 }, { "cm4", CMBOOT_SOC_BCM2711 },
-        { "bcm2712", CMBOOT_SOC_BCM2712 }, { "cm5", CMBOOT_SOC_BCM2712 },
+    static const struct {
+        const char *name;
+        cmboot_soc_id id;
+    } socs[] = {
+        {"bcm2835", CMBOOT_SOC_BCM2835}, {"bcm2837", CMBOOT_SOC_BCM2837}, {"cm3", CMBOOT_SOC_BCM2837},
+        {"bcm2711", CMBOOT_SOC_BCM2711}, {"cm4", CMBOOT_SOC_BCM2711},     {"bcm2712", CMBOOT_SOC_BCM2712},
+        {"cm5", CMBOOT_SOC_BCM2712},
     };
     for (size_t i = 0; i < sizeof(socs) / sizeof(socs[0]); i++) {
         if (strcasecmp(s, socs[i].name) == 0) {
@@ -177,37 +180,77 @@ static bool parse_fault(const char *s, sim_fault *out)
 }
 
 enum {
-    OPT_SOC = 256, OPT_SOCKET, OPT_BOARDS, OPT_SOCKET_DIR, OPT_SERIAL, OPT_SCRIPT, OPT_FAULT, OPT_ROM_FAULT,
-    OPT_ROM_REJECT, OPT_TWO_IF, OPT_DISK, OPT_SAVE_DIR, OPT_PLUG_LATER, OPT_ROM_DELAY, OPT_ROM_STATUS_LOST, OPT_DISC_DELAY,
-    OPT_REENUM_DELAY, OPT_LINK, OPT_CONTROL, OPT_REPORT, OPT_LOG, OPT_HELP, OPT_TIMING, OPT_ROM_REENUM,
-    OPT_DONE_REENUM, OPT_LATE_CONFIG, OPT_CONFIG_QUIRK, OPT_NO_CONFIG_QUIRK, OPT_SECOND_INDEX, OPT_CANCEL_MISALIGNS,
-    OPT_NO_DONE, OPT_AFTER_DONE
+    OPT_SOC = 256,
+    OPT_SOCKET,
+    OPT_BOARDS,
+    OPT_SOCKET_DIR,
+    OPT_SERIAL,
+    OPT_SCRIPT,
+    OPT_FAULT,
+    OPT_ROM_FAULT,
+    OPT_ROM_REJECT,
+    OPT_TWO_IF,
+    OPT_DISK,
+    OPT_SAVE_DIR,
+    OPT_PLUG_LATER,
+    OPT_ROM_DELAY,
+    OPT_ROM_STATUS_LOST,
+    OPT_DISC_DELAY,
+    OPT_REENUM_DELAY,
+    OPT_LINK,
+    OPT_CONTROL,
+    OPT_REPORT,
+    OPT_LOG,
+    OPT_HELP,
+    OPT_TIMING,
+    OPT_ROM_REENUM,
+    OPT_DONE_REENUM,
+    OPT_LATE_CONFIG,
+    OPT_CONFIG_QUIRK,
+    OPT_NO_CONFIG_QUIRK,
+    OPT_SECOND_INDEX,
+    OPT_CANCEL_MISALIGNS,
+    OPT_NO_DONE,
+    OPT_AFTER_DONE
 };
 
 static int parse_args(program *p, int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "soc", required_argument, 0, OPT_SOC }, { "socket", required_argument, 0, OPT_SOCKET },
-        { "boards", required_argument, 0, OPT_BOARDS }, { "socket-dir", required_argument, 0, OPT_SOCKET_DIR },
-        { "serial", required_argument, 0, OPT_SERIAL }, { "script", required_argument, 0, OPT_SCRIPT },
-        { "fault", required_argument, 0, OPT_FAULT }, { "rom-fault", required_argument, 0, OPT_ROM_FAULT },
-        { "rom-reject", no_argument, 0, OPT_ROM_REJECT }, { "two-interfaces", no_argument, 0, OPT_TWO_IF },
-        { "disk", required_argument, 0, OPT_DISK }, { "save-dir", required_argument, 0, OPT_SAVE_DIR },
-        { "plug-later", no_argument, 0, OPT_PLUG_LATER }, { "rom-delay-ms", required_argument, 0, OPT_ROM_DELAY },
-        { "rom-status-lost", no_argument, 0, OPT_ROM_STATUS_LOST },
-        { "disconnect-delay-ms", required_argument, 0, OPT_DISC_DELAY },
-        { "reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY },
-        { "link", required_argument, 0, OPT_LINK }, { "control", required_argument, 0, OPT_CONTROL },
-        { "report", required_argument, 0, OPT_REPORT }, { "log", required_argument, 0, OPT_LOG },
-        { "timing", required_argument, 0, OPT_TIMING }, { "rom-reenum-ms", required_argument, 0, OPT_ROM_REENUM },
-        { "done-reenum-ms", required_argument, 0, OPT_DONE_REENUM },
-        { "late-config", required_argument, 0, OPT_LATE_CONFIG },
-        { "config-quirk", no_argument, 0, OPT_CONFIG_QUIRK },
-        { "no-config-quirk", no_argument, 0, OPT_NO_CONFIG_QUIRK },
-        { "second-serial-index", required_argument, 0, OPT_SECOND_INDEX },
-        { "cancel-misaligns", no_argument, 0, OPT_CANCEL_MISALIGNS }, { "no-done", no_argument, 0, OPT_NO_DONE },
-        { "after-done", required_argument, 0, OPT_AFTER_DONE },
-        { "verbose", no_argument, 0, 'v' }, { "help", no_argument, 0, OPT_HELP }, { 0, 0, 0, 0 },
+        {"soc", required_argument, 0, OPT_SOC},
+        {"socket", required_argument, 0, OPT_SOCKET},
+        {"boards", required_argument, 0, OPT_BOARDS},
+        {"socket-dir", required_argument, 0, OPT_SOCKET_DIR},
+        {"serial", required_argument, 0, OPT_SERIAL},
+        {"script", required_argument, 0, OPT_SCRIPT},
+        {"fault", required_argument, 0, OPT_FAULT},
+        {"rom-fault", required_argument, 0, OPT_ROM_FAULT},
+        {"rom-reject", no_argument, 0, OPT_ROM_REJECT},
+        {"two-interfaces", no_argument, 0, OPT_TWO_IF},
+        {"disk", required_argument, 0, OPT_DISK},
+        {"save-dir", required_argument, 0, OPT_SAVE_DIR},
+        {"plug-later", no_argument, 0, OPT_PLUG_LATER},
+        {"rom-delay-ms", required_argument, 0, OPT_ROM_DELAY},
+        {"rom-status-lost", no_argument, 0, OPT_ROM_STATUS_LOST},
+        {"disconnect-delay-ms", required_argument, 0, OPT_DISC_DELAY},
+        {"reenum-delay-ms", required_argument, 0, OPT_REENUM_DELAY},
+        {"link", required_argument, 0, OPT_LINK},
+        {"control", required_argument, 0, OPT_CONTROL},
+        {"report", required_argument, 0, OPT_REPORT},
+        {"log", required_argument, 0, OPT_LOG},
+        {"timing", required_argument, 0, OPT_TIMING},
+        {"rom-reenum-ms", required_argument, 0, OPT_ROM_REENUM},
+        {"done-reenum-ms", required_argument, 0, OPT_DONE_REENUM},
+        {"late-config", required_argument, 0, OPT_LATE_CONFIG},
+        {"config-quirk", no_argument, 0, OPT_CONFIG_QUIRK},
+        {"no-config-quirk", no_argument, 0, OPT_NO_CONFIG_QUIRK},
+        {"second-serial-index", required_argument, 0, OPT_SECOND_INDEX},
+        {"cancel-misaligns", no_argument, 0, OPT_CANCEL_MISALIGNS},
+        {"no-done", no_argument, 0, OPT_NO_DONE},
+        {"after-done", required_argument, 0, OPT_AFTER_DONE},
+        {"verbose", no_argument, 0, 'v'},
+        {"help", no_argument, 0, OPT_HELP},
+        {0, 0, 0, 0},
     };
     long boards = 0;
     const char *socket_dir = NULL;
@@ -265,8 +308,9 @@ static int parse_args(program *p, int argc, char **argv)
                 fprintf(stderr, "cmboot-sim: bad delay '%s'\n", optarg);
                 return 2;
             }
-            *(c == OPT_ROM_DELAY ? &o->rom_delay_ms : c == OPT_DISC_DELAY ? &o->disconnect_delay_ms
-                                                                          : &o->reenum_delay_ms) = v;
+            *(c == OPT_ROM_DELAY    ? &o->rom_delay_ms
+              : c == OPT_DISC_DELAY ? &o->disconnect_delay_ms
+                                    : &o->reenum_delay_ms) = v;
             break;
         case OPT_TIMING:
             if (strcmp(optarg, "real") == 0 || strcmp(optarg, "fast") == 0) {
@@ -351,8 +395,8 @@ static int parse_args(program *p, int argc, char **argv)
             return 2;
         }
         p->boards[p->nboards] = p->defaults;
-        snprintf(p->boards[p->nboards].socket_path, sizeof(p->boards[0].socket_path), "%s/board%ld.sock",
-                 socket_dir, i);
+        snprintf(p->boards[p->nboards].socket_path, sizeof(p->boards[0].socket_path), "%s/board%ld.sock", socket_dir,
+                 i);
         p->nboards++;
     }
     if (p->nboards == 0) {
@@ -372,7 +416,7 @@ static int parse_args(program *p, int argc, char **argv)
 static int make_board(program *p, unsigned i)
 {
     board_opts *o = &p->boards[i];
-    usbredir_board_config bc = { 0 };
+    usbredir_board_config bc = {0};
     char name[16];
     snprintf(name, sizeof(name), "board%u", i);
     bc.name = name;
@@ -409,7 +453,7 @@ static int make_board(program *p, unsigned i)
     if (o->after_done >= 0)
         bc.sim.after_done = (sim_after_done)o->after_done;
     else if (o->no_done)
-        bc.sim.after_done = SIM_AFTER_NOTHING;   /* --no-done alone: gone for good */
+        bc.sim.after_done = SIM_AFTER_NOTHING; /* --no-done alone: gone for good */
     sim_script *s = &p->scripts[i];
     char err[256] = "";
     int rc = o->script_path ? sim_script_load(s, o->script_path, err, sizeof(err)) : sim_script_default(s, o->soc);
@@ -444,7 +488,7 @@ static int open_control(program *p)
     p->control_listen = -1;
     if (!p->control_path)
         return 0;
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     if (strlen(p->control_path) >= sizeof(sa.sun_path))
         return -1;
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", p->control_path);
@@ -496,7 +540,7 @@ static void control_read(program *p)
         p->control_len -= used;
     }
     if (p->control_len == sizeof(p->control_buf) - 1)
-        p->control_len = 0;   /* an overlong line without newline: drop it */
+        p->control_len = 0; /* an overlong line without newline: drop it */
 }
 
 /* Device-side minimum of a stage: link time of its bulk bytes plus the delays the board itself adds. */
@@ -520,9 +564,10 @@ static void summary(program *p, FILE *f)
     for (unsigned i = 0; i < p->nboards; i++) {
         usbredir_board_report r;
         usbredir_board_report_get(p->b[i], &r);
-        fprintf(f, "RESULT board%u rom_accepted=%d rom_rejections=%d requests=%u script_complete=%d "
-                   "left_without_done=%d misaligned=%u files_received=%u bytes_received=%llu metadata_acked=%u "
-                   "enumerations=%u vanished=%d failures=%d cancelled=%u resets=%u first_failure=\"%s\"\n",
+        fprintf(f,
+                "RESULT board%u rom_accepted=%d rom_rejections=%d requests=%u script_complete=%d "
+                "left_without_done=%d misaligned=%u files_received=%u bytes_received=%llu metadata_acked=%u "
+                "enumerations=%u vanished=%d failures=%d cancelled=%u resets=%u first_failure=\"%s\"\n",
                 i, r.sim.rom_accepted, r.sim.rom_rejections, r.sim.requests, r.sim.script_complete,
                 r.sim.left_without_done, r.sim.misaligned, r.sim.files_received,
                 (unsigned long long)r.sim.bytes_received, r.sim.metadata_acked, r.sim.enumerations, r.sim.vanished,
@@ -538,11 +583,12 @@ static void summary(program *p, FILE *f)
             double enumerate = s->first_vendor_us >= 0 ? (double)(s->first_vendor_us - s->connect_us) / 1e3 : -1;
             int64_t end = s->disconnect_us >= 0 ? s->disconnect_us : s->last_answer_us;
             double serve = s->first_vendor_us >= 0 && end >= 0 ? (double)(end - s->first_vendor_us) / 1e3 : -1;
-            fprintf(f, "STAGE board%u %s connect_ms=%.1f enumerate_ms=%.1f serve_ms=%.1f floor_ms=%.1f "
-                       "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f\n",
+            fprintf(f,
+                    "STAGE board%u %s connect_ms=%.1f enumerate_ms=%.1f serve_ms=%.1f floor_ms=%.1f "
+                    "link_ms=%.1f out_bytes=%llu in_bytes=%llu disconnect_ms=%.1f\n",
                     i, sim_stage_name(s->stage), (double)s->connect_us / 1e3, enumerate, serve,
-                    floor_ms(p, &p->boards[i], s), (double)s->link_wait_us / 1e3,
-                    (unsigned long long)s->bulk_out_bytes, (unsigned long long)s->bulk_in_bytes,
+                    floor_ms(p, &p->boards[i], s), (double)s->link_wait_us / 1e3, (unsigned long long)s->bulk_out_bytes,
+                    (unsigned long long)s->bulk_in_bytes,
                     s->disconnect_us >= 0 ? (double)s->disconnect_us / 1e3 : -1.0);
         }
     }
@@ -566,7 +612,7 @@ int main(int argc, char **argv)
     int rc = parse_args(p, argc, argv);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
-    struct sigaction sa = { .sa_handler = on_signal };
+    struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);

@@ -12,28 +12,25 @@
 extern "C" {
 #endif
 
-#define CMBOOT_PORT_PATH_MAX 32   /* "BUS-P1.P2....P7" */
+#define CMBOOT_PORT_PATH_MAX 32 /* "BUS-P1.P2....P7" */
 #define CMBOOT_SERIAL_MAX 64
 #define CMBOOT_SYSPATH_MAX 256
 
 typedef struct cmboot_device_info {
     uint16_t vid;
     uint16_t pid;
-    uint8_t serial_index;        /* iSerialNumber index: tells the stage */
+    uint8_t serial_index; /* iSerialNumber index: tells the stage */
     uint8_t num_interfaces;
     uint8_t busnum;
     uint8_t devnum;
     cmboot_stage stage;
-    const cmboot_soc_info *soc;  /* NULL for mass storage or unknown */
+    const cmboot_soc_info *soc;           /* NULL for mass storage or unknown */
     char port_path[CMBOOT_PORT_PATH_MAX]; /* stable across re-enumeration */
     char serial[CMBOOT_SERIAL_MAX];       /* string at serial_index, "" if none */
     char syspath[CMBOOT_SYSPATH_MAX];     /* backend-specific locator (sysfs dir, ...) */
 } cmboot_device_info;
 
-typedef enum cmboot_device_event_type {
-    CMBOOT_DEVICE_ADDED = 1,
-    CMBOOT_DEVICE_REMOVED = 2
-} cmboot_device_event_type;
+typedef enum cmboot_device_event_type { CMBOOT_DEVICE_ADDED = 1, CMBOOT_DEVICE_REMOVED = 2 } cmboot_device_event_type;
 
 typedef struct cmboot_device_event {
     cmboot_device_event_type type;

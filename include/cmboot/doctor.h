@@ -12,34 +12,34 @@ extern "C" {
 #endif
 
 typedef enum cmboot_doctor_severity {
-    CMBOOT_DOCTOR_OK = 0,      /* checked and fine */
-    CMBOOT_DOCTOR_INFO = 1,    /* worth knowing, nothing to do */
-    CMBOOT_DOCTOR_WARN = 2,    /* may stop some boards or stages */
-    CMBOOT_DOCTOR_BLOCKER = 3  /* cmboot cannot work until fixed */
+    CMBOOT_DOCTOR_OK = 0,     /* checked and fine */
+    CMBOOT_DOCTOR_INFO = 1,   /* worth knowing, nothing to do */
+    CMBOOT_DOCTOR_WARN = 2,   /* may stop some boards or stages */
+    CMBOOT_DOCTOR_BLOCKER = 3 /* cmboot cannot work until fixed */
 } cmboot_doctor_severity;
 
 /* One finding. Handed out by the library as a const pointer (the report's); plain members, appended only. */
 typedef struct cmboot_doctor_finding {
-    char id[40];          /* stable machine name: "usb-missing", "permission", ... */
+    char id[40]; /* stable machine name: "usb-missing", "permission", ... */
     cmboot_doctor_severity severity;
     char device[CMBOOT_PORT_PATH_MAX]; /* port path when about one board, else "" */
-    char text[512];       /* what is wrong, in plain words */
-    char fix[768];        /* what to do about it ("" when nothing) */
+    char text[512];                    /* what is wrong, in plain words */
+    char fix[768];                     /* what to do about it ("" when nothing) */
 } cmboot_doctor_finding;
 
 typedef struct cmboot_doctor_config {
-    size_t struct_size;        /* set by cmboot_doctor_config_default() (session.h, docs/abi.md) */
-    const char *sys_root;      /* NULL = "/sys" */
-    const char *dev_root;      /* NULL = "/dev" */
-    const char *proc_root;     /* NULL = "/proc" */
-    const char *run_root;      /* NULL = "/run" (udev's control socket lives in <run>/udev/control) */
-    const char *kernel_config; /* NULL = <proc>/config.gz, then /boot/config-<release> */
-    const char *modules_dir;   /* NULL = /lib/modules/<release> */
-    const char *libusb_path;   /* the libusb library to inspect; NULL = the one this process loaded */
-    long uid;                  /* whose access to check; -1 = this process */
-    bool check_netlink;        /* try opening the kernel uevent socket (off in tests with fake trees) */
-    bool check_boot_files;     /* look for every SoC's boot files, as `cmboot boot` would (default on) */
-    const char *boot_dir;      /* -d DIR to check; NULL = the default directories */
+    size_t struct_size;                    /* set by cmboot_doctor_config_default() (session.h, docs/abi.md) */
+    const char *sys_root;                  /* NULL = "/sys" */
+    const char *dev_root;                  /* NULL = "/dev" */
+    const char *proc_root;                 /* NULL = "/proc" */
+    const char *run_root;                  /* NULL = "/run" (udev's control socket lives in <run>/udev/control) */
+    const char *kernel_config;             /* NULL = <proc>/config.gz, then /boot/config-<release> */
+    const char *modules_dir;               /* NULL = /lib/modules/<release> */
+    const char *libusb_path;               /* the libusb library to inspect; NULL = the one this process loaded */
+    long uid;                              /* whose access to check; -1 = this process */
+    bool check_netlink;                    /* try opening the kernel uevent socket (off in tests with fake trees) */
+    bool check_boot_files;                 /* look for every SoC's boot files, as `cmboot boot` would (default on) */
+    const char *boot_dir;                  /* -d DIR to check; NULL = the default directories */
     const char *const *boot_default_dirs;  /* NULL = built-in (see cmboot_files_config) */
     const char *const *boot_fallback_dirs; /* NULL = built-in */
 } cmboot_doctor_config;
@@ -54,8 +54,7 @@ CMBOOT_API int cmboot_doctor_report_new(cmboot_doctor_report **out);
 CMBOOT_API void cmboot_doctor_report_free(cmboot_doctor_report *report);
 /* Findings in the order the checks made them; index < cmboot_doctor_report_findings, else NULL. */
 CMBOOT_API size_t cmboot_doctor_report_findings(const cmboot_doctor_report *report);
-CMBOOT_API const cmboot_doctor_finding *cmboot_doctor_report_finding(const cmboot_doctor_report *report,
-                                                                     size_t index);
+CMBOOT_API const cmboot_doctor_finding *cmboot_doctor_report_finding(const cmboot_doctor_report *report, size_t index);
 /* Boards seen in a boot stage or mass storage (Broadcom vendor ID); index < cmboot_doctor_report_boards, else
  * NULL. */
 CMBOOT_API size_t cmboot_doctor_report_boards(const cmboot_doctor_report *report);

@@ -15,26 +15,26 @@ extern "C" {
 
 /* A boot file held in memory: the library's built-in copies, or a table given by the caller. */
 typedef struct cmboot_embedded_file {
-    const char *name;          /* "bootcode.bin", "start.elf", "bootcode4.bin"; NULL ends a table */
+    const char *name; /* "bootcode.bin", "start.elf", "bootcode4.bin"; NULL ends a table */
     const unsigned char *data;
     size_t size;
 } cmboot_embedded_file;
 
 typedef struct cmboot_files_config {
-    size_t struct_size;          /* set by cmboot_files_config_default() (session.h, docs/abi.md) */
-    const char *boot_dir;        /* -d DIR; NULL: the default directories */
-    bool overlay;                /* -o: DIR/<port path>/NAME first (bootcode*.bin exempt) */
+    size_t struct_size;              /* set by cmboot_files_config_default() (session.h, docs/abi.md) */
+    const char *boot_dir;            /* -d DIR; NULL: the default directories */
+    bool overlay;                    /* -o: DIR/<port path>/NAME first (bootcode*.bin exempt) */
     const char *const *default_dirs; /* NULL-terminated search list used when boot_dir is NULL (NULL = built-in) */
     /* Refuse symlinks that leave the boot directory (RESOLVE_BENEATH) and warn about hard-linked files.
      * Default (false): symlinks the operator placed in the directory are followed wherever they lead. */
     bool strict_confine;
     /* Last resort for the legacy msd files (bootcode.bin, start.elf, bootcode4.bin) when the lookup misses:
      * first the embedded table, then these directories. */
-    const char *const *fallback_dirs;        /* NULL-terminated; NULL = the installed msd directories */
-    const cmboot_embedded_file *embedded;    /* NULL = cmboot_files_builtin(); must outlive the object */
-    cmboot_log_fn log;                       /* optional; device_id is the port path ("" when none) */
+    const char *const *fallback_dirs;     /* NULL-terminated; NULL = the installed msd directories */
+    const cmboot_embedded_file *embedded; /* NULL = cmboot_files_builtin(); must outlive the object */
+    cmboot_log_fn log;                    /* optional; device_id is the port path ("" when none) */
     void *log_user;
-    cmboot_log_level log_level;              /* messages above this level are dropped */
+    cmboot_log_level log_level; /* messages above this level are dropped */
 } cmboot_files_config;
 
 /* Defaults (all NULL/false, CMBOOT_LOG_ERROR) into the caller's struct of struct_size bytes. Use

@@ -28,8 +28,8 @@ enum {
 };
 CMBOOT_API int cmboot_flash_source_open(const char *path, cmboot_flash_source **out);
 /* Same, with CMBOOT_SOURCE_* flags; on failure a sentence in reason (may be NULL). */
-CMBOOT_API int cmboot_flash_source_open_flags(const char *path, unsigned flags, cmboot_flash_source **out,
-                                              char *reason, size_t reason_size);
+CMBOOT_API int cmboot_flash_source_open_flags(const char *path, unsigned flags, cmboot_flash_source **out, char *reason,
+                                              size_t reason_size);
 /* Reads up to len bytes; *got = 0 at the end of the image. */
 CMBOOT_API int cmboot_flash_source_read(cmboot_flash_source *src, void *buf, size_t len, size_t *got);
 /* Whether the decompressed size is known before reading (raw file, zip entry, zstd/xz headers). */
@@ -40,9 +40,9 @@ CMBOOT_API void cmboot_flash_source_close(cmboot_flash_source *src);
 
 /* ---- Block maps (bmaptool format 1.x and 2.0). ---- */
 typedef struct cmboot_bmap_range {
-    uint64_t first;          /* first block */
-    uint64_t last;           /* last block, inclusive */
-    uint8_t digest[32];      /* SHA-256 (or SHA-1 in the first 20 bytes for format 1.x) */
+    uint64_t first;     /* first block */
+    uint64_t last;      /* last block, inclusive */
+    uint8_t digest[32]; /* SHA-256 (or SHA-1 in the first 20 bytes for format 1.x) */
     bool has_digest;
 } cmboot_bmap_range;
 
@@ -51,7 +51,7 @@ typedef struct cmboot_bmap {
     uint64_t block_size;
     uint64_t blocks_count;
     uint64_t mapped_blocks;
-    int digest_len;          /* 32 = SHA-256, 20 = SHA-1 */
+    int digest_len; /* 32 = SHA-256, 20 = SHA-1 */
     size_t range_count;
     cmboot_bmap_range *ranges;
 } cmboot_bmap;
@@ -65,19 +65,19 @@ CMBOOT_API uint64_t cmboot_bmap_mapped_bytes(const cmboot_bmap *bmap);
 
 /* ---- Target safety and identity. ---- */
 enum {
-    CMBOOT_TARGET_FORCE = 1u << 0,        /* allow a disk that is not on USB (never the host's root/boot disk) */
-    CMBOOT_TARGET_NO_EXCL = 1u << 1,      /* open a block device without O_EXCL (tests only) */
-    CMBOOT_TARGET_CREATE = 1u << 2,       /* a missing target outside /dev may be created as a regular file */
-    CMBOOT_TARGET_PARTITION_OK = 1u << 3  /* allow a partition instead of a whole disk */
+    CMBOOT_TARGET_FORCE = 1u << 0,       /* allow a disk that is not on USB (never the host's root/boot disk) */
+    CMBOOT_TARGET_NO_EXCL = 1u << 1,     /* open a block device without O_EXCL (tests only) */
+    CMBOOT_TARGET_CREATE = 1u << 2,      /* a missing target outside /dev may be created as a regular file */
+    CMBOOT_TARGET_PARTITION_OK = 1u << 3 /* allow a partition instead of a whole disk */
 };
 
 /* Where the host's trees are (tests point them at fake ones). Every function taking one accepts NULL (all
  * default); a bad struct_size is refused (session.h). */
 typedef struct cmboot_target_env {
-    size_t struct_size;      /* set by cmboot_target_env_default() (docs/abi.md) */
-    const char *proc_root;   /* NULL = "/proc" */
-    const char *sys_root;    /* NULL = "/sys" */
-    const char *dev_root;    /* NULL = "/dev" */
+    size_t struct_size;    /* set by cmboot_target_env_default() (docs/abi.md) */
+    const char *proc_root; /* NULL = "/proc" */
+    const char *sys_root;  /* NULL = "/sys" */
+    const char *dev_root;  /* NULL = "/dev" */
 } cmboot_target_env;
 
 /* Defaults (all NULL) into the caller's struct of struct_size bytes. Use cmboot_target_env_default(). */
@@ -89,18 +89,18 @@ static inline void cmboot_target_env_default(cmboot_target_env *env)
 
 /* What was checked, taken from the one open descriptor (fstat, ioctls, /sys/dev/block/MAJ:MIN). */
 typedef struct cmboot_target_identity {
-    bool known;              /* filled by a successful cmboot_target_open */
-    bool is_block;           /* block device, else regular file */
-    unsigned major, minor;   /* device numbers of a block device */
-    bool partition;          /* a partition of `disk` */
-    bool removable;          /* the disk's sysfs `removable` (card readers, sticks; not all USB disks say so) */
-    char name[64];           /* kernel name of the target ("sdb1"), "" for a file */
-    char disk[64];           /* kernel name of its whole disk ("sdb"), "" for a file */
-    uint64_t diskseq;        /* the kernel's sequence number of that disk; 0 = the kernel has none */
+    bool known;            /* filled by a successful cmboot_target_open */
+    bool is_block;         /* block device, else regular file */
+    unsigned major, minor; /* device numbers of a block device */
+    bool partition;        /* a partition of `disk` */
+    bool removable;        /* the disk's sysfs `removable` (card readers, sticks; not all USB disks say so) */
+    char name[64];         /* kernel name of the target ("sdb1"), "" for a file */
+    char disk[64];         /* kernel name of its whole disk ("sdb"), "" for a file */
+    uint64_t diskseq;      /* the kernel's sequence number of that disk; 0 = the kernel has none */
     char port_path[CMBOOT_PORT_PATH_MAX]; /* USB port path of the disk, "" when not on USB */
-    uint64_t size;           /* bytes of the device (BLKGETSIZE64), or of the file when opened */
-    uint64_t file_dev, file_ino; /* a regular file's st_dev and st_ino */
-    bool created;            /* the file did not exist and was created */
+    uint64_t size;                        /* bytes of the device (BLKGETSIZE64), or of the file when opened */
+    uint64_t file_dev, file_ino;          /* a regular file's st_dev and st_ino */
+    bool created;                         /* the file did not exist and was created */
 } cmboot_target_identity;
 
 typedef struct cmboot_target cmboot_target;
@@ -113,9 +113,8 @@ typedef struct cmboot_target cmboot_target;
  * outside dev_root and with CMBOOT_TARGET_CREATE or a name ending in ".img"; a regular file in dev_root
  * is refused. Refusals (nothing written): CMBOOT_ERR_UNSAFE_TARGET, _BUSY, _NO_SPACE, _NOT_FOUND,
  * _ACCESS, with a sentence in reason. */
-CMBOOT_API int cmboot_target_open(const cmboot_target_env *env, const char *path, uint64_t image_size,
-                                  unsigned flags, const char *port_path, cmboot_target **out, char *reason,
-                                  size_t reason_size);
+CMBOOT_API int cmboot_target_open(const cmboot_target_env *env, const char *path, uint64_t image_size, unsigned flags,
+                                  const char *port_path, cmboot_target **out, char *reason, size_t reason_size);
 /* The descriptor every write and read-back uses (owned by the target). */
 CMBOOT_API int cmboot_target_fd(const cmboot_target *t);
 CMBOOT_API const cmboot_target_identity *cmboot_target_get_identity(const cmboot_target *t);
@@ -127,8 +126,8 @@ CMBOOT_API void cmboot_target_close(cmboot_target *t, bool remove_created);
 
 /* The checks of cmboot_target_open without writing: the path is opened read-only and closed again, and a
  * missing file is not created. */
-CMBOOT_API int cmboot_target_check(const cmboot_target_env *env, const char *path, uint64_t image_size,
-                                   unsigned flags, char *reason, size_t reason_size);
+CMBOOT_API int cmboot_target_check(const cmboot_target_env *env, const char *path, uint64_t image_size, unsigned flags,
+                                   char *reason, size_t reason_size);
 
 /* ---- Cancelling. ---- */
 /* Stops a running cmboot_flash_write, _verify or _pair_cancellable from another thread: it returns
@@ -147,56 +146,60 @@ CMBOOT_API void cmboot_flash_canceller_free(cmboot_flash_canceller *c);
 /* Waits until exactly one disk appears under <sys>/bus/usb/devices/<port_path> and its node exists in
  * <dev>; writes "<dev>/sdX" into out. CMBOOT_ERR_TIMEOUT at the deadline (cmboot_now_ms clock),
  * CMBOOT_ERR_UNSAFE_TARGET when more than one disk is there. */
-CMBOOT_API int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms,
-                                 char *out, size_t out_size);
+CMBOOT_API int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms, char *out,
+                                 size_t out_size);
 /* Same; cmboot_flash_cancel(cancel) ends the wait at once with CMBOOT_ERR_CANCELLED (cancel may be NULL). */
-CMBOOT_API int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port_path,
-                                             int64_t deadline_ms, cmboot_flash_canceller *cancel,
-                                             char *out, size_t out_size);
+CMBOOT_API int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms,
+                                             cmboot_flash_canceller *cancel, char *out, size_t out_size);
 
 /* ---- Writer and verification. ---- */
 typedef struct cmboot_flash_config {
-    size_t struct_size;          /* set by cmboot_flash_config_default() (session.h, docs/abi.md) */
-    const char *image;           /* image path (any supported source format) */
-    const char *bmap;            /* bmap path or NULL */
-    const char *target;          /* block device or regular file, opened once (cmboot_target_open) */
-    const char *port_path;       /* the disk must be under this USB port path (flash: the board's); NULL = any */
-    bool verify;                 /* read back after writing */
-    bool image_digest;           /* SHA-256 of the whole image (needed to verify without a bmap; default on) */
-    unsigned target_flags;       /* CMBOOT_TARGET_* */
-    unsigned source_flags;       /* CMBOOT_SOURCE_* */
+    size_t struct_size;           /* set by cmboot_flash_config_default() (session.h, docs/abi.md) */
+    const char *image;            /* image path (any supported source format) */
+    const char *bmap;             /* bmap path or NULL */
+    const char *target;           /* block device or regular file, opened once (cmboot_target_open) */
+    const char *port_path;        /* the disk must be under this USB port path (flash: the board's); NULL = any */
+    bool verify;                  /* read back after writing */
+    bool image_digest;            /* SHA-256 of the whole image (needed to verify without a bmap; default on) */
+    unsigned target_flags;        /* CMBOOT_TARGET_* */
+    unsigned source_flags;        /* CMBOOT_SOURCE_* */
     const cmboot_target_env *env; /* NULL = default roots; a pointer, so that either struct can grow */
     /* Queue: buffers x buffer_size bytes (a multiple of 4096); 0 = by source: 4 x 1 MiB raw; compressed
      * 4 x 256 KiB when hashing (bmap, image digest, verify), else 3 x 128 KiB. */
     size_t buffer_size;
     unsigned buffers;
-    const char *device_id;       /* port path for events, "" for none */
-    cmboot_event_fn event;       /* CMBOOT_EV_PHASE and CMBOOT_EV_PROGRESS */
+    const char *device_id; /* port path for events, "" for none */
+    cmboot_event_fn event; /* CMBOOT_EV_PHASE and CMBOOT_EV_PROGRESS */
     void *user;
     cmboot_flash_canceller *cancel; /* NULL = cannot be cancelled */
 } cmboot_flash_config;
 
-enum { CMBOOT_FLASH_PHASE_CHECK, CMBOOT_FLASH_PHASE_WRITE, CMBOOT_FLASH_PHASE_SYNC, CMBOOT_FLASH_PHASE_VERIFY,
-       CMBOOT_FLASH_PHASES };
+enum {
+    CMBOOT_FLASH_PHASE_CHECK,
+    CMBOOT_FLASH_PHASE_WRITE,
+    CMBOOT_FLASH_PHASE_SYNC,
+    CMBOOT_FLASH_PHASE_VERIFY,
+    CMBOOT_FLASH_PHASES
+};
 
 /* Filled by cmboot_flash_write/_verify into the caller's struct: struct_size first, set by
  * cmboot_flash_result_default(); the library writes only struct_size bytes. */
 typedef struct cmboot_flash_result {
     size_t struct_size;
-    int error;                   /* CMBOOT_OK or why it failed */
-    char reason[256];            /* sentence for the error */
-    uint64_t image_size;         /* decompressed image bytes */
+    int error;           /* CMBOOT_OK or why it failed */
+    char reason[256];    /* sentence for the error */
+    uint64_t image_size; /* decompressed image bytes */
     uint64_t bytes_written;
     uint64_t bytes_verified;
-    uint8_t image_sha256[32];    /* of the whole decompressed image */
+    uint8_t image_sha256[32]; /* of the whole decompressed image */
     bool image_sha256_valid;
     bool verified;
-    uint64_t fail_offset;        /* byte offset of a mismatch or I/O error */
+    uint64_t fail_offset; /* byte offset of a mismatch or I/O error */
     bool fail_offset_valid;
-    char format[16];             /* source format */
+    char format[16];               /* source format */
     cmboot_target_identity target; /* what was opened, checked, written and read back */
-    bool target_touched;         /* a write reached the target: it may have changed (never a mere refusal) */
-    uint64_t truncated_from;     /* a regular file longer than the image was cut from this size; 0 = not */
+    bool target_touched;           /* a write reached the target: it may have changed (never a mere refusal) */
+    uint64_t truncated_from;       /* a regular file longer than the image was cut from this size; 0 = not */
     /* Time per phase: read it with cmboot_flash_result_phase_ms(). One member per phase, so a phase added
      * later appends a member instead of moving the others. */
     int64_t check_ms, write_ms, sync_ms, verify_ms;
@@ -233,16 +236,16 @@ CMBOOT_API int cmboot_flash_verify(const cmboot_flash_config *cfg, cmboot_flash_
 
 /* ---- Report. ---- */
 typedef struct cmboot_flash_report {
-    size_t struct_size;          /* set by cmboot_flash_report_default() (session.h, docs/abi.md) */
+    size_t struct_size; /* set by cmboot_flash_report_default() (session.h, docs/abi.md) */
     const char *serial;
     const char *port_path;
     const char *soc;
-    const char *metadata_json;   /* object text or NULL */
+    const char *metadata_json; /* object text or NULL */
     const char *image;
     const char *bmap;
     const char *target;
-    int64_t boot_ms;             /* -1 = no boot phase */
-    int64_t pair_ms;             /* -1 = no pairing */
+    int64_t boot_ms; /* -1 = no boot phase */
+    int64_t pair_ms; /* -1 = no pairing */
     const cmboot_flash_result *flash;
 } cmboot_flash_report;
 
@@ -264,13 +267,13 @@ typedef struct cmboot_flash_job cmboot_flash_job;
 
 /* Where a job stopped (cmboot_flash_job_step): the step that failed, or CMBOOT_FLASH_STEP_DONE. */
 typedef enum cmboot_flash_step {
-    CMBOOT_FLASH_STEP_NONE = 0,   /* nothing ran yet */
-    CMBOOT_FLASH_STEP_IMAGE,      /* opening the image */
-    CMBOOT_FLASH_STEP_BMAP,       /* loading the bmap */
-    CMBOOT_FLASH_STEP_BOOT,       /* booting the board to its mass-storage stage */
-    CMBOOT_FLASH_STEP_PAIR,       /* waiting for its disk under the board's port path */
-    CMBOOT_FLASH_STEP_WRITE,      /* target check, write, sync, verify (cmboot_flash_job_flash has the details) */
-    CMBOOT_FLASH_STEP_DONE        /* written (and verified when asked) */
+    CMBOOT_FLASH_STEP_NONE = 0, /* nothing ran yet */
+    CMBOOT_FLASH_STEP_IMAGE,    /* opening the image */
+    CMBOOT_FLASH_STEP_BMAP,     /* loading the bmap */
+    CMBOOT_FLASH_STEP_BOOT,     /* booting the board to its mass-storage stage */
+    CMBOOT_FLASH_STEP_PAIR,     /* waiting for its disk under the board's port path */
+    CMBOOT_FLASH_STEP_WRITE,    /* target check, write, sync, verify (cmboot_flash_job_flash has the details) */
+    CMBOOT_FLASH_STEP_DONE      /* written (and verified when asked) */
 } cmboot_flash_step;
 
 /* Copies cfg (its strings are not copied: they must outlive the job). Used from cfg: image, bmap, target

@@ -22,30 +22,30 @@ typedef enum cmboot_log_level {
 typedef void (*cmboot_log_fn)(void *user, const char *device_id, cmboot_log_level level, const char *msg);
 
 typedef enum cmboot_event_type {
-    CMBOOT_EV_DEVICE_SEEN,   /* a board in a boot stage matched the selection */
-    CMBOOT_EV_STAGE_START,   /* stage begins on this board */
-    CMBOOT_EV_STAGE_DONE,    /* stage finished; error holds the result */
-    CMBOOT_EV_FILE,          /* a file was requested: name, total = size (0 = absent), value = source */
-    CMBOOT_EV_PROGRESS,      /* bytes done/total of name */
-    CMBOOT_EV_METADATA,      /* name = key, value = value */
-    CMBOOT_EV_METADATA_SAVED,/* value = path written ("-" = stdout), json = document */
-    CMBOOT_EV_BOARD_DONE,    /* the board finished; error = result */
-    CMBOOT_EV_PHASE          /* flash phases: name = phase, value = detail */
+    CMBOOT_EV_DEVICE_SEEN,    /* a board in a boot stage matched the selection */
+    CMBOOT_EV_STAGE_START,    /* stage begins on this board */
+    CMBOOT_EV_STAGE_DONE,     /* stage finished; error holds the result */
+    CMBOOT_EV_FILE,           /* a file was requested: name, total = size (0 = absent), value = source */
+    CMBOOT_EV_PROGRESS,       /* bytes done/total of name */
+    CMBOOT_EV_METADATA,       /* name = key, value = value */
+    CMBOOT_EV_METADATA_SAVED, /* value = path written ("-" = stdout), json = document */
+    CMBOOT_EV_BOARD_DONE,     /* the board finished; error = result */
+    CMBOOT_EV_PHASE           /* flash phases: name = phase, value = detail */
 } cmboot_event_type;
 
 typedef struct cmboot_event {
     cmboot_event_type type;
-    const char *device_id;   /* port path */
-    const char *serial;      /* board serial when known, else "" */
-    const char *soc;         /* "BCM2711" ... or "" */
-    const char *stage;       /* "rom", "second-stage", "mass-storage" */
+    const char *device_id; /* port path */
+    const char *serial;    /* board serial when known, else "" */
+    const char *soc;       /* "BCM2711" ... or "" */
+    const char *stage;     /* "rom", "second-stage", "mass-storage" */
     const char *name;
     const char *value;
     const char *json;
     uint64_t done;
     uint64_t total;
-    int error;               /* cmboot_error */
-    uint64_t elapsed_ms;     /* since the stage started */
+    int error;           /* cmboot_error */
+    uint64_t elapsed_ms; /* since the stage started */
 } cmboot_event;
 
 /* Called from several threads at once (one per board); ev and every string in it are valid during the call

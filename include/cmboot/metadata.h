@@ -30,8 +30,8 @@ CMBOOT_API int cmboot_metadata_to_json(const cmboot_metadata *md, char **json_ou
  * file name): a temporary file made with O_EXCL (or O_TMPFILE) under an unpredictable name in DIR, written,
  * fsync'd, renamed into place, DIR fsync'd. Stateless: two calls with the same serial replace each other;
  * a run that boots several boards uses a cmboot_metadata_dir instead. */
-CMBOOT_API int cmboot_metadata_write(const cmboot_metadata *md, const char *dir, const char *serial,
-                                     char *path_out, size_t path_size);
+CMBOOT_API int cmboot_metadata_write(const cmboot_metadata *md, const char *dir, const char *serial, char *path_out,
+                                     size_t path_size);
 
 /* A metadata directory for one run: remembers the names it wrote, so a second board with the same serial
  * never replaces the first one's file but gets SERIAL-1.json (then -2, ...). Files left by earlier runs are

@@ -15,9 +15,9 @@ extern "C" {
 
 #define CMBOOT_BOOT_MESSAGE_SIZE 24
 #define CMBOOT_SIGNATURE_SIZE 20
-#define CMBOOT_FS_REQUEST_SIZE 260   /* int32 command + char name[256] */
+#define CMBOOT_FS_REQUEST_SIZE 260 /* int32 command + char name[256] */
 #define CMBOOT_FS_NAME_FIELD 256
-#define CMBOOT_FS_NAME_MAX 255       /* longest name we accept (must be NUL terminated in the field) */
+#define CMBOOT_FS_NAME_MAX 255 /* longest name we accept (must be NUL terminated in the field) */
 #define CMBOOT_MAX_WIRE_LENGTH 0xffffffffu
 
 typedef enum cmboot_fs_command {
@@ -37,9 +37,9 @@ typedef enum cmboot_fs_kind {
 } cmboot_fs_kind;
 
 typedef struct cmboot_fs_request {
-    int32_t command;                  /* as sent, also for CMBOOT_FS_REQ_UNKNOWN */
+    int32_t command; /* as sent, also for CMBOOT_FS_REQ_UNKNOWN */
     cmboot_fs_kind kind;
-    char name[CMBOOT_FS_NAME_FIELD];  /* always NUL terminated; for BAD_METADATA the whole text */
+    char name[CMBOOT_FS_NAME_FIELD]; /* always NUL terminated; for BAD_METADATA the whole text */
     size_t name_len;
     /* metadata split (point into name, NUL terminated); NULL unless kind is METADATA */
     const char *key;
@@ -66,8 +66,8 @@ CMBOOT_API int cmboot_boot_message_decode(const uint8_t *buf, size_t len, uint32
 CMBOOT_API int cmboot_fs_request_parse(const uint8_t *buf, size_t len, cmboot_fs_request *out);
 /* Encodes a request (for emulators and tests); name may be any bytes up to 256 (no terminator added
  * when name_len == 256). */
-CMBOOT_API void cmboot_fs_request_encode(uint8_t out[CMBOOT_FS_REQUEST_SIZE], int32_t command,
-                                         const char *name, size_t name_len);
+CMBOOT_API void cmboot_fs_request_encode(uint8_t out[CMBOOT_FS_REQUEST_SIZE], int32_t command, const char *name,
+                                         size_t name_len);
 
 /* ---- I/O primitives over a transport (framing of protocol.md section 2) ---- */
 
@@ -89,7 +89,7 @@ typedef struct cmboot_stream {
     long (*read)(void *self, void *buf, size_t len);
     void (*close)(void *self);
     void *self;
-    char source[256];   /* where it came from, for reports */
+    char source[256]; /* where it came from, for reports */
 } cmboot_stream;
 
 /* Answers the device's file requests. open returns CMBOOT_ERR_NOT_FOUND for absent files,
@@ -146,9 +146,9 @@ static inline void cmboot_stage_limits_default(cmboot_stage_limits *limits)
  * leaves instead of answering is CMBOOT_OK; with limits->rom_status_optional so is any failed status read
  * (logged as a warning); *rom_status stays -1 then. CMBOOT_ERR_CANCELLED is always returned as such.
  * limits and hooks may be NULL; a bad struct_size of them or of t's ops is refused (session.h). */
-CMBOOT_API int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
-                                    const uint8_t *signature, const cmboot_stage_limits *limits,
-                                    const cmboot_stage_hooks *hooks, int32_t *rom_status);
+CMBOOT_API int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage, const uint8_t *signature,
+                                    const cmboot_stage_limits *limits, const cmboot_stage_hooks *hooks,
+                                    int32_t *rom_status);
 
 /* File-server stage: serves requests until Done / empty name (CMBOOT_OK). Never leaves a device waiting:
  * odd requests (short, unknown command, bad metadata, unsafe name) are logged and acknowledged, a read

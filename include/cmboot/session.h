@@ -76,24 +76,24 @@ CMBOOT_API const cmboot_bulk_tuning *cmboot_ctx_bulk_tuning(const cmboot_ctx *ct
 CMBOOT_API void cmboot_ctx_cancel(cmboot_ctx *ctx);
 
 typedef struct cmboot_boot_config {
-    size_t struct_size;         /* set by cmboot_boot_config_default() */
-    const char *boot_dir;       /* -d */
-    bool overlay;               /* -o */
-    bool signed_boot;           /* -s */
-    const char *metadata_dir;   /* -j DIR */
-    bool metadata_stdout;       /* print metadata JSON when no -j DIR (like the reference) */
-    int port_number;            /* -0..-98: last port of the path; -1 = any */
-    const char *port_path;      /* -p BUS-P1.P2 */
-    const char *serial;         /* -i */
-    bool loop;                  /* -l: keep serving boards forever */
-    bool wait_mass_storage;     /* follow each board until its next stage (mass storage, fastboot) appears */
-    unsigned max_boards;        /* stop after this many boards finished (0 = 1 unless loop) */
-    int64_t wait_first_ms;      /* give up waiting for the first board after this (0 = forever) */
-    unsigned stage_timeout_ms;  /* deadline for the second stage to appear after the ROM stage (default 15000;
-                                 * real boards take ~1.5-3 s) */
+    size_t struct_size;             /* set by cmboot_boot_config_default() */
+    const char *boot_dir;           /* -d */
+    bool overlay;                   /* -o */
+    bool signed_boot;               /* -s */
+    const char *metadata_dir;       /* -j DIR */
+    bool metadata_stdout;           /* print metadata JSON when no -j DIR (like the reference) */
+    int port_number;                /* -0..-98: last port of the path; -1 = any */
+    const char *port_path;          /* -p BUS-P1.P2 */
+    const char *serial;             /* -i */
+    bool loop;                      /* -l: keep serving boards forever */
+    bool wait_mass_storage;         /* follow each board until its next stage (mass storage, fastboot) appears */
+    unsigned max_boards;            /* stop after this many boards finished (0 = 1 unless loop) */
+    int64_t wait_first_ms;          /* give up waiting for the first board after this (0 = forever) */
+    unsigned stage_timeout_ms;      /* deadline for the second stage to appear after the ROM stage (default 15000;
+                                     * real boards take ~1.5-3 s) */
     unsigned next_stage_timeout_ms; /* deadline for the stage after Done (default 60000: a Linux gadget takes
-                                 * 5-30 s and more on real boards) */
-    bool strict_confine;        /* boot files must resolve beneath the boot directory, symlinks included */
+                                     * 5-30 s and more on real boards) */
+    bool strict_confine;            /* boot files must resolve beneath the boot directory, symlinks included */
     /* Per-transfer limits (NULL = cmboot_stage_limits_default()); a pointer, so that either struct can grow.
      * Read during the call only. */
     const cmboot_stage_limits *limits;
@@ -113,8 +113,8 @@ typedef struct cmboot_board_result {
     char port_path[CMBOOT_PORT_PATH_MAX];
     char serial[CMBOOT_SERIAL_MAX];
     const cmboot_soc_info *soc;
-    cmboot_stage last_stage;    /* last stage seen */
-    int error;                  /* CMBOOT_OK or why it failed */
+    cmboot_stage last_stage; /* last stage seen */
+    int error;               /* CMBOOT_OK or why it failed */
     int64_t started_ms;
     int64_t finished_ms;
     /* Time per stage: read it with cmboot_board_result_stage_ms(). One member per timed stage, so a stage

@@ -35,14 +35,14 @@ typedef enum cmboot_stage {
 typedef struct cmboot_soc_info {
     cmboot_soc_id id;
     uint16_t product_id;
-    const char *name;          /* "BCM2711" */
-    const char *product;       /* ROM product string */
-    const char *boards;        /* human list of boards */
-    const char *second_stage;  /* bootcode.bin / bootcode4.bin / bootcode5.bin */
-    const char *prefix;        /* tar / override directory prefix: 2710, 2711, 2712 */
+    const char *name;            /* "BCM2711" */
+    const char *product;         /* ROM product string */
+    const char *boards;          /* human list of boards */
+    const char *second_stage;    /* bootcode.bin / bootcode4.bin / bootcode5.bin */
+    const char *prefix;          /* tar / override directory prefix: 2710, 2711, 2712 */
     bool serial_is_board_serial; /* the ROM stage's serial string is the board serial */
-    bool signed_boot_in_rom;   /* -s changes the ROM boot message (BCM2835/6/7) */
-    bool rom_status_optional;  /* the ROM may leave before its status read answers (BCM2711/2712) */
+    bool signed_boot_in_rom;     /* -s changes the ROM boot message (BCM2835/6/7) */
+    bool rom_status_optional;    /* the ROM may leave before its status read answers (BCM2711/2712) */
 } cmboot_soc_info;
 
 CMBOOT_API const cmboot_soc_info *cmboot_soc_by_product_id(uint16_t pid);

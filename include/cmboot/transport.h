@@ -20,8 +20,8 @@ typedef struct cmboot_transport_ops {
     /* Vendor control OUT to the device: bmRequestType 0x40, bRequest 0, no data stage. */
     int (*control_out)(void *self, uint16_t wValue, uint16_t wIndex, unsigned timeout_ms);
     /* Vendor control IN: bmRequestType 0xC0, bRequest 0, wLength = len. *actual gets what arrived. */
-    int (*control_in)(void *self, uint16_t wValue, uint16_t wIndex, void *buf, size_t len,
-                      size_t *actual, unsigned timeout_ms);
+    int (*control_in)(void *self, uint16_t wValue, uint16_t wIndex, void *buf, size_t len, size_t *actual,
+                      unsigned timeout_ms);
     /* Bulk OUT of len bytes on the vendor OUT endpoint; may split and pipeline internally. *actual is the
      * number of leading bytes of buf the device took, also when an error is returned (bytes that went out
      * after a failed piece do not count): the caller resends from there. */
@@ -42,9 +42,9 @@ typedef struct cmboot_transport {
 
 /* Tuning for transports that can pipeline bulk data. */
 typedef struct cmboot_bulk_tuning {
-    size_t struct_size;  /* set by cmboot_bulk_tuning_default() */
-    size_t piece_size;   /* bytes per USB transfer (reference: 16 KiB); 0 = built-in */
-    unsigned in_flight;  /* transfers submitted at once; 0 = built-in */
+    size_t struct_size; /* set by cmboot_bulk_tuning_default() */
+    size_t piece_size;  /* bytes per USB transfer (reference: 16 KiB); 0 = built-in */
+    unsigned in_flight; /* transfers submitted at once; 0 = built-in */
 } cmboot_bulk_tuning;
 
 /* Defaults (0 = built-in) into the caller's struct of struct_size bytes (session.h says how struct_size works).

@@ -15,13 +15,13 @@ typedef struct sim_board {
     sim_device *dev;
     uint8_t busnum;
     int64_t plug_at;
-    bool present;              /* plug time reached */
+    bool present; /* plug time reached */
     bool connected;
-    bool gone;                 /* vanished or unplugged */
-    bool configured;           /* the bus's SET_CONFIGURATION went through */
-    cmboot_stage stage;        /* the model's stage (also SIM_STAGE_FASTBOOT) */
-    cmboot_device_info info;   /* of the current enumeration, as reported in its ADDED event */
-    unsigned gen;              /* enumerations so far: a transport belongs to one */
+    bool gone;               /* vanished or unplugged */
+    bool configured;         /* the bus's SET_CONFIGURATION went through */
+    cmboot_stage stage;      /* the model's stage (also SIM_STAGE_FASTBOOT) */
+    cmboot_device_info info; /* of the current enumeration, as reported in its ADDED event */
+    unsigned gen;            /* enumerations so far: a transport belongs to one */
     struct sim_board *next;
 } sim_board;
 
@@ -45,7 +45,7 @@ typedef struct sim_xport {
     sim_board *board;
     unsigned gen;
     bool cancelled;
-    uint8_t ep_out;            /* bound at open, as a real transport claims its interface */
+    uint8_t ep_out; /* bound at open, as a real transport claims its interface */
 } sim_xport;
 
 /* ---- time and waiting ---- */
@@ -114,8 +114,7 @@ static void fill_info(sim_bus *bus, sim_board *b)
         *d = 2;
     i->devnum = (*d)++;
     i->stage = cmboot_stage_of(id.vid, id.pid, id.serial_index); /* what a real discovery would tell */
-    i->soc = i->stage == CMBOOT_STAGE_ROM || i->stage == CMBOOT_STAGE_SECOND ? cmboot_soc_by_product_id(id.pid)
-                                                                            : NULL;
+    i->soc = i->stage == CMBOOT_STAGE_ROM || i->stage == CMBOOT_STAGE_SECOND ? cmboot_soc_by_product_id(id.pid) : NULL;
     snprintf(i->port_path, sizeof i->port_path, "%s", b->path);
     snprintf(i->serial, sizeof i->serial, "%s", id.serial);
     snprintf(i->syspath, sizeof i->syspath, "sim:%s", b->path);
@@ -221,8 +220,7 @@ void sim_bus_free(sim_bus *bus)
 
 int sim_bus_plug(sim_bus *bus, const char *port_path, const sim_config *cfg, int64_t plug_at_ms)
 {
-    if (!bus || !port_path || !cfg || !cmboot_port_path_valid(port_path) ||
-        strlen(port_path) >= CMBOOT_PORT_PATH_MAX)
+    if (!bus || !port_path || !cfg || !cmboot_port_path_valid(port_path) || strlen(port_path) >= CMBOOT_PORT_PATH_MAX)
         return CMBOOT_ERR_INVALID_ARG;
     int busnum = atoi(port_path);
     if (busnum < 1 || busnum > 255)
@@ -490,8 +488,7 @@ static int xp_bulk_out(void *self, const void *buf, size_t len, size_t *actual, 
         if (rc != CMBOOT_OK)
             break;
         size_t took = 0;
-        sim_status st = sim_device_bulk_out(t->board->dev, t->ep_out, p + done, len - done, &took,
-                                            cmboot_now_ms());
+        sim_status st = sim_device_bulk_out(t->board->dev, t->ep_out, p + done, len - done, &took, cmboot_now_ms());
         done += took;
         if (st == SIM_OK && (took > 0 || len == 0)) {
             if (len == 0)

@@ -17,8 +17,8 @@
 
 #include "cmboot/error.h"
 
-#define MAX_PACKET_LEN (64u * 1024u * 1024u)  /* bound on what we allocate for one IN packet */
-#define FULL_SPEED_BYTES_PER_S 1216000u       /* 19 bulk packets of 64 bytes per 1 ms frame */
+#define MAX_PACKET_LEN (64u * 1024u * 1024u) /* bound on what we allocate for one IN packet */
+#define FULL_SPEED_BYTES_PER_S 1216000u      /* 19 bulk packets of 64 bytes per 1 ms frame */
 
 typedef enum pkt_kind { PKT_CONTROL = 1, PKT_BULK } pkt_kind;
 
@@ -30,13 +30,13 @@ typedef struct pkt {
     uint8_t endpoint;
     struct usb_redir_control_packet_header ctrl;
     struct usb_redir_bulk_packet_header bulk;
-    uint8_t *data;            /* OUT data (parser-owned, freed with usbredirparser_free_packet_data) */
+    uint8_t *data; /* OUT data (parser-owned, freed with usbredirparser_free_packet_data) */
     int data_len;
     /* prepared reply (paced by the link model) */
     bool answered;
     int64_t ready_us;
     uint8_t status;
-    uint8_t *reply;           /* IN data, malloc'd */
+    uint8_t *reply; /* IN data, malloc'd */
     uint32_t reply_len;
 } pkt;
 
@@ -62,7 +62,7 @@ struct usbredir_board {
     bool awaiting_ack;
     bool vanished;
     uint8_t configuration;
-    bool full_speed;          /* of the stage QEMU sees */
+    bool full_speed; /* of the stage QEMU sees */
     /* a SET_CONFIGURATION the device has not answered yet (late configuration) */
     bool setconf_pending;
     uint64_t setconf_id;
@@ -116,7 +116,7 @@ static int cb_read(void *priv, uint8_t *data, int count)
         return (int)n;
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return 0;
-    return -1;   /* EOF or error: the caller closes the connection */
+    return -1; /* EOF or error: the caller closes the connection */
 }
 
 static int cb_write(void *priv, uint8_t *data, int count)
@@ -193,7 +193,7 @@ static void fill_interfaces(usbredir_board *b, struct usb_redir_interface_info_h
         ii->interface_class[0] = 0x08;
         ii->interface_subclass[0] = 0x06;
         ii->interface_protocol[0] = 0x50;
-        uint8_t eps[2] = { MSC_EP_OUT, MSC_EP_IN };
+        uint8_t eps[2] = {MSC_EP_OUT, MSC_EP_IN};
         for (int i = 0; i < 2; i++) {
             int idx = ((eps[i] & 0x80) >> 3) | (eps[i] & 0x0f);
             ei->type[idx] = usb_redir_type_bulk;
@@ -268,7 +268,7 @@ static void connect_now(usbredir_board *b)
 
 static void answer_setconf(usbredir_board *b, uint8_t status)
 {
-    struct usb_redir_configuration_status_header st = { .status = status, .configuration = b->setconf_value };
+    struct usb_redir_configuration_status_header st = {.status = status, .configuration = b->setconf_value};
     if (status == usb_redir_success)
         b->configuration = b->setconf_value;
     b->setconf_pending = false;
@@ -311,9 +311,7 @@ static void drain_events(usbredir_board *b)
             b->model_stage = ev.stage;
             b->model_gen++;
             break;
-        case SIM_EV_DISCONNECT:
-            b->model_connected = false;
-            break;
+        case SIM_EV_DISCONNECT: b->model_connected = false; break;
         case SIM_EV_VANISH:
             b->model_connected = false;
             b->vanished = true;
@@ -355,7 +353,7 @@ static void complete(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, 
     p->ready_us = now;
     uint64_t rate = b->cfg.link_bytes_per_s;
     if (rate > FULL_SPEED_BYTES_PER_S && b->full_speed)
-        rate = FULL_SPEED_BYTES_PER_S;   /* a full-speed stage cannot move more */
+        rate = FULL_SPEED_BYTES_PER_S; /* a full-speed stage cannot move more */
     if (p->kind == PKT_BULK && rate > 0 && moved > 0) {
         int64_t start = b->link_free_us > now ? b->link_free_us : now;
         int64_t done = start + (int64_t)((uint64_t)moved * 1000000u / rate);
@@ -378,8 +376,10 @@ static void complete(usbredir_board *b, pkt *p, uint8_t status, uint8_t *reply, 
 static bool serve_control(usbredir_board *b, pkt *p)
 {
     const struct usb_redir_control_packet_header *c = &p->ctrl;
-    uint8_t setup[8] = { c->requesttype, c->request, (uint8_t)c->value, (uint8_t)(c->value >> 8),
-                         (uint8_t)c->index, (uint8_t)(c->index >> 8), (uint8_t)c->length, (uint8_t)(c->length >> 8) };
+    uint8_t setup[8] = {c->requesttype,     c->request,
+                        (uint8_t)c->value,  (uint8_t)(c->value >> 8),
+                        (uint8_t)c->index,  (uint8_t)(c->index >> 8),
+                        (uint8_t)c->length, (uint8_t)(c->length >> 8)};
     bool in = (c->requesttype & 0x80) != 0;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -414,8 +414,11 @@ static bool serve_control(usbredir_board *b, pkt *p)
         return false;
     }
     if (b->cfg.verbose)
-        blog(b, "control %02x %02x wValue=%04x wIndex=%04x wLength=%u -> %s %zu", c->requesttype, c->request,
-             c->value, c->index, c->length, s == SIM_OK ? "ok" : s == SIM_STALL ? "stall" : "no device",
+        blog(b, "control %02x %02x wValue=%04x wIndex=%04x wLength=%u -> %s %zu", c->requesttype, c->request, c->value,
+             c->index, c->length,
+             s == SIM_OK      ? "ok"
+             : s == SIM_STALL ? "stall"
+                              : "no device",
              in ? len : 0);
     if (len > c->length)
         len = c->length;
@@ -462,7 +465,7 @@ static bool serve_bulk(usbredir_board *b, pkt *p)
         return true;
     }
     if (in)
-        return false;   /* the boot protocol never answers bulk IN: NAK until cancelled */
+        return false; /* the boot protocol never answers bulk IN: NAK until cancelled */
     mark_vendor(b);
     size_t used = 0;
     sim_status s = sim_device_bulk_out(b->dev, p->endpoint, p->data, (size_t)p->data_len, &used, now_ms());
@@ -479,7 +482,7 @@ static void service(usbredir_board *b)
 {
     for (int round = 0; round < 4; round++) {
         bool progress = false;
-        uint32_t blocked = 0;   /* bit per endpoint index */
+        uint32_t blocked = 0; /* bit per endpoint index */
         int64_t now = usbredir_now_us();
         pkt **pp = &b->head;
         while (*pp) {
@@ -517,7 +520,7 @@ static void enqueue(usbredir_board *b, pkt *p)
     *b->tail = p;
     b->tail = &p->next;
     if (!b->qemu_connected && !p->answered)
-        complete(b, p, usb_redir_ioerror, NULL, 0, 0);   /* for a device QEMU already saw leave */
+        complete(b, p, usb_redir_ioerror, NULL, 0, 0); /* for a device QEMU already saw leave */
     service(b);
 }
 
@@ -554,7 +557,7 @@ static void try_setconf(usbredir_board *b)
         answer_setconf(b, usb_redir_ioerror);
         return;
     }
-    uint8_t setup[8] = { 0x00, 9, b->setconf_value, 0, 0, 0, 0, 0 };
+    uint8_t setup[8] = {0x00, 9, b->setconf_value, 0, 0, 0, 0, 0};
     size_t len = 0;
     uint8_t scratch[1];
     sim_status s = sim_device_control(b->dev, setup, scratch, &len, now_ms());
@@ -569,7 +572,7 @@ static void cb_set_configuration(void *priv, uint64_t id, struct usb_redir_set_c
 {
     usbredir_board *b = priv;
     if (b->setconf_pending)
-        answer_setconf(b, usb_redir_cancelled);   /* QEMU sends one at a time; be safe */
+        answer_setconf(b, usb_redir_cancelled); /* QEMU sends one at a time; be safe */
     b->setconf_pending = true;
     b->setconf_id = id;
     b->setconf_value = h->configuration;
@@ -580,8 +583,7 @@ static void cb_set_configuration(void *priv, uint64_t id, struct usb_redir_set_c
 static void cb_get_configuration(void *priv, uint64_t id)
 {
     usbredir_board *b = priv;
-    struct usb_redir_configuration_status_header st = { .status = usb_redir_success,
-                                                        .configuration = b->configuration };
+    struct usb_redir_configuration_status_header st = {.status = usb_redir_success, .configuration = b->configuration};
     usbredirparser_send_configuration_status(b->parser, id, &st);
 }
 
@@ -589,14 +591,14 @@ static void cb_set_alt(void *priv, uint64_t id, struct usb_redir_set_alt_setting
 {
     usbredir_board *b = priv;
     struct usb_redir_alt_setting_status_header st = {
-        .status = h->alt == 0 ? usb_redir_success : usb_redir_stall, .interface = h->interface, .alt = 0 };
+        .status = h->alt == 0 ? usb_redir_success : usb_redir_stall, .interface = h->interface, .alt = 0};
     usbredirparser_send_alt_setting_status(b->parser, id, &st);
 }
 
 static void cb_get_alt(void *priv, uint64_t id, struct usb_redir_get_alt_setting_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_alt_setting_status_header st = { .status = usb_redir_success, .interface = h->interface, .alt = 0 };
+    struct usb_redir_alt_setting_status_header st = {.status = usb_redir_success, .interface = h->interface, .alt = 0};
     usbredirparser_send_alt_setting_status(b->parser, id, &st);
 }
 
@@ -618,9 +620,10 @@ static void cb_cancel(void *priv, uint64_t id)
         /* a transfer the device was NAKing: the model may have committed to it (cancel_misaligns) */
         if (p->kind == PKT_CONTROL && !p->answered && b->qemu_connected && b->qemu_stage != CMBOOT_STAGE_MASS_STORAGE) {
             const struct usb_redir_control_packet_header *c = &p->ctrl;
-            uint8_t setup[8] = { c->requesttype, c->request, (uint8_t)c->value, (uint8_t)(c->value >> 8),
-                                 (uint8_t)c->index, (uint8_t)(c->index >> 8), (uint8_t)c->length,
-                                 (uint8_t)(c->length >> 8) };
+            uint8_t setup[8] = {c->requesttype,     c->request,
+                                (uint8_t)c->value,  (uint8_t)(c->value >> 8),
+                                (uint8_t)c->index,  (uint8_t)(c->index >> 8),
+                                (uint8_t)c->length, (uint8_t)(c->length >> 8)};
             sim_device_cancel(b->dev, setup, now_ms());
         }
         /* QEMU keeps the id and waits for this completion. */
@@ -684,7 +687,7 @@ static void cb_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header
 static void cb_start_iso(void *priv, uint64_t id, struct usb_redir_start_iso_stream_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_iso_stream_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    struct usb_redir_iso_stream_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
     blog(b, "iso stream on endpoint 0x%02x refused: no such endpoint", h->endpoint);
     usbredirparser_send_iso_stream_status(b->parser, id, &st);
 }
@@ -692,14 +695,14 @@ static void cb_start_iso(void *priv, uint64_t id, struct usb_redir_start_iso_str
 static void cb_stop_iso(void *priv, uint64_t id, struct usb_redir_stop_iso_stream_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_iso_stream_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    struct usb_redir_iso_stream_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
     usbredirparser_send_iso_stream_status(b->parser, id, &st);
 }
 
 static void cb_start_interrupt(void *priv, uint64_t id, struct usb_redir_start_interrupt_receiving_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_interrupt_receiving_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    struct usb_redir_interrupt_receiving_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
     blog(b, "interrupt receiving on endpoint 0x%02x refused: no such endpoint", h->endpoint);
     usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
 }
@@ -707,39 +710,39 @@ static void cb_start_interrupt(void *priv, uint64_t id, struct usb_redir_start_i
 static void cb_stop_interrupt(void *priv, uint64_t id, struct usb_redir_stop_interrupt_receiving_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_interrupt_receiving_status_header st = { .status = usb_redir_stall, .endpoint = h->endpoint };
+    struct usb_redir_interrupt_receiving_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
     usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
 }
 
 static void cb_alloc_streams(void *priv, uint64_t id, struct usb_redir_alloc_bulk_streams_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_bulk_streams_status_header st = { .endpoints = h->endpoints, .no_streams = 0,
-                                                       .status = usb_redir_stall };
+    struct usb_redir_bulk_streams_status_header st = {
+        .endpoints = h->endpoints, .no_streams = 0, .status = usb_redir_stall};
     usbredirparser_send_bulk_streams_status(b->parser, id, &st);
 }
 
 static void cb_free_streams(void *priv, uint64_t id, struct usb_redir_free_bulk_streams_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_bulk_streams_status_header st = { .endpoints = h->endpoints, .no_streams = 0,
-                                                       .status = usb_redir_stall };
+    struct usb_redir_bulk_streams_status_header st = {
+        .endpoints = h->endpoints, .no_streams = 0, .status = usb_redir_stall};
     usbredirparser_send_bulk_streams_status(b->parser, id, &st);
 }
 
 static void cb_start_bulk_receiving(void *priv, uint64_t id, struct usb_redir_start_bulk_receiving_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_bulk_receiving_status_header st = { .stream_id = h->stream_id, .endpoint = h->endpoint,
-                                                         .status = usb_redir_stall };
+    struct usb_redir_bulk_receiving_status_header st = {
+        .stream_id = h->stream_id, .endpoint = h->endpoint, .status = usb_redir_stall};
     usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
 }
 
 static void cb_stop_bulk_receiving(void *priv, uint64_t id, struct usb_redir_stop_bulk_receiving_header *h)
 {
     usbredir_board *b = priv;
-    struct usb_redir_bulk_receiving_status_header st = { .stream_id = h->stream_id, .endpoint = h->endpoint,
-                                                         .status = usb_redir_stall };
+    struct usb_redir_bulk_receiving_status_header st = {
+        .stream_id = h->stream_id, .endpoint = h->endpoint, .status = usb_redir_stall};
     usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
 }
 
@@ -747,7 +750,7 @@ static void cb_iso_packet(void *priv, uint64_t id, struct usb_redir_iso_packet_h
 {
     usbredir_board *b = priv;
     (void)len;
-    struct usb_redir_iso_packet_header r = { .endpoint = h->endpoint, .status = usb_redir_stall, .length = 0 };
+    struct usb_redir_iso_packet_header r = {.endpoint = h->endpoint, .status = usb_redir_stall, .length = 0};
     usbredirparser_free_packet_data(b->parser, data);
     usbredirparser_send_iso_packet(b->parser, id, &r, NULL, 0);
 }
@@ -757,7 +760,7 @@ static void cb_interrupt_packet(void *priv, uint64_t id, struct usb_redir_interr
 {
     usbredir_board *b = priv;
     (void)len;
-    struct usb_redir_interrupt_packet_header r = { .endpoint = h->endpoint, .status = usb_redir_stall, .length = 0 };
+    struct usb_redir_interrupt_packet_header r = {.endpoint = h->endpoint, .status = usb_redir_stall, .length = 0};
     usbredirparser_free_packet_data(b->parser, data);
     usbredirparser_send_interrupt_packet(b->parser, id, &r, NULL, 0);
 }
@@ -833,7 +836,7 @@ static int open_parser(usbredir_board *b)
     p->interrupt_packet_func = cb_interrupt_packet;
     p->filter_reject_func = cb_filter_reject;
     p->filter_filter_func = cb_filter_filter;
-    uint32_t caps[USB_REDIR_CAPS_SIZE] = { 0 };
+    uint32_t caps[USB_REDIR_CAPS_SIZE] = {0};
     usbredirparser_caps_set_cap(caps, usb_redir_cap_connect_device_version);
     usbredirparser_caps_set_cap(caps, usb_redir_cap_filter);
     usbredirparser_caps_set_cap(caps, usb_redir_cap_device_disconnect_ack);
@@ -869,17 +872,18 @@ int usbredir_board_new(const usbredir_board_config *cfg, usbredir_board **out)
         free(b);
         return rc;
     }
-    msc_config mc = { .image_path = cfg->disk_path };
+    msc_config mc = {.image_path = cfg->disk_path};
     rc = msc_bot_open(&mc, &b->msc);
     if (rc != CMBOOT_OK) {
         usbredir_board_free(b);
         return rc;
     }
     b->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
     memcpy(sa.sun_path, b->socket_path, strlen(b->socket_path) + 1);
     unlink(b->socket_path);
-    if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(b->listen_fd, 1) != 0) {
+    if (b->listen_fd < 0 || bind(b->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        listen(b->listen_fd, 1) != 0) {
         usbredir_board_free(b);
         return CMBOOT_ERR_IO;
     }
@@ -930,7 +934,7 @@ void usbredir_board_handle(usbredir_board *b, short revents)
         if (fd < 0)
             return;
         if (b->report.peer_closed) {
-            close(fd);   /* one QEMU per board run */
+            close(fd); /* one QEMU per board run */
             return;
         }
         b->fd = fd;

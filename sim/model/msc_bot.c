@@ -20,11 +20,11 @@
 enum { CSW_PASSED = 0, CSW_FAILED = 1, CSW_PHASE_ERROR = 2 };
 
 typedef enum bot_state {
-    BOT_IDLE = 0,    /* waiting for a CBW */
+    BOT_IDLE = 0, /* waiting for a CBW */
     BOT_DATA_IN,
     BOT_DATA_OUT,
-    BOT_STATUS,      /* CSW ready for the host */
-    BOT_HALTED       /* invalid CBW: stalled until reset recovery */
+    BOT_STATUS, /* CSW ready for the host */
+    BOT_HALTED  /* invalid CBW: stalled until reset recovery */
 } bot_state;
 
 struct msc_bot {
@@ -34,9 +34,9 @@ struct msc_bot {
     /* current command */
     msc_command cmd;
     uint32_t tag;
-    uint32_t expected;       /* dCBWDataTransferLength */
-    uint32_t data_len;       /* bytes of the data phase that carry meaning (<= expected) */
-    uint32_t done;           /* bytes moved so far in the data phase */
+    uint32_t expected; /* dCBWDataTransferLength */
+    uint32_t data_len; /* bytes of the data phase that carry meaning (<= expected) */
+    uint32_t done;     /* bytes moved so far in the data phase */
     uint8_t csw_status;
     msc_stats stats;
     void (*log)(void *user, const char *line);
@@ -167,8 +167,8 @@ static void start_command(msc_bot *bot, const uint8_t *cbw)
     bool dev_in = bot->cmd.phase == MSC_PHASE_REPLY || bot->cmd.phase == MSC_PHASE_READ;
     bot->csw_status = bot->cmd.failed ? CSW_FAILED : CSW_PASSED;
     if (bot->cmd.opcode != 0x28 && bot->cmd.opcode != 0x2a)
-        logf_bot(bot, "SCSI %s (0x%02x) host %s %u bytes -> %s", msc_scsi_opcode_name(bot->cmd.opcode),
-                 bot->cmd.opcode, host_in ? "in" : "out", bot->expected, bot->cmd.failed ? "CHECK CONDITION" : "ok");
+        logf_bot(bot, "SCSI %s (0x%02x) host %s %u bytes -> %s", msc_scsi_opcode_name(bot->cmd.opcode), bot->cmd.opcode,
+                 host_in ? "in" : "out", bot->expected, bot->cmd.failed ? "CHECK CONDITION" : "ok");
     if (bot->expected == 0) {
         /* Cases 1-3: no data phase; a device that wanted data is a phase error. */
         if (want > 0)
@@ -204,11 +204,9 @@ msc_status msc_bot_out(msc_bot *bot, const uint8_t *data, size_t len, size_t *co
 {
     *consumed = 0;
     switch (bot->state) {
-    case BOT_HALTED:
-        return MSC_STALL;
+    case BOT_HALTED: return MSC_STALL;
     case BOT_DATA_IN:
-    case BOT_STATUS:
-        return MSC_PENDING;   /* the host must collect the data / CSW first */
+    case BOT_STATUS: return MSC_PENDING; /* the host must collect the data / CSW first */
     case BOT_IDLE:
         if (len != CBW_SIZE || get_le32(data) != CBW_SIGNATURE) {
             logf_bot(bot, "invalid CBW (%zu bytes): halted until reset recovery", len);
@@ -258,11 +256,9 @@ msc_status msc_bot_in(msc_bot *bot, uint8_t *buf, size_t cap, size_t *len)
 {
     *len = 0;
     switch (bot->state) {
-    case BOT_HALTED:
-        return MSC_STALL;
+    case BOT_HALTED: return MSC_STALL;
     case BOT_IDLE:
-    case BOT_DATA_OUT:
-        return MSC_PENDING;
+    case BOT_DATA_OUT: return MSC_PENDING;
     case BOT_STATUS:
         if (cap < CSW_SIZE)
             return MSC_STALL;
@@ -304,13 +300,13 @@ msc_status msc_bot_in(msc_bot *bot, uint8_t *buf, size_t cap, size_t *len)
 int msc_bot_class_request(msc_bot *bot, const uint8_t setup[8], uint8_t *data, size_t cap)
 {
     uint8_t type = setup[0], request = setup[1];
-    if (type == 0xa1 && request == 0xfe) {   /* GET MAX LUN */
+    if (type == 0xa1 && request == 0xfe) { /* GET MAX LUN */
         if (cap < 1)
             return -1;
         data[0] = 0;
         return 1;
     }
-    if (type == 0x21 && request == 0xff) {   /* Bulk-Only Mass Storage Reset */
+    if (type == 0x21 && request == 0xff) { /* Bulk-Only Mass Storage Reset */
         logf_bot(bot, "Bulk-Only reset");
         msc_bot_reset(bot);
         return 0;
@@ -321,10 +317,38 @@ int msc_bot_class_request(msc_bot *bot, const uint8_t setup[8], uint8_t *data, s
 size_t msc_bot_config_descriptor(uint8_t *buf, size_t cap)
 {
     static const uint8_t desc[32] = {
-        9, 2, 32, 0, 1, 1, 0, 0x80, 250,                 /* configuration: 1 interface, 500 mA */
-        9, 4, 0, 0, 2, 0x08, 0x06, 0x50, 0,              /* mass storage, SCSI transparent, Bulk-Only */
-        7, 5, MSC_EP_OUT, 2, MSC_MAX_PACKET & 0xff, MSC_MAX_PACKET >> 8, 0,
-        7, 5, MSC_EP_IN, 2, MSC_MAX_PACKET & 0xff, MSC_MAX_PACKET >> 8, 0,
+        9,
+        2,
+        32,
+        0,
+        1,
+        1,
+        0,
+        0x80,
+        250, /* configuration: 1 interface, 500 mA */
+        9,
+        4,
+        0,
+        0,
+        2,
+        0x08,
+        0x06,
+        0x50,
+        0, /* mass storage, SCSI transparent, Bulk-Only */
+        7,
+        5,
+        MSC_EP_OUT,
+        2,
+        MSC_MAX_PACKET & 0xff,
+        MSC_MAX_PACKET >> 8,
+        0,
+        7,
+        5,
+        MSC_EP_IN,
+        2,
+        MSC_MAX_PACKET & 0xff,
+        MSC_MAX_PACKET >> 8,
+        0,
     };
     size_t n = cap < sizeof(desc) ? cap : sizeof(desc);
     if (n)

@@ -80,7 +80,8 @@ static size_t cdb_length(uint8_t opcode)
 {
     switch (opcode >> 5) {
     case 0: return 6;
-    case 1: case 2: return 10;
+    case 1:
+    case 2: return 10;
     case 4: return 16;
     case 5: return 12;
     default: return 6;
@@ -135,11 +136,11 @@ static void inquiry(msc_lun *lun, const uint8_t *cdb, msc_command *cmd)
         return;
     }
     memset(r, 0, 36);
-    r[0] = 0x00;   /* direct-access block device */
-    r[1] = 0x00;   /* not removable: an eMMC */
-    r[2] = 0x04;   /* SPC-2 */
-    r[3] = 0x02;   /* response data format 2 */
-    r[4] = 31;     /* additional length */
+    r[0] = 0x00; /* direct-access block device */
+    r[1] = 0x00; /* not removable: an eMMC */
+    r[2] = 0x04; /* SPC-2 */
+    r[3] = 0x02; /* response data format 2 */
+    r[4] = 31;   /* additional length */
     put_padded(r + 8, lun->vendor, 8);
     put_padded(r + 16, lun->product, 16);
     put_padded(r + 32, lun->revision, 4);
@@ -183,9 +184,7 @@ void msc_scsi_decode(msc_lun *lun, const uint8_t *cdb, size_t cdb_len, msc_comma
     case OP_START_STOP:
     case OP_PREVENT_ALLOW:
     case OP_SYNC_CACHE10:
-    case OP_SYNC_CACHE16:
-        cmd->phase = MSC_PHASE_NONE;
-        break;
+    case OP_SYNC_CACHE16: cmd->phase = MSC_PHASE_NONE; break;
     case OP_REQUEST_SENSE:
         memset(r, 0, 18);
         r[0] = 0x70;
@@ -196,9 +195,7 @@ void msc_scsi_decode(msc_lun *lun, const uint8_t *cdb, size_t cdb_len, msc_comma
         memset(&lun->sense, 0, sizeof(lun->sense));
         reply(cmd, 18, cdb[4]);
         break;
-    case OP_INQUIRY:
-        inquiry(lun, cdb, cmd);
-        break;
+    case OP_INQUIRY: inquiry(lun, cdb, cmd); break;
     case OP_MODE_SENSE6:
         memset(r, 0, 4);
         r[2] = lun->read_only ? 0x80 : 0x00;
@@ -232,21 +229,11 @@ void msc_scsi_decode(msc_lun *lun, const uint8_t *cdb, size_t cdb_len, msc_comma
         put_be32(r + 8, MSC_BLOCK_SIZE);
         reply(cmd, 32, get_be32(cdb + 10));
         break;
-    case OP_READ10:
-        read_write(lun, cdb, cmd, false, false);
-        break;
-    case OP_READ16:
-        read_write(lun, cdb, cmd, false, true);
-        break;
-    case OP_WRITE10:
-        read_write(lun, cdb, cmd, true, false);
-        break;
-    case OP_WRITE16:
-        read_write(lun, cdb, cmd, true, true);
-        break;
-    default:
-        fail(lun, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
-        break;
+    case OP_READ10: read_write(lun, cdb, cmd, false, false); break;
+    case OP_READ16: read_write(lun, cdb, cmd, false, true); break;
+    case OP_WRITE10: read_write(lun, cdb, cmd, true, false); break;
+    case OP_WRITE16: read_write(lun, cdb, cmd, true, true); break;
+    default: fail(lun, cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE); break;
     }
 }
 

@@ -1,7 +1,6 @@
 /* USB descriptors of each emulated stage (protocol.md sections 1, 9, 10), including the BCM2711 and BCM2837 quirks. */
 #include "sim_descriptors.h"
 
-
 #include <stdio.h>
 #include <string.h>
 
@@ -81,8 +80,8 @@ static const char *string_at(const sim_config *cfg, cmboot_stage stage, uint8_t 
         return stage_product(cfg, stage);
     if (fastboot(stage) && index == IDX_FASTBOOT_INTERFACE)
         return "fastbootd-provisioner";
-    if (index == serial_index(cfg, stage) && (later || stage == CMBOOT_STAGE_SECOND ||
-                                       (stage == CMBOOT_STAGE_ROM && modern(cfg))))
+    if (index == serial_index(cfg, stage) &&
+        (later || stage == CMBOOT_STAGE_SECOND || (stage == CMBOOT_STAGE_ROM && modern(cfg))))
         return cfg->serial;
     return NULL;
 }
@@ -141,8 +140,7 @@ static int build_config(const sim_config *cfg, cmboot_stage stage, uint8_t *buf,
     /* The quirk: the first read claims two interfaces (55 bytes); what follows, and every later read, is the
      * real descriptor. */
     uint16_t claimed = quirk ? 55 : (uint16_t)total;
-    const uint8_t hdr[9] = {9, 2, (uint8_t)claimed, (uint8_t)(claimed >> 8), quirk ? 2 : (uint8_t)n, 1, 0, 0x80,
-                            250};
+    const uint8_t hdr[9] = {9, 2, (uint8_t)claimed, (uint8_t)(claimed >> 8), quirk ? 2 : (uint8_t)n, 1, 0, 0x80, 250};
     put(buf, cap, 0, hdr, sizeof hdr);
     return (int)(total < cap ? total : cap);
 }
@@ -197,9 +195,24 @@ int sim_desc_build(const sim_config *cfg, cmboot_stage stage, unsigned *config_r
 {
     if (type == 1) {
         uint16_t vid = stage_vid(stage), pid = stage_pid(cfg, stage), bcd = stage_bcd(stage);
-        const uint8_t d[18] = {18, 1, 0x00, 0x02, 0, 0, 0, 64, (uint8_t)vid, (uint8_t)(vid >> 8), (uint8_t)pid,
-                               (uint8_t)(pid >> 8), (uint8_t)bcd, (uint8_t)(bcd >> 8), IDX_MANUFACTURER,
-                               IDX_PRODUCT, serial_index(cfg, stage), 1};
+        const uint8_t d[18] = {18,
+                               1,
+                               0x00,
+                               0x02,
+                               0,
+                               0,
+                               0,
+                               64,
+                               (uint8_t)vid,
+                               (uint8_t)(vid >> 8),
+                               (uint8_t)pid,
+                               (uint8_t)(pid >> 8),
+                               (uint8_t)bcd,
+                               (uint8_t)(bcd >> 8),
+                               IDX_MANUFACTURER,
+                               IDX_PRODUCT,
+                               serial_index(cfg, stage),
+                               1};
         size_t m = sizeof d < cap ? sizeof d : cap;
         memcpy(buf, d, m);
         return (int)m;

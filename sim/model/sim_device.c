@@ -24,10 +24,10 @@ struct sim_device {
     char *save_dir;
     uint8_t expect_sig[20];
     bool has_expect_sig;
-    void *state[NSTAGES];     /* each stage's own, opaque here */
+    void *state[NSTAGES]; /* each stage's own, opaque here */
 
     /* bus state */
-    int64_t now;             /* latest time the frontend gave us */
+    int64_t now; /* latest time the frontend gave us */
     bool connected;
     bool vanished;
     cmboot_stage stage;
@@ -67,8 +67,7 @@ void sim_config_default(sim_config *cfg, cmboot_soc_id soc)
     cfg->done_ack_timeout_ms = 1000;
     cfg->second_serial_index = (soc == CMBOOT_SOC_BCM2711 || soc == CMBOOT_SOC_BCM2712) ? 4 : 1;
     cfg->after_done = SIM_AFTER_MASS_STORAGE;
-    cfg->msd_pid = (soc == CMBOOT_SOC_BCM2711 || soc == CMBOOT_SOC_BCM2712) ? SIM_PID_MSD_GADGET
-                                                                            : SIM_PID_MSD_LEGACY;
+    cfg->msd_pid = (soc == CMBOOT_SOC_BCM2711 || soc == CMBOOT_SOC_BCM2712) ? SIM_PID_MSD_GADGET : SIM_PID_MSD_LEGACY;
 }
 
 const char *sim_stage_name(cmboot_stage stage)
@@ -142,8 +141,7 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
         dev->has_expect_sig = true;
     }
     dev->cfg.expect_signature = NULL;
-    const sim_stage_env env = {dev, &dev->cfg, &dev->script, dev->has_expect_sig ? dev->expect_sig : NULL,
-                               &dev->res};
+    const sim_stage_env env = {dev, &dev->cfg, &dev->script, dev->has_expect_sig ? dev->expect_sig : NULL, &dev->res};
     for (size_t i = 0; i < NSTAGES && rc == CMBOOT_OK; i++)
         if (stages[i]->create)
             rc = stages[i]->create(&env, &dev->state[i]);
@@ -271,8 +269,8 @@ void sim_halt(sim_device *dev, uint8_t ep)
  * the second stage loaded (Linux for a gadget) is not. */
 static unsigned reenum_ms(const sim_device *dev, cmboot_stage from, cmboot_stage to)
 {
-    int ms = from == CMBOOT_STAGE_ROM && to == CMBOOT_STAGE_SECOND ? dev->cfg.rom_to_second_ms
-                                                                     : dev->cfg.done_to_next_ms;
+    int ms =
+        from == CMBOOT_STAGE_ROM && to == CMBOOT_STAGE_SECOND ? dev->cfg.rom_to_second_ms : dev->cfg.done_to_next_ms;
     return ms >= 0 ? (unsigned)ms : dev->cfg.reenum_delay_ms;
 }
 
@@ -398,8 +396,8 @@ static sim_status endpoint_request(sim_device *dev, const uint8_t *setup, uint8_
         *in_len = n;
         return SIM_OK;
     }
-    case 1: /* CLEAR_FEATURE */
-    case 3: /* SET_FEATURE */
+    case 1:                    /* CLEAR_FEATURE */
+    case 3:                    /* SET_FEATURE */
         if (in || wValue != 0) /* ENDPOINT_HALT is the only endpoint feature */
             return SIM_STALL;
         if (ep0)
@@ -413,14 +411,12 @@ static sim_status endpoint_request(sim_device *dev, const uint8_t *setup, uint8_
             sim_halt(dev, ep);
         }
         return SIM_OK;
-    default:
-        return SIM_STALL;
+    default: return SIM_STALL;
     }
 }
 
 /* Standard requests a USB stack sends during enumeration. */
-static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_t *data, size_t *in_len,
-                                   int64_t now)
+static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_t *data, size_t *in_len, int64_t now)
 {
     uint8_t type = setup[0], req = setup[1];
     uint16_t wValue = (uint16_t)(setup[2] | setup[3] << 8);
@@ -441,16 +437,12 @@ static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_
         *in_len = (size_t)len;
         return SIM_OK;
     }
-    case 0: /* GET_STATUS */
-        n = 2;
-        break;
+    case 0: /* GET_STATUS */ n = 2; break;
     case 8: /* GET_CONFIGURATION */
         tmp[0] = dev->configured ? 1 : 0;
         n = 1;
         break;
-    case 10: /* GET_INTERFACE */
-        n = 1;
-        break;
+    case 10: /* GET_INTERFACE */ n = 1; break;
     case 9: /* SET_CONFIGURATION: late on some ROMs (the bus shows no interfaces until then) */
         if (in || wValue > 1)
             return SIM_STALL;
@@ -461,12 +453,14 @@ static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_
         dev->configured = wValue == 1;
         dev->halted = 0;
         return SIM_OK;
-    case 1: case 3: case 5: case 11: /* CLEAR/SET_FEATURE (device, interface), SET_ADDRESS, SET_INTERFACE */
+    case 1:
+    case 3:
+    case 5:
+    case 11: /* CLEAR/SET_FEATURE (device, interface), SET_ADDRESS, SET_INTERFACE */
         if (in)
             return SIM_STALL;
         return SIM_OK;
-    default:
-        return SIM_STALL;
+    default: return SIM_STALL;
     }
     if (!in)
         return SIM_STALL;
@@ -476,8 +470,7 @@ static sim_status standard_request(sim_device *dev, const uint8_t *setup, uint8_
     return SIM_OK;
 }
 
-sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *data, size_t *in_len,
-                              int64_t now_ms)
+sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *data, size_t *in_len, int64_t now_ms)
 {
     size_t dummy;
     if (!in_len)
@@ -492,14 +485,10 @@ sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *
     uint16_t wLength = (uint16_t)(setup[6] | setup[7] << 8);
     bool in = (type & 0x80) != 0;
     switch ((type >> 5) & 3) {
-    case 0:
-        return standard_request(dev, setup, data, in_len, now_ms);
-    case 1:
-        return dev->ops->class_request ? dev->ops->class_request(dev->ops_state, setup, data, in_len) : SIM_STALL;
-    case 2:
-        break;
-    default:
-        return SIM_STALL;
+    case 0: return standard_request(dev, setup, data, in_len, now_ms);
+    case 1: return dev->ops->class_request ? dev->ops->class_request(dev->ops_state, setup, data, in_len) : SIM_STALL;
+    case 2: break;
+    default: return SIM_STALL;
     }
     if ((type & 0x1f) != 0 || setup[1] != 0) {
         sim_log(dev, "vendor request type 0x%02x bRequest %u stalled", type, setup[1]);

@@ -7,12 +7,12 @@
 #include "cmboot/error.h"
 
 typedef enum rom_phase {
-    ROM_WAIT_MSG_LEN = 0,  /* control OUT announcing the 24-byte boot message */
+    ROM_WAIT_MSG_LEN = 0, /* control OUT announcing the 24-byte boot message */
     ROM_WAIT_MSG_BULK,
-    ROM_WAIT_SS_LEN,       /* control OUT announcing the second stage */
+    ROM_WAIT_SS_LEN, /* control OUT announcing the second stage */
     ROM_WAIT_SS_BULK,
-    ROM_WAIT_STATUS,       /* control IN 4 */
-    ROM_FINISHED           /* accepted; disconnect scheduled */
+    ROM_WAIT_STATUS, /* control IN 4 */
+    ROM_FINISHED     /* accepted; disconnect scheduled */
 } rom_phase;
 
 typedef struct sim_rom {
@@ -68,9 +68,7 @@ static sim_status status_read(sim_rom *s, uint16_t wLength, uint8_t *data, size_
         return SIM_STALL;
     }
     switch (f->kind) {
-    case SIM_FAULT_VANISH:
-        sim_vanish(s->dev, "fault at the ROM status read");
-        return SIM_NO_DEVICE;
+    case SIM_FAULT_VANISH: sim_vanish(s->dev, "fault at the ROM status read"); return SIM_NO_DEVICE;
     case SIM_FAULT_STALL:
         if (!s->fault_used) {
             s->fault_used = true;
@@ -84,8 +82,7 @@ static sim_status status_read(sim_rom *s, uint16_t wLength, uint8_t *data, size_
         if (now < s->fault_delay_until)
             return SIM_PENDING;
         break;
-    default:
-        break;
+    default: break;
     }
     int32_t status = rejecting(s) ? reject_status(s) : 0;
     uint32_t u = (uint32_t)status;
@@ -149,11 +146,8 @@ static sim_status rom_vendor(void *self, bool in, uint32_t len, uint16_t wLength
             rom_bulk_out(s, NULL, 0, &none, now);
         }
         return SIM_OK;
-    case ROM_FINISHED:
-        return SIM_PENDING; /* accepted, about to leave the bus */
-    default:
-        sim_fail(s->dev, "rom: unexpected control OUT (len %u) in phase %d", len, (int)s->phase);
-        return SIM_STALL;
+    case ROM_FINISHED: return SIM_PENDING; /* accepted, about to leave the bus */
+    default: sim_fail(s->dev, "rom: unexpected control OUT (len %u) in phase %d", len, (int)s->phase); return SIM_STALL;
     }
 }
 

@@ -188,10 +188,10 @@ int sim_script_fault_last(sim_script *s, sim_fault_kind kind, uint64_t arg)
 int sim_script_default(sim_script *s, cmboot_soc_id soc)
 {
     /* Absent files ("?" in protocol.md) are ordinary GET steps: the host answers size 0 and we move on. */
-    static const char *const legacy[] = {"autoboot.txt", "config.txt", "recovery.elf", "start.elf",
-                                         "fixup.dat", "recovery.elf", "config.txt"};
-    static const char *const modern[] = {"mcb.bin", "memsys00.bin", "memsys01.bin", "memsys02.bin",
-                                         "memsys03.bin", "bootmain", "config.txt"};
+    static const char *const legacy[] = {"autoboot.txt", "config.txt",   "recovery.elf", "start.elf",
+                                         "fixup.dat",    "recovery.elf", "config.txt"};
+    static const char *const modern[] = {"mcb.bin",      "memsys00.bin", "memsys01.bin", "memsys02.bin",
+                                         "memsys03.bin", "bootmain",     "config.txt"};
     int rc = CMBOOT_OK;
     sim_script_init(s);
     if (soc == CMBOOT_SOC_BCM2835 || soc == CMBOOT_SOC_BCM2837) {
@@ -225,8 +225,7 @@ int sim_script_default(sim_script *s, cmboot_soc_id soc)
 /* ---- text format ---- */
 
 /* The format attribute lets -Wformat-nonliteral (clang, -Wformat=2) check the callers' literals instead. */
-__attribute__((format(printf, 4, 5)))
-static int perr(char *err, size_t err_size, unsigned line, const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static int perr(char *err, size_t err_size, unsigned line, const char *fmt, ...)
 {
     if (err && err_size) {
         int n = snprintf(err, err_size, "line %u: ", line);
@@ -446,9 +445,10 @@ static int parse_line(sim_script *s, char *line, unsigned lineno, char *err, siz
     } else if (strcmp(cmd, "fault") == 0 || strcmp(cmd, "rom-fault") == 0) {
         sim_fault f;
         if (nt < 2 || nt > 3 || parse_fault(tok[1], nt == 3 ? tok[2] : NULL, &f) != 0)
-            return perr(err, err_size, lineno, "bad fault (kinds: vanish stall delay MS garbage short [N] "
-                                               "long unknown-command [N] unterminated overlong "
-                                               "vanish-after-bytes N stall-bulk)");
+            return perr(err, err_size, lineno,
+                        "bad fault (kinds: vanish stall delay MS garbage short [N] "
+                        "long unknown-command [N] unterminated overlong "
+                        "vanish-after-bytes N stall-bulk)");
         if (cmd[0] == 'r') {
             s->rom_fault = f;
         } else {

@@ -11,10 +11,10 @@
 #include "cmboot/error.h"
 
 typedef enum fs_phase {
-    FS_WAIT_READ = 0,      /* host's read(260) delivers the current step's request */
-    FS_WAIT_ANSWER,        /* host's control OUT carrying a length */
-    FS_WAIT_BULK,          /* ReadFile data */
-    FS_WAIT_EMPTY_ACK,     /* zero-length write after an empty name */
+    FS_WAIT_READ = 0,  /* host's read(260) delivers the current step's request */
+    FS_WAIT_ANSWER,    /* host's control OUT carrying a length */
+    FS_WAIT_BULK,      /* ReadFile data */
+    FS_WAIT_EMPTY_ACK, /* zero-length write after an empty name */
     FS_FINISHED
 } fs_phase;
 
@@ -25,16 +25,16 @@ typedef struct sim_fs {
     sim_result *res;
     fs_phase phase;
     size_t step;
-    int sub;                 /* GET: 0 = GetFileSize, 1 = ReadFile */
-    bool drain_only;         /* bulk is drained, not recorded */
+    int sub;         /* GET: 0 = GetFileSize, 1 = ReadFile */
+    bool drain_only; /* bulk is drained, not recorded */
     int64_t ack_deadline;
-    bool committed;          /* cancel_misaligns: a cancelled read committed the current request */
-    bool misaligned;         /* its tail was delivered: the next write answers the original request */
+    bool committed;            /* cancel_misaligns: a cancelled read committed the current request */
+    bool misaligned;           /* its tail was delivered: the next write answers the original request */
     int64_t fault_delay_until; /* an injected delay in progress, -1 none */
-    bool fault_used;         /* one-shot faults (stall) already fired for the current step */
+    bool fault_used;           /* one-shot faults (stall) already fired for the current step */
     uint64_t bulk_expected, bulk_got;
     EVP_MD_CTX *sha;
-    sim_file_record *cur;    /* the device's record of the file being served */
+    sim_file_record *cur; /* the device's record of the file being served */
     FILE *save_fp;
 } sim_fs;
 
@@ -85,13 +85,12 @@ static size_t short_len(const sim_step *st)
 static bool request_fault(const sim_step *st)
 {
     switch (st->fault.kind) {
-    case SIM_FAULT_GARBAGE: case SIM_FAULT_UNKNOWN_COMMAND:
-    case SIM_FAULT_UNTERMINATED: case SIM_FAULT_OVERLONG:
-        return true;
-    case SIM_FAULT_SHORT:
-        return short_len(st) < 4 + step_name_len(st) + 1;
-    default:
-        return false;
+    case SIM_FAULT_GARBAGE:
+    case SIM_FAULT_UNKNOWN_COMMAND:
+    case SIM_FAULT_UNTERMINATED:
+    case SIM_FAULT_OVERLONG: return true;
+    case SIM_FAULT_SHORT: return short_len(st) < 4 + step_name_len(st) + 1;
+    default: return false;
     }
 }
 
@@ -172,20 +171,14 @@ static size_t build_request(sim_fs *s, const sim_step *st, uint8_t req[260], int
     if (st->kind != SIM_STEP_DONE && st->kind != SIM_STEP_EMPTY)
         memcpy(req + 4, st->name, st->name_len);
     switch (st->fault.kind) {
-    case SIM_FAULT_UNKNOWN_COMMAND:
-        cmd = (int32_t)st->fault.arg;
-        break;
-    case SIM_FAULT_UNTERMINATED:
-        memset(req + 4, 'A', 256);
-        break;
+    case SIM_FAULT_UNKNOWN_COMMAND: cmd = (int32_t)st->fault.arg; break;
+    case SIM_FAULT_UNTERMINATED: memset(req + 4, 'A', 256); break;
     case SIM_FAULT_OVERLONG:
         memset(req + 4, 'a', 255);
         memcpy(req + 4 + 251, ".txt", 4);
         req[4 + 255] = 0;
         break;
-    case SIM_FAULT_SHORT:
-        n = short_len(st);
-        break;
+    case SIM_FAULT_SHORT: n = short_len(st); break;
     case SIM_FAULT_LONG: {
         /* what an earlier, longer request left in the firmware's buffer */
         static const char stale[] = "overlays/bcm2711-rpi-cm4-stale-buffer.dtbo";
@@ -193,8 +186,7 @@ static size_t build_request(sim_fs *s, const sim_step *st, uint8_t req[260], int
             req[i] = (uint8_t)stale[i % (sizeof stale - 1)];
         break;
     }
-    default:
-        break;
+    default: break;
     }
     uint32_t u = (uint32_t)cmd;
     req[0] = (uint8_t)u;
@@ -204,8 +196,7 @@ static size_t build_request(sim_fs *s, const sim_step *st, uint8_t req[260], int
     if (st->fault.kind == SIM_FAULT_GARBAGE) {
         for (size_t i = 0; i < 260; i++)
             req[i] = (uint8_t)(0x5a ^ (i * 37)) | 0x01; /* no NUL anywhere, command out of range */
-        cmd = (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
-                        (uint32_t)req[3] << 24);
+        cmd = (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 | (uint32_t)req[3] << 24);
     }
     *command = cmd;
     return n;
@@ -218,9 +209,7 @@ static sim_status deliver(sim_fs *s, uint16_t wLength, uint8_t *data, size_t *in
         return SIM_PENDING; /* nothing more to ask: NAK forever */
     if (s->sub == 0) {
         switch (st->fault.kind) {
-        case SIM_FAULT_VANISH:
-            sim_vanish(s->dev, "fault at a file-server request");
-            return SIM_NO_DEVICE;
+        case SIM_FAULT_VANISH: sim_vanish(s->dev, "fault at a file-server request"); return SIM_NO_DEVICE;
         case SIM_FAULT_STALL:
             if (!s->fault_used) {
                 s->fault_used = true;
@@ -234,8 +223,7 @@ static sim_status deliver(sim_fs *s, uint16_t wLength, uint8_t *data, size_t *in
             if (now < s->fault_delay_until)
                 return SIM_PENDING;
             break;
-        default:
-            break;
+        default: break;
         }
     }
     if (wLength != 260)
@@ -262,8 +250,8 @@ static sim_status deliver(sim_fs *s, uint16_t wLength, uint8_t *data, size_t *in
     char pname[SIM_NAME_FIELD * 4 + 1];
     sim_name_printable(st->name, st->name_len, pname, sizeof pname);
     sim_log(s->dev, "fs: request %u: command %d name \"%s\"%s%s%s", s->res->requests, (int)cmd,
-            (st->kind == SIM_STEP_DONE || st->kind == SIM_STEP_EMPTY) ? "" : pname,
-            st->fault.kind ? " fault " : "", st->fault.kind ? sim_fault_name(st->fault.kind) : "",
+            (st->kind == SIM_STEP_DONE || st->kind == SIM_STEP_EMPTY) ? "" : pname, st->fault.kind ? " fault " : "",
+            st->fault.kind ? sim_fault_name(st->fault.kind) : "",
             misaligned ? " (misaligned: the tail of the cancelled read)" : "");
     if (st->kind == SIM_STEP_DONE && !request_fault(st)) {
         finish(s, now, "Done");
@@ -385,8 +373,7 @@ static sim_status answer(sim_fs *s, uint32_t len, int64_t now)
         }
         next_step(s);
         return SIM_OK;
-    default:
-        return SIM_STALL;
+    default: return SIM_STALL;
     }
 }
 
@@ -396,8 +383,7 @@ static sim_status fs_vendor(void *self, bool in, uint32_t len, uint16_t wLength,
     sim_fs *s = self;
     if (in) {
         switch (s->phase) {
-        case FS_WAIT_READ:
-            return deliver(s, wLength, data, in_len, now);
+        case FS_WAIT_READ: return deliver(s, wLength, data, in_len, now);
         case FS_WAIT_ANSWER: {
             const sim_step *st = cur_step(s);
             if (s->misaligned)
@@ -407,11 +393,8 @@ static sim_status fs_vendor(void *self, bool in, uint32_t len, uint16_t wLength,
             next_step(s);
             return deliver(s, wLength, data, in_len, now);
         }
-        case FS_WAIT_BULK:
-            sim_fail(s->dev, "fs: host read a request before sending all file data");
-            return SIM_STALL;
-        default:
-            return SIM_PENDING; /* going away */
+        case FS_WAIT_BULK: sim_fail(s->dev, "fs: host read a request before sending all file data"); return SIM_STALL;
+        default: return SIM_PENDING; /* going away */
         }
     }
     switch (s->phase) {
@@ -427,12 +410,8 @@ static sim_status fs_vendor(void *self, bool in, uint32_t len, uint16_t wLength,
         s->ack_deadline = SIM_NEVER;
         finish(s, now, "empty name acknowledged");
         return SIM_OK;
-    case FS_FINISHED:
-        sim_log(s->dev, "fs: write(%u) after the end of the file server", len);
-        return SIM_OK;
-    default:
-        sim_fail(s->dev, "fs: unexpected write(%u) (phase %d)", len, (int)s->phase);
-        return SIM_STALL;
+    case FS_FINISHED: sim_log(s->dev, "fs: write(%u) after the end of the file server", len); return SIM_OK;
+    default: sim_fail(s->dev, "fs: unexpected write(%u) (phase %d)", len, (int)s->phase); return SIM_STALL;
     }
 }
 

@@ -18,11 +18,11 @@
 
 /* What the device hands a stage to create its state with; every pointer lives as long as the device. */
 typedef struct sim_stage_env {
-    sim_device *dev;              /* for the services below */
-    const sim_config *cfg;        /* the device's copy (script and expect_signature are NULL in it) */
+    sim_device *dev;       /* for the services below */
+    const sim_config *cfg; /* the device's copy (script and expect_signature are NULL in it) */
     const sim_script *script;
-    const uint8_t *expect_sig;    /* 20 bytes the boot message must carry, NULL = any */
-    sim_result *res;              /* the counters the stages keep */
+    const uint8_t *expect_sig; /* 20 bytes the boot message must carry, NULL = any */
+    sim_result *res;           /* the counters the stages keep */
 } sim_stage_env;
 
 /* One stage of the board. Every entry may be NULL: the comment says what the device does then. */

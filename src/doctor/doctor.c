@@ -107,7 +107,7 @@ typedef struct doc {
     cmb_sysroot roots;
     char release[128];
     long uid;
-    bool oom;                /* a finding or board could not be kept */
+    bool oom; /* a finding or board could not be kept */
 } doc;
 
 __attribute__((format(printf, 5, 6))) static cmboot_doctor_finding *
@@ -165,7 +165,7 @@ __attribute__((format(printf, 3, 4))) static const char *pathf(char *buf, size_t
 
 /* A path under one of the roots; "" when it does not fit, so nothing is found there. */
 __attribute__((format(printf, 4, 5))) static const char *under(char *buf, size_t size, const char *root,
-                                                              const char *fmt, ...)
+                                                               const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -277,20 +277,23 @@ static void check_kconfig(doc *d)
                                        "The kernel configuration is not readable (%s), so kernel options could "
                                        "not be checked.",
                                        cmboot_strerror(rc));
-        set_fix(f, "To let doctor check options: build the kernel with CONFIG_IKCONFIG_PROC=y (gives "
-                   "/proc/config.gz) or install /boot/config-%s.",
-                   d->release);
+        set_fix(f,
+                "To let doctor check options: build the kernel with CONFIG_IKCONFIG_PROC=y (gives "
+                "/proc/config.gz) or install /boot/config-%s.",
+                d->release);
         return;
     }
     const kopt opts[] = {
         {{"CONFIG_USB"}, "USB core", CMBOOT_DOCTOR_BLOCKER},
-        {{"CONFIG_USB_XHCI_HCD", "CONFIG_USB_EHCI_HCD", "CONFIG_USB_OHCI_HCD", "CONFIG_USB_UHCI_HCD",
-          "CONFIG_USB_DWC2", "CONFIG_USB_DWC3", "CONFIG_USB_MUSB_HDRC", "CONFIG_USB_DWCOTG"},
+        {{"CONFIG_USB_XHCI_HCD", "CONFIG_USB_EHCI_HCD", "CONFIG_USB_OHCI_HCD", "CONFIG_USB_UHCI_HCD", "CONFIG_USB_DWC2",
+          "CONFIG_USB_DWC3", "CONFIG_USB_MUSB_HDRC", "CONFIG_USB_DWCOTG"},
          "a USB host controller driver",
          CMBOOT_DOCTOR_BLOCKER},
-        {{"CONFIG_NET"}, "networking, for the netlink uevents that announce new devices and stages",
+        {{"CONFIG_NET"},
+         "networking, for the netlink uevents that announce new devices and stages",
          CMBOOT_DOCTOR_BLOCKER},
-        {{"CONFIG_DEVTMPFS"}, "devtmpfs, for /dev/bus/usb nodes (cmboot makes private nodes without it, as root)",
+        {{"CONFIG_DEVTMPFS"},
+         "devtmpfs, for /dev/bus/usb nodes (cmboot makes private nodes without it, as root)",
          CMBOOT_DOCTOR_INFO},
         {{"CONFIG_USB_STORAGE"}, "usb-storage, for the mass-storage stage", CMBOOT_DOCTOR_WARN},
         {{"CONFIG_SCSI"}, "SCSI, under usb-storage", CMBOOT_DOCTOR_WARN},
@@ -312,7 +315,9 @@ static void check_kconfig(doc *d)
             size_t l = strlen(modules);
             snprintf(modules + l, sizeof modules - l, "%s%s", l ? ", " : "", which);
         } else if (best == 0) {
-            int slot = opts[i].if_missing == CMBOOT_DOCTOR_BLOCKER ? 0 : opts[i].if_missing == CMBOOT_DOCTOR_WARN ? 1 : 2;
+            int slot = opts[i].if_missing == CMBOOT_DOCTOR_BLOCKER ? 0
+                       : opts[i].if_missing == CMBOOT_DOCTOR_WARN  ? 1
+                                                                   : 2;
             size_t l = strlen(missing[slot]);
             if (opts[i].names[1])
                 snprintf(missing[slot] + l, sizeof missing[slot] - l, "%s%s (any of %s, %s, ...)", l ? "; " : "",
@@ -387,8 +392,9 @@ static void check_usbfs(doc *d, bool *nodes_present)
             "There are no USB device nodes under %s (no devtmpfs and no mdev/udev making them). cmboot works "
             "anyway: it makes a private node from the numbers in sysfs%s.",
             p, d->uid == 0 ? "" : ", but that needs root (CAP_MKNOD) and you are not root");
-    set_fix(f, "Mount devtmpfs: mount -t devtmpfs devtmpfs /dev (needs CONFIG_DEVTMPFS=y), or run mdev: "
-               "echo /sbin/mdev > /proc/sys/kernel/hotplug; mdev -s%s",
+    set_fix(f,
+            "Mount devtmpfs: mount -t devtmpfs devtmpfs /dev (needs CONFIG_DEVTMPFS=y), or run mdev: "
+            "echo /sbin/mdev > /proc/sys/kernel/hotplug; mdev -s%s",
             d->uid == 0 ? "." : "; or run cmboot as root.");
 }
 
@@ -443,13 +449,13 @@ static void check_board(doc *d, const cmboot_device_info *b, bool nodes_present)
     int iface = 0;
     cmboot_vendor_endpoint(b->num_interfaces, &iface, NULL);
     char drv[64];
-    if (cmb_sysfs_interface_driver(b->syspath, pp, iface, drv, sizeof drv) == CMBOOT_OK &&
-        strcmp(drv, "usbfs") != 0) {
-        cmboot_doctor_finding *f = add(d, "kernel-driver", CMBOOT_DOCTOR_WARN, pp,
-                                       "Interface %d of the board at %s is held by the kernel driver \"%s\".",
-                                       iface, pp, drv);
-        set_fix(f, "cmboot detaches it when it opens the board. If that fails, unbind it: "
-                   "echo -n '%s:1.%d' > /sys/bus/usb/drivers/%s/unbind",
+    if (cmb_sysfs_interface_driver(b->syspath, pp, iface, drv, sizeof drv) == CMBOOT_OK && strcmp(drv, "usbfs") != 0) {
+        cmboot_doctor_finding *f =
+            add(d, "kernel-driver", CMBOOT_DOCTOR_WARN, pp,
+                "Interface %d of the board at %s is held by the kernel driver \"%s\".", iface, pp, drv);
+        set_fix(f,
+                "cmboot detaches it when it opens the board. If that fails, unbind it: "
+                "echo -n '%s:1.%d' > /sys/bus/usb/drivers/%s/unbind",
                 pp, iface, drv);
     }
     char node[PATH_MAX];
@@ -459,8 +465,9 @@ static void check_board(doc *d, const cmboot_device_info *b, bool nodes_present)
         if (nodes_present) {
             cmboot_doctor_finding *f = add(d, "node-missing", d->uid == 0 ? CMBOOT_DOCTOR_INFO : CMBOOT_DOCTOR_BLOCKER,
                                            pp, "The board at %s has no device node %s.", pp, node);
-            set_fix(f, "%s", d->uid == 0 ? "Nothing to do: cmboot makes a private node as root."
-                                         : "Run cmboot as root, or have mdev/udev create the node (mdev -s).");
+            set_fix(f, "%s",
+                    d->uid == 0 ? "Nothing to do: cmboot makes a private node as root."
+                                : "Run cmboot as root, or have mdev/udev create the node (mdev -s).");
         }
         return;
     }
@@ -473,21 +480,21 @@ static void check_board(doc *d, const cmboot_device_info *b, bool nodes_present)
                 owner, d->uid);
         set_fix(f, "Add a udev rule, e.g. /etc/udev/rules.d/60-cmboot.rules: " UDEV_RULE
                    " then: udevadm control --reload && udevadm trigger; add yourself to group plugdev. "
-                   "With mdev, put this line in /etc/mdev.conf: " MDEV_LINE
-                   ". Or run cmboot as root.");
+                   "With mdev, put this line in /etc/mdev.conf: " MDEV_LINE ". Or run cmboot as root.");
         return;
     }
     int fd = open(node, O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         int err = errno;
-        cmboot_doctor_finding *f = add(d, "board-unopenable", CMBOOT_DOCTOR_BLOCKER, pp,
-                                       "The board at %s is in boot mode in sysfs, but %s cannot be opened: %s.", pp,
-                                       node, strerror(err));
-        set_fix(f, "%s", cmb_error_from_errno(err) == CMBOOT_ERR_ACCESS
-                             ? "A security module (SELinux, AppArmor) or a read-only mount refuses it; allow "
-                               "cmboot access to /dev/bus/usb or run it unconfined."
-                             : "Unplug and replug the board (or power-cycle the hub); if it keeps failing, check "
-                               "dmesg for USB errors (cable, power, hub).");
+        cmboot_doctor_finding *f =
+            add(d, "board-unopenable", CMBOOT_DOCTOR_BLOCKER, pp,
+                "The board at %s is in boot mode in sysfs, but %s cannot be opened: %s.", pp, node, strerror(err));
+        set_fix(f, "%s",
+                cmb_error_from_errno(err) == CMBOOT_ERR_ACCESS
+                    ? "A security module (SELinux, AppArmor) or a read-only mount refuses it; allow "
+                      "cmboot access to /dev/bus/usb or run it unconfined."
+                    : "Unplug and replug the board (or power-cycle the hub); if it keeps failing, check "
+                      "dmesg for USB errors (cable, power, hub).");
         return;
     }
     close(fd);
@@ -554,8 +561,7 @@ static void check_mass_storage(doc *d)
         else
             loadable = false;
     }
-    cmboot_doctor_finding *f = add(d, "mass-storage-missing", loadable ? CMBOOT_DOCTOR_INFO : CMBOOT_DOCTOR_WARN,
-                                   NULL,
+    cmboot_doctor_finding *f = add(d, "mass-storage-missing", loadable ? CMBOOT_DOCTOR_INFO : CMBOOT_DOCTOR_WARN, NULL,
                                    "%s %s not active: booting works, but the board's eMMC will not appear as a "
                                    "disk in its last stage, so it cannot be flashed from this host.",
                                    what, storage || sd ? "is" : "are");
@@ -585,8 +591,7 @@ static bool udevd_running(doc *d)
         char pdir[PATH_MAX];
         under(pdir, sizeof pdir, d->roots.proc, "/%s", de->d_name);
         if (cmb_sysfs_read_attr(pdir, "comm", comm, sizeof comm) == CMBOOT_OK)
-            found = strcmp(comm, "systemd-udevd") == 0 || strcmp(comm, "udevd") == 0 ||
-                    strcmp(comm, "eudev") == 0;
+            found = strcmp(comm, "systemd-udevd") == 0 || strcmp(comm, "udevd") == 0 || strcmp(comm, "eudev") == 0;
     }
     closedir(dir);
     return found;
@@ -632,13 +637,13 @@ static void check_libusb_udev(doc *d)
     } else if (running) {
         add(d, "libusb-udev-ok", CMBOOT_DOCTOR_OK, NULL, "libusb (%s) uses udev, and udevd is running.", path);
     } else {
-        cmboot_doctor_finding *f = add(
-            d, "libusb-udev-no-udevd", CMBOOT_DOCTOR_WARN, NULL,
-            "libusb (%s) is built with udev, but udevd is not running. Tools that rely on libusb's device list "
-            "never see a board plugged in after they start, nor its next boot stage: they wait forever while "
-            "dmesg shows the board arriving. cmboot works regardless: its default discovery (--discovery=sysfs) "
-            "reads sysfs and kernel uevents itself and does not need udev.",
-            path);
+        cmboot_doctor_finding *f =
+            add(d, "libusb-udev-no-udevd", CMBOOT_DOCTOR_WARN, NULL,
+                "libusb (%s) is built with udev, but udevd is not running. Tools that rely on libusb's device list "
+                "never see a board plugged in after they start, nor its next boot stage: they wait forever while "
+                "dmesg shows the board arriving. cmboot works regardless: its default discovery (--discovery=sysfs) "
+                "reads sysfs and kernel uevents itself and does not need udev.",
+                path);
         set_fix(f, "Nothing to do for cmboot (keep the default --discovery=sysfs; avoid --discovery=libusb here). "
                    "For other libusb tools: run a udev daemon (eudev or systemd-udevd), or use a libusb built "
                    "with --disable-udev (buildroot: BR2_PACKAGE_LIBUSB without udev).");
@@ -652,8 +657,8 @@ static void check_libusb_udev(doc *d)
 
 int cmboot_doctor_config_init(cmboot_doctor_config *cfg, size_t struct_size)
 {
-    const cmboot_doctor_config d = {.struct_size = sizeof d, .uid = -1, .check_netlink = true,
-                                    .check_boot_files = true};
+    const cmboot_doctor_config d = {
+        .struct_size = sizeof d, .uid = -1, .check_netlink = true, .check_boot_files = true};
     return cmb_struct_init(cfg, struct_size, &d, sizeof d, DOCTOR_CONFIG_MIN);
 }
 
@@ -676,9 +681,10 @@ static void check_boot_files(doc *d)
         usable += ok;
         cmboot_doctor_finding *f = add(d, fid, ok ? CMBOOT_DOCTOR_OK : CMBOOT_DOCTOR_WARN, NULL, "%.500s", msg);
         if (!ok)
-            set_fix(f, "%s", d->cfg->boot_dir ? "pass -d a payload directory for this SoC (e.g. from a usbboot clone)"
-                                              : "apt install rpiboot, or clone https://github.com/raspberrypi/usbboot "
-                                                "and pass -d usbboot/mass-storage-gadget64");
+            set_fix(f, "%s",
+                    d->cfg->boot_dir ? "pass -d a payload directory for this SoC (e.g. from a usbboot clone)"
+                                     : "apt install rpiboot, or clone https://github.com/raspberrypi/usbboot "
+                                       "and pass -d usbboot/mass-storage-gadget64");
     }
     if (!usable)
         set_fix(add(d, "boot-files-none", CMBOOT_DOCTOR_BLOCKER, NULL,

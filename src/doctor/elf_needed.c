@@ -23,45 +23,45 @@ static bool inside(uint64_t off, uint64_t len, uint64_t size)
 }
 
 /* One walker for both classes: the macro instantiates it for Elf32 and Elf64 types. */
-#define DEFINE_SCAN(NAME, Ehdr, Shdr, Dyn)                                                                     \
-    static int NAME(const uint8_t *img, uint64_t size, const char *prefix, bool *found)                         \
-    {                                                                                                          \
-        Ehdr eh;                                                                                               \
-        if (!inside(0, sizeof eh, size))                                                                       \
-            return CMBOOT_ERR_FORMAT;                                                                          \
-        memcpy(&eh, img, sizeof eh);                                                                           \
-        if (eh.e_shentsize != sizeof(Shdr) || eh.e_shnum == 0 ||                                               \
-            !inside(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Shdr), size))                                    \
-            return CMBOOT_ERR_FORMAT;                                                                          \
-        size_t plen = strlen(prefix);                                                                          \
-        bool seen_dynamic = false;                                                                             \
-        for (unsigned i = 0; i < eh.e_shnum; i++) {                                                            \
-            Shdr sh;                                                                                           \
-            memcpy(&sh, img + eh.e_shoff + (uint64_t)i * sizeof sh, sizeof sh);                                \
-            if (sh.sh_type != SHT_DYNAMIC)                                                                     \
-                continue;                                                                                      \
-            seen_dynamic = true;                                                                               \
-            Shdr str;                                                                                          \
-            if (sh.sh_link >= eh.e_shnum || !inside(sh.sh_offset, sh.sh_size, size))                           \
-                return CMBOOT_ERR_FORMAT;                                                                      \
-            memcpy(&str, img + eh.e_shoff + (uint64_t)sh.sh_link * sizeof str, sizeof str);                    \
-            if (!inside(str.sh_offset, str.sh_size, size) || str.sh_size == 0)                                 \
-                return CMBOOT_ERR_FORMAT;                                                                      \
-            const char *strtab = (const char *)img + str.sh_offset;                                            \
-            for (uint64_t off = 0; off + sizeof(Dyn) <= sh.sh_size; off += sizeof(Dyn)) {                      \
-                Dyn d;                                                                                         \
-                memcpy(&d, img + sh.sh_offset + off, sizeof d);                                                \
-                if (d.d_tag == DT_NULL)                                                                        \
-                    break;                                                                                     \
-                if (d.d_tag != DT_NEEDED || d.d_un.d_val >= str.sh_size)                                       \
-                    continue;                                                                                  \
-                const char *name = strtab + d.d_un.d_val;                                                      \
-                size_t room = str.sh_size - d.d_un.d_val;                                                      \
-                if (memchr(name, '\0', room) && strncmp(name, prefix, plen) == 0)                              \
-                    *found = true;                                                                             \
-            }                                                                                                  \
-        }                                                                                                      \
-        return seen_dynamic ? CMBOOT_OK : CMBOOT_ERR_FORMAT;                                                   \
+#define DEFINE_SCAN(NAME, Ehdr, Shdr, Dyn)                                                                             \
+    static int NAME(const uint8_t *img, uint64_t size, const char *prefix, bool *found)                                \
+    {                                                                                                                  \
+        Ehdr eh;                                                                                                       \
+        if (!inside(0, sizeof eh, size))                                                                               \
+            return CMBOOT_ERR_FORMAT;                                                                                  \
+        memcpy(&eh, img, sizeof eh);                                                                                   \
+        if (eh.e_shentsize != sizeof(Shdr) || eh.e_shnum == 0 ||                                                       \
+            !inside(eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Shdr), size))                                            \
+            return CMBOOT_ERR_FORMAT;                                                                                  \
+        size_t plen = strlen(prefix);                                                                                  \
+        bool seen_dynamic = false;                                                                                     \
+        for (unsigned i = 0; i < eh.e_shnum; i++) {                                                                    \
+            Shdr sh;                                                                                                   \
+            memcpy(&sh, img + eh.e_shoff + (uint64_t)i * sizeof sh, sizeof sh);                                        \
+            if (sh.sh_type != SHT_DYNAMIC)                                                                             \
+                continue;                                                                                              \
+            seen_dynamic = true;                                                                                       \
+            Shdr str;                                                                                                  \
+            if (sh.sh_link >= eh.e_shnum || !inside(sh.sh_offset, sh.sh_size, size))                                   \
+                return CMBOOT_ERR_FORMAT;                                                                              \
+            memcpy(&str, img + eh.e_shoff + (uint64_t)sh.sh_link * sizeof str, sizeof str);                            \
+            if (!inside(str.sh_offset, str.sh_size, size) || str.sh_size == 0)                                         \
+                return CMBOOT_ERR_FORMAT;                                                                              \
+            const char *strtab = (const char *)img + str.sh_offset;                                                    \
+            for (uint64_t off = 0; off + sizeof(Dyn) <= sh.sh_size; off += sizeof(Dyn)) {                              \
+                Dyn d;                                                                                                 \
+                memcpy(&d, img + sh.sh_offset + off, sizeof d);                                                        \
+                if (d.d_tag == DT_NULL)                                                                                \
+                    break;                                                                                             \
+                if (d.d_tag != DT_NEEDED || d.d_un.d_val >= str.sh_size)                                               \
+                    continue;                                                                                          \
+                const char *name = strtab + d.d_un.d_val;                                                              \
+                size_t room = str.sh_size - d.d_un.d_val;                                                              \
+                if (memchr(name, '\0', room) && strncmp(name, prefix, plen) == 0)                                      \
+                    *found = true;                                                                                     \
+            }                                                                                                          \
+        }                                                                                                              \
+        return seen_dynamic ? CMBOOT_OK : CMBOOT_ERR_FORMAT;                                                           \
     }
 
 DEFINE_SCAN(scan32, Elf32_Ehdr, Elf32_Shdr, Elf32_Dyn)

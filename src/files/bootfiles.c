@@ -31,8 +31,7 @@ static void member_close(void *self)
     free(m);
 }
 
-int cmb_bootfiles_open_member(int archive_fd, const char *archive_label, const char *member,
-                                 cmboot_stream *out)
+int cmb_bootfiles_open_member(int archive_fd, const char *archive_label, const char *member, cmboot_stream *out)
 {
     member_stream *m = calloc(1, sizeof *m);
     if (!m) {

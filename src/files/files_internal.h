@@ -30,8 +30,7 @@ struct cmboot_files {
 const char *cmb_files_fallback_name(const cmboot_soc_info *soc, const char *name);
 
 /* Stream of one member of a tar archive open on archive_fd (taken over and closed in every case). */
-int cmb_bootfiles_open_member(int archive_fd, const char *archive_label, const char *member,
-                                 cmboot_stream *out);
+int cmb_bootfiles_open_member(int archive_fd, const char *archive_label, const char *member, cmboot_stream *out);
 
 enum {
     CMB_OPEN_BENEATH = 1u << 0,    /* never leave dirfd (RESOLVE_BENEATH): strict confinement */

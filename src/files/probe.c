@@ -69,12 +69,14 @@ int cmboot_files_probe(cmboot_files *f, const cmboot_soc_info *soc, char *msg, s
     }
     const char *payload = soc->id >= CMBOOT_SOC_BCM2711 ? "mass-storage-gadget64" : "msd";
     if (f->explicit_dir)
-        put(&b, ". Pass -d a payload directory for %s (e.g. usbboot/%s from https://github.com/raspberrypi/usbboot), "
-                "or install the rpiboot package (apt install rpiboot) and leave out -d.",
+        put(&b,
+            ". Pass -d a payload directory for %s (e.g. usbboot/%s from https://github.com/raspberrypi/usbboot), "
+            "or install the rpiboot package (apt install rpiboot) and leave out -d.",
             soc->name, payload);
     else
-        put(&b, ". Install the rpiboot package (apt install rpiboot), or clone https://github.com/raspberrypi/usbboot "
-                "and pass -d usbboot/%s.",
+        put(&b,
+            ". Install the rpiboot package (apt install rpiboot), or clone https://github.com/raspberrypi/usbboot "
+            "and pass -d usbboot/%s.",
             payload);
     return CMBOOT_ERR_NOT_FOUND;
 }

@@ -17,16 +17,15 @@ static const char *const default_dirs_legacy[] = {"/usr/share/rpiboot/msd", "/us
 static const char *const default_dirs_gadget[] = {"/usr/share/rpiboot/mass-storage-gadget64",
                                                   "/usr/local/share/rpiboot/mass-storage-gadget64",
                                                   "./mass-storage-gadget64", NULL};
-static const char *const default_fallback_dirs[] = {"/usr/share/rpiboot/msd", "/usr/local/share/rpiboot/msd",
-                                                    NULL};
+static const char *const default_fallback_dirs[] = {"/usr/share/rpiboot/msd", "/usr/local/share/rpiboot/msd", NULL};
 
 /* One directory being searched for one request. */
 typedef struct place {
-    cmboot_files *f;         /* its noted-log table changes under its own lock */
+    cmboot_files *f; /* its noted-log table changes under its own lock */
     const char *dir;
     int dirfd;
-    const char *device_id;   /* for log lines */
-    const cmb_logger *lg; /* NULL: quiet (choosing defaults) */
+    const char *device_id; /* for log lines */
+    const cmb_logger *lg;  /* NULL: quiet (choosing defaults) */
 } place;
 
 static void strv_free(char **v)
@@ -115,8 +114,8 @@ static int open_file(const place *pl, const char *rel)
     /* A hard link is the one way a file from elsewhere can sit beneath the directory unnoticed. */
     if (pl->f->strict && pl->lg && fstat(fd, &st) == 0 && st.st_nlink > 1 && first_note(pl, 'h', rel))
         cmb_logf(pl->lg, pl->device_id, CMBOOT_LOG_WARN,
-                    "%s/%s has %lu hard links: strict confinement cannot tell where else it lives", pl->dir, rel,
-                    (unsigned long)st.st_nlink);
+                 "%s/%s has %lu hard links: strict confinement cannot tell where else it lives", pl->dir, rel,
+                 (unsigned long)st.st_nlink);
     return fd;
 }
 
@@ -138,11 +137,11 @@ static int is_bootcode(const char *name)
 }
 
 /* Continue the lookup only while a place simply lacks the file. */
-#define TRY(expr)                                                                                             \
-    do {                                                                                                      \
-        rc = (expr);                                                                                          \
-        if (rc != CMBOOT_ERR_NOT_FOUND)                                                                       \
-            goto done;                                                                                        \
+#define TRY(expr)                                                                                                      \
+    do {                                                                                                               \
+        rc = (expr);                                                                                                   \
+        if (rc != CMBOOT_ERR_NOT_FOUND)                                                                                \
+            goto done;                                                                                                 \
     } while (0)
 
 /* Steps 1-3 of the lookup in one directory. */
@@ -193,8 +192,8 @@ static const struct {
     const char *requested;
     const char *file;
 } fallback_map[] = {
-    {CMBOOT_SOC_BCM2835, "bootcode.bin", "bootcode.bin"}, {CMBOOT_SOC_BCM2835, "start.elf", "start.elf"},
-    {CMBOOT_SOC_BCM2837, "bootcode.bin", "bootcode.bin"}, {CMBOOT_SOC_BCM2837, "start.elf", "start.elf"},
+    {CMBOOT_SOC_BCM2835, "bootcode.bin", "bootcode.bin"},   {CMBOOT_SOC_BCM2835, "start.elf", "start.elf"},
+    {CMBOOT_SOC_BCM2837, "bootcode.bin", "bootcode.bin"},   {CMBOOT_SOC_BCM2837, "start.elf", "start.elf"},
     {CMBOOT_SOC_BCM2711, "bootcode4.bin", "bootcode4.bin"}, {CMBOOT_SOC_BCM2711, "start4.elf", "start.elf"},
 };
 
@@ -207,8 +206,8 @@ const char *cmb_files_fallback_name(const cmboot_soc_info *soc, const char *name
 }
 
 /* Step 4: the legacy msd files, built in or installed. */
-static int lookup_fallback(cmboot_files *f, const cmboot_soc_info *soc, const char *port_path,
-                           const char *name, const cmb_logger *lg, cmboot_stream *out)
+static int lookup_fallback(cmboot_files *f, const cmboot_soc_info *soc, const char *port_path, const char *name,
+                           const cmb_logger *lg, cmboot_stream *out)
 {
     const char *file = cmb_files_fallback_name(soc, name);
     if (!file)
@@ -221,7 +220,7 @@ static int lookup_fallback(cmboot_files *f, const cmboot_soc_info *soc, const ch
         char src[sizeof out->source];
         snprintf(src, sizeof src, "built-in:%s", file);
         cmb_logf(lg, dev, CMBOOT_LOG_INFO, "%s not in %s: serving the built-in %s", name,
-                    dir ? dir : "any boot directory", file);
+                 dir ? dir : "any boot directory", file);
         return cmboot_stream_from_memory(e->data, e->size, src, out);
     }
     for (char **d = f->fallback_dirs; *d; d++) {
@@ -232,8 +231,8 @@ static int lookup_fallback(cmboot_files *f, const cmboot_soc_info *soc, const ch
         int rc = try_path(&pl, file, out);
         close(dirfd);
         if (rc == CMBOOT_OK)
-            cmb_logf(lg, dev, CMBOOT_LOG_INFO, "%s not in %s: serving %s", name,
-                        dir ? dir : "any boot directory", out->source);
+            cmb_logf(lg, dev, CMBOOT_LOG_INFO, "%s not in %s: serving %s", name, dir ? dir : "any boot directory",
+                     out->source);
         if (rc != CMBOOT_ERR_NOT_FOUND)
             return rc;
     }
@@ -291,8 +290,8 @@ int cmboot_files_new(const cmboot_files_config *caller_cfg, cmboot_files **out)
         goto nomem;
     for (int i = 0; i < CMBOOT_SOC_COUNT; i++) {
         const char *only[] = {cfg->boot_dir, NULL};
-        const char *const *cand = cfg->boot_dir       ? only
-                                  : cfg->default_dirs ? cfg->default_dirs
+        const char *const *cand = cfg->boot_dir             ? only
+                                  : cfg->default_dirs       ? cfg->default_dirs
                                   : i >= CMBOOT_SOC_BCM2711 ? default_dirs_gadget
                                                             : default_dirs_legacy;
         f->searched[i] = strv_dup(cand);

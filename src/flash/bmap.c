@@ -75,12 +75,18 @@ static void XMLCALL on_start(void *user, const XML_Char *name, const XML_Char **
         st->seen_bmap = true;
         return;
     }
-    if (strcmp(name, "ImageSize") == 0) st->field = F_IMAGE_SIZE;
-    else if (strcmp(name, "BlockSize") == 0) st->field = F_BLOCK_SIZE;
-    else if (strcmp(name, "BlocksCount") == 0) st->field = F_BLOCKS_COUNT;
-    else if (strcmp(name, "MappedBlocksCount") == 0) st->field = F_MAPPED;
-    else if (strcmp(name, "ChecksumType") == 0) st->field = F_CKTYPE;
-    else if (strcmp(name, "BmapFileChecksum") == 0 || strcmp(name, "BmapFileSHA1") == 0) st->field = F_FILE_CK;
+    if (strcmp(name, "ImageSize") == 0)
+        st->field = F_IMAGE_SIZE;
+    else if (strcmp(name, "BlockSize") == 0)
+        st->field = F_BLOCK_SIZE;
+    else if (strcmp(name, "BlocksCount") == 0)
+        st->field = F_BLOCKS_COUNT;
+    else if (strcmp(name, "MappedBlocksCount") == 0)
+        st->field = F_MAPPED;
+    else if (strcmp(name, "ChecksumType") == 0)
+        st->field = F_CKTYPE;
+    else if (strcmp(name, "BmapFileChecksum") == 0 || strcmp(name, "BmapFileSHA1") == 0)
+        st->field = F_FILE_CK;
     else if (strcmp(name, "Range") == 0) {
         if (st->depth != 3) {
             fail(st, CMBOOT_ERR_FORMAT);
@@ -224,10 +230,22 @@ static void XMLCALL on_end(void *user, const XML_Char *name)
     cmboot_bmap *b = st->bmap;
     bool ok = true;
     switch (f) {
-    case F_IMAGE_SIZE: ok = parse_u64(t, &b->image_size); st->seen_image_size = true; break;
-    case F_BLOCK_SIZE: ok = parse_u64(t, &b->block_size); st->seen_block_size = true; break;
-    case F_BLOCKS_COUNT: ok = parse_u64(t, &b->blocks_count); st->seen_blocks = true; break;
-    case F_MAPPED: ok = parse_u64(t, &b->mapped_blocks); st->seen_mapped = true; break;
+    case F_IMAGE_SIZE:
+        ok = parse_u64(t, &b->image_size);
+        st->seen_image_size = true;
+        break;
+    case F_BLOCK_SIZE:
+        ok = parse_u64(t, &b->block_size);
+        st->seen_block_size = true;
+        break;
+    case F_BLOCKS_COUNT:
+        ok = parse_u64(t, &b->blocks_count);
+        st->seen_blocks = true;
+        break;
+    case F_MAPPED:
+        ok = parse_u64(t, &b->mapped_blocks);
+        st->seen_mapped = true;
+        break;
     case F_CKTYPE:
         ok = strlen(t) < sizeof st->ck_type;
         snprintf(st->ck_type, sizeof st->ck_type, "%s", t);
@@ -246,7 +264,10 @@ static void XMLCALL on_end(void *user, const XML_Char *name)
 static void XMLCALL on_doctype(void *user, const XML_Char *name, const XML_Char *sysid, const XML_Char *pubid,
                                int has_internal)
 {
-    (void)name; (void)sysid; (void)pubid; (void)has_internal;
+    (void)name;
+    (void)sysid;
+    (void)pubid;
+    (void)has_internal;
     fail(user, CMBOOT_ERR_FORMAT); /* no entities, no DTDs: a bmap never needs them */
 }
 

@@ -12,24 +12,24 @@
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
 
 struct cmboot_flash_job {
-    cmboot_flash_config cfg;     /* the caller's, read up to its struct_size; env points to env below */
+    cmboot_flash_config cfg; /* the caller's, read up to its struct_size; env points to env below */
     cmboot_target_env env;
     int64_t pair_timeout_ms;
     bool opened;
     bool ran;
-    cmboot_flash_source *src;    /* open from cmboot_flash_job_open until the writer closes it */
+    cmboot_flash_source *src; /* open from cmboot_flash_job_open until the writer closes it */
     cmboot_bmap *bmap;
     cmboot_flash_step step;
     int error;
     char reason[256];
     bool have_board;
     cmboot_board_result board;
-    cmboot_metadata *md;         /* copied from the session when the board finished booting */
+    cmboot_metadata *md; /* copied from the session when the board finished booting */
     char target[4096];
     int64_t boot_ms, pair_ms;
     bool flash_ran;
     cmboot_flash_result flash;
-    cmboot_ctx *ctx;             /* during cmboot_flash_job_run: where events go */
+    cmboot_ctx *ctx; /* during cmboot_flash_job_run: where events go */
 };
 
 int cmboot_flash_job_new(const cmboot_flash_config *cfg, cmboot_flash_job **out)
@@ -141,8 +141,8 @@ static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_disco
     cmb_run_observer obs = {board_finished, job};
     rc = cmb_run_observed(ctx, disc, &bcfg, NULL, &obs);
     if (job->have_board)
-        job->boot_ms = job->board.finished_ms > job->board.started_ms ? job->board.finished_ms - job->board.started_ms
-                                                                      : 0;
+        job->boot_ms =
+            job->board.finished_ms > job->board.started_ms ? job->board.finished_ms - job->board.started_ms : 0;
     if (rc != CMBOOT_OK || !job->have_board || job->board.error != CMBOOT_OK) {
         rc = rc ? rc : job->have_board ? job->board.error : CMBOOT_ERR_TIMEOUT;
         return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
@@ -162,8 +162,8 @@ static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
     if (rc != CMBOOT_OK) {
         job->target[0] = 0;
         return stop(job, CMBOOT_FLASH_STEP_PAIR, rc,
-                    rc == CMBOOT_ERR_CANCELLED     ? "interrupted while waiting for its disk"
-                    : rc == CMBOOT_ERR_TIMEOUT     ? "no disk appeared under this port path in time"
+                    rc == CMBOOT_ERR_CANCELLED       ? "interrupted while waiting for its disk"
+                    : rc == CMBOOT_ERR_TIMEOUT       ? "no disk appeared under this port path in time"
                     : rc == CMBOOT_ERR_UNSAFE_TARGET ? "more than one disk under this port path"
                                                      : cmboot_strerror(rc));
     }
@@ -206,7 +206,9 @@ int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_di
         job->flash_ran = true;
         rc = cmb_flash_write_opened(&wcfg, src, job->bmap, &job->flash);
         stop(job, rc == CMBOOT_OK ? CMBOOT_FLASH_STEP_DONE : CMBOOT_FLASH_STEP_WRITE, rc,
-             rc == CMBOOT_OK ? "" : job->flash.reason[0] ? job->flash.reason : cmboot_strerror(rc));
+             rc == CMBOOT_OK        ? ""
+             : job->flash.reason[0] ? job->flash.reason
+                                    : cmboot_strerror(rc));
     }
     if (cancel) {
         attach_cancel(ctx, NULL);
@@ -226,17 +228,38 @@ void cmboot_flash_job_free(cmboot_flash_job *job)
     free(job);
 }
 
-cmboot_flash_step cmboot_flash_job_step(const cmboot_flash_job *job) { return job ? job->step : CMBOOT_FLASH_STEP_NONE; }
-int cmboot_flash_job_error(const cmboot_flash_job *job) { return job ? job->error : CMBOOT_ERR_INVALID_ARG; }
-const char *cmboot_flash_job_reason(const cmboot_flash_job *job) { return job ? job->reason : ""; }
+cmboot_flash_step cmboot_flash_job_step(const cmboot_flash_job *job)
+{
+    return job ? job->step : CMBOOT_FLASH_STEP_NONE;
+}
+int cmboot_flash_job_error(const cmboot_flash_job *job)
+{
+    return job ? job->error : CMBOOT_ERR_INVALID_ARG;
+}
+const char *cmboot_flash_job_reason(const cmboot_flash_job *job)
+{
+    return job ? job->reason : "";
+}
 const cmboot_board_result *cmboot_flash_job_board(const cmboot_flash_job *job)
 {
     return job && job->have_board ? &job->board : NULL;
 }
-const cmboot_metadata *cmboot_flash_job_metadata(const cmboot_flash_job *job) { return job ? job->md : NULL; }
-const char *cmboot_flash_job_target(const cmboot_flash_job *job) { return job ? job->target : ""; }
-int64_t cmboot_flash_job_boot_ms(const cmboot_flash_job *job) { return job ? job->boot_ms : -1; }
-int64_t cmboot_flash_job_pair_ms(const cmboot_flash_job *job) { return job ? job->pair_ms : -1; }
+const cmboot_metadata *cmboot_flash_job_metadata(const cmboot_flash_job *job)
+{
+    return job ? job->md : NULL;
+}
+const char *cmboot_flash_job_target(const cmboot_flash_job *job)
+{
+    return job ? job->target : "";
+}
+int64_t cmboot_flash_job_boot_ms(const cmboot_flash_job *job)
+{
+    return job ? job->boot_ms : -1;
+}
+int64_t cmboot_flash_job_pair_ms(const cmboot_flash_job *job)
+{
+    return job ? job->pair_ms : -1;
+}
 const cmboot_flash_result *cmboot_flash_job_flash(const cmboot_flash_job *job)
 {
     return job && job->flash_ran ? &job->flash : NULL;
@@ -253,9 +276,9 @@ int cmboot_flash_job_report_json(const cmboot_flash_job *job, char **out)
     if (cmboot_metadata_count(job->md) > 0 && cmboot_metadata_to_json(job->md, &md_json) != CMBOOT_OK)
         return CMBOOT_ERR_NO_MEMORY;
     const cmboot_board_result *b = &job->board;
-    cmboot_flash_report rep = {sizeof rep,     b->serial,     b->port_path, b->soc ? b->soc->name : NULL,
-                               md_json,         job->cfg.image, job->cfg.bmap, job->target,
-                               job->boot_ms,    job->pair_ms,  &job->flash};
+    cmboot_flash_report rep = {sizeof rep,   b->serial,      b->port_path,  b->soc ? b->soc->name : NULL,
+                               md_json,      job->cfg.image, job->cfg.bmap, job->target,
+                               job->boot_ms, job->pair_ms,   &job->flash};
     int rc = cmboot_flash_report_json(&rep, out);
     free(md_json);
     return rc;

@@ -12,10 +12,10 @@
 
 struct cmboot_flash_canceller {
     atomic_bool requested;
-    pthread_mutex_t mu;          /* guards the attached wait point */
+    pthread_mutex_t mu; /* guards the attached wait point */
     pthread_mutex_t *wait_mu;
     pthread_cond_t *wait_cv;
-    int fd;                      /* eventfd, readable once cancelled: wakes poll() waits (pairing) */
+    int fd; /* eventfd, readable once cancelled: wakes poll() waits (pairing) */
 };
 
 int cmboot_flash_canceller_new(cmboot_flash_canceller **out)

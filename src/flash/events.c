@@ -13,8 +13,8 @@ void cmb_flash_hex(const uint8_t *bytes, size_t len, char *out)
     out[2 * len] = 0;
 }
 
-void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
-                       uint64_t done, uint64_t total, int error, uint64_t elapsed_ms)
+void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value, uint64_t done,
+                    uint64_t total, int error, uint64_t elapsed_ms)
 {
     if (!cfg || !cfg->event)
         return;

@@ -15,9 +15,9 @@ const char *cmb_flash_source_error(const cmboot_flash_source *src);
 /* The checks of cmboot_target_open for a block device known by its numbers (fake sysfs in tests).
  * fd_diskseq and fd_size come from the open descriptor (BLKGETDISKSEQ, BLKGETSIZE64; 0 = unknown); id may be
  * NULL; port_path NULL = any port. */
-int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, unsigned minor_no,
-                                 uint64_t fd_diskseq, uint64_t fd_size, const char *port_path, uint64_t image_size,
-                                 unsigned flags, cmboot_target_identity *id, char *reason, size_t reason_size);
+int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, unsigned minor_no, uint64_t fd_diskseq,
+                              uint64_t fd_size, const char *port_path, uint64_t image_size, unsigned flags,
+                              cmboot_target_identity *id, char *reason, size_t reason_size);
 
 /* Opens an existing block device or regular file read-only for a later verification (no safety policy,
  * nothing created); identity filled like cmboot_target_open. */
@@ -33,11 +33,11 @@ void cmb_flash_hex(const uint8_t *bytes, size_t len, char *out);
 /* cmboot_flash_write with the image already open (src is closed, also on failure) and the bmap already loaded
  * (NULL = none; stays the caller's): a flash job opens both once, before the board is booted. */
 int cmb_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
-                              cmboot_flash_result *res);
+                           cmboot_flash_result *res);
 
 /* Calls the config's event callback, when set (flash/events.c). */
-void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value,
-                       uint64_t done, uint64_t total, int error, uint64_t elapsed_ms);
+void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value, uint64_t done,
+                    uint64_t total, int error, uint64_t elapsed_ms);
 
 /* Verification through the target's descriptor with an already loaded bmap (NULL = whole image against
  * res->image_sha256). */

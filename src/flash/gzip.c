@@ -18,8 +18,8 @@
 struct cmb_gzip {
     z_stream zs;
     int fd;
-    bool in_member;   /* between a member's first byte and its trailer: the end of the file here is truncation */
-    bool padding;     /* zero bytes after the last member (as dd or tape blocking leaves them) */
+    bool in_member; /* between a member's first byte and its trailer: the end of the file here is truncation */
+    bool padding;   /* zero bytes after the last member (as dd or tape blocking leaves them) */
     bool eof;
     int failed;       /* sticky error code */
     unsigned member;  /* 1-based number of the member being read */

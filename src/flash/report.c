@@ -29,8 +29,9 @@ static const char *disk_state(const cmboot_flash_result *f, char *detail, size_t
 {
     unsigned long long w = (unsigned long long)f->bytes_written;
     if (f->error == CMBOOT_OK) {
-        snprintf(detail, size, f->verified ? "the whole image was written and read back identical"
-                                           : "the whole image was written; it was not read back");
+        snprintf(detail, size,
+                 f->verified ? "the whole image was written and read back identical"
+                             : "the whole image was written; it was not read back");
         return f->verified ? "verified" : "written";
     }
     if (f->bytes_written == 0) {
@@ -40,17 +41,22 @@ static const char *disk_state(const cmboot_flash_result *f, char *detail, size_t
     /* The image digest exists only once the whole image went through, and verification starts only then. */
     if (f->image_sha256_valid || f->bytes_verified > 0) {
         if (f->error == CMBOOT_ERR_VERIFY) {
-            snprintf(detail, size, "the whole image was written (%llu bytes) but the disk does not read back as "
-                                   "the image: do not use it", w);
+            snprintf(detail, size,
+                     "the whole image was written (%llu bytes) but the disk does not read back as "
+                     "the image: do not use it",
+                     w);
             return "mismatch";
         }
-        snprintf(detail, size, "the whole image was written (%llu bytes) but verification stopped after %llu "
-                               "bytes: do not trust the disk until it is verified",
+        snprintf(detail, size,
+                 "the whole image was written (%llu bytes) but verification stopped after %llu "
+                 "bytes: do not trust the disk until it is verified",
                  w, (unsigned long long)f->bytes_verified);
         return "unverified";
     }
-    snprintf(detail, size, "%llu bytes of the image were written before it stopped: the disk holds neither "
-                           "its old contents nor a usable image", w);
+    snprintf(detail, size,
+             "%llu bytes of the image were written before it stopped: the disk holds neither "
+             "its old contents nor a usable image",
+             w);
     return "partial";
 }
 

@@ -20,15 +20,15 @@
 #define SOURCE_PEEK 64u                 /* first bytes, read once to tell the format */
 
 struct cmboot_flash_source {
-    struct archive *ar;       /* xz, zstd, bzip2, zip, and raw from a pipe */
-    cmb_gzip *gz;          /* gzip */
-    int fd;                   /* the image, opened once; every reader works on it */
-    bool seekable;            /* regular file: read with pread at pos */
-    uint64_t file_size;       /* regular file: its size */
-    uint64_t pos;             /* seekable: next offset to read */
+    struct archive *ar;        /* xz, zstd, bzip2, zip, and raw from a pipe */
+    cmb_gzip *gz;              /* gzip */
+    int fd;                    /* the image, opened once; every reader works on it */
+    bool seekable;             /* regular file: read with pread at pos */
+    uint64_t file_size;        /* regular file: its size */
+    uint64_t pos;              /* seekable: next offset to read */
     uint8_t head[SOURCE_PEEK]; /* not seekable: bytes already taken from fd, handed to the reader first */
     size_t head_len, head_pos;
-    uint8_t *feed;            /* libarchive's input buffer */
+    uint8_t *feed; /* libarchive's input buffer */
     uint64_t size;
     bool size_known;
     bool eof;
@@ -134,7 +134,9 @@ static bool has_suffix(const char *name, const char *suffix)
 /* The compressed format a file name promises, NULL for none. */
 static const char *name_format(const char *path)
 {
-    static const struct { const char *suffix, *format; } names[] = {
+    static const struct {
+        const char *suffix, *format;
+    } names[] = {
         {".gz", "gzip"}, {".xz", "xz"}, {".zst", "zstd"}, {".zstd", "zstd"}, {".bz2", "bzip2"}, {".zip", "zip"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -187,8 +189,8 @@ static int read_raw(cmboot_flash_source *src, uint8_t *buf, size_t len, size_t *
         const uint8_t *where = NULL;
         ssize_t n = next_bytes(src, buf + total, len - total, &where);
         if (n < 0) {
-            snprintf(src->err, sizeof src->err, "cannot read image at offset %llu: %s",
-                     (unsigned long long)src->pos, strerror(errno));
+            snprintf(src->err, sizeof src->err, "cannot read image at offset %llu: %s", (unsigned long long)src->pos,
+                     strerror(errno));
             *got = total;
             return CMBOOT_ERR_IO;
         }
@@ -206,9 +208,9 @@ static int read_raw(cmboot_flash_source *src, uint8_t *buf, size_t len, size_t *
 static int peek(cmboot_flash_source *src)
 {
     while (src->head_len < SOURCE_PEEK) {
-        ssize_t n = src->seekable ? pread(src->fd, src->head + src->head_len, SOURCE_PEEK - src->head_len,
-                                          (off_t)src->head_len)
-                                  : read(src->fd, src->head + src->head_len, SOURCE_PEEK - src->head_len);
+        ssize_t n = src->seekable
+                        ? pread(src->fd, src->head + src->head_len, SOURCE_PEEK - src->head_len, (off_t)src->head_len)
+                        : read(src->fd, src->head + src->head_len, SOURCE_PEEK - src->head_len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -300,7 +302,8 @@ static int open_reader(cmboot_flash_source *src, const char *path, unsigned flag
             /* libarchive's raw fallback would write a damaged or mislabelled file as it is. */
             snprintf(src->err, sizeof src->err,
                      "%s: the name says %s but the content is not %s (nor another compressed format); "
-                     "a damaged download? To write these bytes as they are, use --raw", path, promised, promised);
+                     "a damaged download? To write these bytes as they are, use --raw",
+                     path, promised, promised);
             return CMBOOT_ERR_FORMAT;
         }
         if (code == ARCHIVE_FILTER_NONE && src->seekable) {

@@ -37,15 +37,15 @@ typedef struct blockdev {
 
 struct cmboot_target {
     int fd;
-    int dirfd;                 /* directory of a file we created (to remove it on failure), else -1 */
-    char base[256];            /* that file's name */
+    int dirfd;      /* directory of a file we created (to remove it on failure), else -1 */
+    char base[256]; /* that file's name */
     cmboot_target_identity id;
-    char sys[PATH_MAX];        /* sysfs root, resolved ("" for a read-only open) */
-    char sysdir[PATH_MAX];     /* /sys/dev/block/MAJ:MIN resolved when checked */
+    char sys[PATH_MAX];    /* sysfs root, resolved ("" for a read-only open) */
+    char sysdir[PATH_MAX]; /* /sys/dev/block/MAJ:MIN resolved when checked */
 };
 
 typedef struct disk_info {
-    char dir[PATH_MAX];     /* sysfs directory of the whole disk */
+    char dir[PATH_MAX]; /* sysfs directory of the whole disk */
     char name[64];
     blockdev devs[MAX_PARTS + 1]; /* the disk and its partitions */
     size_t ndevs;
@@ -139,7 +139,6 @@ static void load_disk(const char *diskdir, disk_info *d)
     }
     closedir(dir);
 }
-
 
 /* Devices met walking down a dm/md stack through slaves/: whole-disk directories. */
 typedef struct stack_set {
@@ -278,8 +277,8 @@ static int check_mounts(const cmboot_target_env *env, const disk_info *d, const 
                                 "%s holds the host's %s file system; never writing it", d->name, m.point);
                 else
                     rc = refuse(reason, size, CMBOOT_ERR_UNSAFE_TARGET,
-                                "%s rests on %s, which holds the host's %s file system; never writing it", d->name,
-                                via, m.point);
+                                "%s rests on %s, which holds the host's %s file system; never writing it", d->name, via,
+                                m.point);
                 break;
             }
         }
@@ -291,8 +290,8 @@ static int check_mounts(const cmboot_target_env *env, const disk_info *d, const 
                          (dir[strlen(d->dir)] == 0 || dir[strlen(d->dir)] == '/') &&
                          strcmp(strrchr(dir, '/') + 1, d->devs[i].name) == 0);
             if (same) {
-                snprintf(mounted_note, sizeof mounted_note, "%s is mounted at %s; unmount it first",
-                         d->devs[i].name, m.point);
+                snprintf(mounted_note, sizeof mounted_note, "%s is mounted at %s; unmount it first", d->devs[i].name,
+                         m.point);
                 break;
             }
         }
@@ -326,8 +325,8 @@ static int check_holders(const disk_info *d, char *reason, size_t size)
         }
         closedir(dir);
         if (holder[0])
-            return refuse(reason, size, CMBOOT_ERR_BUSY, "%s is held by %s (device mapper, RAID or LVM); release it first",
-                          d->devs[i].name, holder);
+            return refuse(reason, size, CMBOOT_ERR_BUSY,
+                          "%s is held by %s (device mapper, RAID or LVM); release it first", d->devs[i].name, holder);
     }
     return CMBOOT_OK;
 }
@@ -381,9 +380,9 @@ static void copy_name(char *out, size_t size, const char *dir)
         out[size - 1] = 0;
 }
 
-int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, unsigned minor_no,
-                                 uint64_t fd_diskseq, uint64_t fd_size, const char *port_path, uint64_t image_size,
-                                 unsigned flags, cmboot_target_identity *id, char *reason, size_t reason_size)
+int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, unsigned minor_no, uint64_t fd_diskseq,
+                              uint64_t fd_size, const char *port_path, uint64_t image_size, unsigned flags,
+                              cmboot_target_identity *id, char *reason, size_t reason_size)
 {
     char sysreal[PATH_MAX];
     const char *sys = cmb_root_or(env ? env->sys_root : NULL, CMB_SYS_ROOT);
@@ -391,8 +390,8 @@ int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, u
         return refuse(reason, reason_size, CMBOOT_ERR_NOT_FOUND, "cannot open sysfs at %s", sys);
     char dir[PATH_MAX];
     if (!sysdir_of(sysreal, major_no, minor_no, dir))
-        return refuse(reason, reason_size, CMBOOT_ERR_NOT_FOUND, "block device %u:%u has no sysfs entry",
-                      major_no, minor_no);
+        return refuse(reason, reason_size, CMBOOT_ERR_NOT_FOUND, "block device %u:%u has no sysfs entry", major_no,
+                      minor_no);
     char diskdir[PATH_MAX];
     disk_dir_of(dir, diskdir);
     disk_info *d = calloc(1, sizeof *d);
@@ -423,7 +422,9 @@ int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, u
                     "it changed while being opened; nothing written",
                     (unsigned long long)fd_diskseq, major_no, minor_no, d->name, have_sysseq ? "" : "none ",
                     (unsigned long long)sysseq);
-    cmboot_target_env e = {.struct_size = sizeof e, .proc_root = env ? env->proc_root : NULL, .sys_root = sysreal,
+    cmboot_target_env e = {.struct_size = sizeof e,
+                           .proc_root = env ? env->proc_root : NULL,
+                           .sys_root = sysreal,
                            .dev_root = env ? env->dev_root : NULL};
     if (rc == CMBOOT_OK)
         rc = check_mounts(&e, d, dir, reason, reason_size);
@@ -431,8 +432,8 @@ int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, u
         rc = check_holders(d, reason, reason_size);
     if (rc == CMBOOT_OK && id->partition && !(flags & CMBOOT_TARGET_PARTITION_OK))
         rc = refuse(reason, reason_size, CMBOOT_ERR_UNSAFE_TARGET,
-                    "%s is a partition of %s; give the whole disk, or pass --partition-ok to write only it",
-                    id->name, d->name);
+                    "%s is a partition of %s; give the whole disk, or pass --partition-ok to write only it", id->name,
+                    d->name);
     if (rc == CMBOOT_OK && port_path && strcmp(id->port_path, port_path) != 0) {
         if (id->port_path[0])
             rc = refuse(reason, reason_size, CMBOOT_ERR_UNSAFE_TARGET,
@@ -454,8 +455,8 @@ int cmb_target_check_blockdev(const cmboot_target_env *env, unsigned major_no, u
         if (image_size > 0 && bytes == 0)
             rc = refuse(reason, reason_size, CMBOOT_ERR_NO_SPACE, "%s reports size 0 (no medium?)", id->name);
         else if (image_size > bytes)
-            rc = refuse(reason, reason_size, CMBOOT_ERR_NO_SPACE, "%s holds %llu bytes, the image needs %llu",
-                        id->name, (unsigned long long)bytes, (unsigned long long)image_size);
+            rc = refuse(reason, reason_size, CMBOOT_ERR_NO_SPACE, "%s holds %llu bytes, the image needs %llu", id->name,
+                        (unsigned long long)bytes, (unsigned long long)image_size);
     }
     free(d);
     return rc;
@@ -473,8 +474,8 @@ static int reopen(int pfd, const char *path, int flags, const struct stat *want)
     if (fd < 0)
         return -errno;
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino ||
-        st.st_rdev != want->st_rdev || (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT)) {
+    if (fstat(fd, &st) != 0 || st.st_dev != want->st_dev || st.st_ino != want->st_ino || st.st_rdev != want->st_rdev ||
+        (st.st_mode & S_IFMT) != (want->st_mode & S_IFMT)) {
         close(fd);
         return -ESTALE;
     }
@@ -534,8 +535,7 @@ static int open_missing(const cmboot_target_env *env, const char *path, uint64_t
         return refuse(reason, rsize, CMBOOT_ERR_NOT_FOUND, "%s does not exist", path);
     int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return refuse(reason, rsize, CMBOOT_ERR_NOT_FOUND, "%s does not exist (nor does its directory %s)", path,
-                      dir);
+        return refuse(reason, rsize, CMBOOT_ERR_NOT_FOUND, "%s does not exist (nor does its directory %s)", path, dir);
     struct stat ds;
     char dreal[PATH_MAX];
     const char *dev = cmb_root_or(env ? env->dev_root : NULL, CMB_DEV_ROOT);
@@ -623,8 +623,8 @@ static int target_open(const cmboot_target_env *env, const char *path, uint64_t 
             t->fd = fd;
             uint64_t seq, size;
             block_numbers(fd, &seq, &size);
-            rc = cmb_target_check_blockdev(env, major(st.st_rdev), minor(st.st_rdev), seq, size, port_path,
-                                              image_size, flags, &t->id, reason, rsize);
+            rc = cmb_target_check_blockdev(env, major(st.st_rdev), minor(st.st_rdev), seq, size, port_path, image_size,
+                                           flags, &t->id, reason, rsize);
             const char *sys = cmb_root_or(env ? env->sys_root : NULL, CMB_SYS_ROOT);
             if (rc == CMBOOT_OK && (!realpath(sys, t->sys) || !sysdir_of(t->sys, t->id.major, t->id.minor, t->sysdir)))
                 rc = refuse(reason, rsize, CMBOOT_ERR_NOT_FOUND, "%s went away from sysfs", path);
@@ -657,8 +657,7 @@ static int target_open(const cmboot_target_env *env, const char *path, uint64_t 
                             (unsigned long long)have, (unsigned long long)image_size);
         }
     } else {
-        rc = refuse(reason, rsize, CMBOOT_ERR_UNSAFE_TARGET, "%s is neither a block device nor a regular file",
-                    path);
+        rc = refuse(reason, rsize, CMBOOT_ERR_UNSAFE_TARGET, "%s is neither a block device nor a regular file", path);
     }
     if (pfd >= 0)
         close(pfd);
@@ -759,8 +758,8 @@ int cmboot_target_recheck(const cmboot_target *t, char *reason, size_t reason_si
                       id->name, id->major, id->minor);
     if (strcmp(now, t->sysdir) != 0)
         return refuse(reason, reason_size, CMBOOT_ERR_NO_DEVICE,
-                      "%u:%u is now another device (%s), not the %s that was checked and written", id->major,
-                      id->minor, strrchr(now, '/') + 1, id->name);
+                      "%u:%u is now another device (%s), not the %s that was checked and written", id->major, id->minor,
+                      strrchr(now, '/') + 1, id->name);
     char diskdir[PATH_MAX];
     disk_dir_of(now, diskdir);
     uint64_t sysseq = 0;

@@ -129,7 +129,7 @@ static int verify_range(const cmboot_flash_config *cfg, int fd, uint8_t *abuf, s
         if (now - *last_progress >= PROGRESS_EVERY_MS) {
             *last_progress = now;
             cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "verify", NULL, res->bytes_verified, total, CMBOOT_OK,
-                              (uint64_t)(now - started));
+                           (uint64_t)(now - started));
         }
     }
     uint8_t got[EVP_MAX_MD_SIZE];
@@ -142,9 +142,10 @@ static int verify_range(const cmboot_flash_config *cfg, int fd, uint8_t *abuf, s
     locate_mismatch(cfg, fd, abuf, abuf_size, r->start, r->end, &where);
     res->fail_offset = where;
     res->fail_offset_valid = true;
-    snprintf(res->reason, sizeof res->reason, "verification failed: the target differs at offset %llu "
-             "(range %llu-%llu)", (unsigned long long)where, (unsigned long long)r->start,
-             (unsigned long long)r->end);
+    snprintf(res->reason, sizeof res->reason,
+             "verification failed: the target differs at offset %llu "
+             "(range %llu-%llu)",
+             (unsigned long long)where, (unsigned long long)r->start, (unsigned long long)r->end);
     return CMBOOT_ERR_VERIFY;
 }
 
@@ -162,8 +163,7 @@ int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap,
     size_t abuf_size = VERIFY_BUFFER + 2 * CMB_FLASH_ALIGN;
     uint8_t *abuf = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int rc = md && posix_memalign((void **)&abuf, CMB_FLASH_ALIGN, abuf_size) == 0 ? CMBOOT_OK
-                                                                                     : CMBOOT_ERR_NO_MEMORY;
+    int rc = md && posix_memalign((void **)&abuf, CMB_FLASH_ALIGN, abuf_size) == 0 ? CMBOOT_OK : CMBOOT_ERR_NO_MEMORY;
     int64_t last = 0;
     if (rc == CMBOOT_OK && bmap) {
         uint64_t total = cmboot_bmap_mapped_bytes(bmap);
@@ -187,8 +187,8 @@ int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap,
     }
     if (rc == CMBOOT_OK) {
         res->verified = true;
-        cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "verify", NULL, res->bytes_verified, res->bytes_verified,
-                          CMBOOT_OK, (uint64_t)(cmboot_now_ms() - t0));
+        cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "verify", NULL, res->bytes_verified, res->bytes_verified, CMBOOT_OK,
+                       (uint64_t)(cmboot_now_ms() - t0));
     }
     free(abuf);
     EVP_MD_CTX_free(md);

@@ -40,16 +40,16 @@ typedef struct pipeline {
     slot *slots;
     unsigned nslots;
     size_t bufsize;
-    uint64_t produced;        /* buffers filled */
-    uint64_t consumed;        /* buffers written */
-    uint64_t hashed;          /* buffers hashed (hashing thread; unused with a bmap) */
-    bool done;                /* producer reached the end or failed */
-    bool stop;                /* consumer failed: producer must quit */
+    uint64_t produced; /* buffers filled */
+    uint64_t consumed; /* buffers written */
+    uint64_t hashed;   /* buffers hashed (hashing thread; unused with a bmap) */
+    bool done;         /* producer reached the end or failed */
+    bool stop;         /* consumer failed: producer must quit */
     bool hash_failed;
     int error;
     char reason[256];
     cmboot_flash_source *src;
-    EVP_MD_CTX *image_md;     /* whole-image SHA-256 (hashing thread), NULL with a bmap */
+    EVP_MD_CTX *image_md; /* whole-image SHA-256 (hashing thread), NULL with a bmap */
     const cmboot_flash_canceller *cancel;
 } pipeline;
 
@@ -136,7 +136,7 @@ static void *producer(void *arg)
 /* The one descriptor of the target; O_DIRECT is switched on it (fcntl) for aligned pieces. */
 typedef struct target_io {
     int fd;
-    bool can_direct;   /* the file system takes O_DIRECT */
+    bool can_direct; /* the file system takes O_DIRECT */
     bool direct_on;
 } target_io;
 
@@ -169,7 +169,7 @@ static int write_all(int fd, const uint8_t *p, size_t len, uint64_t off, uint64_
              * the common errno mapping on purpose: only here does ENOSPC mean NO_SPACE, and any other failed
              * write is an I/O error of the target (its errno goes into the report's text). */
             return n < 0 && (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) ? CMBOOT_ERR_NO_SPACE
-                                                                                  : CMBOOT_ERR_IO;
+                                                                                   : CMBOOT_ERR_IO;
         }
         p += n;
         len -= (size_t)n;
@@ -222,9 +222,9 @@ static void write_failed(cmboot_flash_result *res, int rc, int err)
 
 typedef struct range_state {
     const cmboot_bmap *bmap;
-    size_t index;             /* current range */
+    size_t index; /* current range */
     EVP_MD_CTX *md;
-    bool open;                /* md holds a partial range */
+    bool open; /* md holds a partial range */
 } range_state;
 
 static const EVP_MD *bmap_md(const cmboot_bmap *b)
@@ -286,8 +286,8 @@ static int write_mapped(target_io *t, range_state *rs, const slot *s, cmboot_fla
 }
 
 /* Consumer side: takes filled buffers in order and writes them. */
-static int run_writer(const cmboot_flash_config *cfg, pipeline *p, target_io *t, range_state *rs,
-                      uint64_t total, cmboot_flash_result *res, int64_t started)
+static int run_writer(const cmboot_flash_config *cfg, pipeline *p, target_io *t, range_state *rs, uint64_t total,
+                      cmboot_flash_result *res, int64_t started)
 {
     int64_t last_progress = 0;
     uint64_t position = 0;
@@ -336,14 +336,14 @@ static int run_writer(const cmboot_flash_config *cfg, pipeline *p, target_io *t,
         if (now - last_progress >= PROGRESS_EVERY_MS) {
             last_progress = now;
             cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "write", NULL, position, total, CMBOOT_OK,
-                              (uint64_t)(now - started));
+                           (uint64_t)(now - started));
         }
         res->image_size = position;
     }
 }
 
-static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
-                        target_io *t, uint64_t total, cmboot_flash_result *res)
+static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap, target_io *t,
+                        uint64_t total, cmboot_flash_result *res)
 {
     /* Compressed input: the decompressor is the slow side, small buffers keep the overlap and the memory low. */
     bool raw = strcmp(cmboot_flash_source_format(src), "raw") == 0;
@@ -480,7 +480,7 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
         rc = stream_image(cfg, src, bmap, &t, total, res);
         if (rc == CMBOOT_OK)
             cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "write", NULL, res->image_size, total ? total : res->image_size,
-                              CMBOOT_OK, (uint64_t)(cmboot_now_ms() - t1));
+                           CMBOOT_OK, (uint64_t)(cmboot_now_ms() - t1));
     }
     cmboot_flash_source_close(src);
     int64_t t2 = cmboot_now_ms();
@@ -516,7 +516,7 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
     cmboot_target_close(target, rc != CMBOOT_OK && !res->target_touched);
     res->error = rc;
     cmb_flash_emit(cfg, CMBOOT_EV_PHASE, rc == CMBOOT_OK ? "done" : "failed", res->reason, res->bytes_written,
-                      res->image_size, rc, (uint64_t)(cmboot_now_ms() - t0));
+                   res->image_size, rc, (uint64_t)(cmboot_now_ms() - t0));
     return rc;
 }
 
@@ -561,7 +561,7 @@ int cmboot_flash_write(const cmboot_flash_config *cfg, cmboot_flash_result *res)
 }
 
 int cmb_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
-                              cmboot_flash_result *res)
+                           cmboot_flash_result *res)
 {
     if (!cfg || !res || !src || !cfg->target) {
         cmboot_flash_source_close(src);

@@ -201,7 +201,7 @@ static int link_anonymous(int fd, int dirfd, char *tmp, size_t size, cmb_md_rand
 }
 
 int cmb_metadata_write_at(int dirfd, const char *name, const char *text, size_t len, unsigned flags,
-                             cmb_md_random_fn rnd, void *rnd_user)
+                          cmb_md_random_fn rnd, void *rnd_user)
 {
     if (dirfd < 0 || !name || !text)
         return CMBOOT_ERR_INVALID_ARG;
@@ -219,8 +219,7 @@ int cmb_metadata_write_at(int dirfd, const char *name, const char *text, size_t 
     for (int i = 0; fd < 0 && i < TEMP_ATTEMPTS; i++) {
         temp_name(tmp, sizeof tmp, rnd, rnd_user);
         /* O_EXCL: whatever sits at the name (FIFO, file, symlink) is never opened, only skipped. */
-        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
-                    0644);
+        fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST)
             return cmb_error_from_errno(errno);
     }
@@ -259,8 +258,7 @@ int cmb_metadata_write_at(int dirfd, const char *name, const char *text, size_t 
 /* The serial names a file in dir and nothing else, with room for "-NNN.json". */
 static int serial_check(const char *serial)
 {
-    if (cmboot_name_check(serial) != CMBOOT_OK || strchr(serial, '/') || serial[0] == '.' ||
-        strlen(serial) > 200)
+    if (cmboot_name_check(serial) != CMBOOT_OK || strchr(serial, '/') || serial[0] == '.' || strlen(serial) > 200)
         return CMBOOT_ERR_UNSAFE_NAME;
     return CMBOOT_OK;
 }
@@ -317,7 +315,7 @@ struct cmboot_metadata_dir {
     int fd;
     char *path;
     pthread_mutex_t mu;
-    char **names;   /* file names written (or being written) in this run */
+    char **names; /* file names written (or being written) in this run */
     size_t count, cap;
 };
 
@@ -399,8 +397,8 @@ static void release(cmboot_metadata_dir *d, const char *name)
     pthread_mutex_unlock(&d->mu);
 }
 
-int cmboot_metadata_dir_write(cmboot_metadata_dir *d, const cmboot_metadata *md, const char *serial,
-                              char *path_out, size_t path_size, unsigned *suffix)
+int cmboot_metadata_dir_write(cmboot_metadata_dir *d, const cmboot_metadata *md, const char *serial, char *path_out,
+                              size_t path_size, unsigned *suffix)
 {
     if (!d || !md || !serial)
         return CMBOOT_ERR_INVALID_ARG;

@@ -12,6 +12,6 @@ enum { CMB_MD_NO_TMPFILE = 1u << 0 }; /* skip O_TMPFILE: the named-temporary pat
 /* Writes text to name in the directory dirfd (opened O_RDONLY|O_DIRECTORY) through a temporary file that
  * only this call can have created, then renames it over name and fsyncs the directory. rnd NULL = getrandom. */
 int cmb_metadata_write_at(int dirfd, const char *name, const char *text, size_t len, unsigned flags,
-                             cmb_md_random_fn rnd, void *rnd_user);
+                          cmb_md_random_fn rnd, void *rnd_user);
 
 #endif

@@ -13,8 +13,8 @@ static int answer_nothing(const cmboot_transport *t, const cmboot_stage_limits *
     return t->ops->control_out(t->self, 0, 0, lim->control_timeout_ms);
 }
 
-static void report_file(const cmboot_stage_hooks *hooks, const char *name, int found, uint64_t size,
-                        const char *source, int command)
+static void report_file(const cmboot_stage_hooks *hooks, const char *name, int found, uint64_t size, const char *source,
+                        int command)
 {
     if (hooks && hooks->file)
         hooks->file(hooks->user, name, found, size, source, command);
@@ -93,8 +93,7 @@ static size_t raw_name_len(const uint8_t *buf, size_t got)
 }
 
 int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider *files,
-                          const cmboot_stage_limits *limits, const cmboot_stage_hooks *hooks,
-                          unsigned *requests_served)
+                          const cmboot_stage_limits *limits, const cmboot_stage_hooks *hooks, unsigned *requests_served)
 {
     cmboot_stage_limits lim;
     cmboot_stage_hooks hook_copy;
@@ -184,9 +183,7 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
             break; /* not reached: the length was checked above */
         served++;
         switch (req.kind) {
-        case CMBOOT_FS_REQ_DONE:
-            rc = CMBOOT_OK;
-            goto out;
+        case CMBOOT_FS_REQ_DONE: rc = CMBOOT_OK; goto out;
         case CMBOOT_FS_REQ_EMPTY:
             /* Acknowledged whatever the command (the reference and Imager do). The device may already be leaving:
              * the end of serving stands whatever that write returns. */
@@ -207,9 +204,7 @@ int cmboot_fileserver_run(const cmboot_transport *t, const cmboot_file_provider 
             log_odd(hooks, "unknown command", req.command, req.name, req.name_len);
             rc = answer_nothing(t, &lim);
             break;
-        case CMBOOT_FS_REQ_FILE:
-            rc = serve_file(t, files, &req, &lim, hooks);
-            break;
+        case CMBOOT_FS_REQ_FILE: rc = serve_file(t, files, &req, &lim, hooks); break;
         }
         if (rc < 0)
             break;

@@ -49,8 +49,8 @@ int cmboot_rom_stage_run(const cmboot_transport *t, cmboot_stream *second_stage,
         uint8_t st[4];
         rc = cmboot_wire_read(t, st, sizeof st, (unsigned)(left < 1000 ? left : 1000));
         if (rc == CMBOOT_OK) {
-            int32_t status = (int32_t)((uint32_t)st[0] | (uint32_t)st[1] << 8 | (uint32_t)st[2] << 16 |
-                                       (uint32_t)st[3] << 24);
+            int32_t status =
+                (int32_t)((uint32_t)st[0] | (uint32_t)st[1] << 8 | (uint32_t)st[2] << 16 | (uint32_t)st[3] << 24);
             if (rom_status)
                 *rom_status = status;
             if (status != 0) {

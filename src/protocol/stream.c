@@ -7,8 +7,8 @@
 #include "cmboot/log.h"
 #include "protocol_internal.h"
 
-int cmb_bulk_send(const cmboot_transport *t, const void *buf, size_t len, unsigned timeout_ms,
-                     unsigned *retries_left, const cmboot_stage_hooks *hooks)
+int cmb_bulk_send(const cmboot_transport *t, const void *buf, size_t len, unsigned timeout_ms, unsigned *retries_left,
+                  const cmboot_stage_hooks *hooks)
 {
     const unsigned char *p = buf;
     size_t done = 0;
@@ -68,8 +68,8 @@ void cmb_escape_bytes(const void *in, size_t n, char *out, size_t cap)
     out[o] = 0;
 }
 
-int cmb_send_stream(const cmboot_transport *t, cmboot_stream *s, const char *name,
-                       const cmboot_stage_limits *lim, const cmboot_stage_hooks *hooks)
+int cmb_send_stream(const cmboot_transport *t, cmboot_stream *s, const char *name, const cmboot_stage_limits *lim,
+                    const cmboot_stage_hooks *hooks)
 {
     if (s->size > CMBOOT_MAX_WIRE_LENGTH)
         return CMBOOT_ERR_TOO_LARGE;

@@ -127,8 +127,7 @@ int cmboot_fs_request_parse(const uint8_t *buf, size_t len, cmboot_fs_request *o
     return CMBOOT_OK;
 }
 
-void cmboot_fs_request_encode(uint8_t out[CMBOOT_FS_REQUEST_SIZE], int32_t command, const char *name,
-                              size_t name_len)
+void cmboot_fs_request_encode(uint8_t out[CMBOOT_FS_REQUEST_SIZE], int32_t command, const char *name, size_t name_len)
 {
     memset(out, 0, CMBOOT_FS_REQUEST_SIZE);
     put_le32(out, (uint32_t)command);

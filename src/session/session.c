@@ -27,22 +27,22 @@ typedef enum board_state {
 typedef struct board {
     struct cmb_run_state *run;
     board_state state;
-    cmboot_device_info dev;  /* device of the current / last stage */
+    cmboot_device_info dev; /* device of the current / last stage */
     cmboot_board_result res;
     cmboot_metadata *md;
     int64_t deadline;
-    bool has_deadline;       /* waiting for a stage that must come (after the first one ran) */
+    bool has_deadline; /* waiting for a stage that must come (after the first one ran) */
     int64_t stage_started;
-    int pending_error;       /* why the last stage ended early, reported if nothing follows */
-    bool have_next;          /* the next stage appeared while a worker still ran the previous one */
+    int pending_error; /* why the last stage ended early, reported if nothing follows */
+    bool have_next;    /* the next stage appeared while a worker still ran the previous one */
     cmboot_device_info next;
-    int rom_attempts;        /* ROM stages since the last completed file server */
-    bool fileserver_done;    /* a file server ran to its end (Done, or the device left): a ROM now is a new boot */
+    int rom_attempts;     /* ROM stages since the last completed file server */
+    bool fileserver_done; /* a file server ran to its end (Done, or the device left): a ROM now is a new boot */
     char stage_serial[CMBOOT_SERIAL_MAX]; /* second stage's own serial string: names the metadata file */
     pthread_t thread;
-    bool thread_live;        /* thread was created and not yet joined */
-    long report_slot;        /* index in the report once finished, -1 before */
-    bool worker_done;        /* set by the worker under run->lock */
+    bool thread_live; /* thread was created and not yet joined */
+    long report_slot; /* index in the report once finished, -1 before */
+    bool worker_done; /* set by the worker under run->lock */
     int worker_rc;
     bool have_transport;
     cmboot_transport transport;
@@ -57,9 +57,9 @@ struct cmb_run_state {
     cmboot_files *files;
     cmboot_metadata_dir *mddir; /* -j DIR, opened once: two boards with one serial keep both files */
     pthread_mutex_t lock;
-    board **boards;          /* grown under lock: cmboot_ctx_cancel reads it from other threads */
+    board **boards; /* grown under lock: cmboot_ctx_cancel reads it from other threads */
     unsigned nboards, board_cap;
-    int first_error;         /* of the first board that failed, kept when loop mode forgets the board */
+    int first_error; /* of the first board that failed, kept when loop mode forgets the board */
     const cmb_run_observer *obs;
 };
 
@@ -92,8 +92,10 @@ static void hook_file(void *user, const char *name, int found, uint64_t size, co
 {
     board *b = user;
     cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO, "%s %s: %s (%llu bytes)",
-                command == CMBOOT_FS_GET_FILE_SIZE ? "size of" : command == CMBOOT_FS_READ_FILE ? "read" : "request",
-                *name ? name : "(refused name)", found ? source : "absent", (unsigned long long)size);
+             command == CMBOOT_FS_GET_FILE_SIZE ? "size of"
+             : command == CMBOOT_FS_READ_FILE   ? "read"
+                                                : "request",
+             *name ? name : "(refused name)", found ? source : "absent", (unsigned long long)size);
     if (command == CMBOOT_FS_READ_FILE || !found)
         emit(b, CMBOOT_EV_FILE, name, found ? source : "", 0, size, found ? CMBOOT_OK : CMBOOT_ERR_NOT_FOUND);
 }
@@ -109,7 +111,7 @@ static void hook_metadata(void *user, const char *key, const char *value)
     int rc = cmboot_metadata_set(b->md, key, value);
     if (rc < 0)
         cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_WARN, "metadata %s dropped: %s", key,
-                    cmboot_strerror(rc));
+                 cmboot_strerror(rc));
     emit(b, CMBOOT_EV_METADATA, key, value, 0, 0, rc);
 }
 
@@ -138,8 +140,7 @@ static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks
         char why[1024];
         if (cmboot_files_probe(b->run->files, soc, why, sizeof why) == CMBOOT_OK)
             snprintf(why, sizeof why, "%s", cmboot_strerror(rc));
-        cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot serve %s: %s", soc->second_stage,
-                    why);
+        cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot serve %s: %s", soc->second_stage, why);
         return rc;
     }
     uint8_t sig[CMBOOT_SIGNATURE_SIZE];
@@ -148,8 +149,8 @@ static int run_rom(board *b, const cmboot_transport *t, const cmboot_stage_hooks
         rc = cmboot_files_signature(b->run->files, soc, sig);
         if (rc < 0) {
             cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR,
-                        "signed boot needs bootcode.sig (20 bytes) and bootsig.bin among the boot files: %s",
-                        cmboot_strerror(rc));
+                     "signed boot needs bootcode.sig (20 bytes) and bootsig.bin among the boot files: %s",
+                     cmboot_strerror(rc));
             cmboot_stream_close(&s);
             return rc;
         }
@@ -183,21 +184,25 @@ static void save_metadata(board *b)
         int rc = cmboot_metadata_dir_write(b->run->mddir, b->md, serial, path, sizeof path, &suffix);
         if (rc < 0) {
             cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot write metadata to %s: %s",
-                        cfg->metadata_dir, cmboot_strerror(rc));
+                     cfg->metadata_dir, cmboot_strerror(rc));
             free(json);
             return;
         }
         if (suffix > 0)
             cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_WARN,
-                        "another board in this run already wrote %s.json: this board's metadata is in %s", serial,
-                        path);
+                     "another board in this run already wrote %s.json: this board's metadata is in %s", serial, path);
     }
     if (cfg->metadata_dir || cfg->metadata_stdout) {
         cmboot_ctx *ctx = b->run->ctx;
         if (ctx->event) {
-            cmboot_event ev = {.type = CMBOOT_EV_METADATA_SAVED, .device_id = b->res.port_path,
-                               .serial = b->res.serial, .soc = b->res.soc ? b->res.soc->name : "",
-                               .stage = cmboot_stage_name(b->dev.stage), .name = "", .value = path, .json = json};
+            cmboot_event ev = {.type = CMBOOT_EV_METADATA_SAVED,
+                               .device_id = b->res.port_path,
+                               .serial = b->res.serial,
+                               .soc = b->res.soc ? b->res.soc->name : "",
+                               .stage = cmboot_stage_name(b->dev.stage),
+                               .name = "",
+                               .value = path,
+                               .json = json};
             ctx->event(ctx->user, &ev);
         }
     }
@@ -233,7 +238,7 @@ static void *worker_main(void *arg)
         t.ops->close(t.self);
     } else {
         cmb_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_ERROR, "cannot open %s stage: %s",
-                    cmboot_stage_name(b->dev.stage), cmboot_strerror(rc));
+                 cmboot_stage_name(b->dev.stage), cmboot_strerror(rc));
     }
     pthread_mutex_lock(&run->lock);
     b->worker_rc = rc;
@@ -363,7 +368,7 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
     if (rc && !b->run->first_error)
         b->run->first_error = rc;
     cmb_logf(&b->run->ctx->log, b->res.port_path, rc ? CMBOOT_LOG_ERROR : CMBOOT_LOG_INFO, "board %s: %s",
-                b->res.serial[0] ? b->res.serial : b->res.port_path, rc ? cmboot_strerror(rc) : "done");
+             b->res.serial[0] ? b->res.serial : b->res.port_path, rc ? cmboot_strerror(rc) : "done");
     emit(b, CMBOOT_EV_BOARD_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
     if (b->run->obs && b->run->obs->board_finished)
         b->run->obs->board_finished(b->run->obs->user, &b->res, b->md);
@@ -441,7 +446,7 @@ static void stage_finished(board *b, cmboot_run_report *report)
             /* The reference prints the status and carries on; if the second stage still comes, the board is
              * fine. Only when it does not is the board failed as rejected. */
             cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_WARN,
-                        "waiting for the second stage anyway (the reference carries on after a non-zero status)");
+                     "waiting for the second stage anyway (the reference carries on after a non-zero status)");
             wait_next(b, rc, cfg->stage_timeout_ms);
         } else {
             finish_board(b, rc, report);
@@ -456,7 +461,7 @@ static void stage_finished(board *b, cmboot_run_report *report)
         b->fileserver_done = true;
     if (left && !cfg->wait_mass_storage)
         cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO,
-                    "second stage left without saying Done: finished, as the reference counts it");
+                 "second stage left without saying Done: finished, as the reference counts it");
     if ((rc == CMBOOT_OK || left) && !cfg->wait_mass_storage)
         finish_board(b, CMBOOT_OK, report);
     else if (rc == CMBOOT_OK)
@@ -500,8 +505,8 @@ static void payload_stage_seen(board *b, const cmboot_device_info *dev, cmboot_r
     if (!b->res.serial[0] && dev->serial[0])
         snprintf(b->res.serial, sizeof b->res.serial, "%s", dev->serial);
     if (dev->stage == CMBOOT_STAGE_FASTBOOT)
-        cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO,
-                    "came up as the fastboot gadget (%04x:%04x)", dev->vid, dev->pid);
+        cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO, "came up as the fastboot gadget (%04x:%04x)",
+                 dev->vid, dev->pid);
     emit(b, CMBOOT_EV_STAGE_START, NULL, NULL, 0, 0, CMBOOT_OK);
     finish_board(b, CMBOOT_OK, report);
 }
@@ -560,8 +565,8 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
     } else if (!is_payload_stage(dev->stage) && !selection_matches(cfg, dev)) {
         /* Like the reference, -i compares the string at each stage's own serial index, at every stage. */
         cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_INFO,
-                    "%s stage does not match the selection (serial \"%s\"): not served", cmboot_stage_name(dev->stage),
-                    dev->serial);
+                 "%s stage does not match the selection (serial \"%s\"): not served", cmboot_stage_name(dev->stage),
+                 dev->serial);
         return;
     }
     if (b->state == BOARD_WORKING) {
@@ -577,7 +582,7 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
         (dev->stage == CMBOOT_STAGE_SECOND || (dev->stage == CMBOOT_STAGE_ROM && b->fileserver_done))) {
         /* The board came back after its Done and wants serving again: left alone it would hang. */
         cmb_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO, "%s again after the file server: serving it",
-                    cmboot_stage_name(dev->stage));
+                 cmboot_stage_name(dev->stage));
         b->state = BOARD_WAITING;
     }
     if (b->state != BOARD_WAITING)
@@ -594,7 +599,7 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
         /* Recovery payloads with an rpiboot boot order reboot into the ROM once their work is done: that is a
          * new boot of the board, not a ROM refusing its second stage. */
         cmb_logf(&run->ctx->log, b->res.port_path, CMBOOT_LOG_INFO,
-                    "back in its boot ROM after a completed file server: a new boot");
+                 "back in its boot ROM after a completed file server: a new boot");
         b->fileserver_done = false;
         b->rom_attempts = 0;
     }
@@ -665,14 +670,13 @@ static int check_boot_files(cmboot_ctx *ctx, const cmboot_boot_config *cfg, cmbo
     return CMBOOT_ERR_NOT_FOUND;
 }
 
-int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
-               cmboot_run_report *report)
+int cmboot_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg, cmboot_run_report *report)
 {
     return cmb_run_observed(ctx, disc, cfg, report, NULL);
 }
 
 int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
-                        cmboot_run_report *report, const cmb_run_observer *obs)
+                     cmboot_run_report *report, const cmb_run_observer *obs)
 {
     if (!ctx || !disc || !disc->ops || !cfg || disc->ops->struct_size < DISCOVERY_OPS_MIN)
         return CMBOOT_ERR_INVALID_ARG;
@@ -698,7 +702,7 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
         rc = cmboot_metadata_dir_open(cfg->metadata_dir, &run.mddir);
         if (rc < 0)
             cmb_logf(&ctx->log, "", CMBOOT_LOG_ERROR, "cannot use metadata directory %s: %s", cfg->metadata_dir,
-                        cmboot_strerror(rc));
+                     cmboot_strerror(rc));
     }
     if (rc < 0) {
         cmboot_files_free(run.files);
@@ -714,7 +718,7 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
     int64_t first_deadline = cfg->wait_first_ms > 0 ? cmboot_now_ms() + cfg->wait_first_ms : INT64_MAX;
     int result = CMBOOT_OK;
     cmb_logf(&ctx->log, "", CMBOOT_LOG_INFO, "waiting for boards (%s discovery)",
-                disc->ops->name ? disc->ops->name : "?");
+             disc->ops->name ? disc->ops->name : "?");
     for (;;) {
         /* Reap workers that finished and boards whose next stage never came. */
         int64_t now = cmboot_now_ms();

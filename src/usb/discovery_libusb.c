@@ -213,7 +213,7 @@ static int lu_open(void *self, const cmboot_device_info *info, cmboot_transport 
         rc = wait_configured(h);
         if (rc != CMBOOT_OK) {
             cmb_logf(&d->ctx->log, info->port_path, CMBOOT_LOG_ERROR,
-                        "the kernel never set the device's configuration: %s", cmboot_strerror(rc));
+                     "the kernel never set the device's configuration: %s", cmboot_strerror(rc));
             libusb_close(h);
             break;
         }
@@ -250,8 +250,8 @@ static void lu_destroy(void *self)
     free(d);
 }
 
-static const cmboot_discovery_ops lu_ops = {sizeof(cmboot_discovery_ops), lu_next_event, lu_open, lu_wakeup, lu_destroy,
-                                           "libusb"};
+static const cmboot_discovery_ops lu_ops = {
+    sizeof(cmboot_discovery_ops), lu_next_event, lu_open, lu_wakeup, lu_destroy, "libusb"};
 
 int cmboot_discovery_libusb_new(cmboot_ctx *ctx, cmboot_discovery *out)
 {
@@ -269,13 +269,13 @@ int cmboot_discovery_libusb_new(cmboot_ctx *ctx, cmboot_discovery *out)
         return cmb_error_from_libusb(r);
     }
     if (libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG)) {
-        r = libusb_hotplug_register_callback(d->usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-                                             LIBUSB_HOTPLUG_ENUMERATE, CMBOOT_VID_BROADCOM, LIBUSB_HOTPLUG_MATCH_ANY,
-                                             LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, d, &d->cb);
+        r = libusb_hotplug_register_callback(
+            d->usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, LIBUSB_HOTPLUG_ENUMERATE,
+            CMBOOT_VID_BROADCOM, LIBUSB_HOTPLUG_MATCH_ANY, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, d, &d->cb);
         if (r == 0) {
             /* A board's payload may come up as the fastboot gadget, which has Google's vendor ID. */
-            r = libusb_hotplug_register_callback(d->usb, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED |
-                                                     LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+            r = libusb_hotplug_register_callback(d->usb,
+                                                 LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
                                                  LIBUSB_HOTPLUG_ENUMERATE, CMBOOT_VID_FASTBOOT, CMBOOT_PID_FASTBOOT,
                                                  LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, d, &d->cb_fastboot);
             if (r != 0)

@@ -22,15 +22,15 @@
 #include "os/linux/uevent.h"
 #include "os/linux/usbfs_node.h"
 
-#define KNOWN_MAX 128     /* devices tracked at once (boards in every stage) */
-#define PENDING_MAX 32    /* added devices whose sysfs attributes are not readable yet */
-#define RETRY_FIRST_MS 5  /* bounded back-off while waiting for lagging attributes */
+#define KNOWN_MAX 128    /* devices tracked at once (boards in every stage) */
+#define PENDING_MAX 32   /* added devices whose sysfs attributes are not readable yet */
+#define RETRY_FIRST_MS 5 /* bounded back-off while waiting for lagging attributes */
 #define RETRY_MAX_MS 200
 
 typedef struct known_dev {
     bool used;
-    bool reported;        /* ADDED delivered */
-    bool gone;            /* REMOVED to deliver */
+    bool reported; /* ADDED delivered */
+    bool gone;     /* REMOVED to deliver */
     cmboot_device_info info;
 } known_dev;
 
@@ -77,10 +77,10 @@ static void deauthorize_storage(sysfs_disc *d, const char *devdir, const char *p
     int rc = cmb_sysfs_deauthorize_storage(devdir, port, &changed);
     if (rc == CMBOOT_OK && changed)
         cmb_logf(&d->log, port, CMBOOT_LOG_INFO,
-                    "switched off the boot ROM's mass-storage interface (as upstream's udev rule does)");
+                 "switched off the boot ROM's mass-storage interface (as upstream's udev rule does)");
     else if (rc != CMBOOT_OK && rc != CMBOOT_ERR_NOT_FOUND)
         cmb_logf(&d->log, port, CMBOOT_LOG_WARN, "cannot switch off the boot ROM's mass-storage interface: %s",
-                    cmboot_strerror(rc));
+                 cmboot_strerror(rc));
 }
 
 static void quiet_rom_storage(sysfs_disc *d, const cmboot_device_info *info)
@@ -228,7 +228,7 @@ static bool try_add(sysfs_disc *d, const char *name, cmboot_device_event *ev, bo
     if (!k)
         return false;
     cmb_logf(&d->log, name, CMBOOT_LOG_DEBUG, "added %04x:%04x %s (bus %u dev %u)", info.vid, info.pid,
-                cmboot_stage_name(info.stage), info.busnum, info.devnum);
+             cmboot_stage_name(info.stage), info.busnum, info.devnum);
     quiet_rom_storage(d, &info);
     ev->type = CMBOOT_DEVICE_ADDED;
     ev->dev = info;
@@ -250,8 +250,8 @@ static bool retry_pending(sysfs_disc *d, cmboot_device_event *ev, int64_t now)
             continue;
         if (now >= p->deadline_ms) {
             cmb_logf(&d->log, name, CMBOOT_LOG_WARN,
-                        "not ready in time (sysfs attributes unreadable or no configuration set); ignored until "
-                        "its next uevent");
+                     "not ready in time (sysfs attributes unreadable or no configuration set); ignored until "
+                     "its next uevent");
             p->used = false;
             continue;
         }
@@ -266,8 +266,8 @@ static bool retry_pending(sysfs_disc *d, cmboot_device_event *ev, int64_t now)
  * off later means waiting for its error handling on a ROM that answers no SCSI. */
 static void early_quiet_rom_storage(sysfs_disc *d, const cmb_uevent *u)
 {
-    if (u->action != CMB_UEVENT_ADD || strcmp(u->subsystem, "usb") != 0 ||
-        strcmp(u->devtype, "usb_interface") != 0 || u->vid != CMBOOT_VID_BROADCOM)
+    if (u->action != CMB_UEVENT_ADD || strcmp(u->subsystem, "usb") != 0 || strcmp(u->devtype, "usb_interface") != 0 ||
+        u->vid != CMBOOT_VID_BROADCOM)
         return;
     const cmboot_soc_info *soc = u->pid >= 0 ? cmboot_soc_by_product_id((uint16_t)u->pid) : NULL;
     const char *colon = strchr(u->name, ':');
@@ -292,8 +292,7 @@ static bool handle_uevent(sysfs_disc *d, const cmb_uevent *u, cmboot_device_even
     switch (u->action) {
     case CMB_UEVENT_ADD:
     case CMB_UEVENT_BIND:
-    case CMB_UEVENT_CHANGE:
-        return try_add(d, u->name, ev, false);
+    case CMB_UEVENT_CHANGE: return try_add(d, u->name, ev, false);
     case CMB_UEVENT_REMOVE: {
         pending_dev *p = find_pending(d, u->name);
         if (p)
@@ -305,8 +304,7 @@ static bool handle_uevent(sysfs_disc *d, const cmb_uevent *u, cmboot_device_even
         k->gone = true;
         return take_known_event(d, ev);
     }
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -417,11 +415,10 @@ static int sd_open(void *self, const cmboot_device_info *dev, cmboot_transport *
         return CMBOOT_ERR_NO_DEVICE; /* re-enumerated or unplugged since it was reported */
     if (rc != CMBOOT_OK)
         return rc;
-    int fd = cmb_usbfs_open(d->roots.dev, now.busnum, now.devnum, major, minor,
-                               cmboot_now_ms() + d->open_wait_ms);
+    int fd = cmb_usbfs_open(d->roots.dev, now.busnum, now.devnum, major, minor, cmboot_now_ms() + d->open_wait_ms);
     if (fd < 0) {
-        cmb_logf(&d->log, dev->port_path, CMBOOT_LOG_ERROR, "cannot open usbfs node of bus %u dev %u: %s",
-                    now.busnum, now.devnum, cmboot_strerror(fd));
+        cmb_logf(&d->log, dev->port_path, CMBOOT_LOG_ERROR, "cannot open usbfs node of bus %u dev %u: %s", now.busnum,
+                 now.devnum, cmboot_strerror(fd));
         return fd;
     }
     libusb_context *uctx = NULL;
@@ -433,8 +430,7 @@ static int sd_open(void *self, const cmboot_device_info *dev, cmboot_transport *
     libusb_device_handle *h = NULL;
     rc = libusb_wrap_sys_device(uctx, (intptr_t)fd, &h);
     if (rc != LIBUSB_SUCCESS) {
-        cmb_logf(&d->log, dev->port_path, CMBOOT_LOG_ERROR, "libusb_wrap_sys_device: %s",
-                    libusb_error_name(rc));
+        cmb_logf(&d->log, dev->port_path, CMBOOT_LOG_ERROR, "libusb_wrap_sys_device: %s", libusb_error_name(rc));
         libusb_exit(uctx);
         close(fd);
         return cmb_error_from_libusb(rc);
@@ -505,8 +501,7 @@ int cmb_discovery_sysfs_new_opts(cmboot_ctx *ctx, const cmb_sysfs_options *opt, 
     if (d->uevent_fd < 0) {
         int fd = cmb_uevent_socket_open();
         if (fd < 0) {
-            cmb_logf(&d->log, "", CMBOOT_LOG_ERROR, "cannot listen to kernel uevents: %s",
-                        cmboot_strerror(fd));
+            cmb_logf(&d->log, "", CMBOOT_LOG_ERROR, "cannot listen to kernel uevents: %s", cmboot_strerror(fd));
             sd_destroy(d);
             return fd;
         }
@@ -520,8 +515,7 @@ int cmb_discovery_sysfs_new_opts(cmboot_ctx *ctx, const cmb_sysfs_options *opt, 
 
 int cmboot_discovery_sysfs_new(cmboot_ctx *ctx, const char *sys_root, const char *dev_root, cmboot_discovery *out)
 {
-    cmb_sysfs_options opt = {.sys_root = sys_root, .dev_root = dev_root, .uevent_fd = -1,
-                                .uevent_is_netlink = true};
+    cmb_sysfs_options opt = {.sys_root = sys_root, .dev_root = dev_root, .uevent_fd = -1, .uevent_is_netlink = true};
     return cmb_discovery_sysfs_new_opts(ctx, &opt, out);
 }
 

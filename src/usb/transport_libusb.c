@@ -148,8 +148,7 @@ static int t_control_out(void *self, uint16_t v, uint16_t i, unsigned timeout_ms
                    NULL, timeout_ms);
 }
 
-static int t_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual,
-                        unsigned timeout_ms)
+static int t_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned timeout_ms)
 {
     if (actual)
         *actual = 0;
@@ -191,8 +190,8 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
             bulk_slot *s = &slot[(head + live) % depth];
             size_t n = len - next < piece ? len - next : piece;
             s->done = 0;
-            libusb_fill_bulk_transfer(s->x, u->h, u->ep_out, (unsigned char *)buf + next, (int)n,
-                                      on_transfer_done, &s->done, timeout_ms);
+            libusb_fill_bulk_transfer(s->x, u->h, u->ep_out, (unsigned char *)buf + next, (int)n, on_transfer_done,
+                                      &s->done, timeout_ms);
             track(u, s->x, 1);
             int r = libusb_submit_transfer(s->x);
             if (r == LIBUSB_ERROR_NO_MEM && live > 0) {
@@ -325,15 +324,14 @@ static int transport_new(libusb_device_handle *handle, libusb_context *ctx, uint
     return CMBOOT_OK;
 }
 
-int cmb_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interfaces,
-                                const cmboot_bulk_tuning *tuning, libusb_context *owned_ctx, int owned_fd,
-                                cmboot_transport *out)
+int cmb_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interfaces, const cmboot_bulk_tuning *tuning,
+                             libusb_context *owned_ctx, int owned_fd, cmboot_transport *out)
 {
     return transport_new(handle, owned_ctx, num_interfaces, tuning, owned_ctx, owned_fd, out);
 }
 
 int cmb_libusb_transport_new_shared(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,
-                                       const cmboot_bulk_tuning *tuning, cmboot_transport *out)
+                                    const cmboot_bulk_tuning *tuning, cmboot_transport *out)
 {
     return transport_new(handle, ctx, num_interfaces, tuning, NULL, -1, out);
 }

@@ -9,13 +9,12 @@
  * detaching a kernel driver if one holds it. On failure the handle is closed. `owned_ctx`, when not NULL,
  * is a libusb context made for this device alone and is exited on close (used with libusb_wrap_sys_device);
  * `owned_fd` >= 0 is closed on close. */
-int cmb_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interfaces,
-                                const cmboot_bulk_tuning *tuning, libusb_context *owned_ctx, int owned_fd,
-                                cmboot_transport *out);
+int cmb_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interfaces, const cmboot_bulk_tuning *tuning,
+                             libusb_context *owned_ctx, int owned_fd, cmboot_transport *out);
 
 /* Same, for a handle of a context shared with other devices (not exited on close). */
 int cmb_libusb_transport_new_shared(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,
-                                       const cmboot_bulk_tuning *tuning, cmboot_transport *out);
+                                    const cmboot_bulk_tuning *tuning, cmboot_transport *out);
 
 /* libusb error -> cmboot_error. */
 int cmb_error_from_libusb(int err);

@@ -20,9 +20,10 @@
 #define DM "devices/virtual/block/dm-0"
 
 static const char *const names[] = {
-    "sys", "dev", "block", "class", "bus", "usb", "devices", "8:0", "8:1", "8:16", "253:0", "sda", "sda1",
-    "sdb", "sdb1", "dm-0", "slaves", "holders", "partition", "size", "subsystem", "1-1", "1-1:1.0", "host0",
-    "target0:0:0", "0:0:0:0", "proc", "self", "mountinfo", "pci0000:00", "usb1", "virtual", "sdc", "8:32"};
+    "sys",       "dev",       "block",      "class", "bus",     "usb",   "devices",     "8:0",     "8:1",
+    "8:16",      "253:0",     "sda",        "sda1",  "sdb",     "sdb1",  "dm-0",        "slaves",  "holders",
+    "partition", "size",      "subsystem",  "1-1",   "1-1:1.0", "host0", "target0:0:0", "0:0:0:0", "proc",
+    "self",      "mountinfo", "pci0000:00", "usb1",  "virtual", "sdc",   "8:32"};
 
 static void file(const char *root, const char *rel, const char *text)
 {
@@ -123,8 +124,8 @@ static int root_on_family(const char *text, int family)
             unsigned id, parent, maj, min;
             char root[256], point[256];
             int n = 0;
-            if (sscanf(buf, "%u %u %u:%u %255s %255s%n", &id, &parent, &maj, &min, root, point, &n) == 6 &&
-                n > 0 && (buf[n] == ' ' || buf[n] == 0) && strcmp(point, "/") == 0 && buf[0] != ' ' &&
+            if (sscanf(buf, "%u %u %u:%u %255s %255s%n", &id, &parent, &maj, &min, root, point, &n) == 6 && n > 0 &&
+                (buf[n] == ' ' || buf[n] == 0) && strcmp(point, "/") == 0 && buf[0] != ' ' &&
                 covers(family, family_of(maj, min)))
                 return 1;
         }
@@ -174,8 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cmboot_target_identity id;
     /* diskseq and size as the descriptor would give them: unknown (0) or a value sysfs may contradict. */
     uint64_t fd_seq = flags & 0x40 ? 7 : 0;
-    int rc = cmb_target_check_blockdev(&env, d->maj, d->min, fd_seq, 0, want_ports[(flags >> 3) % 3], image,
-                                          tflags, &id, reason, sizeof reason);
+    int rc = cmb_target_check_blockdev(&env, d->maj, d->min, fd_seq, 0, want_ports[(flags >> 3) % 3], image, tflags,
+                                       &id, reason, sizeof reason);
     if (strnlen(reason, sizeof reason) == sizeof reason)
         fuzz_fail("reason not terminated");
     if (!extended && rc == CMBOOT_OK && d->family >= 0 && root_on_family(mtext, d->family)) {

@@ -12,7 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const members[] = {"2711/bootcode4.bin", "2711/start4.elf", "2712/config.txt",
-                                          "2710/bootcode.bin", "BOOTCODE4.BIN", "a"};
+                                          "2710/bootcode.bin",  "BOOTCODE4.BIN",   "a"};
     if (size < 1)
         return 0;
     const char *member = members[data[0] % (sizeof members / sizeof members[0])];

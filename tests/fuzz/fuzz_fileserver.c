@@ -33,11 +33,10 @@ static const unsigned char embedded_bytes[64] = {
     0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e,
     0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e,
     0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e, 0x8e};
-static const cmboot_embedded_file embedded[] = {
-    {"bootcode.bin", embedded_bytes, sizeof embedded_bytes},
-    {"start.elf", embedded_bytes, 7},
-    {"bootcode4.bin", embedded_bytes, 33},
-    {NULL, NULL, 0}};
+static const cmboot_embedded_file embedded[] = {{"bootcode.bin", embedded_bytes, sizeof embedded_bytes},
+                                                {"start.elf", embedded_bytes, 7},
+                                                {"bootcode4.bin", embedded_bytes, 33},
+                                                {NULL, NULL, 0}};
 
 static void put(const char *dir, const char *name, int byte, size_t len)
 {
@@ -242,7 +241,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .struct_size = sizeof hooks, .file = on_file, .metadata = on_metadata, .log = on_log, .user = &r};
     /* The transport's fake clock measures the deadlines (fuzz_transport.h): an idle limit of a minute, on
      * mode bit 0x10, ends a run that only times out after three reads, without real waiting. */
-    fuzz_fs_options opt = {.provider = &provider, .hooks = &hooks, .bulk_check = check_bulk, .user = &r,
+    fuzz_fs_options opt = {.provider = &provider,
+                           .hooks = &hooks,
+                           .bulk_check = check_bulk,
+                           .user = &r,
                            .idle_limit_ms = mode & 0x10 ? 60000 : 0};
     fuzz_run_fileserver_with(data + 1, size - 1, &opt);
     check_metadata(&r, t, data, size);

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!text || strlen(text) != len)
             fuzz_fail("kconfig text not terminated at its length");
         static const char *const opts[] = {"CONFIG_USB", "CONFIG_USB_STORAGE", "CONFIG_BLK_DEV_SD", "CONFIG_",
-                                           "", "CONFIG_USB_UAS"};
+                                           "",           "CONFIG_USB_UAS"};
         for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
             char v = cmb_kconfig_value(text, opts[i]);
             if (v != 0 && v != 'y' && v != 'm')

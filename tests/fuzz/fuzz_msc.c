@@ -76,9 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fuzz_fail("class request answered more than asked");
             break;
         }
-        case 4:
-            msc_bot_reset(bot);
-            break;
+        case 4: msc_bot_reset(bot); break;
         case 5: { /* the SCSI decoder alone, any CDB length */
             msc_lun lun = {.blocks = fuzz_u32(&in), .read_only = op & 0x80};
             msc_command cmd;

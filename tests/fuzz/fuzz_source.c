@@ -15,8 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* the name may matter (a name that says compressed); the first byte chooses it */
-    static const char *const names[] = {"image.img", "image.img.gz", "image.img.xz", "image.img.zst",
-                                        "image.img.bz2", "image.zip", "image"};
+    static const char *const names[] = {"image.img",     "image.img.gz", "image.img.xz", "image.img.zst",
+                                        "image.img.bz2", "image.zip",    "image"};
     if (size < 1)
         return 0;
     char path[PATH_MAX];

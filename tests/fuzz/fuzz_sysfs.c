@@ -10,10 +10,20 @@
 #include "fuzz_util.h"
 #include "os/linux/sysfs_usb.h"
 
-static const char *const attrs[] = {
-    "idVendor", "idProduct", "busnum", "devnum", "descriptors", "bNumInterfaces", "serial", "dev",
-    "bConfigurationValue", ":1.0/bInterfaceClass", ":1.0/authorized", ":1.1/bInterfaceClass",
-    ":2.0/bInterfaceClass", ":2.0/authorized"}; /* ":": inside the interface directory <name>:C.I */
+static const char *const attrs[] = {"idVendor",
+                                    "idProduct",
+                                    "busnum",
+                                    "devnum",
+                                    "descriptors",
+                                    "bNumInterfaces",
+                                    "serial",
+                                    "dev",
+                                    "bConfigurationValue",
+                                    ":1.0/bInterfaceClass",
+                                    ":1.0/authorized",
+                                    ":1.1/bInterfaceClass",
+                                    ":2.0/bInterfaceClass",
+                                    ":2.0/authorized"}; /* ":": inside the interface directory <name>:C.I */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -50,13 +50,15 @@ static int outcome(fuzz_dev *d, unsigned timeout_ms)
 
 static int f_control_out(void *self, uint16_t v, uint16_t i, unsigned t)
 {
-    (void)v; (void)i;
+    (void)v;
+    (void)i;
     return outcome(self, t);
 }
 
 static int f_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned t)
 {
-    (void)v; (void)i;
+    (void)v;
+    (void)i;
     fuzz_dev *d = self;
     int rc = outcome(d, t);
     if (rc < 0)
@@ -101,8 +103,14 @@ static int f_clear_halt(void *self)
     return outcome(self, 0);
 }
 
-static void f_cancel(void *self) { (void)self; }
-static void f_close(void *self) { (void)self; }
+static void f_cancel(void *self)
+{
+    (void)self;
+}
+static void f_close(void *self)
+{
+    (void)self;
+}
 
 static const cmboot_transport_ops fuzz_ops = {
     .struct_size = sizeof(cmboot_transport_ops),

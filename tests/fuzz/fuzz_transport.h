@@ -7,14 +7,14 @@
 
 /* Which odd paths a run went through (counted from the stages' log lines and hooks). */
 typedef struct fuzz_stats {
-    unsigned reads_again;     /* a request read failed (timeout, stall) and was read again */
-    unsigned short_requests;  /* fewer than 4 bytes */
+    unsigned reads_again;    /* a request read failed (timeout, stall) and was read again */
+    unsigned short_requests; /* fewer than 4 bytes */
     unsigned unknown_commands;
     unsigned bad_metadata;
-    unsigned metadata;        /* "*KEY*VALUE" recorded */
+    unsigned metadata; /* "*KEY*VALUE" recorded */
     unsigned unsafe_names;
-    unsigned halt_retries;    /* bulk OUT resent after clearing a halt */
-    int64_t clock_ms;         /* time the run took on its fake clock (the stages never wait in real time) */
+    unsigned halt_retries; /* bulk OUT resent after clearing a halt */
+    int64_t clock_ms;      /* time the run took on its fake clock (the stages never wait in real time) */
 } fuzz_stats;
 
 /* Input layout, one transfer after another: an outcome byte per transfer (value % 16: 13 timeout, which takes

@@ -42,7 +42,9 @@ static void packet(out *o, uint32_t type, uint64_t id, const void *hdr, size_t h
 
 static void log_line(void *user, const char *board, int64_t t_us, const char *line)
 {
-    (void)user; (void)board; (void)t_us;
+    (void)user;
+    (void)board;
+    (void)t_us;
     if (strnlen(line, 4096) == 4096)
         fuzz_fail("unterminated board log line");
 }
@@ -95,8 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write_file(disk, zeros, sizeof zeros);
     static const cmboot_soc_id socs[] = {CMBOOT_SOC_BCM2835, CMBOOT_SOC_BCM2837, CMBOOT_SOC_BCM2711,
                                          CMBOOT_SOC_BCM2712};
-    usbredir_board_config cfg = {.name = "fuzz", .socket_path = sock, .disk_path = disk, .log = log_line,
-                                 .verbose = flags & 4};
+    usbredir_board_config cfg = {
+        .name = "fuzz", .socket_path = sock, .disk_path = disk, .log = log_line, .verbose = flags & 4};
     sim_config_default(&cfg.sim, socs[flags & 3]);
     cfg.sim.two_interfaces = cfg.sim.soc == CMBOOT_SOC_BCM2837 && (flags & 8);
     cfg.sim.disconnect_delay_ms = 0;
@@ -176,17 +178,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        case 2:
-            packet(&o, usb_redir_reset, id++, NULL, 0, NULL, 0);
-            break;
+        case 2: packet(&o, usb_redir_reset, id++, NULL, 0, NULL, 0); break;
         case 3: {
             uint8_t c = fuzz_u8(&in) % 3;
             packet(&o, usb_redir_set_configuration, id++, &c, 1, NULL, 0);
             break;
         }
-        case 4:
-            packet(&o, usb_redir_get_configuration, id++, NULL, 0, NULL, 0);
-            break;
+        case 4: packet(&o, usb_redir_get_configuration, id++, NULL, 0, NULL, 0); break;
         case 5: {
             uint8_t a[2] = {fuzz_u8(&in), fuzz_u8(&in)};
             packet(&o, usb_redir_set_alt_setting, id++, a, 2, NULL, 0);
@@ -200,9 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7: /* cancel one of the last packets (or one never sent) */
             packet(&o, usb_redir_cancel_data_packet, id - 1 - fuzz_u8(&in) % 4, NULL, 0, NULL, 0);
             break;
-        case 8:
-            packet(&o, usb_redir_device_disconnect_ack, 0, NULL, 0, NULL, 0);
-            break;
+        case 8: packet(&o, usb_redir_device_disconnect_ack, 0, NULL, 0, NULL, 0); break;
         case 9: { /* raw bytes: whatever usbredirparser makes of them */
             size_t n = fuzz_bytes(&in, fuzz_u8(&in), &p);
             memcpy(buf, p, n);
@@ -215,11 +211,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 usbredir_board_step(b);
             pump(b, peer);
             break;
-        case 11:
-            usbredir_board_plug(b, op & 0x80);
-            break;
+        case 11: usbredir_board_plug(b, op & 0x80); break;
         case 12: { /* the other packet types a usb-host may be sent (iso, interrupt, streams, filter) */
-            static const struct { uint32_t type; size_t hlen; } kinds[] = {
+            static const struct {
+                uint32_t type;
+                size_t hlen;
+            } kinds[] = {
                 {usb_redir_start_iso_stream, sizeof(struct usb_redir_start_iso_stream_header)},
                 {usb_redir_stop_iso_stream, sizeof(struct usb_redir_stop_iso_stream_header)},
                 {usb_redir_start_interrupt_receiving, sizeof(struct usb_redir_start_interrupt_receiving_header)},

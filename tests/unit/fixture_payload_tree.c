@@ -11,11 +11,11 @@
 
 /* bootfiles.bin members of current firmware (protocol.md section 9); no 2710/ members. */
 static const char *const tar_members[] = {
-    "2711/bootcode4.bin", "2711/bootmain",     "2711/mcb.bin",       "2711/memsys00.bin", "2711/memsys01.bin",
-    "2711/memsys02.bin",  "2711/memsys03.bin", "2711/memsys04.bin",  "2711/memsys05.bin", "2711/memsys06.bin",
-    "2711/memsys07.bin",  "2711/memsys08.bin", "2711/logo.bin",      "2711/font.bin",     "2712/bootcode5.bin",
-    "2712/bootmain",      "2712/mcb.bin",      "2712/memsys00.bin",  "2712/memsys01.bin", "2712/memsys02.bin",
-    "2712/memsys03.bin",  "2712/rp1c0fw1.bin", "2712/rp1c0fw2.bin",  "2712/bootsys-ab.bin", "2712/logo.bin",
+    "2711/bootcode4.bin", "2711/bootmain",     "2711/mcb.bin",      "2711/memsys00.bin",   "2711/memsys01.bin",
+    "2711/memsys02.bin",  "2711/memsys03.bin", "2711/memsys04.bin", "2711/memsys05.bin",   "2711/memsys06.bin",
+    "2711/memsys07.bin",  "2711/memsys08.bin", "2711/logo.bin",     "2711/font.bin",       "2712/bootcode5.bin",
+    "2712/bootmain",      "2712/mcb.bin",      "2712/memsys00.bin", "2712/memsys01.bin",   "2712/memsys02.bin",
+    "2712/memsys03.bin",  "2712/rp1c0fw1.bin", "2712/rp1c0fw2.bin", "2712/bootsys-ab.bin", "2712/logo.bin",
     "2712/font.bin",
 };
 

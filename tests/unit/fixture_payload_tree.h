@@ -7,7 +7,7 @@
 
 /* One payload directory as a board of one SoC uses it: what it must receive for two requests. */
 typedef struct fixture_payload {
-    const char *dir;           /* relative to the tree's root, e.g. "recovery" */
+    const char *dir; /* relative to the tree's root, e.g. "recovery" */
     cmboot_soc_id soc;
     const char *second_target; /* the real file behind the second stage ("firmware/bootfiles.bin:2711/...") */
     const char *typical;       /* another file the board asks for */

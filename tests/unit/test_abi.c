@@ -143,7 +143,7 @@ static void abi_older_caller_gets_defaults(void **state)
     assert_int_equal(full.struct_size, sizeof full);
     assert_string_equal(full.boot_dir, "/srv/boot");
     assert_int_equal(full.max_boards, 7);
-    assert_int_equal(full.stage_timeout_ms, 15000);      /* newer members: defaults */
+    assert_int_equal(full.stage_timeout_ms, 15000); /* newer members: defaults */
     assert_int_equal(full.next_stage_timeout_ms, 60000);
     assert_false(full.strict_confine);
     assert_null(full.limits);

@@ -64,15 +64,26 @@ static void capture(void (*fn)(void *), void *arg, char **out, char **err)
 
 static cmboot_event event(cmboot_event_type type, const char *serial, const char *name, const char *value)
 {
-    cmboot_event ev = {.type = type, .device_id = "1-1.3", .serial = serial, .soc = "BCM2711",
-                       .stage = "second-stage", .name = name, .value = value, .json = NULL};
+    cmboot_event ev = {.type = type,
+                       .device_id = "1-1.3",
+                       .serial = serial,
+                       .soc = "BCM2711",
+                       .stage = "second-stage",
+                       .name = name,
+                       .value = value,
+                       .json = NULL};
     return ev;
 }
 
 /* Hostile strings as a board sends them: invalid bytes, ESC sequences, C1 CSI, bidi overrides. */
 #define BAD_NAME "start\xff\xfe.elf\x1b[2J"
-#define BAD_VALUE "ok\xc2\x9b" "31m\xe2\x80\xae" "gpj.exe"
-#define BAD_SERIAL "ab\xe2\x81\xa6" "cd\xc0\xaf"
+#define BAD_VALUE                                                                                                      \
+    "ok\xc2\x9b"                                                                                                       \
+    "31m\xe2\x80\xae"                                                                                                  \
+    "gpj.exe"
+#define BAD_SERIAL                                                                                                     \
+    "ab\xe2\x81\xa6"                                                                                                   \
+    "cd\xc0\xaf"
 #define BAD_JSON "{\"MAC_ADDR\":\"d8\xff\xc2\x85\"}"
 
 static void emit_all(void *arg)

@@ -35,7 +35,7 @@ static void parses_byte_counts_with_suffixes(void **state)
     assert_int_equal(v, 3u << 20);
     assert_int_equal(cli_opt_bytes("t", "--b", "2G", 1, UINT64_MAX, 1, &v), 0);
     assert_true(v == 2ull << 30);
-    assert_int_equal(cli_opt_bytes("t", "--b", "1000", 512, 4096, 512, &v), -1);     /* not a multiple */
+    assert_int_equal(cli_opt_bytes("t", "--b", "1000", 512, 4096, 512, &v), -1);           /* not a multiple */
     assert_int_equal(cli_opt_bytes("t", "--b", "17179869184G", 1, UINT64_MAX, 1, &v), -1); /* 2^64: overflow */
     assert_int_equal(cli_opt_bytes("t", "--b", "4m", 1, UINT64_MAX, 1, &v), -1);
     assert_int_equal(cli_opt_bytes("t", "--b", "4KB", 1, UINT64_MAX, 1, &v), -1);
@@ -54,8 +54,22 @@ static void parses_seconds_to_milliseconds(void **state)
     assert_int_equal(ms, 1);
     assert_int_equal(cli_opt_seconds("t", "--s", "30", 0, 1000000000, &ms), 0);
     assert_int_equal(ms, 30000);
-    const char *bad[] = {"", ".", "1.", "1.2345", "-1", "+1", "1e3", "nan", "inf", "0x10", "1,5", "5s", " 5",
-                         "9223372036854775807", "99999999999999999999", "0"};
+    const char *bad[] = {"",
+                         ".",
+                         "1.",
+                         "1.2345",
+                         "-1",
+                         "+1",
+                         "1e3",
+                         "nan",
+                         "inf",
+                         "0x10",
+                         "1,5",
+                         "5s",
+                         " 5",
+                         "9223372036854775807",
+                         "99999999999999999999",
+                         "0"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(cli_opt_seconds("t", "--s", bad[i], 1, 1000000000, &ms), -1);
 }
@@ -120,11 +134,8 @@ static void boot_failures_in_words(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(parses_whole_numbers_strictly),
-    cmocka_unit_test(parses_byte_counts_with_suffixes),
-    cmocka_unit_test(parses_seconds_to_milliseconds),
-    cmocka_unit_test(rejection_names_option_and_value),
-    cmocka_unit_test(port_paths_in_natural_order),
-    cmocka_unit_test(boot_failures_in_words),
+    cmocka_unit_test(parses_whole_numbers_strictly),  cmocka_unit_test(parses_byte_counts_with_suffixes),
+    cmocka_unit_test(parses_seconds_to_milliseconds), cmocka_unit_test(rejection_names_option_and_value),
+    cmocka_unit_test(port_paths_in_natural_order),    cmocka_unit_test(boot_failures_in_words),
 };
 CMBOOT_TEST_MAIN(tests)

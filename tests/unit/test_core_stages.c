@@ -10,16 +10,16 @@
 
 /* One scripted device reply per transfer, in order; what the host did is logged. */
 typedef struct reply {
-    int rc;                 /* result of the transfer */
-    const uint8_t *data;    /* control IN data */
-    size_t len;             /* control IN: bytes answered; failed bulk OUT: bytes the device took first */
+    int rc;              /* result of the transfer */
+    const uint8_t *data; /* control IN data */
+    size_t len;          /* control IN: bytes answered; failed bulk OUT: bytes the device took first */
 } reply;
 
 typedef struct script_dev {
     const reply *replies;
     size_t nreplies, next;
-    char log[4096];         /* "o(v,i) " control OUT, "i(len) " control IN, "b(len) " bulk OUT, "h " clear halt */
-    uint8_t got[65536];     /* bulk bytes the device took, in order */
+    char log[4096];     /* "o(v,i) " control OUT, "i(len) " control IN, "b(len) " bulk OUT, "h " clear halt */
+    uint8_t got[65536]; /* bulk bytes the device took, in order */
     size_t ngot;
     unsigned max_in_timeout;
     struct fake_clock *clock; /* NULL: no fake time; else a control IN that times out advances it by its timeout */
@@ -119,8 +119,14 @@ static int s_clear_halt(void *self)
     return take(d)->rc;
 }
 
-static void s_cancel(void *self) { (void)self; }
-static void s_close(void *self) { (void)self; }
+static void s_cancel(void *self)
+{
+    (void)self;
+}
+static void s_close(void *self)
+{
+    (void)self;
+}
 /* Without clear_halt, as transports that cannot clear a halt. */
 static const cmboot_transport_ops script_ops = {
     .struct_size = sizeof(cmboot_transport_ops),
@@ -144,7 +150,7 @@ static const cmboot_transport_ops script_ops_halt = {
 typedef struct log_sink {
     char text[8192];
     int warnings;
-    char keys[512];         /* metadata hook: "KEY=VALUE;" */
+    char keys[512]; /* metadata hook: "KEY=VALUE;" */
 } log_sink;
 
 static void sink_log(void *user, int level, const char *msg)
@@ -172,7 +178,9 @@ static uint8_t *request(int32_t cmd, const char *name)
 
 static int no_files(void *user, const char *name, cmboot_stream *out)
 {
-    (void)user; (void)name; (void)out;
+    (void)user;
+    (void)name;
+    (void)out;
     return CMBOOT_ERR_NOT_FOUND;
 }
 
@@ -228,13 +236,11 @@ static void test_short_request_read_again(void **state)
     (void)state;
     uint8_t *req = request(CMBOOT_FS_GET_FILE_SIZE, "start.elf");
     uint8_t *done = request(CMBOOT_FS_DONE, "");
-    reply r[] = {{CMBOOT_OK, req, 3},             /* too short: acknowledged */
-                 {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_ERR_OVERFLOW, NULL, 0},  /* too long: acknowledged */
-                 {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_OK, req, 13},            /* "start.elf" without its NUL */
-                 {CMBOOT_OK, NULL, 0},            /* its answer: absent */
-                 {CMBOOT_OK, done, 4},            /* command only: empty name ends serving */
+    reply r[] = {{CMBOOT_OK, req, 3},                                  /* too short: acknowledged */
+                 {CMBOOT_OK, NULL, 0}, {CMBOOT_ERR_OVERFLOW, NULL, 0}, /* too long: acknowledged */
+                 {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, req, 13},           /* "start.elf" without its NUL */
+                 {CMBOOT_OK, NULL, 0},                                 /* its answer: absent */
+                 {CMBOOT_OK, done, 4},                                 /* command only: empty name ends serving */
                  {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
@@ -280,8 +286,8 @@ static void test_unknown_command_acknowledged(void **state)
     uint8_t *req = request(7, "start.elf");
     uint8_t *neg = request(-3, "a\"b\\c");
     uint8_t *done = request(CMBOOT_FS_DONE, "");
-    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_OK, neg, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE},  {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, neg, CMBOOT_FS_REQUEST_SIZE},  {CMBOOT_OK, NULL, 0},
                  {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
@@ -335,12 +341,12 @@ static void test_odd_metadata_acknowledged(void **state)
     uint8_t *m5 = request(CMBOOT_FS_GET_FILE_SIZE, "*\xff*v");
     uint8_t *m6 = request(CMBOOT_FS_GET_FILE_SIZE, "*K*a\tb"); /* control character: refused, still answered */
     uint8_t *done = request(CMBOOT_FS_DONE, "");
-    reply r[] = {{CMBOOT_OK, m1, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_OK, m2, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_OK, m3, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_OK, m4, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_OK, m5, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_OK, m6, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
+    reply r[] = {{CMBOOT_OK, m1, CMBOOT_FS_REQUEST_SIZE},   {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m2, CMBOOT_FS_REQUEST_SIZE},   {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m3, CMBOOT_FS_REQUEST_SIZE},   {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m4, CMBOOT_FS_REQUEST_SIZE},   {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m5, CMBOOT_FS_REQUEST_SIZE},   {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, m6, CMBOOT_FS_REQUEST_SIZE},   {CMBOOT_OK, NULL, 0},
                  {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
@@ -360,7 +366,12 @@ static void test_odd_metadata_acknowledged(void **state)
     assert_non_null(strstr(l.text, "\"*\\xff*v\""));
     assert_non_null(strstr(l.text, "\"*K*a\\x09b\""));
     assert_int_equal(l.warnings, 4);
-    free(m1); free(m2); free(m3); free(m4); free(m5); free(m6);
+    free(m1);
+    free(m2);
+    free(m3);
+    free(m4);
+    free(m5);
+    free(m6);
     free(done);
 }
 
@@ -386,8 +397,12 @@ static void test_request_timeout_reads_again(void **state)
 {
     (void)state;
     uint8_t *done = request(CMBOOT_FS_DONE, "");
-    reply r[] = {{CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
-                 {CMBOOT_ERR_STALL, NULL, 0},   {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    reply r[] = {{CMBOOT_ERR_TIMEOUT, NULL, 0},
+                 {CMBOOT_ERR_TIMEOUT, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE},
+                 {CMBOOT_OK, NULL, 0}};
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
     cmboot_file_provider p = {sizeof p, no_files, NULL};
@@ -419,9 +434,14 @@ static void test_request_backoff_bounded(void **state)
 {
     (void)state;
     uint8_t *done = request(CMBOOT_FS_DONE, "");
-    reply r[] = {{CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
-                 {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 0},
-                 {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}};
+    reply r[] = {{CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_ERR_STALL, NULL, 0},
+                 {CMBOOT_OK, done, CMBOOT_FS_REQUEST_SIZE},
+                 {CMBOOT_OK, NULL, 0}};
     cmboot_file_provider p = {sizeof p, no_files, NULL};
     cmboot_stage_limits lim;
     cmboot_stage_limits_default(&lim);
@@ -465,7 +485,10 @@ typedef struct mute_dev {
 
 static int m_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned t)
 {
-    (void)v; (void)i; (void)buf; (void)len;
+    (void)v;
+    (void)i;
+    (void)buf;
+    (void)len;
     mute_dev *m = self;
     m->reads++;
     if (t > m->max_timeout)
@@ -477,7 +500,10 @@ static int m_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 
 static int m_fail(void *self, uint16_t v, uint16_t i, unsigned t)
 {
-    (void)self; (void)v; (void)i; (void)t;
+    (void)self;
+    (void)v;
+    (void)i;
+    (void)t;
     return CMBOOT_ERR_IO;
 }
 
@@ -595,12 +621,12 @@ static void test_bulk_stall_cleared_and_resent(void **state)
     uint8_t *req = request(CMBOOT_FS_READ_FILE, "boot.img");
     uint8_t content[10000];
     reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE},
-                 {CMBOOT_OK, NULL, 0},             /* size announced */
-                 {CMBOOT_OK, NULL, 0},             /* chunk 1: 4096 */
-                 {CMBOOT_ERR_STALL, NULL, 1000},   /* chunk 2: stalls after 1000 bytes */
-                 {CMBOOT_OK, NULL, 0},             /* clear halt */
-                 {CMBOOT_OK, NULL, 0},             /* the other 3096 */
-                 {CMBOOT_OK, NULL, 0}};            /* chunk 3: 1808 */
+                 {CMBOOT_OK, NULL, 0},           /* size announced */
+                 {CMBOOT_OK, NULL, 0},           /* chunk 1: 4096 */
+                 {CMBOOT_ERR_STALL, NULL, 1000}, /* chunk 2: stalls after 1000 bytes */
+                 {CMBOOT_OK, NULL, 0},           /* clear halt */
+                 {CMBOOT_OK, NULL, 0},           /* the other 3096 */
+                 {CMBOOT_OK, NULL, 0}};          /* chunk 3: 1808 */
     script_dev *d = calloc(1, sizeof *d);
     d->replies = r;
     d->nreplies = sizeof r / sizeof r[0];
@@ -620,12 +646,13 @@ static void test_bulk_second_failure_fails(void **state)
     (void)state;
     uint8_t *req = request(CMBOOT_FS_READ_FILE, "boot.img");
     uint8_t content[10000];
-    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0},
-                 {CMBOOT_ERR_IO, NULL, 100},       /* chunk 1 */
-                 {CMBOOT_OK, NULL, 0},             /* clear halt */
-                 {CMBOOT_OK, NULL, 0},             /* 3996 */
-                 {CMBOOT_ERR_STALL, NULL, 0},      /* chunk 2 */
-                 {CMBOOT_OK, NULL, 0}};            /* a clear halt that must not come */
+    reply r[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE},
+                 {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_ERR_IO, NULL, 100},  /* chunk 1 */
+                 {CMBOOT_OK, NULL, 0},        /* clear halt */
+                 {CMBOOT_OK, NULL, 0},        /* 3996 */
+                 {CMBOOT_ERR_STALL, NULL, 0}, /* chunk 2 */
+                 {CMBOOT_OK, NULL, 0}};       /* a clear halt that must not come */
     script_dev *d = calloc(1, sizeof *d);
     d->replies = r;
     d->nreplies = sizeof r / sizeof r[0];
@@ -652,7 +679,9 @@ static void test_bulk_no_retry(void **state)
     assert_int_equal(serve_boot_img(d, &script_ops, content, &l), CMBOOT_ERR_STALL);
     assert_string_equal(d->log, "i(260) o(10000,0) b(4096) ");
 
-    reply r2[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE}, {CMBOOT_OK, NULL, 0}, {CMBOOT_ERR_STALL, NULL, 10},
+    reply r2[] = {{CMBOOT_OK, req, CMBOOT_FS_REQUEST_SIZE},
+                  {CMBOOT_OK, NULL, 0},
+                  {CMBOOT_ERR_STALL, NULL, 10},
                   {CMBOOT_ERR_STALL, NULL, 0}};
     memset(d, 0, sizeof *d);
     d->replies = r2;
@@ -702,10 +731,9 @@ static void test_rom_status_retried_until_answer(void **state)
     cmboot_stream s;
     assert_int_equal(cmboot_stream_from_fd(f, "bootcode.bin", &s), CMBOOT_OK);
     static const uint8_t ok[4] = {0, 0, 0, 0};
-    reply r[] = {{CMBOOT_OK, NULL, 0},   {CMBOOT_OK, NULL, 0},   /* boot message */
-                 {CMBOOT_OK, NULL, 0},   {CMBOOT_OK, NULL, 0},   /* second stage */
-                 {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_OK, ok, 2},
-                 {CMBOOT_OK, ok, 4}};
+    reply r[] = {{CMBOOT_OK, NULL, 0},        {CMBOOT_OK, NULL, 0}, /* boot message */
+                 {CMBOOT_OK, NULL, 0},        {CMBOOT_OK, NULL, 0}, /* second stage */
+                 {CMBOOT_ERR_STALL, NULL, 0}, {CMBOOT_ERR_TIMEOUT, NULL, 0}, {CMBOOT_OK, ok, 2}, {CMBOOT_OK, ok, 4}};
     script_dev d = {r, sizeof r / sizeof r[0], 0, ""};
     cmboot_transport t = {&script_ops, &d};
     int32_t status = -1;
@@ -859,7 +887,10 @@ static void test_clock_system_and_half_clock(void **state)
     /* a "clock" whose time never moves and that cannot pause: used, the stalling ROM would never time out */
     fake_clock fc = {0, 0, ""};
     cmboot_clock half = {fake_now, NULL, &fc};
-    reply r[] = {{CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0}, {CMBOOT_OK, NULL, 0},
+    reply r[] = {{CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, NULL, 0},
+                 {CMBOOT_OK, NULL, 0},
                  {CMBOOT_ERR_STALL, NULL, 0}};
     script_dev *d = calloc(1, sizeof *d);
     d->replies = r;

@@ -106,7 +106,7 @@ static void sysfs_read_stages_and_fallbacks(void **state)
 {
     (void)state;
     char *root = test_tmpdir("sysfs-stages");
-    fake_device(root, "1-2", 0x0a5c, 0x2764, 1, 9, 1, "second");      /* BCM2837 second stage */
+    fake_device(root, "1-2", 0x0a5c, 0x2764, 1, 9, 1, "second");        /* BCM2837 second stage */
     fake_device(root, "1-3", 0x0a5c, 0x0104, 1, 10, 3, "10000000cafe"); /* mass-storage gadget */
     fake_device(root, "1-4", 0x046d, 0xc077, 1, 11, 0, NULL);           /* a mouse */
     fake_device(root, "2-1", 0x0a5c, 0x2763, 2, 3, 0, NULL);            /* BCM2835 ROM, no serial */
@@ -220,8 +220,11 @@ static void open_disc(fixture *f, unsigned settle_ms)
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
     f->feed = sv[1];
-    cmb_sysfs_options opt = {.sys_root = f->root, .dev_root = f->devroot, .uevent_fd = sv[0],
-                                .uevent_is_netlink = false, .settle_ms = settle_ms};
+    cmb_sysfs_options opt = {.sys_root = f->root,
+                             .dev_root = f->devroot,
+                             .uevent_fd = sv[0],
+                             .uevent_is_netlink = false,
+                             .settle_ms = settle_ms};
     assert_int_equal(cmb_discovery_sysfs_new_opts(NULL, &opt, &f->disc), CMBOOT_OK);
     assert_string_equal(f->disc.ops->name, "sysfs");
 }
@@ -654,7 +657,6 @@ static void usbfs_makes_private_node_when_missing(void **state)
     test_rmtree(root);
     free(root);
 }
-
 
 /* The permission race: a fresh node is refused until udev/mdev sets its mode. The open waits (inotify)
  * and succeeds once the mode changes; without a change it gives up at the deadline. Runs as an

@@ -142,7 +142,7 @@ static void board(host *h, const char *name, uint16_t pid, unsigned bus, unsigne
     put(h, rel, " 1\n");
     snprintf(rel, sizeof rel, "sys/bus/usb/devices/%s/serial", name);
     put(h, rel, "af04b2da\n");
-    uint8_t d[18] = {18, 1, 0, 2, 0, 0, 0, 64, 0x5c, 0x0a, (uint8_t)pid, (uint8_t)(pid >> 8), 0, 0, 1, 2,
+    uint8_t d[18] = {18,           1, 0, 2, 0, 0, 0, 64, 0x5c, 0x0a, (uint8_t)pid, (uint8_t)(pid >> 8), 0, 0, 1, 2,
                      serial_index, 1};
     snprintf(rel, sizeof rel, "sys/bus/usb/devices/%s/descriptors", name);
     test_write_file(h->root, rel, d, sizeof d);
@@ -304,7 +304,8 @@ static void doctor_kernel_config_options(void **state)
     assert_null(cmboot_doctor_find(h.rep, "kconfig-missing-storage"));
     assert_null(cmboot_doctor_find(h.rep, "kconfig-ok"));
     /* Plain text file: storage missing is a warning, not a blocker. */
-    put(&h, "config", "CONFIG_USB=y\nCONFIG_USB_EHCI_HCD=m\nCONFIG_NET=y\nCONFIG_DEVTMPFS=y\n# CONFIG_SCSI is not set\n");
+    put(&h, "config",
+        "CONFIG_USB=y\nCONFIG_USB_EHCI_HCD=m\nCONFIG_NET=y\nCONFIG_DEVTMPFS=y\n# CONFIG_SCSI is not set\n");
     h.cfg.kernel_config = h.kconfig;
     run(&h);
     expect(&h, "kconfig-missing-storage", CMBOOT_DOCTOR_WARN, "CONFIG_USB_STORAGE|CONFIG_SCSI|CONFIG_BLK_DEV_SD");
@@ -397,8 +398,9 @@ static void doctor_last_stage_support(void **state)
     test_rmtree(p);
     run(&h);
     expect(&h, "mass-storage-missing", CMBOOT_DOCTOR_WARN, "usb-storage|SCSI disk|CONFIG_USB_STORAGE");
-    put(&h, "modules/modules.dep", "kernel/drivers/usb/storage/usb-storage.ko: kernel/drivers/scsi/scsi_mod.ko\n"
-                                   "kernel/drivers/scsi/sd_mod.ko.zst: kernel/drivers/scsi/scsi_mod.ko\n");
+    put(&h, "modules/modules.dep",
+        "kernel/drivers/usb/storage/usb-storage.ko: kernel/drivers/scsi/scsi_mod.ko\n"
+        "kernel/drivers/scsi/sd_mod.ko.zst: kernel/drivers/scsi/scsi_mod.ko\n");
     run(&h);
     expect(&h, "mass-storage-missing", CMBOOT_DOCTOR_INFO, "modprobe usb-storage sd_mod");
     host_free(&h);

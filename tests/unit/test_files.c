@@ -121,7 +121,8 @@ static void log_to_buf(void *user, const char *device_id, cmboot_log_level level
 /* A files object without the host's installed or built-in fallback, so results depend on the test only. */
 static cmboot_files *files_with(const char *dir, bool strict, logbuf *lb)
 {
-    cmboot_files_config cfg = {.struct_size = sizeof cfg, .boot_dir = dir,
+    cmboot_files_config cfg = {.struct_size = sizeof cfg,
+                               .boot_dir = dir,
                                .strict_confine = strict,
                                .fallback_dirs = no_dirs,
                                .embedded = no_embedded,
@@ -149,7 +150,7 @@ static char *escape_tree(char *dir, size_t size, char *real_root, size_t real_si
     test_write_file(dir, "sub/x", "x", 1);
     struct {
         const char *link, *target;
-    } links[] = {{"leak.txt", NULL},           {"rel.txt", "../secret.txt"}, {"chain.txt", "rel.txt"},
+    } links[] = {{"leak.txt", NULL},          {"rel.txt", "../secret.txt"}, {"chain.txt", "rel.txt"},
                  {"inside.txt", "start.elf"}, {"outdir", "../outside"},     {"loop.txt", "loop.txt"},
                  {"magic.txt", NULL}};
     for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
@@ -185,8 +186,8 @@ static void test_symlink_out_followed_by_default(void **state)
     char dir[4096], real_root[4096], buf[64];
     char *root = escape_tree(dir, sizeof dir, real_root, sizeof real_root);
     cmboot_files *f = files_with(dir, false, NULL);
-    const char *ok[][2] = {{"start.elf", "ELF"},  {"leak.txt", "secret"},   {"rel.txt", "secret"},
-                           {"chain.txt", "secret"}, {"inside.txt", "ELF"}, {"outdir/x.txt", "x-out"}};
+    const char *ok[][2] = {{"start.elf", "ELF"},    {"leak.txt", "secret"}, {"rel.txt", "secret"},
+                           {"chain.txt", "secret"}, {"inside.txt", "ELF"},  {"outdir/x.txt", "x-out"}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         assert_int_equal(fetch(f, CMBOOT_SOC_BCM2837, "1-1", ok[i][0], buf, sizeof buf, NULL), CMBOOT_OK);
         assert_string_equal(buf, ok[i][1]);
@@ -441,8 +442,8 @@ static void test_upstream_symlink_logged(void **state)
     logbuf lb = {0};
     cmboot_files *f = files_with(dir, false, &lb);
     expect_content(f, CMBOOT_SOC_BCM2711, "bootcode4.bin", "rpi-eeprom/firmware-2711/latest/recovery.bin");
-    snprintf(want, sizeof want, "info [1-1] %s/bootcode4.bin -> %s/rpi-eeprom/firmware-2711/latest/recovery.bin\n",
-             dir, real_root);
+    snprintf(want, sizeof want, "info [1-1] %s/bootcode4.bin -> %s/rpi-eeprom/firmware-2711/latest/recovery.bin\n", dir,
+             real_root);
     assert_non_null(strstr(lb.text, want));
     cmboot_files_free(f);
     test_rmtree(root);
@@ -469,8 +470,9 @@ static void test_lookup_bootfiles_archive(void **state)
 {
     (void)state;
     char *dir = test_tmpdir("tar");
-    const char *members[] = {"2711/bootcode4.bin", "BC4", "2712/bootcode5.bin", "BC5", "2711/MemSys00.bin", "mem",
-                             "2711/bootmain", "main2711", "2712/bootmain", "main2712"};
+    const char *members[] = {"2711/bootcode4.bin", "BC4",     "2712/bootcode5.bin", "BC5",
+                             "2711/MemSys00.bin",  "mem",     "2711/bootmain",      "main2711",
+                             "2712/bootmain",      "main2712"};
     make_tar(dir, members, sizeof members / sizeof members[0]);
     test_write_file(dir, "2711/bootmain", "override", 8); /* DIR/<prefix>/NAME wins over the member */
     test_write_file(dir, "config.txt", "cfg", 3);
@@ -688,8 +690,15 @@ static void test_probe_names_source_or_searched_dirs(void **state)
     assert_int_equal(cmboot_files_probe(f, s2712, msg, sizeof msg), CMBOOT_OK);
     assert_non_null(strstr(msg, "recovery5/bootcode5.bin"));
     assert_int_equal(cmboot_files_probe(f, s2837, msg, sizeof msg), CMBOOT_ERR_NOT_FOUND);
-    const char *parts[] = {"no bootcode.bin", absent, "(missing)", recovery5, gadget, nomsd, "apt install rpiboot",
-                           "https://github.com/raspberrypi/usbboot", "-d usbboot/msd"};
+    const char *parts[] = {"no bootcode.bin",
+                           absent,
+                           "(missing)",
+                           recovery5,
+                           gadget,
+                           nomsd,
+                           "apt install rpiboot",
+                           "https://github.com/raspberrypi/usbboot",
+                           "-d usbboot/msd"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (!strstr(msg, parts[i]))
             fail_msg("probe message lacks \"%s\": %s", parts[i], msg);

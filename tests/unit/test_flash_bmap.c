@@ -90,8 +90,16 @@ static void expect_format_error(const char *from, const char *to)
     free(t);
 }
 
-static void bmap_overlapping_ranges(void **state) { (void)state; expect_format_error("> 4 <", "> 1 <"); }
-static void bmap_range_past_end(void **state) { (void)state; expect_format_error("7-10 <", "7-11 <"); }
+static void bmap_overlapping_ranges(void **state)
+{
+    (void)state;
+    expect_format_error("> 4 <", "> 1 <");
+}
+static void bmap_range_past_end(void **state)
+{
+    (void)state;
+    expect_format_error("7-10 <", "7-11 <");
+}
 static void bmap_mapped_count_wrong(void **state)
 {
     (void)state;
@@ -134,14 +142,10 @@ static void bmap_load_file(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(bmap_parses),
-    cmocka_unit_test(bmap_file_checksum_mismatch),
-    cmocka_unit_test(bmap_missing_checksum),
-    cmocka_unit_test(bmap_overlapping_ranges),
-    cmocka_unit_test(bmap_range_past_end),
-    cmocka_unit_test(bmap_mapped_count_wrong),
-    cmocka_unit_test(bmap_bad_block_size),
-    cmocka_unit_test(bmap_not_xml),
+    cmocka_unit_test(bmap_parses),           cmocka_unit_test(bmap_file_checksum_mismatch),
+    cmocka_unit_test(bmap_missing_checksum), cmocka_unit_test(bmap_overlapping_ranges),
+    cmocka_unit_test(bmap_range_past_end),   cmocka_unit_test(bmap_mapped_count_wrong),
+    cmocka_unit_test(bmap_bad_block_size),   cmocka_unit_test(bmap_not_xml),
     cmocka_unit_test(bmap_load_file),
 };
 

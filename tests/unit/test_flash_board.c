@@ -14,7 +14,7 @@
 #include "testutil.h"
 
 typedef struct fixture {
-    char *root;        /* boot files, image, target, fake sysfs and dev */
+    char *root; /* boot files, image, target, fake sysfs and dev */
     char boot[4096], sys[4096], dev[4096], image[4200], target[4200];
     sim_bus *bus;
     cmboot_ctx *ctx;
@@ -25,8 +25,8 @@ typedef struct fixture {
     cmboot_target_env env;
     pthread_mutex_t lock;
     pthread_cond_t cv;
-    int phases;          /* CMBOOT_EV_PHASE events named by the board */
-    int foreign_phases;  /* ... named otherwise */
+    int phases;         /* CMBOOT_EV_PHASE events named by the board */
+    int foreign_phases; /* ... named otherwise */
     bool board_done;
 } fixture;
 

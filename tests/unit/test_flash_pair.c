@@ -90,8 +90,7 @@ static void pair_times_out_without_disk(void **state)
     fake *f = make_fake();
     add_disk(f, "1-1.2", "3:0:0:0", "sdb", "2048\n");
     char out[256];
-    assert_int_equal(cmboot_flash_pair(&f->env, "1-1.4", cmboot_now_ms() + 150, out, sizeof out),
-                     CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(cmboot_flash_pair(&f->env, "1-1.4", cmboot_now_ms() + 150, out, sizeof out), CMBOOT_ERR_TIMEOUT);
     free_fake(f);
 }
 
@@ -101,8 +100,7 @@ static void pair_waits_for_medium(void **state)
     fake *f = make_fake();
     add_disk(f, "1-1.2", "3:0:0:0", "sdb", "0\n"); /* no medium yet: not ready */
     char out[256];
-    assert_int_equal(cmboot_flash_pair(&f->env, "1-1.2", cmboot_now_ms() + 150, out, sizeof out),
-                     CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(cmboot_flash_pair(&f->env, "1-1.2", cmboot_now_ms() + 150, out, sizeof out), CMBOOT_ERR_TIMEOUT);
     free_fake(f);
 }
 
@@ -216,14 +214,10 @@ static void pair_rejects_bad_port_path(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(pair_finds_the_board_disk),
-    cmocka_unit_test(pair_refuses_two_disks),
-    cmocka_unit_test(pair_times_out_without_disk),
-    cmocka_unit_test(pair_waits_for_medium),
-    cmocka_unit_test(pair_waits_for_late_disk),
-    cmocka_unit_test(pair_rejects_bad_port_path),
-    cmocka_unit_test(pair_cancelled_from_another_thread),
-    cmocka_unit_test(pair_waits_until_disk_opens),
+    cmocka_unit_test(pair_finds_the_board_disk),          cmocka_unit_test(pair_refuses_two_disks),
+    cmocka_unit_test(pair_times_out_without_disk),        cmocka_unit_test(pair_waits_for_medium),
+    cmocka_unit_test(pair_waits_for_late_disk),           cmocka_unit_test(pair_rejects_bad_port_path),
+    cmocka_unit_test(pair_cancelled_from_another_thread), cmocka_unit_test(pair_waits_until_disk_opens),
 };
 
 CMBOOT_TEST_MAIN(tests)

@@ -30,8 +30,17 @@ static void report_ok(void **state)
     memset(res.image_sha256, 0xab, 32);
     res.write_ms = 1234;
     snprintf(res.format, sizeof res.format, "xz");
-    cmboot_flash_report rep = {sizeof rep, "10000000abcdef", "1-1.3", "BCM2711", "{\"MAC_ADDR\":\"dc:a6:32:01:02:03\"}",
-                               "os.img.xz", NULL, "/dev/sdb", 3000, 250, &res};
+    cmboot_flash_report rep = {sizeof rep,
+                               "10000000abcdef",
+                               "1-1.3",
+                               "BCM2711",
+                               "{\"MAC_ADDR\":\"dc:a6:32:01:02:03\"}",
+                               "os.img.xz",
+                               NULL,
+                               "/dev/sdb",
+                               3000,
+                               250,
+                               &res};
     char *text = NULL;
     assert_int_equal(cmboot_flash_report_json(&rep, &text), CMBOOT_OK);
     json_object *o = json_tokener_parse(text);
@@ -65,7 +74,8 @@ static void report_failure_names_offset(void **state)
     res.fail_offset = 4097;
     res.fail_offset_valid = true;
     snprintf(res.reason, sizeof res.reason, "the target differs at offset 4097");
-    cmboot_flash_report rep = {sizeof rep, NULL, NULL, NULL, "not json", "a \"quoted\" name.img", NULL, "t", -1, -1, &res};
+    cmboot_flash_report rep = {sizeof rep, NULL, NULL, NULL, "not json", "a \"quoted\" name.img",
+                               NULL,       "t",  -1,   -1,   &res};
     char *text = NULL;
     assert_int_equal(cmboot_flash_report_json(&rep, &text), CMBOOT_OK);
     json_object *o = json_tokener_parse(text);
@@ -81,7 +91,6 @@ static void report_failure_names_offset(void **state)
     json_object_put(o);
     free(text);
 }
-
 
 static bool listed(json_object *arr, const char *name)
 {
@@ -100,9 +109,20 @@ static void report_hostile_strings_valid_utf8(void **state)
     snprintf(res.format, sizeof res.format, "raw");
     /* serial with invalid bytes, product-like soc with a C1 CSI, metadata with a bidi override and an
      * invalid byte (as a caller could hand over unchecked), an image name with a truncated sequence */
-    cmboot_flash_report rep = {sizeof rep, "10\xff\xfe" "00", "1-1.3", "BCM\xc2\x9b" "2711",
-                               "{\"MAC_ADDR\":\"dc\xe2\x80\xae" "a6\xc3\"}", "os\xe2\x82.img", NULL, "/dev/sdb", -1,
-                               -1, &res};
+    cmboot_flash_report rep = {sizeof rep,
+                               "10\xff\xfe"
+                               "00",
+                               "1-1.3",
+                               "BCM\xc2\x9b"
+                               "2711",
+                               "{\"MAC_ADDR\":\"dc\xe2\x80\xae"
+                               "a6\xc3\"}",
+                               "os\xe2\x82.img",
+                               NULL,
+                               "/dev/sdb",
+                               -1,
+                               -1,
+                               &res};
     char *text = NULL;
     assert_int_equal(cmboot_flash_report_json(&rep, &text), CMBOOT_OK);
     assert_true(text_utf8_valid(text));
@@ -113,9 +133,11 @@ static void report_hostile_strings_valid_utf8(void **state)
     json_tokener_free(tok);
     assert_non_null(o);
     assert_string_equal(json_object_get_string(field(o, "serial")), "10\\xff\\xfe00");
-    assert_string_equal(json_object_get_string(field(o, "soc")), "BCM\xc2\x9b" "2711"); /* kept, as \u009b */
+    assert_string_equal(json_object_get_string(field(o, "soc")), "BCM\xc2\x9b"
+                                                                 "2711"); /* kept, as \u009b */
     assert_string_equal(json_object_get_string(field(o, "image")), "os\\xe2\\x82.img");
-    assert_string_equal(json_object_get_string(field(field(o, "metadata"), "MAC_ADDR")), "dc\xe2\x80\xae" "a6\\xc3");
+    assert_string_equal(json_object_get_string(field(field(o, "metadata"), "MAC_ADDR")), "dc\xe2\x80\xae"
+                                                                                         "a6\\xc3");
     json_object *san = field(o, "sanitized");
     assert_true(listed(san, "serial"));
     assert_true(listed(san, "image"));
@@ -125,7 +147,8 @@ static void report_hostile_strings_valid_utf8(void **state)
     json_object_put(o);
     free(text);
     /* a clean report says so with an empty list */
-    cmboot_flash_report clean = {sizeof clean, "100000001234", "1-1.3", "BCM2711", NULL, "os.img", NULL, "/dev/sdb", -1, -1, &res};
+    cmboot_flash_report clean = {sizeof clean, "100000001234", "1-1.3", "BCM2711", NULL, "os.img",
+                                 NULL,         "/dev/sdb",     -1,      -1,        &res};
     assert_int_equal(cmboot_flash_report_json(&clean, &text), CMBOOT_OK);
     o = json_tokener_parse(text);
     assert_int_equal(json_object_array_length(field(o, "sanitized")), 0);

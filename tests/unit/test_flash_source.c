@@ -129,10 +129,26 @@ static void source_raw(void **state)
     free(dir);
 }
 
-static void source_gzip(void **state) { (void)state; run_format("src-gz", "d.img.gz", ARCHIVE_FILTER_GZIP, false, "gzip", false); }
-static void source_xz(void **state) { (void)state; run_format("src-xz", "d.img.xz", ARCHIVE_FILTER_XZ, false, "xz", false); }
-static void source_bzip2(void **state) { (void)state; run_format("src-bz2", "d.img.bz2", ARCHIVE_FILTER_BZIP2, false, "bzip2", false); }
-static void source_zip(void **state) { (void)state; run_format("src-zip", "d.zip", ARCHIVE_FILTER_NONE, true, "zip", true); }
+static void source_gzip(void **state)
+{
+    (void)state;
+    run_format("src-gz", "d.img.gz", ARCHIVE_FILTER_GZIP, false, "gzip", false);
+}
+static void source_xz(void **state)
+{
+    (void)state;
+    run_format("src-xz", "d.img.xz", ARCHIVE_FILTER_XZ, false, "xz", false);
+}
+static void source_bzip2(void **state)
+{
+    (void)state;
+    run_format("src-bz2", "d.img.bz2", ARCHIVE_FILTER_BZIP2, false, "bzip2", false);
+}
+static void source_zip(void **state)
+{
+    (void)state;
+    run_format("src-zip", "d.zip", ARCHIVE_FILTER_NONE, true, "zip", true);
+}
 
 static void source_truncated_xz_fails(void **state)
 {
@@ -281,7 +297,10 @@ static void tool(const char *cmd)
         fail_msg("%s failed (scripts/deps.sh installs xz-utils and zstd)", cmd);
 }
 
-static void flip_byte(uint8_t *b, size_t off) { b[off] ^= 0x10; }
+static void flip_byte(uint8_t *b, size_t off)
+{
+    b[off] ^= 0x10;
+}
 
 static void gzip_flipped_byte_refused(void **state)
 {
@@ -593,8 +612,8 @@ static void compressed_name_raw_content_refused(void **state)
 {
     (void)state;
     char *dir = test_tmpdir("name-raw");
-    static const char *names[] = {"garbage.img.gz", "garbage.img.xz", "garbage.img.zst", "garbage.img.bz2",
-                                  "garbage.zip", "GARBAGE.IMG.XZ"};
+    static const char *names[] = {"garbage.img.gz",  "garbage.img.xz", "garbage.img.zst",
+                                  "garbage.img.bz2", "garbage.zip",    "GARBAGE.IMG.XZ"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         test_write_file(dir, names[i], garbage, sizeof garbage - 1);
         char *path = path_in(dir, names[i]);

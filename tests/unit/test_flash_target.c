@@ -86,9 +86,9 @@ static void mounts(tree *t, const char *text)
     test_write_file(p, "mountinfo", text, strlen(text));
 }
 
-#define ROOT_MOUNTS                                                                                   \
-    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"                                         \
-    "23 22 8:2 / /boot rw,relatime shared:2 - vfat /dev/sda2 rw\n"                                    \
+#define ROOT_MOUNTS                                                                                                    \
+    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"                                                          \
+    "23 22 8:2 / /boot rw,relatime shared:2 - vfat /dev/sda2 rw\n"                                                     \
     "24 22 0:5 / /dev rw,nosuid shared:3 - devtmpfs devtmpfs rw\n"
 
 static tree *make_tree(void)
@@ -132,8 +132,7 @@ static int check_full(tree *t, unsigned maj, unsigned min, uint64_t seq, const c
                       unsigned flags, cmboot_target_identity *id)
 {
     t->reason[0] = 0;
-    int rc = cmb_target_check_blockdev(&t->env, maj, min, seq, 0, port, size, flags, id, t->reason,
-                                          sizeof t->reason);
+    int rc = cmb_target_check_blockdev(&t->env, maj, min, seq, 0, port, size, flags, id, t->reason, sizeof t->reason);
     if (rc != CMBOOT_OK)
         assert_true(t->reason[0] != 0); /* every refusal says why */
     return rc;
@@ -275,8 +274,7 @@ static void target_regular_file(void **state)
     assert_int_equal(cmboot_target_check(NULL, path, 1ull << 62, 0, reason, sizeof reason), CMBOOT_ERR_NO_SPACE);
     assert_non_null(strstr(reason, "new.img"));
     assert_int_equal(cmboot_target_check(NULL, dir, 4096, 0, reason, sizeof reason), CMBOOT_ERR_UNSAFE_TARGET);
-    assert_int_equal(cmboot_target_check(NULL, "/dev/null", 4096, 0, reason, sizeof reason),
-                     CMBOOT_ERR_UNSAFE_TARGET);
+    assert_int_equal(cmboot_target_check(NULL, "/dev/null", 4096, 0, reason, sizeof reason), CMBOOT_ERR_UNSAFE_TARGET);
     test_rmtree(dir);
     free(dir);
 }
@@ -391,8 +389,7 @@ static void target_missing_or_file_under_dev_refused(void **state)
     assert_int_equal(cmboot_target_open(&env, path, 4096, 0, NULL, &tg, reason, sizeof reason), CMBOOT_ERR_NOT_FOUND);
     assert_int_not_equal(access(path, F_OK), 0);
     snprintf(path, sizeof path, "%s/stale", devroot); /* a file left there by an older tool */
-    assert_int_equal(cmboot_target_open(&env, path, 1, 0, NULL, &tg, reason, sizeof reason),
-                     CMBOOT_ERR_UNSAFE_TARGET);
+    assert_int_equal(cmboot_target_open(&env, path, 1, 0, NULL, &tg, reason, sizeof reason), CMBOOT_ERR_UNSAFE_TARGET);
     assert_non_null(strstr(reason, "not a disk"));
     /* Outside it: a missing file needs CREATE, unless it is named like an image. */
     snprintf(path, sizeof path, "%s/out.bin", dir);

@@ -51,7 +51,10 @@ static void put(gen *g, const void *p, size_t n)
     g->n += n;
 }
 
-static void put_byte(gen *g, uint8_t v) { put(g, &v, 1); }
+static void put_byte(gen *g, uint8_t v)
+{
+    put(g, &v, 1);
+}
 
 /* A request read answered with `bytes` bytes (260 = all) of cmd/name; the command's low byte must be < 5 or
  * have its high bit set to arrive unchanged. */
@@ -74,30 +77,30 @@ static void test_fileserver_odd_requests(void **state)
     test_fill_pattern(content, sizeof content, 4);
     test_write_file(dir, "start.elf", content, sizeof content);
     gen *g = calloc(1, sizeof *g);
-    put_request(g, 0, "", 0, 2);                         /* too short: acknowledged */
-    put_byte(g, 0);                                      /* its ack */
-    put_request(g, 0, "*NOVALUE", 8, 260);               /* bad metadata */
-    put_byte(g, 0);                                      /* its ack */
-    put_request(g, 1, "*MAC_ADDR*d8:3a", 15, 260);       /* metadata */
+    put_request(g, 0, "", 0, 2);                   /* too short: acknowledged */
+    put_byte(g, 0);                                /* its ack */
+    put_request(g, 0, "*NOVALUE", 8, 260);         /* bad metadata */
+    put_byte(g, 0);                                /* its ack */
+    put_request(g, 1, "*MAC_ADDR*d8:3a", 15, 260); /* metadata */
     put_byte(g, 0);
-    put_request(g, 3, "start.elf", 9, 260);              /* unknown command */
+    put_request(g, 3, "start.elf", 9, 260); /* unknown command */
     put_byte(g, 0);
-    put_request(g, -7, "x", 1, 260);                     /* negative command */
+    put_request(g, -7, "x", 1, 260); /* negative command */
     put_byte(g, 0);
-    put_byte(g, 13);                                     /* timeout: read again */
-    put_byte(g, 14);                                     /* stall: read again */
-    put_request(g, 0, "start.elf", 9, 13);               /* GetFileSize in a short reply (no NUL) */
-    put_byte(g, 0);                                      /* size */
-    put_request(g, 1, "start.elf", 9, 260);              /* ReadFile */
-    put_byte(g, 0);                                      /* size announced */
-    put_byte(g, 14);                                     /* chunk 1 stalls ... */
-    put_byte(g, 128);                                    /* ... after about half */
-    put_byte(g, 0);                                      /* clear halt */
-    put_byte(g, 0);                                      /* the rest of chunk 1 */
-    put_byte(g, 0);                                      /* chunk 2 */
-    put_request(g, 0, "a\001b", 3, 260);                 /* unsafe name */
+    put_byte(g, 13);                        /* timeout: read again */
+    put_byte(g, 14);                        /* stall: read again */
+    put_request(g, 0, "start.elf", 9, 13);  /* GetFileSize in a short reply (no NUL) */
+    put_byte(g, 0);                         /* size */
+    put_request(g, 1, "start.elf", 9, 260); /* ReadFile */
+    put_byte(g, 0);                         /* size announced */
+    put_byte(g, 14);                        /* chunk 1 stalls ... */
+    put_byte(g, 128);                       /* ... after about half */
+    put_byte(g, 0);                         /* clear halt */
+    put_byte(g, 0);                         /* the rest of chunk 1 */
+    put_byte(g, 0);                         /* chunk 2 */
+    put_request(g, 0, "a\001b", 3, 260);    /* unsafe name */
     put_byte(g, 0);
-    put_request(g, 1, "", 0, 260);                       /* empty name: end */
+    put_request(g, 1, "", 0, 260); /* empty name: end */
     put_byte(g, 0);
     fuzz_stats st;
     memset(&st, 0, sizeof st);
@@ -128,7 +131,9 @@ static void test_fileserver_odd_requests(void **state)
 
 static int no_files(void *user, const char *name, cmboot_stream *out)
 {
-    (void)user; (void)name; (void)out;
+    (void)user;
+    (void)name;
+    (void)out;
     return CMBOOT_ERR_NOT_FOUND;
 }
 
@@ -161,7 +166,7 @@ static void test_fileserver_harness_fake_clock(void **state)
     char *dir = test_tmpdir("fuzzclock");
     test_write_file(dir, "bootcode4.bin", "0123456789", 10);
     uint8_t rom[2 + 64];
-    memset(rom, 0, 4);    /* boot message and second stage written */
+    memset(rom, 0, 4);                   /* boot message and second stage written */
     memset(rom + 4, 14, sizeof rom - 4); /* status reads stall, then the file server's reads */
     fuzz_run_stages(rom, sizeof rom, dir, &st);
     assert_true(st.clock_ms >= 5000); /* the default status deadline passed */

@@ -144,7 +144,6 @@ static void test_metadata_write_file(void **state)
     free(dir);
 }
 
-
 /* Parses text with a strict parser that also rejects invalid UTF-8. */
 static json_object *parse_strict(const char *text)
 {
@@ -170,7 +169,11 @@ static void metadata_invalid_utf8_escaped_and_listed(void **state)
     assert_int_equal(cmboot_metadata_set(md, "MAC_ADDR", "d8:3a:dd:05:ee:78"), CMBOOT_OK);
     /* invalid bytes of every kind, then valid but hostile characters (C1 CSI, RLO) */
     assert_int_equal(cmboot_metadata_set(md, "BAD", "\xff\xfe\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xe2\x82"), CMBOOT_OK);
-    assert_int_equal(cmboot_metadata_set(md, "SHOWY", "a\xc2\x9b" "2Jb\xe2\x80\xae" "cd"), CMBOOT_OK);
+    assert_int_equal(cmboot_metadata_set(md, "SHOWY",
+                                         "a\xc2\x9b"
+                                         "2Jb\xe2\x80\xae"
+                                         "cd"),
+                     CMBOOT_OK);
     assert_int_equal(cmboot_metadata_set(md, "K\xff", "v"), CMBOOT_OK); /* through the API, keys too */
     char *json;
     assert_int_equal(cmboot_metadata_to_json(md, &json), CMBOOT_OK);
@@ -179,7 +182,9 @@ static void metadata_invalid_utf8_escaped_and_listed(void **state)
     json_object *o = parse_strict(json);
     assert_non_null(o);
     assert_string_equal(get_str(o, "BAD"), "\\xff\\xfe\\xc0\\xaf\\xed\\xa0\\x80\\xf4\\x90\\x80\\x80\\xe2\\x82");
-    assert_string_equal(get_str(o, "SHOWY"), "a\xc2\x9b" "2Jb\xe2\x80\xae" "cd"); /* same value, escaped as \u */
+    assert_string_equal(get_str(o, "SHOWY"), "a\xc2\x9b"
+                                             "2Jb\xe2\x80\xae"
+                                             "cd"); /* same value, escaped as \u */
     assert_string_equal(get_str(o, "K\\xff"), "v");
     assert_string_equal(get_str(o, "MAC_ADDR"), "d8:3a:dd:05:ee:78");
     json_object *san = NULL;
@@ -352,8 +357,7 @@ static void planted_names_skipped(unsigned flags)
     assert_true(dirfd >= 0);
     aimed a = {0, {0x01, 0x02, 0x03, 0x04}};
     const char *text = "{ \"BOOT_ROM\": \"0x1234\" }\n";
-    assert_int_equal(cmb_metadata_write_at(dirfd, "s.json", text, strlen(text), flags, aimed_random, &a),
-                     CMBOOT_OK);
+    assert_int_equal(cmb_metadata_write_at(dirfd, "s.json", text, strlen(text), flags, aimed_random, &a), CMBOOT_OK);
     assert_true(a.call >= 4); /* it did meet the three planted names */
     close(dirfd);
     struct stat st;
@@ -372,7 +376,7 @@ static void planted_names_skipped(unsigned flags)
     assert_string_equal(got, text);
     free(got);
     temp_for(p, sizeof p, dir, 0x04);
-    assert_int_equal(lstat(p, &st), -1); /* its own temporary name is gone: renamed */
+    assert_int_equal(lstat(p, &st), -1);     /* its own temporary name is gone: renamed */
     assert_int_equal(count_entries(dir), 4); /* three planted names + s.json */
     unlink(victim);
     test_rmtree(dir);

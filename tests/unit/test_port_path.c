@@ -41,9 +41,9 @@ static void port_path_valid_cases(void **state)
 {
     (void)state;
     const char *good[] = {"1-1", "1-1.3", "3-2.4.1", "255-255.255.255.255.255.255.255", "10-12"};
-    const char *bad[] = {"",      "1",     "1-",      "-1",    "1-1.",   "1-.1",    "usb1",   "1-1:1.0",
-                         "0-1",   "1-0",   "1-01",    "01-1",  "256-1",  "1-256",   "1-1..2", "1-1.2.3.4.5.6.7.8",
-                         "1-1 ",  "a-1",   "1-1/2",   "1-1.3x"};
+    const char *bad[] = {"",     "1",   "1-",    "-1",    "1-1.",  "1-.1",  "usb1",   "1-1:1.0",
+                         "0-1",  "1-0", "1-01",  "01-1",  "256-1", "1-256", "1-1..2", "1-1.2.3.4.5.6.7.8",
+                         "1-1 ", "a-1", "1-1/2", "1-1.3x"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(cmboot_port_path_valid(good[i]));
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -79,10 +79,8 @@ static void port_path_roundtrip(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(port_path_format_basic),
-    cmocka_unit_test(port_path_format_limits),
-    cmocka_unit_test(port_path_valid_cases),
-    cmocka_unit_test(port_path_last_port_cases),
+    cmocka_unit_test(port_path_format_basic), cmocka_unit_test(port_path_format_limits),
+    cmocka_unit_test(port_path_valid_cases),  cmocka_unit_test(port_path_last_port_cases),
     cmocka_unit_test(port_path_roundtrip),
 };
 

@@ -143,7 +143,8 @@ static void test_parse_short_and_long(void **state)
     assert_int_equal(cmboot_fs_request_parse(buf, 3, &r), CMBOOT_ERR_SHORT_TRANSFER);
     assert_int_equal(cmboot_fs_request_parse(buf, 261, &r), CMBOOT_ERR_OVERFLOW);
     /* command only: empty name */
-    buf[0] = 1; buf[1] = buf[2] = buf[3] = 0;
+    buf[0] = 1;
+    buf[1] = buf[2] = buf[3] = 0;
     assert_int_equal(cmboot_fs_request_parse(buf, 4, &r), CMBOOT_OK);
     assert_int_equal(r.kind, CMBOOT_FS_REQ_EMPTY);
     assert_int_equal(r.command, CMBOOT_FS_READ_FILE);

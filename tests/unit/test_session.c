@@ -12,8 +12,8 @@
 #include "testutil.h"
 
 typedef struct fixture {
-    char *dir;        /* boot directory */
-    char *jdir;       /* metadata directory */
+    char *dir;  /* boot directory */
+    char *jdir; /* metadata directory */
     sim_bus *bus;
     cmboot_ctx *ctx;
     cmboot_discovery disc;
@@ -151,7 +151,10 @@ static void run_one_soc(void **state, cmboot_soc_id soc)
     assert_int_equal(f->bad_elapsed, 0);
 }
 
-static void test_boot_bcm2835(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2835); }
+static void test_boot_bcm2835(void **state)
+{
+    run_one_soc(state, CMBOOT_SOC_BCM2835);
+}
 static void test_boot_bcm2837(void **state)
 {
     run_one_soc(state, CMBOOT_SOC_BCM2837);
@@ -164,8 +167,14 @@ static void test_boot_bcm2837(void **state)
     sim_config_default(&c, CMBOOT_SOC_BCM2837);
     assert_string_equal(board_at(f, 0)->serial, c.serial);
 }
-static void test_boot_bcm2711(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2711); }
-static void test_boot_bcm2712(void **state) { run_one_soc(state, CMBOOT_SOC_BCM2712); }
+static void test_boot_bcm2711(void **state)
+{
+    run_one_soc(state, CMBOOT_SOC_BCM2711);
+}
+static void test_boot_bcm2712(void **state)
+{
+    run_one_soc(state, CMBOOT_SOC_BCM2712);
+}
 
 static void test_boot_bcm2837_two_interfaces(void **state)
 {
@@ -405,14 +414,32 @@ static void test_left_without_done_followed_needs_next_stage(void **state)
     sim_script_free(&s);
 }
 
-static void test_fault_vanish_before_request(void **state) { run_fault(state, SIM_FAULT_VANISH, 0, CMBOOT_ERR_NO_DEVICE); }
+static void test_fault_vanish_before_request(void **state)
+{
+    run_fault(state, SIM_FAULT_VANISH, 0, CMBOOT_ERR_NO_DEVICE);
+}
 /* The file server is lenient (docs/file-server.md): these faults are acknowledged or read again. */
-static void test_fault_unknown_command(void **state) { run_fault(state, SIM_FAULT_UNKNOWN_COMMAND, 7, CMBOOT_OK); }
-static void test_fault_short_reply(void **state) { run_fault(state, SIM_FAULT_SHORT, 3, CMBOOT_OK); }
-static void test_fault_stall(void **state) { run_fault(state, SIM_FAULT_STALL, 0, CMBOOT_OK); }
-static void test_fault_request_never_comes(void **state) { run_fault(state, SIM_FAULT_DELAY, 5000, CMBOOT_ERR_TIMEOUT); }
+static void test_fault_unknown_command(void **state)
+{
+    run_fault(state, SIM_FAULT_UNKNOWN_COMMAND, 7, CMBOOT_OK);
+}
+static void test_fault_short_reply(void **state)
+{
+    run_fault(state, SIM_FAULT_SHORT, 3, CMBOOT_OK);
+}
+static void test_fault_stall(void **state)
+{
+    run_fault(state, SIM_FAULT_STALL, 0, CMBOOT_OK);
+}
+static void test_fault_request_never_comes(void **state)
+{
+    run_fault(state, SIM_FAULT_DELAY, 5000, CMBOOT_ERR_TIMEOUT);
+}
 /* The halt is cleared and the data resent. */
-static void test_fault_bulk_stall(void **state) { run_fault(state, SIM_FAULT_STALL_BULK, 0, CMBOOT_OK); }
+static void test_fault_bulk_stall(void **state)
+{
+    run_fault(state, SIM_FAULT_STALL_BULK, 0, CMBOOT_OK);
+}
 
 static void test_fault_short_delay_is_fine(void **state)
 {
@@ -611,7 +638,7 @@ static void test_serial_checked_at_every_stage(void **state)
     assert_int_equal(cmboot_run(f->ctx, &f->disc, &f->cfg, f->report), CMBOOT_ERR_TIMEOUT);
     sim_result r;
     assert_int_equal(sim_bus_result(f->bus, "1-1", &r), CMBOOT_OK);
-    assert_true(r.rom_accepted);   /* the ROM (string 3 = c4000009) matched */
+    assert_true(r.rom_accepted);     /* the ROM (string 3 = c4000009) matched */
     assert_int_equal(r.requests, 0); /* the second stage did not */
 }
 
@@ -639,8 +666,8 @@ static void test_config_defaults_match_real_boards(void **state)
     (void)state;
     cmboot_boot_config c;
     cmboot_boot_config_default(&c);
-    assert_int_equal(c.next_stage_timeout_ms, 60000);     /* Imager waits 60 s for the gadget */
-    assert_null(c.limits);                                /* the stage defaults: */
+    assert_int_equal(c.next_stage_timeout_ms, 60000); /* Imager waits 60 s for the gadget */
+    assert_null(c.limits);                            /* the stage defaults: */
     cmboot_stage_limits l;
     cmboot_stage_limits_default(&l);
     assert_int_equal(l.request_timeout_ms, 20000); /* the reference's 20 s */

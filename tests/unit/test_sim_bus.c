@@ -60,8 +60,8 @@ static int host_fs(const cmboot_transport *t, const hfile *files, size_t nfiles,
             return rc;
         if (n != 260)
             return CMBOOT_ERR_SHORT_TRANSFER;
-        int32_t cmd = (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
-                                (uint32_t)req[3] << 24);
+        int32_t cmd =
+            (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 | (uint32_t)req[3] << 24);
         if (!memchr(req + 4, 0, 256))
             return CMBOOT_ERR_UNSAFE_NAME;
         const char *name = (const char *)req + 4;
@@ -87,8 +87,8 @@ static int host_fs(const cmboot_transport *t, const hfile *files, size_t nfiles,
     }
 }
 
-static void next_ev(const cmboot_discovery *d, cmboot_device_event *ev, cmboot_device_event_type type,
-                    const char *path, cmboot_stage stage)
+static void next_ev(const cmboot_discovery *d, cmboot_device_event *ev, cmboot_device_event_type type, const char *path,
+                    cmboot_stage stage)
 {
     assert_int_equal(d->ops->next_event(d->self, ev, cmboot_now_ms() + 5000), CMBOOT_OK);
     assert_int_equal(ev->type, type);
@@ -175,8 +175,7 @@ static void bus_full_boot_bcm2711(void **state)
     assert_null(ev.dev.soc);
     cmboot_transport msd;
     assert_int_equal(disc.ops->open(disc.self, &ev.dev, &msd), CMBOOT_ERR_UNSUPPORTED);
-    assert_int_equal(sim_bus_wait_stage(bus, "1-1.3", CMBOOT_STAGE_MASS_STORAGE, cmboot_now_ms() + 100),
-                     CMBOOT_OK);
+    assert_int_equal(sim_bus_wait_stage(bus, "1-1.3", CMBOOT_STAGE_MASS_STORAGE, cmboot_now_ms() + 100), CMBOOT_OK);
 
     sim_result r;
     assert_int_equal(sim_bus_result(bus, "1-1.3", &r), CMBOOT_OK);
@@ -279,8 +278,7 @@ static void bus_vanish_gives_no_device(void **state)
     next_ev(&disc, &ev, CMBOOT_DEVICE_REMOVED, "1-2", 0);
     assert_int_equal(disc.ops->open(disc.self, &ev.dev, &t), CMBOOT_ERR_NO_DEVICE);
     assert_int_equal(sim_bus_wait_stage(bus, "1-2", CMBOOT_STAGE_UNKNOWN, cmboot_now_ms() + 100), CMBOOT_OK);
-    assert_int_equal(sim_bus_wait_stage(bus, "1-2", CMBOOT_STAGE_SECOND, cmboot_now_ms() + 100),
-                     CMBOOT_ERR_NO_DEVICE);
+    assert_int_equal(sim_bus_wait_stage(bus, "1-2", CMBOOT_STAGE_SECOND, cmboot_now_ms() + 100), CMBOOT_ERR_NO_DEVICE);
     assert_int_equal(disc.ops->next_event(disc.self, &ev, cmboot_now_ms() + 50), CMBOOT_ERR_TIMEOUT);
     t.ops->close(t.self);
     /* the port can take a new board */
@@ -554,7 +552,6 @@ static void bus_many_boards_in_parallel(void **state)
     }
     sim_bus_free(bus);
 }
-
 
 /* Lets the bus's time pass (a discovery view drives it) for ms, returning early on no event. */
 static void let_time_pass(cmboot_discovery *disc, int64_t ms)

@@ -195,10 +195,10 @@ static void desc_bcm2837_two_interfaces(void **state)
     assert_int_equal(dd[10] | dd[11] << 8, 0x2764);
     assert_int_equal(get_desc(d, 2, 0, buf, 255), 55);
     assert_int_equal(buf[4], 2);
-    assert_int_equal(buf[9 + 5], 0x08);       /* interface 0: mass storage */
-    assert_int_equal(buf[32 + 2], 1);         /* interface 1 ... */
-    assert_int_equal(buf[32 + 5], 0xff);      /* ... vendor */
-    assert_int_equal(buf[32 + 9 + 2], 0x03);  /* bulk OUT 0x03 */
+    assert_int_equal(buf[9 + 5], 0x08);      /* interface 0: mass storage */
+    assert_int_equal(buf[32 + 2], 1);        /* interface 1 ... */
+    assert_int_equal(buf[32 + 5], 0xff);     /* ... vendor */
+    assert_int_equal(buf[32 + 9 + 2], 0x03); /* bulk OUT 0x03 */
     sim_identity id;
     sim_device_identity(d, &id);
     assert_int_equal(id.num_interfaces, 2);
@@ -722,14 +722,19 @@ static void raw_hostile_name_recorded(void **state)
     sim_device_free(d);
 }
 
-
 /* ---- issue 8: as hard as a real board ---- */
 
-static sim_status std_req(sim_device *d, uint8_t type, uint8_t req, uint16_t wValue, uint16_t wIndex,
-                          uint8_t *buf, uint16_t wLength, size_t *n, int64_t now)
+static sim_status std_req(sim_device *d, uint8_t type, uint8_t req, uint16_t wValue, uint16_t wIndex, uint8_t *buf,
+                          uint16_t wLength, size_t *n, int64_t now)
 {
-    uint8_t s[8] = {type, req, (uint8_t)wValue, (uint8_t)(wValue >> 8), (uint8_t)wIndex, (uint8_t)(wIndex >> 8),
-                    (uint8_t)wLength, (uint8_t)(wLength >> 8)};
+    uint8_t s[8] = {type,
+                    req,
+                    (uint8_t)wValue,
+                    (uint8_t)(wValue >> 8),
+                    (uint8_t)wIndex,
+                    (uint8_t)(wIndex >> 8),
+                    (uint8_t)wLength,
+                    (uint8_t)(wLength >> 8)};
     size_t dummy;
     return sim_device_control(d, s, buf, n ? n : &dummy, now);
 }
@@ -954,8 +959,8 @@ static void lenient_host_gets_past(const char *script_text, unsigned expect_acke
         if (st != SIM_OK)
             break; /* Done delivered: going away */
         assert_true(n <= 260);
-        int32_t cmd = (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 |
-                                (uint32_t)req[3] << 24);
+        int32_t cmd =
+            (int32_t)((uint32_t)req[0] | (uint32_t)req[1] << 8 | (uint32_t)req[2] << 16 | (uint32_t)req[3] << 24);
         if (n >= 5 && cmd == 2 && req[4] == 0)
             break;
         assert_int_equal(ctl_out(d, 0, 0), SIM_OK);
@@ -1093,7 +1098,7 @@ static void cancelled_read_misaligns_next_reply(void **state)
         uint8_t req[260], setup[8] = {0xc0, 0, 4, 1, 0, 0, 4, 1};
         size_t n;
         assert_int_equal(ctl_in(d, 260, req, &n, 0), SIM_PENDING);
-        sim_device_cancel(d, setup, 100); /* the host timed out */
+        sim_device_cancel(d, setup, 100);                            /* the host timed out */
         assert_int_equal(ctl_in(d, 260, req, &n, 200), SIM_PENDING); /* the firmware is still busy */
         memset(req, 0xee, sizeof req);
         assert_int_equal(ctl_in(d, 260, req, &n, 500), SIM_OK);
@@ -1189,7 +1194,7 @@ static void after_done_fastboot_gadget(void **state)
     int len = get_desc(d, 2, 0, c, sizeof c);
     assert_int_equal(len, 32);
     assert_int_equal(c[4], 1);
-    assert_int_equal(c[9 + 4], 2);    /* two endpoints */
+    assert_int_equal(c[9 + 4], 2); /* two endpoints */
     assert_int_equal(c[9 + 5], 0xff);
     assert_int_equal(c[9 + 6], 0x42);
     assert_int_equal(c[9 + 7], 0x03);
@@ -1275,7 +1280,7 @@ static void stall_bulk_until_clear_halt(void **state)
     assert_int_equal(n, 2);
     assert_int_equal(status[0], 1);
     assert_int_equal(std_req(d, 0x02, 1, 0, 0x05, NULL, 0, NULL, 0), SIM_STALL); /* no endpoint 0x05 */
-    assert_int_equal(std_req(d, 0x02, 1, 0, 0x01, NULL, 0, NULL, 0), SIM_OK);   /* CLEAR_FEATURE(HALT) */
+    assert_int_equal(std_req(d, 0x02, 1, 0, 0x01, NULL, 0, NULL, 0), SIM_OK);    /* CLEAR_FEATURE(HALT) */
     assert_int_equal(std_req(d, 0x82, 0, 0, 0x01, status, 2, &n, 0), SIM_OK);
     assert_int_equal(status[0], 0);
     send_bulk(d, data, sizeof data, 0);

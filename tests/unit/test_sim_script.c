@@ -10,24 +10,23 @@
 static void script_parse_all_steps(void **state)
 {
     (void)state;
-    const char *text =
-        "# a comment\n"
-        "get autoboot.txt?\n"
-        "get start.elf must-exist expect-size=4096 "
-        "expect-sha256=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
-        "read fixup.dat absent\n"
-        "meta MAC_ADDR d8:3a:dd:05:ee:78\n"
-        "meta NOTE two words\n"
-        "raw 0 ../../etc/passwd\n"
-        "raw 1 bad\\x01name\\\\x\n"
-        "raw 0x7 \"\"\n"
-        "get boot.img fault=vanish-after-bytes:1000\n"
-        "get config.txt   \t # trailing comment\r\n"
-        "fault delay 250\n"
-        "rom-fault stall\n"
-        "rom-reject 5\n"
-        "empty\n"
-        "done\n";
+    const char *text = "# a comment\n"
+                       "get autoboot.txt?\n"
+                       "get start.elf must-exist expect-size=4096 "
+                       "expect-sha256=00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
+                       "read fixup.dat absent\n"
+                       "meta MAC_ADDR d8:3a:dd:05:ee:78\n"
+                       "meta NOTE two words\n"
+                       "raw 0 ../../etc/passwd\n"
+                       "raw 1 bad\\x01name\\\\x\n"
+                       "raw 0x7 \"\"\n"
+                       "get boot.img fault=vanish-after-bytes:1000\n"
+                       "get config.txt   \t # trailing comment\r\n"
+                       "fault delay 250\n"
+                       "rom-fault stall\n"
+                       "rom-reject 5\n"
+                       "empty\n"
+                       "done\n";
     sim_script s;
     char err[128] = "";
     assert_int_equal(sim_script_parse(&s, text, err, sizeof err), CMBOOT_OK);
@@ -189,7 +188,6 @@ static void fault_names_round_trip(void **state)
     assert_string_equal(out, "a\\x01/\\x5c");
 }
 
-
 /* Issue 8 additions: metadata without a value, short up to the name / short N, long, KIND=ARG. */
 static void script_issue8_steps_and_faults(void **state)
 {
@@ -240,15 +238,39 @@ static void script_issue8_steps_and_faults(void **state)
     sim_script_free(&s);
 }
 
-
 /* The script parser reads files: random and mutated texts end in OK or a format error, never worse. */
 static void script_parse_random_texts(void **state)
 {
     (void)state;
-    static const char *const words[] = {"get", "read", "meta", "meta-bare", "raw", "done", "empty", "fault",
-                                        "rom-fault", "rom-reject", "short", "long", "delay", "1", "0x7", "-3",
-                                        "a\\x0", "\\x41", "\"\"", "must-exist", "fault=short:3", "#", "?",
-                                        "expect-size=9", "vanish-after-bytes", "\t", "\n", "\r\n", " "};
+    static const char *const words[] = {"get",
+                                        "read",
+                                        "meta",
+                                        "meta-bare",
+                                        "raw",
+                                        "done",
+                                        "empty",
+                                        "fault",
+                                        "rom-fault",
+                                        "rom-reject",
+                                        "short",
+                                        "long",
+                                        "delay",
+                                        "1",
+                                        "0x7",
+                                        "-3",
+                                        "a\\x0",
+                                        "\\x41",
+                                        "\"\"",
+                                        "must-exist",
+                                        "fault=short:3",
+                                        "#",
+                                        "?",
+                                        "expect-size=9",
+                                        "vanish-after-bytes",
+                                        "\t",
+                                        "\n",
+                                        "\r\n",
+                                        " "};
     char text[2048];
     int ok = 0, bad = 0;
     for (uint32_t seed = 1; seed <= 4000; seed++) {

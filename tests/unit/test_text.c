@@ -13,18 +13,22 @@ static const struct {
     bool changed;
 } vectors[] = {
     {"plain ASCII 123", "plain ASCII 123", false},
-    {"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
-     "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80", false},
-    {"\xff\xfe", "\\xff\\xfe", true},                          /* never UTF-8 */
-    {"a\x80z", "a\\x80z", true},                               /* stray continuation */
-    {"\xc0\xaf", "\\xc0\\xaf", true},                          /* overlong '/' */
-    {"\xe0\x80\xaf", "\\xe0\\x80\\xaf", true},                 /* overlong, 3 bytes */
-    {"\xed\xa0\x80", "\\xed\\xa0\\x80", true},                 /* surrogate U+D800 */
-    {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", true},        /* past U+10FFFF */
+    {"caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80",
+     false},
+    {"\xff\xfe", "\\xff\\xfe", true},                            /* never UTF-8 */
+    {"a\x80z", "a\\x80z", true},                                 /* stray continuation */
+    {"\xc0\xaf", "\\xc0\\xaf", true},                            /* overlong '/' */
+    {"\xe0\x80\xaf", "\\xe0\\x80\\xaf", true},                   /* overlong, 3 bytes */
+    {"\xed\xa0\x80", "\\xed\\xa0\\x80", true},                   /* surrogate U+D800 */
+    {"\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80", true},          /* past U+10FFFF */
     {"\xf8\x88\x80\x80\x80", "\\xf8\\x88\\x80\\x80\\x80", true}, /* 5-byte form */
-    {"end\xe2\x82", "end\\xe2\\x82", true},                    /* truncated at the end */
-    {"\xe2\x82x", "\\xe2\\x82x", true},                        /* truncated mid-string */
-    {"\xc2\x9b" "31m", "\xc2\x9b" "31m", false},               /* C1 CSI is valid UTF-8: kept here */
+    {"end\xe2\x82", "end\\xe2\\x82", true},                      /* truncated at the end */
+    {"\xe2\x82x", "\\xe2\\x82x", true},                          /* truncated mid-string */
+    {"\xc2\x9b"
+     "31m",
+     "\xc2\x9b"
+     "31m",
+     false}, /* C1 CSI is valid UTF-8: kept here */
 };
 
 static void text_utf8_hostile_bytes_escaped(void **state)
@@ -48,8 +52,11 @@ static void text_terminal_controls_visible(void **state)
 {
     (void)state;
     /* ESC[2J, C1 CSI, NEL, RLO ... PDF, LRI, FSI, ALM, LRM, RLM, U+2028, a newline, DEL, invalid bytes */
-    const char *hostile = "x\x1b[2J\xc2\x9b" "31m\xc2\x85\xe2\x80\xae" "gpj.exe\xe2\x80\xac\xe2\x81\xa6\xe2\x81\xa8"
-                          "\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f\xe2\x80\xa8\n\x7f\xff" "caf\xc3\xa9";
+    const char *hostile = "x\x1b[2J\xc2\x9b"
+                          "31m\xc2\x85\xe2\x80\xae"
+                          "gpj.exe\xe2\x80\xac\xe2\x81\xa6\xe2\x81\xa8"
+                          "\xd8\x9c\xe2\x80\x8e\xe2\x80\x8f\xe2\x80\xa8\n\x7f\xff"
+                          "caf\xc3\xa9";
     bool changed = false;
     char *out = cmboot_text_terminal(hostile, &changed);
     assert_non_null(out);
@@ -75,7 +82,11 @@ static void text_json_same_value_safe_bytes(void **state)
     (void)state;
     /* json-c writes these bytes raw: a C1, a bidi override and an invalid byte inside a string value */
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "k", json_object_new_string("a\xc2\x9b" "b\xe2\x80\xae" "c\xff" "d\\x"));
+    json_object_object_add(o, "k",
+                           json_object_new_string("a\xc2\x9b"
+                                                  "b\xe2\x80\xae"
+                                                  "c\xff"
+                                                  "d\\x"));
     const char *raw = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     assert_false(text_utf8_valid(raw));
     bool changed = false;
@@ -90,7 +101,11 @@ static void text_json_same_value_safe_bytes(void **state)
     assert_non_null(back);
     json_object *v;
     assert_true(json_object_object_get_ex(back, "k", &v));
-    char *expect = cmboot_text_utf8("a\xc2\x9b" "b\xe2\x80\xae" "c\xff" "d\\x", NULL);
+    char *expect = cmboot_text_utf8("a\xc2\x9b"
+                                    "b\xe2\x80\xae"
+                                    "c\xff"
+                                    "d\\x",
+                                    NULL);
     assert_string_equal(json_object_get_string(v), expect);
     free(expect);
     json_object_put(back);

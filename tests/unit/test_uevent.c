@@ -63,8 +63,12 @@ static void uevent_parse_add(void **state)
 static void uevent_parse_actions_and_interfaces(void **state)
 {
     (void)state;
-    const char *rm[] = {"remove@/devices/x/usb1/1-1/1-1:1.0", "ACTION=remove", "DEVPATH=/devices/x/usb1/1-1/1-1:1.0",
-                        "SUBSYSTEM=usb", "DEVTYPE=usb_interface", "INTERFACE=255/0/0"};
+    const char *rm[] = {"remove@/devices/x/usb1/1-1/1-1:1.0",
+                        "ACTION=remove",
+                        "DEVPATH=/devices/x/usb1/1-1/1-1:1.0",
+                        "SUBSYSTEM=usb",
+                        "DEVTYPE=usb_interface",
+                        "INTERFACE=255/0/0"};
     char buf[512];
     cmb_uevent u;
     assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, rm, 6), &u), CMBOOT_OK);
@@ -73,8 +77,8 @@ static void uevent_parse_actions_and_interfaces(void **state)
     assert_false(cmb_uevent_is_usb_device(&u));
     assert_int_equal(u.vid, -1);
     assert_int_equal(u.busnum, -1);
-    const char *bind[] = {"bind@/devices/x/1-2", "ACTION=bind", "DEVPATH=/devices/x/1-2", "SUBSYSTEM=usb",
-                          "DEVTYPE=usb_device", "DRIVER=usb"};
+    const char *bind[] = {"bind@/devices/x/1-2", "ACTION=bind",        "DEVPATH=/devices/x/1-2",
+                          "SUBSYSTEM=usb",       "DEVTYPE=usb_device", "DRIVER=usb"};
     assert_int_equal(cmb_uevent_parse(buf, build(buf, sizeof buf, bind, 6), &u), CMBOOT_OK);
     assert_int_equal(u.action, CMB_UEVENT_BIND);
     assert_true(cmb_uevent_is_usb_device(&u));
@@ -199,9 +203,12 @@ static void uevent_drain_for_subsystem(void **state)
     (void)state;
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv), 0);
-    static const char *const block_msg[] = {"add@/devices/virtual/block/sda", "ACTION=add",
-                                            "DEVPATH=/devices/virtual/block/sda", "SUBSYSTEM=block",
-                                            "DEVNAME=sda", "DEVTYPE=disk"};
+    static const char *const block_msg[] = {"add@/devices/virtual/block/sda",
+                                            "ACTION=add",
+                                            "DEVPATH=/devices/virtual/block/sda",
+                                            "SUBSYSTEM=block",
+                                            "DEVNAME=sda",
+                                            "DEVTYPE=disk"};
     static const char *const udev_block[] = {"libudev", "ACTION=add", "DEVPATH=/devices/virtual/block/sda",
                                              "SUBSYSTEM=block"};
     static const char *const value_only[] = {"add@/devices/x", "ACTION=add", "DEVPATH=/devices/x",

@@ -83,7 +83,9 @@ void test_fill_pattern(uint8_t *buf, size_t len, uint32_t seed)
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st; (void)flag; (void)ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     return remove(p);
 }
 

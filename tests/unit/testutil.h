@@ -9,10 +9,10 @@
 
 /* Runs the group; argv[1], when given, selects one test by exact name (CTest runs each alone). */
 int cmboot_test_main(const char *group, const struct CMUnitTest *tests, size_t count, int argc, char **argv);
-#define CMBOOT_TEST_MAIN(tests)                                                                       \
-    int main(int argc, char **argv)                                                                   \
-    {                                                                                                 \
-        return cmboot_test_main(__FILE__, tests, sizeof(tests) / sizeof(tests[0]), argc, argv);       \
+#define CMBOOT_TEST_MAIN(tests)                                                                                        \
+    int main(int argc, char **argv)                                                                                    \
+    {                                                                                                                  \
+        return cmboot_test_main(__FILE__, tests, sizeof(tests) / sizeof(tests[0]), argc, argv);                        \
     }
 
 /* A fresh empty directory for this test (removed by the caller or left for inspection). */

@@ -41,10 +41,10 @@ static inline bool text_utf8_valid(const char *s)
 /* A raw C1 control or bidi/line-separator character in s (as UTF-8 bytes). */
 static inline bool text_has_raw_hazard(const char *s)
 {
-    static const char *const seqs[] = {"\xc2\x80", "\xc2\x85", "\xc2\x9b", "\xc2\x9d", "\xc2\x9f", "\xd8\x9c",
-                                       "\xe2\x80\x8e", "\xe2\x80\x8f", "\xe2\x80\xaa", "\xe2\x80\xab",
-                                       "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6",
-                                       "\xe2\x81\xa7", "\xe2\x81\xa8", "\xe2\x81\xa9", "\xe2\x80\xa8"};
+    static const char *const seqs[] = {"\xc2\x80",     "\xc2\x85",     "\xc2\x9b",     "\xc2\x9d",     "\xc2\x9f",
+                                       "\xd8\x9c",     "\xe2\x80\x8e", "\xe2\x80\x8f", "\xe2\x80\xaa", "\xe2\x80\xab",
+                                       "\xe2\x80\xac", "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7",
+                                       "\xe2\x81\xa8", "\xe2\x81\xa9", "\xe2\x80\xa8"};
     for (size_t i = 0; i < sizeof seqs / sizeof seqs[0]; i++)
         if (strstr(s, seqs[i]))
             return true;

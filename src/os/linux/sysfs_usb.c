@@ -65,8 +65,7 @@ int cmb_sysfs_read_attr(const char *dir, const char *attr, char *buf, size_t siz
         buf[0] = '\0';
         return rc;
     }
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\r' ||
-                       buf[len - 1] == '\t'))
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' ' || buf[len - 1] == '\r' || buf[len - 1] == '\t'))
         buf[--len] = '\0';
     return CMBOOT_OK;
 }
@@ -130,8 +129,8 @@ static void copy_printable(char *dst, size_t size, const char *src)
     dst[j] = '\0';
 }
 
-int cmb_sysfs_read_device(const char *sys_root, const char *name, cmboot_device_info *info,
-                             unsigned *major, unsigned *minor)
+int cmb_sysfs_read_device(const char *sys_root, const char *name, cmboot_device_info *info, unsigned *major,
+                          unsigned *minor)
 {
     if (!info || !cmb_sysfs_is_device_name(name))
         return CMBOOT_ERR_INVALID_ARG;

@@ -90,8 +90,7 @@ static int wait_inotify(int ifd, int64_t deadline_ms)
     }
 }
 
-int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned major, unsigned minor,
-                      int64_t deadline_ms)
+int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned major, unsigned minor, int64_t deadline_ms)
 {
     char path[PATH_MAX], dir[PATH_MAX];
     dev_root = cmb_root_or(dev_root, CMB_DEV_ROOT);
@@ -146,8 +145,7 @@ int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned majo
 
 #else /* !__linux__ */
 
-int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned major, unsigned minor,
-                      int64_t deadline_ms)
+int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned major, unsigned minor, int64_t deadline_ms)
 {
     (void)dev_root;
     (void)bus;

@@ -91,8 +91,7 @@ int sim_bus_log(sim_bus *bus, const char *port_path, char *buf, size_t size);
 int sim_bus_file(sim_bus *bus, const char *port_path, const char *name, sim_file_record *out);
 
 /* Runs fn on the board's model with the bus lock held (for anything the copies above do not cover). */
-int sim_bus_with_device(sim_bus *bus, const char *port_path, void (*fn)(sim_device *dev, void *user),
-                        void *user);
+int sim_bus_with_device(sim_bus *bus, const char *port_path, void (*fn)(sim_device *dev, void *user), void *user);
 
 #ifdef __cplusplus
 }

@@ -28,39 +28,39 @@ extern "C" {
 #define USBREDIR_STAGE_RECORDS 16
 
 typedef struct usbredir_board_config {
-    const char *name;              /* for logs: "board0" */
-    const char *socket_path;       /* unix socket to listen on */
-    sim_config sim;                /* device model (copied by sim_device_new) */
-    const char *disk_path;         /* image behind the mass-storage stage (required) */
-    uint64_t link_bytes_per_s;     /* bulk pacing; 0 = unthrottled */
-    bool start_unplugged;          /* stay off the bus until usbredir_board_plug(b, true) */
+    const char *name;          /* for logs: "board0" */
+    const char *socket_path;   /* unix socket to listen on */
+    sim_config sim;            /* device model (copied by sim_device_new) */
+    const char *disk_path;     /* image behind the mass-storage stage (required) */
+    uint64_t link_bytes_per_s; /* bulk pacing; 0 = unthrottled */
+    bool start_unplugged;      /* stay off the bus until usbredir_board_plug(b, true) */
     /* One line per event, without newline; t_us is microseconds since the board was created. */
     void (*log)(void *user, const char *board, int64_t t_us, const char *line);
     void *log_user;
-    bool verbose;                  /* also log every transfer */
+    bool verbose; /* also log every transfer */
 } usbredir_board_config;
 
 /* What happened in one connection of the board (one stage as the guest saw it). */
 typedef struct usbredir_stage_record {
     cmboot_stage stage;
-    int64_t connect_us;            /* device_connect sent */
-    int64_t first_vendor_us;       /* first protocol transfer (vendor request / CBW); -1 if none */
-    int64_t last_answer_us;        /* last transfer answered */
-    int64_t disconnect_us;         /* device_disconnect sent; -1 while connected */
+    int64_t connect_us;      /* device_connect sent */
+    int64_t first_vendor_us; /* first protocol transfer (vendor request / CBW); -1 if none */
+    int64_t last_answer_us;  /* last transfer answered */
+    int64_t disconnect_us;   /* device_disconnect sent; -1 while connected */
     uint64_t bulk_out_bytes;
     uint64_t bulk_in_bytes;
-    uint64_t link_wait_us;         /* time the link model added */
-    bool full_speed;               /* the stage enumerated at 12 Mbit/s: the link is capped there */
+    uint64_t link_wait_us; /* time the link model added */
+    bool full_speed;       /* the stage enumerated at 12 Mbit/s: the link is capped there */
 } usbredir_stage_record;
 
 typedef struct usbredir_board_report {
     usbredir_stage_record stages[USBREDIR_STAGE_RECORDS];
-    unsigned stage_count;          /* records used (later connections overwrite the last one) */
+    unsigned stage_count; /* records used (later connections overwrite the last one) */
     sim_result sim;
     msc_stats msc;
-    bool peer_connected;           /* QEMU is on the socket */
-    bool peer_closed;              /* QEMU was connected and went away */
-    unsigned cancelled;            /* packets QEMU cancelled */
+    bool peer_connected; /* QEMU is on the socket */
+    bool peer_closed;    /* QEMU was connected and went away */
+    unsigned cancelled;  /* packets QEMU cancelled */
     unsigned resets;
 } usbredir_board_report;
 

@@ -24,14 +24,14 @@ extern "C" {
 
 typedef enum msc_status {
     MSC_OK = 0,
-    MSC_PENDING,   /* NAK */
-    MSC_STALL      /* endpoint halted until a Bulk-Only reset */
+    MSC_PENDING, /* NAK */
+    MSC_STALL    /* endpoint halted until a Bulk-Only reset */
 } msc_status;
 
 typedef struct msc_config {
-    const char *image_path;   /* backing file; its size (rounded down to 512) is the capacity */
+    const char *image_path; /* backing file; its size (rounded down to 512) is the capacity */
     bool read_only;
-    const char *vendor;       /* INQUIRY vendor (8), product (16), revision (4); NULL = defaults */
+    const char *vendor; /* INQUIRY vendor (8), product (16), revision (4); NULL = defaults */
     const char *product;
     const char *revision;
 } msc_config;
@@ -39,8 +39,8 @@ typedef struct msc_config {
 typedef struct msc_stats {
     uint64_t commands;
     uint64_t failed_commands;
-    uint64_t bytes_read;      /* disk bytes the host read */
-    uint64_t bytes_written;   /* disk bytes the host wrote */
+    uint64_t bytes_read;    /* disk bytes the host read */
+    uint64_t bytes_written; /* disk bytes the host wrote */
     uint64_t resets;
 } msc_stats;
 

@@ -25,24 +25,24 @@ typedef struct msc_sense {
 } msc_sense;
 
 typedef struct msc_lun {
-    uint64_t blocks;          /* capacity in MSC_BLOCK_SIZE blocks */
+    uint64_t blocks; /* capacity in MSC_BLOCK_SIZE blocks */
     bool read_only;
-    char vendor[9];           /* INQUIRY strings, space padded on the wire */
+    char vendor[9]; /* INQUIRY strings, space padded on the wire */
     char product[17];
     char revision[5];
     msc_sense sense;
 } msc_lun;
 
 typedef enum msc_phase {
-    MSC_PHASE_NONE = 0,       /* no data phase: status only */
-    MSC_PHASE_REPLY,          /* reply[0..reply_len) goes to the host */
-    MSC_PHASE_READ,           /* blocks [lba, lba+count) go to the host */
-    MSC_PHASE_WRITE           /* blocks [lba, lba+count) come from the host */
+    MSC_PHASE_NONE = 0, /* no data phase: status only */
+    MSC_PHASE_REPLY,    /* reply[0..reply_len) goes to the host */
+    MSC_PHASE_READ,     /* blocks [lba, lba+count) go to the host */
+    MSC_PHASE_WRITE     /* blocks [lba, lba+count) come from the host */
 } msc_phase;
 
 typedef struct msc_command {
     msc_phase phase;
-    bool failed;              /* CHECK CONDITION (sense set in the lun) */
+    bool failed; /* CHECK CONDITION (sense set in the lun) */
     uint8_t reply[MSC_REPLY_MAX];
     uint32_t reply_len;
     uint64_t lba;

@@ -30,9 +30,9 @@
 extern "C" {
 #endif
 
-#define SIM_PID_MSD_LEGACY 0x0001   /* usbboot's msd firmware */
-#define SIM_PID_MSD_GADGET 0x0104   /* Linux mass-storage-gadget */
-#define SIM_VID_FASTBOOT 0x18d1     /* the fastboot gadget borrows Google's VID */
+#define SIM_PID_MSD_LEGACY 0x0001 /* usbboot's msd firmware */
+#define SIM_PID_MSD_GADGET 0x0104 /* Linux mass-storage-gadget */
+#define SIM_VID_FASTBOOT 0x18d1   /* the fastboot gadget borrows Google's VID */
 #define SIM_PID_FASTBOOT 0x4e40
 #define SIM_SERIAL_MAX 32
 #define SIM_FAILURE_MAX 256
@@ -42,28 +42,28 @@ extern "C" {
 #define SIM_STAGE_FASTBOOT ((cmboot_stage)16)
 
 typedef enum sim_after_done {
-    SIM_AFTER_MASS_STORAGE = 0,  /* re-enumerate as mass storage with cfg.msd_pid */
-    SIM_AFTER_NOTHING,           /* disconnect for good (the payload has no USB device) */
-    SIM_AFTER_FASTBOOT,          /* the fastboot gadget 18d1:4e40 (descriptors only) */
-    SIM_AFTER_ROM                /* the boot ROM again: a new boot (recovery payloads with an rpiboot boot order) */
+    SIM_AFTER_MASS_STORAGE = 0, /* re-enumerate as mass storage with cfg.msd_pid */
+    SIM_AFTER_NOTHING,          /* disconnect for good (the payload has no USB device) */
+    SIM_AFTER_FASTBOOT,         /* the fastboot gadget 18d1:4e40 (descriptors only) */
+    SIM_AFTER_ROM               /* the boot ROM again: a new boot (recovery payloads with an rpiboot boot order) */
 } sim_after_done;
 
 typedef struct sim_config {
     cmboot_soc_id soc;
-    bool two_interfaces;          /* BCM2837 ROM variant: mass storage if 0 + vendor if 1, bulk OUT 0x03 */
-    bool config_quirk;            /* ROM: first config read claims wTotalLength 55 (default on for BCM2711 only) */
-    char serial[SIM_SERIAL_MAX];  /* board serial ("af04b2da"); ROM string 3 on BCM2711/2712 */
-    cmboot_stage start_stage;     /* ROM (default) or SECOND to skip the ROM */
+    bool two_interfaces;         /* BCM2837 ROM variant: mass storage if 0 + vendor if 1, bulk OUT 0x03 */
+    bool config_quirk;           /* ROM: first config read claims wTotalLength 55 (default on for BCM2711 only) */
+    char serial[SIM_SERIAL_MAX]; /* board serial ("af04b2da"); ROM string 3 on BCM2711/2712 */
+    cmboot_stage start_stage;    /* ROM (default) or SECOND to skip the ROM */
     /* ROM */
-    int32_t rom_reject_status;    /* status answered on rejection (default 1) */
-    bool rom_reject;              /* always reject the second stage */
-    int64_t expect_second_stage_size;     /* -1 = any */
+    int32_t rom_reject_status;        /* status answered on rejection (default 1) */
+    bool rom_reject;                  /* always reject the second stage */
+    int64_t expect_second_stage_size; /* -1 = any */
     bool expect_second_stage_sha;
     uint8_t second_stage_sha256[32];
-    const uint8_t *expect_signature;      /* 20 bytes expected in the boot message, NULL = any */
-    unsigned rom_status_delay_ms; /* status read NAKs this long after the second stage arrived */
-    bool rom_status_lost;         /* the ROM runs the second stage without ever answering the status read (seen
-                                   * on BCM2711/2712: it resets first); reads NAK until it leaves */
+    const uint8_t *expect_signature; /* 20 bytes expected in the boot message, NULL = any */
+    unsigned rom_status_delay_ms;    /* status read NAKs this long after the second stage arrived */
+    bool rom_status_lost;            /* the ROM runs the second stage without ever answering the status read (seen
+                                      * on BCM2711/2712: it resets first); reads NAK until it leaves */
     /* timing */
     unsigned disconnect_delay_ms; /* from the last answer of a stage to the disconnect (default 5) */
     unsigned reenum_delay_ms;     /* from disconnect to the next stage's connect (default 20) */
@@ -75,14 +75,14 @@ typedef struct sim_config {
     unsigned set_config_delay_ms; /* ROM: SET_CONFIGURATION is NAKed this long after the connect (default 0):
                                    * the configuration appears after the ADD event */
     /* second stage */
-    const sim_script *script;     /* copied; NULL = sim_script_default(soc) */
-    const char *save_dir;         /* received files are written here (names made flat and safe) */
-    uint8_t second_serial_index;  /* iSerialNumber of the second stage: 4 (string = board serial) on
-                                   * BCM2711/2712, 1 (the manufacturer string) on BCM2835/7; never 0 or 3 */
-    bool cancel_misaligns;        /* a cancelled pending request read misaligns the next reply (see docs) */
-    bool leave_without_done;      /* at a Done / empty-name step or the script's end: leave instead of asking */
-    sim_after_done after_done;    /* also what follows a leave without Done */
-    uint16_t msd_pid;             /* default: legacy 0x0001 for BCM2835/7, gadget 0x0104 for BCM2711/2712 */
+    const sim_script *script;    /* copied; NULL = sim_script_default(soc) */
+    const char *save_dir;        /* received files are written here (names made flat and safe) */
+    uint8_t second_serial_index; /* iSerialNumber of the second stage: 4 (string = board serial) on
+                                  * BCM2711/2712, 1 (the manufacturer string) on BCM2835/7; never 0 or 3 */
+    bool cancel_misaligns;       /* a cancelled pending request read misaligns the next reply (see docs) */
+    bool leave_without_done;     /* at a Done / empty-name step or the script's end: leave instead of asking */
+    sim_after_done after_done;   /* also what follows a leave without Done */
+    uint16_t msd_pid;            /* default: legacy 0x0001 for BCM2835/7, gadget 0x0104 for BCM2711/2712 */
 } sim_config;
 
 /* Fills cfg with the defaults of a SoC (serial "af04b2da", "a1b2c3d4" on BCM2712; default script). */
@@ -91,16 +91,16 @@ void sim_config_default(sim_config *cfg, cmboot_soc_id soc);
 const char *sim_stage_name(cmboot_stage stage);
 
 typedef enum sim_status {
-    SIM_OK = 0,        /* answered (data in the output buffer) or consumed */
-    SIM_STALL,         /* the endpoint stalls */
-    SIM_PENDING,       /* NAK: no answer yet, try again later */
-    SIM_NO_DEVICE      /* not connected (disconnected, re-enumerating or vanished) */
+    SIM_OK = 0,   /* answered (data in the output buffer) or consumed */
+    SIM_STALL,    /* the endpoint stalls */
+    SIM_PENDING,  /* NAK: no answer yet, try again later */
+    SIM_NO_DEVICE /* not connected (disconnected, re-enumerating or vanished) */
 } sim_status;
 
 typedef enum sim_event_type {
-    SIM_EV_CONNECT = 1,   /* appear as ev.stage (descriptors change with it) */
-    SIM_EV_DISCONNECT,    /* leave the bus; a CONNECT follows */
-    SIM_EV_VANISH         /* leave the bus for good */
+    SIM_EV_CONNECT = 1, /* appear as ev.stage (descriptors change with it) */
+    SIM_EV_DISCONNECT,  /* leave the bus; a CONNECT follows */
+    SIM_EV_VANISH       /* leave the bus for good */
 } sim_event_type;
 
 typedef struct sim_event {
@@ -112,46 +112,46 @@ typedef struct sim_event {
 typedef struct sim_identity {
     uint16_t vid, pid, bcd_device;
     uint8_t serial_index;
-    bool full_speed;              /* 12 Mbit/s (BCM2835/2837 boot ROM), else high speed */
-    uint16_t bulk_max_packet;     /* 64 at full speed, 512 at high speed */
-    bool configured;              /* SET_CONFIGURATION(1) done (a bus shows no interfaces before) */
-    uint8_t num_interfaces;       /* as the (settled) configuration descriptor says */
-    uint8_t vendor_interface;     /* 0 or 1 */
-    uint8_t bulk_out_ep;          /* 0x01 or 0x03 */
+    bool full_speed;          /* 12 Mbit/s (BCM2835/2837 boot ROM), else high speed */
+    uint16_t bulk_max_packet; /* 64 at full speed, 512 at high speed */
+    bool configured;          /* SET_CONFIGURATION(1) done (a bus shows no interfaces before) */
+    uint8_t num_interfaces;   /* as the (settled) configuration descriptor says */
+    uint8_t vendor_interface; /* 0 or 1 */
+    uint8_t bulk_out_ep;      /* 0x01 or 0x03 */
     cmboot_stage stage;
-    char serial[SIM_SERIAL_MAX];  /* string at serial_index (ASCII), "" for index 0 */
+    char serial[SIM_SERIAL_MAX]; /* string at serial_index (ASCII), "" for index 0 */
     char product[64];
 } sim_identity;
 
 typedef struct sim_file_record {
-    char name[260];               /* printable form of the requested name */
-    int64_t announced_size;       /* GetFileSize answer, -1 if not asked */
-    int64_t read_size;            /* ReadFile announced length, -1 if not asked */
-    uint64_t received;            /* bulk bytes received */
-    uint8_t sha256[32];           /* of what was received (valid when received == read_size) */
+    char name[260];         /* printable form of the requested name */
+    int64_t announced_size; /* GetFileSize answer, -1 if not asked */
+    int64_t read_size;      /* ReadFile announced length, -1 if not asked */
+    uint64_t received;      /* bulk bytes received */
+    uint8_t sha256[32];     /* of what was received (valid when received == read_size) */
     bool complete;
 } sim_file_record;
 
 typedef struct sim_result {
-    bool rom_accepted;            /* ROM answered status 0 */
+    bool rom_accepted; /* ROM answered status 0 */
     int rom_rejections;
-    uint32_t second_stage_size;   /* from the boot message */
+    uint32_t second_stage_size; /* from the boot message */
     uint64_t second_stage_received;
     uint8_t second_stage_sha256[32];
     uint8_t signature[20];
-    unsigned requests;            /* file-server requests delivered */
+    unsigned requests; /* file-server requests delivered */
     unsigned steps_done;
-    bool script_complete;         /* Done / empty name delivered (and acked) */
-    bool left_without_done;       /* leave_without_done: the second stage left without Done */
-    unsigned misaligned;          /* cancel_misaligns: replies sent misaligned after a cancelled read */
+    bool script_complete;   /* Done / empty name delivered (and acked) */
+    bool left_without_done; /* leave_without_done: the second stage left without Done */
+    unsigned misaligned;    /* cancel_misaligns: replies sent misaligned after a cancelled read */
     unsigned metadata_acked;
     unsigned files_received;
-    uint64_t bytes_received;      /* file-server bulk bytes */
-    int failures;                 /* host behaviour or expectations not met */
+    uint64_t bytes_received; /* file-server bulk bytes */
+    int failures;            /* host behaviour or expectations not met */
     char first_failure[SIM_FAILURE_MAX];
-    cmboot_stage stage;           /* current stage, UNKNOWN when disconnected */
+    cmboot_stage stage; /* current stage, UNKNOWN when disconnected */
     bool vanished;
-    unsigned enumerations;        /* connects so far */
+    unsigned enumerations; /* connects so far */
 } sim_result;
 
 typedef struct sim_device sim_device;
@@ -162,8 +162,7 @@ void sim_device_free(sim_device *dev);
 
 /* setup: the 8 setup bytes as on the wire. For OUT, data holds wLength bytes. For IN, data has room for
  * wLength bytes and *in_len receives what the device answered (may be less: short-reply faults). */
-sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *data, size_t *in_len,
-                              int64_t now_ms);
+sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *data, size_t *in_len, int64_t now_ms);
 /* Bulk OUT on endpoint ep (0x01 / 0x03...). *consumed = bytes taken (less than len on a vanish fault). */
 sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data, size_t len, size_t *consumed,
                                int64_t now_ms);

@@ -11,16 +11,16 @@
 extern "C" {
 #endif
 
-#define SIM_NAME_FIELD 256   /* name field of a file-server request */
-#define SIM_SHORT_TO_NAME UINT64_MAX  /* SIM_FAULT_SHORT arg: the request up to the name's NUL (4 + len + 1) */
+#define SIM_NAME_FIELD 256           /* name field of a file-server request */
+#define SIM_SHORT_TO_NAME UINT64_MAX /* SIM_FAULT_SHORT arg: the request up to the name's NUL (4 + len + 1) */
 
 typedef enum sim_step_kind {
-    SIM_STEP_GET = 1,   /* GetFileSize NAME, then ReadFile NAME when the size is not 0 */
-    SIM_STEP_READ,      /* ReadFile NAME alone (no GetFileSize first) */
-    SIM_STEP_META,      /* GetFileSize "*KEY*VALUE" (metadata; also "*KEY*", "*KEY"), acked by a zero-length write */
-    SIM_STEP_RAW,       /* any command and name bytes; the host's answer is recorded, not judged */
-    SIM_STEP_DONE,      /* command 2 (Done), empty name */
-    SIM_STEP_EMPTY      /* command 0 with an empty name: ack and stop */
+    SIM_STEP_GET = 1, /* GetFileSize NAME, then ReadFile NAME when the size is not 0 */
+    SIM_STEP_READ,    /* ReadFile NAME alone (no GetFileSize first) */
+    SIM_STEP_META,    /* GetFileSize "*KEY*VALUE" (metadata; also "*KEY*", "*KEY"), acked by a zero-length write */
+    SIM_STEP_RAW,     /* any command and name bytes; the host's answer is recorded, not judged */
+    SIM_STEP_DONE,    /* command 2 (Done), empty name */
+    SIM_STEP_EMPTY    /* command 0 with an empty name: ack and stop */
 } sim_step_kind;
 
 typedef enum sim_fault_kind {
@@ -46,13 +46,13 @@ typedef struct sim_fault {
 
 typedef struct sim_step {
     sim_step_kind kind;
-    int32_t command;                 /* RAW only */
-    uint8_t name[SIM_NAME_FIELD];    /* bytes as sent (GET/READ: file name, META: "*KEY*VALUE") */
-    size_t name_len;                 /* <= 256; no NUL is added when it is 256 */
+    int32_t command;              /* RAW only */
+    uint8_t name[SIM_NAME_FIELD]; /* bytes as sent (GET/READ: file name, META: "*KEY*VALUE") */
+    size_t name_len;              /* <= 256; no NUL is added when it is 256 */
     /* expectations (GET/READ) */
-    bool must_exist;                 /* size must not be 0 */
-    bool must_be_absent;             /* size must be 0 */
-    int64_t expect_size;             /* -1 = any */
+    bool must_exist;     /* size must not be 0 */
+    bool must_be_absent; /* size must be 0 */
+    int64_t expect_size; /* -1 = any */
     bool expect_sha;
     uint8_t sha256[32];
     sim_fault fault;

@@ -19,6 +19,6 @@ int cmb_boot_config_load(const cmboot_boot_config *in, cmboot_boot_config *out, 
 
 /* cmboot_run with an observer (may be NULL); cfg is read with cmb_boot_config_load. */
 int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot_boot_config *cfg,
-                        cmboot_run_report *report, const cmb_run_observer *obs);
+                     cmboot_run_report *report, const cmb_run_observer *obs);
 
 #endif

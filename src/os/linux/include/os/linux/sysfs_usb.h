@@ -17,8 +17,8 @@ int cmb_sysfs_read_attr(const char *dir, const char *attr, char *buf, size_t siz
  * name, syspath = its dir) and its char device numbers (from `dev`, else computed from bus/dev numbers).
  * CMBOOT_ERR_NOT_FOUND when the device or an attribute is missing (attributes can lag the uevent),
  * CMBOOT_ERR_FORMAT when malformed. */
-int cmb_sysfs_read_device(const char *sys_root, const char *name, cmboot_device_info *info,
-                             unsigned *major, unsigned *minor);
+int cmb_sysfs_read_device(const char *sys_root, const char *name, cmboot_device_info *info, unsigned *major,
+                          unsigned *minor);
 
 /* Name of the kernel driver bound to interface `iface` of the device dir (its `driver` link), into drv.
  * CMBOOT_ERR_NOT_FOUND when no driver is bound or the interface does not exist. */

@@ -18,16 +18,16 @@ typedef enum cmb_uevent_action {
 
 typedef struct cmb_uevent {
     cmb_uevent_action action;
-    char devpath[256];   /* DEVPATH: /devices/.../1-1.3 */
+    char devpath[256]; /* DEVPATH: /devices/.../1-1.3 */
     char subsystem[32];
-    char devtype[32];    /* usb_device, usb_interface */
-    char devname[64];    /* DEVNAME: bus/usb/001/005 */
-    char name[64];       /* last component of devpath: "1-1.3" */
-    int major;           /* -1 when absent */
+    char devtype[32]; /* usb_device, usb_interface */
+    char devname[64]; /* DEVNAME: bus/usb/001/005 */
+    char name[64];    /* last component of devpath: "1-1.3" */
+    int major;        /* -1 when absent */
     int minor;
-    int busnum;          /* -1 when absent */
+    int busnum; /* -1 when absent */
     int devnum;
-    int vid;             /* from PRODUCT=vid/pid/bcd; -1 when absent */
+    int vid; /* from PRODUCT=vid/pid/bcd; -1 when absent */
     int pid;
 } cmb_uevent;
 

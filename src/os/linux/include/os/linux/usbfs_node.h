@@ -13,7 +13,6 @@ int cmb_usbfs_node_path(char *out, size_t size, const char *dev_root, uint8_t bu
  * refuses access (a fresh node whose owner/mode udev or mdev has not set yet) it waits for the node's
  * attributes to change (inotify) and retries until deadline_ms. Returns the fd, or a negative cmboot_error:
  * CMBOOT_ERR_ACCESS (permission), CMBOOT_ERR_NOT_FOUND (no node and none could be made). */
-int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned major, unsigned minor,
-                      int64_t deadline_ms);
+int cmb_usbfs_open(const char *dev_root, uint8_t bus, uint8_t dev, unsigned major, unsigned minor, int64_t deadline_ms);
 
 #endif
