@@ -2,8 +2,9 @@
 # Installs everything cmboot needs to build, test and run its QEMU bench on Debian 12 (idempotent).
 set -euo pipefail
 # clang-14 + libclang-rt-14-dev (libclang_rt.fuzzer-x86_64.a): the libFuzzer build of scripts/test.sh;
-# abigail-tools (abidw, abidiff): scripts/check-abi.sh; shellcheck: scripts/check-shell.sh.
-PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev abigail-tools shellcheck
+# abigail-tools (abidw, abidiff): scripts/check-abi.sh; shellcheck: scripts/check-shell.sh;
+# clang-format-14: scripts/check-format.sh.
+PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-14 abigail-tools shellcheck
       libusb-1.0-0-dev libarchive-dev zlib1g-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time)
 missing=()

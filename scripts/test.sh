@@ -7,6 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
 "$top/scripts/check-shell.sh"
 "$top/scripts/check-layers.sh"
+"$top/scripts/check-format.sh"
 BUILD_DIR=$top/build "$top/scripts/build.sh"
 "$top/scripts/check-abi.sh" "$top/build/libcmboot.so"
 (cd "$top/build" && ctest --output-on-failure -j2 -L unit)
