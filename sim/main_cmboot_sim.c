@@ -22,6 +22,7 @@
 #include "front/usbredir_board.h"
 
 #define MAX_BOARDS 8
+#define MAX_THEN 16 /* boards that follow one another on one port (--then) */
 
 /* Per-board settings from the command line (before the first --socket: defaults for all boards). */
 typedef struct board_opts {
@@ -46,6 +47,12 @@ typedef struct board_opts {
     int after_done;           /* -1: mass storage (or nothing with --no-done) */
     bool cancel_misaligns;
     bool no_done;
+    int start_stage; /* -1: ROM */
+    /* --then SERIAL:DISK: the boards that follow on this port, one per unplug + plug */
+    const char *then_serial[MAX_THEN];
+    const char *then_disk[MAX_THEN];
+    unsigned nthen, then_used;
+    bool ever_plugged;
 } board_opts;
 
 /* --timing presets: ROM -> second stage and Done -> next stage re-enumeration (docs/emulator.md). */
@@ -70,6 +77,7 @@ typedef struct program {
     size_t control_len;
     usbredir_board *b[MAX_BOARDS];
     sim_script scripts[MAX_BOARDS];
+    sim_config sim_cfg[MAX_BOARDS]; /* each port's model settings, for the boards that follow (--then) */
     int64_t t0_us;
 } program;
 
@@ -101,6 +109,10 @@ static void usage(FILE *f)
             "  --disk IMAGE            image file behind the mass-storage stage (required)\n"
             "  --save-dir DIR          keep the files the host sent\n"
             "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
+            "  --start-stage STAGE     rom (default), second-stage or mass-storage: where the board starts (a\n"
+            "                          board that already runs its mass-storage gadget when the host starts)\n"
+            "  --then SERIAL:DISK      after \"unplug N\", the next \"plug N\" puts another board on this port:\n"
+            "                          same settings, this serial and disk (repeatable, in order; a line)\n"
             "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
             "  --rom-status-lost       the ROM never answers the status read, it just runs the second stage\n"
             "  --disconnect-delay-ms MS  last answer of a stage -> disconnect (default 5)\n"
@@ -219,6 +231,8 @@ enum {
     OPT_SECOND_INDEX,
     OPT_CANCEL_MISALIGNS,
     OPT_NO_DONE,
+    OPT_START_STAGE,
+    OPT_THEN,
     OPT_AFTER_DONE
 };
 
@@ -257,6 +271,8 @@ static int parse_args(program *p, int argc, char **argv)
         {"second-serial-index", required_argument, 0, OPT_SECOND_INDEX},
         {"cancel-misaligns", no_argument, 0, OPT_CANCEL_MISALIGNS},
         {"no-done", no_argument, 0, OPT_NO_DONE},
+        {"start-stage", required_argument, 0, OPT_START_STAGE},
+        {"then", required_argument, 0, OPT_THEN},
         {"after-done", required_argument, 0, OPT_AFTER_DONE},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, OPT_HELP},
@@ -357,6 +373,29 @@ static int parse_args(program *p, int argc, char **argv)
             break;
         case OPT_CANCEL_MISALIGNS: o->cancel_misaligns = true; break;
         case OPT_NO_DONE: o->no_done = true; break;
+        case OPT_START_STAGE:
+            if (strcmp(optarg, "rom") == 0) {
+                o->start_stage = CMBOOT_STAGE_ROM;
+            } else if (strcmp(optarg, "second-stage") == 0) {
+                o->start_stage = CMBOOT_STAGE_SECOND;
+            } else if (strcmp(optarg, "mass-storage") == 0) {
+                o->start_stage = CMBOOT_STAGE_MASS_STORAGE;
+            } else {
+                fprintf(stderr, "cmboot-sim: --start-stage takes rom, second-stage or mass-storage\n");
+                return 2;
+            }
+            break;
+        case OPT_THEN: {
+            char *colon = strchr(optarg, ':');
+            if (!colon || colon == optarg || !colon[1] || colon - optarg >= SIM_SERIAL_MAX || o->nthen == MAX_THEN) {
+                fprintf(stderr, "cmboot-sim: --then takes SERIAL:DISK (at most %d per port)\n", MAX_THEN);
+                return 2;
+            }
+            *colon = 0; /* optarg is argv's: the serial ends here, the disk follows */
+            o->then_serial[o->nthen] = optarg;
+            o->then_disk[o->nthen++] = colon + 1;
+            break;
+        }
         case OPT_AFTER_DONE:
             if (strcmp(optarg, "msd") == 0)
                 o->after_done = SIM_AFTER_MASS_STORAGE;
@@ -494,6 +533,10 @@ static int make_board(program *p, unsigned i)
     if (o->rom_fault && parse_fault(o->rom_fault, &f))
         s->rom_fault = f;
     bc.sim.script = s;
+    if (o->start_stage >= 0)
+        bc.sim.start_stage = (cmboot_stage)o->start_stage;
+    p->sim_cfg[i] = bc.sim;
+    o->ever_plugged = !o->plug_later;
     rc = usbredir_board_new(&bc, &p->b[i]);
     if (rc != CMBOOT_OK) {
         fprintf(stderr, "cmboot-sim: board %u on %s (disk %s): %s\n", i, o->socket_path, o->disk, cmboot_strerror(rc));
@@ -537,8 +580,26 @@ static void control_command(program *p, char *line)
         return;
     }
     for (unsigned i = 0; i < p->nboards; i++) {
-        if (got == 1 || n == (int)i)
-            usbredir_board_plug(p->b[i], plug);
+        if (got != 1 && n != (int)i)
+            continue;
+        board_opts *o = &p->boards[i];
+        if (plug && o->ever_plugged && o->then_used < o->nthen) {
+            /* The port's board was taken off: the next one of the line goes on. */
+            sim_config next = p->sim_cfg[i];
+            snprintf(next.serial, sizeof(next.serial), "%s", o->then_serial[o->then_used]);
+            int rc = usbredir_board_replace(p->b[i], &next, o->then_disk[o->then_used]);
+            if (rc != CMBOOT_OK) {
+                plog(p, "control: board %u: cannot put the next board (%s) on: %s", i, o->then_serial[o->then_used],
+                     cmboot_strerror(rc));
+                continue;
+            }
+            plog(p, "board%u: next board on this port: serial %s, disk %s", i, o->then_serial[o->then_used],
+                 o->then_disk[o->then_used]);
+            o->then_used++;
+        }
+        if (plug)
+            o->ever_plugged = true;
+        usbredir_board_plug(p->b[i], plug);
     }
 }
 
@@ -637,6 +698,7 @@ int main(int argc, char **argv)
     p->defaults.second_serial_index = -1;
     p->defaults.config_quirk = -1;
     p->defaults.after_done = -1;
+    p->defaults.start_stage = -1;
     p->t0_us = usbredir_now_us();
     int rc = parse_args(p, argc, argv);
     if (rc != 0)

@@ -1001,6 +1001,35 @@ int64_t usbredir_board_next_wakeup_us(const usbredir_board *b)
     return t;
 }
 
+int usbredir_board_replace(usbredir_board *b, const sim_config *sim, const char *disk_path)
+{
+    if (!b || !sim || !disk_path)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (b->plugged || b->qemu_connected)
+        return CMBOOT_ERR_BUSY; /* a board is taken off the port before another is put on it */
+    sim_device *dev = NULL;
+    msc_bot *msc = NULL;
+    msc_config mc = {.image_path = disk_path};
+    int rc = sim_device_new(sim, &dev);
+    if (rc == CMBOOT_OK)
+        rc = msc_bot_open(&mc, &msc);
+    if (rc != CMBOOT_OK) {
+        sim_device_free(dev);
+        return rc;
+    }
+    msc_bot_close(b->msc);
+    sim_device_free(b->dev);
+    b->dev = dev;
+    b->msc = msc;
+    msc_speed_init(&b->speed, b->cfg.emmc_write_bytes_per_s, b->cfg.emmc_read_bytes_per_s);
+    msc_bot_set_speed(b->msc, &b->speed);
+    b->model_connected = false;
+    b->vanished = false;
+    blog(b, "REPLACE serial=\"%s\" disk %s", sim->serial, disk_path);
+    drain_events(b); /* the new board's power-on connect waits for the plug */
+    return CMBOOT_OK;
+}
+
 void usbredir_board_plug(usbredir_board *b, bool plugged)
 {
     b->plugged = plugged;

@@ -49,6 +49,8 @@ EXPECT_BOOTED=1  # host check: every board reached mass storage with the script 
 EXPECT_VANISHED=0
 HOST_FLASH=0     # host makes the image (tests/e2e/flash-images.sh), hands it to the guest, checks the disk after
 DISK_MIB=16      # size of each board's disk
+THEN=()          # serials of the boards that follow the last board on its port (cmboot-sim --then), disk each
+IMAGE_CHECK=0    # host: the image the guest flashed (its E2E-FLASH line) is on every board's disk, even unbooted
 case "$SCENARIO" in
     cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     cm4) BOARDS=("--soc bcm2711 --serial c4c4b2da"); PORTS=(1); GUEST_ARGS=c4c4b2da ;;
@@ -83,6 +85,10 @@ case "$SCENARIO" in
             GUEST_ARGS=c4c00001,c5c00002 ;;
     no-done) BOARDS=("--soc bcm2837 --no-done"); PORTS=(1); EXPECT_BOOTED=0; EXPECT_VANISHED=1 ;;
     flash-xz|flash-bmap) BOARDS=("--soc bcm2837"); PORTS=(1); HOST_FLASH=1 ;;
+    already-msd) BOARDS=("--soc bcm2711 --serial c4d00001 --start-stage mass-storage"); PORTS=(1); EXPECT_BOOTED=0
+                 IMAGE_CHECK=1 ;;
+    line-loop) BOARDS=("--soc bcm2711 --serial c4e00001 --plug-later"); PORTS=(1); CONTROL=1; THEN=(c4e00002 c4e00003)
+               EXPECT_BOOTED=0; IMAGE_CHECK=1 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
@@ -125,6 +131,12 @@ for i in "${!BOARDS[@]}"; do
     SIM_ARGS+=(--socket "$SOCKDIR/b$i.sock" ${BOARDS[$i]} $SIM_EXTRA --disk "$WORK/disk$i.img" --save-dir "$WORK/received$i")
     QEMU_USB+=(-chardev "socket,id=usbredir$i,path=$SOCKDIR/b$i.sock"
                -device "usb-redir,chardev=usbredir$i,id=redir$i,bus=xhci.0,port=${PORTS[$i]}")
+done
+
+# The boards that follow the last one on its port: a disk each.
+for k in "${!THEN[@]}"; do
+    mke2fs -q -F -t ext2 -L "then$k" "$WORK/then$k.img" "${DISK_MIB}M" || die "mke2fs failed"
+    SIM_ARGS+=(--then "${THEN[$k]}:$WORK/then$k.img")
 done
 
 if [ $HOST_FLASH -eq 1 ]; then
@@ -180,6 +192,19 @@ RESULT=$(grep -a "^E2E-RESULT $GUEST " "$WORK/console.log" | tail -1 | tr -d '\r
 case "$RESULT" in *" PASS"*) ;; *) fail "guest: ${RESULT:-none}" ;; esac
 
 # ---- host-side checks on what the boards saw ----
+# The image the guest flashed (its E2E-FLASH line) must be on a board's disk file, byte for byte.
+image_on_disk() {
+    local fl size want have
+    fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')
+    size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
+    want=$(echo "$fl" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
+    have=$(head -c "${size:-0}" "$2" | sha256sum | cut -d' ' -f1)
+    if [ -n "$want" ] && [ "$have" = "$want" ]; then
+        echo "== $1 image file matches the flashed image ($size bytes)"
+    else
+        fail "$1: the disk image differs from the flashed image"
+    fi
+}
 [ -s "$WORK/sim.report" ] || fail "cmboot-sim wrote no report"
 for i in "${!BOARDS[@]}"; do
     line=$(grep "^RESULT board$i " "$WORK/sim.report")
@@ -198,13 +223,7 @@ for i in "${!BOARDS[@]}"; do
         if [ $HOST_FLASH -eq 1 ]; then
             flash_check "$i" || fail "board$i: the disk is not what flashing the image must give"
         elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ]; then
-            # The image the guest flashed must be on the host's disk file, byte for byte.
-            fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')
-            size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
-            want=$(echo "$fl" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
-            have=$(head -c "${size:-0}" "$WORK/disk$i.img" | sha256sum | cut -d' ' -f1)
-            { [ -n "$want" ] && [ "$have" = "$want" ]; } || fail "board$i: the disk image differs from the flashed image"
-            [ -n "$want" ] && [ "$have" = "$want" ] && echo "== board$i image file matches the flashed image ($size bytes)"
+            image_on_disk "board$i" "$WORK/disk$i.img"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)
             [ -n "$back" ] || fail "board$i: the guest's write is not in the host's image file"
@@ -215,6 +234,10 @@ for i in "${!BOARDS[@]}"; do
         case "$line" in *"vanished=1 "*) ;; *) fail "board$i was expected to vanish: $line" ;; esac
     fi
 done
+if [ $IMAGE_CHECK -eq 1 ]; then
+    for i in "${!BOARDS[@]}"; do image_on_disk "board$i" "$WORK/disk$i.img"; done
+    for k in "${!THEN[@]}"; do image_on_disk "then$k (${THEN[$k]})" "$WORK/then$k.img"; done
+fi
 if [ $FAILED -ne 0 ]; then
     echo "-- console (last 60 lines):"; tail -n 60 "$WORK/console.log"
     echo "-- cmboot-sim log (last 40 lines):"; tail -n 40 "$WORK/sim.log"

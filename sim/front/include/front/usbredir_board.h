@@ -85,6 +85,10 @@ void usbredir_board_step(usbredir_board *b);
 int64_t usbredir_board_next_wakeup_us(const usbredir_board *b);
 
 /* Puts the board in / takes it out of its port (the guest sees a plug / an unplug). */
+/* Another board on the same port (a production line's next board): only while unplugged (CMBOOT_ERR_BUSY
+ * otherwise). The device model and its disk are replaced; the next plug powers the new board on at its start
+ * stage. The link and eMMC speeds and the report (one record per connection) carry on. */
+int usbredir_board_replace(usbredir_board *b, const sim_config *sim, const char *disk_path);
 void usbredir_board_plug(usbredir_board *b, bool plugged);
 
 void usbredir_board_report_get(const usbredir_board *b, usbredir_board_report *out);
