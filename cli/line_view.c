@@ -441,8 +441,8 @@ static void row_text(const line_view *v, const lv_row *r, int port_w, char *buf,
         human_time(now_ms(v) - r->started, t, sizeof t);
         snprintf(tail, sizeof tail, "%s", t);
     }
-    snprintf(buf, size, "%-*s  %-16s  %-7s  %-12s  %s", port_w, port ? port : "?",
-             serial && *serial ? serial : "-", soc && *soc ? soc : "-", phase && *phase ? phase : "-", tail);
+    snprintf(buf, size, "%-*s  %-16s  %-7s  %-12s  %s", port_w, port ? port : "?", serial && *serial ? serial : "-",
+             soc && *soc ? soc : "-", phase && *phase ? phase : "-", tail);
     free(port);
     free(serial);
     free(soc);

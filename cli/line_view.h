@@ -15,12 +15,12 @@ typedef struct line_view_config {
     bool quiet; /* only the per-board results and the summary */
     /* Terminal size; 0 = ask out's terminal (TIOCGWINSZ) at each frame and redraw on SIGWINCH. */
     int width, height;
-    cmboot_log_level log_level; /* log messages this severe or more are shown (all go to --log-dir files) */
-    const char *log_dir;        /* NULL, or one log file per board in DIR, named by serial and time */
-    unsigned min_redraw_ms;     /* frames at most this often (default 100: ~10/s) */
-    bool ticker;                /* a thread draws what changed between events (the CLI; tests draw by hand) */
-    unsigned json_progress_pct; /* a progress line (JSON, log files) every this many percent (default 10)... */
-    unsigned json_progress_ms;  /* ...or this many ms (default 5000), and the last one (done == total) */
+    cmboot_log_level log_level;      /* log messages this severe or more are shown (all go to --log-dir files) */
+    const char *log_dir;             /* NULL, or one log file per board in DIR, named by serial and time */
+    unsigned min_redraw_ms;          /* frames at most this often (default 100: ~10/s) */
+    bool ticker;                     /* a thread draws what changed between events (the CLI; tests draw by hand) */
+    unsigned json_progress_pct;      /* a progress line (JSON, log files) every this many percent (default 10)... */
+    unsigned json_progress_ms;       /* ...or this many ms (default 5000), and the last one (done == total) */
     int64_t (*clock_ms)(void *user); /* monotonic ms; NULL = cmboot_now_ms */
     void *clock_user;
     void (*output_failed)(void); /* called once when out cannot be written (its reader went away) */
