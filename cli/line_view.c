@@ -433,15 +433,15 @@ static void row_text(const line_view *v, const lv_row *r, int port_w, char *buf,
             copy(t, sizeof t, "--:--");
             if (rate > 0 && r->total >= r->done)
                 human_time((int64_t)((double)(r->total - r->done) * 1000.0 / rate), t, sizeof t);
-            snprintf(tail, sizeof tail, "%10s / %-10s %3u%%  %10s/s  ETA %s", a, b, pct, c, t);
+            snprintf(tail, sizeof tail, "%9s / %-9s %3u%%  %9s/s  ETA %s", a, b, pct, c, t);
         } else {
-            snprintf(tail, sizeof tail, "%10s  %10s/s", a, c);
+            snprintf(tail, sizeof tail, "%9s  %9s/s", a, c);
         }
     } else {
         human_time(now_ms(v) - r->started, t, sizeof t);
         snprintf(tail, sizeof tail, "%s", t);
     }
-    snprintf(buf, size, "%-*s  %-16s  %-7s  %-12s  %s", port_w, port ? port : "?", serial && *serial ? serial : "-",
+    snprintf(buf, size, "%-*s  %-16s  %-7s  %-10s  %s", port_w, port ? port : "?", serial && *serial ? serial : "-",
              soc && *soc ? soc : "-", phase && *phase ? phase : "-", tail);
     free(port);
     free(serial);
@@ -505,7 +505,8 @@ static void fputs_frame(frame *f, const char *s)
     f->len += n;
 }
 
-/* Moves back over the frame on the terminal and erases it (lines cut to the old width may wrap at a new one). */
+/* Moves back over the frame on the terminal and erases it. Its lines never wrapped when drawn; after the
+ * window shrank, a terminal that rewraps (tmux, VTE) holds each on as many lines as the new width needs. */
 static void erase_frame(line_view *v, frame *f, int width)
 {
     int up = 0;
