@@ -5,29 +5,97 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cmd_write.h"
 #include "cli_util.h"
 #include "commands.h"
 #include "discovery_choice.h"
+#include "line_view.h"
 #include "signals.h"
 
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
 #define MAX_SECONDS_MS (1000000 * 1000LL) /* a million seconds: any longer wait is a typo */
 
 /* Events of the whole job: the boot's to the event printer, the writer's (from its first phase on) to the
- * progress bar. */
+ * progress bar; on a terminal all of them to the board's row of the line view instead. */
 typedef struct flash_watch {
     flash_ui *ui;
     pthread_mutex_t mu;
     bool writing;
-    bool pairing; /* no --target: the disk is looked for once the board is up */
+    bool pairing;    /* no --target: the disk is looked for once the board is up */
+    line_view *view; /* a terminal that fits the row: the board's row instead of the lines and the bar */
 } flash_watch;
+
+/* ---- the line view on a terminal (issue 11): one row for the board, its result kept ---- */
+
+#define FLASH_VIEW_MIN_WIDTH 60 /* narrower: the lines and the bar of old */
+
+static line_view *flash_view_open(const flash_ui *ui, int verbosity)
+{
+    struct winsize ws;
+    if (ui->out.json || !ui->out.tty || ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) != 0 ||
+        ws.ws_col < FLASH_VIEW_MIN_WIDTH || ws.ws_row < 3)
+        return NULL;
+    line_view_config cfg;
+    line_view_config_default(&cfg);
+    cfg.out = stderr;
+    cfg.rows = true;
+    cfg.ticker = true;
+    cfg.log_level = cli_log_level(verbosity);
+    line_view *v = NULL;
+    return line_view_new(&cfg, &v) == 0 ? v : NULL;
+}
+
+static void flash_view_event(flash_watch *w, const cmboot_event *ev)
+{
+    line_view_event(w->view, ev);
+    if (ev->type == CMBOOT_EV_BOARD_DONE && ev->error == CMBOOT_OK && w->pairing &&
+        strcmp(ev->stage, "mass-storage") == 0) {
+        cmboot_event pair = *ev;
+        pair.type = CMBOOT_EV_PHASE;
+        pair.name = "pair";
+        pair.value = "waiting for its disk";
+        line_view_event(w->view, &pair);
+    }
+}
+
+/* The board's result on its row, the last frame left on the terminal; then the report as before. */
+static void flash_view_close(line_view *v, const cmboot_flash_job *job, int rc)
+{
+    if (!v)
+        return;
+    const cmboot_board_result *board = cmboot_flash_job_board(job);
+    const cmboot_flash_result *res = cmboot_flash_job_flash(job);
+    if (board) {
+        line_view_result r = {
+            .port_path = board->port_path,
+            .serial = board->serial,
+            .error = res ? rc : cmboot_flash_job_error(job),
+            .reason = res && res->reason[0] ? res->reason : cmboot_flash_job_reason(job),
+            .bytes = res ? res->bytes_written : 0,
+            .elapsed_ms = -1,
+            .verified = res && res->verified,
+        };
+        if (r.error == CMBOOT_OK && rc != CMBOOT_OK)
+            r.error = rc;
+        line_view_board_finished(v, &r);
+    }
+    line_view_finish(v);
+    line_view_free(v);
+}
+
+/* ---- end of the line view ---- */
 
 static void flash_event(void *user, const cmboot_event *ev)
 {
     flash_watch *w = user;
+    if (w->view) {
+        flash_view_event(w, ev);
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     if (ev->type == CMBOOT_EV_PHASE)
         w->writing = true;
@@ -48,7 +116,10 @@ static void flash_event(void *user, const cmboot_event *ev)
 static void flash_log(void *user, const char *device_id, cmboot_log_level level, const char *msg)
 {
     flash_watch *w = user;
-    cli_log_cb(&w->ui->out, device_id, level, msg);
+    if (w->view)
+        line_view_log(w->view, device_id, level, msg);
+    else
+        cli_log_cb(&w->ui->out, device_id, level, msg);
 }
 
 static void flash_usage(FILE *f)
@@ -239,7 +310,7 @@ int cmd_flash(int argc, char **argv)
     flash_ui ui;
     flash_ui_init(&ui, json);
     ui.out.verbosity = verbosity;
-    flash_watch watch = {&ui, PTHREAD_MUTEX_INITIALIZER, false, fcfg.target == NULL};
+    flash_watch watch = {&ui, PTHREAD_MUTEX_INITIALIZER, false, fcfg.target == NULL, NULL};
     cmboot_ctx_config ccfg;
     cmboot_ctx_config_default(&ccfg);
     ccfg.log = flash_log;
@@ -266,10 +337,12 @@ int cmd_flash(int argc, char **argv)
         fprintf(stderr, "Waiting for a board in USB boot mode...\n");
     /* A file size limit (ulimit -f) then fails the write with EFBIG: a full target (exit 5), not a crash. */
     signal(SIGXFSZ, SIG_IGN);
+    watch.view = flash_view_open(&ui, verbosity);
     rc = cmboot_flash_job_run(job, ctx, &disc, &bcfg);
     disc.ops->destroy(disc.self);
     cli_cancel_targets(NULL, NULL); /* the signal thread must not touch a freed context */
     cmboot_ctx_free(ctx);
+    flash_view_close(watch.view, job, rc);
     int ec;
     const cmboot_flash_result *res = cmboot_flash_job_flash(job);
     if (!res) {
