@@ -38,7 +38,7 @@ typedef struct fixture {
     int64_t done_boot_ms[MAX_DONE];
     bool done_report[MAX_DONE]; /* its JSON report parsed, result matching */
     unsigned in_flight, max_in_flight;
-    unsigned booted; /* BOARD_DONE events of the session in mass storage */
+    unsigned booted;       /* BOARD_DONE events of the session in mass storage */
     const char *fail_port; /* target_for gives this board a directory: refused */
     bool chain;            /* loop test: each board done brings the next one to 1-1 */
     unsigned chain_left;
