@@ -13,6 +13,7 @@
 #include "cli_util.h"
 #include "commands.h"
 #include "discovery_choice.h"
+#include "flash_line.h"
 #include "line_view.h"
 #include "signals.h"
 
@@ -126,7 +127,8 @@ static void flash_usage(FILE *f)
 {
     fprintf(f,
             "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [--partition-ok]\n"
-            "                    [-p PATH] [-i SERIAL]\n"
+            "                    [-p PATH | -0..-98] [-i SERIAL] [--boards N | --loop] [--report-dir DIR]\n"
+            "                    [--log-dir DIR] [--quiet]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
             "                    [--raw] [--json] [--report FILE] [-v]\n\n"
             "Boots the board into its mass-storage stage, finds the disk under the same USB port path (checked\n"
@@ -139,6 +141,12 @@ static void flash_usage(FILE *f)
             "  --raw                write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
             "  --partition-ok       allow a partition as --target instead of a whole disk\n"
             "  -p, --port-path PATH only the board at this port path; -i, --serial SERIAL only this board\n"
+            "  -0 .. -98            only boards on this port number (last port of the path)\n"
+            "  --boards N           flash N boards at once (a flash line), boards already in mass storage too\n"
+            "  --loop               flash every board that comes, until SIGINT/SIGTERM\n"
+            "  --report-dir DIR     one JSON report per board: DIR/<serial or port path>-<UTC time>.json\n"
+            "  --log-dir DIR        one log file per board (every message, all levels): DIR/<serial>-<UTC time>.log\n"
+            "  --quiet              only each board's result and the summary (rows or JSON lines)\n"
             "  -d, --dir DIR        boot files (a mass-storage payload, e.g. usbboot's mass-storage-gadget64)\n"
             "  -j, --metadata-dir DIR  also write the board's metadata to DIR/<serial>.json\n"
             "  --discovery=NAME     sysfs (default on Linux) or libusb\n"
@@ -147,7 +155,9 @@ static void flash_usage(FILE *f)
             "  --json               events and the report as JSON lines on stdout\n"
             "  --report FILE        also save the JSON report in FILE\n\n"
             "exit codes: 0 ok, 1 boot failed, 2 usage, 3 no board, 4 host problem, 5 write or verification\n"
-            "failed (also: the disk filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
+            "failed (also: the disk filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n"
+            "With --boards/--loop: 0 when every board that finished was flashed and verified and none was cut\n"
+            "short; else the code of the first board that failed (1, 5, 6), or 130 when one was interrupted.\n");
 }
 
 enum {
@@ -163,6 +173,36 @@ enum {
     OPT_RAW
 };
 enum { OPT_PARTITION_OK = 1100 };
+/* Flash line options (issue 11). */
+enum { OPT_BOARDS = 1200, OPT_LOOP, OPT_REPORT_DIR, OPT_QUIET, OPT_LOG_DIR };
+
+/* rpiboot's -0..-98: "-" and digits only. */
+static bool is_port_number_flag(const char *a)
+{
+    if (a[0] != '-' || a[1] < '0' || a[1] > '9')
+        return false;
+    for (const char *p = a + 1; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+/* Whether word is an option whose value is the next word (long names as getopt_long abbreviates them): its value
+ * is never a port number flag. */
+static bool takes_next_word(const struct option *opts, const char *shorts, const char *word)
+{
+    if (word[0] != '-' || word[1] == 0)
+        return false;
+    if (word[1] != '-')
+        return word[2] == 0 && strchr(shorts, word[1]) && strchr(shorts, word[1])[1] == ':';
+    if (strchr(word, '='))
+        return false;
+    size_t n = strlen(word + 2);
+    for (const struct option *o = opts; o->name; o++)
+        if (o->has_arg == required_argument && n > 0 && strncmp(o->name, word + 2, n) == 0)
+            return true;
+    return false;
+}
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
 static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
@@ -228,8 +268,14 @@ int cmd_flash(int argc, char **argv)
         {"metadata-dir", required_argument, NULL, 'j'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"boards", required_argument, NULL, OPT_BOARDS},
+        {"loop", no_argument, NULL, OPT_LOOP},
+        {"report-dir", required_argument, NULL, OPT_REPORT_DIR},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {"log-dir", required_argument, NULL, OPT_LOG_DIR},
         {NULL, 0, NULL, 0},
     };
+    static const char shorts[] = "p:i:d:j:vh";
     cmboot_flash_config fcfg;
     cmboot_flash_config_default(&fcfg);
     cmboot_target_env env;
@@ -243,9 +289,34 @@ int cmd_flash(int argc, char **argv)
     int64_t pair_timeout = DEFAULT_PAIR_TIMEOUT_MS, ms;
     static char prog[] = "cmboot flash"; /* getopt's messages name argv[0] */
     argv[0] = prog;
+    flash_line_opts line = {.pair_timeout_ms = DEFAULT_PAIR_TIMEOUT_MS};
+    uint64_t boards = 0;
+    /* rpiboot's -0..-98 are not getopt options: taken out first (argv is reordered in place, as getopt does). */
+    int kept = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                argv[kept++] = argv[i++];
+            break;
+        }
+        if (is_port_number_flag(argv[i])) {
+            char *end = NULL;
+            unsigned long p = strlen(argv[i]) <= 3 ? strtoul(argv[i] + 1, &end, 10) : 99;
+            if (p > 98) {
+                fprintf(stderr, "%s: port number flag %s out of range (-0 to -98)\n", prog, argv[i]);
+                return EXIT_USAGE;
+            }
+            bcfg.port_number = (int)p;
+            continue;
+        }
+        argv[kept++] = argv[i];
+        if (takes_next_word(opts, shorts, argv[i]) && i + 1 < argc)
+            argv[kept++] = argv[++i];
+    }
+    argc = kept;
     optind = 1;
     int c;
-    while ((c = getopt_long(argc, argv, "p:i:d:j:vh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
         switch (c) {
         case OPT_BMAP: fcfg.bmap = optarg; break;
         case OPT_NO_VERIFY: fcfg.verify = fcfg.image_digest = false; break;
@@ -272,6 +343,15 @@ int cmd_flash(int argc, char **argv)
         case 'j': bcfg.metadata_dir = optarg; break;
         case 'v': verbosity++; break;
         case 'h': flash_usage(stdout); return EXIT_OK;
+        case OPT_BOARDS:
+            if (cli_opt_uint(prog, "--boards", optarg, 1, 1000000, &boards) < 0)
+                return EXIT_USAGE;
+            line.boards = (unsigned)boards;
+            break;
+        case OPT_LOOP: line.loop = true; break;
+        case OPT_REPORT_DIR: line.report_dir = optarg; break;
+        case OPT_QUIET: line.quiet = true; break;
+        case OPT_LOG_DIR: line.log_dir = optarg; break;
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }
@@ -290,6 +370,28 @@ int cmd_flash(int argc, char **argv)
         fprintf(stderr, "%s: unknown discovery backend '%s' (sysfs or libusb)\n", prog, discovery);
         return EXIT_USAGE;
     }
+    /* ---- Flash line (--boards N, --loop, --report-dir): checks before the image is opened. ---- */
+    bool line_mode = line.boards > 0 || line.loop;
+    if (line.boards > 0 && line.loop) {
+        fprintf(stderr, "%s: --boards and --loop exclude each other\n", prog);
+        return EXIT_USAGE;
+    }
+    if (line_mode && (fcfg.target || report_path)) {
+        fprintf(stderr,
+                "%s: %s writes one board; with --boards or --loop each board's disk is paired by its port "
+                "path and reports go to --report-dir\n",
+                prog, fcfg.target ? "--target" : "--report");
+        return EXIT_USAGE;
+    }
+    if ((line.report_dir || line.log_dir || line.quiet) && !line_mode) {
+        fprintf(stderr, "%s: %s needs --boards or --loop%s\n", prog,
+                line.report_dir ? "--report-dir"
+                : line.log_dir  ? "--log-dir"
+                                : "--quiet",
+                line.report_dir ? " (one board: --report FILE)" : "");
+        return EXIT_USAGE;
+    }
+    /* ---- end of the flash line's checks ---- */
     cmboot_flash_job *job = NULL;
     if (cmboot_flash_job_new(&fcfg, &job) != CMBOOT_OK)
         return EXIT_HOST;
@@ -298,6 +400,15 @@ int cmd_flash(int argc, char **argv)
         int ec = open_failed(job, &fcfg);
         cmboot_flash_job_free(job);
         return ec;
+    }
+    /* ---- Flash line: the image is usable; the line opens it again for each board. ---- */
+    if (line_mode) {
+        cmboot_flash_job_free(job);
+        line.json = json;
+        line.verbosity = verbosity;
+        line.discovery = discovery;
+        line.pair_timeout_ms = pair_timeout;
+        return flash_line_main(&fcfg, &bcfg, &line);
     }
 
     /* Booting needs USB: say at once when this host has none instead of waiting for ever. */

@@ -97,6 +97,11 @@ typedef struct cmboot_boot_config {
     /* Per-transfer limits (NULL = cmboot_stage_limits_default()); a pointer, so that either struct can grow.
      * Read during the call only. */
     const cmboot_stage_limits *limits;
+    /* Take a board that is in its mass-storage stage without having been booted by this run (already there at
+     * start, or booted by itself) as a finished board, when it matches the selection (default off; flash lines
+     * turn it on). A device taken (or reached by a board booted here) is never taken again while it stays
+     * plugged in; a new device on that port after it left is a new board. The fastboot gadget is not taken. */
+    bool adopt_mass_storage;
 } cmboot_boot_config;
 
 /* Defaults (any board, one board, stage_timeout_ms 15000, next_stage_timeout_ms 60000, metadata to stdout,

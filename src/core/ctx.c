@@ -54,6 +54,7 @@ void cmboot_ctx_free(cmboot_ctx *ctx)
     if (!ctx)
         return;
     pthread_mutex_destroy(&ctx->lock);
+    free(ctx->flash);
     free(ctx);
 }
 

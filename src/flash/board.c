@@ -19,6 +19,7 @@ struct cmboot_flash_job {
     bool ran;
     cmboot_flash_source *src; /* open from cmboot_flash_job_open until the writer closes it */
     cmboot_bmap *bmap;
+    const cmboot_bmap *shared_bmap; /* a flash line's, loaded once and read by every board (not freed here) */
     cmboot_flash_step step;
     int error;
     char reason[256];
@@ -87,7 +88,7 @@ int cmboot_flash_job_open(cmboot_flash_job *job)
                                             sizeof job->reason);
     if (rc != CMBOOT_OK)
         return stop(job, CMBOOT_FLASH_STEP_IMAGE, rc, NULL);
-    if (job->cfg.bmap && (rc = cmboot_bmap_load(job->cfg.bmap, &job->bmap)) != CMBOOT_OK) {
+    if (job->cfg.bmap && !job->shared_bmap && (rc = cmboot_bmap_load(job->cfg.bmap, &job->bmap)) != CMBOOT_OK) {
         char why[256];
         snprintf(why, sizeof why, "bmap %s is %s", job->cfg.bmap,
                  rc == CMBOOT_ERR_VERIFY ? "corrupt (its checksum does not match)" : "unusable");
@@ -97,9 +98,10 @@ int cmboot_flash_job_open(cmboot_flash_job *job)
 }
 
 /* The session's metadata of this board, copied while the session still owns it. */
-static void board_finished(void *user, const cmboot_board_result *res, const cmboot_metadata *md)
+static void board_finished(void *user, const cmboot_board_result *res, const cmboot_metadata *md, bool adopted)
 {
     cmboot_flash_job *job = user;
+    (void)adopted; /* a single job boots its board: the session does not adopt for it */
     job->board = *res;
     job->have_board = true;
     /* Keys in the order the board sent them: the report needs no JSON round trip. */
@@ -116,14 +118,37 @@ static void forward_event(void *user, const cmboot_event *ev)
         job->ctx->event(job->ctx->user, ev);
 }
 
-/* Makes cmboot_ctx_cancel reach the pairing and the writer; a cancel that came before still counts. */
-static void attach_cancel(cmboot_ctx *ctx, cmboot_flash_canceller *c)
+/* Makes cmboot_ctx_cancel reach the pairing and the writer (one canceller per board: a flash line runs many at
+ * once); a cancel that came before still counts. */
+static int attach_cancel(cmboot_ctx *ctx, cmboot_flash_canceller *c)
 {
     pthread_mutex_lock(&ctx->lock);
-    ctx->flash = c;
+    if (ctx->nflash == ctx->flash_cap) {
+        size_t cap = ctx->flash_cap ? ctx->flash_cap * 2 : 8;
+        cmboot_flash_canceller **t = realloc(ctx->flash, cap * sizeof *t);
+        if (!t) {
+            pthread_mutex_unlock(&ctx->lock);
+            return CMBOOT_ERR_NO_MEMORY;
+        }
+        ctx->flash = t;
+        ctx->flash_cap = cap;
+    }
+    ctx->flash[ctx->nflash++] = c;
     pthread_mutex_unlock(&ctx->lock);
-    if (c && atomic_load(&ctx->cancelled))
+    if (atomic_load(&ctx->cancelled))
         cmboot_flash_cancel(c);
+    return CMBOOT_OK;
+}
+
+static void detach_cancel(cmboot_ctx *ctx, cmboot_flash_canceller *c)
+{
+    pthread_mutex_lock(&ctx->lock);
+    for (size_t i = 0; i < ctx->nflash; i++)
+        if (ctx->flash[i] == c) {
+            ctx->flash[i] = ctx->flash[--ctx->nflash];
+            break;
+        }
+    pthread_mutex_unlock(&ctx->lock);
 }
 
 static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
@@ -171,27 +196,23 @@ static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
     return CMBOOT_OK;
 }
 
-int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
-                         const cmboot_boot_config *boot)
+/* The steps after the board is up in its mass-storage stage: pair (unless a target was given), check, write,
+ * verify. */
+static int run_booted(cmboot_flash_job *job, cmboot_ctx *ctx)
 {
-    if (!job || !ctx || !disc || !boot || job->ran)
-        return CMBOOT_ERR_INVALID_ARG;
-    job->ran = true;
-    int rc = cmboot_flash_job_open(job);
-    if (rc != CMBOOT_OK)
-        return rc;
-    job->ctx = ctx;
-    rc = boot_board(job, ctx, disc, boot);
     cmboot_flash_canceller *cancel = NULL;
-    if (rc == CMBOOT_OK && (rc = cmboot_flash_canceller_new(&cancel)) != CMBOOT_OK)
-        stop(job, CMBOOT_FLASH_STEP_PAIR, rc, cmboot_strerror(rc));
-    if (cancel)
-        attach_cancel(ctx, cancel);
-    if (rc == CMBOOT_OK && !job->cfg.target) {
+    int rc = cmboot_flash_canceller_new(&cancel);
+    if (rc == CMBOOT_OK && (rc = attach_cancel(ctx, cancel)) != CMBOOT_OK) {
+        cmboot_flash_canceller_free(cancel);
+        cancel = NULL;
+    }
+    if (rc != CMBOOT_OK)
+        return stop(job, CMBOOT_FLASH_STEP_PAIR, rc, cmboot_strerror(rc));
+    if (!job->cfg.target) {
         rc = pair_disk(job, cancel);
         /* The name may be re-used before it is opened: the disk behind the descriptor must be this board's. */
         job->cfg.port_path = job->board.port_path;
-    } else if (rc == CMBOOT_OK) {
+    } else {
         snprintf(job->target, sizeof job->target, "%s", job->cfg.target);
     }
     if (rc == CMBOOT_OK) {
@@ -204,16 +225,77 @@ int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_di
         cmboot_flash_source *src = job->src;
         job->src = NULL; /* the writer closes it */
         job->flash_ran = true;
-        rc = cmb_flash_write_opened(&wcfg, src, job->bmap, &job->flash);
+        rc = cmb_flash_write_opened(&wcfg, src, job->bmap ? job->bmap : job->shared_bmap, &job->flash);
         stop(job, rc == CMBOOT_OK ? CMBOOT_FLASH_STEP_DONE : CMBOOT_FLASH_STEP_WRITE, rc,
              rc == CMBOOT_OK        ? ""
              : job->flash.reason[0] ? job->flash.reason
                                     : cmboot_strerror(rc));
     }
-    if (cancel) {
-        attach_cancel(ctx, NULL);
-        cmboot_flash_canceller_free(cancel);
+    detach_cancel(ctx, cancel);
+    cmboot_flash_canceller_free(cancel);
+    return rc;
+}
+
+int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
+                         const cmboot_boot_config *boot)
+{
+    if (!job || !ctx || !disc || !boot || job->ran)
+        return CMBOOT_ERR_INVALID_ARG;
+    job->ran = true;
+    int rc = cmboot_flash_job_open(job);
+    if (rc != CMBOOT_OK)
+        return rc;
+    job->ctx = ctx;
+    rc = boot_board(job, ctx, disc, boot);
+    if (rc == CMBOOT_OK)
+        rc = run_booted(job, ctx);
+    job->ctx = NULL;
+    return rc;
+}
+
+int cmb_flash_job_new_shared(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int64_t pair_timeout_ms,
+                             cmboot_flash_job **out)
+{
+    int rc = cmboot_flash_job_new(cfg, out);
+    if (rc == CMBOOT_OK) {
+        (*out)->shared_bmap = bmap;
+        cmboot_flash_job_set_pair_timeout(*out, pair_timeout_ms);
     }
+    return rc;
+}
+
+int cmb_flash_job_fail(cmboot_flash_job *job, cmboot_flash_step step, int rc, const char *reason)
+{
+    job->ran = true;
+    return stop(job, step, rc, reason);
+}
+
+void cmb_flash_job_take_board(cmboot_flash_job *job, const cmboot_board_result *res, const cmboot_metadata *md,
+                              bool adopted)
+{
+    board_finished(job, res, md, adopted);
+    if (!adopted) /* an adopted board was not booted: no boot phase in its report */
+        job->boot_ms = res->finished_ms > res->started_ms ? res->finished_ms - res->started_ms : 0;
+}
+
+int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char *target)
+{
+    if (!job || !ctx || job->ran || !job->have_board)
+        return CMBOOT_ERR_INVALID_ARG;
+    job->ran = true;
+    if (target && *target)
+        job->cfg.target = target;
+    int rc = job->board.error;
+    if (rc != CMBOOT_OK)
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
+    if (job->board.last_stage != CMBOOT_STAGE_MASS_STORAGE)
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
+                    "the board came up as the fastboot gadget, which has no USB disk to write");
+    /* Opened per board: a decoder keeps state and cannot be shared; the line checked the image once before. */
+    if ((rc = cmboot_flash_job_open(job)) != CMBOOT_OK)
+        return rc;
+    job->ctx = ctx;
+    rc = run_booted(job, ctx);
     job->ctx = NULL;
     return rc;
 }

@@ -57,4 +57,18 @@ void cmb_flash_cancel_attach(cmboot_flash_canceller *c, pthread_mutex_t *mu, pth
 /* The canceller's eventfd (readable once cancelled; never read from), -1 for NULL. */
 int cmb_flash_cancel_fd(const cmboot_flash_canceller *c);
 
+/* ---- Flash line (flash/line.c) on the job's steps (flash/board.c). ---- */
+/* A job whose bmap is the line's, loaded once (bmap may be NULL: the job loads cfg->bmap itself). */
+int cmb_flash_job_new_shared(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int64_t pair_timeout_ms,
+                             cmboot_flash_job **out);
+/* Copies the board's result and metadata into the job (on the session's thread, while md is valid). */
+void cmb_flash_job_take_board(cmboot_flash_job *job, const cmboot_board_result *res, const cmboot_metadata *md,
+                              bool adopted);
+/* Runs the job from "this board is up in its mass-storage stage" (cmb_flash_job_take_board before): opens the
+ * image, pairs (unless target is a path: written instead; it must outlive the job), checks, writes, verifies.
+ * A board that failed to boot fails at step BOOT. Runs once. */
+int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char *target);
+/* Ends a job that will not run, at step with rc and reason; returns rc. */
+int cmb_flash_job_fail(cmboot_flash_job *job, cmboot_flash_step step, int rc, const char *reason);
+
 #endif

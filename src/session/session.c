@@ -46,7 +46,15 @@ typedef struct board {
     int worker_rc;
     bool have_transport;
     cmboot_transport transport;
+    bool adopted; /* found in its mass-storage stage, not booted by this run */
 } board;
+
+/* A mass-storage device already taken (adopted, or reached by a board booted here): not taken again while it
+ * stays plugged in. */
+typedef struct taken_device {
+    char port_path[CMBOOT_PORT_PATH_MAX];
+    uint8_t busnum, devnum;
+} taken_device;
 
 struct cmb_run_state {
     cmboot_ctx *ctx;
@@ -61,6 +69,8 @@ struct cmb_run_state {
     unsigned nboards, board_cap;
     int first_error; /* of the first board that failed, kept when loop mode forgets the board */
     const cmb_run_observer *obs;
+    taken_device *taken; /* adopt_mass_storage: devices taken, until they leave (manager thread only) */
+    unsigned ntaken, taken_cap;
 };
 
 static void emit(const board *b, cmboot_event_type type, const char *name, const char *value, uint64_t done,
@@ -371,7 +381,7 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
              b->res.serial[0] ? b->res.serial : b->res.port_path, rc ? cmboot_strerror(rc) : "done");
     emit(b, CMBOOT_EV_BOARD_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
     if (b->run->obs && b->run->obs->board_finished)
-        b->run->obs->board_finished(b->run->obs->user, &b->res, b->md);
+        b->run->obs->board_finished(b->run->obs->user, &b->res, b->md, b->adopted);
     if (report) {
         if (b->report_slot < 0 && report_add(report))
             b->report_slot = (long)report->boards - 1;
@@ -496,9 +506,52 @@ static bool is_payload_stage(cmboot_stage st)
     return st == CMBOOT_STAGE_MASS_STORAGE || st == CMBOOT_STAGE_FASTBOOT;
 }
 
+static bool is_taken(const struct cmb_run_state *run, const cmboot_device_info *dev)
+{
+    for (unsigned i = 0; i < run->ntaken; i++)
+        if (run->taken[i].busnum == dev->busnum && run->taken[i].devnum == dev->devnum &&
+            strcmp(run->taken[i].port_path, dev->port_path) == 0)
+            return true;
+    return false;
+}
+
+/* Remembers a mass-storage device as taken; false when out of memory (then it is not adopted). */
+static bool take_device(struct cmb_run_state *run, const cmboot_device_info *dev)
+{
+    if (is_taken(run, dev))
+        return true;
+    if (run->ntaken == run->taken_cap) {
+        unsigned cap = run->taken_cap ? run->taken_cap * 2 : 16;
+        taken_device *t = realloc(run->taken, cap * sizeof *t);
+        if (!t)
+            return false;
+        run->taken = t;
+        run->taken_cap = cap;
+    }
+    taken_device *t = &run->taken[run->ntaken++];
+    snprintf(t->port_path, sizeof t->port_path, "%s", dev->port_path);
+    t->busnum = dev->busnum;
+    t->devnum = dev->devnum;
+    return true;
+}
+
+/* The device left: a new one on that port is a new board. */
+static void forget_taken(struct cmb_run_state *run, const cmboot_device_info *dev)
+{
+    for (unsigned i = 0; i < run->ntaken; i++)
+        if (run->taken[i].busnum == dev->busnum && run->taken[i].devnum == dev->devnum &&
+            strcmp(run->taken[i].port_path, dev->port_path) == 0) {
+            run->taken[i] = run->taken[--run->ntaken];
+            return;
+        }
+}
+
 /* The board's payload is up (mass storage or fastboot gadget): following it ends here. */
 static void payload_stage_seen(board *b, const cmboot_device_info *dev, cmboot_run_report *report)
 {
+    if (b->run->cfg->adopt_mass_storage && dev->stage == CMBOOT_STAGE_MASS_STORAGE && !take_device(b->run, dev))
+        cmb_logf(&b->run->ctx->log, b->res.port_path, CMBOOT_LOG_WARN,
+                 "out of memory: its disk may be taken again as a new board");
     b->dev = *dev;
     b->stage_started = cmboot_now_ms();
     b->res.last_stage = dev->stage;
@@ -534,9 +587,13 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
     if (dev->stage == CMBOOT_STAGE_UNKNOWN)
         return;
     board *b = find_board(run, dev->port_path);
+    bool adopt = false;
+    if (!b && cfg->adopt_mass_storage && dev->stage == CMBOOT_STAGE_MASS_STORAGE && !is_taken(run, dev) &&
+        selection_matches(cfg, dev))
+        adopt = true; /* in its mass-storage stage without us: taken as it is */
     if (!b) {
         /* Payload stages (and the generic fastboot ID above all) are only followed on a board's own port. */
-        if (is_payload_stage(dev->stage) || !selection_matches(cfg, dev))
+        if ((is_payload_stage(dev->stage) && !adopt) || !selection_matches(cfg, dev))
             return;
         unsigned limit = cfg->max_boards ? cfg->max_boards : (cfg->loop ? 0 : 1);
         if (limit && *started >= limit)
@@ -561,7 +618,11 @@ static void device_added(struct cmb_run_state *run, const cmboot_device_info *de
         pthread_mutex_unlock(&run->lock);
         (*started)++;
         b->dev = *dev;
+        b->adopted = adopt;
         emit(b, CMBOOT_EV_DEVICE_SEEN, NULL, NULL, 0, 0, CMBOOT_OK);
+        if (adopt)
+            cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_INFO,
+                     "already in its mass-storage stage (%04x:%04x): taken as it is", dev->vid, dev->pid);
     } else if (!is_payload_stage(dev->stage) && !selection_matches(cfg, dev)) {
         /* Like the reference, -i compares the string at each stage's own serial index, at every stage. */
         cmb_logf(&run->ctx->log, dev->port_path, CMBOOT_LOG_INFO,
@@ -627,14 +688,15 @@ void cmboot_ctx_cancel(cmboot_ctx *ctx)
         pthread_mutex_unlock(&run->lock);
         run->disc->ops->wakeup(run->disc->self);
     }
-    if (ctx->flash)
-        cmboot_flash_cancel(ctx->flash);
+    for (size_t i = 0; i < ctx->nflash; i++)
+        cmboot_flash_cancel(ctx->flash[i]);
     pthread_mutex_unlock(&ctx->lock);
 }
 
 /* A device that left before its board could take it up is no longer worth waiting for. */
 static void device_removed(struct cmb_run_state *run, const cmboot_device_info *dev)
 {
+    forget_taken(run, dev);
     board *b = find_board(run, dev->port_path);
     if (b && b->have_next && b->next.devnum == dev->devnum && b->next.busnum == dev->busnum)
         b->have_next = false;
@@ -789,6 +851,7 @@ int cmb_run_observed(cmboot_ctx *ctx, const cmboot_discovery *disc, const cmboot
         free(run.boards[i]);
     }
     free(run.boards);
+    free(run.taken);
     pthread_mutex_destroy(&run.lock);
     cmboot_metadata_dir_close(run.mddir);
     cmboot_files_free(run.files);

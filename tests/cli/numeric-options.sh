@@ -69,6 +69,14 @@ for mode in boot ""; do
 done
 opt "flash $T/img" --timeout 4 "0 30 1.5" "$SECONDS_BAD"
 opt "flash $T/img" --pair-timeout 4 "0.001 60" "$SECONDS_BAD 0"
+opt "flash $T/img" --boards 4 "1 4 1000000" "$GARBAGE 0 1.5 1000001"
+# flash takes boot's port number flags too; a negative value of --boards is never one.
+for f in -0 -5 -98; do run 4 "$f" - "$CMBOOT" flash "$T/img" "$f"; done
+for f in -99 -100 -0099; do run 2 "$f" - "$CMBOOT" flash "$T/img" "$f"; done
+for o in --boards --timeout --pair-timeout --board:--boards; do
+    run 2 "${o#*:}" -5 "$CMBOOT" flash "$T/img" "${o%:*}" -5
+    grep -q -i "port" "$T/err" && fail "flash ${o%:*} -5 read as a port flag: $(cat "$T/err")"
+done
 opt list --wait 4 "0 100 3600000" "$GARBAGE 3600001 5ms 1.5"
 opt "write $T/img $T/out.img" --buffer-size 0 "4096 64K 1M 3M" "$GARBAGE 0 4095 5000 1.5M"
 opt "write $T/img $T/out.img" --buffers 0 "2 4 12" "$GARBAGE 0 1 3073"

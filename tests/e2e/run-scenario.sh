@@ -74,6 +74,9 @@ case "$SCENARIO" in
         HUB=1; GUEST=bench-line; GUEST_ARGS=${SCENARIO#bench-line-},64 ;;
     demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
     flash-gz) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
+    line-4) BOARDS=("--soc bcm2837 --serial c3d00001" "--soc bcm2711 --serial c4d00002"
+                    "--soc bcm2712 --serial c5d00003" "--soc bcm2837 --serial c3d00004")
+            PORTS=(1.1 1.2 1.3 1.4); HUB=1 ;;
     upstream-tree) BOARDS=("--soc bcm2711 --serial c4a00001" "--soc bcm2837 --serial c3a00002"
                            "--soc bcm2837 --serial c3a00003")
                    PORTS=(1.1 1.2 1.3); HUB=1 ;;
@@ -222,7 +225,7 @@ for i in "${!BOARDS[@]}"; do
         done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
         if [ $HOST_FLASH -eq 1 ]; then
             flash_check "$i" || fail "board$i: the disk is not what flashing the image must give"
-        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ]; then
+        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ]; then
             image_on_disk "board$i" "$WORK/disk$i.img"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)

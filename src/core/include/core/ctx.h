@@ -15,9 +15,12 @@ struct cmboot_ctx {
     void *user;
     atomic_bool cancelled;
     cmboot_bulk_tuning bulk;
-    pthread_mutex_t lock;          /* guards run */
-    struct cmb_run_state *run;     /* the cmboot_run in progress, for cancel */
-    cmboot_flash_canceller *flash; /* a cmboot_flash_job's pairing or write in progress, for cancel */
+    pthread_mutex_t lock;      /* guards run */
+    struct cmb_run_state *run; /* the cmboot_run in progress, for cancel */
+    /* The pairings and writes of flash jobs in progress (one per board of a flash line), for cancel; guarded
+     * by lock. */
+    cmboot_flash_canceller **flash;
+    size_t nflash, flash_cap;
 };
 
 const cmb_logger *cmb_ctx_logger(const cmboot_ctx *ctx);

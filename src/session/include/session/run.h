@@ -6,9 +6,10 @@
 #include "cmboot/session.h"
 
 /* Told on cmboot_run's thread when a board finishes, with the metadata it sent (valid during the call only):
- * how a flash job takes the board's result and metadata without collecting events a second time. */
+ * how a flash job takes the board's result and metadata without collecting events a second time. adopted: the
+ * board was found in its mass-storage stage, not booted by this run (cmboot_boot_config.adopt_mass_storage). */
 typedef struct cmb_run_observer {
-    void (*board_finished)(void *user, const cmboot_board_result *res, const cmboot_metadata *md);
+    void (*board_finished)(void *user, const cmboot_board_result *res, const cmboot_metadata *md, bool adopted);
     void *user;
 } cmb_run_observer;
 

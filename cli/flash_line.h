@@ -1,0 +1,27 @@
+/* `cmboot flash --boards N | --loop`: every matching board flashed at once, one report per board. */
+#ifndef CMBOOT_CLI_FLASH_LINE_H
+#define CMBOOT_CLI_FLASH_LINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "cmboot/cmboot.h"
+#include "cmboot/flash.h"
+
+typedef struct flash_line_opts {
+    unsigned boards;        /* 0 with loop */
+    bool loop;              /* until SIGINT/SIGTERM */
+    const char *report_dir; /* one JSON report per board, or NULL */
+    const char *log_dir;    /* one log file per board, or NULL */
+    bool quiet;             /* only each board's result and the summary */
+    bool json;
+    int verbosity;
+    const char *discovery;
+    int64_t pair_timeout_ms;
+} flash_line_opts;
+
+/* Runs the line and returns the exit code: 0 every board finished flashed (and verified), none cut short;
+ * 1 / 5 / 6 a board failed (booting / writing or verifying / target refused); 130 a board was interrupted, or
+ * the boards asked for did not all come before SIGINT; 3 no board came before --timeout. */
+int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *bcfg, const flash_line_opts *o);
+
+#endif
