@@ -88,6 +88,7 @@ case "$SCENARIO" in
             GUEST_ARGS=c4c00001,c5c00002 ;;
     no-done) BOARDS=("--soc bcm2837 --no-done"); PORTS=(1); EXPECT_BOOTED=0; EXPECT_VANISHED=1 ;;
     flash-xz|flash-bmap) BOARDS=("--soc bcm2837"); PORTS=(1); HOST_FLASH=1 ;;
+    line-tty) BOARDS=("--soc bcm2837 --serial c3f00001" "--soc bcm2711 --serial c4f00002"); PORTS=(1.1 1.2); HUB=1 ;;
     already-msd) BOARDS=("--soc bcm2711 --serial c4d00001 --start-stage mass-storage"); PORTS=(1); EXPECT_BOOTED=0
                  IMAGE_CHECK=1 ;;
     line-loop) BOARDS=("--soc bcm2711 --serial c4e00001 --plug-later"); PORTS=(1); CONTROL=1; THEN=(c4e00002 c4e00003)
@@ -225,7 +226,7 @@ for i in "${!BOARDS[@]}"; do
         done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
         if [ $HOST_FLASH -eq 1 ]; then
             flash_check "$i" || fail "board$i: the disk is not what flashing the image must give"
-        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ]; then
+        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
             image_on_disk "board$i" "$WORK/disk$i.img"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)
