@@ -38,6 +38,9 @@ typedef struct usbredir_board_config {
     void (*log)(void *user, const char *board, int64_t t_us, const char *line);
     void *log_user;
     bool verbose; /* also log every transfer */
+    /* More LUNs of the mass-storage stage after disk_path's LUN 0 (LUN 1, 2, ...); copied at create. */
+    const msc_config *extra_luns;
+    unsigned n_extra_luns; /* at most MSC_MAX_LUNS - 1 */
 } usbredir_board_config;
 
 /* What happened in one connection of the board (one stage as the guest saw it). */
