@@ -69,6 +69,8 @@ for mode in boot ""; do
 done
 opt "flash $T/img" --timeout 4 "0 30 1.5" "$SECONDS_BAD"
 opt "flash $T/img" --pair-timeout 4 "0.001 60" "$SECONDS_BAD 0"
+opt "flash $T/img" --lun 4 "0 1 15" "$GARBAGE 16 1.5"
+opt "flash $T/img" --target-kind 4 "emmc nvme sd" "EMMC eMMC usb nvme0n1 s sdd 1"
 opt list --wait 4 "0 100 3600000" "$GARBAGE 3600001 5ms 1.5"
 opt "write $T/img $T/out.img" --buffer-size 0 "4096 64K 1M 3M" "$GARBAGE 0 4095 5000 1.5M"
 opt "write $T/img $T/out.img" --buffers 0 "2 4 12" "$GARBAGE 0 1 3073"
