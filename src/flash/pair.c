@@ -20,6 +20,7 @@
 
 #define PAIR_BACKOFF_MIN_MS 10
 #define PAIR_BACKOFF_MAX_MS 500
+#define PAIR_SETTLE_MS 1500 /* no disk of the LUN / kind asked for this long: refused */
 
 /* Whether the node opens (read-only, no O_EXCL: only a probe); other errors are left for the writer to report. */
 static bool openable(const char *node)
@@ -208,15 +209,46 @@ static bool interfaces_pending(const char *sys, const char *pp)
     return pending;
 }
 
-/* One look at sysfs: 1 = the chosen disk is ready (its node in out), 0 = not yet, <0 = error (reason set). */
+/* SCSI disks of the board that have no block device yet: sd attaches each LUN on its own, so LUN 0's disk can
+ * be there while LUN 1's is still probing. */
+static bool luns_pending(const char *sys, const char *pp)
+{
+    char pattern[PATH_MAX];
+    if (cmb_path_join(pattern, sizeof pattern, sys, CMB_SYS_ROOT, "/bus/usb/devices/%s/%s:*/host*/target*/*:*:*:*", pp,
+                      pp) != CMBOOT_OK)
+        return false;
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+        return false;
+    bool pending = false;
+    for (size_t i = 0; i < g.gl_pathc && !pending; i++) {
+        char type[8], blk[PATH_MAX];
+        if (read_attr(g.gl_pathv[i], "type", type, sizeof type) && strcmp(type, "0") != 0)
+            continue; /* not a direct-access device: never a disk */
+        /* an entry inside block/, not the directory: the kernel makes the directory just before the disk */
+        if ((size_t)snprintf(blk, sizeof blk, "%s/block/*", g.gl_pathv[i]) >= sizeof blk)
+            continue;
+        glob_t b;
+        pending = glob(blk, GLOB_NOSORT, NULL, &b) != 0;
+        globfree(&b);
+    }
+    globfree(&g);
+    return pending;
+}
+
+/* One look at sysfs: 1 = the chosen disk is ready (its node in out), 0 = not yet, 2 = no disk matches (reason
+ * set, *seen = how many disks there are), <0 = refused or error (reason set). */
 static int scan(const char *sys, const char *dev, const char *pp, int lun, cmb_disk_kind kind, char *out,
-                size_t out_size, char *reason, size_t reason_size)
+                size_t out_size, char *reason, size_t reason_size, size_t *seen)
 {
     char pattern[PATH_MAX];
     /* pp is a valid port path (digits, '-', '.'): nothing in it is a glob character */
     if (cmb_path_join(pattern, sizeof pattern, sys, CMB_SYS_ROOT, "/bus/usb/devices/%s/%s:*/host*/target*/*/block/*",
                       pp, pp) != CMBOOT_OK)
         return CMBOOT_ERR_TOO_LARGE;
+    /* Before listing the disks: a disk that appears between the two looks is then in the list, never missed. */
+    if (interfaces_pending(sys, pp) || luns_pending(sys, pp))
+        return 0; /* another disk of this gadget may still appear: never decide on a part of the list */
     glob_t g;
     int r = glob(pattern, 0, NULL, &g); /* sorted: the list in a refusal reads in order */
     if (r == GLOB_NOMATCH)
@@ -244,9 +276,8 @@ static int scan(const char *sys, const char *dev, const char *pp, int lun, cmb_d
     int rc = 0;
     char lead[96];
     bool any = lun < 0 && kind == CMB_DISK_UNKNOWN;
-    if (interfaces_pending(sys, pp)) {
-        rc = 0; /* another disk of this gadget may still appear: never decide on a part of the list */
-    } else if (matches > 1) {
+    *seen = n;
+    if (matches > 1) {
         snprintf(lead, sizeof lead, "%zu disks under port %s%s: ", matches, pp, any ? "" : " match");
         list_disks(reason, reason_size, lead, disks, n,
                    "; choose one with --lun N or --target-kind emmc|nvme|sd (or give --target)");
@@ -261,7 +292,7 @@ static int scan(const char *sys, const char *dev, const char *pp, int lun, cmb_d
         snprintf(lead, sizeof lead, "no %s under port %s; there: ", want, pp);
         list_disks(reason, reason_size, lead, disks, n,
                    kind != CMB_DISK_UNKNOWN ? "; if the strings do not tell the kind, choose by --lun N" : "");
-        rc = CMBOOT_ERR_NOT_FOUND;
+        rc = 2; /* the caller refuses once the list has been the same for a while */
     } else {
         char p[PATH_MAX];
         /* Ready once the medium has a size, devtmpfs/udev made the node and the kernel lets it be opened:
@@ -341,18 +372,36 @@ int cmboot_flash_pair_select(const cmboot_target_env *env, const char *port_path
     /* Kernel uevents wake us when a disk appears; without them (containers) the back-off rescans. */
     int fd = cmb_uevent_socket_open();
     int backoff = PAIR_BACKOFF_MIN_MS;
+    int64_t nomatch_since = -1;
+    size_t nomatch_disks = 0;
     int rc;
     for (;;) {
         if (cmboot_flash_cancel_requested(cancel)) {
             rc = CMBOOT_ERR_CANCELLED;
             break;
         }
-        rc = scan(sys, dev, port_path, lun, kind, out, out_size, reason, reason_size);
+        size_t seen = 0;
+        rc = scan(sys, dev, port_path, lun, kind, out, out_size, reason, reason_size, &seen);
+        if (rc == 2) {
+            /* None matches: a disk may still be on its way (another LUN), so refuse only once the same
+             * number of disks has been there for PAIR_SETTLE_MS. */
+            int64_t now = cmboot_now_ms();
+            if (seen != nomatch_disks || nomatch_since < 0) {
+                nomatch_disks = seen;
+                nomatch_since = now;
+            } else if (now - nomatch_since >= PAIR_SETTLE_MS) {
+                rc = CMBOOT_ERR_NOT_FOUND;
+                break;
+            }
+            rc = 0;
+        } else {
+            nomatch_since = -1;
+        }
         if (rc != 0)
             break;
         int64_t left = deadline_ms - cmboot_now_ms();
         if (left <= 0) {
-            rc = CMBOOT_ERR_TIMEOUT;
+            rc = nomatch_since >= 0 ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_TIMEOUT; /* the reason lists the disks */
             break;
         }
         int wait = backoff < left ? backoff : (int)left;
@@ -370,5 +419,7 @@ int cmboot_flash_pair_select(const cmboot_target_env *env, const char *port_path
     }
     if (fd >= 0)
         close(fd);
+    if (rc == 1 && reason && reason_size)
+        reason[0] = 0; /* an earlier look's list no longer applies */
     return rc == 1 ? CMBOOT_OK : rc;
 }

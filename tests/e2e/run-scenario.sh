@@ -47,6 +47,7 @@ GUEST_ARGS=""
 CONTROL=0        # guest's ttyS1 -> cmboot-sim control socket (plug/unplug)
 EXPECT_BOOTED=1  # host check: every board reached mass storage with the script complete
 EXPECT_VANISHED=0
+NVME_LUN=0       # each board's gadget also has an NVMe LUN (LUN 1, nvme$i.img); the guest's image checked there
 HOST_FLASH=0     # host makes the image (tests/e2e/flash-images.sh), hands it to the guest, checks the disk after
 case "$SCENARIO" in
     cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
@@ -76,6 +77,8 @@ case "$SCENARIO" in
             GUEST_ARGS=c4c00001,c5c00002 ;;
     no-done) BOARDS=("--soc bcm2837 --no-done"); PORTS=(1); EXPECT_BOOTED=0; EXPECT_VANISHED=1 ;;
     flash-xz|flash-bmap) BOARDS=("--soc bcm2837"); PORTS=(1); HOST_FLASH=1 ;;
+    two-luns) BOARDS=("--soc bcm2711 --serial c4d00001" "--soc bcm2711 --serial c4d00002"); PORTS=(1.1 1.2)
+              HUB=1; NVME_LUN=1 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
@@ -114,6 +117,12 @@ for i in "${!BOARDS[@]}"; do
     mke2fs -q -F -t ext2 -L "board$i" -d "$WORK/disk$i.d" "$WORK/disk$i.img" 16M || die "mke2fs failed"
     # shellcheck disable=SC2206
     SIM_ARGS+=(--socket "$SOCKDIR/b$i.sock" ${BOARDS[$i]} $SIM_EXTRA --disk "$WORK/disk$i.img" --save-dir "$WORK/received$i")
+    if [ $NVME_LUN -eq 1 ]; then
+        head -c 33554432 /dev/urandom > "$WORK/nvme$i.img" || die "cannot make nvme$i.img"
+        cp "$WORK/disk$i.img" "$WORK/disk$i.before"
+        cp "$WORK/nvme$i.img" "$WORK/nvme$i.before"
+        SIM_ARGS+=(--lun "$WORK/nvme$i.img,kind=nvme")
+    fi
     QEMU_USB+=(-chardev "socket,id=usbredir$i,path=$SOCKDIR/b$i.sock"
                -device "usb-redir,chardev=usbredir$i,id=redir$i,bus=xhci.0,port=${PORTS[$i]}")
 done
@@ -188,6 +197,23 @@ for i in "${!BOARDS[@]}"; do
         done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
         if [ $HOST_FLASH -eq 1 ]; then
             flash_check "$i" || fail "board$i: the disk is not what flashing the image must give"
+        elif [ $NVME_LUN -eq 1 ]; then
+            # Board 0 refused: both files as they were. Board 1: the image on the NVMe file, the eMMC untouched.
+            cmp -s "$WORK/disk$i.img" "$WORK/disk$i.before" || fail "board$i: the eMMC LUN's file changed"
+            if [ "$i" -eq 0 ]; then
+                cmp -s "$WORK/nvme$i.img" "$WORK/nvme$i.before" || fail "board$i: the NVMe LUN's file changed"
+            else
+                fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')
+                size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
+                head -c "${size:-0}" "$WORK/nvme$i.img" > "$WORK/nvme$i.head"
+                want=$(echo "$fl" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
+                have=$(sha256sum < "$WORK/nvme$i.head" | cut -d' ' -f1)
+                { [ -n "$want" ] && [ "$have" = "$want" ]; } || fail "board$i: the NVMe file differs from the image"
+                # past the image the NVMe file is as it was
+                tail -c +"$(( ${size:-0} + 1 ))" "$WORK/nvme$i.img" | cmp -s - <(tail -c +"$(( ${size:-0} + 1 ))" "$WORK/nvme$i.before") ||
+                    fail "board$i: the NVMe file changed past the image"
+            fi
+            echo "== board$i backing files checked (eMMC untouched$([ "$i" -eq 0 ] && echo ', NVMe untouched' || echo ', NVMe holds the image'))"
         elif [ "$GUEST" = flash-gz ]; then
             # The image the guest flashed must be on the host's disk file, byte for byte.
             fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')

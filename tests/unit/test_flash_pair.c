@@ -116,10 +116,12 @@ static void pair_chooses_by_kind(void **state)
     assert_int_equal(select_disk(f, -1, "emmc", out, sizeof out, reason, sizeof reason), CMBOOT_OK);
     snprintf(want, sizeof want, "%s/sdb", f->dev);
     assert_string_equal(out, want);
-    /* no SD card on this board: refused at once with the list, not waited for */
+    /* no SD card on this board: refused with the list once it stayed so for a moment, not at the deadline */
     int64_t t0 = cmboot_now_ms();
-    assert_int_equal(select_disk(f, -1, "sd", out, sizeof out, reason, sizeof reason), CMBOOT_ERR_NOT_FOUND);
-    assert_true(cmboot_now_ms() - t0 < 1000);
+    assert_int_equal(cmboot_flash_pair_select(&f->env, "1-3", -1, "sd", cmboot_now_ms() + 20000, NULL, out, sizeof out,
+                                              reason, sizeof reason),
+                     CMBOOT_ERR_NOT_FOUND);
+    assert_true(cmboot_now_ms() - t0 < 10000);
     assert_non_null(strstr(reason, "no SD disk under port 1-3"));
     assert_non_null(strstr(reason, "sdb (LUN 0"));
     assert_non_null(strstr(reason, "sdc (LUN 1"));
@@ -187,6 +189,39 @@ static void pair_refuses_bad_lun(void **state)
     assert_int_equal(select_disk(f, -2, NULL, out, sizeof out, reason, sizeof reason), CMBOOT_ERR_INVALID_ARG);
     assert_int_equal(select_disk(f, -1, "usb", out, sizeof out, reason, sizeof reason), CMBOOT_ERR_INVALID_ARG);
     assert_int_equal(select_disk(f, -1, "NVMe", out, sizeof out, reason, sizeof reason), CMBOOT_ERR_INVALID_ARG);
+    free_fake(f);
+}
+
+static void *lun1_later(void *arg)
+{
+    fake *f = arg;
+    struct timespec ts = {0, 300 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    add_disk_strings(f, "1-6", "3:0:0:1", "sdc", "131072\n", "nvme0n1", "");
+    return NULL;
+}
+
+/* sd attaches each LUN on its own: LUN 1's SCSI device is there before its disk. Asked for the NVMe LUN,
+ * pairing waits for it instead of refusing on LUN 0 alone; without a choice it does not take LUN 0 as the only
+ * disk either. */
+static void pair_waits_for_a_probing_lun(void **state)
+{
+    (void)state;
+    fake *f = make_fake();
+    add_disk_strings(f, "1-6", "3:0:0:0", "sdb", "65536\n", "RPi-MSD-", "cmboot-sim eMMC");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/devices/pci0000:00/usb/1-6/1-6:1.0/host3/target3:0:0/3:0:0:1", f->sys);
+    test_write_file(dir, "type", "0\n", 2);
+    char out[4200], reason[512];
+    assert_int_equal(cmboot_flash_pair(&f->env, "1-6", cmboot_now_ms() + 200, out, sizeof out), CMBOOT_ERR_TIMEOUT);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, lun1_later, f), 0);
+    int rc = cmboot_flash_pair_select(&f->env, "1-6", -1, "nvme", cmboot_now_ms() + 10000, NULL, out, sizeof out,
+                                      reason, sizeof reason);
+    pthread_join(th, NULL);
+    assert_int_equal(rc, CMBOOT_OK);
+    assert_non_null(strstr(out, "/sdc"));
+    assert_string_equal(reason, "");
     free_fake(f);
 }
 
@@ -381,6 +416,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(pair_refuses_ambiguous_with_list),
     cmocka_unit_test(pair_refuses_bad_lun),
     cmocka_unit_test(pair_waits_for_every_interface),
+    cmocka_unit_test(pair_waits_for_a_probing_lun),
 };
 
 CMBOOT_TEST_MAIN(tests)
