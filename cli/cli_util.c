@@ -45,6 +45,18 @@ int cli_opt_uint(const char *cmd, const char *opt, const char *value, uint64_t m
     return 0;
 }
 
+int cli_opt_word(const char *cmd, const char *opt, const char *value, const char *const *choices, size_t n)
+{
+    char want[128] = "expected one of";
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(value, choices[i]) == 0)
+            return (int)i;
+        size_t len = strlen(want);
+        snprintf(want + len, sizeof want - len, "%s %s", i ? "," : "", choices[i]);
+    }
+    return bad(cmd, opt, value, want);
+}
+
 int cli_opt_bytes(const char *cmd, const char *opt, const char *value, uint64_t min, uint64_t max, uint64_t align,
                   uint64_t *out)
 {

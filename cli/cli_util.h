@@ -16,6 +16,10 @@ int cli_opt_bytes(const char *cmd, const char *opt, const char *value, uint64_t 
 /* Seconds with at most three decimals ("1.5") as milliseconds. */
 int cli_opt_seconds(const char *cmd, const char *opt, const char *value, int64_t min_ms, int64_t max_ms, int64_t *ms);
 
+/* One word of a fixed list (exact, case-sensitive): its index in choices[0..n), or -1 after the line naming
+ * the option, the value and the choices. */
+int cli_opt_word(const char *cmd, const char *opt, const char *value, const char *const *choices, size_t n);
+
 /* What stopped a boot, for a person: cmboot_strerror(rc) with what the CLI knows around it (boards: how many
  * were seen; cause: what cancelled it, NULL if unknown). Never an enum name. */
 const char *cli_boot_failure_text(int rc, unsigned boards, int64_t wait_first_ms, const char *cause, char *buf,

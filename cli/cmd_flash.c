@@ -129,6 +129,7 @@ static void flash_usage(FILE *f)
             "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [--partition-ok]\n"
             "                    [-p PATH | -0..-98] [-i SERIAL] [--boards N | --loop] [--report-dir DIR]\n"
             "                    [--log-dir DIR] [--quiet]\n"
+            "                    [--lun N] [--target-kind emmc|nvme|sd]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
             "                    [--raw] [--json] [--report FILE] [-v]\n\n"
             "Boots the board into its mass-storage stage, finds the disk under the same USB port path (checked\n"
@@ -140,6 +141,10 @@ static void flash_usage(FILE *f)
             "  --force              allow a target that is not on USB (never the host's root or boot disk)\n"
             "  --raw                write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
             "  --partition-ok       allow a partition as --target instead of a whole disk\n"
+            "  --lun N              the disk with SCSI LUN N, when the board's gadget exports several (0..15)\n"
+            "  --target-kind KIND   the disk of this kind: emmc, nvme or sd, told by its SCSI vendor/model\n"
+            "                       strings (see docs/flash.md); without either, the only disk or a refusal\n"
+            "                       that lists the disks\n"
             "  -p, --port-path PATH only the board at this port path; -i, --serial SERIAL only this board\n"
             "  -0 .. -98            only boards on this port number (last port of the path)\n"
             "  --boards N           flash N boards at once (a flash line), boards already in mass storage too\n"
@@ -203,6 +208,7 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
             return true;
     return false;
 }
+enum { OPT_LUN = 1300, OPT_TARGET_KIND }; /* which disk of a gadget with several */
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
 static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
@@ -227,9 +233,13 @@ static int boot_or_pair_failed(const cmboot_flash_job *job, int64_t wait_first_m
     int rc = cmboot_flash_job_error(job);
     const cmboot_board_result *board = cmboot_flash_job_board(job);
     if (cmboot_flash_job_step(job) == CMBOOT_FLASH_STEP_PAIR) {
-        fprintf(stderr, "cmboot: [%s] %s%s\n", board->port_path, cmboot_flash_job_reason(job),
-                rc == CMBOOT_ERR_UNSAFE_TARGET ? "; pass --target" : "");
-        return rc == CMBOOT_ERR_UNSAFE_TARGET ? EXIT_REFUSED : rc == CMBOOT_ERR_CANCELLED ? EXIT_CANCELLED : EXIT_FLASH;
+        const char *why = cmboot_flash_job_reason(job);
+        fprintf(stderr, "cmboot: [%s] %s%s\n", board->port_path, why,
+                rc == CMBOOT_ERR_UNSAFE_TARGET && !strstr(why, "--target") ? "; pass --target" : "");
+        /* no disk of the LUN or kind asked for: refused, nothing written */
+        return rc == CMBOOT_ERR_UNSAFE_TARGET || rc == CMBOOT_ERR_NOT_FOUND ? EXIT_REFUSED
+               : rc == CMBOOT_ERR_CANCELLED                                 ? EXIT_CANCELLED
+                                                                            : EXIT_FLASH;
     }
     if (board && board->error == CMBOOT_OK && board->last_stage == CMBOOT_STAGE_FASTBOOT) {
         /* Its payload offers fastboot, not a USB disk: nothing to pair, so say so instead of waiting. */
@@ -257,6 +267,8 @@ int cmd_flash(int argc, char **argv)
         {"force", no_argument, NULL, OPT_FORCE},
         {"raw", no_argument, NULL, OPT_RAW},
         {"partition-ok", no_argument, NULL, OPT_PARTITION_OK},
+        {"lun", required_argument, NULL, OPT_LUN},
+        {"target-kind", required_argument, NULL, OPT_TARGET_KIND},
         {"json", no_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
         {"discovery", required_argument, NULL, OPT_DISCOVERY},
@@ -324,6 +336,21 @@ int cmd_flash(int argc, char **argv)
         case OPT_FORCE: fcfg.target_flags |= CMBOOT_TARGET_FORCE; break;
         case OPT_RAW: fcfg.source_flags |= CMBOOT_SOURCE_RAW; break;
         case OPT_PARTITION_OK: fcfg.target_flags |= CMBOOT_TARGET_PARTITION_OK; break;
+        case OPT_LUN: {
+            uint64_t lun;
+            if (cli_opt_uint(prog, "--lun", optarg, 0, 15, &lun) < 0) /* bCBWLUN has 4 bits */
+                return EXIT_USAGE;
+            fcfg.lun = (int)lun;
+            break;
+        }
+        case OPT_TARGET_KIND: {
+            static const char *const kinds[] = {"emmc", "nvme", "sd"};
+            int k = cli_opt_word(prog, "--target-kind", optarg, kinds, 3);
+            if (k < 0)
+                return EXIT_USAGE;
+            fcfg.target_kind = kinds[k];
+            break;
+        }
         case OPT_JSON: json = true; break;
         case OPT_REPORT: report_path = optarg; break;
         case OPT_DISCOVERY: discovery = optarg; break;

@@ -35,6 +35,8 @@ typedef struct board_opts {
     bool rom_reject;
     bool two_interfaces;
     const char *disk;
+    msc_config luns[MSC_MAX_LUNS - 1]; /* --lun: LUN 1, 2, ... */
+    unsigned n_luns;
     const char *save_dir;
     bool plug_later;
     long rom_delay_ms, disconnect_delay_ms, reenum_delay_ms;
@@ -106,7 +108,11 @@ static void usage(FILE *f)
             "  --rom-fault KIND[=ARG]  fault on the ROM stage\n"
             "  --rom-reject            the ROM refuses the second stage\n"
             "  --two-interfaces        BCM2837 ROM variant: mass storage on interface 0, vendor on 1 (bulk OUT 0x03)\n"
-            "  --disk IMAGE            image file behind the mass-storage stage (required)\n"
+            "  --disk IMAGE            image file behind the mass-storage stage (required): LUN 0\n"
+            "  --lun FILE[,kind=K][,vendor=V][,product=P][,revision=R][,ro]\n"
+            "                          one more LUN of that stage (repeat: LUN 1, 2, ...); kind emmc|sd|nvme|usb\n"
+            "                          sets the INQUIRY strings the usbboot gadget reports for such a disk\n"
+            "                          (vendor = kernel device name, e.g. \"nvme0n1\"); default as LUN 0's\n"
             "  --save-dir DIR          keep the files the host sent\n"
             "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
             "  --start-stage STAGE     rom (default), second-stage or mass-storage: where the board starts (a\n"
@@ -233,8 +239,44 @@ enum {
     OPT_NO_DONE,
     OPT_START_STAGE,
     OPT_THEN,
-    OPT_AFTER_DONE
+    OPT_AFTER_DONE,
+    OPT_LUN
 };
+
+/* --lun FILE[,key=value...], split in place (argv strings are ours to change). */
+static bool parse_lun(char *arg, msc_config *out)
+{
+    memset(out, 0, sizeof(*out));
+    char *save = NULL;
+    char *file = strtok_r(arg, ",", &save);
+    if (!file || !*file)
+        return false;
+    out->image_path = file;
+    for (char *kv; (kv = strtok_r(NULL, ",", &save)) != NULL;) {
+        char *eq = strchr(kv, '=');
+        if (strcmp(kv, "ro") == 0) {
+            out->read_only = true;
+            continue;
+        }
+        if (!eq)
+            return false;
+        *eq = 0;
+        const char *v = eq + 1;
+        if (strcmp(kv, "kind") == 0) {
+            if (!msc_kind_strings(v, &out->vendor, &out->product, &out->revision))
+                return false;
+        } else if (strcmp(kv, "vendor") == 0 && strlen(v) <= 8) {
+            out->vendor = v;
+        } else if (strcmp(kv, "product") == 0 && strlen(v) <= 16) {
+            out->product = v;
+        } else if (strcmp(kv, "revision") == 0 && strlen(v) <= 4) {
+            out->revision = v;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
 
 static int parse_args(program *p, int argc, char **argv)
 {
@@ -274,6 +316,7 @@ static int parse_args(program *p, int argc, char **argv)
         {"start-stage", required_argument, 0, OPT_START_STAGE},
         {"then", required_argument, 0, OPT_THEN},
         {"after-done", required_argument, 0, OPT_AFTER_DONE},
+        {"lun", required_argument, 0, OPT_LUN},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
@@ -325,6 +368,16 @@ static int parse_args(program *p, int argc, char **argv)
         case OPT_ROM_STATUS_LOST: o->rom_status_lost = true; break;
         case OPT_TWO_IF: o->two_interfaces = true; break;
         case OPT_DISK: o->disk = optarg; break;
+        case OPT_LUN:
+            if (o->n_luns == MSC_MAX_LUNS - 1 || !parse_lun(optarg, &o->luns[o->n_luns])) {
+                fprintf(stderr,
+                        "cmboot-sim: bad --lun '%s' (FILE[,kind=emmc|sd|nvme|usb][,vendor=V][,product=P]"
+                        "[,revision=R][,ro]; at most %d)\n",
+                        optarg, MSC_MAX_LUNS - 1);
+                return 2;
+            }
+            o->n_luns++;
+            break;
         case OPT_SAVE_DIR: o->save_dir = optarg; break;
         case OPT_PLUG_LATER: o->plug_later = true; break;
         case OPT_ROM_DELAY:
@@ -483,6 +536,8 @@ static int make_board(program *p, unsigned i)
     bc.name = name;
     bc.socket_path = o->socket_path;
     bc.disk_path = o->disk;
+    bc.extra_luns = o->luns;
+    bc.n_extra_luns = o->n_luns;
     bc.link_bytes_per_s = (uint64_t)(p->link_mbps * 1e6);
     bc.emmc_write_bytes_per_s = (uint64_t)(p->emmc_write_mbps * 1e6);
     bc.emmc_read_bytes_per_s = (uint64_t)(p->emmc_read_mbps * 1e6);
@@ -546,6 +601,10 @@ static int make_board(program *p, unsigned i)
     plog(p, "%s: %s on %s, serial %s, disk %s, link %s%.0f MB/s, eMMC write %.0f read %.0f MB/s (0 = unthrottled)%s",
          name, soc ? soc->name : "?", o->socket_path, bc.sim.serial, o->disk, p->link_mbps > 0 ? "" : "unthrottled ",
          p->link_mbps, p->emmc_write_mbps, p->emmc_read_mbps, o->plug_later ? ", unplugged until \"plug\"" : "");
+    for (unsigned l = 0; l < o->n_luns; l++)
+        plog(p, "%s: LUN %u: %s (\"%s\" \"%s\")%s", name, l + 1, o->luns[l].image_path,
+             o->luns[l].vendor ? o->luns[l].vendor : "RPi-MSD-",
+             o->luns[l].product ? o->luns[l].product : "cmboot-sim eMMC", o->luns[l].read_only ? ", read-only" : "");
     return CMBOOT_OK;
 }
 

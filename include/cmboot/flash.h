@@ -151,6 +151,16 @@ CMBOOT_API int cmboot_flash_pair(const cmboot_target_env *env, const char *port_
 /* Same; cmboot_flash_cancel(cancel) ends the wait at once with CMBOOT_ERR_CANCELLED (cancel may be NULL). */
 CMBOOT_API int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms,
                                              cmboot_flash_canceller *cancel, char *out, size_t out_size);
+/* A gadget with several disks (one LUN per eMMC, NVMe...): waits until every mass-storage interface of the
+ * board has its SCSI host, then chooses among the disks under port_path the one with SCSI LUN lun (-1 = any)
+ * and of kind target_kind (NULL = any; "emmc", "nvme" or "sd", told by the disk's INQUIRY vendor/model
+ * strings, docs/flash.md), and waits until it is ready. With neither, the only disk. Refusals, with the list
+ * of disks (name, LUN, size, strings, kind) in reason: CMBOOT_ERR_UNSAFE_TARGET when more than one matches,
+ * CMBOOT_ERR_NOT_FOUND when none does. CMBOOT_ERR_INVALID_ARG for another kind or lun < -1. reason may be
+ * NULL. */
+CMBOOT_API int cmboot_flash_pair_select(const cmboot_target_env *env, const char *port_path, int lun,
+                                        const char *target_kind, int64_t deadline_ms, cmboot_flash_canceller *cancel,
+                                        char *out, size_t out_size, char *reason, size_t reason_size);
 
 /* ---- Writer and verification. ---- */
 typedef struct cmboot_flash_config {
@@ -172,6 +182,10 @@ typedef struct cmboot_flash_config {
     cmboot_event_fn event; /* CMBOOT_EV_PHASE and CMBOOT_EV_PROGRESS */
     void *user;
     cmboot_flash_canceller *cancel; /* NULL = cannot be cancelled */
+    /* Which disk of a gadget with several (cmboot_flash_pair_select); the disk opened must be it, else
+     * CMBOOT_ERR_UNSAFE_TARGET before anything is written. */
+    int lun;                 /* SCSI LUN; -1 (default) = any */
+    const char *target_kind; /* "emmc", "nvme", "sd"; NULL (default) = any */
 } cmboot_flash_config;
 
 enum {

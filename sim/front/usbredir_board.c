@@ -888,8 +888,11 @@ int usbredir_board_new(const usbredir_board_config *cfg, usbredir_board **out)
         free(b);
         return rc;
     }
-    msc_config mc = {.image_path = cfg->disk_path};
-    rc = msc_bot_open(&mc, &b->msc);
+    msc_config mc[MSC_MAX_LUNS] = {{.image_path = cfg->disk_path}};
+    unsigned n = 1;
+    for (unsigned i = 0; i < cfg->n_extra_luns && n < MSC_MAX_LUNS; i++)
+        mc[n++] = cfg->extra_luns[i];
+    rc = cfg->n_extra_luns < MSC_MAX_LUNS ? msc_bot_open_luns(mc, n, &b->msc) : CMBOOT_ERR_INVALID_ARG;
     if (rc != CMBOOT_OK) {
         usbredir_board_free(b);
         return rc;

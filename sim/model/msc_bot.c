@@ -28,9 +28,17 @@ typedef enum bot_state {
     BOT_HALTED  /* invalid CBW: stalled until reset recovery */
 } bot_state;
 
-struct msc_bot {
+/* One logical unit: its backing file and SCSI state (sense data stays per LUN). */
+typedef struct msc_unit {
     int fd;
     msc_lun lun;
+} msc_unit;
+
+struct msc_bot {
+    int fd;       /* backing file of the current command's LUN */
+    msc_lun *lun; /* the current command's LUN */
+    msc_unit units[MSC_MAX_LUNS];
+    unsigned n_units;
     bot_state state;
     /* current command */
     msc_command cmd;
@@ -76,11 +84,10 @@ static void copy_field(char *dst, size_t size, const char *src, const char *def)
     snprintf(dst, size, "%s", src ? src : def);
 }
 
-int msc_bot_open(const msc_config *cfg, msc_bot **out)
+static int open_unit(const msc_config *cfg, msc_unit *u)
 {
-    if (!cfg || !cfg->image_path || !out)
+    if (!cfg->image_path)
         return CMBOOT_ERR_INVALID_ARG;
-    *out = NULL;
     int fd = open(cfg->image_path, (cfg->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (fd < 0)
         return errno == EACCES ? CMBOOT_ERR_ACCESS : errno == ENOENT ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_IO;
@@ -89,17 +96,38 @@ int msc_bot_open(const msc_config *cfg, msc_bot **out)
         close(fd);
         return CMBOOT_ERR_INVALID_ARG;
     }
+    u->fd = fd;
+    u->lun.blocks = (uint64_t)st.st_size / MSC_BLOCK_SIZE;
+    u->lun.read_only = cfg->read_only;
+    copy_field(u->lun.vendor, sizeof(u->lun.vendor), cfg->vendor, "RPi-MSD-");
+    copy_field(u->lun.product, sizeof(u->lun.product), cfg->product, "cmboot-sim eMMC");
+    copy_field(u->lun.revision, sizeof(u->lun.revision), cfg->revision, "0001");
+    return CMBOOT_OK;
+}
+
+int msc_bot_open(const msc_config *cfg, msc_bot **out)
+{
+    return msc_bot_open_luns(cfg, 1, out);
+}
+
+int msc_bot_open_luns(const msc_config *cfgs, size_t n, msc_bot **out)
+{
+    if (!cfgs || n == 0 || n > MSC_MAX_LUNS || !out)
+        return CMBOOT_ERR_INVALID_ARG;
+    *out = NULL;
     msc_bot *bot = calloc(1, sizeof(*bot));
-    if (!bot) {
-        close(fd);
+    if (!bot)
         return CMBOOT_ERR_NO_MEMORY;
+    for (size_t i = 0; i < n; i++) {
+        int rc = open_unit(&cfgs[i], &bot->units[i]);
+        if (rc != CMBOOT_OK) {
+            msc_bot_close(bot);
+            return rc;
+        }
+        bot->n_units++;
     }
-    bot->fd = fd;
-    bot->lun.blocks = (uint64_t)st.st_size / MSC_BLOCK_SIZE;
-    bot->lun.read_only = cfg->read_only;
-    copy_field(bot->lun.vendor, sizeof(bot->lun.vendor), cfg->vendor, "RPi-MSD-");
-    copy_field(bot->lun.product, sizeof(bot->lun.product), cfg->product, "cmboot-sim eMMC");
-    copy_field(bot->lun.revision, sizeof(bot->lun.revision), cfg->revision, "0001");
+    bot->fd = bot->units[0].fd;
+    bot->lun = &bot->units[0].lun;
     *out = bot;
     return CMBOOT_OK;
 }
@@ -108,8 +136,32 @@ void msc_bot_close(msc_bot *bot)
 {
     if (!bot)
         return;
-    close(bot->fd);
+    for (unsigned i = 0; i < bot->n_units; i++)
+        close(bot->units[i].fd);
     free(bot);
+}
+
+unsigned msc_bot_lun_count(const msc_bot *bot)
+{
+    return bot->n_units;
+}
+
+bool msc_kind_strings(const char *kind, const char **vendor, const char **product, const char **revision)
+{
+    /* The usbboot mass-storage gadget writes the kernel's device name into each LUN's inquiry_string, which
+     * f_mass_storage pads to 28 characters: the name is the vendor field, product and revision are blank. */
+    static const struct {
+        const char *kind, *device;
+    } names[] = {{"emmc", "mmcblk0"}, {"sd", "mmcblk0"}, {"nvme", "nvme0n1"}, {"usb", "sda"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(kind, names[i].kind) == 0) {
+            *vendor = names[i].device;
+            *product = "";
+            *revision = "";
+            return true;
+        }
+    }
+    return false;
 }
 
 void msc_bot_reset(msc_bot *bot)
@@ -123,7 +175,7 @@ void msc_bot_reset(msc_bot *bot)
 
 uint64_t msc_bot_capacity_bytes(const msc_bot *bot)
 {
-    return bot->lun.blocks * MSC_BLOCK_SIZE;
+    return bot->units[0].lun.blocks * MSC_BLOCK_SIZE;
 }
 
 void msc_bot_stats(const msc_bot *bot, msc_stats *out)
@@ -163,12 +215,16 @@ static void start_command(msc_bot *bot, const uint8_t *cbw)
     uint8_t cb_len = cbw[14] & 0x1f;
     bot->done = 0;
     bot->stats.commands++;
-    if (lun != 0 || cb_len == 0 || cb_len > 16) {
+    /* bCBWLUN picks the unit; one that does not exist fails, its sense kept by LUN 0. */
+    unsigned unit = lun < bot->n_units ? lun : 0;
+    bot->fd = bot->units[unit].fd;
+    bot->lun = &bot->units[unit].lun;
+    if (lun >= bot->n_units || cb_len == 0 || cb_len > 16) {
         memset(&bot->cmd, 0, sizeof(bot->cmd));
         bot->cmd.failed = true;
-        msc_scsi_fail(&bot->lun, 0x05, lun != 0 ? 0x25 : 0x24, 0);
+        msc_scsi_fail(bot->lun, 0x05, lun >= bot->n_units ? 0x25 : 0x24, 0);
     } else {
-        msc_scsi_decode(&bot->lun, cbw + 15, cb_len, &bot->cmd);
+        msc_scsi_decode(bot->lun, cbw + 15, cb_len, &bot->cmd);
     }
     uint64_t want = device_bytes(&bot->cmd);
     bool dev_in = bot->cmd.phase == MSC_PHASE_REPLY || bot->cmd.phase == MSC_PHASE_READ;
@@ -233,7 +289,7 @@ msc_status msc_bot_out(msc_bot *bot, const uint8_t *data, size_t len, size_t *co
             off_t off = (off_t)(bot->cmd.lba * MSC_BLOCK_SIZE + bot->done);
             ssize_t w = pwrite(bot->fd, data, n, off);
             if (w != (ssize_t)n) {
-                msc_scsi_fail(&bot->lun, MSC_SK_MEDIUM_ERROR, MSC_ASC_WRITE_ERROR, 0);
+                msc_scsi_fail(bot->lun, MSC_SK_MEDIUM_ERROR, MSC_ASC_WRITE_ERROR, 0);
                 bot->csw_status = CSW_FAILED;
                 bot->stats.failed_commands++;
             } else {
@@ -287,7 +343,7 @@ msc_status msc_bot_in(msc_bot *bot, uint8_t *buf, size_t cap, size_t *len)
                 r = 0;
             if ((size_t)r < n) {
                 /* Short read of the image: end the data phase here and fail the command. */
-                msc_scsi_fail(&bot->lun, MSC_SK_MEDIUM_ERROR, MSC_ASC_READ_ERROR, 0);
+                msc_scsi_fail(bot->lun, MSC_SK_MEDIUM_ERROR, MSC_ASC_READ_ERROR, 0);
                 bot->csw_status = CSW_FAILED;
                 bot->stats.failed_commands++;
                 n = (size_t)r;
@@ -314,7 +370,7 @@ int msc_bot_class_request(msc_bot *bot, const uint8_t setup[8], uint8_t *data, s
     if (type == 0xa1 && request == 0xfe) { /* GET MAX LUN */
         if (cap < 1)
             return -1;
-        data[0] = 0;
+        data[0] = (uint8_t)(bot->n_units - 1);
         return 1;
     }
     if (type == 0x21 && request == 0xff) { /* Bulk-Only Mass Storage Reset */

@@ -30,7 +30,8 @@ int cmboot_flash_config_init(cmboot_flash_config *cfg, size_t struct_size)
                                    .image_digest = true,
                                    .buffer_size = 0, /* by source and hashing, see stream_image */
                                    .buffers = 0,
-                                   .device_id = ""};
+                                   .device_id = "",
+                                   .lun = -1};
     return cmb_struct_init(cfg, struct_size, &d, sizeof d, FLASH_CONFIG_MIN);
 }
 
@@ -40,6 +41,9 @@ int cmb_flash_config_load(const cmboot_flash_config *in, cmboot_flash_config *ou
         return CMBOOT_ERR_INVALID_ARG;
     cmboot_flash_config_init(out, sizeof *out);
     int rc = cmb_struct_load(out, sizeof *out, in, FLASH_CONFIG_MIN);
+    cmb_disk_kind kind;
+    if (rc == CMBOOT_OK && (out->lun < -1 || cmb_disk_kind_parse(out->target_kind, &kind) != CMBOOT_OK))
+        rc = CMBOOT_ERR_INVALID_ARG;
     if (rc == CMBOOT_OK)
         rc = cmb_target_env_load(out->env, env);
     out->env = env;

@@ -22,7 +22,7 @@ struct cmboot_flash_job {
     const cmboot_bmap *shared_bmap; /* a flash line's, loaded once and read by every board (not freed here) */
     cmboot_flash_step step;
     int error;
-    char reason[256];
+    char reason[512]; /* room for pairing's list of disks */
     bool have_board;
     cmboot_board_result board;
     cmboot_metadata *md; /* copied from the session when the board finished booting */
@@ -181,16 +181,18 @@ static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_disco
 static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
 {
     int64_t start = cmboot_now_ms();
-    int rc = cmboot_flash_pair_cancellable(job->cfg.env, job->board.port_path, start + job->pair_timeout_ms, cancel,
-                                           job->target, sizeof job->target);
+    char why[sizeof job->reason];
+    int rc = cmboot_flash_pair_select(job->cfg.env, job->board.port_path, job->cfg.lun, job->cfg.target_kind,
+                                      start + job->pair_timeout_ms, cancel, job->target, sizeof job->target, why,
+                                      sizeof why);
     job->pair_ms = cmboot_now_ms() - start;
     if (rc != CMBOOT_OK) {
         job->target[0] = 0;
         return stop(job, CMBOOT_FLASH_STEP_PAIR, rc,
-                    rc == CMBOOT_ERR_CANCELLED       ? "interrupted while waiting for its disk"
-                    : rc == CMBOOT_ERR_TIMEOUT       ? "no disk appeared under this port path in time"
-                    : rc == CMBOOT_ERR_UNSAFE_TARGET ? "more than one disk under this port path"
-                                                     : cmboot_strerror(rc));
+                    rc == CMBOOT_ERR_CANCELLED ? "interrupted while waiting for its disk"
+                    : rc == CMBOOT_ERR_TIMEOUT ? "no disk appeared under this port path in time"
+                    : why[0]                   ? why /* the list of disks and how to choose */
+                                               : cmboot_strerror(rc));
     }
     cmb_logf(&job->ctx->log, job->board.port_path, CMBOOT_LOG_DEBUG, "its disk is %s", job->target);
     return CMBOOT_OK;

@@ -71,4 +71,34 @@ int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char 
 /* Ends a job that will not run, at step with rc and reason; returns rc. */
 int cmb_flash_job_fail(cmboot_flash_job *job, cmboot_flash_step step, int rc, const char *reason);
 
+/* Kind of a gadget's disk, from its SCSI INQUIRY vendor and model (flash/pair.c, docs/flash.md). */
+typedef enum cmb_disk_kind {
+    CMB_DISK_UNKNOWN = 0, /* the strings do not tell (also: "any" in a choice) */
+    CMB_DISK_EMMC,
+    CMB_DISK_NVME,
+    CMB_DISK_SD,
+    CMB_DISK_MMC /* "mmcblkN": an eMMC or an SD card; matches a choice of either */
+} cmb_disk_kind;
+
+/* One disk under a board's port path, as pairing lists it. */
+typedef struct cmb_disk_info {
+    char name[32];    /* kernel name, "sdb" */
+    int lun;          /* last number of its H:C:T:L, -1 when unknown */
+    uint64_t sectors; /* 512-byte sectors; 0 = no medium yet */
+    char vendor[16];  /* INQUIRY strings as sysfs shows them, trailing blanks cut */
+    char model[24];
+    cmb_disk_kind kind;
+} cmb_disk_info;
+
+cmb_disk_kind cmb_disk_kind_of(const char *vendor, const char *model);
+const char *cmb_disk_kind_name(cmb_disk_kind k);
+/* NULL = CMB_DISK_UNKNOWN (any); "emmc", "nvme", "sd"; anything else CMBOOT_ERR_INVALID_ARG. */
+int cmb_disk_kind_parse(const char *name, cmb_disk_kind *out);
+/* Fills d from a disk's sysfs directory <...>/<H:C:T:L>/block/<name> (a link to it is fine). */
+int cmb_disk_describe(const char *blockdir, cmb_disk_info *d);
+/* The disk written must be the one chosen: CMBOOT_ERR_UNSAFE_TARGET with the reason when the disk (kernel name)
+ * has another LUN or kind than asked (lun -1 and target_kind NULL: any). */
+int cmb_disk_check_choice(const cmboot_target_env *env, const char *disk, int lun, const char *target_kind,
+                          char *reason, size_t reason_size);
+
 #endif

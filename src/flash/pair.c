@@ -1,6 +1,7 @@
 /* Pairing: the disk of a mass-storage board found through sysfs under the board's own USB port path. */
 #include "flash_internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
@@ -19,6 +20,7 @@
 
 #define PAIR_BACKOFF_MIN_MS 10
 #define PAIR_BACKOFF_MAX_MS 500
+#define PAIR_SETTLE_MS 1500 /* no disk of the LUN / kind asked for this long: refused */
 
 /* Whether the node opens (read-only, no O_EXCL: only a probe); other errors are left for the writer to report. */
 static bool openable(const char *node)
@@ -31,58 +33,334 @@ static bool openable(const char *node)
     return errno != ENXIO && errno != ENOMEDIUM && errno != ENOENT;
 }
 
-/* One look at sysfs: 1 = found exactly one ready disk, 0 = none yet, <0 = error. */
-static int scan(const char *sys, const char *dev, const char *pp, char *out, size_t out_size)
+/* Reads the first line of dir/attr, trailing blanks and newline cut; false when missing. */
+static bool read_attr(const char *dir, const char *attr, char *out, size_t size)
+{
+    char p[PATH_MAX];
+    out[0] = 0;
+    if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, attr) >= sizeof p)
+        return false;
+    FILE *f = fopen(p, "re");
+    if (!f)
+        return false;
+    bool ok = fgets(out, (int)size, f) != NULL;
+    fclose(f);
+    if (!ok)
+        out[0] = 0;
+    size_t n = strlen(out);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' ' || out[n - 1] == '\t'))
+        out[--n] = 0;
+    return ok;
+}
+
+/* Whether the (lowercased) text holds word as a whole token (letters and digits around it end it). */
+static bool has_token(const char *text, const char *word)
+{
+    size_t wl = strlen(word);
+    for (const char *p = text; (p = strstr(p, word)) != NULL; p++) {
+        bool left = p == text || !isalnum((unsigned char)p[-1]);
+        bool right = !isalnum((unsigned char)p[wl]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+cmb_disk_kind cmb_disk_kind_of(const char *vendor, const char *model)
+{
+    char t[64];
+    snprintf(t, sizeof t, "%s %s", vendor ? vendor : "", model ? model : "");
+    for (char *c = t; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    /* The usbboot gadget names each disk by its kernel device ("nvme0n1", "mmcblk0"); the emulator and other
+     * gadgets put the kind in the model ("... NVMe", "... eMMC", "... SD"). */
+    if (strstr(t, "nvme"))
+        return CMB_DISK_NVME;
+    if (strstr(t, "emmc") || strncmp(t, "rpi-msd-", 8) == 0) /* the legacy msd firmware exports the eMMC */
+        return CMB_DISK_EMMC;
+    if (has_token(t, "sd") || strstr(t, "sdcard") || strstr(t, "sd card"))
+        return CMB_DISK_SD;
+    if (strstr(t, "mmcblk")) /* eMMC or SD card: the device name does not tell */
+        return CMB_DISK_MMC;
+    return CMB_DISK_UNKNOWN;
+}
+
+const char *cmb_disk_kind_name(cmb_disk_kind k)
+{
+    switch (k) {
+    case CMB_DISK_EMMC: return "eMMC";
+    case CMB_DISK_NVME: return "NVMe";
+    case CMB_DISK_SD: return "SD";
+    case CMB_DISK_MMC: return "eMMC or SD";
+    default: return "kind unknown";
+    }
+}
+
+int cmb_disk_kind_parse(const char *name, cmb_disk_kind *out)
+{
+    if (!name) {
+        *out = CMB_DISK_UNKNOWN;
+        return CMBOOT_OK;
+    }
+    if (strcmp(name, "emmc") == 0)
+        *out = CMB_DISK_EMMC;
+    else if (strcmp(name, "nvme") == 0)
+        *out = CMB_DISK_NVME;
+    else if (strcmp(name, "sd") == 0)
+        *out = CMB_DISK_SD;
+    else
+        return CMBOOT_ERR_INVALID_ARG;
+    return CMBOOT_OK;
+}
+
+/* Whether a disk of kind `is` answers a request for `want` (an mmcblk disk may be either eMMC or SD). */
+static bool kind_matches(cmb_disk_kind is, cmb_disk_kind want)
+{
+    return is == want || (is == CMB_DISK_MMC && (want == CMB_DISK_EMMC || want == CMB_DISK_SD));
+}
+
+int cmb_disk_describe(const char *blockdir, cmb_disk_info *d)
+{
+    memset(d, 0, sizeof *d);
+    d->lun = -1;
+    const char *slash = strrchr(blockdir, '/');
+    if (!slash || strlen(slash + 1) >= sizeof d->name)
+        return CMBOOT_ERR_INVALID_ARG;
+    snprintf(d->name, sizeof d->name, "%s", slash + 1);
+    char line[64];
+    if (read_attr(blockdir, "size", line, sizeof line))
+        d->sectors = strtoull(line, NULL, 10);
+    /* blockdir is <H:C:T:L>/block/<name>: the SCSI device two levels up holds the address and INQUIRY strings */
+    char real[PATH_MAX], hctl[PATH_MAX];
+    if (!realpath(blockdir, real))
+        return CMBOOT_ERR_NOT_FOUND;
+    snprintf(hctl, sizeof hctl, "%s", real);
+    for (int i = 0; i < 2; i++) {
+        char *s = strrchr(hctl, '/');
+        if (!s)
+            return CMBOOT_ERR_NOT_FOUND;
+        *s = 0;
+    }
+    const char *addr = strrchr(hctl, '/');
+    addr = addr ? addr + 1 : hctl;
+    unsigned h, c, t;
+    unsigned long long l;
+    char end;
+    if (sscanf(addr, "%u:%u:%u:%llu%c", &h, &c, &t, &l, &end) == 4 && l <= INT_MAX)
+        d->lun = (int)l;
+    read_attr(hctl, "vendor", d->vendor, sizeof d->vendor);
+    read_attr(hctl, "model", d->model, sizeof d->model);
+    d->kind = cmb_disk_kind_of(d->vendor, d->model);
+    return CMBOOT_OK;
+}
+
+/* "sdb (LUN 1, 64 MiB, \"nvme0n1\", NVMe)" appended to out. */
+static void append_disk(char *out, size_t size, const cmb_disk_info *d, bool first)
+{
+    size_t n = strlen(out);
+    if (n >= size)
+        return;
+    char strings[64];
+    snprintf(strings, sizeof strings, "%s%s%s", d->vendor, d->vendor[0] && d->model[0] ? " " : "", d->model);
+    char lun[24] = "LUN ?";
+    if (d->lun >= 0)
+        snprintf(lun, sizeof lun, "LUN %d", d->lun);
+    snprintf(out + n, size - n, "%s%s (%s, %llu MiB, \"%s\", %s)", first ? "" : ", ", d->name, lun,
+             (unsigned long long)(d->sectors / 2048), strings, cmb_disk_kind_name(d->kind));
+}
+
+static void list_disks(char *reason, size_t size, const char *lead, const cmb_disk_info *disks, size_t n,
+                       const char *hint)
+{
+    if (!reason || size == 0)
+        return;
+    snprintf(reason, size, "%s", lead);
+    for (size_t i = 0; i < n; i++)
+        append_disk(reason, size, &disks[i], i == 0);
+    size_t len = strlen(reason);
+    if (len < size)
+        snprintf(reason + len, size - len, "%s", hint);
+}
+
+#define PAIR_MAX_DISKS 16
+
+/* Mass-storage interfaces of the board without a SCSI host yet: the gadget's other disks are still coming. */
+static bool interfaces_pending(const char *sys, const char *pp)
+{
+    char pattern[PATH_MAX];
+    if (cmb_path_join(pattern, sizeof pattern, sys, CMB_SYS_ROOT, "/bus/usb/devices/%s/%s:*", pp, pp) != CMBOOT_OK)
+        return false;
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+        return false;
+    bool pending = false;
+    for (size_t i = 0; i < g.gl_pathc && !pending; i++) {
+        char cls[8], hosts[PATH_MAX];
+        if (!read_attr(g.gl_pathv[i], "bInterfaceClass", cls, sizeof cls) || strcmp(cls, "08") != 0)
+            continue;
+        if ((size_t)snprintf(hosts, sizeof hosts, "%s/host*", g.gl_pathv[i]) >= sizeof hosts)
+            continue;
+        glob_t h;
+        if (glob(hosts, GLOB_NOSORT, NULL, &h) == GLOB_NOMATCH)
+            pending = true;
+        globfree(&h);
+    }
+    globfree(&g);
+    return pending;
+}
+
+/* SCSI disks of the board that have no block device yet: sd attaches each LUN on its own, so LUN 0's disk can
+ * be there while LUN 1's is still probing. */
+static bool luns_pending(const char *sys, const char *pp)
+{
+    char pattern[PATH_MAX];
+    if (cmb_path_join(pattern, sizeof pattern, sys, CMB_SYS_ROOT, "/bus/usb/devices/%s/%s:*/host*/target*/*:*:*:*", pp,
+                      pp) != CMBOOT_OK)
+        return false;
+    glob_t g;
+    if (glob(pattern, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+        return false;
+    bool pending = false;
+    for (size_t i = 0; i < g.gl_pathc && !pending; i++) {
+        char type[8], blk[PATH_MAX];
+        if (read_attr(g.gl_pathv[i], "type", type, sizeof type) && strcmp(type, "0") != 0)
+            continue; /* not a direct-access device: never a disk */
+        /* an entry inside block/, not the directory: the kernel makes the directory just before the disk */
+        if ((size_t)snprintf(blk, sizeof blk, "%s/block/*", g.gl_pathv[i]) >= sizeof blk)
+            continue;
+        glob_t b;
+        pending = glob(blk, GLOB_NOSORT, NULL, &b) != 0;
+        globfree(&b);
+    }
+    globfree(&g);
+    return pending;
+}
+
+/* One look at sysfs: 1 = the chosen disk is ready (its node in out), 0 = not yet, 2 = no disk matches (reason
+ * set, *seen = how many disks there are), <0 = refused or error (reason set). */
+static int scan(const char *sys, const char *dev, const char *pp, int lun, cmb_disk_kind kind, char *out,
+                size_t out_size, char *reason, size_t reason_size, size_t *seen)
 {
     char pattern[PATH_MAX];
     /* pp is a valid port path (digits, '-', '.'): nothing in it is a glob character */
     if (cmb_path_join(pattern, sizeof pattern, sys, CMB_SYS_ROOT, "/bus/usb/devices/%s/%s:*/host*/target*/*/block/*",
                       pp, pp) != CMBOOT_OK)
         return CMBOOT_ERR_TOO_LARGE;
+    /* Before listing the disks: a disk that appears between the two looks is then in the list, never missed. */
+    if (interfaces_pending(sys, pp) || luns_pending(sys, pp))
+        return 0; /* another disk of this gadget may still appear: never decide on a part of the list */
     glob_t g;
-    int r = glob(pattern, GLOB_NOSORT, NULL, &g);
+    int r = glob(pattern, 0, NULL, &g); /* sorted: the list in a refusal reads in order */
     if (r == GLOB_NOMATCH)
         return 0;
     if (r != 0)
         return CMBOOT_ERR_NO_MEMORY;
-    int rc = 0;
-    if (g.gl_pathc > 1) {
-        rc = CMBOOT_ERR_UNSAFE_TARGET; /* never guess between disks */
-    } else {
-        const char *name = strrchr(g.gl_pathv[0], '/') + 1;
-        char p[PATH_MAX], line[64] = "";
-        unsigned long long sectors = 0;
-        if ((size_t)snprintf(p, sizeof p, "%s/size", g.gl_pathv[0]) < sizeof p) {
-            FILE *f = fopen(p, "re");
-            if (f) {
-                if (fgets(line, sizeof line, f))
-                    sectors = strtoull(line, NULL, 10);
-                fclose(f);
-            }
+    size_t n = g.gl_pathc < PAIR_MAX_DISKS ? g.gl_pathc : PAIR_MAX_DISKS;
+    cmb_disk_info *disks = calloc(n, sizeof *disks);
+    if (!disks) {
+        globfree(&g);
+        return CMBOOT_ERR_NO_MEMORY;
+    }
+    size_t matches = 0, chosen = 0;
+    for (size_t i = 0; i < n; i++) {
+        cmb_disk_describe(g.gl_pathv[i], &disks[i]);
+        bool match =
+            (lun < 0 || disks[i].lun == lun) && (kind == CMB_DISK_UNKNOWN || kind_matches(disks[i].kind, kind));
+        if (match) {
+            if (matches == 0)
+                chosen = i;
+            matches++;
         }
+    }
+    globfree(&g);
+    int rc = 0;
+    char lead[96];
+    bool any = lun < 0 && kind == CMB_DISK_UNKNOWN;
+    *seen = n;
+    if (matches > 1) {
+        snprintf(lead, sizeof lead, "%zu disks under port %s%s: ", matches, pp, any ? "" : " match");
+        list_disks(reason, reason_size, lead, disks, n,
+                   "; choose one with --lun N or --target-kind emmc|nvme|sd (or give --target)");
+        rc = CMBOOT_ERR_UNSAFE_TARGET; /* never guess between disks */
+    } else if (matches == 0) {
+        char want[64] = "";
+        if (lun >= 0)
+            snprintf(want, sizeof want, "LUN %d", lun);
+        if (kind != CMB_DISK_UNKNOWN)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%s disk", lun >= 0 ? " " : "",
+                     cmb_disk_kind_name(kind));
+        snprintf(lead, sizeof lead, "no %s under port %s; there: ", want, pp);
+        list_disks(reason, reason_size, lead, disks, n,
+                   kind != CMB_DISK_UNKNOWN ? "; if the strings do not tell the kind, choose by --lun N" : "");
+        rc = 2; /* the caller refuses once the list has been the same for a while */
+    } else {
+        char p[PATH_MAX];
         /* Ready once the medium has a size, devtmpfs/udev made the node and the kernel lets it be opened:
          * ENXIO/ENOMEDIUM while sd is still probing or in error recovery (the writer's one open would fail). */
-        if (sectors > 0 && cmb_path_join(p, sizeof p, dev, CMB_DEV_ROOT, "/%s", name) == CMBOOT_OK && openable(p)) {
+        if (disks[chosen].sectors > 0 &&
+            cmb_path_join(p, sizeof p, dev, CMB_DEV_ROOT, "/%s", disks[chosen].name) == CMBOOT_OK && openable(p)) {
             if ((size_t)snprintf(out, out_size, "%s", p) >= out_size)
                 rc = CMBOOT_ERR_TOO_LARGE;
             else
                 rc = 1;
         }
     }
-    globfree(&g);
+    free(disks);
     return rc;
+}
+
+int cmb_disk_check_choice(const cmboot_target_env *env, const char *disk, int lun, const char *target_kind,
+                          char *reason, size_t reason_size)
+{
+    cmb_disk_kind kind;
+    if (!disk || cmb_disk_kind_parse(target_kind, &kind) != CMBOOT_OK)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (lun < 0 && kind == CMB_DISK_UNKNOWN)
+        return CMBOOT_OK;
+    char p[PATH_MAX];
+    if (cmb_path_join(p, sizeof p, env ? env->sys_root : NULL, CMB_SYS_ROOT, "/class/block/%s", disk) != CMBOOT_OK)
+        return CMBOOT_ERR_TOO_LARGE;
+    cmb_disk_info d;
+    if (cmb_disk_describe(p, &d) != CMBOOT_OK) {
+        snprintf(reason, reason_size, "cannot read the SCSI address of %s to check its LUN and kind; nothing written",
+                 disk);
+        return CMBOOT_ERR_UNSAFE_TARGET;
+    }
+    if ((lun >= 0 && d.lun != lun) || (kind != CMB_DISK_UNKNOWN && !kind_matches(d.kind, kind))) {
+        char lunbuf[16] = "";
+        if (lun >= 0)
+            snprintf(lunbuf, sizeof lunbuf, "LUN %d", lun);
+        char head[128];
+        snprintf(head, sizeof head, "the disk opened is not the one chosen (%s%s%s): ", lunbuf,
+                 lun >= 0 && kind != CMB_DISK_UNKNOWN ? ", " : "",
+                 kind != CMB_DISK_UNKNOWN ? cmb_disk_kind_name(kind) : "");
+        list_disks(reason, reason_size, head, &d, 1, "; nothing written");
+        return CMBOOT_ERR_UNSAFE_TARGET;
+    }
+    return CMBOOT_OK;
 }
 
 int cmboot_flash_pair(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms, char *out,
                       size_t out_size)
 {
-    return cmboot_flash_pair_cancellable(env, port_path, deadline_ms, NULL, out, out_size);
+    return cmboot_flash_pair_select(env, port_path, -1, NULL, deadline_ms, NULL, out, out_size, NULL, 0);
 }
 
 int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port_path, int64_t deadline_ms,
                                   cmboot_flash_canceller *cancel, char *out, size_t out_size)
 {
-    if (!port_path || !out || out_size == 0 || !cmboot_port_path_valid(port_path))
+    return cmboot_flash_pair_select(env, port_path, -1, NULL, deadline_ms, cancel, out, out_size, NULL, 0);
+}
+
+int cmboot_flash_pair_select(const cmboot_target_env *env, const char *port_path, int lun, const char *target_kind,
+                             int64_t deadline_ms, cmboot_flash_canceller *cancel, char *out, size_t out_size,
+                             char *reason, size_t reason_size)
+{
+    if (reason && reason_size)
+        reason[0] = 0;
+    cmb_disk_kind kind;
+    if (!port_path || !out || out_size == 0 || !cmboot_port_path_valid(port_path) || lun < -1 ||
+        cmb_disk_kind_parse(target_kind, &kind) != CMBOOT_OK)
         return CMBOOT_ERR_INVALID_ARG;
     cmboot_target_env e;
     int load = cmb_target_env_load(env, &e); /* up to its struct_size (docs/abi.md) */
@@ -94,18 +372,36 @@ int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port
     /* Kernel uevents wake us when a disk appears; without them (containers) the back-off rescans. */
     int fd = cmb_uevent_socket_open();
     int backoff = PAIR_BACKOFF_MIN_MS;
+    int64_t nomatch_since = -1;
+    size_t nomatch_disks = 0;
     int rc;
     for (;;) {
         if (cmboot_flash_cancel_requested(cancel)) {
             rc = CMBOOT_ERR_CANCELLED;
             break;
         }
-        rc = scan(sys, dev, port_path, out, out_size);
+        size_t seen = 0;
+        rc = scan(sys, dev, port_path, lun, kind, out, out_size, reason, reason_size, &seen);
+        if (rc == 2) {
+            /* None matches: a disk may still be on its way (another LUN), so refuse only once the same
+             * number of disks has been there for PAIR_SETTLE_MS. */
+            int64_t now = cmboot_now_ms();
+            if (seen != nomatch_disks || nomatch_since < 0) {
+                nomatch_disks = seen;
+                nomatch_since = now;
+            } else if (now - nomatch_since >= PAIR_SETTLE_MS) {
+                rc = CMBOOT_ERR_NOT_FOUND;
+                break;
+            }
+            rc = 0;
+        } else {
+            nomatch_since = -1;
+        }
         if (rc != 0)
             break;
         int64_t left = deadline_ms - cmboot_now_ms();
         if (left <= 0) {
-            rc = CMBOOT_ERR_TIMEOUT;
+            rc = nomatch_since >= 0 ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_TIMEOUT; /* the reason lists the disks */
             break;
         }
         int wait = backoff < left ? backoff : (int)left;
@@ -123,5 +419,7 @@ int cmboot_flash_pair_cancellable(const cmboot_target_env *env, const char *port
     }
     if (fd >= 0)
         close(fd);
+    if (rc == 1 && reason && reason_size)
+        reason[0] = 0; /* an earlier look's list no longer applies */
     return rc == 1 ? CMBOOT_OK : rc;
 }

@@ -468,6 +468,10 @@ static int write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src
     if (rc == CMBOOT_OK) {
         res->target = *cmboot_target_get_identity(target);
         t.fd = cmboot_target_fd(target);
+        /* A gadget's disks share the port path: the one opened must also be the LUN / kind chosen. */
+        if (res->target.is_block)
+            rc = cmb_disk_check_choice(cfg->env, res->target.disk, cfg->lun, cfg->target_kind, res->reason,
+                                       sizeof res->reason);
     }
     int64_t t1 = cmboot_now_ms();
     res->check_ms = t1 - t0;

@@ -77,6 +77,8 @@ for o in --boards --timeout --pair-timeout --board:--boards; do
     run 2 "${o#*:}" -5 "$CMBOOT" flash "$T/img" "${o%:*}" -5
     grep -q -i "port" "$T/err" && fail "flash ${o%:*} -5 read as a port flag: $(cat "$T/err")"
 done
+opt "flash $T/img" --lun 4 "0 1 15" "$GARBAGE 16 1.5"
+opt "flash $T/img" --target-kind 4 "emmc nvme sd" "EMMC eMMC usb nvme0n1 s sdd 1"
 opt list --wait 4 "0 100 3600000" "$GARBAGE 3600001 5ms 1.5"
 opt "write $T/img $T/out.img" --buffer-size 0 "4096 64K 1M 3M" "$GARBAGE 0 4095 5000 1.5M"
 opt "write $T/img $T/out.img" --buffers 0 "2 4 12" "$GARBAGE 0 1 3073"

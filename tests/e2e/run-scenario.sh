@@ -47,6 +47,7 @@ GUEST_ARGS=""
 CONTROL=0        # guest's ttyS1 -> cmboot-sim control socket (plug/unplug)
 EXPECT_BOOTED=1  # host check: every board reached mass storage with the script complete
 EXPECT_VANISHED=0
+NVME_LUN=0       # each board's gadget also has an NVMe LUN (LUN 1, nvme$i.img); the guest's image checked there
 HOST_FLASH=0     # host makes the image (tests/e2e/flash-images.sh), hands it to the guest, checks the disk after
 DISK_MIB=16      # size of each board's disk
 THEN=()          # serials of the boards that follow the last board on its port (cmboot-sim --then), disk each
@@ -93,6 +94,8 @@ case "$SCENARIO" in
                  IMAGE_CHECK=1 ;;
     line-loop) BOARDS=("--soc bcm2711 --serial c4e00001 --plug-later"); PORTS=(1); CONTROL=1; THEN=(c4e00002 c4e00003)
                EXPECT_BOOTED=0; IMAGE_CHECK=1 ;;
+    two-luns) BOARDS=("--soc bcm2711 --serial c4d00001" "--soc bcm2711 --serial c4d00002"); PORTS=(1.1 1.2)
+              HUB=1; NVME_LUN=1 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
@@ -133,6 +136,12 @@ for i in "${!BOARDS[@]}"; do
     mke2fs -q -F -t ext2 -L "board$i" -d "$WORK/disk$i.d" "$WORK/disk$i.img" "${DISK_MIB}M" || die "mke2fs failed"
     # shellcheck disable=SC2206
     SIM_ARGS+=(--socket "$SOCKDIR/b$i.sock" ${BOARDS[$i]} $SIM_EXTRA --disk "$WORK/disk$i.img" --save-dir "$WORK/received$i")
+    if [ $NVME_LUN -eq 1 ]; then
+        head -c 33554432 /dev/urandom > "$WORK/nvme$i.img" || die "cannot make nvme$i.img"
+        cp "$WORK/disk$i.img" "$WORK/disk$i.before"
+        cp "$WORK/nvme$i.img" "$WORK/nvme$i.before"
+        SIM_ARGS+=(--lun "$WORK/nvme$i.img,kind=nvme")
+    fi
     QEMU_USB+=(-chardev "socket,id=usbredir$i,path=$SOCKDIR/b$i.sock"
                -device "usb-redir,chardev=usbredir$i,id=redir$i,bus=xhci.0,port=${PORTS[$i]}")
 done
@@ -226,6 +235,23 @@ for i in "${!BOARDS[@]}"; do
         done < <(grep -a '^E2E-FILE ' "$WORK/console.log" | tr -d '\r')
         if [ $HOST_FLASH -eq 1 ]; then
             flash_check "$i" || fail "board$i: the disk is not what flashing the image must give"
+        elif [ $NVME_LUN -eq 1 ]; then
+            # Board 0 refused: both files as they were. Board 1: the image on the NVMe file, the eMMC untouched.
+            cmp -s "$WORK/disk$i.img" "$WORK/disk$i.before" || fail "board$i: the eMMC LUN's file changed"
+            if [ "$i" -eq 0 ]; then
+                cmp -s "$WORK/nvme$i.img" "$WORK/nvme$i.before" || fail "board$i: the NVMe LUN's file changed"
+            else
+                fl=$(grep -a '^E2E-FLASH ' "$WORK/console.log" | tr -d '\r')
+                size=$(echo "$fl" | sed -n 's/.*size=\([0-9]*\).*/\1/p')
+                head -c "${size:-0}" "$WORK/nvme$i.img" > "$WORK/nvme$i.head"
+                want=$(echo "$fl" | sed -n 's/.*sha256=\([0-9a-f]*\).*/\1/p')
+                have=$(sha256sum < "$WORK/nvme$i.head" | cut -d' ' -f1)
+                { [ -n "$want" ] && [ "$have" = "$want" ]; } || fail "board$i: the NVMe file differs from the image"
+                # past the image the NVMe file is as it was
+                tail -c +"$(( ${size:-0} + 1 ))" "$WORK/nvme$i.img" | cmp -s - <(tail -c +"$(( ${size:-0} + 1 ))" "$WORK/nvme$i.before") ||
+                    fail "board$i: the NVMe file changed past the image"
+            fi
+            echo "== board$i backing files checked (eMMC untouched$([ "$i" -eq 0 ] && echo ', NVMe untouched' || echo ', NVMe holds the image'))"
         elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
             image_on_disk "board$i" "$WORK/disk$i.img"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then

@@ -9,6 +9,7 @@
 #include "cmboot/doctor.h"
 #include "cmboot/flash.h"
 #include "core/abi.h"
+#include "flash/flash_internal.h"
 
 static void abi_struct_size_too_small_is_refused(void **state)
 {
@@ -176,11 +177,41 @@ static void abi_older_caller_gets_defaults(void **state)
     assert_int_equal(cmboot_flash_result_phase_ms(&r, CMBOOT_FLASH_PHASE_VERIFY), -1);
 }
 
+/* A flash config from a caller built before lun / target_kind: any disk (lun -1, kind NULL), not its next
+ * bytes; a bad choice from a newer caller is refused. */
+static void abi_flash_config_without_disk_choice(void **state)
+{
+    (void)state;
+    unsigned char buf[sizeof(cmboot_flash_config)];
+    memset(buf, 0xAA, sizeof buf);
+    cmboot_flash_config *old = (cmboot_flash_config *)buf;
+    size_t old_size = offsetof(cmboot_flash_config, lun);
+    assert_int_equal(cmboot_flash_config_init(old, old_size), CMBOOT_OK);
+    assert_int_equal(buf[old_size], 0xAA);
+    old->image = "/srv/x.img";
+    cmboot_flash_config full;
+    cmboot_target_env env;
+    assert_int_equal(cmb_flash_config_load(old, &full, &env), CMBOOT_OK);
+    assert_int_equal(full.lun, -1);
+    assert_null(full.target_kind);
+    assert_string_equal(full.image, "/srv/x.img");
+    cmboot_flash_config fl;
+    cmboot_flash_config_default(&fl);
+    assert_int_equal(fl.lun, -1);
+    fl.target_kind = "floppy";
+    assert_int_equal(cmb_flash_config_load(&fl, &full, &env), CMBOOT_ERR_INVALID_ARG);
+    fl.target_kind = "nvme";
+    fl.lun = -2;
+    assert_int_equal(cmb_flash_config_load(&fl, &full, &env), CMBOOT_ERR_INVALID_ARG);
+    fl.lun = 3;
+    assert_int_equal(cmb_flash_config_load(&fl, &full, &env), CMBOOT_OK);
+    assert_int_equal(full.lun, 3);
+}
+
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(abi_struct_size_too_small_is_refused),
-    cmocka_unit_test(abi_newer_caller_struct),
-    cmocka_unit_test(abi_init_writes_only_struct_size),
-    cmocka_unit_test(abi_older_caller_gets_defaults),
+    cmocka_unit_test(abi_struct_size_too_small_is_refused), cmocka_unit_test(abi_newer_caller_struct),
+    cmocka_unit_test(abi_init_writes_only_struct_size),     cmocka_unit_test(abi_older_caller_gets_defaults),
+    cmocka_unit_test(abi_flash_config_without_disk_choice),
 };
 
 CMBOOT_TEST_MAIN(tests)

@@ -25,6 +25,17 @@ static void parses_whole_numbers_strictly(void **state)
     }
 }
 
+static void parses_one_word_of_a_list(void **state)
+{
+    (void)state;
+    static const char *const kinds[] = {"emmc", "nvme", "sd"};
+    assert_int_equal(cli_opt_word("t", "--k", "emmc", kinds, 3), 0);
+    assert_int_equal(cli_opt_word("t", "--k", "sd", kinds, 3), 2);
+    const char *bad[] = {"", "EMMC", "nvme ", "s", "sdd", "usb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(cli_opt_word("t", "--k", bad[i], kinds, 3), -1);
+}
+
 static void parses_byte_counts_with_suffixes(void **state)
 {
     (void)state;
@@ -134,8 +145,9 @@ static void boot_failures_in_words(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(parses_whole_numbers_strictly),  cmocka_unit_test(parses_byte_counts_with_suffixes),
-    cmocka_unit_test(parses_seconds_to_milliseconds), cmocka_unit_test(rejection_names_option_and_value),
-    cmocka_unit_test(port_paths_in_natural_order),    cmocka_unit_test(boot_failures_in_words),
+    cmocka_unit_test(parses_whole_numbers_strictly),    cmocka_unit_test(parses_byte_counts_with_suffixes),
+    cmocka_unit_test(parses_one_word_of_a_list),        cmocka_unit_test(parses_seconds_to_milliseconds),
+    cmocka_unit_test(rejection_names_option_and_value), cmocka_unit_test(port_paths_in_natural_order),
+    cmocka_unit_test(boot_failures_in_words),
 };
 CMBOOT_TEST_MAIN(tests)

@@ -681,6 +681,42 @@ static void target_refuses_exclusively_open(void **state)
     free_tree(t);
 }
 
+/* The writer's last word on a gadget with several disks: the disk opened must be the LUN / kind chosen. */
+static void target_disk_must_be_the_chosen_lun_and_kind(void **state)
+{
+    (void)state;
+    tree *t = make_tree();
+    put(t, USB_HOST "/1-1/1-1:1.0/host6/target6:0:0/6:0:0:0/vendor", "RPi-MSD-\n");
+    put(t, USB_HOST "/1-1/1-1:1.0/host6/target6:0:0/6:0:0:0/model", "cmboot-sim eMMC \n");
+    char reason[256] = "";
+    assert_int_equal(cmb_disk_check_choice(&t->env, "sdb", -1, NULL, reason, sizeof reason), CMBOOT_OK);
+    assert_int_equal(cmb_disk_check_choice(&t->env, "sdb", 0, "emmc", reason, sizeof reason), CMBOOT_OK);
+    assert_int_equal(cmb_disk_check_choice(&t->env, "sdb", 1, NULL, reason, sizeof reason), CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(reason, "not the one chosen (LUN 1)"));
+    assert_non_null(strstr(reason, "sdb (LUN 0"));
+    assert_int_equal(cmb_disk_check_choice(&t->env, "sdb", -1, "nvme", reason, sizeof reason),
+                     CMBOOT_ERR_UNSAFE_TARGET);
+    assert_non_null(strstr(reason, "(NVMe)"));
+    assert_int_equal(cmb_disk_check_choice(&t->env, "sdb", -1, "ssd", reason, sizeof reason), CMBOOT_ERR_INVALID_ARG);
+    /* no SCSI address to check: refused rather than trusted */
+    assert_int_equal(cmb_disk_check_choice(&t->env, "dm-0", 0, NULL, reason, sizeof reason), CMBOOT_ERR_UNSAFE_TARGET);
+    free_tree(t);
+}
+
+/* The kind rules of docs/flash.md, one string each. */
+static void target_disk_kind_rules(void **state)
+{
+    (void)state;
+    assert_int_equal(cmb_disk_kind_of("nvme0n1", ""), CMB_DISK_NVME);
+    assert_int_equal(cmb_disk_kind_of("Linux", "File-Stor NVMe"), CMB_DISK_NVME);
+    assert_int_equal(cmb_disk_kind_of("mmcblk0", ""), CMB_DISK_MMC);
+    assert_int_equal(cmb_disk_kind_of("RPi-MSD-", "0001"), CMB_DISK_EMMC);
+    assert_int_equal(cmb_disk_kind_of("Vendor", "eMMC 32GB"), CMB_DISK_EMMC);
+    assert_int_equal(cmb_disk_kind_of("Generic", "SD Card"), CMB_DISK_SD);
+    assert_int_equal(cmb_disk_kind_of("Linux", "File-Stor Gadget"), CMB_DISK_UNKNOWN);
+    assert_int_equal(cmb_disk_kind_of("sdx", "Disk"), CMB_DISK_UNKNOWN); /* "sd" only as a whole word */
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(target_usb_disk_accepted),
     cmocka_unit_test(target_refuses_mounted_partition),
@@ -705,6 +741,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(target_sysfs_of_another_disk_refused),
     cmocka_unit_test(target_diskseq_changed_before_verify_refused),
     cmocka_unit_test(target_full_midway_is_write_failure),
+    cmocka_unit_test(target_disk_must_be_the_chosen_lun_and_kind),
+    cmocka_unit_test(target_disk_kind_rules),
 };
 
 CMBOOT_TEST_MAIN(tests)

@@ -41,6 +41,9 @@ typedef struct usbredir_board_config {
     /* eMMC behind the mass-storage stage (msc_speed): READ/WRITE data rates; 0 = unthrottled */
     uint64_t emmc_write_bytes_per_s;
     uint64_t emmc_read_bytes_per_s;
+    /* More LUNs of the mass-storage stage after disk_path's LUN 0 (LUN 1, 2, ...); copied at create. */
+    const msc_config *extra_luns;
+    unsigned n_extra_luns; /* at most MSC_MAX_LUNS - 1 */
 } usbredir_board_config;
 
 /* What happened in one connection of the board (one stage as the guest saw it). */

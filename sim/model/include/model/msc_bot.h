@@ -47,8 +47,17 @@ typedef struct msc_stats {
 
 typedef struct msc_bot msc_bot;
 
-/* CMBOOT_ERR_IO when the image cannot be opened, CMBOOT_ERR_NO_MEMORY, CMBOOT_ERR_INVALID_ARG. */
+/* Bulk-Only allows 16 LUNs (bCBWLUN is 4 bits). */
+#define MSC_MAX_LUNS 16
+
+/* CMBOOT_ERR_IO when the image cannot be opened, CMBOOT_ERR_NO_MEMORY, CMBOOT_ERR_INVALID_ARG. One LUN. */
 int msc_bot_open(const msc_config *cfg, msc_bot **out);
+/* n LUNs (1..MSC_MAX_LUNS), cfgs[i] is LUN i: GET MAX LUN answers n-1, a CBW's bCBWLUN picks the LUN. */
+int msc_bot_open_luns(const msc_config *cfgs, size_t n, msc_bot **out);
+unsigned msc_bot_lun_count(const msc_bot *bot);
+/* INQUIRY strings the usbboot gadget reports for a disk of this kind ("emmc", "sd", "nvme", "usb"): the
+ * kernel device name as vendor, blank product and revision. false for another kind. */
+bool msc_kind_strings(const char *kind, const char **vendor, const char **product, const char **revision);
 void msc_bot_close(msc_bot *bot);
 /* Bulk-Only Mass Storage Reset, or a new connection: back to waiting for a CBW, stalls cleared. */
 void msc_bot_reset(msc_bot *bot);
@@ -62,6 +71,7 @@ int msc_bot_class_request(msc_bot *bot, const uint8_t setup[8], uint8_t *data, s
 /* Configuration descriptor of the stage: one interface 08/06/50, bulk OUT 0x01, bulk IN 0x82, 512 bytes. */
 size_t msc_bot_config_descriptor(uint8_t *buf, size_t cap);
 
+/* LUN 0's capacity. */
 uint64_t msc_bot_capacity_bytes(const msc_bot *bot);
 void msc_bot_stats(const msc_bot *bot, msc_stats *out);
 /* Optional log of commands (one line each, without newline). */
