@@ -12,10 +12,9 @@
 static void control_usage(FILE *f, const char *cmd)
 {
     bool power = strcmp(cmd, "power") == 0;
-    fprintf(f,
-            power ? "usage: cmboot power on|off|cycle [OPTIONS]\n\nSwitches a board's power.\n\n"
-                  : "usage: cmboot mode usb|normal [OPTIONS]\n\nSets a board's boot mode (nRPIBOOT): usb makes its "
-                    "next power-on wait for rpiboot.\n\n");
+    fprintf(f, power ? "usage: cmboot power on|off|cycle [OPTIONS]\n\nSwitches a board's power.\n\n"
+                     : "usage: cmboot mode usb|normal [OPTIONS]\n\nSets a board's boot mode (nRPIBOOT): usb makes its "
+                       "next power-on wait for rpiboot.\n\n");
     fprintf(f, "      --boot-gpio CHIP:LINE[=high|low]   nRPIBOOT line (asserted low by default)\n"
                "      --power-gpio CHIP:LINE[=high|low]  power switch line (asserted = on; high by default)\n"
                "      --reset-gpio CHIP:LINE[=high|low]  RUN / GLOBAL_EN line (asserted = held off; low by default)\n"
@@ -125,7 +124,7 @@ int cmd_control(int argc, char **argv)
     }
     const char *action = optind < argc ? argv[optind] : NULL;
     static const char *const power_actions[] = {"on", "off", "cycle", NULL}, *const mode_actions[] = {"usb", "normal",
-                                                                                                         NULL};
+                                                                                                      NULL};
     const char *const *actions = power ? power_actions : mode_actions;
     int which = -1;
     for (int i = 0; action && actions[i]; i++)
@@ -133,7 +132,8 @@ int cmd_control(int argc, char **argv)
             which = i;
     if (which < 0) {
         if (action)
-            fprintf(stderr, "%s: unknown action '%s' (%s)\n", prog, action, power ? "on, off or cycle" : "usb or normal");
+            fprintf(stderr, "%s: unknown action '%s' (%s)\n", prog, action,
+                    power ? "on, off or cycle" : "usb or normal");
         else
             fprintf(stderr, "%s: which action? (%s)\n", prog, power ? "on, off or cycle" : "usb or normal");
         return cli_usage_hint(prog, EXIT_USAGE);

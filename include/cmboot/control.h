@@ -26,20 +26,20 @@ typedef enum cmboot_boot_mode {
  * RUN/GLOBAL_EN). Hub: "HUBPATH:PORT" ("1-1.2:3"), a hub with per-port power switching. Hooks: a command line
  * whose "{on|off}" / "{usb|normal}" word (or "{}") becomes the action, appended when there is none. */
 typedef struct cmboot_control_config {
-    size_t struct_size;       /* set by cmboot_control_config_default() */
-    cmboot_ctx *ctx;          /* logs and CMBOOT_EV_CONTROL events; NULL = silent */
-    const char *device_id;    /* tags logs and events (the board's port path), NULL = "" */
-    const char *boot_gpio;    /* nRPIBOOT: asserted while the board must boot from USB */
-    const char *power_gpio;   /* asserted = power on */
-    const char *reset_gpio;   /* RUN / GLOBAL_EN: asserted = held off; a cycle pulses it */
-    const char *power_hub;    /* "HUBPATH:PORT" */
-    const char *power_cmd;    /* "CMD ... {on|off}" */
+    size_t struct_size;        /* set by cmboot_control_config_default() */
+    cmboot_ctx *ctx;           /* logs and CMBOOT_EV_CONTROL events; NULL = silent */
+    const char *device_id;     /* tags logs and events (the board's port path), NULL = "" */
+    const char *boot_gpio;     /* nRPIBOOT: asserted while the board must boot from USB */
+    const char *power_gpio;    /* asserted = power on */
+    const char *reset_gpio;    /* RUN / GLOBAL_EN: asserted = held off; a cycle pulses it */
+    const char *power_hub;     /* "HUBPATH:PORT" */
+    const char *power_cmd;     /* "CMD ... {on|off}" */
     const char *boot_mode_cmd; /* "CMD ... {usb|normal}" */
-    bool hook_shell;          /* run hooks with /bin/sh -c (default: split on blanks, simple quotes, no shell) */
-    unsigned hook_timeout_ms; /* a hook running longer is killed (default 30000) */
-    const char *consumer;     /* GPIO consumer label (default "cmboot") */
-    const char *sys_root;     /* NULL = /sys (finding the hub) */
-    const char *dev_root;     /* NULL = /dev (the hub's usbfs node) */
+    bool hook_shell;           /* run hooks with /bin/sh -c (default: split on blanks, simple quotes, no shell) */
+    unsigned hook_timeout_ms;  /* a hook running longer is killed (default 30000) */
+    const char *consumer;      /* GPIO consumer label (default "cmboot") */
+    const char *sys_root;      /* NULL = /sys (finding the hub) */
+    const char *dev_root;      /* NULL = /dev (the hub's usbfs node) */
     const cmboot_transport *hub_transport; /* the hub already open (tests, own USB stack); NULL = open power_hub.
                                             * Used, not closed, by the control object. */
     const cmboot_clock *clock;             /* waits and step times; NULL = system clock */
@@ -56,9 +56,9 @@ typedef struct cmboot_control cmboot_control;
 
 /* One thing the control object did, for reports: library-allocated, members only appended (docs/abi.md). */
 typedef struct cmboot_control_step {
-    char name[32];     /* "power-on", "power-off", "boot-mode-usb", "boot-mode-normal", "reset", "wait", "release" */
-    char detail[160];  /* what was driven: "gpiochip0:6=high", "hub 1-1.2 port 3", "relay.sh on" */
-    int64_t start_ms;  /* on the config's clock */
+    char name[32];    /* "power-on", "power-off", "boot-mode-usb", "boot-mode-normal", "reset", "wait", "release" */
+    char detail[160]; /* what was driven: "gpiochip0:6=high", "hub 1-1.2 port 3", "relay.sh on" */
+    int64_t start_ms; /* on the config's clock */
     int64_t duration_ms;
     int result; /* cmboot_error */
 } cmboot_control_step;
@@ -86,7 +86,8 @@ CMBOOT_API int cmboot_control_hold(cmboot_control *c, unsigned ms);
 CMBOOT_API void cmboot_control_cancel(cmboot_control *c);
 /* Lets go of everything: the boot mode goes back to normal (a boot line this object drove is deasserted before
  * its release; the boot-mode hook runs with "normal" if this object set USB mode, even after a cancel), every line
- * and the hub are released. Power stays as it is. Returns the first error; does everything anyway. Also when cancelled. */
+ * and the hub are released. Power stays as it is. Returns the first error; does everything anyway. Also when cancelled.
+ */
 CMBOOT_API int cmboot_control_release(cmboot_control *c);
 /* Releases the line requests and the hub without driving anything (the kernel leaves most lines at their last
  * level); call cmboot_control_release() first to leave the board in normal mode. NULL is fine. */
@@ -114,7 +115,8 @@ CMBOOT_API size_t cmboot_control_map_count(const cmboot_control_map *m);
 CMBOOT_API const char *cmboot_control_map_port(const cmboot_control_map *m, size_t i);
 /* Sets the control members of cfg (already filled by _default) from the entry of port_path; the strings belong
  * to the map. CMBOOT_ERR_NOT_FOUND when the map has no such port. */
-CMBOOT_API int cmboot_control_map_config(const cmboot_control_map *m, const char *port_path, cmboot_control_config *cfg);
+CMBOOT_API int cmboot_control_map_config(const cmboot_control_map *m, const char *port_path,
+                                         cmboot_control_config *cfg);
 CMBOOT_API void cmboot_control_map_free(cmboot_control_map *m);
 
 #ifdef __cplusplus

@@ -85,7 +85,8 @@ static void step_done(cmboot_control *c, const char *name, const char *detail, i
         s->result = rc;
     }
     if (rc != CMBOOT_OK)
-        cmb_logf(&c->log, c->id, CMBOOT_LOG_ERROR, "%s (%s): %s", name, detail, why && *why ? why : cmboot_strerror(rc));
+        cmb_logf(&c->log, c->id, CMBOOT_LOG_ERROR, "%s (%s): %s", name, detail,
+                 why && *why ? why : cmboot_strerror(rc));
     else
         cmb_logf(&c->log, c->id, CMBOOT_LOG_DEBUG, "%s (%s) done in %lld ms", name, detail, (long long)dur);
     if (c->cfg.ctx && c->cfg.ctx->event) {
@@ -153,8 +154,9 @@ static int check_config(cmboot_control *c)
     if (boots > 1)
         return config_error(&c->log, c->id, "board control: give either a boot GPIO or a boot-mode command, not both");
     if (powers > 1)
-        return config_error(&c->log, c->id,
-                            "board control: give one way to switch power (power GPIO, reset GPIO, hub port or command)");
+        return config_error(
+            &c->log, c->id,
+            "board control: give one way to switch power (power GPIO, reset GPIO, hub port or command)");
     if (f->boot_gpio) {
         if (cmb_gpio_spec_parse(f->boot_gpio, true, &c->boot_spec) != CMBOOT_OK)
             return config_error(&c->log, c->id, "boot GPIO '%s': expected CHIP:LINE[=high|low]", f->boot_gpio);
@@ -178,9 +180,9 @@ static int check_config(cmboot_control *c)
             continue;
         char buf[CMB_SPEC_MAX * 3];
         char *argv[CMB_HOOK_MAX_ARGS + 4];
-        int rc = strlen(hooks[i]) >= CMB_SPEC_MAX ? CMBOOT_ERR_TOO_LARGE
-                                                   : cmb_hook_argv(hooks[i], "normal", f->hook_shell, buf, sizeof buf,
-                                                                   argv, CMB_HOOK_MAX_ARGS + 4);
+        int rc = strlen(hooks[i]) >= CMB_SPEC_MAX
+                     ? CMBOOT_ERR_TOO_LARGE
+                     : cmb_hook_argv(hooks[i], "normal", f->hook_shell, buf, sizeof buf, argv, CMB_HOOK_MAX_ARGS + 4);
         if (rc != CMBOOT_OK)
             return config_error(&c->log, c->id, "%s '%s': %s", i ? "boot-mode command" : "power command", hooks[i],
                                 rc == CMBOOT_ERR_FORMAT ? "unterminated quote" : "empty or too long");
@@ -213,8 +215,8 @@ int cmboot_control_new(const cmboot_control_config *cfg, cmboot_control **out)
     if (c->cfg.hook_timeout_ms == 0)
         c->cfg.hook_timeout_ms = HOOK_TIMEOUT_DEFAULT_MS;
     cmboot_control_config *f = &c->cfg;
-    const char **strs[] = {&f->boot_gpio, &f->power_gpio, &f->reset_gpio, &f->power_hub,
-                           &f->power_cmd, &f->boot_mode_cmd, &f->consumer, &f->sys_root};
+    const char **strs[] = {&f->boot_gpio, &f->power_gpio,    &f->reset_gpio, &f->power_hub,
+                           &f->power_cmd, &f->boot_mode_cmd, &f->consumer,   &f->sys_root};
     bool oom = false;
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         const char *orig = *strs[i];
@@ -326,8 +328,8 @@ static int do_power(cmboot_control *c, bool on)
         rc = hub_power(c, on, why, sizeof why);
         break;
     case POWER_CMD:
-        rc = run_hook(c, c->cfg.power_cmd, on ? "on" : "off", "power-cmd", true, detail, sizeof detail, why,
-                      sizeof why);
+        rc =
+            run_hook(c, c->cfg.power_cmd, on ? "on" : "off", "power-cmd", true, detail, sizeof detail, why, sizeof why);
         break;
     default: snprintf(why, sizeof why, "no way to switch power was given"); break;
     }

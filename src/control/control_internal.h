@@ -42,14 +42,14 @@ int cmb_hook_argv(const char *cmd, const char *action, bool shell, char *buf, si
  * as "tag: ...". The whole group is killed at timeout_ms, or when cancelled(arg) turns true (checked when wake_fd,
  * if >= 0, becomes readable and at least every 100 ms). CMBOOT_OK when it exited 0; _IO (non-zero exit or
  * killed by a signal; why says which), _TIMEOUT, _CANCELLED, _NOT_FOUND / _ACCESS (could not start). */
-int cmb_hook_run(char *const argv[], unsigned timeout_ms, const cmb_logger *log, const char *device_id,
-                 const char *tag, int wake_fd, bool (*cancelled)(void *arg), void *arg, char *why, size_t why_size);
+int cmb_hook_run(char *const argv[], unsigned timeout_ms, const cmb_logger *log, const char *device_id, const char *tag,
+                 int wake_fd, bool (*cancelled)(void *arg), void *arg, char *why, size_t why_size);
 
 /* Hub class requests (USB 2.0 section 11.24) through t->ops->control. */
 enum { CMB_HUB_PORT_POWER = 8 };
 typedef struct cmb_hub_info {
-    unsigned ports;        /* bNbrPorts */
-    uint16_t chars;        /* wHubCharacteristics */
+    unsigned ports;         /* bNbrPorts */
+    uint16_t chars;         /* wHubCharacteristics */
     unsigned power_good_ms; /* bPwrOn2PwrGood x 2 */
 } cmb_hub_info;
 /* GET_DESCRIPTOR(hub), USB 2 type 0x29 then SuperSpeed 0x2A on a stall. */

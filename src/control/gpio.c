@@ -39,8 +39,7 @@ static bool all_digits(const char *s)
     return true;
 }
 
-int cmb_gpio_line_open(const cmb_gpio_spec *spec, const char *consumer, cmb_gpio_line **out, char *why,
-                       size_t why_size)
+int cmb_gpio_line_open(const cmb_gpio_spec *spec, const char *consumer, cmb_gpio_line **out, char *why, size_t why_size)
 {
     *out = NULL;
     cmb_gpio_line *l = calloc(1, sizeof *l);
@@ -56,8 +55,9 @@ int cmb_gpio_line_open(const cmb_gpio_spec *spec, const char *consumer, cmb_gpio
         int e = errno ? errno : ENOENT;
         int rc = e == EACCES || e == EPERM ? CMBOOT_ERR_ACCESS : CMBOOT_ERR_NOT_FOUND;
         snprintf(why, why_size, "GPIO chip '%s': %s", spec->chip,
-                 rc == CMBOOT_ERR_ACCESS ? "permission denied (see docs/board-control.md: the gpio group or a udev rule)"
-                                         : "no such chip (gpiodetect lists them)");
+                 rc == CMBOOT_ERR_ACCESS
+                     ? "permission denied (see docs/board-control.md: the gpio group or a udev rule)"
+                     : "no such chip (gpiodetect lists them)");
         free(l);
         return rc;
     }

@@ -85,8 +85,8 @@ static int spawn(char *const argv[], int out_w, int err_w, pid_t *pid)
     return e == 0 ? CMBOOT_OK : cmb_error_from_errno(e);
 }
 
-int cmb_hook_run(char *const argv[], unsigned timeout_ms, const cmb_logger *log, const char *device_id,
-                 const char *tag, int wake_fd, bool (*cancelled)(void *arg), void *arg, char *why, size_t why_size)
+int cmb_hook_run(char *const argv[], unsigned timeout_ms, const cmb_logger *log, const char *device_id, const char *tag,
+                 int wake_fd, bool (*cancelled)(void *arg), void *arg, char *why, size_t why_size)
 {
     int po[2], pe[2];
     if (pipe2(po, O_CLOEXEC) < 0)

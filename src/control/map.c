@@ -20,8 +20,8 @@
 #define MAP_MAX_PORTS 1024
 
 enum { K_BOOT_GPIO, K_POWER_GPIO, K_RESET_GPIO, K_POWER_HUB, K_POWER_CMD, K_BOOT_MODE_CMD, K_COUNT };
-static const char *const key_names[K_COUNT] = {"boot-gpio", "power-gpio",   "reset-gpio",
-                                               "power-hub", "power-cmd", "boot-mode-cmd"};
+static const char *const key_names[K_COUNT] = {"boot-gpio", "power-gpio", "reset-gpio",
+                                               "power-hub", "power-cmd",  "boot-mode-cmd"};
 
 typedef struct map_entry {
     char port[64];

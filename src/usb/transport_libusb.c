@@ -162,16 +162,16 @@ static int control(usb_transport *u, uint8_t type, uint8_t req, uint16_t v, uint
 
 static int t_control_out(void *self, uint16_t v, uint16_t i, unsigned timeout_ms)
 {
-    return control(self, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, 0, v, i, NULL,
-                   0, NULL, timeout_ms);
+    return control(self, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, 0, v, i, NULL, 0,
+                   NULL, timeout_ms);
 }
 
 static int t_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual, unsigned timeout_ms)
 {
     if (actual)
         *actual = 0;
-    return control(self, LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, 0, v, i, buf,
-                   len, actual, timeout_ms);
+    return control(self, LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, 0, v, i, buf, len,
+                   actual, timeout_ms);
 }
 
 static int t_control(void *self, uint8_t type, uint8_t req, uint16_t v, uint16_t i, void *buf, size_t len,

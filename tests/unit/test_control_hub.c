@@ -174,7 +174,8 @@ static void gpio_spec_cases(void **state)
     assert_int_equal(cmb_gpio_spec_parse("cp2112:odd:label:GPIO3", false, &s), CMBOOT_OK); /* last ':' splits */
     assert_string_equal(s.chip, "cp2112:odd:label");
     assert_string_equal(s.line, "GPIO3");
-    const char *bad[] = {"", "gpiochip0", ":5", "gpiochip0:", "gpiochip0:5=", "gpiochip0:5=mid", "gpiochip0:=low", "=low"};
+    const char *bad[] = {"",    "gpiochip0", ":5", "gpiochip0:", "gpiochip0:5=", "gpiochip0:5=mid", "gpiochip0:=low",
+                         "=low"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(cmb_gpio_spec_parse(bad[i], false, &s), CMBOOT_ERR_INVALID_ARG);
 }
@@ -188,8 +189,8 @@ static void hub_spec_cases(void **state)
     assert_int_equal(s.port, 3);
     assert_int_equal(cmb_hub_spec_parse("2-1:255", &s), CMBOOT_OK);
     assert_int_equal(s.port, 255);
-    const char *bad[] = {"1-1.2", "1-1.2:", "1-1.2:0", "1-1.2:256", "1-1.2:03", "1-1.2:x", ":3", "usb1:3", "1-1.2:3:4",
-                         "1-1.2:99999999999"};
+    const char *bad[] = {"1-1.2",   "1-1.2:", "1-1.2:0", "1-1.2:256", "1-1.2:03",
+                         "1-1.2:x", ":3",     "usb1:3",  "1-1.2:3:4", "1-1.2:99999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_int_equal(cmb_hub_spec_parse(bad[i], &s), CMBOOT_ERR_INVALID_ARG);
 }
