@@ -144,6 +144,16 @@ static int parse_line(cmboot_control_map *m, const char *s, size_t len, unsigned
         return fail(err, size, CMBOOT_ERR_FORMAT, ln, "port %s: one way to set the boot mode and one for power", w[0]);
     if (boots + powers == 0)
         return fail(err, size, CMBOOT_ERR_FORMAT, ln, "port %s: nothing to control", w[0]);
+    /* Hook commands are split as they will be run (a quote inside a quoted value, hook-shell given later). */
+    static const int hooks[] = {K_POWER_CMD, K_BOOT_MODE_CMD};
+    for (size_t i = 0; i < 2; i++) {
+        char hb[CMB_SPEC_MAX * 3];
+        char *argv[CMB_HOOK_MAX_ARGS + 4];
+        const char *v = e->val[hooks[i]];
+        if (v && cmb_hook_argv(v, "normal", e->shell, hb, sizeof hb, argv, CMB_HOOK_MAX_ARGS + 4) != CMBOOT_OK)
+            return fail(err, size, CMBOOT_ERR_FORMAT, ln, "%s: unterminated quote, no command or too many words",
+                        key_names[hooks[i]]);
+    }
     return CMBOOT_OK;
 }
 

@@ -406,6 +406,8 @@ static void map_errors_name_the_line(void **state)
         {"1-1.2 power-cmd=x hook-timeout=0\n", CMBOOT_ERR_FORMAT, "hook-timeout"},
         {"1-1.2 power-cmd=x hook-shell=maybe\n", CMBOOT_ERR_FORMAT, "hook-shell"},
         {"1-1.2 power-cmd\n", CMBOOT_ERR_FORMAT, "KEY=VALUE"},
+        /* Found by fuzz_control_map: a quote inside the quoted value, which the hook's own split refuses. */
+        {"1-1.3 boot-mode-cmd='relay 3 {usb|norm\"l}'\n", CMBOOT_ERR_FORMAT, "line 1: boot-mode-cmd: unterminated"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[256] = "";
