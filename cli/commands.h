@@ -21,5 +21,7 @@ int cmd_list(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_flash(int argc, char **argv);
 int cmd_write(int argc, char **argv);
+/* `power` and `mode` (argv[0] says which). */
+int cmd_control(int argc, char **argv);
 
 #endif

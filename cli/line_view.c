@@ -781,6 +781,17 @@ void line_view_event(void *user, const cmboot_event *ev)
         break;
     case CMBOOT_EV_METADATA: log_file_line(v, r, "[%s] metadata %s = %s", port, name, value); break;
     case CMBOOT_EV_METADATA_SAVED: log_file_line(v, r, "[%s] metadata written to %s", port, value); break;
+    case CMBOOT_EV_CONTROL: /* board control (power, boot mode): a phase of the board's row */
+        start_phase(v, r, name, value);
+        log_file_line(v, r, "[%s] control %s: %s%s%s", port, name, value, ev->error ? ": " : "",
+                      ev->error ? cmboot_strerror(ev->error) : "");
+        if (json) {
+            o = json_begin(v, "control", r, port, &san);
+            add_str(o, san, "step", name);
+            add_str(o, san, "detail", value);
+            json_object_object_add(o, "ok", json_object_new_boolean(ev->error == CMBOOT_OK));
+        }
+        break;
     case CMBOOT_EV_BOARD_DONE:
         start_phase(v, r, ev->error ? "boot failed" : "booted", value);
         log_file_line(v, r, "[%s] boot %s: %s", port, ev->error ? "failed" : "done", value);

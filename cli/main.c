@@ -15,6 +15,8 @@ static const struct {
     {"doctor", cmd_doctor, "check this host and explain what stops boards from being seen or used"},
     {"flash", cmd_flash, "boot a board, find its disk, write, verify and report an image"},
     {"write", cmd_write, "write and verify an image onto a disk that is already there"},
+    {"power", cmd_control, "switch a board's power: on, off or cycle (GPIO, hub port, hook command)"},
+    {"mode", cmd_control, "set a board's boot mode: usb or normal (nRPIBOOT by GPIO or hook command)"},
 };
 
 static void usage(FILE *f)

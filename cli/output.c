@@ -273,6 +273,11 @@ void cli_event_cb(void *user, const cmboot_event *ev)
         clear_progress();
         fprintf(stderr, "[%s] %s %s\n", dev, name, value);
         break;
+    case CMBOOT_EV_CONTROL:
+        clear_progress();
+        fprintf(stderr, "[%s] %s (%s) %s in %llu ms\n", dev, name, value,
+                ev->error ? cmboot_strerror(ev->error) : "done", (unsigned long long)ev->elapsed_ms);
+        break;
     }
     safe_event_free(&se);
     fflush(stderr);

@@ -12,4 +12,5 @@
 #include "cmboot/files.h"
 #include "cmboot/metadata.h"
 #include "cmboot/session.h"
+#include "cmboot/control.h"
 #endif

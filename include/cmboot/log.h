@@ -30,7 +30,8 @@ typedef enum cmboot_event_type {
     CMBOOT_EV_METADATA,       /* name = key, value = value */
     CMBOOT_EV_METADATA_SAVED, /* value = path written ("-" = stdout), json = document */
     CMBOOT_EV_BOARD_DONE,     /* the board finished; error = result */
-    CMBOOT_EV_PHASE           /* flash phases: name = phase, value = detail */
+    CMBOOT_EV_PHASE,          /* flash phases: name = phase, value = detail */
+    CMBOOT_EV_CONTROL         /* board control step done: name = step, value = what was driven, error, elapsed_ms */
 } cmboot_event_type;
 
 typedef struct cmboot_event {

@@ -33,6 +33,11 @@ typedef struct cmboot_transport_ops {
     /* Optional (NULL = unsupported): CLEAR_FEATURE(ENDPOINT_HALT) on the bulk OUT endpoint after a failed
      * bulk_out, so the data can be resent. */
     int (*clear_halt)(void *self);
+    /* Optional (NULL = unsupported): any control transfer to the device, e.g. hub class requests (board control).
+     * IN when bit 7 of request_type is set (up to len bytes into buf, *actual = what arrived), OUT otherwise
+     * (len bytes from buf; len 0 = no data stage). */
+    int (*control)(void *self, uint8_t request_type, uint8_t request, uint16_t wValue, uint16_t wIndex, void *buf,
+                   size_t len, size_t *actual, unsigned timeout_ms);
 } cmboot_transport_ops;
 
 typedef struct cmboot_transport {

@@ -26,8 +26,8 @@ const char *cmboot_log_level_name(cmboot_log_level level)
 
 const char *cmboot_event_type_name(cmboot_event_type type)
 {
-    static const char *const names[] = {"device",   "stage-start",    "stage-done", "file", "progress",
-                                        "metadata", "metadata-saved", "board-done", "phase"};
+    static const char *const names[] = {"device",   "stage-start",    "stage-done", "file",  "progress",
+                                        "metadata", "metadata-saved", "board-done", "phase", "control"};
     if ((unsigned)type >= sizeof names / sizeof names[0])
         return "?";
     return names[type];

@@ -387,22 +387,6 @@ static int sd_next_event(void *self, cmboot_device_event *ev, int64_t deadline_m
     }
 }
 
-/* A libusb context that never scans the bus: the fd we found ourselves is all it gets. */
-static int make_libusb_ctx(libusb_context **out)
-{
-#if defined(LIBUSB_API_VERSION) && LIBUSB_API_VERSION >= 0x0100010A
-    struct libusb_init_option opt = {.option = LIBUSB_OPTION_NO_DEVICE_DISCOVERY};
-    return libusb_init_context(out, &opt, 1);
-#else
-    /* Before libusb 1.0.27 the option must be set before libusb_init and is process-wide (the Linux backend
-     * keeps it in one flag), so it is set on the default options every later context inherits. */
-    int rc = libusb_set_option(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
-    if (rc != LIBUSB_SUCCESS)
-        return rc;
-    return libusb_init(out);
-#endif
-}
-
 static int sd_open(void *self, const cmboot_device_info *dev, cmboot_transport *out)
 {
     sysfs_disc *d = self;
@@ -422,7 +406,7 @@ static int sd_open(void *self, const cmboot_device_info *dev, cmboot_transport *
         return fd;
     }
     libusb_context *uctx = NULL;
-    rc = make_libusb_ctx(&uctx);
+    rc = cmb_libusb_ctx_no_discovery(&uctx);
     if (rc != LIBUSB_SUCCESS) {
         close(fd);
         return cmb_error_from_libusb(rc);

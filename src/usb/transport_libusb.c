@@ -45,6 +45,22 @@ int cmb_error_from_libusb(int err)
     }
 }
 
+/* A libusb context that never scans the bus: the fd we found ourselves is all it gets. */
+int cmb_libusb_ctx_no_discovery(libusb_context **out)
+{
+#if defined(LIBUSB_API_VERSION) && LIBUSB_API_VERSION >= 0x0100010A
+    struct libusb_init_option opt = {.option = LIBUSB_OPTION_NO_DEVICE_DISCOVERY};
+    return libusb_init_context(out, &opt, 1);
+#else
+    /* Before libusb 1.0.27 the option must be set before libusb_init and is process-wide (the Linux backend
+     * keeps it in one flag), so it is set on the default options every later context inherits. */
+    int rc = libusb_set_option(NULL, LIBUSB_OPTION_NO_DEVICE_DISCOVERY);
+    if (rc != LIBUSB_SUCCESS)
+        return rc;
+    return libusb_init(out);
+#endif
+}
+
 static int status_to_error(enum libusb_transfer_status st)
 {
     switch (st) {
@@ -101,8 +117,8 @@ static void wait_done(usb_transport *u, int *done)
     }
 }
 
-static int control(usb_transport *u, uint8_t type, uint16_t v, uint16_t i, void *buf, size_t len, size_t *actual,
-                   unsigned timeout_ms)
+static int control(usb_transport *u, uint8_t type, uint8_t req, uint16_t v, uint16_t i, void *buf, size_t len,
+                   size_t *actual, unsigned timeout_ms)
 {
     if (atomic_load(&u->cancelled))
         return CMBOOT_ERR_CANCELLED;
@@ -115,7 +131,9 @@ static int control(usb_transport *u, uint8_t type, uint16_t v, uint16_t i, void 
         libusb_free_transfer(x);
         return CMBOOT_ERR_NO_MEMORY;
     }
-    libusb_fill_control_setup(setup, type, 0, v, i, (uint16_t)len);
+    libusb_fill_control_setup(setup, type, req, v, i, (uint16_t)len);
+    if (!(type & 0x80) && len)
+        memcpy(setup + LIBUSB_CONTROL_SETUP_SIZE, buf, len);
     int done = 0;
     libusb_fill_control_transfer(x, u->h, setup, on_transfer_done, &done, timeout_ms);
     track(u, x, 1);
@@ -144,7 +162,7 @@ static int control(usb_transport *u, uint8_t type, uint16_t v, uint16_t i, void 
 
 static int t_control_out(void *self, uint16_t v, uint16_t i, unsigned timeout_ms)
 {
-    return control(self, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, v, i, NULL, 0,
+    return control(self, LIBUSB_ENDPOINT_OUT | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, 0, v, i, NULL, 0,
                    NULL, timeout_ms);
 }
 
@@ -152,8 +170,18 @@ static int t_control_in(void *self, uint16_t v, uint16_t i, void *buf, size_t le
 {
     if (actual)
         *actual = 0;
-    return control(self, LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, v, i, buf, len,
+    return control(self, LIBUSB_ENDPOINT_IN | LIBUSB_REQUEST_TYPE_VENDOR | LIBUSB_RECIPIENT_DEVICE, 0, v, i, buf, len,
                    actual, timeout_ms);
+}
+
+static int t_control(void *self, uint8_t type, uint8_t req, uint16_t v, uint16_t i, void *buf, size_t len,
+                     size_t *actual, unsigned timeout_ms)
+{
+    if (actual)
+        *actual = 0;
+    if (len && !buf)
+        return CMBOOT_ERR_INVALID_ARG;
+    return control(self, type, req, v, i, buf, len, actual, timeout_ms);
 }
 
 typedef struct bulk_slot {
@@ -266,7 +294,8 @@ static void t_cancel(void *self)
 static void t_close(void *self)
 {
     usb_transport *u = self;
-    libusb_release_interface(u->h, u->iface);
+    if (u->iface >= 0)
+        libusb_release_interface(u->h, u->iface);
     libusb_close(u->h);
     if (u->owned_ctx)
         libusb_exit(u->owned_ctx);
@@ -284,10 +313,11 @@ static const cmboot_transport_ops usb_ops = {
     .cancel = t_cancel,
     .close = t_close,
     .clear_halt = t_clear_halt,
+    .control = t_control,
 };
 
 static int transport_new(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,
-                         const cmboot_bulk_tuning *tuning, libusb_context *owned_ctx, int owned_fd,
+                         const cmboot_bulk_tuning *tuning, libusb_context *owned_ctx, int owned_fd, bool claim,
                          cmboot_transport *out)
 {
     usb_transport *u = calloc(1, sizeof *u);
@@ -312,6 +342,12 @@ static int transport_new(libusb_device_handle *handle, libusb_context *ctx, uint
         u->tuning.piece_size = tuning->piece_size & ~(size_t)511;
     if (tuning && tuning->in_flight >= 1 && tuning->in_flight <= MAX_IN_FLIGHT)
         u->tuning.in_flight = tuning->in_flight;
+    if (!claim) { /* a hub: control transfers to the device and its ports need no interface, and its driver stays */
+        u->iface = -1;
+        out->ops = &usb_ops;
+        out->self = u;
+        return CMBOOT_OK;
+    }
     libusb_set_auto_detach_kernel_driver(handle, 1);
     int rc = libusb_claim_interface(handle, u->iface);
     if (rc != 0) {
@@ -327,11 +363,17 @@ static int transport_new(libusb_device_handle *handle, libusb_context *ctx, uint
 int cmb_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interfaces, const cmboot_bulk_tuning *tuning,
                              libusb_context *owned_ctx, int owned_fd, cmboot_transport *out)
 {
-    return transport_new(handle, owned_ctx, num_interfaces, tuning, owned_ctx, owned_fd, out);
+    return transport_new(handle, owned_ctx, num_interfaces, tuning, owned_ctx, owned_fd, true, out);
 }
 
 int cmb_libusb_transport_new_shared(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,
                                     const cmboot_bulk_tuning *tuning, cmboot_transport *out)
 {
-    return transport_new(handle, ctx, num_interfaces, tuning, NULL, -1, out);
+    return transport_new(handle, ctx, num_interfaces, tuning, NULL, -1, true, out);
+}
+
+int cmb_libusb_transport_new_unclaimed(libusb_device_handle *handle, libusb_context *owned_ctx, int owned_fd,
+                                       cmboot_transport *out)
+{
+    return transport_new(handle, owned_ctx, 1, NULL, owned_ctx, owned_fd, false, out);
 }

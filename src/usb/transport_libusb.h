@@ -16,6 +16,14 @@ int cmb_libusb_transport_new(libusb_device_handle *handle, uint8_t num_interface
 int cmb_libusb_transport_new_shared(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,
                                     const cmboot_bulk_tuning *tuning, cmboot_transport *out);
 
+/* A transport that claims no interface (a hub, whose kernel driver must stay bound): only control transfers to
+ * the device and its ports. Ownership as cmb_libusb_transport_new. */
+int cmb_libusb_transport_new_unclaimed(libusb_device_handle *handle, libusb_context *owned_ctx, int owned_fd,
+                                       cmboot_transport *out);
+
+/* A libusb context that never scans the bus (for devices opened by fd). */
+int cmb_libusb_ctx_no_discovery(libusb_context **out);
+
 /* libusb error -> cmboot_error. */
 int cmb_error_from_libusb(int err);
 

@@ -80,6 +80,10 @@ done
 opt "flash $T/img" --lun 4 "0 1 15" "$GARBAGE 16 1.5"
 opt "flash $T/img" --target-kind 4 "emmc nvme sd" "EMMC eMMC usb nvme0n1 s sdd 1"
 opt list --wait 4 "0 100 3600000" "$GARBAGE 3600001 5ms 1.5"
+# Board control: a hook that does nothing succeeds (exit 0); off-time values stay short, they are waited.
+opt "power cycle --power-cmd true" --off-time 0 "0 0.001 .05" "$SECONDS_BAD 600.001"
+opt "power on --power-cmd true" --hook-timeout 0 "0.5 1 30 3600" "$SECONDS_BAD 0 3600.001"
+opt "mode usb --boot-mode-cmd true" --hook-timeout 0 "1 5.5" "$SECONDS_BAD 0"
 opt "write $T/img $T/out.img" --buffer-size 0 "4096 64K 1M 3M" "$GARBAGE 0 4095 5000 1.5M"
 opt "write $T/img $T/out.img" --buffers 0 "2 4 12" "$GARBAGE 0 1 3073"
 
