@@ -549,8 +549,10 @@ static int parse_args(program *p, int argc, char **argv)
             return 2;
         }
         if (o->wire_power >= 0 && (o->plug_later || o->nthen)) {
-            fprintf(stderr, "cmboot-sim: board %u: --wire-power decides when the board is on the bus (no "
-                            "--plug-later or --then)\n", i);
+            fprintf(stderr,
+                    "cmboot-sim: board %u: --wire-power decides when the board is on the bus (no "
+                    "--plug-later or --then)\n",
+                    i);
             return 2;
         }
     }
@@ -840,8 +842,8 @@ static void print_sim_result(FILE *f, const char *label, const sim_result *s)
             "misaligned=%u files_received=%u bytes_received=%llu metadata_acked=%u enumerations=%u vanished=%d "
             "failures=%d first_failure=\"%s\"\n",
             label, s->rom_accepted, s->rom_rejections, s->requests, s->script_complete, s->left_without_done,
-            s->misaligned, s->files_received, (unsigned long long)s->bytes_received, s->metadata_acked,
-            s->enumerations, s->vanished, s->failures, s->first_failure);
+            s->misaligned, s->files_received, (unsigned long long)s->bytes_received, s->metadata_acked, s->enumerations,
+            s->vanished, s->failures, s->first_failure);
 }
 
 static void summary(program *p, FILE *f)

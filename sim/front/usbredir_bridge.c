@@ -132,8 +132,10 @@ static void cb_reset(void *priv)
 static void cb_control(void *priv, uint64_t id, struct usb_redir_control_packet_header *h, uint8_t *data, int len)
 {
     usbredir_bridge *b = priv;
-    uint8_t setup[8] = {h->requesttype,     h->request,        (uint8_t)h->value,  (uint8_t)(h->value >> 8),
-                        (uint8_t)h->index,  (uint8_t)(h->index >> 8), (uint8_t)h->length, (uint8_t)(h->length >> 8)};
+    uint8_t setup[8] = {h->requesttype,     h->request,
+                        (uint8_t)h->value,  (uint8_t)(h->value >> 8),
+                        (uint8_t)h->index,  (uint8_t)(h->index >> 8),
+                        (uint8_t)h->length, (uint8_t)(h->length >> 8)};
     bool in = (h->requesttype & 0x80) != 0;
     uint8_t buf[256];
     size_t got = 0;
@@ -151,7 +153,8 @@ static void cb_control(void *priv, uint64_t id, struct usb_redir_control_packet_
     if (b->cfg.verbose)
         xlog(b, "control %02x %02x wValue=%04x wIndex=%04x wLength=%u -> %s %u", h->requesttype, h->request, h->value,
              h->index, h->length, s == SIM_OK ? "ok" : "stall", r.length);
-    usbredirparser_send_control_packet(b->parser, id, &r, in && s == SIM_OK ? buf : NULL, in && s == SIM_OK ? (int)got : 0);
+    usbredirparser_send_control_packet(b->parser, id, &r, in && s == SIM_OK ? buf : NULL,
+                                       in && s == SIM_OK ? (int)got : 0);
     uint8_t after = sim_cp2112_levels(&b->chip);
     if (b->chip.direction != dir_before || after != before)
         xlog(b, "GPIO outputs=0x%02x latch=0x%02x levels=0x%02x", b->chip.direction, b->chip.latch, after);

@@ -22,25 +22,25 @@ typedef struct report_info {
 } report_info;
 
 static const report_info reports[] = {
-    {0x01, REP_FEATURE, 1, false, true},   /* reset device */
-    {0x02, REP_FEATURE, 4, true, true},    /* GPIO configuration */
-    {0x03, REP_FEATURE, 1, true, false},   /* GPIO get */
-    {0x04, REP_FEATURE, 2, false, true},   /* GPIO set */
-    {0x05, REP_FEATURE, 2, true, false},   /* version */
-    {0x06, REP_FEATURE, 13, true, true},   /* SMBus configuration */
-    {0x10, REP_OUTPUT, 3, false, false},   /* data read request */
-    {0x11, REP_OUTPUT, 20, false, false},  /* data write-read request */
-    {0x12, REP_OUTPUT, 2, false, false},   /* data read force send */
-    {0x13, REP_INPUT, 63, false, false},   /* data read response */
-    {0x14, REP_OUTPUT, 63, false, false},  /* data write */
-    {0x15, REP_OUTPUT, 1, false, false},   /* transfer status request */
-    {0x16, REP_INPUT, 6, false, false},    /* transfer status response */
-    {0x17, REP_OUTPUT, 1, false, false},   /* cancel transfer */
-    {0x20, REP_FEATURE, 1, true, true},    /* lock byte */
-    {0x21, REP_FEATURE, 9, true, true},    /* USB configuration */
-    {0x22, REP_FEATURE, 62, true, true},   /* manufacturer string */
-    {0x23, REP_FEATURE, 62, true, true},   /* product string */
-    {0x24, REP_FEATURE, 62, true, true},   /* serial string */
+    {0x01, REP_FEATURE, 1, false, true},  /* reset device */
+    {0x02, REP_FEATURE, 4, true, true},   /* GPIO configuration */
+    {0x03, REP_FEATURE, 1, true, false},  /* GPIO get */
+    {0x04, REP_FEATURE, 2, false, true},  /* GPIO set */
+    {0x05, REP_FEATURE, 2, true, false},  /* version */
+    {0x06, REP_FEATURE, 13, true, true},  /* SMBus configuration */
+    {0x10, REP_OUTPUT, 3, false, false},  /* data read request */
+    {0x11, REP_OUTPUT, 20, false, false}, /* data write-read request */
+    {0x12, REP_OUTPUT, 2, false, false},  /* data read force send */
+    {0x13, REP_INPUT, 63, false, false},  /* data read response */
+    {0x14, REP_OUTPUT, 63, false, false}, /* data write */
+    {0x15, REP_OUTPUT, 1, false, false},  /* transfer status request */
+    {0x16, REP_INPUT, 6, false, false},   /* transfer status response */
+    {0x17, REP_OUTPUT, 1, false, false},  /* cancel transfer */
+    {0x20, REP_FEATURE, 1, true, true},   /* lock byte */
+    {0x21, REP_FEATURE, 9, true, true},   /* USB configuration */
+    {0x22, REP_FEATURE, 62, true, true},  /* manufacturer string */
+    {0x23, REP_FEATURE, 62, true, true},  /* product string */
+    {0x24, REP_FEATURE, 62, true, true},  /* serial string */
 };
 #define NREPORTS (sizeof reports / sizeof reports[0])
 
@@ -94,7 +94,7 @@ static void hid_descriptor(uint8_t out[9])
 int sim_cp2112_config_descriptor(uint8_t *buf, size_t cap)
 {
     const uint8_t cfg[9] = {9, 2, CONFIG_LEN, 0, 1, 1, 0, 0x80, 50}; /* bus powered, 100 mA */
-    const uint8_t itf[9] = {9, 4, 0, 0, 2, 0x03, 0, 0, 0};          /* HID, no boot protocol */
+    const uint8_t itf[9] = {9, 4, 0, 0, 2, 0x03, 0, 0, 0};           /* HID, no boot protocol */
     uint8_t hid[9];
     hid_descriptor(hid);
     const uint8_t in[7] = {7, 5, SIM_CP2112_EP_IN, 3, SIM_CP2112_MAX_PACKET, 0, 1}; /* interrupt, 1 ms */
@@ -142,7 +142,7 @@ void sim_cp2112_usb_reset(sim_cp2112 *c)
 
 uint8_t sim_cp2112_levels(const sim_cp2112 *c)
 {
-    return (uint8_t)~(c->direction & (uint8_t)~c->latch);
+    return (uint8_t) ~(c->direction & (uint8_t)~c->latch);
 }
 
 /* A PROM string report: length (bytes after the ID, minus itself), type 3, UTF-16LE. */
@@ -175,8 +175,8 @@ static void get_feature(const sim_cp2112 *c, uint8_t id, uint8_t *r, size_t size
     case 0x06: memcpy(r, c->smbus, sizeof c->smbus); break;
     case 0x20: r[0] = 0x00; break; /* every PROM field programmed: writes are ignored */
     case 0x21: {
-        const uint8_t u[9] = {SIM_CP2112_VID & 0xff, SIM_CP2112_VID >> 8, SIM_CP2112_PID & 0xff, SIM_CP2112_PID >> 8,
-                              50, 0, 1, 0, 0};
+        const uint8_t u[9] = {
+            SIM_CP2112_VID & 0xff, SIM_CP2112_VID >> 8, SIM_CP2112_PID & 0xff, SIM_CP2112_PID >> 8, 50, 0, 1, 0, 0};
         memcpy(r, u, sizeof u);
         break;
     }
@@ -345,7 +345,7 @@ sim_status sim_cp2112_control(sim_cp2112 *c, const uint8_t setup[8], uint8_t *da
     case 8: /* GET_CONFIGURATION */
         two[0] = c->configured ? 1 : 0;
         return in ? reply(two, 1, wLength, data, in_len) : SIM_STALL;
-    case 0: return in ? reply(two, 2, wLength, data, in_len) : SIM_STALL; /* GET_STATUS */
+    case 0: return in ? reply(two, 2, wLength, data, in_len) : SIM_STALL;  /* GET_STATUS */
     case 10: return in ? reply(two, 1, wLength, data, in_len) : SIM_STALL; /* GET_INTERFACE */
     case 11: return !in && wValue == 0 ? SIM_OK : SIM_STALL;               /* SET_INTERFACE: alt 0 only */
     case 1:

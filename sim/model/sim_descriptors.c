@@ -157,41 +157,45 @@ static unsigned stage_interfaces(const sim_config *cfg, cmboot_stage stage, ifac
 
 /* The normal gadget, laid out like g_cdc: an ECM function (control interface 0 with its notification endpoint,
  * data interface 1 without endpoints in alt 0 and with two bulk endpoints in alt 1) and an ACM function
- * (interfaces 2 and 3), each behind an interface association. High speed. */
-static const uint8_t normal_config[] = {
-    9, 2, 0, 0, 4, 1, 0, 0x80, 250,                 /* configuration (wTotalLength filled in) */
-    8, 0x0b, 0, 2, 0x02, 0x06, 0, 0,                /* IAD: ECM */
-    9, 4, 0, 0, 1, 0x02, 0x06, 0, 0,                /* interface 0: CDC ECM control */
-    5, 0x24, 0x00, 0x10, 0x01,                      /* header, CDC 1.10 */
-    5, 0x24, 0x06, 0, 1,                            /* union: 0 controls 1 */
-    13, 0x24, 0x0f, IDX_NORMAL_MAC, 0, 0, 0, 0,     /* ethernet networking: iMACAddress, no statistics */
-    0xea, 0x05, 0, 0, 0,                            /* max segment 1514, no filters */
-    7, 5, 0x81, 3, 16, 0, 9,                        /* notification: interrupt IN */
-    9, 4, 1, 0, 0, 0x0a, 0, 0, 0,                   /* interface 1 alt 0: data, no endpoints */
-    9, 4, 1, 1, 2, 0x0a, 0, 0, 0,                   /* interface 1 alt 1: data */
-    7, 5, 0x82, 2, 0x00, 0x02, 0,                   /* bulk IN */
-    7, 5, 0x01, 2, 0x00, 0x02, 0,                   /* bulk OUT */
-    8, 0x0b, 2, 2, 0x02, 0x02, 0x01, 0,             /* IAD: ACM */
-    9, 4, 2, 0, 1, 0x02, 0x02, 0x01, 0,             /* interface 2: CDC ACM control (AT commands) */
-    5, 0x24, 0x00, 0x10, 0x01,                      /* header */
-    5, 0x24, 0x01, 0x00, 3,                         /* call management: data on 3 */
-    4, 0x24, 0x02, 0x02,                            /* ACM: line coding and serial state */
-    5, 0x24, 0x06, 2, 3,                            /* union: 2 controls 3 */
-    7, 5, 0x83, 3, 10, 0, 9,                        /* notification: interrupt IN */
-    9, 4, 3, 0, 2, 0x0a, 0, 0, 0,                   /* interface 3: data */
-    7, 5, 0x84, 2, 0x00, 0x02, 0,                   /* bulk IN */
-    7, 5, 0x02, 2, 0x00, 0x02, 0,                   /* bulk OUT */
+ * (interfaces 2 and 3), each behind an interface association. High speed. One array per descriptor, in order;
+ * the configuration's wTotalLength is filled in when built. */
+static const uint8_t n_config[] = {9, 2, 0, 0, 4, 1, 0, 0x80, 250};
+static const uint8_t n_iad_ecm[] = {8, 0x0b, 0, 2, 0x02, 0x06, 0, 0};
+static const uint8_t n_ecm_control[] = {9, 4, 0, 0, 1, 0x02, 0x06, 0, 0};
+static const uint8_t n_ecm_header[] = {5, 0x24, 0x00, 0x10, 0x01}; /* CDC 1.10 */
+static const uint8_t n_ecm_union[] = {5, 0x24, 0x06, 0, 1};
+/* ethernet networking: iMACAddress, no statistics, max segment 1514, no filters */
+static const uint8_t n_ecm_ethernet[] = {13, 0x24, 0x0f, IDX_NORMAL_MAC, 0, 0, 0, 0, 0xea, 0x05, 0, 0, 0};
+static const uint8_t n_ecm_notify[] = {7, 5, 0x81, 3, 16, 0, 9};
+static const uint8_t n_ecm_data_alt0[] = {9, 4, 1, 0, 0, 0x0a, 0, 0, 0};
+static const uint8_t n_ecm_data_alt1[] = {9, 4, 1, 1, 2, 0x0a, 0, 0, 0};
+static const uint8_t n_ecm_in[] = {7, 5, 0x82, 2, 0x00, 0x02, 0};
+static const uint8_t n_ecm_out[] = {7, 5, 0x01, 2, 0x00, 0x02, 0};
+static const uint8_t n_iad_acm[] = {8, 0x0b, 2, 2, 0x02, 0x02, 0x01, 0};
+static const uint8_t n_acm_control[] = {9, 4, 2, 0, 1, 0x02, 0x02, 0x01, 0}; /* AT commands */
+static const uint8_t n_acm_header[] = {5, 0x24, 0x00, 0x10, 0x01};
+static const uint8_t n_acm_call[] = {5, 0x24, 0x01, 0x00, 3}; /* call management: data on interface 3 */
+static const uint8_t n_acm_acm[] = {4, 0x24, 0x02, 0x02};     /* line coding and serial state */
+static const uint8_t n_acm_union[] = {5, 0x24, 0x06, 2, 3};
+static const uint8_t n_acm_notify[] = {7, 5, 0x83, 3, 10, 0, 9};
+static const uint8_t n_acm_data[] = {9, 4, 3, 0, 2, 0x0a, 0, 0, 0};
+static const uint8_t n_acm_in[] = {7, 5, 0x84, 2, 0x00, 0x02, 0};
+static const uint8_t n_acm_out[] = {7, 5, 0x02, 2, 0x00, 0x02, 0};
+static const uint8_t *const normal_config[] = {
+    n_config,        n_iad_ecm,       n_ecm_control, n_ecm_header, n_ecm_union, n_ecm_ethernet, n_ecm_notify,
+    n_ecm_data_alt0, n_ecm_data_alt1, n_ecm_in,      n_ecm_out,    n_iad_acm,   n_acm_control,  n_acm_header,
+    n_acm_call,      n_acm_acm,       n_acm_union,   n_acm_notify, n_acm_data,  n_acm_in,       n_acm_out,
 };
+#define NORMAL_PARTS (sizeof normal_config / sizeof normal_config[0])
 
 static int build_normal_config(uint8_t *buf, size_t cap)
 {
-    uint8_t d[sizeof normal_config];
-    memcpy(d, normal_config, sizeof d);
-    d[2] = (uint8_t)sizeof d;
-    d[3] = (uint8_t)(sizeof d >> 8);
-    size_t n = sizeof d < cap ? sizeof d : cap;
-    memcpy(buf, d, n);
-    return (int)n;
+    size_t off = 0;
+    for (size_t i = 0; i < NORMAL_PARTS; i++)
+        off = put(buf, cap, off, normal_config[i], normal_config[i][0]);
+    const uint8_t total[2] = {(uint8_t)off, (uint8_t)(off >> 8)};
+    put(buf, cap, 2, total, sizeof total);
+    return (int)(off < cap ? off : cap);
 }
 
 static int build_config(const sim_config *cfg, cmboot_stage stage, uint8_t *buf, size_t cap, bool quirk)
@@ -226,8 +230,8 @@ uint8_t sim_desc_bulk_out_ep(const sim_config *cfg, cmboot_stage stage)
 bool sim_desc_has_endpoint(const sim_config *cfg, cmboot_stage stage, uint8_t ep)
 {
     if (normal(stage)) {
-        for (size_t off = 0; off + 7 <= sizeof normal_config; off += normal_config[off])
-            if (normal_config[off + 1] == 5 && normal_config[off + 2] == ep)
+        for (size_t i = 0; i < NORMAL_PARTS; i++)
+            if (normal_config[i][1] == 5 && normal_config[i][2] == ep)
                 return true;
         return false;
     }

@@ -42,8 +42,7 @@ static sim_status normal_class_request(void *self, const uint8_t setup[8], uint8
     switch (setup[1]) {
     case 0x20: /* SET_LINE_CODING */
     case 0x22: /* SET_CONTROL_LINE_STATE */
-    case 0x43: /* SET_ETHERNET_PACKET_FILTER */
-        return in ? SIM_STALL : SIM_OK;
+    case 0x43: /* SET_ETHERNET_PACKET_FILTER */ return in ? SIM_STALL : SIM_OK;
     case 0x21: /* GET_LINE_CODING */
         if (!in)
             return SIM_STALL;
