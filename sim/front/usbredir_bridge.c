@@ -137,13 +137,13 @@ static void cb_control(void *priv, uint64_t id, struct usb_redir_control_packet_
                         (uint8_t)h->index,  (uint8_t)(h->index >> 8),
                         (uint8_t)h->length, (uint8_t)(h->length >> 8)};
     bool in = (h->requesttype & 0x80) != 0;
-    uint8_t buf[256];
+    uint8_t *buf = in ? calloc(1, h->length ? h->length : 1) : NULL;
     size_t got = 0;
     struct usb_redir_control_packet_header r = *h;
-    uint8_t before = sim_cp2112_levels(&b->chip), dir_before = b->chip.direction;
+    uint8_t before = sim_cp2112_levels(&b->chip);
     sim_status s;
-    if ((in && h->length > sizeof(buf)) || (!in && len < h->length))
-        s = SIM_STALL; /* bounded: no CP2112 transfer is that long; an OUT must carry what it announces */
+    if ((in && !buf) || (!in && len < h->length))
+        s = SIM_STALL; /* an OUT must carry what it announces */
     else
         s = sim_cp2112_control(&b->chip, setup, in ? buf : data, &got);
     if (data)
@@ -155,8 +155,9 @@ static void cb_control(void *priv, uint64_t id, struct usb_redir_control_packet_
              h->index, h->length, s == SIM_OK ? "ok" : "stall", r.length);
     usbredirparser_send_control_packet(b->parser, id, &r, in && s == SIM_OK ? buf : NULL,
                                        in && s == SIM_OK ? (int)got : 0);
+    free(buf);
     uint8_t after = sim_cp2112_levels(&b->chip);
-    if (b->chip.direction != dir_before || after != before)
+    if ((h->requesttype & 0x60) == 0x20 && h->request == 0x09 && (h->value & 0xff) <= 0x04)
         xlog(b, "GPIO outputs=0x%02x latch=0x%02x levels=0x%02x", b->chip.direction, b->chip.latch, after);
     if (after != before && b->cfg.lines)
         b->cfg.lines(b->cfg.lines_user, after, (uint8_t)(after ^ before));
