@@ -20,9 +20,12 @@
 #include "model/sim_device.h"
 #include "model/sim_script.h"
 #include "front/usbredir_board.h"
+#include "front/usbredir_bridge.h"
 
 #define MAX_BOARDS 8
 #define MAX_THEN 16 /* boards that follow one another on one port (--then) */
+#define MAX_PAST 16 /* earlier power-ons of a wired board kept for the report */
+#define MAX_POWER_EVENTS 64
 
 /* Per-board settings from the command line (before the first --socket: defaults for all boards). */
 typedef struct board_opts {
@@ -55,7 +58,21 @@ typedef struct board_opts {
     const char *then_disk[MAX_THEN];
     unsigned nthen, then_used;
     bool ever_plugged;
+    /* wiring to the GPIO bridge (--wire-power, --wire-boot): line number, -1 = not wired */
+    int wire_power, wire_boot;
+    bool power_active_low; /* default: high = powered */
+    bool boot_active_high; /* default: low = nRPIBOOT asserted (USB boot), as on the CM */
+    bool powered;
+    sim_result past[MAX_PAST]; /* the results of earlier power-ons, oldest first */
+    unsigned npast;
 } board_opts;
+
+typedef struct power_event {
+    unsigned board;
+    int64_t t_us;
+    bool on;
+    cmboot_stage stage; /* at power-on: where the board starts */
+} power_event;
 
 /* --timing presets: ROM -> second stage and Done -> next stage re-enumeration (docs/emulator.md). */
 #define REAL_ROM_REENUM_MS 2000
@@ -81,6 +98,10 @@ typedef struct program {
     sim_script scripts[MAX_BOARDS];
     sim_config sim_cfg[MAX_BOARDS]; /* each port's model settings, for the boards that follow (--then) */
     int64_t t0_us;
+    const char *bridge_path; /* --gpio-bridge */
+    usbredir_bridge *bridge;
+    power_event power[MAX_POWER_EVENTS];
+    unsigned npower;
 } program;
 
 static volatile sig_atomic_t g_stop; /* set by SIGINT/SIGTERM: print the summary and leave */
@@ -115,8 +136,8 @@ static void usage(FILE *f)
             "                          (vendor = kernel device name, e.g. \"nvme0n1\"); default as LUN 0's\n"
             "  --save-dir DIR          keep the files the host sent\n"
             "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
-            "  --start-stage STAGE     rom (default), second-stage or mass-storage: where the board starts (a\n"
-            "                          board that already runs its mass-storage gadget when the host starts)\n"
+            "  --start-stage STAGE     rom (default), second-stage, mass-storage or normal: where the board\n"
+            "                          starts (already running its mass-storage gadget, or its own system)\n"
             "  --then SERIAL:DISK      after \"unplug N\", the next \"plug N\" puts another board on this port:\n"
             "                          same settings, this serial and disk (repeatable, in order; a line)\n"
             "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
@@ -135,12 +156,19 @@ static void usage(FILE *f)
             "  --cancel-misaligns      a cancelled pending request read misaligns the next reply (Imager's note)\n"
             "  --no-done               leave instead of saying Done (for good, unless --after-done says more)\n"
             "  --after-done WHAT       msd (default) | fastboot (18d1:4e40 gadget) | rom (a new boot) | none\n"
+            "  --wire-power N[:high|:low]  the board's power follows GPIO.N of the --gpio-bridge (default high =\n"
+            "                          powered): off unplugs it, on powers it on from the start per --wire-boot\n"
+            "  --wire-boot N[:low|:high]   nRPIBOOT on GPIO.N (default low = asserted, as on the CM): sampled at\n"
+            "                          power-on, asserted -> boot ROM (USB boot), released -> normal mode (the\n"
+            "                          board's own system: g_cdc-like gadget 0525:a4aa with its serial)\n"
             "Global options:\n"
             "  --link MBPS             bulk link model in MB/s (default 40: USB 2.0 high speed; 0 = unthrottled)\n"
             "  --emmc-write MBPS       eMMC write speed behind the mass-storage stage, MB/s (default 35; 0 =\n"
             "                          unthrottled); the board writes at min(link, eMMC)\n"
             "  --emmc-read MBPS        eMMC read speed, MB/s (default 80; 0 = unthrottled)\n"
             "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port)\n"
+            "  --gpio-bridge PATH      a USB GPIO bridge (CP2112, 10c4:ea90, 8 lines) on this usb-redir socket;\n"
+            "                          boards are wired to its lines with --wire-power / --wire-boot\n"
             "  --report FILE           write the per-stage summary there too\n"
             "  --log FILE              log file (default stderr)\n"
             "  -v, --verbose           log every transfer\n"
@@ -240,7 +268,10 @@ enum {
     OPT_START_STAGE,
     OPT_THEN,
     OPT_AFTER_DONE,
-    OPT_LUN
+    OPT_LUN,
+    OPT_GPIO_BRIDGE,
+    OPT_WIRE_POWER,
+    OPT_WIRE_BOOT
 };
 
 /* --lun FILE[,key=value...], split in place (argv strings are ours to change). */
@@ -275,6 +306,26 @@ static bool parse_lun(char *arg, msc_config *out)
             return false;
         }
     }
+    return true;
+}
+
+/* "N", "N:high" or "N:low" (N = 0..7); *active_other is set when the suffix names the non-default level. */
+static bool parse_wire(const char *s, const char *other, int *line, bool *active_other)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0 || v >= SIM_CP2112_LINES)
+        return false;
+    *line = (int)v;
+    *active_other = false;
+    if (*end == 0)
+        return true;
+    if (*end != ':')
+        return false;
+    if (strcmp(end + 1, other) == 0)
+        *active_other = true;
+    else if (strcmp(end + 1, "high") != 0 && strcmp(end + 1, "low") != 0)
+        return false;
     return true;
 }
 
@@ -317,6 +368,9 @@ static int parse_args(program *p, int argc, char **argv)
         {"then", required_argument, 0, OPT_THEN},
         {"after-done", required_argument, 0, OPT_AFTER_DONE},
         {"lun", required_argument, 0, OPT_LUN},
+        {"gpio-bridge", required_argument, 0, OPT_GPIO_BRIDGE},
+        {"wire-power", required_argument, 0, OPT_WIRE_POWER},
+        {"wire-boot", required_argument, 0, OPT_WIRE_BOOT},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
@@ -433,8 +487,10 @@ static int parse_args(program *p, int argc, char **argv)
                 o->start_stage = CMBOOT_STAGE_SECOND;
             } else if (strcmp(optarg, "mass-storage") == 0) {
                 o->start_stage = CMBOOT_STAGE_MASS_STORAGE;
+            } else if (strcmp(optarg, "normal") == 0) {
+                o->start_stage = SIM_STAGE_NORMAL;
             } else {
-                fprintf(stderr, "cmboot-sim: --start-stage takes rom, second-stage or mass-storage\n");
+                fprintf(stderr, "cmboot-sim: --start-stage takes rom, second-stage, mass-storage or normal\n");
                 return 2;
             }
             break;
@@ -485,6 +541,19 @@ static int parse_args(program *p, int argc, char **argv)
             break;
         }
         case OPT_CONTROL: p->control_path = optarg; break;
+        case OPT_GPIO_BRIDGE: p->bridge_path = optarg; break;
+        case OPT_WIRE_POWER:
+            if (!parse_wire(optarg, "low", &o->wire_power, &o->power_active_low)) {
+                fprintf(stderr, "cmboot-sim: --wire-power takes N[:high|:low], N = 0..%d\n", SIM_CP2112_LINES - 1);
+                return 2;
+            }
+            break;
+        case OPT_WIRE_BOOT:
+            if (!parse_wire(optarg, "high", &o->wire_boot, &o->boot_active_high)) {
+                fprintf(stderr, "cmboot-sim: --wire-boot takes N[:low|:high], N = 0..%d\n", SIM_CP2112_LINES - 1);
+                return 2;
+            }
+            break;
         case OPT_REPORT: p->report_path = optarg; break;
         case OPT_LOG:
             p->log = fopen(optarg, "a");
@@ -519,12 +588,116 @@ static int parse_args(program *p, int argc, char **argv)
         return 2;
     }
     for (unsigned i = 0; i < p->nboards; i++) {
-        if (!p->boards[i].disk) {
+        const board_opts *o = &p->boards[i];
+        if (!o->disk) {
             fprintf(stderr, "cmboot-sim: board %u has no --disk IMAGE (the mass-storage stage needs one)\n", i);
+            return 2;
+        }
+        if ((o->wire_power >= 0 || o->wire_boot >= 0) && !p->bridge_path) {
+            fprintf(stderr, "cmboot-sim: board %u is wired to GPIO lines but there is no --gpio-bridge\n", i);
+            return 2;
+        }
+        if (o->wire_boot >= 0 && o->wire_power < 0) {
+            fprintf(stderr, "cmboot-sim: board %u: --wire-boot is sampled at power-on and needs --wire-power\n", i);
+            return 2;
+        }
+        if (o->wire_power >= 0 && (o->plug_later || o->nthen)) {
+            fprintf(stderr,
+                    "cmboot-sim: board %u: --wire-power decides when the board is on the bus (no "
+                    "--plug-later or --then)\n",
+                    i);
             return 2;
         }
     }
     return 0;
+}
+
+static bool line_high(uint8_t levels, int line)
+{
+    return (levels >> line) & 1;
+}
+
+/* Whether the wired board is powered at these levels, and where a power-on starts it. */
+static bool wired_powered(const board_opts *o, uint8_t levels)
+{
+    return line_high(levels, o->wire_power) != o->power_active_low;
+}
+
+static cmboot_stage power_on_stage(const board_opts *o, uint8_t levels, cmboot_stage start)
+{
+    if (o->wire_boot < 0)
+        return start;
+    bool asserted = line_high(levels, o->wire_boot) == o->boot_active_high;
+    return asserted ? CMBOOT_STAGE_ROM : SIM_STAGE_NORMAL;
+}
+
+static void record_power(program *p, unsigned i, bool on, cmboot_stage stage)
+{
+    if (p->npower < MAX_POWER_EVENTS)
+        p->power[p->npower++] = (power_event){i, usbredir_now_us() - p->t0_us, on, stage};
+    plog(p, "board%u: power %s%s%s", i, on ? "on" : "off", on ? ", starts in " : "", on ? sim_stage_name(stage) : "");
+}
+
+/* The bridge's lines changed: each wired board follows its power line; a power-on samples the boot line. */
+static void on_lines(void *user, uint8_t levels, uint8_t changed)
+{
+    program *p = user;
+    for (unsigned i = 0; i < p->nboards; i++) {
+        board_opts *o = &p->boards[i];
+        if (o->wire_power < 0 || !(changed & (1u << o->wire_power)))
+            continue;
+        bool on = wired_powered(o, levels);
+        if (on == o->powered)
+            continue;
+        o->powered = on;
+        if (!on) {
+            usbredir_board_plug(p->b[i], false);
+            record_power(p, i, false, CMBOOT_STAGE_UNKNOWN);
+            continue;
+        }
+        /* A new power-on: a fresh board model on the same port and disk; the last one's result is kept. */
+        usbredir_board_report r;
+        usbredir_board_report_get(p->b[i], &r);
+        if (o->npast == MAX_PAST)
+            memmove(&o->past[0], &o->past[1], sizeof(o->past[0]) * (MAX_PAST - 1));
+        o->past[o->npast < MAX_PAST ? o->npast++ : MAX_PAST - 1] = r.sim;
+        sim_config next = p->sim_cfg[i];
+        next.start_stage = power_on_stage(o, levels, p->sim_cfg[i].start_stage);
+        int rc = usbredir_board_replace(p->b[i], &next, o->disk);
+        if (rc != CMBOOT_OK) {
+            plog(p, "board%u: cannot power on: %s", i, cmboot_strerror(rc));
+            continue;
+        }
+        record_power(p, i, true, next.start_stage);
+        usbredir_board_plug(p->b[i], true);
+    }
+}
+
+static void bridge_log(void *user, const char *line)
+{
+    plog(user, "bridge: %s", line);
+}
+
+static int make_bridge(program *p)
+{
+    if (!p->bridge_path)
+        return CMBOOT_OK;
+    usbredir_bridge_config bc = {
+        .socket_path = p->bridge_path,
+        .serial = "cmbootsim0001",
+        .lines = on_lines,
+        .lines_user = p,
+        .log = bridge_log,
+        .log_user = p,
+        .verbose = p->verbose,
+    };
+    int rc = usbredir_bridge_new(&bc, &p->bridge);
+    if (rc != CMBOOT_OK) {
+        fprintf(stderr, "cmboot-sim: GPIO bridge on %s: %s\n", p->bridge_path, cmboot_strerror(rc));
+        return rc;
+    }
+    plog(p, "bridge: CP2112 (10c4:ea90) on %s, lines 0x%02x", p->bridge_path, usbredir_bridge_levels(p->bridge));
+    return CMBOOT_OK;
 }
 
 static int make_board(program *p, unsigned i)
@@ -591,6 +764,12 @@ static int make_board(program *p, unsigned i)
     if (o->start_stage >= 0)
         bc.sim.start_stage = (cmboot_stage)o->start_stage;
     p->sim_cfg[i] = bc.sim;
+    if (o->wire_power >= 0) { /* on the bus while its power line says so, started per its boot line */
+        uint8_t levels = usbredir_bridge_levels(p->bridge);
+        o->powered = wired_powered(o, levels);
+        bc.start_unplugged = !o->powered;
+        bc.sim.start_stage = power_on_stage(o, levels, bc.sim.start_stage);
+    }
     o->ever_plugged = !o->plug_later;
     rc = usbredir_board_new(&bc, &p->b[i]);
     if (rc != CMBOOT_OK) {
@@ -605,6 +784,16 @@ static int make_board(program *p, unsigned i)
         plog(p, "%s: LUN %u: %s (\"%s\" \"%s\")%s", name, l + 1, o->luns[l].image_path,
              o->luns[l].vendor ? o->luns[l].vendor : "RPi-MSD-",
              o->luns[l].product ? o->luns[l].product : "cmboot-sim eMMC", o->luns[l].read_only ? ", read-only" : "");
+    if (o->wire_power >= 0) {
+        char boot[64] = "";
+        if (o->wire_boot >= 0)
+            snprintf(boot, sizeof(boot), ", nRPIBOOT on GPIO.%d (%s = USB boot)", o->wire_boot,
+                     o->boot_active_high ? "high" : "low");
+        plog(p, "%s: power on GPIO.%d (%s = on)%s, %s at start", name, o->wire_power,
+             o->power_active_low ? "low" : "high", boot, o->powered ? "powered" : "off");
+        if (o->powered)
+            record_power(p, i, true, bc.sim.start_stage);
+    }
     return CMBOOT_OK;
 }
 
@@ -704,8 +893,41 @@ static double floor_ms(const program *p, const board_opts *o, const usbredir_sta
     return link + delays;
 }
 
+/* The model's counters of one power-on ("board0", or "board0#1" for an earlier power-on of a wired board). */
+static void print_sim_result(FILE *f, const char *label, const sim_result *s)
+{
+    fprintf(f,
+            "RESULT %s rom_accepted=%d rom_rejections=%d requests=%u script_complete=%d left_without_done=%d "
+            "misaligned=%u files_received=%u bytes_received=%llu metadata_acked=%u enumerations=%u vanished=%d "
+            "failures=%d first_failure=\"%s\"\n",
+            label, s->rom_accepted, s->rom_rejections, s->requests, s->script_complete, s->left_without_done,
+            s->misaligned, s->files_received, (unsigned long long)s->bytes_received, s->metadata_acked, s->enumerations,
+            s->vanished, s->failures, s->first_failure);
+}
+
 static void summary(program *p, FILE *f)
 {
+    if (p->bridge) {
+        usbredir_bridge_report br;
+        usbredir_bridge_report_get(p->bridge, &br);
+        fprintf(f,
+                "BRIDGE cp2112 get_reports=%u set_reports=%u gpio_sets=%u refused=%u outputs=0x%02x push_pull=0x%02x "
+                "latch=0x%02x levels=0x%02x\n",
+                br.get_reports, br.set_reports, br.gpio_sets, br.refused, br.direction, br.push_pull, br.latch,
+                br.levels);
+    }
+    for (unsigned k = 0; k < p->npower; k++) {
+        const power_event *e = &p->power[k];
+        fprintf(f, "POWER board%u t_ms=%.1f %s%s%s\n", e->board, (double)e->t_us / 1e3, e->on ? "on" : "off",
+                e->on ? " stage=" : "", e->on ? sim_stage_name(e->stage) : "");
+    }
+    for (unsigned i = 0; i < p->nboards; i++) {
+        for (unsigned k = 0; k < p->boards[i].npast; k++) {
+            char label[32];
+            snprintf(label, sizeof(label), "board%u#%u", i, k + 1);
+            print_sim_result(f, label, &p->boards[i].past[k]);
+        }
+    }
     for (unsigned i = 0; i < p->nboards; i++) {
         usbredir_board_report r;
         usbredir_board_report_get(p->b[i], &r);
@@ -758,6 +980,7 @@ int main(int argc, char **argv)
     p->defaults.config_quirk = -1;
     p->defaults.after_done = -1;
     p->defaults.start_stage = -1;
+    p->defaults.wire_power = p->defaults.wire_boot = -1;
     p->t0_us = usbredir_now_us();
     int rc = parse_args(p, argc, argv);
     if (rc != 0)
@@ -766,6 +989,8 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (make_bridge(p) != CMBOOT_OK) /* first: the wired boards start as its lines say */
+        return 1;
     for (unsigned i = 0; i < p->nboards; i++) {
         if (make_board(p, i) != CMBOOT_OK)
             return 1;
@@ -777,7 +1002,7 @@ int main(int argc, char **argv)
     plog(p, "ready: %u board(s)", p->nboards);
     bool seen_peer = false;
     while (!g_stop) {
-        struct pollfd fds[MAX_BOARDS + 1];
+        struct pollfd fds[MAX_BOARDS + 2];
         nfds_t n = 0;
         int64_t wake = INT64_MAX;
         bool all_closed = true;
@@ -795,9 +1020,16 @@ int main(int argc, char **argv)
         }
         if (seen_peer && all_closed)
             break;
+        nfds_t control_idx = n, bridge_idx = n;
         if (p->control_listen >= 0) {
             fds[n].fd = p->control_fd >= 0 ? p->control_fd : p->control_listen;
             fds[n].events = POLLIN;
+            fds[n].revents = 0;
+            n++;
+            bridge_idx = n;
+        }
+        if (p->bridge) {
+            fds[n].fd = usbredir_bridge_fd(p->bridge, &fds[n].events);
             fds[n].revents = 0;
             n++;
         }
@@ -820,7 +1052,9 @@ int main(int argc, char **argv)
                 usbredir_board_handle(p->b[i], fds[i].revents);
             usbredir_board_step(p->b[i]);
         }
-        if (p->control_listen >= 0 && pr > 0 && fds[p->nboards].revents) {
+        if (p->bridge && pr > 0 && fds[bridge_idx].revents)
+            usbredir_bridge_handle(p->bridge, fds[bridge_idx].revents); /* may power boards on or off */
+        if (p->control_listen >= 0 && pr > 0 && fds[control_idx].revents) {
             if (p->control_fd < 0)
                 p->control_fd = accept4(p->control_listen, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
             else
@@ -840,6 +1074,7 @@ int main(int argc, char **argv)
         usbredir_board_free(p->b[i]);
         sim_script_free(&p->scripts[i]);
     }
+    usbredir_bridge_free(p->bridge);
     if (p->control_fd >= 0)
         close(p->control_fd);
     if (p->control_listen >= 0) {

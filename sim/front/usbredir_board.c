@@ -210,16 +210,19 @@ static void fill_interfaces(usbredir_board *b, struct usb_redir_interface_info_h
     ii->interface_count = 0;
     for (int off = 0; n > 0 && off + 2 <= n && cfg[off] >= 2 && off + cfg[off] <= n; off += cfg[off]) {
         const uint8_t *d = cfg + off;
-        if (d[1] == 4 && d[0] >= 9 && ii->interface_count < 32) {
-            unsigned k = ii->interface_count++;
+        if (d[1] == 4 && d[0] >= 9) {
             iface = d[2];
+            if (d[3] != 0 || ii->interface_count >= 32)
+                continue; /* an alternate setting (the normal gadget's ECM data): its endpoints still count */
+            unsigned k = ii->interface_count++;
             ii->interface[k] = d[2];
             ii->interface_class[k] = d[5];
             ii->interface_subclass[k] = d[6];
             ii->interface_protocol[k] = d[7];
         } else if (d[1] == 5 && d[0] >= 7 && iface >= 0) {
             int idx = ((d[2] & 0x80) >> 3) | (d[2] & 0x0f);
-            ei->type[idx] = usb_redir_type_bulk;
+            ei->type[idx] = (d[3] & 3) == 3 ? usb_redir_type_interrupt : usb_redir_type_bulk;
+            ei->interval[idx] = d[6];
             ei->max_packet_size[idx] = (uint16_t)(d[4] | d[5] << 8);
             ei->interface[idx] = (uint8_t)iface;
         }

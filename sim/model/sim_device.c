@@ -14,7 +14,7 @@
 
 /* Every stage the device can connect as, with its ops. */
 static const sim_stage_ops *const stages[] = {&sim_rom_stage, &sim_second_stage, &sim_mass_storage_stage,
-                                              &sim_fastboot_stage};
+                                              &sim_fastboot_stage, &sim_normal_stage};
 #define NSTAGES (sizeof stages / sizeof stages[0])
 static const sim_stage_ops no_stage = {.stage = CMBOOT_STAGE_UNKNOWN};
 
@@ -72,6 +72,8 @@ void sim_config_default(sim_config *cfg, cmboot_soc_id soc)
 
 const char *sim_stage_name(cmboot_stage stage)
 {
+    if (stage == SIM_STAGE_NORMAL)
+        return "normal";
     return stage == SIM_STAGE_FASTBOOT ? "fastboot" : cmboot_stage_name(stage);
 }
 
@@ -114,7 +116,7 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
     if (!cfg || (int)cfg->soc < 0 || cfg->soc >= CMBOOT_SOC_COUNT)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->start_stage != CMBOOT_STAGE_ROM && cfg->start_stage != CMBOOT_STAGE_SECOND &&
-        cfg->start_stage != CMBOOT_STAGE_MASS_STORAGE)
+        cfg->start_stage != CMBOOT_STAGE_MASS_STORAGE && cfg->start_stage != SIM_STAGE_NORMAL)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->two_interfaces && cfg->soc != CMBOOT_SOC_BCM2837)
         return CMBOOT_ERR_INVALID_ARG;

@@ -56,6 +56,7 @@ extern const sim_stage_ops sim_rom_stage;          /* sim_rom.c */
 extern const sim_stage_ops sim_second_stage;       /* sim_second_stage.c */
 extern const sim_stage_ops sim_mass_storage_stage; /* sim_gadgets.c */
 extern const sim_stage_ops sim_fastboot_stage;     /* sim_gadgets.c */
+extern const sim_stage_ops sim_normal_stage;       /* sim_gadgets.c */
 
 /* Device services (sim_device.c). */
 void sim_log(sim_device *dev, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -41,7 +41,9 @@ BUSYBOX=$(command -v busybox || true)
 command -v cpio >/dev/null || die "cpio is missing: install cpio"
 
 # Wanted modules (with their parameters: busybox insmod does not read them from the kernel command line).
-WANTED="usbcore xhci-pci sd_mod usb-storage crc32c_generic ext4"
+# hid, usbhid, hid-cp2112: the emulated USB GPIO bridge's real kernel driver (a gpiochip with 8 lines); the
+# specific driver is loaded before hid-generic, which would otherwise take the device first.
+WANTED="usbcore xhci-pci sd_mod usb-storage crc32c_generic ext4 hid usbhid hid-cp2112 hid-generic"
 declare -A PARAMS=([usbcore]="autosuspend=-1" [usb-storage]="delay_use=0")
 
 # Resolves WANTED into a dependency-ordered list of module paths from modules.dep.
@@ -66,6 +68,10 @@ for m in $WANTED; do
 done
 
 # Inputs of the cache key: this script, the guest files, kernel, modules, busybox, cmboot and its libraries.
+# ldd lists every library the binary needs, directly or not (libcmboot.so, libusb, libgpiod when linked...):
+# all of them go into the guest; one ldd cannot resolve is an error, not a guest that fails to start cmboot.
+MISSING=$(ldd "$CMBOOT" 2>/dev/null | grep 'not found' || true)
+[ -z "$MISSING" ] || die "cmboot needs libraries this host cannot find: $MISSING"
 LIBS=$(ldd "$CMBOOT" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
 KEY=$( {
     cat "$0"; echo "$KVER"

@@ -52,6 +52,7 @@ HOST_FLASH=0     # host makes the image (tests/e2e/flash-images.sh), hands it to
 DISK_MIB=16      # size of each board's disk
 THEN=()          # serials of the boards that follow the last board on its port (cmboot-sim --then), disk each
 IMAGE_CHECK=0    # host: the image the guest flashed (its E2E-FLASH line) is on every board's disk, even unbooted
+BRIDGE=0         # a USB GPIO bridge (cmboot-sim --gpio-bridge, CP2112) on QEMU port 2; boards wired with --wire-*
 case "$SCENARIO" in
     cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     cm4) BOARDS=("--soc bcm2711 --serial c4c4b2da"); PORTS=(1); GUEST_ARGS=c4c4b2da ;;
@@ -96,6 +97,8 @@ case "$SCENARIO" in
                EXPECT_BOOTED=0; IMAGE_CHECK=1 ;;
     two-luns) BOARDS=("--soc bcm2711 --serial c4d00001" "--soc bcm2711 --serial c4d00002"); PORTS=(1.1 1.2)
               HUB=1; NVME_LUN=1 ;;
+    gpio-bridge) BOARDS=("--soc bcm2837 --serial c3f00001 --wire-boot 0 --wire-power 1"); PORTS=(1); BRIDGE=1
+                 EXPECT_BOOTED=0; GUEST_ARGS=c3f00001 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
@@ -130,6 +133,12 @@ SIM_ARGS=(--link "$LINK" --log "$WORK/sim.log" --report "$WORK/sim.report")
 QEMU_USB=(-device qemu-xhci,id=xhci)
 # shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
 [ $HUB -eq 1 ] && QEMU_USB+=(-device usb-hub,bus=xhci.0,port=1,id=hub)
+if [ $BRIDGE -eq 1 ]; then
+    SIM_ARGS+=(--gpio-bridge "$SOCKDIR/bridge.sock")
+    # shellcheck disable=SC2054 # the commas belong to QEMU's option syntax
+    QEMU_USB+=(-chardev "socket,id=usbredirgpio,path=$SOCKDIR/bridge.sock"
+               -device "usb-redir,chardev=usbredirgpio,id=redirgpio,bus=xhci.0,port=2")
+fi
 for i in "${!BOARDS[@]}"; do
     mkdir -p "$WORK/disk$i.d" "$WORK/received$i"
     echo "hello from the host, board $i" > "$WORK/disk$i.d/hello.txt"
@@ -164,6 +173,7 @@ SIM_PID=$!
 for _ in $(seq 100); do
     ok=1
     for i in "${!BOARDS[@]}"; do [ -S "$SOCKDIR/b$i.sock" ] || ok=0; done
+    [ $BRIDGE -eq 1 ] && { [ -S "$SOCKDIR/bridge.sock" ] || ok=0; }
     [ $ok -eq 1 ] && break
     kill -0 "$SIM_PID" 2>/dev/null || die "cmboot-sim exited at start: $(tail -5 "$WORK/sim.log")"
     sleep 0.05
@@ -267,6 +277,18 @@ done
 if [ $IMAGE_CHECK -eq 1 ]; then
     for i in "${!BOARDS[@]}"; do image_on_disk "board$i" "$WORK/disk$i.img"; done
     for k in "${!THEN[@]}"; do image_on_disk "then$k (${THEN[$k]})" "$WORK/then$k.img"; done
+fi
+if [ $BRIDGE -eq 1 ]; then
+    # The bridge took GPIO writes and refused nothing; board0 was powered on into the ROM, then normal mode,
+    # and the guest saw exactly those stages, in that order.
+    bl=$(grep '^BRIDGE ' "$WORK/sim.report")
+    case "$bl" in *" refused=0 "*) ;; *) fail "the bridge refused requests: ${bl:-no BRIDGE line}" ;; esac
+    case "$bl" in *" gpio_sets=0 "*|"") fail "the guest never set a GPIO: ${bl:-no BRIDGE line}" ;; esac
+    ons=$(grep '^POWER board0 .* on ' "$WORK/sim.report" | sed 's/.*stage=//' | tr '\n' ' ')
+    [ "$ons" = "normal rom normal " ] || fail "board0 power-ons: '$ons', want 'normal rom normal '"
+    stages=$(grep '^STAGE board0 ' "$WORK/sim.report" | cut -d' ' -f3 | tr '\n' ' ')
+    [ "$stages" = "normal rom normal " ] || fail "board0 stages on the bus: '$stages', want 'normal rom normal '"
+    echo "== bridge: $bl"
 fi
 if [ $FAILED -ne 0 ]; then
     echo "-- console (last 60 lines):"; tail -n 60 "$WORK/console.log"

@@ -34,12 +34,17 @@ extern "C" {
 #define SIM_PID_MSD_GADGET 0x0104 /* Linux mass-storage-gadget */
 #define SIM_VID_FASTBOOT 0x18d1   /* the fastboot gadget borrows Google's VID */
 #define SIM_PID_FASTBOOT 0x4e40
+#define SIM_VID_NORMAL 0x0525 /* the board's own system: Linux's g_cdc gadget (NetChip VID) */
+#define SIM_PID_NORMAL 0xa4aa /* g_cdc: CDC Composite Gadget (ECM + ACM) */
 #define SIM_SERIAL_MAX 32
 #define SIM_FAILURE_MAX 256
 
 /* A stage only the emulator knows (the host library sees an unknown device): the fastboot gadget. Compare
  * with ==, it is not a member of cmboot_stage. */
 #define SIM_STAGE_FASTBOOT ((cmboot_stage)16)
+/* The board running its own system (normal mode, nRPIBOOT released at power-on): a g_cdc-like gadget
+ * 0525:a4aa with the board serial, enumerated only (no data). Emulator-only, like SIM_STAGE_FASTBOOT. */
+#define SIM_STAGE_NORMAL ((cmboot_stage)17)
 
 typedef enum sim_after_done {
     SIM_AFTER_MASS_STORAGE = 0, /* re-enumerate as mass storage with cfg.msd_pid */
@@ -53,7 +58,8 @@ typedef struct sim_config {
     bool two_interfaces;         /* BCM2837 ROM variant: mass storage if 0 + vendor if 1, bulk OUT 0x03 */
     bool config_quirk;           /* ROM: first config read claims wTotalLength 55 (default on for BCM2711 only) */
     char serial[SIM_SERIAL_MAX]; /* board serial ("af04b2da"); ROM string 3 on BCM2711/2712 */
-    cmboot_stage start_stage;    /* ROM (default) or SECOND to skip the ROM */
+    cmboot_stage start_stage;    /* ROM (default), SECOND to skip the ROM, MASS_STORAGE, or SIM_STAGE_NORMAL (a
+                                  * board powered on with nRPIBOOT released) */
     /* ROM */
     int32_t rom_reject_status;        /* status answered on rejection (default 1) */
     bool rom_reject;                  /* always reject the second stage */
@@ -87,7 +93,7 @@ typedef struct sim_config {
 
 /* Fills cfg with the defaults of a SoC (serial "af04b2da", "a1b2c3d4" on BCM2712; default script). */
 void sim_config_default(sim_config *cfg, cmboot_soc_id soc);
-/* cmboot_stage_name(), plus "fastboot" for SIM_STAGE_FASTBOOT. */
+/* cmboot_stage_name(), plus "fastboot" for SIM_STAGE_FASTBOOT and "normal" for SIM_STAGE_NORMAL. */
 const char *sim_stage_name(cmboot_stage stage);
 
 typedef enum sim_status {
