@@ -1,5 +1,6 @@
 /* usbredir frontend: one emulated board on a QEMU usb-redir port, driving sim_device and msc_bot. */
 #include "front/usbredir_board.h"
+#include "usbredir_peer.h"
 #include "cmboot/version.h"
 
 #include <errno.h>
@@ -41,12 +42,11 @@ typedef struct pkt {
 } pkt;
 
 struct usbredir_board {
+    usbredir_peer peer; /* first: the parser's priv is the board and its peer */
     usbredir_board_config cfg;
     char name[32];
     char socket_path[108];
     int listen_fd;
-    int fd;
-    struct usbredirparser *parser;
     sim_device *dev;
     msc_bot *msc;
     msc_speed speed; /* the eMMC behind msc */
@@ -107,43 +107,12 @@ static usbredir_stage_record *current_record(usbredir_board *b)
     return &b->report.stages[b->report.stage_count - 1];
 }
 
-/* ---- socket I/O for the parser ---- */
-
-static int cb_read(void *priv, uint8_t *data, int count)
-{
-    usbredir_board *b = priv;
-    ssize_t n = read(b->fd, data, (size_t)count);
-    if (n > 0)
-        return (int)n;
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return 0;
-    return -1; /* EOF or error: the caller closes the connection */
-}
-
-static int cb_write(void *priv, uint8_t *data, int count)
-{
-    usbredir_board *b = priv;
-    ssize_t n = send(b->fd, data, (size_t)count, MSG_NOSIGNAL);
-    if (n >= 0)
-        return (int)n;
-    if (errno == EAGAIN || errno == EINTR)
-        return 0;
-    return -1;
-}
-
-static void cb_log(void *priv, int level, const char *msg)
-{
-    usbredir_board *b = priv;
-    if (level <= usbredirparser_warning || b->cfg.verbose)
-        blog(b, "usbredir: %s", msg);
-}
-
 /* ---- connecting and disconnecting on the bus ---- */
 
 static void free_pkt(usbredir_board *b, pkt *p)
 {
     if (p->data)
-        usbredirparser_free_packet_data(b->parser, p->data);
+        usbredirparser_free_packet_data(b->peer.parser, p->data);
     free(p->reply);
     free(p);
 }
@@ -154,13 +123,15 @@ static void send_reply(usbredir_board *b, pkt *p, uint8_t status, const uint8_t 
         struct usb_redir_control_packet_header h = p->ctrl;
         h.status = status;
         h.length = (uint16_t)len;
-        usbredirparser_send_control_packet(b->parser, p->id, &h, (uint8_t *)data, (p->endpoint & 0x80) ? (int)len : 0);
+        usbredirparser_send_control_packet(b->peer.parser, p->id, &h, (uint8_t *)data,
+                                           (p->endpoint & 0x80) ? (int)len : 0);
     } else {
         struct usb_redir_bulk_packet_header h = p->bulk;
         h.status = status;
         h.length = (uint16_t)len;
         h.length_high = (uint16_t)(len >> 16);
-        usbredirparser_send_bulk_packet(b->parser, p->id, &h, (uint8_t *)data, (p->endpoint & 0x80) ? (int)len : 0);
+        usbredirparser_send_bulk_packet(b->peer.parser, p->id, &h, (uint8_t *)data,
+                                        (p->endpoint & 0x80) ? (int)len : 0);
     }
 }
 
@@ -245,9 +216,9 @@ static void connect_now(usbredir_board *b)
         .device_version_bcd = id.bcd_device,
     };
     /* QEMU refuses a device_connect without interface_info first. */
-    usbredirparser_send_interface_info(b->parser, &ii);
-    usbredirparser_send_ep_info(b->parser, &ei);
-    usbredirparser_send_device_connect(b->parser, &dc);
+    usbredirparser_send_interface_info(b->peer.parser, &ii);
+    usbredirparser_send_ep_info(b->peer.parser, &ei);
+    usbredirparser_send_device_connect(b->peer.parser, &dc);
     b->qemu_connected = true;
     b->qemu_gen = b->model_gen;
     b->qemu_stage = b->model_stage;
@@ -276,7 +247,7 @@ static void answer_setconf(usbredir_board *b, uint8_t status)
     if (status == usb_redir_success)
         b->configuration = b->setconf_value;
     b->setconf_pending = false;
-    usbredirparser_send_configuration_status(b->parser, b->setconf_id, &st);
+    usbredirparser_send_configuration_status(b->peer.parser, b->setconf_id, &st);
 }
 
 static void disconnect_now(usbredir_board *b, const char *why)
@@ -284,9 +255,9 @@ static void disconnect_now(usbredir_board *b, const char *why)
     fail_all_held(b, usb_redir_ioerror);
     if (b->setconf_pending)
         answer_setconf(b, usb_redir_ioerror);
-    usbredirparser_send_device_disconnect(b->parser);
+    usbredirparser_send_device_disconnect(b->peer.parser);
     b->qemu_connected = false;
-    b->awaiting_ack = usbredirparser_peer_has_cap(b->parser, usb_redir_cap_device_disconnect_ack);
+    b->awaiting_ack = usbredirparser_peer_has_cap(b->peer.parser, usb_redir_cap_device_disconnect_ack);
     usbredir_stage_record *r = current_record(b);
     if (r)
         r->disconnect_us = usbredir_now_us() - b->t0_us;
@@ -296,7 +267,7 @@ static void disconnect_now(usbredir_board *b, const char *why)
 /* Brings what QEMU sees in line with the model and the plug state. */
 static void sync_bus(usbredir_board *b)
 {
-    if (b->fd < 0 || !b->hello)
+    if (b->peer.fd < 0 || !b->hello)
         return;
     bool desired = b->plugged && b->model_connected && !b->vanished;
     if (b->qemu_connected && (!desired || b->qemu_gen != b->model_gen))
@@ -603,7 +574,7 @@ static void cb_get_configuration(void *priv, uint64_t id)
 {
     usbredir_board *b = priv;
     struct usb_redir_configuration_status_header st = {.status = usb_redir_success, .configuration = b->configuration};
-    usbredirparser_send_configuration_status(b->parser, id, &st);
+    usbredirparser_send_configuration_status(b->peer.parser, id, &st);
 }
 
 static void cb_set_alt(void *priv, uint64_t id, struct usb_redir_set_alt_setting_header *h)
@@ -611,14 +582,14 @@ static void cb_set_alt(void *priv, uint64_t id, struct usb_redir_set_alt_setting
     usbredir_board *b = priv;
     struct usb_redir_alt_setting_status_header st = {
         .status = h->alt == 0 ? usb_redir_success : usb_redir_stall, .interface = h->interface, .alt = 0};
-    usbredirparser_send_alt_setting_status(b->parser, id, &st);
+    usbredirparser_send_alt_setting_status(b->peer.parser, id, &st);
 }
 
 static void cb_get_alt(void *priv, uint64_t id, struct usb_redir_get_alt_setting_header *h)
 {
     usbredir_board *b = priv;
     struct usb_redir_alt_setting_status_header st = {.status = usb_redir_success, .interface = h->interface, .alt = 0};
-    usbredirparser_send_alt_setting_status(b->parser, id, &st);
+    usbredirparser_send_alt_setting_status(b->peer.parser, id, &st);
 }
 
 static void cb_cancel(void *priv, uint64_t id)
@@ -667,7 +638,7 @@ static void cb_control(void *priv, uint64_t id, struct usb_redir_control_packet_
     usbredir_board *b = priv;
     pkt *p = calloc(1, sizeof(*p));
     if (!p) {
-        usbredirparser_free_packet_data(b->parser, data);
+        usbredirparser_free_packet_data(b->peer.parser, data);
         return;
     }
     p->id = id;
@@ -688,7 +659,7 @@ static void cb_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header
     usbredir_board *b = priv;
     pkt *p = calloc(1, sizeof(*p));
     if (!p) {
-        usbredirparser_free_packet_data(b->parser, data);
+        usbredirparser_free_packet_data(b->peer.parser, data);
         return;
     }
     p->id = id;
@@ -700,107 +671,11 @@ static void cb_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header
     enqueue(b, p);
 }
 
-/* Requests for what the board does not have (iso and interrupt endpoints, bulk streams, bulk receiving) and
- * the filter: usbredirparser calls a NULL handler for a packet type it accepts, so each type a usb-host can
- * receive has one here. Those that expect an answer get a stall; data is freed. */
-static void cb_start_iso(void *priv, uint64_t id, struct usb_redir_start_iso_stream_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_iso_stream_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
-    blog(b, "iso stream on endpoint 0x%02x refused: no such endpoint", h->endpoint);
-    usbredirparser_send_iso_stream_status(b->parser, id, &st);
-}
-
-static void cb_stop_iso(void *priv, uint64_t id, struct usb_redir_stop_iso_stream_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_iso_stream_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
-    usbredirparser_send_iso_stream_status(b->parser, id, &st);
-}
-
-static void cb_start_interrupt(void *priv, uint64_t id, struct usb_redir_start_interrupt_receiving_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_interrupt_receiving_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
-    blog(b, "interrupt receiving on endpoint 0x%02x refused: no such endpoint", h->endpoint);
-    usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
-}
-
-static void cb_stop_interrupt(void *priv, uint64_t id, struct usb_redir_stop_interrupt_receiving_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_interrupt_receiving_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
-    usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
-}
-
-static void cb_alloc_streams(void *priv, uint64_t id, struct usb_redir_alloc_bulk_streams_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_bulk_streams_status_header st = {
-        .endpoints = h->endpoints, .no_streams = 0, .status = usb_redir_stall};
-    usbredirparser_send_bulk_streams_status(b->parser, id, &st);
-}
-
-static void cb_free_streams(void *priv, uint64_t id, struct usb_redir_free_bulk_streams_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_bulk_streams_status_header st = {
-        .endpoints = h->endpoints, .no_streams = 0, .status = usb_redir_stall};
-    usbredirparser_send_bulk_streams_status(b->parser, id, &st);
-}
-
-static void cb_start_bulk_receiving(void *priv, uint64_t id, struct usb_redir_start_bulk_receiving_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_bulk_receiving_status_header st = {
-        .stream_id = h->stream_id, .endpoint = h->endpoint, .status = usb_redir_stall};
-    usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
-}
-
-static void cb_stop_bulk_receiving(void *priv, uint64_t id, struct usb_redir_stop_bulk_receiving_header *h)
-{
-    usbredir_board *b = priv;
-    struct usb_redir_bulk_receiving_status_header st = {
-        .stream_id = h->stream_id, .endpoint = h->endpoint, .status = usb_redir_stall};
-    usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
-}
-
-static void cb_iso_packet(void *priv, uint64_t id, struct usb_redir_iso_packet_header *h, uint8_t *data, int len)
-{
-    usbredir_board *b = priv;
-    (void)len;
-    struct usb_redir_iso_packet_header r = {.endpoint = h->endpoint, .status = usb_redir_stall, .length = 0};
-    usbredirparser_free_packet_data(b->parser, data);
-    usbredirparser_send_iso_packet(b->parser, id, &r, NULL, 0);
-}
-
-static void cb_interrupt_packet(void *priv, uint64_t id, struct usb_redir_interrupt_packet_header *h, uint8_t *data,
-                                int len)
-{
-    usbredir_board *b = priv;
-    (void)len;
-    struct usb_redir_interrupt_packet_header r = {.endpoint = h->endpoint, .status = usb_redir_stall, .length = 0};
-    usbredirparser_free_packet_data(b->parser, data);
-    usbredirparser_send_interrupt_packet(b->parser, id, &r, NULL, 0);
-}
-
-static void cb_filter_reject(void *priv)
-{
-    blog(priv, "QEMU's filter rejects the device");
-}
-
-static void cb_filter_filter(void *priv, struct usbredirfilter_rule *rules, int rules_count)
-{
-    (void)rules_count;
-    blog(priv, "QEMU sent a device filter (ignored: the board is what it is)");
-    free(rules); /* the handler owns the rules */
-}
-
 /* ---- lifetime ---- */
 
 static void close_peer(usbredir_board *b)
 {
-    if (b->fd < 0)
+    if (b->peer.fd < 0)
         return;
     pkt *p = b->head;
     while (p) {
@@ -810,12 +685,12 @@ static void close_peer(usbredir_board *b)
     }
     b->head = NULL;
     b->tail = &b->head;
-    if (b->parser)
-        usbredirparser_destroy(b->parser);
-    b->parser = NULL;
+    if (b->peer.parser)
+        usbredirparser_destroy(b->peer.parser);
+    b->peer.parser = NULL;
     b->setconf_pending = false;
-    close(b->fd);
-    b->fd = -1;
+    close(b->peer.fd);
+    b->peer.fd = -1;
     b->hello = false;
     b->qemu_connected = false;
     b->awaiting_ack = false;
@@ -824,47 +699,29 @@ static void close_peer(usbredir_board *b)
     blog(b, "QEMU closed the connection");
 }
 
+static void peer_log(void *owner, const char *line)
+{
+    blog(owner, "%s", line);
+}
+
 static int open_parser(usbredir_board *b)
 {
-    struct usbredirparser *p = usbredirparser_create();
-    if (!p)
-        return CMBOOT_ERR_NO_MEMORY;
-    p->priv = b;
-    p->log_func = cb_log;
-    p->read_func = cb_read;
-    p->write_func = cb_write;
-    p->hello_func = cb_hello;
-    p->reset_func = cb_reset;
-    p->set_configuration_func = cb_set_configuration;
-    p->get_configuration_func = cb_get_configuration;
-    p->set_alt_setting_func = cb_set_alt;
-    p->get_alt_setting_func = cb_get_alt;
-    p->cancel_data_packet_func = cb_cancel;
-    p->device_disconnect_ack_func = cb_disconnect_ack;
-    p->control_packet_func = cb_control;
-    p->bulk_packet_func = cb_bulk;
-    p->start_iso_stream_func = cb_start_iso;
-    p->stop_iso_stream_func = cb_stop_iso;
-    p->start_interrupt_receiving_func = cb_start_interrupt;
-    p->stop_interrupt_receiving_func = cb_stop_interrupt;
-    p->alloc_bulk_streams_func = cb_alloc_streams;
-    p->free_bulk_streams_func = cb_free_streams;
-    p->start_bulk_receiving_func = cb_start_bulk_receiving;
-    p->stop_bulk_receiving_func = cb_stop_bulk_receiving;
-    p->iso_packet_func = cb_iso_packet;
-    p->interrupt_packet_func = cb_interrupt_packet;
-    p->filter_reject_func = cb_filter_reject;
-    p->filter_filter_func = cb_filter_filter;
-    uint32_t caps[USB_REDIR_CAPS_SIZE] = {0};
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_connect_device_version);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_filter);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_device_disconnect_ack);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_ep_info_max_packet_size);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_64bits_ids);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_32bits_bulk_length);
-    b->parser = p;
-    usbredirparser_init(p, "cmboot-sim " CMBOOT_VERSION_STRING, caps, USB_REDIR_CAPS_SIZE, usbredirparser_fl_usb_host);
-    return CMBOOT_OK;
+    /* No interrupt or iso endpoints: the peer refuses those. */
+    static const usbredir_peer_handlers h = {
+        .hello = cb_hello,
+        .reset = cb_reset,
+        .set_configuration = cb_set_configuration,
+        .get_configuration = cb_get_configuration,
+        .set_alt_setting = cb_set_alt,
+        .get_alt_setting = cb_get_alt,
+        .cancel_data_packet = cb_cancel,
+        .device_disconnect_ack = cb_disconnect_ack,
+        .control_packet = cb_control,
+        .bulk_packet = cb_bulk,
+    };
+    b->peer.verbose = b->cfg.verbose;
+    b->peer.log = peer_log;
+    return usbredir_peer_open(&b->peer, b, &h);
 }
 
 int usbredir_board_new(const usbredir_board_config *cfg, usbredir_board **out)
@@ -881,7 +738,7 @@ int usbredir_board_new(const usbredir_board_config *cfg, usbredir_board **out)
     b->cfg.name = b->name;
     b->cfg.socket_path = b->socket_path;
     b->cfg.disk_path = NULL;
-    b->fd = -1;
+    b->peer.fd = -1;
     b->listen_fd = -1;
     b->tail = &b->head;
     b->plugged = !cfg->start_unplugged;
@@ -931,27 +788,27 @@ void usbredir_board_free(usbredir_board *b)
 
 int usbredir_board_fd(const usbredir_board *b, short *events)
 {
-    if (b->fd < 0) {
+    if (b->peer.fd < 0) {
         *events = POLLIN;
         return b->listen_fd;
     }
     *events = POLLIN;
-    if (b->parser && usbredirparser_has_data_to_write(b->parser))
+    if (b->peer.parser && usbredirparser_has_data_to_write(b->peer.parser))
         *events |= POLLOUT;
-    return b->fd;
+    return b->peer.fd;
 }
 
 static void flush(usbredir_board *b)
 {
-    if (b->fd >= 0 && b->parser && usbredirparser_has_data_to_write(b->parser)) {
-        if (usbredirparser_do_write(b->parser) != 0)
+    if (b->peer.fd >= 0 && b->peer.parser && usbredirparser_has_data_to_write(b->peer.parser)) {
+        if (usbredirparser_do_write(b->peer.parser) != 0)
             close_peer(b);
     }
 }
 
 void usbredir_board_handle(usbredir_board *b, short revents)
 {
-    if (b->fd < 0) {
+    if (b->peer.fd < 0) {
         if (!(revents & POLLIN))
             return;
         int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -961,7 +818,7 @@ void usbredir_board_handle(usbredir_board *b, short revents)
             close(fd); /* one QEMU per board run */
             return;
         }
-        b->fd = fd;
+        b->peer.fd = fd;
         b->report.peer_connected = true;
         if (open_parser(b) != CMBOOT_OK) {
             close_peer(b);
@@ -972,7 +829,7 @@ void usbredir_board_handle(usbredir_board *b, short revents)
         return;
     }
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (usbredirparser_do_read(b->parser) == usbredirparser_read_io_error) {
+        if (usbredirparser_do_read(b->peer.parser) == usbredirparser_read_io_error) {
             close_peer(b);
             return;
         }
@@ -982,7 +839,7 @@ void usbredir_board_handle(usbredir_board *b, short revents)
 
 void usbredir_board_step(usbredir_board *b)
 {
-    if (b->fd >= 0 && b->parser) {
+    if (b->peer.fd >= 0 && b->peer.parser) {
         sim_device_poll(b->dev, now_ms());
         drain_events(b);
         try_setconf(b);
@@ -993,7 +850,7 @@ void usbredir_board_step(usbredir_board *b)
 
 int64_t usbredir_board_next_wakeup_us(const usbredir_board *b)
 {
-    if (b->fd < 0)
+    if (b->peer.fd < 0)
         return INT64_MAX;
     int64_t t = INT64_MAX;
     int64_t w = sim_device_next_wakeup(b->dev);

@@ -1,5 +1,6 @@
 /* usbredir frontend of the USB GPIO bridge: a sim_cp2112 on a QEMU usb-redir port, its pin levels to the owner. */
 #include "front/usbredir_bridge.h"
+#include "usbredir_peer.h"
 #include "cmboot/version.h"
 
 #include <errno.h>
@@ -16,12 +17,11 @@
 #include "cmboot/error.h"
 
 struct usbredir_bridge {
+    usbredir_peer peer; /* first: the parser's priv is the bridge and its peer */
     usbredir_bridge_config cfg;
     char socket_path[108];
     char serial[SIM_SERIAL_MAX];
     int listen_fd;
-    int fd;
-    struct usbredirparser *parser;
     sim_cp2112 chip;
     bool connected; /* device_connect sent */
     bool peer_closed;
@@ -38,35 +38,6 @@ static void xlog(usbredir_bridge *b, const char *fmt, ...)
     vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
     b->cfg.log(b->cfg.log_user, line);
-}
-
-static int cb_read(void *priv, uint8_t *data, int count)
-{
-    usbredir_bridge *b = priv;
-    ssize_t n = read(b->fd, data, (size_t)count);
-    if (n > 0)
-        return (int)n;
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return 0;
-    return -1;
-}
-
-static int cb_write(void *priv, uint8_t *data, int count)
-{
-    usbredir_bridge *b = priv;
-    ssize_t n = send(b->fd, data, (size_t)count, MSG_NOSIGNAL);
-    if (n >= 0)
-        return (int)n;
-    if (errno == EAGAIN || errno == EINTR)
-        return 0;
-    return -1;
-}
-
-static void cb_log(void *priv, int level, const char *msg)
-{
-    usbredir_bridge *b = priv;
-    if (level <= usbredirparser_warning || b->cfg.verbose)
-        xlog(b, "usbredir: %s", msg);
 }
 
 static void connect_device(usbredir_bridge *b)
@@ -105,9 +76,9 @@ static void connect_device(usbredir_bridge *b)
         .product_id = SIM_CP2112_PID,
         .device_version_bcd = 0x0100,
     };
-    usbredirparser_send_interface_info(b->parser, &ii);
-    usbredirparser_send_ep_info(b->parser, &ei);
-    usbredirparser_send_device_connect(b->parser, &dc);
+    usbredirparser_send_interface_info(b->peer.parser, &ii);
+    usbredirparser_send_ep_info(b->peer.parser, &ei);
+    usbredirparser_send_device_connect(b->peer.parser, &dc);
     b->connected = true;
     xlog(b, "CONNECT cp2112 %04x:%04x serial=\"%s\" full speed", SIM_CP2112_VID, SIM_CP2112_PID, b->serial);
 }
@@ -147,13 +118,13 @@ static void cb_control(void *priv, uint64_t id, struct usb_redir_control_packet_
     else
         s = sim_cp2112_control(&b->chip, setup, in ? buf : data, &got);
     if (data)
-        usbredirparser_free_packet_data(b->parser, data);
+        usbredirparser_free_packet_data(b->peer.parser, data);
     r.status = s == SIM_OK ? usb_redir_success : usb_redir_stall;
     r.length = s == SIM_OK ? (uint16_t)(in ? got : h->length) : 0;
     if (b->cfg.verbose)
         xlog(b, "control %02x %02x wValue=%04x wIndex=%04x wLength=%u -> %s %u", h->requesttype, h->request, h->value,
              h->index, h->length, s == SIM_OK ? "ok" : "stall", r.length);
-    usbredirparser_send_control_packet(b->parser, id, &r, in && s == SIM_OK ? buf : NULL,
+    usbredirparser_send_control_packet(b->peer.parser, id, &r, in && s == SIM_OK ? buf : NULL,
                                        in && s == SIM_OK ? (int)got : 0);
     free(buf);
     uint8_t after = sim_cp2112_levels(&b->chip);
@@ -172,7 +143,7 @@ static void cb_set_configuration(void *priv, uint64_t id, struct usb_redir_set_c
         .status = s == SIM_OK ? usb_redir_success : usb_redir_stall,
         .configuration = b->chip.configured ? 1 : 0,
     };
-    usbredirparser_send_configuration_status(b->parser, id, &st);
+    usbredirparser_send_configuration_status(b->peer.parser, id, &st);
 }
 
 static void cb_get_configuration(void *priv, uint64_t id)
@@ -180,7 +151,7 @@ static void cb_get_configuration(void *priv, uint64_t id)
     usbredir_bridge *b = priv;
     struct usb_redir_configuration_status_header st = {.status = usb_redir_success,
                                                        .configuration = b->chip.configured ? 1 : 0};
-    usbredirparser_send_configuration_status(b->parser, id, &st);
+    usbredirparser_send_configuration_status(b->peer.parser, id, &st);
 }
 
 static void cb_set_alt(void *priv, uint64_t id, struct usb_redir_set_alt_setting_header *h)
@@ -188,14 +159,14 @@ static void cb_set_alt(void *priv, uint64_t id, struct usb_redir_set_alt_setting
     usbredir_bridge *b = priv;
     struct usb_redir_alt_setting_status_header st = {
         .status = h->alt == 0 ? usb_redir_success : usb_redir_stall, .interface = h->interface, .alt = 0};
-    usbredirparser_send_alt_setting_status(b->parser, id, &st);
+    usbredirparser_send_alt_setting_status(b->peer.parser, id, &st);
 }
 
 static void cb_get_alt(void *priv, uint64_t id, struct usb_redir_get_alt_setting_header *h)
 {
     usbredir_bridge *b = priv;
     struct usb_redir_alt_setting_status_header st = {.status = usb_redir_success, .interface = h->interface, .alt = 0};
-    usbredirparser_send_alt_setting_status(b->parser, id, &st);
+    usbredirparser_send_alt_setting_status(b->peer.parser, id, &st);
 }
 
 /* Every transfer is answered at once: nothing is held that a cancel could reach. */
@@ -217,8 +188,8 @@ static void cb_bulk(void *priv, uint64_t id, struct usb_redir_bulk_packet_header
     r.status = usb_redir_stall;
     r.length = r.length_high = 0;
     if (data)
-        usbredirparser_free_packet_data(b->parser, data);
-    usbredirparser_send_bulk_packet(b->parser, id, &r, NULL, 0);
+        usbredirparser_free_packet_data(b->peer.parser, data);
+    usbredirparser_send_bulk_packet(b->peer.parser, id, &r, NULL, 0);
 }
 
 /* The interrupt IN endpoint: receiving starts and never yields data (no SMBus responses). */
@@ -230,14 +201,14 @@ static void cb_start_interrupt(void *priv, uint64_t id, struct usb_redir_start_i
                                                              .endpoint = h->endpoint};
     if (b->cfg.verbose || !ours)
         xlog(b, "interrupt receiving on endpoint 0x%02x %s", h->endpoint, ours ? "started" : "refused");
-    usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
+    usbredirparser_send_interrupt_receiving_status(b->peer.parser, id, &st);
 }
 
 static void cb_stop_interrupt(void *priv, uint64_t id, struct usb_redir_stop_interrupt_receiving_header *h)
 {
     usbredir_bridge *b = priv;
     struct usb_redir_interrupt_receiving_status_header st = {.status = usb_redir_success, .endpoint = h->endpoint};
-    usbredirparser_send_interrupt_receiving_status(b->parser, id, &st);
+    usbredirparser_send_interrupt_receiving_status(b->peer.parser, id, &st);
 }
 
 /* Interrupt OUT: an SMBus request; taken and dropped. */
@@ -251,130 +222,49 @@ static void cb_interrupt_packet(void *priv, uint64_t id, struct usb_redir_interr
     if (ours && len > 0 && data)
         xlog(b, "interrupt OUT report 0x%02x (%d bytes) dropped: the SMBus is not emulated", data[0], len);
     if (data)
-        usbredirparser_free_packet_data(b->parser, data);
-    usbredirparser_send_interrupt_packet(b->parser, id, &r, NULL, 0);
-}
-
-static void cb_start_iso(void *priv, uint64_t id, struct usb_redir_start_iso_stream_header *h)
-{
-    usbredir_bridge *b = priv;
-    struct usb_redir_iso_stream_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
-    usbredirparser_send_iso_stream_status(b->parser, id, &st);
-}
-
-static void cb_stop_iso(void *priv, uint64_t id, struct usb_redir_stop_iso_stream_header *h)
-{
-    usbredir_bridge *b = priv;
-    struct usb_redir_iso_stream_status_header st = {.status = usb_redir_stall, .endpoint = h->endpoint};
-    usbredirparser_send_iso_stream_status(b->parser, id, &st);
-}
-
-static void cb_iso_packet(void *priv, uint64_t id, struct usb_redir_iso_packet_header *h, uint8_t *data, int len)
-{
-    usbredir_bridge *b = priv;
-    (void)len;
-    struct usb_redir_iso_packet_header r = {.endpoint = h->endpoint, .status = usb_redir_stall, .length = 0};
-    if (data)
-        usbredirparser_free_packet_data(b->parser, data);
-    usbredirparser_send_iso_packet(b->parser, id, &r, NULL, 0);
-}
-
-static void cb_alloc_streams(void *priv, uint64_t id, struct usb_redir_alloc_bulk_streams_header *h)
-{
-    usbredir_bridge *b = priv;
-    struct usb_redir_bulk_streams_status_header st = {.endpoints = h->endpoints, .status = usb_redir_stall};
-    usbredirparser_send_bulk_streams_status(b->parser, id, &st);
-}
-
-static void cb_free_streams(void *priv, uint64_t id, struct usb_redir_free_bulk_streams_header *h)
-{
-    usbredir_bridge *b = priv;
-    struct usb_redir_bulk_streams_status_header st = {.endpoints = h->endpoints, .status = usb_redir_stall};
-    usbredirparser_send_bulk_streams_status(b->parser, id, &st);
-}
-
-static void cb_start_bulk_receiving(void *priv, uint64_t id, struct usb_redir_start_bulk_receiving_header *h)
-{
-    usbredir_bridge *b = priv;
-    struct usb_redir_bulk_receiving_status_header st = {
-        .stream_id = h->stream_id, .endpoint = h->endpoint, .status = usb_redir_stall};
-    usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
-}
-
-static void cb_stop_bulk_receiving(void *priv, uint64_t id, struct usb_redir_stop_bulk_receiving_header *h)
-{
-    usbredir_bridge *b = priv;
-    struct usb_redir_bulk_receiving_status_header st = {
-        .stream_id = h->stream_id, .endpoint = h->endpoint, .status = usb_redir_stall};
-    usbredirparser_send_bulk_receiving_status(b->parser, id, &st);
-}
-
-static void cb_filter_reject(void *priv)
-{
-    xlog(priv, "QEMU's filter rejects the bridge");
-}
-
-static void cb_filter_filter(void *priv, struct usbredirfilter_rule *rules, int rules_count)
-{
-    (void)priv, (void)rules_count;
-    free(rules); /* the handler owns the rules */
+        usbredirparser_free_packet_data(b->peer.parser, data);
+    usbredirparser_send_interrupt_packet(b->peer.parser, id, &r, NULL, 0);
 }
 
 static void close_peer(usbredir_bridge *b)
 {
-    if (b->fd < 0)
+    if (b->peer.fd < 0)
         return;
-    if (b->parser)
-        usbredirparser_destroy(b->parser);
-    b->parser = NULL;
-    close(b->fd);
-    b->fd = -1;
+    if (b->peer.parser)
+        usbredirparser_destroy(b->peer.parser);
+    b->peer.parser = NULL;
+    close(b->peer.fd);
+    b->peer.fd = -1;
     b->connected = false;
     b->peer_closed = true;
     xlog(b, "QEMU closed the connection");
 }
 
+static void peer_log(void *owner, const char *line)
+{
+    xlog(owner, "%s", line);
+}
+
 static int open_parser(usbredir_bridge *b)
 {
-    struct usbredirparser *p = usbredirparser_create();
-    if (!p)
-        return CMBOOT_ERR_NO_MEMORY;
-    p->priv = b;
-    p->log_func = cb_log;
-    p->read_func = cb_read;
-    p->write_func = cb_write;
-    p->hello_func = cb_hello;
-    p->reset_func = cb_reset;
-    p->set_configuration_func = cb_set_configuration;
-    p->get_configuration_func = cb_get_configuration;
-    p->set_alt_setting_func = cb_set_alt;
-    p->get_alt_setting_func = cb_get_alt;
-    p->cancel_data_packet_func = cb_cancel;
-    p->device_disconnect_ack_func = cb_disconnect_ack;
-    p->control_packet_func = cb_control;
-    p->bulk_packet_func = cb_bulk;
-    p->start_iso_stream_func = cb_start_iso;
-    p->stop_iso_stream_func = cb_stop_iso;
-    p->start_interrupt_receiving_func = cb_start_interrupt;
-    p->stop_interrupt_receiving_func = cb_stop_interrupt;
-    p->alloc_bulk_streams_func = cb_alloc_streams;
-    p->free_bulk_streams_func = cb_free_streams;
-    p->start_bulk_receiving_func = cb_start_bulk_receiving;
-    p->stop_bulk_receiving_func = cb_stop_bulk_receiving;
-    p->iso_packet_func = cb_iso_packet;
-    p->interrupt_packet_func = cb_interrupt_packet;
-    p->filter_reject_func = cb_filter_reject;
-    p->filter_filter_func = cb_filter_filter;
-    uint32_t caps[USB_REDIR_CAPS_SIZE] = {0};
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_connect_device_version);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_filter);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_device_disconnect_ack);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_ep_info_max_packet_size);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_64bits_ids);
-    usbredirparser_caps_set_cap(caps, usb_redir_cap_32bits_bulk_length);
-    b->parser = p;
-    usbredirparser_init(p, "cmboot-sim " CMBOOT_VERSION_STRING, caps, USB_REDIR_CAPS_SIZE, usbredirparser_fl_usb_host);
-    return CMBOOT_OK;
+    static const usbredir_peer_handlers h = {
+        .hello = cb_hello,
+        .reset = cb_reset,
+        .set_configuration = cb_set_configuration,
+        .get_configuration = cb_get_configuration,
+        .set_alt_setting = cb_set_alt,
+        .get_alt_setting = cb_get_alt,
+        .cancel_data_packet = cb_cancel,
+        .device_disconnect_ack = cb_disconnect_ack,
+        .control_packet = cb_control,
+        .bulk_packet = cb_bulk,
+        .start_interrupt_receiving = cb_start_interrupt,
+        .stop_interrupt_receiving = cb_stop_interrupt,
+        .interrupt_packet = cb_interrupt_packet,
+    };
+    b->peer.verbose = b->cfg.verbose;
+    b->peer.log = peer_log;
+    return usbredir_peer_open(&b->peer, b, &h);
 }
 
 int usbredir_bridge_new(const usbredir_bridge_config *cfg, usbredir_bridge **out)
@@ -390,7 +280,7 @@ int usbredir_bridge_new(const usbredir_bridge_config *cfg, usbredir_bridge **out
     snprintf(b->serial, sizeof(b->serial), "%s", cfg->serial ? cfg->serial : "cp2112-sim");
     b->cfg.socket_path = b->socket_path;
     b->cfg.serial = b->serial;
-    b->fd = -1;
+    b->peer.fd = -1;
     sim_cp2112_init(&b->chip, b->serial);
     b->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -420,16 +310,16 @@ void usbredir_bridge_free(usbredir_bridge *b)
 int usbredir_bridge_fd(const usbredir_bridge *b, short *events)
 {
     *events = POLLIN;
-    if (b->fd < 0)
+    if (b->peer.fd < 0)
         return b->listen_fd;
-    if (b->parser && usbredirparser_has_data_to_write(b->parser))
+    if (b->peer.parser && usbredirparser_has_data_to_write(b->peer.parser))
         *events |= POLLOUT;
-    return b->fd;
+    return b->peer.fd;
 }
 
 void usbredir_bridge_handle(usbredir_bridge *b, short revents)
 {
-    if (b->fd < 0) {
+    if (b->peer.fd < 0) {
         if (!(revents & POLLIN))
             return;
         int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -439,20 +329,20 @@ void usbredir_bridge_handle(usbredir_bridge *b, short revents)
             close(fd); /* one QEMU per run */
             return;
         }
-        b->fd = fd;
+        b->peer.fd = fd;
         if (open_parser(b) != CMBOOT_OK) {
             close_peer(b);
             return;
         }
         xlog(b, "QEMU connected");
     } else if (revents & (POLLIN | POLLHUP | POLLERR)) {
-        if (usbredirparser_do_read(b->parser) == usbredirparser_read_io_error) {
+        if (usbredirparser_do_read(b->peer.parser) == usbredirparser_read_io_error) {
             close_peer(b);
             return;
         }
     }
-    if (b->fd >= 0 && b->parser && usbredirparser_has_data_to_write(b->parser) &&
-        usbredirparser_do_write(b->parser) != 0)
+    if (b->peer.fd >= 0 && b->peer.parser && usbredirparser_has_data_to_write(b->peer.parser) &&
+        usbredirparser_do_write(b->peer.parser) != 0)
         close_peer(b);
 }
 
@@ -464,7 +354,7 @@ uint8_t usbredir_bridge_levels(const usbredir_bridge *b)
 void usbredir_bridge_report_get(const usbredir_bridge *b, usbredir_bridge_report *out)
 {
     memset(out, 0, sizeof(*out));
-    out->peer_connected = b->fd >= 0;
+    out->peer_connected = b->peer.fd >= 0;
     out->peer_closed = b->peer_closed;
     out->get_reports = b->chip.get_reports;
     out->set_reports = b->chip.set_reports;
