@@ -63,6 +63,8 @@ typedef struct board_opts {
     bool power_active_low; /* default: high = powered */
     bool boot_active_high; /* default: low = nRPIBOOT asserted (USB boot), as on the CM */
     bool powered;
+    int boot_cmd; /* "boot N usb|normal" on the control socket: 1 usb, 0 normal, -1 never said; once said, "plug N"
+                   * is a power-on that starts per this level and "unplug N" a power-off */
     sim_result past[MAX_PAST]; /* the results of earlier power-ons, oldest first */
     unsigned npast;
 } board_opts;
@@ -166,7 +168,9 @@ static void usage(FILE *f)
             "  --emmc-write MBPS       eMMC write speed behind the mass-storage stage, MB/s (default 35; 0 =\n"
             "                          unthrottled); the board writes at min(link, eMMC)\n"
             "  --emmc-read MBPS        eMMC read speed, MB/s (default 80; 0 = unthrottled)\n"
-            "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port)\n"
+            "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port) and\n"
+            "                          \"boot N usb|normal\": nRPIBOOT of board N at its next power-on; once given,\n"
+            "                          unplug/plug of that board are a power-off/power-on (a fresh start per it)\n"
             "  --gpio-bridge PATH      a USB GPIO bridge (CP2112, 10c4:ea90, 8 lines) on this usb-redir socket;\n"
             "                          boards are wired to its lines with --wire-power / --wire-boot\n"
             "  --report FILE           write the per-stage summary there too\n"
@@ -771,6 +775,9 @@ static int make_board(program *p, unsigned i)
         bc.sim.start_stage = power_on_stage(o, levels, bc.sim.start_stage);
     }
     o->ever_plugged = !o->plug_later;
+    if (o->wire_power < 0)
+        o->powered = !o->plug_later;
+    o->boot_cmd = -1;
     rc = usbredir_board_new(&bc, &p->b[i]);
     if (rc != CMBOOT_OK) {
         fprintf(stderr, "cmboot-sim: board %u on %s (disk %s): %s\n", i, o->socket_path, o->disk, cmboot_strerror(rc));
@@ -815,13 +822,44 @@ static int open_control(program *p)
     return 0;
 }
 
+/* A power-on of a board whose boot level comes from the control socket: a fresh model on the same port and disk,
+ * starting in its ROM (USB boot) or normal mode; the last power-on's result is kept. */
+static void control_power_on(program *p, unsigned i)
+{
+    board_opts *o = &p->boards[i];
+    usbredir_board_report r;
+    usbredir_board_report_get(p->b[i], &r);
+    if (o->npast == MAX_PAST)
+        memmove(&o->past[0], &o->past[1], sizeof(o->past[0]) * (MAX_PAST - 1));
+    o->past[o->npast < MAX_PAST ? o->npast++ : MAX_PAST - 1] = r.sim;
+    sim_config next = p->sim_cfg[i];
+    next.start_stage = o->boot_cmd == 1 ? CMBOOT_STAGE_ROM : SIM_STAGE_NORMAL;
+    int rc = usbredir_board_replace(p->b[i], &next, o->disk);
+    if (rc != CMBOOT_OK) {
+        plog(p, "board%u: cannot power on: %s", i, cmboot_strerror(rc));
+        return;
+    }
+    record_power(p, i, true, next.start_stage);
+    usbredir_board_plug(p->b[i], true);
+}
+
 static void control_command(program *p, char *line)
 {
-    char verb[16];
+    char verb[16], mode[16] = "";
     int n = -1;
-    int got = sscanf(line, "%15s %d", verb, &n);
+    int got = sscanf(line, "%15s %d %15s", verb, &n, mode);
     if (got < 1)
         return;
+    if (strcmp(verb, "boot") == 0) { /* nRPIBOOT level for the next power-on */
+        bool usb = strcmp(mode, "usb") == 0;
+        if (got != 3 || n < 0 || (unsigned)n >= p->nboards || (!usb && strcmp(mode, "normal") != 0)) {
+            plog(p, "control: ignored \"%s\" (boot N usb|normal)", line);
+            return;
+        }
+        p->boards[n].boot_cmd = usb ? 1 : 0;
+        plog(p, "board%d: boot mode %s at the next power-on", n, mode);
+        return;
+    }
     bool plug = strcmp(verb, "plug") == 0;
     if (!plug && strcmp(verb, "unplug") != 0) {
         plog(p, "control: ignored \"%s\"", line);
@@ -847,6 +885,18 @@ static void control_command(program *p, char *line)
         }
         if (plug)
             o->ever_plugged = true;
+        if (o->boot_cmd >= 0 && o->wire_power < 0) { /* power, as a relay switches it */
+            if (plug == o->powered)
+                continue;
+            o->powered = plug;
+            if (plug) {
+                control_power_on(p, i);
+            } else {
+                usbredir_board_plug(p->b[i], false);
+                record_power(p, i, false, CMBOOT_STAGE_UNKNOWN);
+            }
+            continue;
+        }
         usbredir_board_plug(p->b[i], plug);
     }
 }

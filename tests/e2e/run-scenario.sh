@@ -306,6 +306,11 @@ if [ $BRIDGE -eq 1 ]; then
     fi
     echo "== bridge: $bl"
 fi
+if [ "$SCENARIO" = hook-cycle ]; then
+    # The hooks' "boot 0 usb|normal" and "unplug/plug 0": a power-on into the ROM, then one into normal mode.
+    ons=$(grep '^POWER board0 .* on ' "$WORK/sim.report" | sed 's/.*stage=//' | tr '\n' ' ')
+    [ "$ons" = "rom normal " ] || fail "board0 power-ons: '$ons', want 'rom normal '"
+fi
 if [ -n "$BOOTED_RUN" ]; then
     # The power-on that booted to mass storage for the flash: ROM accepted, script complete, no failure.
     line=$(grep "^RESULT board0$BOOTED_RUN " "$WORK/sim.report")
