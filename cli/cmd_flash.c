@@ -224,7 +224,7 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
             return true;
     return false;
 }
-enum { OPT_LUN = 1300, OPT_TARGET_KIND }; /* which disk of a gadget with several */
+enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
 enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */

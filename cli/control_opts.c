@@ -25,7 +25,8 @@ int cli_control_opt(const char *prog, int c, const char *arg, cli_control_opts *
     case CLI_OPT_POWER_CMD: o->cfg.power_cmd = arg; break;
     case CLI_OPT_BOOT_MODE_CMD: o->cfg.boot_mode_cmd = arg; break;
     case CLI_OPT_HOOK_SHELL: o->hook_shell = true; return 1;
-    case CLI_OPT_HOOK_TIMEOUT: return cli_opt_seconds(prog, "--hook-timeout", arg, 1, 3600000, &o->hook_ms) < 0 ? -1 : 1;
+    case CLI_OPT_HOOK_TIMEOUT:
+        return cli_opt_seconds(prog, "--hook-timeout", arg, 1, 3600000, &o->hook_ms) < 0 ? -1 : 1;
     case CLI_OPT_CONTROL_FILE: o->file = arg; return 1;
     case CLI_OPT_OFF_TIME: return cli_opt_seconds(prog, "--off-time", arg, 0, 600000, &o->off_ms) < 0 ? -1 : 1;
     default: return 0;

@@ -33,7 +33,9 @@ enum {
         {"hook-shell", no_argument, NULL, CLI_OPT_HOOK_SHELL},                                                         \
         {"hook-timeout", required_argument, NULL, CLI_OPT_HOOK_TIMEOUT},                                               \
         {"control-file", required_argument, NULL, CLI_OPT_CONTROL_FILE},                                               \
-        {"off-time", required_argument, NULL, CLI_OPT_OFF_TIME}
+    {                                                                                                                  \
+        "off-time", required_argument, NULL, CLI_OPT_OFF_TIME                                                          \
+    }
 
 typedef struct cli_control_opts {
     cmboot_control_config cfg; /* the lines and hooks given on the command line */

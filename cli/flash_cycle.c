@@ -25,7 +25,10 @@ int flash_cycle_parse_usb_id(const char *s, uint16_t *vid, uint16_t *pid)
         v[k] = 0;
         for (int i = 0; i < 4; i++) {
             char ch = s[k * 5 + i];
-            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+            int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                             : -1;
             if (d < 0)
                 return -1;
             v[k] = v[k] * 16 + (unsigned)d;
@@ -61,8 +64,8 @@ static void read_attr(const char *dir, const char *name, char *out, size_t size)
     out[strcspn(out, "\r\n")] = 0;
 }
 
-int flash_cycle_find_device(const char *sys_root, uint16_t vid, uint16_t pid, const char *port_path,
-                            const char *serial, char *found, size_t found_size)
+int flash_cycle_find_device(const char *sys_root, uint16_t vid, uint16_t pid, const char *port_path, const char *serial,
+                            char *found, size_t found_size)
 {
     char base[256];
     snprintf(base, sizeof base, "%s/bus/usb/devices", sys_root ? sys_root : "/sys");
@@ -87,8 +90,10 @@ int flash_cycle_find_device(const char *sys_root, uint16_t vid, uint16_t pid, co
         if (strcasecmp(v, want_v) != 0 || strcasecmp(p, want_p) != 0)
             continue;
         read_attr(dir, "serial", s, sizeof s);
-        if (serial && serial[0] && s[0] && strcasecmp(s, serial) != 0)
-            continue; /* another board's device */
+        bool at_port = port_path && port_path[0];
+        /* Another board's device; without a port, a device without a serial could be any board's. */
+        if (serial && serial[0] && (s[0] || !at_port) && strcasecmp(s, serial) != 0)
+            continue;
         snprintf(found, found_size, "%s", e->d_name);
         hit = 1;
     }
@@ -124,8 +129,10 @@ static int wait_normal(flash_cycle *fc, const char *port_path, const char *seria
     fc->normal_ms = cmboot_now_ms() - fc->normal_start_ms;
     fc->normal_rc = rc;
     snprintf(fc->normal_detail, sizeof fc->normal_detail, "%04x:%04x at %s%s%s", fc->vid, fc->pid,
-             where[0] ? where : port_path && port_path[0] ? port_path : "any port", serial && serial[0] ? " serial " : "",
-             serial && serial[0] ? serial : "");
+             where[0]                    ? where
+             : port_path && port_path[0] ? port_path
+                                         : "any port",
+             serial && serial[0] ? " serial " : "", serial && serial[0] ? serial : "");
     return rc;
 }
 

@@ -33,10 +33,11 @@ int flash_cycle_start(flash_cycle *fc);
 int flash_cycle_finish(flash_cycle *fc, const char *port_path, const char *serial);
 /* After a failure or a signal: boot mode back to normal, lines let go (power stays as it is). */
 int flash_cycle_release(flash_cycle *fc);
-/* One look in <sys_root>/bus/usb/devices for a device vid:pid (at port_path when not NULL; its serial, when it
- * has one, must be serial when serial is not NULL or ""); its name into found. 1 found, 0 not (yet). */
-int flash_cycle_find_device(const char *sys_root, uint16_t vid, uint16_t pid, const char *port_path,
-                            const char *serial, char *found, size_t found_size);
+/* One look in <sys_root>/bus/usb/devices for a device vid:pid at port_path (NULL = any port) whose serial is
+ * serial when serial is not NULL or "" (at a known port a device without a serial is taken too); its name into
+ * found. 1 found, 0 not (yet). */
+int flash_cycle_find_device(const char *sys_root, uint16_t vid, uint16_t pid, const char *port_path, const char *serial,
+                            char *found, size_t found_size);
 /* report_text (a JSON object; NULL = a new object with result and step of the failure) with a "control" array:
  * every step (name, detail, start_ms, duration_ms, result) and the normal-mode check. Caller frees. */
 char *flash_cycle_report(const flash_cycle *fc, const char *report_text);

@@ -28,8 +28,8 @@ typedef struct line_state {
     bool rows;       /* the view draws rows on stderr: no plain result lines, reports only off a terminal */
     const flash_line_opts *o;
     pthread_mutex_t mu;
-    int fail_exit;    /* exit code of the first failed board, 0 = none */
-    bool interrupted; /* a board was cut short */
+    int fail_exit;      /* exit code of the first failed board, 0 = none */
+    bool interrupted;   /* a board was cut short */
     flash_cycle *ports; /* board control of each port of the control map (n_ports), NULL = none */
     size_t n_ports;
 } line_state;
@@ -373,7 +373,7 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
     cmboot_flash_line_summary_default(&sum);
     rc = cmboot_flash_line_run(ctx, &disc, bcfg, fcfg, &line, &sum);
     disc.ops->destroy(disc.self);
-    ports_free(&st); /* every port's lines released (boot mode normal) */
+    ports_free(&st);                /* every port's lines released (boot mode normal) */
     cli_cancel_targets(NULL, NULL); /* the signal thread must not touch a freed context */
     cmboot_ctx_free(ctx);
     line_view_finish(st.view); /* the last frame and the summary (rows), or the summary line (JSON) */

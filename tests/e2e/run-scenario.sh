@@ -301,7 +301,7 @@ if [ $BRIDGE -eq 1 ]; then
     fi
     if [ $BOOT_RELEASED -eq 1 ]; then
         lv=$(echo "$bl" | sed -n 's/.* levels=0x\([0-9a-f]*\).*/\1/p')
-        [ -n "$lv" ] && [ $((0x$lv & 1)) -eq 1 ] || fail "nRPIBOOT (GPIO.0) is asserted at the end: $bl"
+        { [ -n "$lv" ] && [ $((0x$lv & 1)) -eq 1 ]; } || fail "nRPIBOOT (GPIO.0) is asserted at the end: $bl"
         echo "== bridge: nRPIBOOT released at the end (levels 0x$lv)"
     fi
     echo "== bridge: $bl"
