@@ -5,6 +5,7 @@
 
 #include "cmboot/cmboot.h"
 #include "cli_util.h"
+#include "control_opts.h"
 #include "commands.h"
 #include "output.h"
 #include "signals.h"
@@ -15,16 +16,8 @@ static void control_usage(FILE *f, const char *cmd)
     fprintf(f, power ? "usage: cmboot power on|off|cycle [OPTIONS]\n\nSwitches a board's power.\n\n"
                      : "usage: cmboot mode usb|normal [OPTIONS]\n\nSets a board's boot mode (nRPIBOOT): usb makes its "
                        "next power-on wait for rpiboot.\n\n");
-    fprintf(f, "      --boot-gpio CHIP:LINE[=high|low]   nRPIBOOT line (asserted low by default)\n"
-               "      --power-gpio CHIP:LINE[=high|low]  power switch line (asserted = on; high by default)\n"
-               "      --reset-gpio CHIP:LINE[=high|low]  RUN / GLOBAL_EN line (asserted = held off; low by default)\n"
-               "      --power-hub HUBPATH:PORT           a hub port with per-port power switching (1-1.2:3)\n"
-               "      --power-cmd 'CMD {on|off}'         hook command for power\n"
-               "      --boot-mode-cmd 'CMD {usb|normal}' hook command for the boot mode\n"
-               "      --hook-shell                       run hooks with /bin/sh -c (default: no shell)\n"
-               "      --hook-timeout SECONDS             kill a hook running longer (default 30)\n"
-               "      --control-file FILE --port PATH    take the options of board port PATH from FILE\n"
-               "      --off-time SECONDS                 power cycle: how long the board stays off (default 1)\n"
+    cli_control_usage(f);
+    fprintf(f, "      --control-file FILE --port PATH    take the options of board port PATH from FILE\n"
                "      --hold                             keep the lines until SIGINT/SIGTERM, then release them\n"
                "                                         (mode normal and power off after it)\n"
                "      --json                             each step as a JSON line on stdout\n"
@@ -52,33 +45,10 @@ static int exit_for(int rc)
 
 int cmd_control(int argc, char **argv)
 {
-    enum {
-        OPT_BOOT_GPIO = 256,
-        OPT_POWER_GPIO,
-        OPT_RESET_GPIO,
-        OPT_POWER_HUB,
-        OPT_POWER_CMD,
-        OPT_BOOT_MODE_CMD,
-        OPT_HOOK_SHELL,
-        OPT_HOOK_TIMEOUT,
-        OPT_CONTROL_FILE,
-        OPT_PORT,
-        OPT_OFF_TIME,
-        OPT_HOLD,
-        OPT_JSON
-    };
+    enum { OPT_PORT = 256, OPT_HOLD, OPT_JSON };
     static const struct option longopts[] = {
-        {"boot-gpio", required_argument, NULL, OPT_BOOT_GPIO},
-        {"power-gpio", required_argument, NULL, OPT_POWER_GPIO},
-        {"reset-gpio", required_argument, NULL, OPT_RESET_GPIO},
-        {"power-hub", required_argument, NULL, OPT_POWER_HUB},
-        {"power-cmd", required_argument, NULL, OPT_POWER_CMD},
-        {"boot-mode-cmd", required_argument, NULL, OPT_BOOT_MODE_CMD},
-        {"hook-shell", no_argument, NULL, OPT_HOOK_SHELL},
-        {"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
-        {"control-file", required_argument, NULL, OPT_CONTROL_FILE},
+        CLI_CONTROL_LONGOPTS,
         {"port", required_argument, NULL, OPT_PORT},
-        {"off-time", required_argument, NULL, OPT_OFF_TIME},
         {"hold", no_argument, NULL, OPT_HOLD},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
@@ -89,32 +59,20 @@ int cmd_control(int argc, char **argv)
     char *prog = power ? prog_power : prog_mode;
     const char *cmd = power ? "power" : "mode";
     argv[0] = prog;
-    cmboot_control_config cfg;
-    cmboot_control_config_default(&cfg);
-    const char *file = NULL, *port = NULL;
-    int64_t off_ms = 1000, hook_ms = 30000;
-    bool hold = false, json = false, hook_shell = false;
+    cli_control_opts copts;
+    cli_control_opts_init(&copts);
+    const char *port = NULL;
+    bool hold = false, json = false;
     int verbosity = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
+        int taken = cli_control_opt(prog, c, optarg, &copts);
+        if (taken < 0)
+            return EXIT_USAGE;
+        if (taken)
+            continue;
         switch (c) {
-        case OPT_BOOT_GPIO: cfg.boot_gpio = optarg; break;
-        case OPT_POWER_GPIO: cfg.power_gpio = optarg; break;
-        case OPT_RESET_GPIO: cfg.reset_gpio = optarg; break;
-        case OPT_POWER_HUB: cfg.power_hub = optarg; break;
-        case OPT_POWER_CMD: cfg.power_cmd = optarg; break;
-        case OPT_BOOT_MODE_CMD: cfg.boot_mode_cmd = optarg; break;
-        case OPT_HOOK_SHELL: hook_shell = true; break;
-        case OPT_HOOK_TIMEOUT:
-            if (cli_opt_seconds(prog, "--hook-timeout", optarg, 1, 3600000, &hook_ms) < 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_CONTROL_FILE: file = optarg; break;
         case OPT_PORT: port = optarg; break;
-        case OPT_OFF_TIME:
-            if (cli_opt_seconds(prog, "--off-time", optarg, 0, 600000, &off_ms) < 0)
-                return EXIT_USAGE;
-            break;
         case OPT_HOLD: hold = true; break;
         case OPT_JSON: json = true; break;
         case 'v': verbosity++; break;
@@ -122,6 +80,7 @@ int cmd_control(int argc, char **argv)
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }
+    const char *file = copts.file;
     const char *action = optind < argc ? argv[optind] : NULL;
     static const char *const power_actions[] = {"on", "off", "cycle", NULL}, *const mode_actions[] = {"usb", "normal",
                                                                                                       NULL};
@@ -148,21 +107,16 @@ int cmd_control(int argc, char **argv)
     }
     cmboot_control_map *map = NULL;
     if (file) {
-        char err[512];
-        int rc = cmboot_control_map_load(file, &map, err, sizeof err);
-        if (rc != CMBOOT_OK) {
-            fprintf(stderr, "%s: %s: %s\n", prog, file, err[0] ? err : cmboot_strerror(rc));
-            return rc == CMBOOT_ERR_FORMAT || rc == CMBOOT_ERR_TOO_LARGE ? EXIT_USAGE : EXIT_HOST;
-        }
-        if (cmboot_control_map_config(map, port, &cfg) != CMBOOT_OK) {
-            fprintf(stderr, "%s: %s has no line for port %s\n", prog, file, port);
-            cmboot_control_map_free(map);
-            return EXIT_USAGE;
-        }
-    } else {
-        cfg.hook_timeout_ms = (unsigned)hook_ms;
+        int ec = cli_control_map_load(prog, file, &map);
+        if (ec)
+            return ec;
     }
-    cfg.hook_shell = cfg.hook_shell || hook_shell;
+    cmboot_control_config cfg;
+    if (cli_control_config(&copts, map, port, &cfg) != CMBOOT_OK) {
+        fprintf(stderr, "%s: %s has no line for port %s\n", prog, file, port);
+        cmboot_control_map_free(map);
+        return EXIT_USAGE;
+    }
     cfg.device_id = port;
 
     cli_output out;
@@ -194,7 +148,7 @@ int cmd_control(int argc, char **argv)
         if (power)
             rc = which == 0   ? cmboot_control_power(ctl, true)
                  : which == 1 ? cmboot_control_power(ctl, false)
-                              : cmboot_control_power_cycle(ctl, (unsigned)off_ms);
+                              : cmboot_control_power_cycle(ctl, (unsigned)copts.off_ms);
         else
             rc = cmboot_control_boot_mode(ctl, which == 0 ? CMBOOT_BOOT_MODE_USB : CMBOOT_BOOT_MODE_NORMAL);
         if (rc == CMBOOT_OK && hold) {

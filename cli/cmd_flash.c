@@ -12,12 +12,15 @@
 #include "cmd_write.h"
 #include "cli_util.h"
 #include "commands.h"
+#include "control_opts.h"
 #include "discovery_choice.h"
+#include "flash_cycle.h"
 #include "flash_line.h"
 #include "line_view.h"
 #include "signals.h"
 
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
+#define DEFAULT_NORMAL_TIMEOUT_MS 60000
 #define MAX_SECONDS_MS (1000000 * 1000LL) /* a million seconds: any longer wait is a typo */
 
 /* Events of the whole job: the boot's to the event printer, the writer's (from its first phase on) to the
@@ -131,7 +134,8 @@ static void flash_usage(FILE *f)
             "                    [--log-dir DIR] [--quiet]\n"
             "                    [--lun N] [--target-kind emmc|nvme|sd]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
-            "                    [--raw] [--json] [--report FILE] [-v]\n\n"
+            "                    [--raw] [--json] [--report FILE] [-v]\n"
+            "                    [--boot-gpio ... --power-gpio ... | --control-file FILE] [--expect-normal VID:PID]\n\n"
             "Boots the board into its mass-storage stage, finds the disk under the same USB port path (checked\n"
             "again on the descriptor that writes it), writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip), verifies it\n"
             "and prints a JSON report.\n"
@@ -159,8 +163,20 @@ static void flash_usage(FILE *f)
             "  --pair-timeout SEC   deadline for the disk to appear after the mass-storage stage (default 60)\n"
             "  --json               events and the report as JSON lines on stdout\n"
             "  --report FILE        also save the JSON report in FILE\n\n"
+            "Board control (docs/board-control.md): with a boot-mode and a power switch, flash does the whole cycle:\n"
+            "USB boot mode, power cycle, boot, write, verify, normal boot mode, power cycle, and with --expect-normal\n"
+            "the wait for the board's own USB device. Every step is in the report's \"control\" array.\n");
+    cli_control_usage(f);
+    fprintf(f,
+            "  --control-file FILE  the lines of each port path (--boards/--loop: the board's port picks its entry;\n"
+            "                       one board: the entry of -p PATH)\n"
+            "  --expect-normal VID:PID  after flashing, wait until the board shows up as this device (on its port\n"
+            "                       path, with its serial when the device has one)\n"
+            "  --normal-timeout SEC deadline of that wait (default 60)\n\n"
             "exit codes: 0 ok, 1 boot failed, 2 usage, 3 no board, 4 host problem, 5 write or verification\n"
-            "failed (also: the disk filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n"
+            "failed (also: the disk filled up mid-write), 6 target refused (nothing written), 130 interrupted;\n"
+            "with board control also 4 no such line/hub or no permission, 1 a control step failed or the board did\n"
+            "not come up in normal mode.\n"
             "With --boards/--loop: 0 when every board that finished was flashed and verified and none was cut\n"
             "short; else the code of the first board that failed (1, 5, 6), or 130 when one was interrupted.\n");
 }
@@ -208,7 +224,8 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
             return true;
     return false;
 }
-enum { OPT_LUN = 1300, OPT_TARGET_KIND }; /* which disk of a gadget with several */
+enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
+enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
 static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
@@ -258,6 +275,28 @@ static int boot_or_pair_failed(const cmboot_flash_job *job, int64_t wait_first_m
                                                 : EXIT_FAILURE_BOARD;
 }
 
+/* A board that stopped before its write under board control: where it stopped, and every control step. */
+static void print_control_report(flash_ui *ui, const flash_cycle *fc, int err, const char *step,
+                                 const char *report_path)
+{
+    char head[160];
+    snprintf(head, sizeof head, "{\"result\":\"%s\",\"step\":\"%s\"}", cmboot_error_name(err), step);
+    char *text = flash_cycle_report(fc, head);
+    if (!text)
+        return;
+    if (ui->out.json)
+        printf("{\"event\":\"report\",\"report\":%s}\n", text);
+    else
+        cli_stdout_report(text);
+    fflush(stdout);
+    if (report_path) {
+        FILE *f = fopen(report_path, "w");
+        if (!f || fprintf(f, "%s\n", text) < 0 || fclose(f) != 0)
+            fprintf(stderr, "cmboot: cannot write the report to %s\n", report_path);
+    }
+    free(text);
+}
+
 int cmd_flash(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -285,6 +324,9 @@ int cmd_flash(int argc, char **argv)
         {"report-dir", required_argument, NULL, OPT_REPORT_DIR},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"log-dir", required_argument, NULL, OPT_LOG_DIR},
+        CLI_CONTROL_LONGOPTS,
+        {"expect-normal", required_argument, NULL, OPT_EXPECT_NORMAL},
+        {"normal-timeout", required_argument, NULL, OPT_NORMAL_TIMEOUT},
         {NULL, 0, NULL, 0},
     };
     static const char shorts[] = "p:i:d:j:vh";
@@ -302,6 +344,9 @@ int cmd_flash(int argc, char **argv)
     static char prog[] = "cmboot flash"; /* getopt's messages name argv[0] */
     argv[0] = prog;
     flash_line_opts line = {.pair_timeout_ms = DEFAULT_PAIR_TIMEOUT_MS};
+    cli_control_opts copts;
+    cli_control_opts_init(&copts);
+    flash_cycle cycle = {.normal_timeout_ms = DEFAULT_NORMAL_TIMEOUT_MS};
     uint64_t boards = 0;
     /* rpiboot's -0..-98 are not getopt options: taken out first (argv is reordered in place, as getopt does). */
     int kept = 1;
@@ -329,7 +374,23 @@ int cmd_flash(int argc, char **argv)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, shorts, opts, NULL)) != -1) {
+        int taken = cli_control_opt(prog, c, optarg, &copts);
+        if (taken < 0)
+            return EXIT_USAGE;
+        if (taken)
+            continue;
         switch (c) {
+        case OPT_EXPECT_NORMAL:
+            if (flash_cycle_parse_usb_id(optarg, &cycle.vid, &cycle.pid) < 0) {
+                fprintf(stderr, "%s: --expect-normal takes VID:PID in hex (0525:a4aa), not '%s'\n", prog, optarg);
+                return EXIT_USAGE;
+            }
+            cycle.expect = true;
+            break;
+        case OPT_NORMAL_TIMEOUT:
+            if (cli_opt_seconds(prog, "--normal-timeout", optarg, 1, MAX_SECONDS_MS, &cycle.normal_timeout_ms) < 0)
+                return EXIT_USAGE;
+            break;
         case OPT_BMAP: fcfg.bmap = optarg; break;
         case OPT_NO_VERIFY: fcfg.verify = fcfg.image_digest = false; break;
         case OPT_TARGET: fcfg.target = optarg; break;
@@ -419,13 +480,70 @@ int cmd_flash(int argc, char **argv)
         return EXIT_USAGE;
     }
     /* ---- end of the flash line's checks ---- */
+    /* ---- Board control (issue 12): the lines of one board, or a map of ports; checked before anything runs. */
+    bool control = copts.given || copts.file;
+    if (copts.given && copts.file) {
+        fprintf(stderr, "%s: give the lines either as options or in --control-file, not both\n", prog);
+        return EXIT_USAGE;
+    }
+    if (line_mode && copts.given) {
+        fprintf(stderr, "%s: with --boards or --loop each port has its own lines: put them in --control-file\n", prog);
+        return EXIT_USAGE;
+    }
+    if (!line_mode && copts.file && !bcfg.port_path) {
+        fprintf(stderr, "%s: --control-file for one board needs -p PATH (its entry)\n", prog);
+        return EXIT_USAGE;
+    }
+    if (cycle.expect && !control) {
+        fprintf(stderr, "%s: --expect-normal needs board control (--boot-gpio/--power-gpio... or --control-file)\n",
+                prog);
+        return EXIT_USAGE;
+    }
+    cmboot_control_map *map = NULL;
+    if (copts.file) {
+        int ec = cli_control_map_load(prog, copts.file, &map);
+        if (ec)
+            return ec;
+    }
+    cmboot_control_config ctl_cfg;
+    if (control && !line_mode && cli_control_config(&copts, map, bcfg.port_path, &ctl_cfg) != CMBOOT_OK) {
+        fprintf(stderr, "%s: %s has no line for port %s\n", prog, copts.file, bcfg.port_path);
+        cmboot_control_map_free(map);
+        return EXIT_USAGE;
+    }
+    if (control && !line_mode) {
+        ctl_cfg.device_id = bcfg.port_path;
+        int ec = flash_cycle_check(prog, &ctl_cfg);
+        if (ec) {
+            cmboot_control_map_free(map);
+            return ec;
+        }
+    }
+    if (line_mode && map) {
+        for (size_t i = 0; i < cmboot_control_map_count(map); i++) {
+            cmboot_control_config pc;
+            (void)cli_control_config(&copts, map, cmboot_control_map_port(map, i), &pc);
+            pc.device_id = cmboot_control_map_port(map, i);
+            int ec = flash_cycle_check(prog, &pc);
+            if (ec) {
+                cmboot_control_map_free(map);
+                return ec;
+            }
+        }
+    }
+    cycle.off_ms = (unsigned)copts.off_ms;
+    cycle.sys_root = env.sys_root;
+    /* ---- end of board control's checks ---- */
     cmboot_flash_job *job = NULL;
-    if (cmboot_flash_job_new(&fcfg, &job) != CMBOOT_OK)
+    if (cmboot_flash_job_new(&fcfg, &job) != CMBOOT_OK) {
+        cmboot_control_map_free(map);
         return EXIT_HOST;
+    }
     cmboot_flash_job_set_pair_timeout(job, pair_timeout);
     if (cmboot_flash_job_open(job) != CMBOOT_OK) {
         int ec = open_failed(job, &fcfg);
         cmboot_flash_job_free(job);
+        cmboot_control_map_free(map);
         return ec;
     }
     /* ---- Flash line: the image is usable; the line opens it again for each board. ---- */
@@ -435,7 +553,12 @@ int cmd_flash(int argc, char **argv)
         line.verbosity = verbosity;
         line.discovery = discovery;
         line.pair_timeout_ms = pair_timeout;
-        return flash_line_main(&fcfg, &bcfg, &line);
+        line.control_map = map;
+        line.control_opts = &copts;
+        line.cycle = &cycle;
+        int ec = flash_line_main(&fcfg, &bcfg, &line);
+        cmboot_control_map_free(map);
+        return ec;
     }
 
     /* Booting needs USB: say at once when this host has none instead of waiting for ever. */
@@ -443,6 +566,7 @@ int cmd_flash(int argc, char **argv)
     if (cli_usb_absent(discovery, why, sizeof why)) {
         fprintf(stderr, "%s: %s, so no board can appear; run `cmboot doctor` for the fix\n", prog, why);
         cmboot_flash_job_free(job);
+        cmboot_control_map_free(map);
         return EXIT_HOST;
     }
     flash_ui ui;
@@ -458,6 +582,7 @@ int cmd_flash(int argc, char **argv)
     cmboot_ctx *ctx = NULL;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0) {
         cmboot_flash_job_free(job);
+        cmboot_control_map_free(map);
         return EXIT_HOST;
     }
     /* Ctrl-C or SIGTERM cancels the context: the boot, the wait for the disk and the writer all stop. */
@@ -469,7 +594,31 @@ int cmd_flash(int argc, char **argv)
         cli_cancel_targets(NULL, NULL);
         cmboot_ctx_free(ctx);
         cmboot_flash_job_free(job);
+        cmboot_control_map_free(map);
         return rc == CMBOOT_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_HOST;
+    }
+    /* Board control: USB boot mode and a power cycle first (discovery already watches, so nothing is missed). */
+    int crc = CMBOOT_OK;
+    if (control) {
+        ctl_cfg.ctx = ctx;
+        crc = cmboot_control_new(&ctl_cfg, &cycle.ctl);
+        if (crc == CMBOOT_OK)
+            crc = flash_cycle_start(&cycle);
+    }
+    if (crc != CMBOOT_OK) {
+        (void)flash_cycle_release(&cycle);
+        disc.ops->destroy(disc.self);
+        cli_cancel_targets(NULL, NULL);
+        cmboot_ctx_free(ctx);
+        if (crc == CMBOOT_ERR_CANCELLED || cli_cancel_requested())
+            crc = CMBOOT_ERR_CANCELLED;
+        fprintf(stderr, "cmboot flash: board control: %s\n", cmboot_strerror(crc));
+        if (cycle.ctl)
+            print_control_report(&ui, &cycle, crc, "control", report_path);
+        cmboot_control_free(cycle.ctl);
+        cmboot_flash_job_free(job);
+        cmboot_control_map_free(map);
+        return flash_cycle_exit(crc);
     }
     if (!ui.out.json)
         fprintf(stderr, "Waiting for a board in USB boot mode...\n");
@@ -478,6 +627,16 @@ int cmd_flash(int argc, char **argv)
     watch.view = flash_view_open(&ui, verbosity);
     rc = cmboot_flash_job_run(job, ctx, &disc, &bcfg);
     disc.ops->destroy(disc.self);
+    if (control) {
+        /* Flashed: normal mode, power cycle, the board's own device. Failed or interrupted: release only. */
+        const cmboot_board_result *b = cmboot_flash_job_board(job);
+        if (rc == CMBOOT_OK)
+            crc = flash_cycle_finish(&cycle, b ? b->port_path : NULL, b ? b->serial : NULL);
+        else
+            (void)flash_cycle_release(&cycle);
+        if (crc != CMBOOT_OK && cli_cancel_requested())
+            crc = CMBOOT_ERR_CANCELLED;
+    }
     cli_cancel_targets(NULL, NULL); /* the signal thread must not touch a freed context */
     cmboot_ctx_free(ctx);
     flash_view_close(watch.view, job, rc);
@@ -485,14 +644,32 @@ int cmd_flash(int argc, char **argv)
     const cmboot_flash_result *res = cmboot_flash_job_flash(job);
     if (!res) {
         ec = boot_or_pair_failed(job, bcfg.wait_first_ms);
+        if (control) {
+            print_control_report(&ui, &cycle, cmboot_flash_job_error(job),
+                                 cmboot_flash_job_step(job) == CMBOOT_FLASH_STEP_PAIR ? "pair" : "boot", report_path);
+        }
     } else {
         char *text = NULL;
         if (cmboot_flash_job_report_json(job, &text) != CMBOOT_OK)
             text = NULL;
+        if (control && text) {
+            char *with = flash_cycle_report(&cycle, text);
+            free(text);
+            text = with;
+        }
         ec = flash_print_report(&ui, rc, res, text, cmboot_flash_job_target(job), report_path);
         free(text);
+        if (ec == EXIT_OK && crc != CMBOOT_OK) {
+            fprintf(stderr, "cmboot flash: flashed, but %s: %s\n",
+                    cycle.checked && cycle.normal_rc != CMBOOT_OK ? "the board did not come up in normal mode"
+                                                                  : "board control failed after it",
+                    cmboot_strerror(crc));
+            ec = crc == CMBOOT_ERR_CANCELLED ? EXIT_CANCELLED : EXIT_FAILURE_BOARD;
+        }
     }
+    cmboot_control_free(cycle.ctl);
     cmboot_flash_job_free(job);
+    cmboot_control_map_free(map);
     return ec;
 usage:
     flash_usage(stderr);

@@ -28,9 +28,46 @@ typedef struct line_state {
     bool rows;       /* the view draws rows on stderr: no plain result lines, reports only off a terminal */
     const flash_line_opts *o;
     pthread_mutex_t mu;
-    int fail_exit;    /* exit code of the first failed board, 0 = none */
-    bool interrupted; /* a board was cut short */
+    int fail_exit;      /* exit code of the first failed board, 0 = none */
+    bool interrupted;   /* a board was cut short */
+    flash_cycle *ports; /* board control of each port of the control map (n_ports), NULL = none */
+    size_t n_ports;
 } line_state;
+
+/* The control of a board's port, NULL when the map has none. One board at a time per port: no lock needed. */
+static flash_cycle *port_cycle(line_state *st, const char *port_path)
+{
+    for (size_t i = 0; port_path && i < st->n_ports; i++)
+        if (strcmp(cmboot_control_map_port(st->o->control_map, i), port_path) == 0)
+            return &st->ports[i];
+    return NULL;
+}
+
+/* After a board's flash, on its worker: normal mode, power cycle and the normal-mode check when it was flashed,
+ * else only the release; the steps go into its report (text replaced). */
+static int board_control(line_state *st, const cmboot_flash_job *job, char **text)
+{
+    const cmboot_board_result *b = cmboot_flash_job_board(job);
+    flash_cycle *fc = port_cycle(st, b ? b->port_path : NULL);
+    if (!fc)
+        return CMBOOT_OK;
+    int crc = CMBOOT_OK;
+    if (cmboot_flash_job_error(job) == CMBOOT_OK)
+        crc = flash_cycle_finish(fc, b->port_path, b->serial);
+    else
+        (void)flash_cycle_release(fc);
+    if (*text) {
+        char *with = flash_cycle_report(fc, *text);
+        if (with) {
+            free(*text);
+            *text = with;
+        }
+    }
+    cmboot_control_steps_clear(fc->ctl); /* the next board on this port starts a new list */
+    fc->checked = false;
+    fc->t0 = cmboot_now_ms();
+    return crc;
+}
 
 static const char *step_name(cmboot_flash_step s)
 {
@@ -137,6 +174,9 @@ static void board_done(void *user, const cmboot_flash_job *job)
     char *text = NULL;
     if (cmboot_flash_job_report_json(job, &text) != CMBOOT_OK)
         text = short_report(job);
+    int crc = board_control(st, job, &text);
+    if (rc == CMBOOT_OK && crc != CMBOOT_OK)
+        rc = crc; /* flashed, but not back in normal mode */
     char path[PATH_MAX] = "";
     int werr = 0;
     if (text && st->o->report_dir)
@@ -145,7 +185,7 @@ static void board_done(void *user, const cmboot_flash_job *job)
     if (rc == CMBOOT_ERR_CANCELLED)
         st->interrupted = true;
     else if (rc != CMBOOT_OK && !st->fail_exit)
-        st->fail_exit = board_exit(job);
+        st->fail_exit = crc != CMBOOT_OK ? flash_cycle_exit(crc) : board_exit(job);
     pthread_mutex_unlock(&st->mu);
     if (text && !(st->rows && isatty(STDOUT_FILENO))) /* rows own the terminal: the report goes to a file */
         cli_stdout_report(text);
@@ -155,7 +195,7 @@ static void board_done(void *user, const cmboot_flash_job *job)
             .port_path = b ? b->port_path : "",
             .serial = b ? b->serial : NULL,
             .error = rc,
-            .reason = cmboot_flash_job_reason(job),
+            .reason = crc != CMBOOT_OK ? "board control after the flash failed" : cmboot_flash_job_reason(job),
             .bytes = res ? res->bytes_written : 0,
             .elapsed_ms = -1,
             .verified = res && res->verified,
@@ -178,8 +218,9 @@ static void board_done(void *user, const cmboot_flash_job *job)
                     res && res->verified ? " and verified" : "");
         else
             fprintf(stderr, "[%s] %s: %s at %s: %s\n", pp, b && b->serial[0] ? b->serial : "board",
-                    rc == CMBOOT_ERR_CANCELLED ? "interrupted" : "failed", step_name(cmboot_flash_job_step(job)),
-                    cmboot_flash_job_reason(job));
+                    rc == CMBOOT_ERR_CANCELLED ? "interrupted" : "failed",
+                    crc != CMBOOT_OK ? "control" : step_name(cmboot_flash_job_step(job)),
+                    crc != CMBOOT_OK ? cmboot_strerror(crc) : cmboot_flash_job_reason(job));
         if (path[0])
             fprintf(stderr, "[%s] report: %s\n", pp, path);
     }
@@ -223,6 +264,47 @@ static void line_event(void *user, const cmboot_event *ev)
 {
     line_state *st = user;
     line_view_event(st->view, ev);
+}
+
+/* Before the line: one control object per port of the map, each port's board put in USB boot mode and power
+ * cycled (in --loop the boards that follow are expected in USB boot mode by the jig's own means). */
+static int ports_start(line_state *st, cmboot_ctx *ctx)
+{
+    const cmboot_control_map *map = st->o->control_map;
+    if (!map)
+        return CMBOOT_OK;
+    size_t n = cmboot_control_map_count(map);
+    st->ports = calloc(n ? n : 1, sizeof *st->ports);
+    if (!st->ports)
+        return CMBOOT_ERR_NO_MEMORY;
+    st->n_ports = n;
+    for (size_t i = 0; i < n; i++) {
+        flash_cycle *fc = &st->ports[i];
+        *fc = *st->o->cycle;
+        fc->ctl = NULL;
+        cmboot_control_config cfg;
+        (void)cli_control_config(st->o->control_opts, map, cmboot_control_map_port(map, i), &cfg);
+        cfg.device_id = cmboot_control_map_port(map, i);
+        cfg.ctx = ctx;
+        int rc = cmboot_control_new(&cfg, &fc->ctl);
+        if (rc == CMBOOT_OK)
+            rc = flash_cycle_start(fc);
+        if (rc != CMBOOT_OK)
+            return rc;
+    }
+    return CMBOOT_OK;
+}
+
+static void ports_free(line_state *st)
+{
+    for (size_t i = 0; i < st->n_ports; i++) {
+        if (st->ports[i].ctl)
+            (void)cmboot_control_release(st->ports[i].ctl);
+        cmboot_control_free(st->ports[i].ctl);
+    }
+    free(st->ports);
+    st->ports = NULL;
+    st->n_ports = 0;
 }
 
 int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *bcfg, const flash_line_opts *o)
@@ -271,6 +353,16 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
             fprintf(stderr, "Waiting for %u board%s in USB boot mode...\n", o->boards, o->boards == 1 ? "" : "s");
     }
     signal(SIGXFSZ, SIG_IGN);
+    int crc = ports_start(&st, ctx);
+    if (crc != CMBOOT_OK) {
+        ports_free(&st);
+        disc.ops->destroy(disc.self);
+        cli_cancel_targets(NULL, NULL);
+        cmboot_ctx_free(ctx);
+        line_view_free(st.view);
+        fprintf(stderr, "cmboot flash: board control: %s\n", cmboot_strerror(crc));
+        return flash_cycle_exit(crc);
+    }
     cmboot_flash_line_config line;
     cmboot_flash_line_config_default(&line);
     line.boards = o->loop ? 0 : o->boards;
@@ -281,6 +373,7 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
     cmboot_flash_line_summary_default(&sum);
     rc = cmboot_flash_line_run(ctx, &disc, bcfg, fcfg, &line, &sum);
     disc.ops->destroy(disc.self);
+    ports_free(&st);                /* every port's lines released (boot mode normal) */
     cli_cancel_targets(NULL, NULL); /* the signal thread must not touch a freed context */
     cmboot_ctx_free(ctx);
     line_view_finish(st.view); /* the last frame and the summary (rows), or the summary line (JSON) */

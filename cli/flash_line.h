@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
+#include "control_opts.h"
+#include "flash_cycle.h"
 
 typedef struct flash_line_opts {
     unsigned boards;        /* 0 with loop */
@@ -17,6 +19,11 @@ typedef struct flash_line_opts {
     int verbosity;
     const char *discovery;
     int64_t pair_timeout_ms;
+    /* Board control per port (--control-file, checked already), NULL = none; with it control_opts and cycle
+     * (expect-normal, its timeout, off time, sys root: a template for every port). */
+    const cmboot_control_map *control_map;
+    const cli_control_opts *control_opts;
+    const flash_cycle *cycle;
 } flash_line_opts;
 
 /* Runs the line and returns the exit code: 0 every board finished flashed (and verified), none cut short;

@@ -63,6 +63,8 @@ typedef struct board_opts {
     bool power_active_low; /* default: high = powered */
     bool boot_active_high; /* default: low = nRPIBOOT asserted (USB boot), as on the CM */
     bool powered;
+    int boot_cmd; /* "boot N usb|normal" on the control socket: 1 usb, 0 normal, -1 never said; once said, "plug N"
+                   * is a power-on that starts per this level and "unplug N" a power-off */
     sim_result past[MAX_PAST]; /* the results of earlier power-ons, oldest first */
     unsigned npast;
 } board_opts;
@@ -114,66 +116,69 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cmboot-sim [options] --socket PATH [board options] [--socket PATH [board options]]...\n"
-            "       cmboot-sim [options] --boards N --socket-dir DIR\n"
-            "Emulated Raspberry Pi boards for QEMU: each board listens on a unix socket that a QEMU\n"
-            "  -chardev socket,id=X,path=PATH -device usb-redir,chardev=X\n"
-            "connects to, and boots ROM -> second stage -> mass storage on that port.\n"
-            "Options before the first --socket apply to every board, options after it to that board only.\n"
-            "Board options:\n"
-            "  --soc NAME              bcm2835 | bcm2837 (default, CM3+) | bcm2711 (CM4) | bcm2712 (CM5)\n"
-            "  --serial S              board serial (ROM string 3 on BCM2711/2712, mass-storage serial)\n"
-            "  --script FILE           second-stage request script (docs/emulator.md); default per SoC\n"
-            "  --fault KIND[=ARG]      fault on the last script step (e.g. vanish-after-bytes=100000, short=3, long)\n"
-            "  --rom-fault KIND[=ARG]  fault on the ROM stage\n"
-            "  --rom-reject            the ROM refuses the second stage\n"
-            "  --two-interfaces        BCM2837 ROM variant: mass storage on interface 0, vendor on 1 (bulk OUT 0x03)\n"
-            "  --disk IMAGE            image file behind the mass-storage stage (required): LUN 0\n"
-            "  --lun FILE[,kind=K][,vendor=V][,product=P][,revision=R][,ro]\n"
-            "                          one more LUN of that stage (repeat: LUN 1, 2, ...); kind emmc|sd|nvme|usb\n"
-            "                          sets the INQUIRY strings the usbboot gadget reports for such a disk\n"
-            "                          (vendor = kernel device name, e.g. \"nvme0n1\"); default as LUN 0's\n"
-            "  --save-dir DIR          keep the files the host sent\n"
-            "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
-            "  --start-stage STAGE     rom (default), second-stage, mass-storage or normal: where the board\n"
-            "                          starts (already running its mass-storage gadget, or its own system)\n"
-            "  --then SERIAL:DISK      after \"unplug N\", the next \"plug N\" puts another board on this port:\n"
-            "                          same settings, this serial and disk (repeatable, in order; a line)\n"
-            "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
-            "  --rom-status-lost       the ROM never answers the status read, it just runs the second stage\n"
-            "  --disconnect-delay-ms MS  last answer of a stage -> disconnect (default 5)\n"
-            "  --reenum-delay-ms MS    disconnect -> next stage connects, every stage (default 20)\n"
-            "  --timing fast|real      re-enumeration preset: fast = 20 ms everywhere (default); real = ROM ->\n"
-            "                          second stage %d ms, Done -> next stage %d ms (real boards: 1.5-3 s, 5-30 s)\n"
-            "  --rom-reenum-ms MS      ROM -> second stage re-enumeration (wins over --timing)\n"
-            "  --done-reenum-ms MS     second stage -> next stage re-enumeration (wins over --timing)\n"
-            "  --late-config MS        ROM: answer the guest's SET_CONFIGURATION MS later (0..%d), so sysfs\n"
-            "                          shows no bNumInterfaces for that long after the ADD uevent\n"
-            "  --config-quirk          ROM: first configuration read claims 55 bytes (default on BCM2711 only)\n"
-            "  --no-config-quirk       ROM: no such quirk\n"
-            "  --second-serial-index N iSerialNumber of the second stage (default 4 on BCM2711/2712, 1 else)\n"
-            "  --cancel-misaligns      a cancelled pending request read misaligns the next reply (Imager's note)\n"
-            "  --no-done               leave instead of saying Done (for good, unless --after-done says more)\n"
-            "  --after-done WHAT       msd (default) | fastboot (18d1:4e40 gadget) | rom (a new boot) | none\n"
-            "  --wire-power N[:high|:low]  the board's power follows GPIO.N of the --gpio-bridge (default high =\n"
-            "                          powered): off unplugs it, on powers it on from the start per --wire-boot\n"
-            "  --wire-boot N[:low|:high]   nRPIBOOT on GPIO.N (default low = asserted, as on the CM): sampled at\n"
-            "                          power-on, asserted -> boot ROM (USB boot), released -> normal mode (the\n"
-            "                          board's own system: g_cdc-like gadget 0525:a4aa with its serial)\n"
-            "Global options:\n"
-            "  --link MBPS             bulk link model in MB/s (default 40: USB 2.0 high speed; 0 = unthrottled)\n"
-            "  --emmc-write MBPS       eMMC write speed behind the mass-storage stage, MB/s (default 35; 0 =\n"
-            "                          unthrottled); the board writes at min(link, eMMC)\n"
-            "  --emmc-read MBPS        eMMC read speed, MB/s (default 80; 0 = unthrottled)\n"
-            "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port)\n"
-            "  --gpio-bridge PATH      a USB GPIO bridge (CP2112, 10c4:ea90, 8 lines) on this usb-redir socket;\n"
-            "                          boards are wired to its lines with --wire-power / --wire-boot\n"
-            "  --report FILE           write the per-stage summary there too\n"
-            "  --log FILE              log file (default stderr)\n"
-            "  -v, --verbose           log every transfer\n"
-            "Runs until QEMU has closed every board's socket, or SIGINT/SIGTERM; then prints a summary.\n",
-            REAL_ROM_REENUM_MS, REAL_DONE_REENUM_MS, MAX_LATE_CONFIG_MS);
+    fprintf(
+        f,
+        "usage: cmboot-sim [options] --socket PATH [board options] [--socket PATH [board options]]...\n"
+        "       cmboot-sim [options] --boards N --socket-dir DIR\n"
+        "Emulated Raspberry Pi boards for QEMU: each board listens on a unix socket that a QEMU\n"
+        "  -chardev socket,id=X,path=PATH -device usb-redir,chardev=X\n"
+        "connects to, and boots ROM -> second stage -> mass storage on that port.\n"
+        "Options before the first --socket apply to every board, options after it to that board only.\n"
+        "Board options:\n"
+        "  --soc NAME              bcm2835 | bcm2837 (default, CM3+) | bcm2711 (CM4) | bcm2712 (CM5)\n"
+        "  --serial S              board serial (ROM string 3 on BCM2711/2712, mass-storage serial)\n"
+        "  --script FILE           second-stage request script (docs/emulator.md); default per SoC\n"
+        "  --fault KIND[=ARG]      fault on the last script step (e.g. vanish-after-bytes=100000, short=3, long)\n"
+        "  --rom-fault KIND[=ARG]  fault on the ROM stage\n"
+        "  --rom-reject            the ROM refuses the second stage\n"
+        "  --two-interfaces        BCM2837 ROM variant: mass storage on interface 0, vendor on 1 (bulk OUT 0x03)\n"
+        "  --disk IMAGE            image file behind the mass-storage stage (required): LUN 0\n"
+        "  --lun FILE[,kind=K][,vendor=V][,product=P][,revision=R][,ro]\n"
+        "                          one more LUN of that stage (repeat: LUN 1, 2, ...); kind emmc|sd|nvme|usb\n"
+        "                          sets the INQUIRY strings the usbboot gadget reports for such a disk\n"
+        "                          (vendor = kernel device name, e.g. \"nvme0n1\"); default as LUN 0's\n"
+        "  --save-dir DIR          keep the files the host sent\n"
+        "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
+        "  --start-stage STAGE     rom (default), second-stage, mass-storage or normal: where the board\n"
+        "                          starts (already running its mass-storage gadget, or its own system)\n"
+        "  --then SERIAL:DISK      after \"unplug N\", the next \"plug N\" puts another board on this port:\n"
+        "                          same settings, this serial and disk (repeatable, in order; a line)\n"
+        "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
+        "  --rom-status-lost       the ROM never answers the status read, it just runs the second stage\n"
+        "  --disconnect-delay-ms MS  last answer of a stage -> disconnect (default 5)\n"
+        "  --reenum-delay-ms MS    disconnect -> next stage connects, every stage (default 20)\n"
+        "  --timing fast|real      re-enumeration preset: fast = 20 ms everywhere (default); real = ROM ->\n"
+        "                          second stage %d ms, Done -> next stage %d ms (real boards: 1.5-3 s, 5-30 s)\n"
+        "  --rom-reenum-ms MS      ROM -> second stage re-enumeration (wins over --timing)\n"
+        "  --done-reenum-ms MS     second stage -> next stage re-enumeration (wins over --timing)\n"
+        "  --late-config MS        ROM: answer the guest's SET_CONFIGURATION MS later (0..%d), so sysfs\n"
+        "                          shows no bNumInterfaces for that long after the ADD uevent\n"
+        "  --config-quirk          ROM: first configuration read claims 55 bytes (default on BCM2711 only)\n"
+        "  --no-config-quirk       ROM: no such quirk\n"
+        "  --second-serial-index N iSerialNumber of the second stage (default 4 on BCM2711/2712, 1 else)\n"
+        "  --cancel-misaligns      a cancelled pending request read misaligns the next reply (Imager's note)\n"
+        "  --no-done               leave instead of saying Done (for good, unless --after-done says more)\n"
+        "  --after-done WHAT       msd (default) | fastboot (18d1:4e40 gadget) | rom (a new boot) | none\n"
+        "  --wire-power N[:high|:low]  the board's power follows GPIO.N of the --gpio-bridge (default high =\n"
+        "                          powered): off unplugs it, on powers it on from the start per --wire-boot\n"
+        "  --wire-boot N[:low|:high]   nRPIBOOT on GPIO.N (default low = asserted, as on the CM): sampled at\n"
+        "                          power-on, asserted -> boot ROM (USB boot), released -> normal mode (the\n"
+        "                          board's own system: g_cdc-like gadget 0525:a4aa with its serial)\n"
+        "Global options:\n"
+        "  --link MBPS             bulk link model in MB/s (default 40: USB 2.0 high speed; 0 = unthrottled)\n"
+        "  --emmc-write MBPS       eMMC write speed behind the mass-storage stage, MB/s (default 35; 0 =\n"
+        "                          unthrottled); the board writes at min(link, eMMC)\n"
+        "  --emmc-read MBPS        eMMC read speed, MB/s (default 80; 0 = unthrottled)\n"
+        "  --control PATH          unix socket for commands \"plug N\", \"unplug N\" (e.g. a guest serial port) and\n"
+        "                          \"boot N usb|normal\": nRPIBOOT of board N at its next power-on; once given,\n"
+        "                          unplug/plug of that board are a power-off/power-on (a fresh start per it)\n"
+        "  --gpio-bridge PATH      a USB GPIO bridge (CP2112, 10c4:ea90, 8 lines) on this usb-redir socket;\n"
+        "                          boards are wired to its lines with --wire-power / --wire-boot\n"
+        "  --report FILE           write the per-stage summary there too\n"
+        "  --log FILE              log file (default stderr)\n"
+        "  -v, --verbose           log every transfer\n"
+        "Runs until QEMU has closed every board's socket, or SIGINT/SIGTERM; then prints a summary.\n",
+        REAL_ROM_REENUM_MS, REAL_DONE_REENUM_MS, MAX_LATE_CONFIG_MS);
 }
 
 static void plog(program *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -771,6 +776,9 @@ static int make_board(program *p, unsigned i)
         bc.sim.start_stage = power_on_stage(o, levels, bc.sim.start_stage);
     }
     o->ever_plugged = !o->plug_later;
+    if (o->wire_power < 0)
+        o->powered = !o->plug_later;
+    o->boot_cmd = -1;
     rc = usbredir_board_new(&bc, &p->b[i]);
     if (rc != CMBOOT_OK) {
         fprintf(stderr, "cmboot-sim: board %u on %s (disk %s): %s\n", i, o->socket_path, o->disk, cmboot_strerror(rc));
@@ -815,13 +823,44 @@ static int open_control(program *p)
     return 0;
 }
 
+/* A power-on of a board whose boot level comes from the control socket: a fresh model on the same port and disk,
+ * starting in its ROM (USB boot) or normal mode; the last power-on's result is kept. */
+static void control_power_on(program *p, unsigned i)
+{
+    board_opts *o = &p->boards[i];
+    usbredir_board_report r;
+    usbredir_board_report_get(p->b[i], &r);
+    if (o->npast == MAX_PAST)
+        memmove(&o->past[0], &o->past[1], sizeof(o->past[0]) * (MAX_PAST - 1));
+    o->past[o->npast < MAX_PAST ? o->npast++ : MAX_PAST - 1] = r.sim;
+    sim_config next = p->sim_cfg[i];
+    next.start_stage = o->boot_cmd == 1 ? CMBOOT_STAGE_ROM : SIM_STAGE_NORMAL;
+    int rc = usbredir_board_replace(p->b[i], &next, o->disk);
+    if (rc != CMBOOT_OK) {
+        plog(p, "board%u: cannot power on: %s", i, cmboot_strerror(rc));
+        return;
+    }
+    record_power(p, i, true, next.start_stage);
+    usbredir_board_plug(p->b[i], true);
+}
+
 static void control_command(program *p, char *line)
 {
-    char verb[16];
+    char verb[16], mode[16] = "";
     int n = -1;
-    int got = sscanf(line, "%15s %d", verb, &n);
+    int got = sscanf(line, "%15s %d %15s", verb, &n, mode);
     if (got < 1)
         return;
+    if (strcmp(verb, "boot") == 0) { /* nRPIBOOT level for the next power-on */
+        bool usb = strcmp(mode, "usb") == 0;
+        if (got != 3 || n < 0 || (unsigned)n >= p->nboards || (!usb && strcmp(mode, "normal") != 0)) {
+            plog(p, "control: ignored \"%s\" (boot N usb|normal)", line);
+            return;
+        }
+        p->boards[n].boot_cmd = usb ? 1 : 0;
+        plog(p, "board%d: boot mode %s at the next power-on", n, mode);
+        return;
+    }
     bool plug = strcmp(verb, "plug") == 0;
     if (!plug && strcmp(verb, "unplug") != 0) {
         plog(p, "control: ignored \"%s\"", line);
@@ -847,6 +886,18 @@ static void control_command(program *p, char *line)
         }
         if (plug)
             o->ever_plugged = true;
+        if (o->boot_cmd >= 0 && o->wire_power < 0) { /* power, as a relay switches it */
+            if (plug == o->powered)
+                continue;
+            o->powered = plug;
+            if (plug) {
+                control_power_on(p, i);
+            } else {
+                usbredir_board_plug(p->b[i], false);
+                record_power(p, i, false, CMBOOT_STAGE_UNKNOWN);
+            }
+            continue;
+        }
         usbredir_board_plug(p->b[i], plug);
     }
 }

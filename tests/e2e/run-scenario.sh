@@ -53,6 +53,10 @@ DISK_MIB=16      # size of each board's disk
 THEN=()          # serials of the boards that follow the last board on its port (cmboot-sim --then), disk each
 IMAGE_CHECK=0    # host: the image the guest flashed (its E2E-FLASH line) is on every board's disk, even unbooted
 BRIDGE=0         # a USB GPIO bridge (cmboot-sim --gpio-bridge, CP2112) on QEMU port 2; boards wired with --wire-*
+BRIDGE_ONS="normal rom normal "  # the wired board0's power-ons (cmboot-sim POWER lines), in order
+BOOTED_RUN=""    # a wired board powered on several times: the RESULT label of the power-on that must have booted
+                 # (board0#K; "RESULT board0" is only the last power-on)
+BOOT_RELEASED=0  # host: the bridge's GPIO.0 (nRPIBOOT) reads high at the end
 case "$SCENARIO" in
     cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     cm4) BOARDS=("--soc bcm2711 --serial c4c4b2da"); PORTS=(1); GUEST_ARGS=c4c4b2da ;;
@@ -99,6 +103,11 @@ case "$SCENARIO" in
               HUB=1; NVME_LUN=1 ;;
     gpio-bridge) BOARDS=("--soc bcm2837 --serial c3f00001 --wire-boot 0 --wire-power 1"); PORTS=(1); BRIDGE=1
                  EXPECT_BOOTED=0; GUEST_ARGS=c3f00001 ;;
+    gpio-cycle) BOARDS=("--soc bcm2837 --serial c3f00001 --wire-boot 0 --wire-power 1"); PORTS=(1); BRIDGE=1
+                EXPECT_BOOTED=0; IMAGE_CHECK=1; DISK_MIB=48; BRIDGE_ONS="normal rom normal rom "; BOOTED_RUN="#2"
+                BOOT_RELEASED=1 ;;
+    hook-cycle) BOARDS=("--soc bcm2837 --serial c3f00001 --start-stage normal"); PORTS=(1); CONTROL=1
+                EXPECT_BOOTED=0; IMAGE_CHECK=1; BOOTED_RUN="#2" ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
@@ -285,10 +294,29 @@ if [ $BRIDGE -eq 1 ]; then
     case "$bl" in *" refused=0 "*) ;; *) fail "the bridge refused requests: ${bl:-no BRIDGE line}" ;; esac
     case "$bl" in *" gpio_sets=0 "*|"") fail "the guest never set a GPIO: ${bl:-no BRIDGE line}" ;; esac
     ons=$(grep '^POWER board0 .* on ' "$WORK/sim.report" | sed 's/.*stage=//' | tr '\n' ' ')
-    [ "$ons" = "normal rom normal " ] || fail "board0 power-ons: '$ons', want 'normal rom normal '"
-    stages=$(grep '^STAGE board0 ' "$WORK/sim.report" | cut -d' ' -f3 | tr '\n' ' ')
-    [ "$stages" = "normal rom normal " ] || fail "board0 stages on the bus: '$stages', want 'normal rom normal '"
+    [ "$ons" = "$BRIDGE_ONS" ] || fail "board0 power-ons: '$ons', want '$BRIDGE_ONS'"
+    if [ "$SCENARIO" = gpio-bridge ]; then
+        stages=$(grep '^STAGE board0 ' "$WORK/sim.report" | cut -d' ' -f3 | tr '\n' ' ')
+        [ "$stages" = "normal rom normal " ] || fail "board0 stages on the bus: '$stages', want 'normal rom normal '"
+    fi
+    if [ $BOOT_RELEASED -eq 1 ]; then
+        lv=$(echo "$bl" | sed -n 's/.* levels=0x\([0-9a-f]*\).*/\1/p')
+        { [ -n "$lv" ] && [ $((0x$lv & 1)) -eq 1 ]; } || fail "nRPIBOOT (GPIO.0) is asserted at the end: $bl"
+        echo "== bridge: nRPIBOOT released at the end (levels 0x$lv)"
+    fi
     echo "== bridge: $bl"
+fi
+if [ "$SCENARIO" = hook-cycle ]; then
+    # The hooks' "boot 0 usb|normal" and "unplug/plug 0": a power-on into the ROM, then one into normal mode.
+    ons=$(grep '^POWER board0 .* on ' "$WORK/sim.report" | sed 's/.*stage=//' | tr '\n' ' ')
+    [ "$ons" = "rom normal " ] || fail "board0 power-ons: '$ons', want 'rom normal '"
+fi
+if [ -n "$BOOTED_RUN" ]; then
+    # The power-on that booted to mass storage for the flash: ROM accepted, script complete, no failure.
+    line=$(grep "^RESULT board0$BOOTED_RUN " "$WORK/sim.report")
+    case "$line" in *"rom_accepted=1 "*"script_complete=1 "*"failures=0 "*) ;;
+        *) fail "board0 power-on $BOOTED_RUN did not boot cleanly: ${line:-no such RESULT line}" ;; esac
+    echo "== board0 power-on $BOOTED_RUN booted cleanly"
 fi
 if [ $FAILED -ne 0 ]; then
     echo "-- console (last 60 lines):"; tail -n 60 "$WORK/console.log"
