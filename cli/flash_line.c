@@ -66,6 +66,18 @@ static int board_control(line_state *st, const cmboot_flash_job *job, char **tex
     cmboot_control_steps_clear(fc->ctl); /* the next board on this port starts a new list */
     fc->checked = false;
     fc->t0 = cmboot_now_ms();
+    if (st->o->loop) {
+        /* The port waits for its next board in USB boot mode: the board that comes powers on into its boot ROM
+         * (the one just flashed keeps running its new system until it is taken off). This step opens the next
+         * board's list; the line's end releases every port. */
+        int arm = cmboot_control_boot_mode(fc->ctl, CMBOOT_BOOT_MODE_USB);
+        if (arm != CMBOOT_OK && st->view) {
+            char m[256];
+            snprintf(m, sizeof m, "cannot put the port back in USB boot mode for the next board: %s",
+                     cmboot_strerror(arm));
+            line_view_log(st->view, b->port_path, CMBOOT_LOG_ERROR, m);
+        }
+    }
     return crc;
 }
 
@@ -267,7 +279,7 @@ static void line_event(void *user, const cmboot_event *ev)
 }
 
 /* Before the line: one control object per port of the map, each port's board put in USB boot mode and power
- * cycled (in --loop the boards that follow are expected in USB boot mode by the jig's own means). */
+ * cycled (in --loop, each port is put back in USB boot mode once its board is done, for the next board). */
 static int ports_start(line_state *st, cmboot_ctx *ctx)
 {
     const cmboot_control_map *map = st->o->control_map;
