@@ -98,7 +98,7 @@ static void control_list(const char *text, char *out, size_t size)
     assert_true(json_object_object_get_ex(o, "control", &arr));
     out[0] = 0;
     for (size_t i = 0; i < json_object_array_length(arr); i++) {
-        json_object *s = json_object_array_get_idx(arr, i), *n, *r;
+        json_object *s = json_object_array_get_idx(arr, i), *n = NULL, *r = NULL;
         assert_true(json_object_object_get_ex(s, "name", &n) && json_object_object_get_ex(s, "result", &r));
         snprintf(out + strlen(out), size - strlen(out), "%s=%s ", json_object_get_string(n), json_object_get_string(r));
     }
