@@ -33,13 +33,13 @@ typedef int (*cmboot_fastboot_read_fn)(void *user, void *buf, size_t len);
 typedef int (*cmboot_fastboot_write_fn)(void *user, const void *buf, size_t len);
 
 typedef struct cmboot_fastboot_options {
-    size_t struct_size;          /* set by cmboot_fastboot_options_default() */
-    const cmboot_clock *clock;   /* deadlines are measured on it; NULL = the system clock */
-    unsigned reply_timeout_ms;   /* each reply to an ordinary command (getvar, download, oem...); 0 = 5 s */
-    unsigned long_timeout_ms;    /* the whole of flash and erase (INFO lines do not extend it); 0 = 10 min */
-    unsigned data_timeout_ms;    /* each bulk transfer of a data phase; 0 = 10 s */
-    uint32_t max_download_size;  /* a cap on what the device reports; 0 = the device's getvar:max-download-size */
-    cmboot_fastboot_log_fn log;  /* INFO, TEXT and FAIL messages; NULL = dropped */
+    size_t struct_size;         /* set by cmboot_fastboot_options_default() */
+    const cmboot_clock *clock;  /* deadlines are measured on it; NULL = the system clock */
+    unsigned reply_timeout_ms;  /* each reply to an ordinary command (getvar, download, oem...); 0 = 5 s */
+    unsigned long_timeout_ms;   /* the whole of flash and erase (INFO lines do not extend it); 0 = 10 min */
+    unsigned data_timeout_ms;   /* each bulk transfer of a data phase; 0 = 10 s */
+    uint32_t max_download_size; /* a cap on what the device reports; 0 = the device's getvar:max-download-size */
+    cmboot_fastboot_log_fn log; /* INFO, TEXT and FAIL messages; NULL = dropped */
     void *log_user;
 } cmboot_fastboot_options;
 

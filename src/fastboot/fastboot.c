@@ -49,8 +49,11 @@ int cmb_fb_parse_reply(const uint8_t *buf, size_t len, cmb_fb_reply *out)
     static const struct {
         char tag[5];
         cmb_fb_kind kind;
-    } tags[] = {{"OKAY", CMB_FB_OKAY}, {"FAIL", CMB_FB_FAIL}, {"INFO", CMB_FB_INFO},
-                {"TEXT", CMB_FB_TEXT}, {"DATA", CMB_FB_DATA}};
+    } tags[] = {{"OKAY", CMB_FB_OKAY},
+                {"FAIL", CMB_FB_FAIL},
+                {"INFO", CMB_FB_INFO},
+                {"TEXT", CMB_FB_TEXT},
+                {"DATA", CMB_FB_DATA}};
     size_t k = 0;
     while (k < sizeof tags / sizeof tags[0] && memcmp(buf, tags[k].tag, 4) != 0)
         k++;

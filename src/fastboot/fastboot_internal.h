@@ -10,7 +10,7 @@ typedef enum cmb_fb_kind { CMB_FB_OKAY, CMB_FB_FAIL, CMB_FB_INFO, CMB_FB_TEXT, C
 
 typedef struct cmb_fb_reply {
     cmb_fb_kind kind;
-    uint32_t data_size;                          /* DATA only */
+    uint32_t data_size;                           /* DATA only */
     char text[CMBOOT_FASTBOOT_REPLY_MAX - 4 + 1]; /* payload after the 4-byte tag: printable ASCII, NUL-ended */
 } cmb_fb_reply;
 
