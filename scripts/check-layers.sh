@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the library's layering on the sources (docs/architecture.md): every include of a src/ file is its own
 # folder's, a public header, or an exported header (<folder>/include/) of a layer it DEPENDS on in
-# src/CMakeLists.txt; and the protocol layer, with every project header it pulls in, includes ISO C headers only.
+# src/CMakeLists.txt; and the protocol and fastboot layers, with every project header they pull in, include ISO C
+# headers only.
 # The emulator's parts (sim/CMakeLists.txt) by the same rule: sim/model includes no frontend and no src/ header.
 #   scripts/check-layers.sh        (scripts/test.sh runs it; exit 1 with one line per violation)
 set -euo pipefail
@@ -99,10 +100,12 @@ walk() { # $1 file, $2 the protocol file it was reached from
   done
 }
 [ -n "${layer_dir[protocol]:-}" ] || { echo "check-layers: no protocol layer" >&2; exit 1; }
-for f in "src/${layer_dir[protocol]}"/*.[ch]; do
+[ -n "${layer_dir[fastboot]:-}" ] || { echo "check-layers: no fastboot layer" >&2; exit 1; }
+# The fastboot client is protocol code too (driven through cmboot_transport and the clock): the same rule.
+while IFS= read -r f; do
   seen=()
   walk "$f" "$f"
-done
+done < <(find "src/${layer_dir[protocol]}" "src/${layer_dir[fastboot]}" -name '*.[ch]' | sort)
 
 # The emulator's parts (cmboot_sim_part() in sim/CMakeLists.txt) by the same rules: a part includes its own
 # folder, public headers and the exported headers (sim/<dir>/include/) of the parts it DEPENDS on, so sim/model
@@ -148,5 +151,5 @@ for f in "${simfiles[@]}"; do
 done
 
 if [ $fail = 1 ]; then echo "check-layers: the layering is broken (docs/architecture.md)" >&2; exit 1; fi
-echo "check-layers: ${#files[@]} files in ${#layer_dir[@]} layers keep to their layers; protocol/ includes ISO C only;" \
+echo "check-layers: ${#files[@]} files in ${#layer_dir[@]} layers keep to their layers; protocol/ and fastboot/ include ISO C only;" \
      "${#simfiles[@]} emulator files keep to sim/model and sim/front"

@@ -33,7 +33,8 @@ typedef enum cmboot_error {
     CMBOOT_ERR_NO_SPACE = -21,      /* target smaller than the image */
     CMBOOT_ERR_OVERFLOW = -22,      /* device sent more than asked */
     CMBOOT_ERR_ROM_LOOP = -23,      /* the boot ROM kept coming back without a second stage ever running */
-    CMBOOT_ERR_COUNT = 24           /* number of codes, for tables */
+    CMBOOT_ERR_REFUSED = -24,       /* the device refused the command (a fastboot FAIL reply) */
+    CMBOOT_ERR_COUNT = 25           /* number of codes, for tables */
 } cmboot_error;
 
 /* Short symbolic name ("CMBOOT_ERR_TIMEOUT"); never NULL. */

@@ -30,6 +30,7 @@ static const char *const error_names[] = {
     "CMBOOT_ERR_NO_SPACE",
     "CMBOOT_ERR_OVERFLOW",
     "CMBOOT_ERR_ROM_LOOP",
+    "CMBOOT_ERR_REFUSED",
 };
 
 static const char *const error_texts[] = {
@@ -57,6 +58,7 @@ static const char *const error_texts[] = {
     "target smaller than the image",
     "device sent more data than requested",
     "boot ROM came back again and again without running the second stage",
+    "device refused the command",
 };
 
 _Static_assert(sizeof error_names / sizeof error_names[0] == CMBOOT_ERR_COUNT,

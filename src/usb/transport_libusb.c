@@ -1,4 +1,4 @@
-/* cmboot_transport over libusb: vendor control transfers and pipelined bulk OUT, all cancellable. */
+/* cmboot_transport over libusb: vendor control, pipelined bulk OUT, bulk IN (fastboot); all cancellable. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -19,6 +19,7 @@ typedef struct usb_transport {
     int owned_fd;
     int iface;
     uint8_t ep_out;
+    uint8_t ep_in; /* 0: none (only the fastboot interface has one we use) */
     cmboot_bulk_tuning tuning;
     atomic_bool cancelled;
     pthread_mutex_t lock; /* guards live[] against cancel() from another thread */
@@ -269,6 +270,41 @@ static int t_bulk_out(void *self, const void *buf, size_t len, size_t *actual, u
     return rc;
 }
 
+/* One bulk IN transfer (fastboot replies and fetched data): up to len bytes, a short packet ends it. */
+static int t_bulk_in(void *self, void *buf, size_t len, size_t *actual, unsigned timeout_ms)
+{
+    usb_transport *u = self;
+    if (actual)
+        *actual = 0;
+    if (atomic_load(&u->cancelled))
+        return CMBOOT_ERR_CANCELLED;
+    if (!u->ep_in)
+        return CMBOOT_ERR_UNSUPPORTED;
+    if ((len && !buf) || len > (16u << 20))
+        return CMBOOT_ERR_INVALID_ARG;
+    struct libusb_transfer *x = libusb_alloc_transfer(0);
+    if (!x)
+        return CMBOOT_ERR_NO_MEMORY;
+    int done = 0;
+    libusb_fill_bulk_transfer(x, u->h, u->ep_in, buf, (int)len, on_transfer_done, &done, timeout_ms);
+    track(u, x, 1);
+    int rc = libusb_submit_transfer(x);
+    if (rc == 0) {
+        wait_done(u, &done);
+        rc = status_to_error(x->status);
+        size_t got = x->actual_length > 0 ? (size_t)x->actual_length : 0;
+        if (actual)
+            *actual = got > len ? len : got;
+    } else {
+        rc = cmb_error_from_libusb(rc);
+    }
+    track(u, x, 0);
+    libusb_free_transfer(x);
+    if (rc == CMBOOT_ERR_CANCELLED && !atomic_load(&u->cancelled))
+        rc = CMBOOT_ERR_IO;
+    return rc;
+}
+
 /* After a stall: CLEAR_FEATURE(ENDPOINT_HALT) re-arms the endpoint and resets its data toggle on both sides. */
 static int t_clear_halt(void *self)
 {
@@ -314,7 +350,46 @@ static const cmboot_transport_ops usb_ops = {
     .close = t_close,
     .clear_halt = t_clear_halt,
     .control = t_control,
+    .bulk_in = t_bulk_in,
 };
+
+/* A fastboot gadget's interface (class 0xff, subclass 0x42, protocol 0x03) in the active configuration: its
+ * number and bulk endpoints. Returns false when there is none, so the vendor interface stays the choice. */
+static bool find_fastboot_interface(libusb_device_handle *h, int *iface, uint8_t *ep_out, uint8_t *ep_in)
+{
+    struct libusb_config_descriptor *cfg = NULL;
+    if (libusb_get_active_config_descriptor(libusb_get_device(h), &cfg) != 0 || !cfg)
+        return false;
+    bool found = false;
+    for (uint8_t i = 0; i < cfg->bNumInterfaces && !found; i++) {
+        const struct libusb_interface *itf = &cfg->interface[i];
+        for (int a = 0; a < itf->num_altsetting && !found; a++) {
+            const struct libusb_interface_descriptor *d = &itf->altsetting[a];
+            if (d->bInterfaceClass != 0xff || d->bInterfaceSubClass != 0x42 || d->bInterfaceProtocol != 0x03)
+                continue;
+            uint8_t out = 0, in = 0;
+            for (uint8_t e = 0; e < d->bNumEndpoints; e++) {
+                const struct libusb_endpoint_descriptor *ep = &d->endpoint[e];
+                if ((ep->bmAttributes & LIBUSB_TRANSFER_TYPE_MASK) != LIBUSB_TRANSFER_TYPE_BULK)
+                    continue;
+                if (ep->bEndpointAddress & LIBUSB_ENDPOINT_IN) {
+                    if (!in)
+                        in = ep->bEndpointAddress;
+                } else if (!out) {
+                    out = ep->bEndpointAddress;
+                }
+            }
+            if (in && out) {
+                *iface = d->bInterfaceNumber;
+                *ep_out = out;
+                *ep_in = in;
+                found = true;
+            }
+        }
+    }
+    libusb_free_config_descriptor(cfg);
+    return found;
+}
 
 static int transport_new(libusb_device_handle *handle, libusb_context *ctx, uint8_t num_interfaces,
                          const cmboot_bulk_tuning *tuning, libusb_context *owned_ctx, int owned_fd, bool claim,
@@ -348,6 +423,7 @@ static int transport_new(libusb_device_handle *handle, libusb_context *ctx, uint
         out->self = u;
         return CMBOOT_OK;
     }
+    (void)find_fastboot_interface(handle, &u->iface, &u->ep_out, &u->ep_in);
     libusb_set_auto_detach_kernel_driver(handle, 1);
     int rc = libusb_claim_interface(handle, u->iface);
     if (rc != 0) {
