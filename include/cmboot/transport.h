@@ -38,6 +38,9 @@ typedef struct cmboot_transport_ops {
      * (len bytes from buf; len 0 = no data stage). */
     int (*control)(void *self, uint8_t request_type, uint8_t request, uint16_t wValue, uint16_t wIndex, void *buf,
                    size_t len, size_t *actual, unsigned timeout_ms);
+    /* Optional (NULL = unsupported): bulk IN on the device's bulk IN endpoint; *actual = bytes received (a short packet
+     * ends the transfer). */
+    int (*bulk_in)(void *self, void *buf, size_t len, size_t *actual, unsigned timeout_ms);
 } cmboot_transport_ops;
 
 typedef struct cmboot_transport {
