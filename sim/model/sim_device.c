@@ -117,7 +117,8 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
     if (!cfg || (int)cfg->soc < 0 || cfg->soc >= CMBOOT_SOC_COUNT)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->start_stage != CMBOOT_STAGE_ROM && cfg->start_stage != CMBOOT_STAGE_SECOND &&
-        cfg->start_stage != CMBOOT_STAGE_MASS_STORAGE && cfg->start_stage != SIM_STAGE_NORMAL)
+        cfg->start_stage != CMBOOT_STAGE_MASS_STORAGE && cfg->start_stage != SIM_STAGE_NORMAL &&
+        cfg->start_stage != SIM_STAGE_FASTBOOT)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->two_interfaces && cfg->soc != CMBOOT_SOC_BCM2837)
         return CMBOOT_ERR_INVALID_ARG;

@@ -67,8 +67,8 @@ typedef struct sim_config {
     bool two_interfaces;         /* BCM2837 ROM variant: mass storage if 0 + vendor if 1, bulk OUT 0x03 */
     bool config_quirk;           /* ROM: first config read claims wTotalLength 55 (default on for BCM2711 only) */
     char serial[SIM_SERIAL_MAX]; /* board serial ("af04b2da"); ROM string 3 on BCM2711/2712 */
-    cmboot_stage start_stage;    /* ROM (default), SECOND to skip the ROM, MASS_STORAGE, or SIM_STAGE_NORMAL (a
-                                  * board powered on with nRPIBOOT released) */
+    cmboot_stage start_stage;    /* ROM (default), SECOND to skip the ROM, MASS_STORAGE, SIM_STAGE_FASTBOOT, or
+                                  * SIM_STAGE_NORMAL (a board powered on with nRPIBOOT released) */
     /* ROM */
     int32_t rom_reject_status;        /* status answered on rejection (default 1) */
     bool rom_reject;                  /* always reject the second stage */
