@@ -147,8 +147,8 @@ static void usage(FILE *f)
         "                          (vendor = kernel device name, e.g. \"nvme0n1\"); default as LUN 0's\n"
         "  --save-dir DIR          keep the files the host sent\n"
         "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
-        "  --start-stage STAGE     rom (default), second-stage, mass-storage or normal: where the board\n"
-        "                          starts (already running its mass-storage gadget, or its own system)\n"
+        "  --start-stage STAGE     rom (default), second-stage, mass-storage, fastboot or normal: where the\n"
+        "                          board starts (already running a gadget, or its own system)\n"
         "  --then SERIAL:DISK      after \"unplug N\", the next \"plug N\" puts another board on this port:\n"
         "                          same settings, this serial and disk (repeatable, in order; a line)\n"
         "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
@@ -516,8 +516,11 @@ static int parse_args(program *p, int argc, char **argv)
                 o->start_stage = CMBOOT_STAGE_MASS_STORAGE;
             } else if (strcmp(optarg, "normal") == 0) {
                 o->start_stage = SIM_STAGE_NORMAL;
+            } else if (strcmp(optarg, "fastboot") == 0) {
+                o->start_stage = SIM_STAGE_FASTBOOT;
             } else {
-                fprintf(stderr, "cmboot-sim: --start-stage takes rom, second-stage, mass-storage or normal\n");
+                fprintf(stderr,
+                        "cmboot-sim: --start-stage takes rom, second-stage, mass-storage, fastboot or normal\n");
                 return 2;
             }
             break;
