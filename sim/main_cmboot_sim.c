@@ -53,6 +53,14 @@ typedef struct board_opts {
     bool cancel_misaligns;
     bool no_done;
     int start_stage; /* -1: ROM */
+    /* the fastboot gadget (--after-done fastboot) */
+    sim_fastboot_part fb_parts[SIM_FASTBOOT_PARTS_MAX]; /* --fastboot-part NAME=FILE; none: mmcblk0 = --disk */
+    size_t n_fb_parts;
+    sim_fastboot_part fb_default;
+    long fb_max_download; /* -1: the model's default */
+    bool fb_no_fetch, fb_short_fetch;
+    const char *fb_fail_cmd;
+    unsigned long long fb_vanish_after;
     /* --then SERIAL:DISK: the boards that follow on this port, one per unplug + plug */
     const char *then_serial[MAX_THEN];
     const char *then_disk[MAX_THEN];
@@ -139,8 +147,8 @@ static void usage(FILE *f)
         "                          (vendor = kernel device name, e.g. \"nvme0n1\"); default as LUN 0's\n"
         "  --save-dir DIR          keep the files the host sent\n"
         "  --plug-later            start unplugged; plug with \"plug N\" on the control socket\n"
-        "  --start-stage STAGE     rom (default), second-stage, mass-storage or normal: where the board\n"
-        "                          starts (already running its mass-storage gadget, or its own system)\n"
+        "  --start-stage STAGE     rom (default), second-stage, mass-storage, fastboot or normal: where the\n"
+        "                          board starts (already running a gadget, or its own system)\n"
         "  --then SERIAL:DISK      after \"unplug N\", the next \"plug N\" puts another board on this port:\n"
         "                          same settings, this serial and disk (repeatable, in order; a line)\n"
         "  --rom-delay-ms MS       ROM status NAKed this long after the second stage arrived\n"
@@ -159,6 +167,12 @@ static void usage(FILE *f)
         "  --cancel-misaligns      a cancelled pending request read misaligns the next reply (Imager's note)\n"
         "  --no-done               leave instead of saying Done (for good, unless --after-done says more)\n"
         "  --after-done WHAT       msd (default) | fastboot (18d1:4e40 gadget) | rom (a new boot) | none\n"
+        "  --fastboot-part NAME=FILE  a partition of the fastboot gadget, its bytes in FILE (repeatable; default:\n"
+        "                          mmcblk0 = --disk)\n"
+        "  --fastboot-max-download N   the gadget's max-download-size in bytes (default 64 MiB)\n"
+        "  --fastboot-no-fetch     a gadget without fetch: (FAIL \"unknown command\")\n"
+        "  --fastboot-fault F      fail:COMMAND (FAIL to commands starting so) | short-fetch (fetch sends half its\n"
+        "                          data) | vanish:BYTES (gone after that many download bytes)\n"
         "  --wire-power N[:high|:low]  the board's power follows GPIO.N of the --gpio-bridge (default high =\n"
         "                          powered): off unplugs it, on powers it on from the start per --wire-boot\n"
         "  --wire-boot N[:low|:high]   nRPIBOOT on GPIO.N (default low = asserted, as on the CM): sampled at\n"
@@ -276,7 +290,11 @@ enum {
     OPT_LUN,
     OPT_GPIO_BRIDGE,
     OPT_WIRE_POWER,
-    OPT_WIRE_BOOT
+    OPT_WIRE_BOOT,
+    OPT_FB_PART,
+    OPT_FB_NO_FETCH,
+    OPT_FB_MAX_DOWNLOAD,
+    OPT_FB_FAULT
 };
 
 /* --lun FILE[,key=value...], split in place (argv strings are ours to change). */
@@ -376,6 +394,10 @@ static int parse_args(program *p, int argc, char **argv)
         {"gpio-bridge", required_argument, 0, OPT_GPIO_BRIDGE},
         {"wire-power", required_argument, 0, OPT_WIRE_POWER},
         {"wire-boot", required_argument, 0, OPT_WIRE_BOOT},
+        {"fastboot-part", required_argument, 0, OPT_FB_PART},
+        {"fastboot-no-fetch", no_argument, 0, OPT_FB_NO_FETCH},
+        {"fastboot-max-download", required_argument, 0, OPT_FB_MAX_DOWNLOAD},
+        {"fastboot-fault", required_argument, 0, OPT_FB_FAULT},
         {"verbose", no_argument, 0, 'v'},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
@@ -494,8 +516,11 @@ static int parse_args(program *p, int argc, char **argv)
                 o->start_stage = CMBOOT_STAGE_MASS_STORAGE;
             } else if (strcmp(optarg, "normal") == 0) {
                 o->start_stage = SIM_STAGE_NORMAL;
+            } else if (strcmp(optarg, "fastboot") == 0) {
+                o->start_stage = SIM_STAGE_FASTBOOT;
             } else {
-                fprintf(stderr, "cmboot-sim: --start-stage takes rom, second-stage, mass-storage or normal\n");
+                fprintf(stderr,
+                        "cmboot-sim: --start-stage takes rom, second-stage, mass-storage, fastboot or normal\n");
                 return 2;
             }
             break;
@@ -510,6 +535,36 @@ static int parse_args(program *p, int argc, char **argv)
             o->then_disk[o->nthen++] = colon + 1;
             break;
         }
+        case OPT_FB_PART: {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1] || eq - optarg > 64 || o->n_fb_parts == SIM_FASTBOOT_PARTS_MAX) {
+                fprintf(stderr, "cmboot-sim: --fastboot-part takes NAME=FILE (at most %d)\n", SIM_FASTBOOT_PARTS_MAX);
+                return 2;
+            }
+            *eq = 0; /* optarg is argv's: the name ends here, the file follows */
+            o->fb_parts[o->n_fb_parts++] = (sim_fastboot_part){optarg, eq + 1};
+            break;
+        }
+        case OPT_FB_NO_FETCH: o->fb_no_fetch = true; break;
+        case OPT_FB_MAX_DOWNLOAD:
+            if (!parse_long(optarg, &v) || v < 1 || v > 0x7fffffffL) {
+                fprintf(stderr, "cmboot-sim: --fastboot-max-download takes 1..2147483647 bytes\n");
+                return 2;
+            }
+            o->fb_max_download = v;
+            break;
+        case OPT_FB_FAULT:
+            if (strncmp(optarg, "fail:", 5) == 0 && optarg[5])
+                o->fb_fail_cmd = optarg + 5;
+            else if (strcmp(optarg, "short-fetch") == 0)
+                o->fb_short_fetch = true;
+            else if (strncmp(optarg, "vanish:", 7) == 0 && parse_long(optarg + 7, &v) && v > 0)
+                o->fb_vanish_after = (unsigned long long)v;
+            else {
+                fprintf(stderr, "cmboot-sim: --fastboot-fault takes fail:COMMAND, short-fetch or vanish:BYTES\n");
+                return 2;
+            }
+            break;
         case OPT_AFTER_DONE:
             if (strcmp(optarg, "msd") == 0)
                 o->after_done = SIM_AFTER_MASS_STORAGE;
@@ -750,6 +805,15 @@ static int make_board(program *p, unsigned i)
         bc.sim.after_done = (sim_after_done)o->after_done;
     else if (o->no_done)
         bc.sim.after_done = SIM_AFTER_NOTHING; /* --no-done alone: gone for good */
+    o->fb_default = (sim_fastboot_part){"mmcblk0", o->disk};
+    bc.sim.fastboot_parts = o->n_fb_parts ? o->fb_parts : &o->fb_default;
+    bc.sim.n_fastboot_parts = o->n_fb_parts ? o->n_fb_parts : 1;
+    if (o->fb_max_download > 0)
+        bc.sim.fastboot_max_download = (uint32_t)o->fb_max_download;
+    bc.sim.fastboot_no_fetch = o->fb_no_fetch;
+    bc.sim.fastboot_fail_cmd = o->fb_fail_cmd;
+    bc.sim.fastboot_short_fetch = o->fb_short_fetch;
+    bc.sim.fastboot_vanish_after = o->fb_vanish_after;
     sim_script *s = &p->scripts[i];
     char err[256] = "";
     int rc = o->script_path ? sim_script_load(s, o->script_path, err, sizeof(err)) : sim_script_default(s, o->soc);
@@ -874,6 +938,8 @@ static void control_command(program *p, char *line)
             /* The port's board was taken off: the next one of the line goes on. */
             sim_config next = p->sim_cfg[i];
             snprintf(next.serial, sizeof(next.serial), "%s", o->then_serial[o->then_used]);
+            if (!o->n_fb_parts) /* the fastboot gadget's mmcblk0 is the next board's disk */
+                o->fb_default.path = o->then_disk[o->then_used];
             int rc = usbredir_board_replace(p->b[i], &next, o->then_disk[o->then_used]);
             if (rc != CMBOOT_OK) {
                 plog(p, "control: board %u: cannot put the next board (%s) on: %s", i, o->then_serial[o->then_used],
@@ -1030,6 +1096,7 @@ int main(int argc, char **argv)
     p->defaults.second_serial_index = -1;
     p->defaults.config_quirk = -1;
     p->defaults.after_done = -1;
+    p->defaults.fb_max_download = -1;
     p->defaults.start_stage = -1;
     p->defaults.wire_power = p->defaults.wire_boot = -1;
     p->t0_us = usbredir_now_us();

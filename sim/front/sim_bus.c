@@ -46,6 +46,7 @@ typedef struct sim_xport {
     unsigned gen;
     bool cancelled;
     uint8_t ep_out; /* bound at open, as a real transport claims its interface */
+    uint8_t ep_in;  /* the fastboot gadget's bulk IN; 0 = none (the boot protocol never answers bulk IN) */
 } sim_xport;
 
 /* ---- time and waiting ---- */
@@ -513,6 +514,45 @@ static int xp_bulk_out(void *self, const void *buf, size_t len, size_t *actual, 
     return rc;
 }
 
+/* One bulk IN transfer: waits (NAK) until the device sends, the timeout passes or the device goes. */
+static int xp_bulk_in(void *self, void *buf, size_t len, size_t *actual, unsigned timeout_ms)
+{
+    sim_xport *t = self;
+    sim_bus *bus = t->bus;
+    int64_t deadline = cmboot_now_ms() + timeout_ms;
+    int rc;
+    size_t got = 0;
+    if (actual)
+        *actual = 0;
+    if (!buf || !len)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (!t->ep_in)
+        return CMBOOT_ERR_UNSUPPORTED;
+    pthread_mutex_lock(&bus->mu);
+    for (;;) {
+        advance(bus);
+        rc = xport_check(t);
+        if (rc != CMBOOT_OK)
+            break;
+        sim_status st = sim_device_bulk_in(t->board->dev, t->ep_in, buf, len, &got, cmboot_now_ms());
+        if (st != SIM_PENDING) {
+            rc = map_status(st);
+            break;
+        }
+        if (cmboot_now_ms() >= deadline) {
+            rc = CMBOOT_ERR_TIMEOUT;
+            break;
+        }
+        bus_wait(bus, deadline);
+    }
+    advance(bus);
+    pthread_cond_broadcast(&bus->cv);
+    pthread_mutex_unlock(&bus->mu);
+    if (actual)
+        *actual = got;
+    return rc;
+}
+
 /* Standard CLEAR_FEATURE(ENDPOINT_HALT) on the bulk OUT endpoint, as libusb_clear_halt sends it. */
 static int xp_clear_halt(void *self)
 {
@@ -546,6 +586,7 @@ static const cmboot_transport_ops xport_ops = {
     .control_out = xp_control_out,
     .control_in = xp_control_in,
     .bulk_out = xp_bulk_out,
+    .bulk_in = xp_bulk_in,
     .clear_halt = xp_clear_halt,
     .cancel = xp_cancel,
     .close = xp_close,
@@ -591,8 +632,8 @@ static int view_open(void *self, const cmboot_device_info *dev, cmboot_transport
     sim_board *b = find_board(bus, dev->port_path);
     if (!b || b->gone || !b->connected || b->info.devnum != dev->devnum)
         rc = CMBOOT_ERR_NO_DEVICE;
-    else if (b->stage != CMBOOT_STAGE_ROM && b->stage != CMBOOT_STAGE_SECOND)
-        rc = CMBOOT_ERR_UNSUPPORTED; /* mass storage, fastboot: no rpiboot vendor interface */
+    else if (b->stage != CMBOOT_STAGE_ROM && b->stage != CMBOOT_STAGE_SECOND && b->stage != SIM_STAGE_FASTBOOT)
+        rc = CMBOOT_ERR_UNSUPPORTED; /* mass storage, normal mode: no interface a transport drives */
     sim_xport *t = NULL;
     if (rc == CMBOOT_OK) {
         t = calloc(1, sizeof *t);
@@ -609,6 +650,10 @@ static int view_open(void *self, const cmboot_device_info *dev, cmboot_transport
         sim_identity id;
         sim_device_identity(b->dev, &id);
         cmboot_vendor_endpoint(id.configured ? id.num_interfaces : 0, NULL, &t->ep_out);
+        if (b->stage == SIM_STAGE_FASTBOOT) { /* the gadget's one interface: OUT 0x01, IN 0x81 */
+            t->ep_out = 0x01;
+            t->ep_in = 0x81;
+        }
         out->ops = &xport_ops;
         out->self = t;
     }

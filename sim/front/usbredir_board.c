@@ -454,6 +454,27 @@ static bool serve_bulk(usbredir_board *b, pkt *p)
                        msc_speed_done_at(&b->speed, usbredir_now_us()));
         return true;
     }
+    if (in && b->qemu_stage == SIM_STAGE_FASTBOOT) {
+        mark_vendor(b);
+        if (want > MAX_PACKET_LEN) {
+            complete(b, p, usb_redir_inval, NULL, 0, 0);
+            return true;
+        }
+        uint8_t *buf = malloc(want ? want : 1);
+        size_t got = 0;
+        sim_status s = buf ? sim_device_bulk_in(b->dev, p->endpoint, buf, want, &got, now_ms()) : SIM_STALL;
+        if (s == SIM_PENDING) {
+            free(buf);
+            return false;
+        }
+        if (s != SIM_OK) {
+            free(buf);
+            complete(b, p, status_of(s), NULL, 0, 0);
+            return true;
+        }
+        complete(b, p, usb_redir_success, buf, (uint32_t)got, (uint32_t)got);
+        return true;
+    }
     if (in)
         return false; /* the boot protocol never answers bulk IN: NAK until cancelled */
     mark_vendor(b);

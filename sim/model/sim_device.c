@@ -67,6 +67,7 @@ void sim_config_default(sim_config *cfg, cmboot_soc_id soc)
     cfg->done_ack_timeout_ms = 1000;
     cfg->second_serial_index = (soc == CMBOOT_SOC_BCM2711 || soc == CMBOOT_SOC_BCM2712) ? 4 : 1;
     cfg->after_done = SIM_AFTER_MASS_STORAGE;
+    cfg->fastboot_max_download = SIM_FASTBOOT_MAX_DOWNLOAD;
     cfg->msd_pid = (soc == CMBOOT_SOC_BCM2711 || soc == CMBOOT_SOC_BCM2712) ? SIM_PID_MSD_GADGET : SIM_PID_MSD_LEGACY;
 }
 
@@ -116,7 +117,8 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
     if (!cfg || (int)cfg->soc < 0 || cfg->soc >= CMBOOT_SOC_COUNT)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->start_stage != CMBOOT_STAGE_ROM && cfg->start_stage != CMBOOT_STAGE_SECOND &&
-        cfg->start_stage != CMBOOT_STAGE_MASS_STORAGE && cfg->start_stage != SIM_STAGE_NORMAL)
+        cfg->start_stage != CMBOOT_STAGE_MASS_STORAGE && cfg->start_stage != SIM_STAGE_NORMAL &&
+        cfg->start_stage != SIM_STAGE_FASTBOOT)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->two_interfaces && cfg->soc != CMBOOT_SOC_BCM2837)
         return CMBOOT_ERR_INVALID_ARG;
@@ -124,6 +126,8 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
     if (cfg->second_serial_index == 0 || cfg->second_serial_index == 3)
         return CMBOOT_ERR_INVALID_ARG;
     if (cfg->rom_to_second_ms < -1 || cfg->done_to_next_ms < -1 || (unsigned)cfg->after_done > SIM_AFTER_ROM)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (cfg->n_fastboot_parts > SIM_FASTBOOT_PARTS_MAX || (cfg->n_fastboot_parts && !cfg->fastboot_parts))
         return CMBOOT_ERR_INVALID_ARG;
     sim_device *dev = calloc(1, sizeof *dev);
     if (!dev)
@@ -147,6 +151,10 @@ int sim_device_new(const sim_config *cfg, sim_device **out)
     for (size_t i = 0; i < NSTAGES && rc == CMBOOT_OK; i++)
         if (stages[i]->create)
             rc = stages[i]->create(&env, &dev->state[i]);
+    /* the fastboot stage copied what these point to */
+    dev->cfg.fastboot_parts = NULL;
+    dev->cfg.n_fastboot_parts = 0;
+    dev->cfg.fastboot_fail_cmd = NULL;
     if (rc != CMBOOT_OK) {
         sim_device_free(dev);
         return rc;
@@ -533,6 +541,27 @@ sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data,
     if (!dev->ops->bulk_out)
         return SIM_STALL; /* mass storage: its Bulk-Only Transport is msc_bot's, beside the model */
     return dev->ops->bulk_out(dev->ops_state, data, len, consumed, now_ms);
+}
+
+sim_status sim_device_bulk_in(sim_device *dev, uint8_t ep, uint8_t *buf, size_t cap, size_t *len, int64_t now_ms)
+{
+    *len = 0;
+    sim_device_poll(dev, now_ms);
+    if (!dev->connected)
+        return SIM_NO_DEVICE;
+    if (!dev->configured) {
+        sim_fail(dev, "bulk IN on endpoint 0x%02x before SET_CONFIGURATION", ep);
+        return SIM_STALL;
+    }
+    if (!(ep & 0x80) || !sim_desc_has_endpoint(&dev->cfg, dev->stage, ep)) {
+        sim_fail(dev, "bulk IN on endpoint 0x%02x, not an IN endpoint of this stage", ep);
+        return SIM_STALL;
+    }
+    if (dev->halted & ep_bit(ep))
+        return SIM_STALL;
+    if (!dev->ops->bulk_in)
+        return SIM_PENDING;
+    return dev->ops->bulk_in(dev->ops_state, buf, cap, len, now_ms);
 }
 
 void sim_device_result(const sim_device *dev, sim_result *out)

@@ -1,4 +1,4 @@
-/* Stages after the second stage as far as the model goes: mass storage (GET MAX LUN), fastboot, normal mode. */
+/* Stages after the second stage as far as the model goes: mass storage (GET MAX LUN) and normal mode. */
 #include "sim_stage.h"
 
 /* The Bulk-Only Transport itself is msc_bot's (the usbredir frontend drives it beside the model). */
@@ -19,17 +19,12 @@ const sim_stage_ops sim_mass_storage_stage = {
     .class_request = msd_class_request,
 };
 
-/* The fastboot protocol is not emulated: its bulk endpoints accept nothing and never fail. */
-static sim_status fastboot_bulk_out(void *self, const uint8_t *data, size_t len, size_t *consumed, int64_t now)
+/* Normal mode's data endpoints accept nothing and never fail. */
+static sim_status normal_bulk_out(void *self, const uint8_t *data, size_t len, size_t *consumed, int64_t now)
 {
     (void)self, (void)data, (void)len, (void)consumed, (void)now;
     return SIM_PENDING;
 }
-
-const sim_stage_ops sim_fastboot_stage = {
-    .stage = SIM_STAGE_FASTBOOT,
-    .bulk_out = fastboot_bulk_out,
-};
 
 /* Normal mode: the board's own system with its g_cdc-like gadget. Enumerated only: the CDC class requests a
  * host driver sends while binding are taken, the data endpoints never move anything. */
@@ -57,5 +52,5 @@ static sim_status normal_class_request(void *self, const uint8_t setup[8], uint8
 const sim_stage_ops sim_normal_stage = {
     .stage = SIM_STAGE_NORMAL,
     .class_request = normal_class_request,
-    .bulk_out = fastboot_bulk_out,
+    .bulk_out = normal_bulk_out,
 };

@@ -43,6 +43,9 @@ typedef struct sim_stage_ops {
     sim_status (*class_request)(void *state, const uint8_t setup[8], uint8_t *data, size_t *in_len);
     /* Bulk OUT on the vendor endpoint, configured and not halted (checked by the device). NULL: stall. */
     sim_status (*bulk_out)(void *state, const uint8_t *data, size_t len, size_t *consumed, int64_t now);
+    /* Bulk IN on the stage's bulk IN endpoint, configured and not halted: one transfer of up to cap bytes.
+     * NULL: NAK (SIM_PENDING). */
+    sim_status (*bulk_in)(void *state, uint8_t *buf, size_t cap, size_t *len, int64_t now);
     /* The host cancelled a vendor IN read the stage was NAKing. NULL: nothing happens. */
     void (*cancel_read)(void *state);
     /* Time passes (called while connected as this stage). */
@@ -55,7 +58,7 @@ typedef struct sim_stage_ops {
 extern const sim_stage_ops sim_rom_stage;          /* sim_rom.c */
 extern const sim_stage_ops sim_second_stage;       /* sim_second_stage.c */
 extern const sim_stage_ops sim_mass_storage_stage; /* sim_gadgets.c */
-extern const sim_stage_ops sim_fastboot_stage;     /* sim_gadgets.c */
+extern const sim_stage_ops sim_fastboot_stage;     /* sim_fastboot.c */
 extern const sim_stage_ops sim_normal_stage;       /* sim_gadgets.c */
 
 /* Device services (sim_device.c). */

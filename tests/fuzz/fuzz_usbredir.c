@@ -1,7 +1,7 @@
 /* libFuzzer target: the emulator's usbredir frontend (sim/front/usbredir_board.c) as QEMU's side of the socket
  * would drive it: a hello, then packets built from the input (control, bulk, reset, configuration, alternate
  * settings, cancel, disconnect ack, and raw bytes for usbredirparser's own parser), with the board's model,
- * mass storage included, answering in between. Timing is set to zero so a run is not a wait. */
+ * mass storage and the fastboot gadget included, answering in between. Timing is set to zero so a run is not a wait. */
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -106,7 +106,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.sim.rom_to_second_ms = 0;
     cfg.sim.done_to_next_ms = 0;
     cfg.sim.done_ack_timeout_ms = 1;
-    if (flags & 0x10)
+    sim_fastboot_part part = {"mmcblk0", disk};
+    if ((flags & 0x30) == 0x30) { /* the fastboot gadget, its bulk IN served by the frontend */
+        cfg.sim.start_stage = SIM_STAGE_FASTBOOT;
+        cfg.sim.fastboot_parts = &part;
+        cfg.sim.n_fastboot_parts = 1;
+    } else if (flags & 0x10)
         cfg.sim.start_stage = CMBOOT_STAGE_MASS_STORAGE; /* straight to BOT/SCSI */
     else if (flags & 0x20)
         cfg.sim.start_stage = CMBOOT_STAGE_SECOND;

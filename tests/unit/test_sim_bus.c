@@ -658,7 +658,7 @@ static void bus_cancelled_read_misaligns(void **state)
     sim_bus_free(bus);
 }
 
-/* After Done the fastboot gadget: another vendor, no rpiboot stage, nothing to open. */
+/* After Done the fastboot gadget: another vendor, no rpiboot stage; it opens and speaks fastboot. */
 static void bus_fastboot_after_done(void **state)
 {
     (void)state;
@@ -689,7 +689,17 @@ static void bus_fastboot_after_done(void **state)
     assert_int_equal(ev.dev.pid, SIM_PID_FASTBOOT);
     assert_string_equal(ev.dev.serial, "c5c5b2da");
     assert_null(ev.dev.soc);
-    assert_int_equal(disc.ops->open(disc.self, &ev.dev, &t), CMBOOT_ERR_UNSUPPORTED);
+    /* the gadget opens: a fastboot command on bulk OUT 0x01, its reply on bulk IN 0x81 */
+    assert_int_equal(disc.ops->open(disc.self, &ev.dev, &t), CMBOOT_OK);
+    assert_non_null(t.ops->bulk_in);
+    size_t got;
+    char rbuf[256];
+    assert_int_equal(t.ops->bulk_in(t.self, rbuf, sizeof rbuf, &got, 10), CMBOOT_ERR_TIMEOUT); /* nothing to say */
+    assert_int_equal(t.ops->bulk_out(t.self, "getvar:serial", 13, &got, 1000), CMBOOT_OK);
+    assert_int_equal(t.ops->bulk_in(t.self, rbuf, sizeof rbuf, &got, 1000), CMBOOT_OK);
+    assert_int_equal(got, 12);
+    assert_memory_equal(rbuf, "OKAYc5c5b2da", 12);
+    t.ops->close(t.self);
     assert_int_equal(sim_bus_wait_stage(bus, "3-2", SIM_STAGE_FASTBOOT, cmboot_now_ms() + 100), CMBOOT_OK);
     disc.ops->destroy(disc.self);
     sim_bus_free(bus);

@@ -1206,11 +1206,16 @@ static void after_done_fastboot_gadget(void **state)
     sim_device_identity(d, &id);
     assert_int_equal(id.vid, SIM_VID_FASTBOOT);
     assert_string_equal(id.serial, cfg.serial);
-    /* no rpiboot protocol here; its fastboot endpoints NAK */
+    /* no rpiboot protocol here: fastboot on its bulk pair (tests/unit/test_sim_fastboot.c) */
     assert_int_equal(ctl_in(d, 260, req, &n, 1000), SIM_STALL);
     assert_int_equal(set_config(d, 1, 1000), SIM_OK);
     size_t took;
-    assert_int_equal(sim_device_bulk_out(d, 0x01, req, 4, &took, 1000), SIM_PENDING);
+    assert_int_equal(sim_device_bulk_in(d, 0x81, req, 256, &n, 1000), SIM_PENDING);
+    assert_int_equal(sim_device_bulk_out(d, 0x01, (const uint8_t *)"getvar:version", 14, &took, 1000), SIM_OK);
+    assert_int_equal(took, 14);
+    assert_int_equal(sim_device_bulk_in(d, 0x81, req, 256, &n, 1000), SIM_OK);
+    assert_int_equal(n, 7);
+    assert_memory_equal(req, "OKAY0.4", 7);
     sim_device_free(d);
     sim_script_free(&s);
 }

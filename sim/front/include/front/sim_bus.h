@@ -44,14 +44,15 @@
  *   CMBOOT_ERR_TIMEOUT; a STALL returns CMBOOT_ERR_STALL; cancel() makes the waiting call and every later
  *   call return CMBOOT_ERR_CANCELLED.
  * - bulk_out accepts any length per call (1 MiB and more); *actual tells what the device consumed.
- * - Opening a mass-storage or fastboot stage returns CMBOOT_ERR_UNSUPPORTED (no rpiboot vendor interface; the
- *   SCSI side lives on the QEMU bench).
+ * - Opening a mass-storage or normal-mode stage returns CMBOOT_ERR_UNSUPPORTED (no rpiboot vendor interface;
+ *   the SCSI side lives on the QEMU bench). The fastboot gadget opens: bulk_out on 0x01, bulk_in on 0x81
+ *   (one transfer per call, NAKed until the gadget has a reply); bulk_in elsewhere is CMBOOT_ERR_UNSUPPORTED.
  * - The bus plays the kernel: it sends SET_CONFIGURATION(1) to each new enumeration (again while a late
  *   configuration NAKs it); ADDED shows num_interfaces 0 until then. A transport binds its bulk OUT endpoint
  *   at open from what the bus shows at that moment, as a real transport claims its interface.
  * - A control transfer still pending at its timeout (or at cancel()) is reported to the device as cancelled
  *   (sim_device_cancel), as libusb cancels it.
- * - ADDED events carry the stage cmboot_stage_of() gives (the fastboot gadget 18d1:4e40: UNKNOWN);
+ * - ADDED events carry the stage cmboot_stage_of() gives (the fastboot gadget 18d1:4e40: CMBOOT_STAGE_FASTBOOT);
  *   sim_bus_wait_stage waits for the model's stage, SIM_STAGE_FASTBOOT included.
  */
 

@@ -49,17 +49,26 @@ extern "C" {
 typedef enum sim_after_done {
     SIM_AFTER_MASS_STORAGE = 0, /* re-enumerate as mass storage with cfg.msd_pid */
     SIM_AFTER_NOTHING,          /* disconnect for good (the payload has no USB device) */
-    SIM_AFTER_FASTBOOT,         /* the fastboot gadget 18d1:4e40 (descriptors only) */
+    SIM_AFTER_FASTBOOT,         /* the fastboot gadget 18d1:4e40 (sim_fastboot.c) */
     SIM_AFTER_ROM               /* the boot ROM again: a new boot (recovery payloads with an rpiboot boot order) */
 } sim_after_done;
+
+/* One partition of the fastboot gadget: its name and the file holding its bytes (its size is the file's). */
+typedef struct sim_fastboot_part {
+    const char *name;
+    const char *path;
+} sim_fastboot_part;
+
+#define SIM_FASTBOOT_PARTS_MAX 16
+#define SIM_FASTBOOT_MAX_DOWNLOAD (64u << 20) /* default max-download-size */
 
 typedef struct sim_config {
     cmboot_soc_id soc;
     bool two_interfaces;         /* BCM2837 ROM variant: mass storage if 0 + vendor if 1, bulk OUT 0x03 */
     bool config_quirk;           /* ROM: first config read claims wTotalLength 55 (default on for BCM2711 only) */
     char serial[SIM_SERIAL_MAX]; /* board serial ("af04b2da"); ROM string 3 on BCM2711/2712 */
-    cmboot_stage start_stage;    /* ROM (default), SECOND to skip the ROM, MASS_STORAGE, or SIM_STAGE_NORMAL (a
-                                  * board powered on with nRPIBOOT released) */
+    cmboot_stage start_stage;    /* ROM (default), SECOND to skip the ROM, MASS_STORAGE, SIM_STAGE_FASTBOOT, or
+                                  * SIM_STAGE_NORMAL (a board powered on with nRPIBOOT released) */
     /* ROM */
     int32_t rom_reject_status;        /* status answered on rejection (default 1) */
     bool rom_reject;                  /* always reject the second stage */
@@ -89,6 +98,14 @@ typedef struct sim_config {
     bool leave_without_done;     /* at a Done / empty-name step or the script's end: leave instead of asking */
     sim_after_done after_done;   /* also what follows a leave without Done */
     uint16_t msd_pid;            /* default: legacy 0x0001 for BCM2835/7, gadget 0x0104 for BCM2711/2712 */
+    /* fastboot gadget (after_done fastboot); the strings are copied by sim_device_new */
+    const sim_fastboot_part *fastboot_parts; /* up to SIM_FASTBOOT_PARTS_MAX; none = every flash FAILs */
+    size_t n_fastboot_parts;
+    uint32_t fastboot_max_download; /* max-download-size (default SIM_FASTBOOT_MAX_DOWNLOAD) */
+    bool fastboot_no_fetch;         /* a gadget without fetch: FAIL "unknown command" */
+    const char *fastboot_fail_cmd;  /* fault: a command starting with this is answered FAIL "injected fault" */
+    bool fastboot_short_fetch;      /* fault: fetch sends half the bytes its DATA announced, then OKAY */
+    uint64_t fastboot_vanish_after; /* fault: the gadget vanishes once this many download bytes arrived (0 off) */
 } sim_config;
 
 /* Fills cfg with the defaults of a SoC (serial "af04b2da", "a1b2c3d4" on BCM2712; default script). */
@@ -169,6 +186,9 @@ void sim_device_free(sim_device *dev);
 /* setup: the 8 setup bytes as on the wire. For OUT, data holds wLength bytes. For IN, data has room for
  * wLength bytes and *in_len receives what the device answered (may be less: short-reply faults). */
 sim_status sim_device_control(sim_device *dev, const uint8_t setup[8], uint8_t *data, size_t *in_len, int64_t now_ms);
+/* Bulk IN on endpoint ep (0x81...): one transfer of up to cap bytes into buf, *len = bytes sent (a short
+ * packet ends it). SIM_PENDING: nothing to send (NAK); the stages of the boot protocol never send. */
+sim_status sim_device_bulk_in(sim_device *dev, uint8_t ep, uint8_t *buf, size_t cap, size_t *len, int64_t now_ms);
 /* Bulk OUT on endpoint ep (0x01 / 0x03...). *consumed = bytes taken (less than len on a vanish fault). */
 sim_status sim_device_bulk_out(sim_device *dev, uint8_t ep, const uint8_t *data, size_t len, size_t *consumed,
                                int64_t now_ms);
