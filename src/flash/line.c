@@ -188,7 +188,7 @@ int cmboot_flash_line_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const c
         bcfg.loop = true; /* finished boards are forgotten: their port takes the next board */
         bcfg.metadata_stdout = false;
         pthread_mutex_init(&L.mu, NULL);
-        cmb_run_observer obs = {line_board_finished, &L};
+        cmb_run_observer obs = {line_board_finished, &L, NULL};
         rc = cmb_run_observed(ctx, disc, &bcfg, NULL, &obs);
         reap(&L, true);
         pthread_mutex_destroy(&L.mu);
