@@ -208,7 +208,7 @@ static int read_back(fb_writer *w, const cmboot_bmap *bmap, const uint8_t sent[3
         rc = CMBOOT_ERR_NO_MEMORY;
     EVP_MD_CTX_free(sink.md);
     w->res->verify_ms = cmboot_now_ms() - t0;
-    if (rc == CMBOOT_ERR_REFUSED) { /* no fetch on this gadget: say so, never "verified" */
+    if (rc == CMBOOT_ERR_REFUSED && w->res->bytes_verified == 0) { /* no fetch here: say so, never "verified" */
         w->res->bytes_verified = 0;
         w->res->not_read_back = true;
         return CMBOOT_OK;

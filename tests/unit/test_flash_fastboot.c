@@ -295,6 +295,111 @@ static void fastboot_fail_reported(void **state)
     cmboot_flash_job_free(job);
 }
 
+static void le16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void le32(uint8_t *p, uint32_t v)
+{
+    le16(p, v & 0xffff);
+    le16(p + 2, v >> 16);
+}
+
+/* An Android sparse image of blocks: RAW 0-1 (image's), DONT_CARE 2-`hole`, RAW the next one; its length. */
+static size_t make_sparse(uint8_t *out, uint32_t hole)
+{
+    le32(out, 0xed26ff3au);
+    le16(out + 4, 1);
+    le16(out + 6, 0);
+    le16(out + 8, 28);
+    le16(out + 10, 12);
+    le32(out + 12, 4096);
+    le32(out + 16, hole + 2);
+    le32(out + 20, 3);
+    le32(out + 24, 0);
+    uint8_t *c = out + 28;
+    le16(c, 0xcac1);
+    le16(c + 2, 0);
+    le32(c + 4, 2);
+    le32(c + 8, 12 + 2 * 4096);
+    memcpy(c + 12, image, 2 * 4096);
+    c += 12 + 2 * 4096;
+    le16(c, 0xcac3);
+    le16(c + 2, 0);
+    le32(c + 4, hole - 1);
+    le32(c + 8, 12);
+    c += 12;
+    le16(c, 0xcac1);
+    le16(c + 2, 0);
+    le32(c + 4, 1);
+    le32(c + 8, 12 + 4096);
+    memcpy(c + 12, image + 2 * 4096, 4096);
+    c += 12 + 4096;
+    return (size_t)(c - out);
+}
+
+/* An image that is already sparse goes as it is (the device expands it): written, not read back. */
+static void fastboot_sparse_passes_through(void **state)
+{
+    fixture *f = *state;
+    static uint8_t sp[4 * 4096];
+    size_t n = make_sparse(sp, 5);
+    test_write_file(f->root, "image.simg", sp, n);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.simg", f->root);
+    f->fcfg.image = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_OK);
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    assert_non_null(r);
+    assert_true(r->not_read_back);
+    assert_false(r->verified);
+    assert_int_equal(r->bytes_written, n);
+    size_t len = 0;
+    uint8_t *got = ft_read_file(f->part, &len);
+    assert_memory_equal(got, image, 2 * 4096);
+    uint8_t zero[4096] = {0};
+    assert_memory_equal(got + 2 * 4096, zero, sizeof zero); /* DONT_CARE: left as it was */
+    assert_memory_equal(got + 6 * 4096, image + 2 * 4096, 4096);
+    free(got);
+    cmboot_flash_job_free(job);
+}
+
+/* A sparse image larger than one download is refused before anything is sent (splitting it is not done yet). */
+static void fastboot_sparse_too_large_refused(void **state)
+{
+    fixture *f = *state;
+    size_t cap = MAX_DOWNLOAD + 4 * 4096;
+    uint8_t *sp = calloc(1, cap);
+    size_t n = make_sparse(sp, 5);
+    /* grow the first RAW chunk past max-download-size */
+    uint32_t blocks = MAX_DOWNLOAD / 4096 + 1;
+    le32(sp + 16, blocks + 1);
+    le32(sp + 20, 1);
+    le32(sp + 28 + 4, blocks);
+    le32(sp + 28 + 8, 12 + blocks * 4096);
+    n = 28 + 12 + (size_t)blocks * 4096;
+    assert_true(n <= cap);
+    test_write_file(f->root, "image.simg", sp, n);
+    free(sp);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.simg", f->root);
+    f->fcfg.image = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_TOO_LARGE);
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "max-download-size"));
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    assert_false(r->target_touched);
+    cmboot_flash_job_free(job);
+}
+
 /* --via msd keeps the old refusal of the gadget; --via fastboot refuses a board that came up as a disk. */
 static void fastboot_via_choice(void **state)
 {
@@ -332,6 +437,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(fastboot_bmap_holes_untouched, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_without_fetch_not_read_back, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_fail_reported, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_sparse_passes_through, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_sparse_too_large_refused, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_via_choice, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_via_fastboot_refuses_disk, setup, teardown),
 };
