@@ -26,8 +26,9 @@ struct cmboot_flash_job {
     bool have_board;
     cmboot_board_result board;
     bool have_dev;
-    cmboot_device_info dev; /* the device of the board's last stage (the fastboot gadget is opened through it) */
-    cmboot_metadata *md;    /* copied from the session when the board finished booting */
+    const cmboot_discovery *disc; /* a line's, for a board taken with cmb_flash_job_take_device */
+    cmboot_device_info dev;       /* the device of the board's last stage (the fastboot gadget is opened through it) */
+    cmboot_metadata *md;          /* copied from the session when the board finished booting */
     char target[4096];
     int64_t boot_ms, pair_ms;
     bool flash_ran;
@@ -342,6 +343,12 @@ void cmb_flash_job_take_board(cmboot_flash_job *job, const cmboot_board_result *
         job->boot_ms = res->finished_ms > res->started_ms ? res->finished_ms - res->started_ms : 0;
 }
 
+void cmb_flash_job_take_device(cmboot_flash_job *job, const cmboot_device_info *dev, const cmboot_discovery *disc)
+{
+    board_device(job, dev);
+    job->disc = disc;
+}
+
 int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char *target)
 {
     if (!job || !ctx || job->ran || !job->have_board)
@@ -352,14 +359,17 @@ int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char 
     int rc = job->board.error;
     if (rc != CMBOOT_OK)
         return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
-    if (job->board.last_stage != CMBOOT_STAGE_MASS_STORAGE)
+    bool fastboot = job->board.last_stage == CMBOOT_STAGE_FASTBOOT;
+    if ((rc = check_via(job)) != CMBOOT_OK)
+        return rc;
+    if (fastboot && !job->disc)
         return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
                     "the board came up as the fastboot gadget, which has no USB disk to write");
     /* Opened per board: a decoder keeps state and cannot be shared; the line checked the image once before. */
     if ((rc = cmboot_flash_job_open(job)) != CMBOOT_OK)
         return rc;
     job->ctx = ctx;
-    rc = run_booted(job, ctx);
+    rc = fastboot ? run_fastboot(job, ctx, job->disc) : run_booted(job, ctx);
     job->ctx = NULL;
     return rc;
 }

@@ -71,6 +71,9 @@ int cmb_flash_job_new_shared(const cmboot_flash_config *cfg, const cmboot_bmap *
 /* Copies the board's result and metadata into the job (on the session's thread, while md is valid). */
 void cmb_flash_job_take_board(cmboot_flash_job *job, const cmboot_board_result *res, const cmboot_metadata *md,
                               bool adopted);
+/* The device of the board's last stage and the discovery it came from (valid until the job has run): a board
+ * that came up as the fastboot gadget is opened through them. */
+void cmb_flash_job_take_device(cmboot_flash_job *job, const cmboot_device_info *dev, const cmboot_discovery *disc);
 /* Runs the job from "this board is up in its mass-storage stage" (cmb_flash_job_take_board before): opens the
  * image, pairs (unless target is a path: written instead; it must outlive the job), checks, writes, verifies.
  * A board that failed to boot fails at step BOOT. Runs once. */

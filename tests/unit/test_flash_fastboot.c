@@ -8,6 +8,7 @@
 
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
+#include "cmboot/line.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 #include "test_flash_util.h"
@@ -400,6 +401,34 @@ static void fastboot_sparse_too_large_refused(void **state)
     cmboot_flash_job_free(job);
 }
 
+static void line_done(void *user, const cmboot_flash_job *job)
+{
+    int *ok = user; /* one board: no other worker at the same time */
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    *ok = r && r->via_fastboot && r->verified && cmboot_flash_job_error(job) == CMBOOT_OK;
+}
+
+/* A flash line writes a board that came up as the gadget the same way. */
+static void fastboot_in_a_flash_line(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    int ok = 0;
+    cmboot_flash_line_config lc;
+    cmboot_flash_line_config_default(&lc);
+    lc.boards = 1;
+    lc.board_done = line_done;
+    lc.user = &ok;
+    cmboot_flash_line_summary sum;
+    cmboot_flash_line_summary_default(&sum);
+    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &lc, &sum), CMBOOT_OK);
+    assert_int_equal(sum.ok, 1);
+    assert_true(ok);
+    assert_part_holds_image(f);
+}
+
 /* --via msd keeps the old refusal of the gadget; --via fastboot refuses a board that came up as a disk. */
 static void fastboot_via_choice(void **state)
 {
@@ -437,6 +466,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(fastboot_bmap_holes_untouched, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_without_fetch_not_read_back, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_fail_reported, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_in_a_flash_line, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_sparse_passes_through, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_sparse_too_large_refused, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_via_choice, setup, teardown),
