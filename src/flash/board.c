@@ -283,6 +283,7 @@ static int run_fastboot(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_dis
         wcfg.event = forward_event;
         wcfg.user = job;
         wcfg.cancel = cancel;
+        wcfg.via = CMBOOT_FLASH_VIA_FASTBOOT; /* its events name the stage */
         cmboot_flash_source *src = job->src;
         job->src = NULL; /* the writer closes it */
         job->flash_ran = true;

@@ -35,7 +35,7 @@ static uint8_t bootcode[40000], startelf[64 * 1024], image[IMG_SIZE];
 static void on_event(void *user, const cmboot_event *ev)
 {
     fixture *f = user; /* events arrive on the job's thread */
-    if (ev->type == CMBOOT_EV_PHASE && strcmp(ev->device_id, "1-1") == 0)
+    if (ev->type == CMBOOT_EV_PHASE && strcmp(ev->device_id, "1-1") == 0 && strcmp(ev->stage, "fastboot") == 0)
         f->phases++;
     if (ev->type == CMBOOT_EV_PROGRESS && strcmp(ev->device_id, "1-1") == 0)
         f->progress++;
