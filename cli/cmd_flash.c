@@ -1,4 +1,5 @@
-/* `cmboot flash IMAGE`: boot a board, wait for its mass-storage disk, pair it by port path, write, verify, report. */
+/* `cmboot flash IMAGE`: boot a board, pair its disk (or open its fastboot gadget), write, verify, report. */
+#include <ctype.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -132,7 +133,8 @@ static void flash_usage(FILE *f)
             "usage: cmboot flash IMAGE [--bmap FILE] [--no-verify] [--target DEV] [--force] [--partition-ok]\n"
             "                    [-p PATH | -0..-98] [-i SERIAL] [--boards N | --loop] [--report-dir DIR]\n"
             "                    [--log-dir DIR] [--quiet]\n"
-            "                    [--lun N] [--target-kind emmc|nvme|sd]\n"
+            "                    [--lun N] [--target-kind emmc|nvme|sd] [--via auto|msd|fastboot]\n"
+            "                    [--fastboot-partition NAME]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
             "                    [--raw] [--json] [--report FILE] [-v]\n"
             "                    [--boot-gpio ... --power-gpio ... | --control-file FILE] [--expect-normal VID:PID]\n\n"
@@ -149,6 +151,10 @@ static void flash_usage(FILE *f)
             "  --target-kind KIND   the disk of this kind: emmc, nvme or sd, told by its SCSI vendor/model\n"
             "                       strings (see docs/flash.md); without either, the only disk or a refusal\n"
             "                       that lists the disks\n"
+            "  --via WAY            msd: write the board's USB disk; fastboot: write through its fastboot gadget\n"
+            "                       (sparse pieces, flash:, read back with fetch: when the gadget has it, else\n"
+            "                       reported \"written, not read back\"); auto (default): the way the board came up\n"
+            "  --fastboot-partition NAME  the partition fastboot writes (default mmcblk0)\n"
             "  -p, --port-path PATH only the board at this port path; -i, --serial SERIAL only this board\n"
             "  -0 .. -98            only boards on this port number (last port of the path)\n"
             "  --boards N           flash N boards at once (a flash line), boards already in mass storage too\n"
@@ -225,6 +231,7 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
     return false;
 }
 enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
+enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
 enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
@@ -308,6 +315,8 @@ int cmd_flash(int argc, char **argv)
         {"partition-ok", no_argument, NULL, OPT_PARTITION_OK},
         {"lun", required_argument, NULL, OPT_LUN},
         {"target-kind", required_argument, NULL, OPT_TARGET_KIND},
+        {"via", required_argument, NULL, OPT_VIA},
+        {"fastboot-partition", required_argument, NULL, OPT_FASTBOOT_PARTITION},
         {"json", no_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
         {"discovery", required_argument, NULL, OPT_DISCOVERY},
@@ -410,6 +419,30 @@ int cmd_flash(int argc, char **argv)
             if (k < 0)
                 return EXIT_USAGE;
             fcfg.target_kind = kinds[k];
+            break;
+        }
+        case OPT_VIA: {
+            static const char *const vias[] = {"auto", "msd", "fastboot"};
+            static const int values[] = {CMBOOT_FLASH_VIA_AUTO, CMBOOT_FLASH_VIA_MSD, CMBOOT_FLASH_VIA_FASTBOOT};
+            int k = cli_opt_word(prog, "--via", optarg, vias, 3);
+            if (k < 0)
+                return EXIT_USAGE;
+            fcfg.via = values[k];
+            break;
+        }
+        case OPT_FASTBOOT_PARTITION: {
+            /* It goes into flash:NAME and fetch:NAME:...: a command of at most 64 printable bytes. */
+            size_t n = strlen(optarg);
+            bool ok = n > 0 && n <= 32;
+            for (size_t i = 0; ok && i < n; i++)
+                ok = isalnum((unsigned char)optarg[i]) || optarg[i] == '_' || optarg[i] == '-' || optarg[i] == '.';
+            if (!ok) {
+                fprintf(stderr,
+                        "%s: invalid value '%s' for --fastboot-partition: expected 1 to 32 of A-Z a-z 0-9 _ - .\n",
+                        prog, optarg);
+                return EXIT_USAGE;
+            }
+            fcfg.fastboot_partition = optarg;
             break;
         }
         case OPT_JSON: json = true; break;

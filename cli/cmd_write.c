@@ -128,7 +128,9 @@ int flash_print_report(flash_ui *ui, int rc, const cmboot_flash_result *res, con
                 (double)(cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_WRITE) +
                          cmboot_flash_result_phase_ms(res, CMBOOT_FLASH_PHASE_SYNC)) /
                     1000.0,
-                res->verified ? ", verified" : " (not verified)");
+                res->verified        ? ", verified"
+                : res->not_read_back ? " (written, not read back)"
+                                     : " (not verified)");
     } else if (rc != CMBOOT_OK) {
         /* Also beside JSON (off a terminal): one line a person reads in a log; the report names the code. */
         int ec = flash_exit_code(rc, res->target_touched);

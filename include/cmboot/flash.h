@@ -186,7 +186,13 @@ typedef struct cmboot_flash_config {
      * CMBOOT_ERR_UNSAFE_TARGET before anything is written. */
     int lun;                 /* SCSI LUN; -1 (default) = any */
     const char *target_kind; /* "emmc", "nvme", "sd"; NULL (default) = any */
+    /* How a flash job writes the board (CMBOOT_FLASH_VIA_*): its USB disk (msd), its fastboot gadget, or
+     * whichever it came up as (auto, default). cmboot_flash_write ignores it. */
+    int via;
+    const char *fastboot_partition; /* partition flashed through fastboot; NULL = "mmcblk0" */
 } cmboot_flash_config;
+
+enum { CMBOOT_FLASH_VIA_AUTO = 0, CMBOOT_FLASH_VIA_MSD = 1, CMBOOT_FLASH_VIA_FASTBOOT = 2 };
 
 enum {
     CMBOOT_FLASH_PHASE_CHECK,
@@ -217,6 +223,8 @@ typedef struct cmboot_flash_result {
     /* Time per phase: read it with cmboot_flash_result_phase_ms(). One member per phase, so a phase added
      * later appends a member instead of moving the others. */
     int64_t check_ms, write_ms, sync_ms, verify_ms;
+    bool via_fastboot;  /* written through the board's fastboot gadget */
+    bool not_read_back; /* written, not read back (the gadget has no fetch, or verify was off): never verified */
 } cmboot_flash_result;
 
 /* An empty result (no error, nothing written) in the caller's struct of struct_size bytes. Use

@@ -42,7 +42,8 @@ int cmb_flash_config_load(const cmboot_flash_config *in, cmboot_flash_config *ou
     cmboot_flash_config_init(out, sizeof *out);
     int rc = cmb_struct_load(out, sizeof *out, in, FLASH_CONFIG_MIN);
     cmb_disk_kind kind;
-    if (rc == CMBOOT_OK && (out->lun < -1 || cmb_disk_kind_parse(out->target_kind, &kind) != CMBOOT_OK))
+    if (rc == CMBOOT_OK && (out->lun < -1 || cmb_disk_kind_parse(out->target_kind, &kind) != CMBOOT_OK ||
+                            out->via < CMBOOT_FLASH_VIA_AUTO || out->via > CMBOOT_FLASH_VIA_FASTBOOT))
         rc = CMBOOT_ERR_INVALID_ARG;
     if (rc == CMBOOT_OK)
         rc = cmb_target_env_load(out->env, env);

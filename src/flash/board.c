@@ -25,7 +25,10 @@ struct cmboot_flash_job {
     char reason[512]; /* room for pairing's list of disks */
     bool have_board;
     cmboot_board_result board;
-    cmboot_metadata *md; /* copied from the session when the board finished booting */
+    bool have_dev;
+    const cmboot_discovery *disc; /* a line's, for a board taken with cmb_flash_job_take_device */
+    cmboot_device_info dev;       /* the device of the board's last stage (the fastboot gadget is opened through it) */
+    cmboot_metadata *md;          /* copied from the session when the board finished booting */
     char target[4096];
     int64_t boot_ms, pair_ms;
     bool flash_ran;
@@ -110,6 +113,15 @@ static void board_finished(void *user, const cmboot_board_result *res, const cmb
         cmboot_metadata_set(job->md, key, value);
 }
 
+static void board_device(void *user, const cmboot_device_info *dev)
+{
+    cmboot_flash_job *job = user;
+    if (dev) {
+        job->dev = *dev;
+        job->have_dev = true;
+    }
+}
+
 /* Writer events, named by the board, to the context's callback. */
 static void forward_event(void *user, const cmboot_event *ev)
 {
@@ -151,6 +163,19 @@ static void detach_cancel(cmboot_ctx *ctx, cmboot_flash_canceller *c)
     pthread_mutex_unlock(&ctx->lock);
 }
 
+/* Whether the stage the board came up in can be written the way asked. */
+static int check_via(cmboot_flash_job *job)
+{
+    bool fastboot = job->board.last_stage == CMBOOT_STAGE_FASTBOOT;
+    if (fastboot && job->cfg.via == CMBOOT_FLASH_VIA_MSD)
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
+                    "the board came up as the fastboot gadget, which has no USB disk to write");
+    if (!fastboot && job->cfg.via == CMBOOT_FLASH_VIA_FASTBOOT)
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
+                    "the board came up as a USB disk, not as the fastboot gadget asked for");
+    return CMBOOT_OK;
+}
+
 static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
                       const cmboot_boot_config *boot)
 {
@@ -163,7 +188,7 @@ static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_disco
     bcfg.max_boards = 1;
     bcfg.loop = false;
     bcfg.metadata_stdout = false; /* the metadata goes into the report */
-    cmb_run_observer obs = {board_finished, job};
+    cmb_run_observer obs = {board_finished, job, board_device};
     rc = cmb_run_observed(ctx, disc, &bcfg, NULL, &obs);
     if (job->have_board)
         job->boot_ms =
@@ -172,10 +197,7 @@ static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_disco
         rc = rc ? rc : job->have_board ? job->board.error : CMBOOT_ERR_TIMEOUT;
         return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
     }
-    if (job->board.last_stage == CMBOOT_STAGE_FASTBOOT)
-        return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
-                    "the board came up as the fastboot gadget, which has no USB disk to write");
-    return CMBOOT_OK;
+    return check_via(job);
 }
 
 static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
@@ -238,6 +260,48 @@ static int run_booted(cmboot_flash_job *job, cmboot_ctx *ctx)
     return rc;
 }
 
+/* The board came up as the fastboot gadget: open it through the discovery and write the image through it. */
+static int run_fastboot(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc)
+{
+    if (!job->have_dev || job->dev.stage != CMBOOT_STAGE_FASTBOOT)
+        return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_NO_DEVICE, "the fastboot gadget is not known");
+    cmboot_flash_canceller *cancel = NULL;
+    int rc = cmboot_flash_canceller_new(&cancel);
+    if (rc == CMBOOT_OK && (rc = attach_cancel(ctx, cancel)) != CMBOOT_OK) {
+        cmboot_flash_canceller_free(cancel);
+        cancel = NULL;
+    }
+    if (rc != CMBOOT_OK)
+        return stop(job, CMBOOT_FLASH_STEP_WRITE, rc, cmboot_strerror(rc));
+    cmboot_transport t;
+    rc = disc->ops->open(disc->self, &job->dev, &t);
+    if (rc != CMBOOT_OK) {
+        stop(job, CMBOOT_FLASH_STEP_WRITE, rc, "the fastboot gadget cannot be opened");
+    } else {
+        cmboot_flash_config wcfg = job->cfg;
+        wcfg.device_id = job->board.port_path;
+        wcfg.event = forward_event;
+        wcfg.user = job;
+        wcfg.cancel = cancel;
+        wcfg.via = CMBOOT_FLASH_VIA_FASTBOOT; /* its events name the stage */
+        cmboot_flash_source *src = job->src;
+        job->src = NULL; /* the writer closes it */
+        job->flash_ran = true;
+        snprintf(job->target, sizeof job->target, "fastboot:%s",
+                 job->cfg.fastboot_partition && job->cfg.fastboot_partition[0] ? job->cfg.fastboot_partition
+                                                                               : "mmcblk0");
+        rc = cmb_flash_write_fastboot(&wcfg, t, src, job->bmap ? job->bmap : job->shared_bmap, &job->flash);
+        t.ops->close(t.self);
+        stop(job, rc == CMBOOT_OK ? CMBOOT_FLASH_STEP_DONE : CMBOOT_FLASH_STEP_WRITE, rc,
+             rc == CMBOOT_OK        ? ""
+             : job->flash.reason[0] ? job->flash.reason
+                                    : cmboot_strerror(rc));
+    }
+    detach_cancel(ctx, cancel);
+    cmboot_flash_canceller_free(cancel);
+    return rc;
+}
+
 int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_discovery *disc,
                          const cmboot_boot_config *boot)
 {
@@ -250,7 +314,7 @@ int cmboot_flash_job_run(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_di
     job->ctx = ctx;
     rc = boot_board(job, ctx, disc, boot);
     if (rc == CMBOOT_OK)
-        rc = run_booted(job, ctx);
+        rc = job->board.last_stage == CMBOOT_STAGE_FASTBOOT ? run_fastboot(job, ctx, disc) : run_booted(job, ctx);
     job->ctx = NULL;
     return rc;
 }
@@ -280,6 +344,12 @@ void cmb_flash_job_take_board(cmboot_flash_job *job, const cmboot_board_result *
         job->boot_ms = res->finished_ms > res->started_ms ? res->finished_ms - res->started_ms : 0;
 }
 
+void cmb_flash_job_take_device(cmboot_flash_job *job, const cmboot_device_info *dev, const cmboot_discovery *disc)
+{
+    board_device(job, dev);
+    job->disc = disc;
+}
+
 int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char *target)
 {
     if (!job || !ctx || job->ran || !job->have_board)
@@ -290,14 +360,17 @@ int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char 
     int rc = job->board.error;
     if (rc != CMBOOT_OK)
         return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
-    if (job->board.last_stage != CMBOOT_STAGE_MASS_STORAGE)
+    bool fastboot = job->board.last_stage == CMBOOT_STAGE_FASTBOOT;
+    if ((rc = check_via(job)) != CMBOOT_OK)
+        return rc;
+    if (fastboot && !job->disc)
         return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
                     "the board came up as the fastboot gadget, which has no USB disk to write");
     /* Opened per board: a decoder keeps state and cannot be shared; the line checked the image once before. */
     if ((rc = cmboot_flash_job_open(job)) != CMBOOT_OK)
         return rc;
     job->ctx = ctx;
-    rc = run_booted(job, ctx);
+    rc = fastboot ? run_fastboot(job, ctx, job->disc) : run_booted(job, ctx);
     job->ctx = NULL;
     return rc;
 }

@@ -24,7 +24,7 @@ void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, 
     ev.device_id = cfg->device_id ? cfg->device_id : "";
     ev.serial = "";
     ev.soc = "";
-    ev.stage = "mass-storage";
+    ev.stage = cfg->via == CMBOOT_FLASH_VIA_FASTBOOT ? "fastboot" : "mass-storage";
     ev.name = name ? name : "";
     ev.value = value ? value : "";
     ev.json = "";

@@ -35,6 +35,13 @@ void cmb_flash_hex(const uint8_t *bytes, size_t len, char *out);
 int cmb_flash_write_opened(const cmboot_flash_config *cfg, cmboot_flash_source *src, const cmboot_bmap *bmap,
                            cmboot_flash_result *res);
 
+/* Writes the image through a board's fastboot gadget on transport t (flash/fastboot_write.c): pieces of at most
+ * max-download-size sent as sparse images (only the bmap's ranges with a bmap; an Android sparse image as it is)
+ * and flashed to cfg->fastboot_partition, then read back with fetch: when cfg->verify and the gadget can
+ * (res->not_read_back when not). src is closed; t stays the caller's. */
+int cmb_flash_write_fastboot(const cmboot_flash_config *cfg, cmboot_transport t, cmboot_flash_source *src,
+                             const cmboot_bmap *bmap, cmboot_flash_result *res);
+
 /* Calls the config's event callback, when set (flash/events.c). */
 void cmb_flash_emit(const cmboot_flash_config *cfg, int type, const char *name, const char *value, uint64_t done,
                     uint64_t total, int error, uint64_t elapsed_ms);
@@ -64,6 +71,9 @@ int cmb_flash_job_new_shared(const cmboot_flash_config *cfg, const cmboot_bmap *
 /* Copies the board's result and metadata into the job (on the session's thread, while md is valid). */
 void cmb_flash_job_take_board(cmboot_flash_job *job, const cmboot_board_result *res, const cmboot_metadata *md,
                               bool adopted);
+/* The device of the board's last stage and the discovery it came from (valid until the job has run): a board
+ * that came up as the fastboot gadget is opened through them. */
+void cmb_flash_job_take_device(cmboot_flash_job *job, const cmboot_device_info *dev, const cmboot_discovery *disc);
 /* Runs the job from "this board is up in its mass-storage stage" (cmb_flash_job_take_board before): opens the
  * image, pairs (unless target is a path: written instead; it must outlive the job), checks, writes, verifies.
  * A board that failed to boot fails at step BOOT. Runs once. */

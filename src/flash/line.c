@@ -40,6 +40,9 @@ typedef struct line_run {
     line_board *boards; /* workers not yet joined (manager thread only) */
     cmboot_flash_line_summary sum;
     int first_error;
+    const cmboot_discovery *disc;
+    bool have_dev; /* the device of the board about to finish (session's thread) */
+    cmboot_device_info dev;
 } line_run;
 
 int cmboot_flash_line_config_init(cmboot_flash_line_config *cfg, size_t struct_size)
@@ -110,6 +113,15 @@ static void reap(line_run *L, bool all)
     }
 }
 
+/* On the session's thread, just before line_board_finished: the device of the board's last stage. */
+static void line_board_device(void *user, const cmboot_device_info *dev)
+{
+    line_run *L = user;
+    L->have_dev = dev != NULL;
+    if (dev)
+        L->dev = *dev;
+}
+
 /* On the session's thread: the board finished booting (or failed, or was taken as it was): start its worker. */
 static void line_board_finished(void *user, const cmboot_board_result *res, const cmboot_metadata *md, bool adopted)
 {
@@ -120,6 +132,9 @@ static void line_board_finished(void *user, const cmboot_board_result *res, cons
     if (rc == CMBOOT_OK) {
         lb->line = L;
         cmb_flash_job_take_board(lb->job, res, md, adopted);
+        if (L->have_dev)
+            cmb_flash_job_take_device(lb->job, &L->dev, L->disc);
+        L->have_dev = false;
         if (pthread_create(&lb->thread, NULL, line_worker, lb) == 0) {
             lb->next = L->boards;
             L->boards = lb;
@@ -165,7 +180,7 @@ int cmboot_flash_line_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const c
                           const cmboot_flash_config *flash, const cmboot_flash_line_config *line,
                           cmboot_flash_line_summary *summary)
 {
-    line_run L = {.ctx = ctx, .flash = flash};
+    line_run L = {.ctx = ctx, .flash = flash, .disc = disc};
     cmboot_flash_line_summary_default(&L.sum);
     cmboot_flash_line_config_default(&L.cfg);
     int rc = ctx && disc && boot && flash && line ? CMBOOT_OK : CMBOOT_ERR_INVALID_ARG;
@@ -188,7 +203,7 @@ int cmboot_flash_line_run(cmboot_ctx *ctx, const cmboot_discovery *disc, const c
         bcfg.loop = true; /* finished boards are forgotten: their port takes the next board */
         bcfg.metadata_stdout = false;
         pthread_mutex_init(&L.mu, NULL);
-        cmb_run_observer obs = {line_board_finished, &L};
+        cmb_run_observer obs = {line_board_finished, &L, line_board_device};
         rc = cmb_run_observed(ctx, disc, &bcfg, NULL, &obs);
         reap(&L, true);
         pthread_mutex_destroy(&L.mu);

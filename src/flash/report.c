@@ -28,6 +28,10 @@ static void add_str(json_object *o, json_object *san, const char *key, const cha
 static const char *disk_state(const cmboot_flash_result *f, char *detail, size_t size)
 {
     unsigned long long w = (unsigned long long)f->bytes_written;
+    if (f->error == CMBOOT_OK && f->not_read_back) { /* fastboot: a gadget without fetch, or verify off */
+        snprintf(detail, size, "the whole image was written, not read back: nothing checked what the board holds");
+        return "written";
+    }
     if (f->error == CMBOOT_OK) {
         snprintf(detail, size,
                  f->verified ? "the whole image was written and read back identical"
@@ -113,6 +117,10 @@ int cmboot_flash_report_json(const cmboot_flash_report *caller_rep, char **out)
     json_object_object_add(o, "bytes_written", json_object_new_int64((int64_t)f->bytes_written));
     json_object_object_add(o, "bytes_verified", json_object_new_int64((int64_t)f->bytes_verified));
     json_object_object_add(o, "verified", json_object_new_boolean(f->verified));
+    if (f->via_fastboot) { /* only then: the report of a disk keeps its keys */
+        add_str(o, san, "via", "fastboot");
+        json_object_object_add(o, "read_back", json_object_new_boolean(!f->not_read_back));
+    }
     char detail[256];
     add_str(o, san, "disk_state", disk_state(f, detail, sizeof detail));
     add_str(o, san, "disk", detail);

@@ -380,6 +380,8 @@ static void finish_board(board *b, int rc, cmboot_run_report *report)
     cmb_logf(&b->run->ctx->log, b->res.port_path, rc ? CMBOOT_LOG_ERROR : CMBOOT_LOG_INFO, "board %s: %s",
              b->res.serial[0] ? b->res.serial : b->res.port_path, rc ? cmboot_strerror(rc) : "done");
     emit(b, CMBOOT_EV_BOARD_DONE, NULL, rc ? cmboot_strerror(rc) : "ok", 0, 0, rc);
+    if (b->run->obs && b->run->obs->board_device)
+        b->run->obs->board_device(b->run->obs->user, &b->dev);
     if (b->run->obs && b->run->obs->board_finished)
         b->run->obs->board_finished(b->run->obs->user, &b->res, b->md, b->adopted);
     if (report) {

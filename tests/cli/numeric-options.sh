@@ -79,6 +79,8 @@ for o in --boards --timeout --pair-timeout --board:--boards; do
 done
 opt "flash $T/img" --lun 4 "0 1 15" "$GARBAGE 16 1.5"
 opt "flash $T/img" --target-kind 4 "emmc nvme sd" "EMMC eMMC usb nvme0n1 s sdd 1"
+opt "flash $T/img" --via 4 "auto msd fastboot" "AUTO Fastboot mass-storage usb fb 1 msd,fastboot"
+opt "flash $T/img" --fastboot-partition 4 "mmcblk0 boot_a system.img x" "a/b a:b ../x abcdefghijklmnopqrstuvwxyz0123456"
 opt list --wait 4 "0 100 3600000" "$GARBAGE 3600001 5ms 1.5"
 # Board control: a hook that does nothing succeeds (exit 0); off-time values stay short, they are waited.
 opt "power cycle --power-cmd true" --off-time 0 "0 0.001 .05" "$SECONDS_BAD 600.001"

@@ -11,6 +11,9 @@
 typedef struct cmb_run_observer {
     void (*board_finished)(void *user, const cmboot_board_result *res, const cmboot_metadata *md, bool adopted);
     void *user;
+    /* Told just before board_finished, with the device of the board's last stage (may be NULL): how a flash job
+     * opens a board that came up as the fastboot gadget. */
+    void (*board_device)(void *user, const cmboot_device_info *dev);
 } cmb_run_observer;
 
 /* The caller's boot config read up to its struct_size into out (this library's size), with out->limits pointing

@@ -1,0 +1,476 @@
+/* Flashing a board through its fastboot gadget: the in-process emulator boots it, it comes up as the gadget with
+ * its partition on a temporary file, and the job writes (sparse pieces, flash:), reads back (fetch:) and reports. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "cmboot/cmboot.h"
+#include "cmboot/flash.h"
+#include "cmboot/line.h"
+#include "front/sim_bus.h"
+#include "testutil.h"
+#include "test_flash_util.h"
+
+#define IMG_SIZE (1024 * 1024 + 4096 * 5 + 1234) /* several pieces, the last block partial */
+#define PART_SIZE (2 * 1024 * 1024)
+#define MAX_DOWNLOAD (256 * 1024)
+
+typedef struct fixture {
+    char *root;
+    char boot[4096], image[4200], part[4200];
+    sim_bus *bus;
+    cmboot_ctx *ctx;
+    cmboot_discovery disc;
+    cmboot_boot_config bcfg;
+    cmboot_stage_limits limits;
+    cmboot_flash_config fcfg;
+    sim_fastboot_part fbpart;
+    int phases, progress;
+} fixture;
+
+static uint8_t bootcode[40000], startelf[64 * 1024], image[IMG_SIZE];
+
+static void on_event(void *user, const cmboot_event *ev)
+{
+    fixture *f = user; /* events arrive on the job's thread */
+    if (ev->type == CMBOOT_EV_PHASE && strcmp(ev->device_id, "1-1") == 0 && strcmp(ev->stage, "fastboot") == 0)
+        f->phases++;
+    if (ev->type == CMBOOT_EV_PROGRESS && strcmp(ev->device_id, "1-1") == 0)
+        f->progress++;
+}
+
+static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
+{
+    (void)user;
+    if (getenv("CMBOOT_TEST_VERBOSE"))
+        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->root = test_tmpdir("flashfb");
+    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
+    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
+    snprintf(f->part, sizeof f->part, "%s/mmcblk0.img", f->root);
+    test_fill_pattern(bootcode, sizeof bootcode, 1);
+    test_fill_pattern(startelf, sizeof startelf, 2);
+    test_fill_pattern(image, sizeof image, 7);
+    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
+    test_write_file(f->boot, "bootcode.bin", bootcode, sizeof bootcode);
+    test_write_file(f->boot, "start.elf", startelf, sizeof startelf);
+    test_write_file(f->boot, "config.txt", "[all]\n", 6);
+    test_write_file(f->root, "image.bin", image, sizeof image);
+    uint8_t *zero = calloc(1, PART_SIZE);
+    test_write_file(f->root, "mmcblk0.img", zero, PART_SIZE);
+    free(zero);
+    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
+    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
+    cmboot_ctx_config cc;
+    cmboot_ctx_config_default(&cc);
+    cc.log = on_log;
+    cc.event = on_event;
+    cc.user = f;
+    cc.log_level = CMBOOT_LOG_DEBUG;
+    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
+    cmboot_boot_config_default(&f->bcfg);
+    f->bcfg.boot_dir = f->boot;
+    f->bcfg.wait_first_ms = 5000;
+    f->bcfg.stage_timeout_ms = 10000;
+    cmboot_stage_limits_default(&f->limits);
+    f->limits.request_timeout_ms = 10000;
+    f->limits.status_deadline_ms = 5000;
+    f->bcfg.limits = &f->limits;
+    cmboot_flash_config_default(&f->fcfg);
+    f->fcfg.image = f->image;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    f->disc.ops->destroy(f->disc.self);
+    sim_bus_free(f->bus);
+    cmboot_ctx_free(f->ctx);
+    test_rmtree(f->root);
+    free(f->root);
+    free(f);
+    return 0;
+}
+
+/* A BCM2711 board at 1-1 that comes up as the fastboot gadget (or mass storage) after its second stage. */
+static void plug(fixture *f, sim_config *c, bool fastboot)
+{
+    sim_config_default(c, CMBOOT_SOC_BCM2711);
+    c->expect_second_stage_size = (int64_t)sizeof bootcode;
+    if (fastboot) {
+        c->after_done = SIM_AFTER_FASTBOOT;
+        f->fbpart = (sim_fastboot_part){"mmcblk0", f->part};
+        c->fastboot_parts = &f->fbpart;
+        c->n_fastboot_parts = 1;
+        c->fastboot_max_download = MAX_DOWNLOAD;
+    }
+}
+
+static void plug_now(fixture *f, sim_config *c)
+{
+    assert_int_equal(sim_bus_plug(f->bus, "1-1", c, 0), CMBOOT_OK);
+}
+
+static void assert_part_holds_image(const fixture *f)
+{
+    size_t len = 0;
+    uint8_t *got = ft_read_file(f->part, &len);
+    assert_int_equal(len, PART_SIZE);
+    assert_memory_equal(got, image, sizeof image);
+    free(got);
+}
+
+static const cmboot_flash_result *run_ok(fixture *f, cmboot_flash_job **job)
+{
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, job), CMBOOT_OK);
+    assert_int_equal(cmboot_flash_job_step(*job), CMBOOT_FLASH_STEP_DONE);
+    const cmboot_board_result *b = cmboot_flash_job_board(*job);
+    assert_non_null(b);
+    assert_int_equal(b->last_stage, CMBOOT_STAGE_FASTBOOT);
+    const cmboot_flash_result *r = cmboot_flash_job_flash(*job);
+    assert_non_null(r);
+    assert_true(r->via_fastboot);
+    assert_int_equal(r->image_size, sizeof image);
+    assert_true(r->image_sha256_valid);
+    uint8_t d[32];
+    ft_sha256(image, sizeof image, d);
+    assert_memory_equal(r->image_sha256, d, 32);
+    assert_string_equal(cmboot_flash_job_target(*job), "fastboot:mmcblk0");
+    return r;
+}
+
+static void fastboot_raw_written_and_read_back(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    const cmboot_flash_result *r = run_ok(f, &job);
+    assert_true(r->verified);
+    assert_false(r->not_read_back);
+    assert_int_equal(r->bytes_written, sizeof image);
+    assert_int_equal(r->bytes_verified, sizeof image);
+    assert_part_holds_image(f);
+    assert_true(f->phases >= 4);   /* check, write, verify, done */
+    assert_true(f->progress >= 5); /* one per piece at least */
+    char *text = NULL;
+    assert_int_equal(cmboot_flash_job_report_json(job, &text), CMBOOT_OK);
+    json_object *o = json_tokener_parse(text), *v = NULL;
+    free(text);
+    assert_true(json_object_object_get_ex(o, "verified", &v));
+    assert_true(json_object_get_boolean(v));
+    json_object_put(o);
+    cmboot_flash_job_free(job);
+}
+
+/* One gzip member of data, made with zlib. */
+static uint8_t *gzip_member(const uint8_t *data, size_t len, size_t *out_len)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&z, (uLong)len);
+    uint8_t *out = malloc(cap);
+    assert_non_null(out);
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+    *out_len = z.total_out;
+    deflateEnd(&z);
+    return out;
+}
+
+static void fastboot_gzip_image(void **state)
+{
+    fixture *f = *state;
+    size_t n = 0;
+    uint8_t *gz = gzip_member(image, sizeof image, &n);
+    test_write_file(f->root, "image.bin.gz", gz, n);
+    free(gz);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.bin.gz", f->root);
+    f->fcfg.image = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    const cmboot_flash_result *r = run_ok(f, &job);
+    assert_string_equal(r->format, "gzip");
+    assert_true(r->verified);
+    assert_part_holds_image(f);
+    cmboot_flash_job_free(job);
+}
+
+/* With a bmap only the mapped blocks are sent: the holes keep what the partition held. */
+static void fastboot_bmap_holes_untouched(void **state)
+{
+    fixture *f = *state;
+    uint8_t *old = malloc(PART_SIZE);
+    memset(old, 0xaa, PART_SIZE);
+    test_write_file(f->root, "mmcblk0.img", old, PART_SIZE);
+    const uint64_t last = (IMG_SIZE - 1) / 4096;
+    const uint64_t ranges[3][2] = {{0, 3}, {10, 70}, {200, last}};
+    char *bmap = ft_make_bmap(image, sizeof image, ranges, 3);
+    test_write_file(f->root, "image.bmap", bmap, strlen(bmap));
+    free(bmap);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.bmap", f->root);
+    f->fcfg.bmap = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    const cmboot_flash_result *r = run_ok(f, &job);
+    assert_true(r->verified);
+    uint64_t mapped = (4 + 61) * 4096 + (IMG_SIZE - 200 * 4096);
+    assert_int_equal(r->bytes_written, mapped);
+    assert_int_equal(r->bytes_verified, mapped);
+    size_t len = 0;
+    uint8_t *got = ft_read_file(f->part, &len);
+    assert_int_equal(len, PART_SIZE);
+    for (size_t i = 0; i < 3; i++) {
+        size_t s = ranges[i][0] * 4096, e = (ranges[i][1] + 1) * 4096;
+        e = e > sizeof image ? sizeof image : e;
+        assert_memory_equal(got + s, image + s, e - s);
+    }
+    assert_memory_equal(got + 4 * 4096, old, 6 * 4096);    /* blocks 4-9: a hole */
+    assert_memory_equal(got + 71 * 4096, old, 129 * 4096); /* blocks 71-199: a hole */
+    free(got);
+    free(old);
+    cmboot_flash_job_free(job);
+}
+
+static void fastboot_without_fetch_not_read_back(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, true);
+    c.fastboot_no_fetch = true;
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    const cmboot_flash_result *r = run_ok(f, &job);
+    assert_false(r->verified);
+    assert_true(r->not_read_back);
+    assert_int_equal(r->bytes_verified, 0);
+    assert_part_holds_image(f);
+    char *text = NULL;
+    assert_int_equal(cmboot_flash_job_report_json(job, &text), CMBOOT_OK);
+    assert_non_null(strstr(text, "written, not read back"));
+    json_object *o = json_tokener_parse(text), *v = NULL;
+    free(text);
+    assert_true(json_object_object_get_ex(o, "verified", &v));
+    assert_false(json_object_get_boolean(v));
+    json_object_put(o);
+    cmboot_flash_job_free(job);
+}
+
+/* A FAIL from the device ends the job with its message. */
+static void fastboot_fail_reported(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, true);
+    c.fastboot_fail_cmd = "flash:";
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_REFUSED);
+    assert_int_equal(cmboot_flash_job_step(job), CMBOOT_FLASH_STEP_WRITE);
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "injected fault"));
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "flash"));
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    assert_non_null(r);
+    assert_false(r->verified);
+    assert_int_equal(r->error, CMBOOT_ERR_REFUSED);
+    cmboot_flash_job_free(job);
+}
+
+static void le16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static void le32(uint8_t *p, uint32_t v)
+{
+    le16(p, v & 0xffff);
+    le16(p + 2, v >> 16);
+}
+
+/* An Android sparse image of blocks: RAW 0-1 (image's), DONT_CARE 2-`hole`, RAW the next one; its length. */
+static size_t make_sparse(uint8_t *out, uint32_t hole)
+{
+    le32(out, 0xed26ff3au);
+    le16(out + 4, 1);
+    le16(out + 6, 0);
+    le16(out + 8, 28);
+    le16(out + 10, 12);
+    le32(out + 12, 4096);
+    le32(out + 16, hole + 2);
+    le32(out + 20, 3);
+    le32(out + 24, 0);
+    uint8_t *c = out + 28;
+    le16(c, 0xcac1);
+    le16(c + 2, 0);
+    le32(c + 4, 2);
+    le32(c + 8, 12 + 2 * 4096);
+    memcpy(c + 12, image, 2 * 4096);
+    c += 12 + 2 * 4096;
+    le16(c, 0xcac3);
+    le16(c + 2, 0);
+    le32(c + 4, hole - 1);
+    le32(c + 8, 12);
+    c += 12;
+    le16(c, 0xcac1);
+    le16(c + 2, 0);
+    le32(c + 4, 1);
+    le32(c + 8, 12 + 4096);
+    memcpy(c + 12, image + 2 * 4096, 4096);
+    c += 12 + 4096;
+    return (size_t)(c - out);
+}
+
+/* An image that is already sparse goes as it is (the device expands it): written, not read back. */
+static void fastboot_sparse_passes_through(void **state)
+{
+    fixture *f = *state;
+    static uint8_t sp[4 * 4096];
+    size_t n = make_sparse(sp, 5);
+    test_write_file(f->root, "image.simg", sp, n);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.simg", f->root);
+    f->fcfg.image = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_OK);
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    assert_non_null(r);
+    assert_true(r->not_read_back);
+    assert_false(r->verified);
+    assert_int_equal(r->bytes_written, n);
+    size_t len = 0;
+    uint8_t *got = ft_read_file(f->part, &len);
+    assert_memory_equal(got, image, 2 * 4096);
+    uint8_t zero[4096] = {0};
+    assert_memory_equal(got + 2 * 4096, zero, sizeof zero); /* DONT_CARE: left as it was */
+    assert_memory_equal(got + 6 * 4096, image + 2 * 4096, 4096);
+    free(got);
+    cmboot_flash_job_free(job);
+}
+
+/* A sparse image larger than one download is refused before anything is sent (splitting it is not done yet). */
+static void fastboot_sparse_too_large_refused(void **state)
+{
+    fixture *f = *state;
+    size_t cap = MAX_DOWNLOAD + 4 * 4096;
+    uint8_t *sp = calloc(1, cap);
+    size_t n = make_sparse(sp, 5);
+    /* grow the first RAW chunk past max-download-size */
+    uint32_t blocks = MAX_DOWNLOAD / 4096 + 1;
+    le32(sp + 16, blocks + 1);
+    le32(sp + 20, 1);
+    le32(sp + 28 + 4, blocks);
+    le32(sp + 28 + 8, 12 + blocks * 4096);
+    n = 28 + 12 + (size_t)blocks * 4096;
+    assert_true(n <= cap);
+    test_write_file(f->root, "image.simg", sp, n);
+    free(sp);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.simg", f->root);
+    f->fcfg.image = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_TOO_LARGE);
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "max-download-size"));
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    assert_false(r->target_touched);
+    cmboot_flash_job_free(job);
+}
+
+static void line_done(void *user, const cmboot_flash_job *job)
+{
+    int *ok = user; /* one board: no other worker at the same time */
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    *ok = r && r->via_fastboot && r->verified && cmboot_flash_job_error(job) == CMBOOT_OK;
+}
+
+/* A flash line writes a board that came up as the gadget the same way. */
+static void fastboot_in_a_flash_line(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    int ok = 0;
+    cmboot_flash_line_config lc;
+    cmboot_flash_line_config_default(&lc);
+    lc.boards = 1;
+    lc.board_done = line_done;
+    lc.user = &ok;
+    cmboot_flash_line_summary sum;
+    cmboot_flash_line_summary_default(&sum);
+    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &lc, &sum), CMBOOT_OK);
+    assert_int_equal(sum.ok, 1);
+    assert_true(ok);
+    assert_part_holds_image(f);
+}
+
+/* --via msd keeps the old refusal of the gadget; --via fastboot refuses a board that came up as a disk. */
+static void fastboot_via_choice(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    f->fcfg.via = CMBOOT_FLASH_VIA_MSD;
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_UNSUPPORTED);
+    assert_int_equal(cmboot_flash_job_step(job), CMBOOT_FLASH_STEP_BOOT);
+    assert_null(cmboot_flash_job_flash(job));
+    cmboot_flash_job_free(job);
+    f->fcfg.via = 7;
+    assert_int_equal(cmboot_flash_job_new(&f->fcfg, &job), CMBOOT_ERR_INVALID_ARG);
+}
+
+static void fastboot_via_fastboot_refuses_disk(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, false); /* mass storage after Done */
+    plug_now(f, &c);
+    f->fcfg.via = CMBOOT_FLASH_VIA_FASTBOOT;
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_UNSUPPORTED);
+    assert_int_equal(cmboot_flash_job_step(job), CMBOOT_FLASH_STEP_BOOT);
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "not as the fastboot gadget"));
+    cmboot_flash_job_free(job);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(fastboot_raw_written_and_read_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_gzip_image, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_bmap_holes_untouched, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_without_fetch_not_read_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_fail_reported, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_in_a_flash_line, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_sparse_passes_through, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_sparse_too_large_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_via_choice, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_via_fastboot_refuses_disk, setup, teardown),
+};
+
+CMBOOT_TEST_MAIN(tests)
