@@ -540,6 +540,10 @@ static sim_status fb_bulk_out(void *self, const uint8_t *data, size_t len, size_
     (void)now;
     fb_state *s = self;
     if (s->downloading && s->qcount == 0) {
+        if (len == 0) { /* a zero-length packet carries no data (data may be NULL): the download goes on */
+            *consumed = 0;
+            return SIM_OK;
+        }
         size_t n = len < s->dl_size - s->dl_have ? len : s->dl_size - s->dl_have;
         uint64_t vanish = s->cfg->fastboot_vanish_after;
         if (vanish && s->dl_total + n >= vanish) {

@@ -366,6 +366,26 @@ static void fault_vanish_mid_download(void **state)
     env_free(&e);
 }
 
+/* A zero-length OUT packet mid-download (NULL data) is no data; found by fuzz_usbredir under UBSan. */
+static void zero_length_packet_mid_download(void **state)
+{
+    (void)state;
+    fb_env e;
+    env_init(&e, "fb-zlp");
+    env_start(&e);
+    uint8_t img[16];
+    test_fill_pattern(img, sizeof img, 3);
+    cmd(&e, "download:00000010");
+    expect(&e, "DATA00000010");
+    send(&e, img, 8);
+    size_t took = 99;
+    assert_int_equal(sim_device_bulk_out(e.d, 0x01, NULL, 0, &took, ++e.now), SIM_OK);
+    assert_int_equal(took, 0);
+    send(&e, img + 8, 8);
+    expect(&e, "OKAY");
+    env_free(&e);
+}
+
 static void reboot_goes_to_normal_mode(void **state)
 {
     (void)state;
@@ -413,6 +433,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(fault_fail_command),
     cmocka_unit_test(fault_short_fetch),
     cmocka_unit_test(fault_vanish_mid_download),
+    cmocka_unit_test(zero_length_packet_mid_download),
     cmocka_unit_test(reboot_goes_to_normal_mode),
     cmocka_unit_test(parser),
 };
