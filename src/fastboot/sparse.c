@@ -186,12 +186,30 @@ void cmb_sparse_stream_init(cmb_sparse_stream *s, const cmb_sparse_plan *plan, s
         s->state = 2;
 }
 
+void cmb_sparse_put_file_header(uint8_t *out, uint32_t blk_sz, uint32_t total_blks, uint32_t chunks)
+{
+    put32(out, CMB_SPARSE_MAGIC);
+    put16(out + 4, 1);
+    put16(out + 6, 0);
+    put16(out + 8, CMB_SPARSE_FILE_HEADER);
+    put16(out + 10, CMB_SPARSE_CHUNK_HEADER);
+    put32(out + 12, blk_sz);
+    put32(out + 16, total_blks);
+    put32(out + 20, chunks);
+    put32(out + 24, 0); /* no checksum: optional in the format */
+}
+
+void cmb_sparse_put_chunk_header(uint8_t *out, uint32_t type, uint32_t blocks, uint32_t data_bytes)
+{
+    put16(out, type);
+    put16(out + 2, 0);
+    put32(out + 4, blocks);
+    put32(out + 8, CMB_SPARSE_CHUNK_HEADER + data_bytes);
+}
+
 static void chunk_header(cmb_sparse_stream *s, uint32_t type, uint32_t blocks, uint32_t data)
 {
-    put16(s->hdr, type);
-    put16(s->hdr + 2, 0);
-    put32(s->hdr + 4, blocks);
-    put32(s->hdr + 8, CMB_SPARSE_CHUNK_HEADER + data);
+    cmb_sparse_put_chunk_header(s->hdr, type, blocks, data);
     s->hdr_len = CMB_SPARSE_CHUNK_HEADER;
     s->hdr_pos = 0;
 }
@@ -204,15 +222,7 @@ static int next_item(cmb_sparse_stream *s)
         uint32_t chunks = 0;
         cmb_sparse_part copy = *s->part;
         measure(p, &copy, &chunks);
-        put32(s->hdr, CMB_SPARSE_MAGIC);
-        put16(s->hdr + 4, 1);
-        put16(s->hdr + 6, 0);
-        put16(s->hdr + 8, CMB_SPARSE_FILE_HEADER);
-        put16(s->hdr + 10, CMB_SPARSE_CHUNK_HEADER);
-        put32(s->hdr + 12, CMB_SPARSE_BLOCK);
-        put32(s->hdr + 16, p->total_blocks);
-        put32(s->hdr + 20, chunks);
-        put32(s->hdr + 24, 0); /* no checksum: optional in the format */
+        cmb_sparse_put_file_header(s->hdr, CMB_SPARSE_BLOCK, p->total_blocks, chunks);
         s->hdr_len = CMB_SPARSE_FILE_HEADER;
         s->hdr_pos = 0;
         s->state = 1;
@@ -304,4 +314,210 @@ int cmb_sparse_header_parse(const void *head, size_t len, cmb_sparse_header *out
         out->blk_sz == 0 || out->blk_sz % 4 != 0)
         return CMBOOT_ERR_FORMAT;
     return CMBOOT_OK;
+}
+
+/* ---- resparse: one input sparse image to pieces no larger than a download ---- */
+
+typedef struct rsp {
+    cmb_sparse_in_fn in;
+    void *in_user;
+    cmb_sparse_piece_fn piece;
+    cmb_sparse_data_fn data;
+    void *user;
+    uint8_t *buf;
+    size_t max, len;  /* piece being built: bytes used (the file header's room included) */
+    uint32_t chunks;  /* in the piece */
+    uint32_t covered; /* blocks the piece's chunks cover, from block 0 */
+    uint32_t blk, total;
+    cmb_resparse_stats *st;
+} rsp;
+
+/* Skips n input bytes (headers longer than the ones we know). */
+static int skip_in(rsp *r, size_t n)
+{
+    uint8_t tmp[64];
+    while (n) {
+        size_t k = n < sizeof tmp ? n : sizeof tmp;
+        int rc = r->in(r->in_user, tmp, k);
+        if (rc != 0)
+            return rc;
+        n -= k;
+    }
+    return CMBOOT_OK;
+}
+
+/* Bytes left for a chunk of `need` bytes that starts at block `at` (room kept for its gap and the tail). */
+static int fits(const rsp *r, uint32_t at, size_t need)
+{
+    size_t extra = (at > r->covered ? CMB_SPARSE_CHUNK_HEADER : 0) + CMB_SPARSE_CHUNK_HEADER;
+    return r->max - r->len >= need + extra;
+}
+
+static void gap_to(rsp *r, uint32_t at)
+{
+    if (at > r->covered) {
+        cmb_sparse_put_chunk_header(r->buf + r->len, CMB_SPARSE_DONT_CARE, at - r->covered, 0);
+        r->len += CMB_SPARSE_CHUNK_HEADER;
+        r->chunks++;
+        r->covered = at;
+    }
+}
+
+/* Hands out the piece built so far (tail DONT_CARE, file header) and starts the next. */
+static int flush(rsp *r)
+{
+    gap_to(r, r->total);
+    cmb_sparse_put_file_header(r->buf, r->blk, r->total, r->chunks);
+    int rc = r->piece(r->user, r->buf, r->len);
+    r->len = CMB_SPARSE_FILE_HEADER;
+    r->chunks = 0;
+    r->covered = 0;
+    r->st->pieces++;
+    return rc;
+}
+
+static int raw_chunk(rsp *r, uint32_t at, uint32_t blocks)
+{
+    while (blocks) {
+        if (!fits(r, at, CMB_SPARSE_CHUNK_HEADER + r->blk)) {
+            int rc = flush(r);
+            if (rc != 0)
+                return rc;
+            continue;
+        }
+        size_t room = r->max - r->len - CMB_SPARSE_CHUNK_HEADER * (at > r->covered ? 3u : 2u);
+        uint64_t n = room / r->blk;
+        if (n > blocks)
+            n = blocks;
+        if (n > (UINT32_MAX - CMB_SPARSE_CHUNK_HEADER) / r->blk)
+            n = (UINT32_MAX - CMB_SPARSE_CHUNK_HEADER) / r->blk;
+        gap_to(r, at);
+        uint32_t bytes = (uint32_t)n * r->blk;
+        cmb_sparse_put_chunk_header(r->buf + r->len, CMB_SPARSE_RAW, (uint32_t)n, bytes);
+        uint8_t *d = r->buf + r->len + CMB_SPARSE_CHUNK_HEADER;
+        int rc = r->in(r->in_user, d, bytes);
+        if (rc == 0)
+            rc = r->data(r->user, r->blk, at, (uint32_t)n, d, 0);
+        if (rc != 0)
+            return rc;
+        r->len += CMB_SPARSE_CHUNK_HEADER + bytes;
+        r->chunks++;
+        r->covered = at + (uint32_t)n;
+        at += (uint32_t)n;
+        blocks -= (uint32_t)n;
+    }
+    return CMBOOT_OK;
+}
+
+int cmb_sparse_resparse(cmb_sparse_in_fn in, void *in_user, uint32_t max_size, uint8_t *buf, cmb_sparse_piece_fn piece,
+                        cmb_sparse_data_fn data, void *user, cmb_resparse_stats *stats)
+{
+    cmb_resparse_stats local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    if (!in || !buf || !piece || !data)
+        return CMBOOT_ERR_INVALID_ARG;
+    rsp r = {in, in_user, piece, data, user, buf, max_size, CMB_SPARSE_FILE_HEADER, 0, 0, 0, 0, stats};
+    uint8_t h[CMB_SPARSE_FILE_HEADER];
+    int rc = in(in_user, h, sizeof h);
+    if (rc != 0)
+        return rc;
+    if ((rc = cmb_sparse_header_parse(h, sizeof h, &stats->header)) != CMBOOT_OK)
+        return rc;
+    const cmb_sparse_header *hd = &stats->header;
+    r.blk = hd->blk_sz;
+    r.total = hd->total_blks;
+    /* header, a gap, one block of RAW and the tail */
+    if ((uint64_t)max_size < CMB_SPARSE_FILE_HEADER + 3u * CMB_SPARSE_CHUNK_HEADER + (uint64_t)r.blk)
+        return CMBOOT_ERR_INVALID_ARG;
+    if ((rc = skip_in(&r, hd->file_hdr_sz - CMB_SPARSE_FILE_HEADER)) != CMBOOT_OK)
+        return rc;
+    uint32_t at = 0;
+    for (uint32_t i = 0; i < hd->total_chunks; i++) {
+        uint8_t c[CMB_SPARSE_CHUNK_HEADER];
+        if ((rc = in(in_user, c, sizeof c)) != CMBOOT_OK || (rc = skip_in(&r, hd->chunk_hdr_sz - sizeof c)) != 0)
+            return rc;
+        uint32_t type = get16(c), blocks = get32(c + 4);
+        uint64_t total = get32(c + 8), body = total - hd->chunk_hdr_sz;
+        if (total < hd->chunk_hdr_sz || (uint64_t)at + blocks > r.total)
+            return CMBOOT_ERR_FORMAT;
+        switch (type) {
+        case CMB_SPARSE_RAW:
+            if (body != (uint64_t)blocks * r.blk)
+                return CMBOOT_ERR_FORMAT;
+            rc = raw_chunk(&r, at, blocks);
+            break;
+        case CMB_SPARSE_FILL: {
+            uint8_t v[4];
+            if (body != 4 || (rc = in(in_user, v, 4)) != CMBOOT_OK)
+                return rc ? rc : CMBOOT_ERR_FORMAT;
+            if (blocks == 0)
+                break;
+            if (!fits(&r, at, CMB_SPARSE_CHUNK_HEADER + 4) && (rc = flush(&r)) != CMBOOT_OK)
+                return rc;
+            gap_to(&r, at);
+            cmb_sparse_put_chunk_header(r.buf + r.len, CMB_SPARSE_FILL, blocks, 4);
+            memcpy(r.buf + r.len + CMB_SPARSE_CHUNK_HEADER, v, 4);
+            r.len += CMB_SPARSE_CHUNK_HEADER + 4;
+            r.chunks++;
+            r.covered = at + blocks;
+            rc = data(user, r.blk, at, blocks, NULL, get32(v));
+            break;
+        }
+        case CMB_SPARSE_DONT_CARE:
+            if (body != 0)
+                return CMBOOT_ERR_FORMAT;
+            break;
+        case CMB_SPARSE_CRC32: {
+            uint8_t v[4];
+            if (body != 4 || blocks != 0)
+                return CMBOOT_ERR_FORMAT;
+            rc = in(in_user, v, 4);
+            stats->crc_chunks++;
+            break;
+        }
+        default: return CMBOOT_ERR_FORMAT;
+        }
+        if (rc != CMBOOT_OK)
+            return rc;
+        at += blocks;
+    }
+    if (r.chunks || stats->pieces == 0)
+        rc = flush(&r);
+    return rc;
+}
+
+int cmb_sparse_check(const void *img, size_t len, cmb_resparse_stats *stats)
+{
+    cmb_resparse_stats local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    const uint8_t *p = img;
+    if (!img || cmb_sparse_header_parse(p, len, &stats->header) != CMBOOT_OK)
+        return CMBOOT_ERR_FORMAT;
+    const cmb_sparse_header *h = &stats->header;
+    if (h->file_hdr_sz > len)
+        return CMBOOT_ERR_FORMAT;
+    size_t at = h->file_hdr_sz;
+    uint64_t block = 0;
+    for (uint32_t i = 0; i < h->total_chunks; i++) {
+        if (len - at < h->chunk_hdr_sz)
+            return CMBOOT_ERR_FORMAT;
+        uint32_t type = get16(p + at), blocks = get32(p + at + 4);
+        uint64_t total = get32(p + at + 8);
+        uint64_t body = total >= h->chunk_hdr_sz ? total - h->chunk_hdr_sz : UINT64_MAX;
+        uint64_t want = type == CMB_SPARSE_RAW                                  ? (uint64_t)blocks * h->blk_sz
+                        : type == CMB_SPARSE_FILL || type == CMB_SPARSE_CRC32 ? 4
+                        : type == CMB_SPARSE_DONT_CARE                          ? 0
+                                                                                : UINT64_MAX;
+        if (want == UINT64_MAX || body != want || total > len - at || block + blocks > h->total_blks ||
+            (type == CMB_SPARSE_CRC32 && blocks != 0))
+            return CMBOOT_ERR_FORMAT;
+        stats->crc_chunks += type == CMB_SPARSE_CRC32;
+        block += blocks;
+        at += (size_t)total;
+    }
+    return at == len ? CMBOOT_OK : CMBOOT_ERR_FORMAT;
 }

@@ -11,7 +11,8 @@
 #include "fastboot/sparse.h"
 
 #define PIECE_CAP (64u << 20) /* memory held for one piece, whatever the device allows */
-#define HEADERS (CMB_SPARSE_FILE_HEADER + 2 * CMB_SPARSE_CHUNK_HEADER)
+/* What the planner may add to a piece's data: file header, DONT_CARE before, RAW header, DONT_CARE after. */
+#define HEADERS (CMB_SPARSE_FILE_HEADER + 3 * CMB_SPARSE_CHUNK_HEADER)
 
 typedef struct fb_writer {
     const cmboot_flash_config *cfg;
@@ -22,8 +23,12 @@ typedef struct fb_writer {
     uint32_t max_download;
     uint64_t pos; /* image bytes read from the source */
     bool at_end;
-    uint8_t *piece; /* headers then data */
+    uint8_t *piece; /* image data of the piece being sent (or the head of a sparse image) */
     size_t data_max;
+    size_t cap;               /* bytes one download may carry here */
+    uint64_t piece_at;        /* image offset of piece[0] */
+    cmb_sparse_range *ranges; /* what a sparse image mapped: the read-back's ranges, in order */
+    size_t n_ranges, ranges_cap;
     EVP_MD_CTX *image_md; /* the whole decompressed image */
     EVP_MD_CTX *sent_md;  /* the bytes sent as RAW data, in order (what a read-back of those ranges must give) */
     uint64_t started_ms;
@@ -66,57 +71,38 @@ static int source_read(fb_writer *w, uint8_t *buf, size_t len, size_t *got)
     return CMBOOT_OK;
 }
 
-static void put16(uint8_t *p, uint32_t v)
+static int piece_read(void *user, uint64_t offset, void *buf, size_t len)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-    put16(p, v & 0xffff);
-    put16(p + 2, v >> 16);
-}
-static void chunk(uint8_t *p, uint32_t type, uint32_t blocks, uint32_t total)
-{
-    put16(p, type);
-    put16(p + 2, 0);
-    put32(p + 4, blocks);
-    put32(p + 8, total);
+    fb_writer *w = user;
+    memcpy(buf, w->piece + (offset - w->piece_at), len);
+    return CMBOOT_OK;
 }
 
-/* Sends len bytes (already in w->piece after room for the headers) as a sparse image writing them at byte offset
- * at (a multiple of the block): a DONT_CARE chunk for the blocks before, one RAW chunk; then flash:PARTITION. */
+/* Sends len bytes (in w->piece) as the sparse images the planner makes of them at byte offset at (a multiple of
+ * the block; planned per piece, as a compressed image's size is not known up front): DONT_CARE for the blocks
+ * before, RAW for these; then flash:PARTITION. */
 static int send_piece(fb_writer *w, uint64_t at, size_t len)
 {
-    size_t padded = (len + CMB_SPARSE_BLOCK - 1) / CMB_SPARSE_BLOCK * CMB_SPARSE_BLOCK;
-    uint8_t *data = w->piece + HEADERS;
-    memset(data + len, 0, padded - len);
-    if (EVP_DigestUpdate(w->sent_md, data, len) != 1)
+    if (EVP_DigestUpdate(w->sent_md, w->piece, len) != 1)
         return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
-    uint32_t skip = (uint32_t)(at / CMB_SPARSE_BLOCK), count = (uint32_t)(padded / CMB_SPARSE_BLOCK);
-    size_t h = skip ? 0 : CMB_SPARSE_CHUNK_HEADER; /* without a DONT_CARE chunk the image starts later */
-    uint8_t *p = w->piece + h;
-    memset(p, 0, HEADERS - h);
-    put32(p, CMB_SPARSE_MAGIC);
-    put16(p + 4, 1);
-    put16(p + 6, 0);
-    put16(p + 8, CMB_SPARSE_FILE_HEADER);
-    put16(p + 10, CMB_SPARSE_CHUNK_HEADER);
-    put32(p + 12, CMB_SPARSE_BLOCK);
-    put32(p + 16, skip + count);
-    put32(p + 20, skip ? 2 : 1);
-    uint8_t *c = p + CMB_SPARSE_FILE_HEADER;
-    if (skip) {
-        chunk(c, CMB_SPARSE_DONT_CARE, skip, CMB_SPARSE_CHUNK_HEADER);
-        c += CMB_SPARSE_CHUNK_HEADER;
-    }
-    chunk(c, CMB_SPARSE_RAW, count, (uint32_t)(CMB_SPARSE_CHUNK_HEADER + padded));
-    uint32_t size = (uint32_t)(HEADERS - h + padded);
-    int rc = cmboot_fastboot_download_buffer(w->fb, p, size, NULL, NULL);
+    cmb_sparse_range r = {at, len};
+    cmb_sparse_plan plan;
+    int rc = cmb_sparse_plan_make(at + len, &r, 1, (uint32_t)w->cap, &plan);
     if (rc != CMBOOT_OK)
-        return device_fail(w, rc, "download");
-    if ((rc = cmboot_fastboot_flash(w->fb, w->part)) != CMBOOT_OK)
-        return device_fail(w, rc, "flash");
+        return fail(w, rc, "the image does not fit Android sparse images: ", cmboot_strerror(rc));
+    w->piece_at = at;
+    for (size_t i = 0; rc == CMBOOT_OK && i < plan.n_parts; i++) {
+        cmb_sparse_stream st;
+        cmb_sparse_stream_init(&st, &plan, i, piece_read, w);
+        rc = cmboot_fastboot_download(w->fb, (uint32_t)plan.parts[i].size, cmb_sparse_stream_read, &st, NULL, NULL);
+        if (rc != CMBOOT_OK)
+            rc = device_fail(w, rc, "download");
+        else if ((rc = cmboot_fastboot_flash(w->fb, w->part)) != CMBOOT_OK)
+            rc = device_fail(w, rc, "flash");
+    }
+    cmb_sparse_plan_free(&plan);
+    if (rc != CMBOOT_OK)
+        return rc;
     w->res->bytes_written += len;
     w->res->target_touched = true;
     cmb_flash_emit(w->cfg, CMBOOT_EV_PROGRESS, "write", NULL, w->pos, w->res->image_size, CMBOOT_OK,
@@ -129,7 +115,7 @@ static int send_range(fb_writer *w, uint64_t from, uint64_t to)
 {
     while (w->pos < from && !w->at_end) { /* a hole of the bmap: read through it for the image digest */
         size_t got, want = (size_t)(from - w->pos < w->data_max ? from - w->pos : w->data_max);
-        int rc = source_read(w, w->piece + HEADERS, want, &got);
+        int rc = source_read(w, w->piece, want, &got);
         if (rc != CMBOOT_OK)
             return rc;
     }
@@ -138,7 +124,7 @@ static int send_range(fb_writer *w, uint64_t from, uint64_t to)
             return fail(w, CMBOOT_ERR_CANCELLED, "interrupted", NULL);
         uint64_t at = w->pos;
         size_t got, want = (size_t)(to - at < w->data_max ? to - at : w->data_max);
-        int rc = source_read(w, w->piece + HEADERS, want, &got);
+        int rc = source_read(w, w->piece, want, &got);
         if (rc == CMBOOT_OK && got)
             rc = send_piece(w, at, got);
         if (rc != CMBOOT_OK)
@@ -193,7 +179,10 @@ static int read_back(fb_writer *w, const cmboot_bmap *bmap, const uint8_t sent[3
         return fail(w, CMBOOT_ERR_NO_MEMORY, "out of memory", NULL);
     }
     int rc = CMBOOT_OK;
-    if (bmap) {
+    if (w->ranges) { /* a split sparse image: what its RAW and FILL chunks mapped */
+        for (size_t i = 0; rc == CMBOOT_OK && i < w->n_ranges; i++)
+            rc = fetch_range(w, &sink, w->ranges[i].offset, w->ranges[i].offset + w->ranges[i].length);
+    } else if (bmap) {
         for (size_t i = 0; rc == CMBOOT_OK && i < bmap->range_count; i++) {
             uint64_t from = bmap->ranges[i].first * bmap->block_size;
             uint64_t to = (bmap->ranges[i].last + 1) * bmap->block_size;
@@ -221,14 +210,124 @@ static int read_back(fb_writer *w, const cmboot_bmap *bmap, const uint8_t sent[3
     return CMBOOT_OK;
 }
 
-/* An Android sparse image goes as it is when one download holds it. */
-static int pass_sparse(fb_writer *w, const uint8_t *head, size_t head_len)
+/* Input of the resparser: the head already read, then the source. */
+typedef struct sparse_in {
+    fb_writer *w;
+    const uint8_t *head;
+    size_t head_len, head_pos;
+} sparse_in;
+
+static int sparse_in_read(void *user, void *buf, size_t len)
+{
+    sparse_in *in = user;
+    uint8_t *o = buf;
+    size_t n = in->head_len - in->head_pos < len ? in->head_len - in->head_pos : len;
+    memcpy(o, in->head + in->head_pos, n);
+    in->head_pos += n;
+    if (n < len) {
+        size_t got = 0;
+        int rc = source_read(in->w, o + n, len - n, &got);
+        if (rc != CMBOOT_OK)
+            return rc;
+        if (got < len - n)
+            return CMBOOT_ERR_FORMAT; /* truncated */
+    }
+    return CMBOOT_OK;
+}
+
+static int sparse_piece(void *user, const void *buf, size_t len)
+{
+    fb_writer *w = user;
+    if (cmboot_flash_cancel_requested(w->cfg->cancel))
+        return fail(w, CMBOOT_ERR_CANCELLED, "interrupted", NULL);
+    int rc = cmboot_fastboot_download_buffer(w->fb, buf, (uint32_t)len, NULL, NULL);
+    if (rc != CMBOOT_OK)
+        return device_fail(w, rc, "download");
+    if ((rc = cmboot_fastboot_flash(w->fb, w->part)) != CMBOOT_OK)
+        return device_fail(w, rc, "flash");
+    w->res->bytes_written += len;
+    w->res->target_touched = true;
+    cmb_flash_emit(w->cfg, CMBOOT_EV_PROGRESS, "write", NULL, w->pos, w->res->image_size, CMBOOT_OK,
+                   (uint64_t)(cmboot_now_ms() - (int64_t)w->started_ms));
+    return CMBOOT_OK;
+}
+
+/* Mapped blocks of a sparse image: into the digest of what was sent and the read-back's ranges. */
+static int sparse_data(void *user, uint32_t blk_sz, uint32_t block, uint32_t blocks, const uint8_t *raw, uint32_t fill)
+{
+    fb_writer *w = user;
+    uint64_t off = (uint64_t)block * blk_sz, len = (uint64_t)blocks * blk_sz;
+    if (raw) {
+        if (EVP_DigestUpdate(w->sent_md, raw, (size_t)len) != 1)
+            return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
+    } else {
+        uint8_t pat[4096];
+        for (size_t i = 0; i < sizeof pat; i++) /* the chunk's 4 bytes, little-endian as in the file */
+            pat[i] = (uint8_t)(fill >> (8 * (i % 4)));
+        for (uint64_t left = len; left;) {
+            size_t n = left < sizeof pat ? (size_t)left : sizeof pat;
+            if (EVP_DigestUpdate(w->sent_md, pat, n) != 1)
+                return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
+            left -= n;
+        }
+    }
+    if (w->n_ranges && w->ranges[w->n_ranges - 1].offset + w->ranges[w->n_ranges - 1].length == off) {
+        w->ranges[w->n_ranges - 1].length += len;
+        return CMBOOT_OK;
+    }
+    if (w->n_ranges == w->ranges_cap) {
+        size_t cap = w->ranges_cap ? w->ranges_cap * 2 : 64;
+        cmb_sparse_range *r = realloc(w->ranges, cap * sizeof *r);
+        if (!r)
+            return fail(w, CMBOOT_ERR_NO_MEMORY, "out of memory", NULL);
+        w->ranges = r;
+        w->ranges_cap = cap;
+    }
+    w->ranges[w->n_ranges++] = (cmb_sparse_range){off, len};
+    return CMBOOT_OK;
+}
+
+/* An Android sparse image larger than one download: split into sparse images that each fit (resparse), flashed
+ * one after the other; its mapped ranges are read back. */
+static int split_sparse(fb_writer *w, size_t len)
+{
+    uint8_t *out = malloc(w->cap);
+    if (!out)
+        return fail(w, CMBOOT_ERR_NO_MEMORY, "out of memory", NULL);
+    sparse_in in = {w, w->piece, len, 0};
+    cmb_resparse_stats st;
+    int rc = cmb_sparse_resparse(sparse_in_read, &in, (uint32_t)w->cap, out, sparse_piece, sparse_data, w, &st);
+    free(out);
+    if (rc == CMBOOT_OK) { /* its end must follow the last chunk */
+        uint8_t extra;
+        int more = sparse_in_read(&in, &extra, 1);
+        if (more == CMBOOT_OK)
+            return fail(w, CMBOOT_ERR_FORMAT, "the Android sparse image has data after its last chunk", NULL);
+        if (more != CMBOOT_ERR_FORMAT)
+            return more;
+    }
+    if (rc != CMBOOT_OK && w->res->error != CMBOOT_OK)
+        return w->res->error; /* a callback's or the source's, reason given */
+    if (rc == CMBOOT_ERR_FORMAT)
+        return fail(w, rc, "the Android sparse image is malformed or truncated (its chunks do not match its header)",
+                    NULL);
+    if (rc != CMBOOT_OK)
+        return fail(w, rc, "splitting the Android sparse image failed: ", cmboot_strerror(rc));
+    if (!w->ranges && !(w->ranges = calloc(1, sizeof *w->ranges))) /* nothing mapped: an empty read-back */
+        return fail(w, CMBOOT_ERR_NO_MEMORY, "out of memory", NULL);
+    cmb_flash_emit(w->cfg, CMBOOT_EV_PHASE, "write", "sparse image split", st.pieces, w->res->image_size, CMBOOT_OK,
+                   0);
+    return CMBOOT_OK;
+}
+
+/* An Android sparse image goes as it is when one download holds it, after its chunks were checked. */
+static int pass_sparse(fb_writer *w, size_t head_len, bool *split)
 {
     cmb_sparse_header h;
-    if (cmb_sparse_header_parse(head, head_len, &h) != CMBOOT_OK)
+    *split = false;
+    if (cmb_sparse_header_parse(w->piece, head_len, &h) != CMBOOT_OK)
         return fail(w, CMBOOT_ERR_FORMAT, "the Android sparse image has a header this library cannot pass", NULL);
-    size_t cap = w->max_download < PIECE_CAP ? w->max_download : PIECE_CAP;
-    memcpy(w->piece, head, head_len);
+    size_t cap = w->cap;
     size_t len = head_len, got = 0;
     int rc = CMBOOT_OK;
     while (rc == CMBOOT_OK && !w->at_end && len <= cap) {
@@ -239,11 +338,13 @@ static int pass_sparse(fb_writer *w, const uint8_t *head, size_t head_len)
     }
     if (rc != CMBOOT_OK)
         return rc;
-    if (len > cap)
-        return fail(w, CMBOOT_ERR_TOO_LARGE,
-                    "the Android sparse image is larger than one download (max-download-size); splitting it is not "
-                    "supported yet",
-                    NULL);
+    if (len > cap) {
+        *split = true;
+        return split_sparse(w, len);
+    }
+    if (cmb_sparse_check(w->piece, len, NULL) != CMBOOT_OK)
+        return fail(w, CMBOOT_ERR_FORMAT,
+                    "the Android sparse image is malformed or truncated (its chunks do not match its header)", NULL);
     if ((rc = cmboot_fastboot_download_buffer(w->fb, w->piece, (uint32_t)len, NULL, NULL)) != CMBOOT_OK)
         return device_fail(w, rc, "download");
     if ((rc = cmboot_fastboot_flash(w->fb, w->part)) != CMBOOT_OK)
@@ -260,6 +361,7 @@ static int run(fb_writer *w, const cmboot_bmap *bmap)
     if (rc != CMBOOT_OK)
         return device_fail(w, rc, "getvar:max-download-size");
     size_t cap = w->max_download < PIECE_CAP ? w->max_download : PIECE_CAP;
+    w->cap = cap;
     if (cap < HEADERS + CMB_SPARSE_BLOCK)
         return fail(w, CMBOOT_ERR_PROTOCOL, "the fastboot gadget's max-download-size is too small", NULL);
     w->data_max = (cap - HEADERS) / CMB_SPARSE_BLOCK * CMB_SPARSE_BLOCK;
@@ -275,15 +377,18 @@ static int run(fb_writer *w, const cmboot_bmap *bmap)
     if (!bmap) {
         if ((rc = source_read(w, w->piece, CMB_SPARSE_FILE_HEADER, &got)) != CMBOOT_OK)
             return rc;
-        if (cmb_sparse_is_sparse(w->piece, got))
-            return pass_sparse(w, w->piece, got);
-        memmove(w->piece + HEADERS, w->piece, got);
-        size_t more = 0;
-        if ((rc = source_read(w, w->piece + HEADERS + got, w->data_max - got, &more)) != CMBOOT_OK)
-            return rc;
-        if (got + more && (rc = send_piece(w, 0, got + more)) != CMBOOT_OK)
-            return rc;
-        rc = send_range(w, w->pos, UINT64_MAX);
+        if (cmb_sparse_is_sparse(w->piece, got)) {
+            bool split = false;
+            if ((rc = pass_sparse(w, got, &split)) != CMBOOT_OK || !split)
+                return rc; /* one download: passed through, not read back */
+        } else {
+            size_t more = 0;
+            if ((rc = source_read(w, w->piece + got, w->data_max - got, &more)) != CMBOOT_OK)
+                return rc;
+            if (got + more && (rc = send_piece(w, 0, got + more)) != CMBOOT_OK)
+                return rc;
+            rc = send_range(w, w->pos, UINT64_MAX);
+        }
     } else {
         for (size_t i = 0; rc == CMBOOT_OK && i < bmap->range_count; i++)
             rc = send_range(w, bmap->ranges[i].first * bmap->block_size, (bmap->ranges[i].last + 1) * bmap->block_size);
@@ -338,6 +443,7 @@ int cmb_flash_write_fastboot(const cmboot_flash_config *cfg, cmboot_transport t,
     EVP_MD_CTX_free(w.image_md);
     EVP_MD_CTX_free(w.sent_md);
     free(w.piece);
+    free(w.ranges);
     cmboot_fastboot_free(w.fb);
     cmboot_flash_source_close(src);
     return rc;

@@ -87,4 +87,40 @@ int cmb_sparse_is_sparse(const void *head, size_t len);
  * major version 1, header sizes of at least 28 and 12 bytes and a block size that is a non-zero multiple of 4. */
 int cmb_sparse_header_parse(const void *head, size_t len, cmb_sparse_header *out);
 
+/* Header writers, the one place sparse headers are made: a 28-byte file header (block size blk_sz, total_blks
+ * blocks, chunks chunks, no checksum) and a 12-byte chunk header (data_bytes after it). */
+void cmb_sparse_put_file_header(uint8_t *out, uint32_t blk_sz, uint32_t total_blks, uint32_t chunks);
+void cmb_sparse_put_chunk_header(uint8_t *out, uint32_t type, uint32_t blocks, uint32_t data_bytes);
+
+/* ---- Splitting an Android sparse image that is larger than one download ---- */
+
+/* Exactly len bytes of the input image into buf; CMBOOT_ERR_FORMAT when it ends first. */
+typedef int (*cmb_sparse_in_fn)(void *user, void *buf, size_t len);
+/* One complete sparse image of len bytes (at most max_size), to download and flash. */
+typedef int (*cmb_sparse_piece_fn)(void *user, const void *buf, size_t len);
+/* Blocks [block, block + blocks) of blk_sz bytes get data: raw (blocks x blk_sz bytes) or, when raw is NULL, the
+ * 4-byte pattern fill repeated. Called in ascending block order, before the piece holding them is handed out. */
+typedef int (*cmb_sparse_data_fn)(void *user, uint32_t blk_sz, uint32_t block, uint32_t blocks, const uint8_t *raw,
+                                  uint32_t fill);
+
+typedef struct cmb_resparse_stats {
+    cmb_sparse_header header;
+    uint32_t pieces;     /* sparse images handed out */
+    uint32_t crc_chunks; /* CRC32 chunks met: skipped, not checked (the read-back compares the data instead) */
+} cmb_resparse_stats;
+
+/* Reads a whole sparse image through in (header, then every chunk; strict: each chunk's total size must be what
+ * its type and block count make, no chunk past total_blks, exactly total_chunks chunks) and hands out pieces, each
+ * a valid sparse image of at most max_size bytes covering all total_blks blocks: the same RAW and FILL data at
+ * the same blocks (RAW chunks cut at block boundaries where a piece ends), DONT_CARE everywhere else; CRC32 chunks
+ * are dropped. buf (max_size bytes) holds the piece being built. CMBOOT_ERR_FORMAT for a malformed or truncated
+ * image, CMBOOT_ERR_INVALID_ARG when max_size cannot hold one block with its headers, else the callbacks' error.
+ * stats may be NULL. */
+int cmb_sparse_resparse(cmb_sparse_in_fn in, void *in_user, uint32_t max_size, uint8_t *buf, cmb_sparse_piece_fn piece,
+                        cmb_sparse_data_fn data, void *user, cmb_resparse_stats *stats);
+
+/* Checks a whole sparse image held in memory by the same rules as cmb_sparse_resparse (and that it ends with its
+ * last chunk): CMBOOT_OK or CMBOOT_ERR_FORMAT. stats (pieces stays 0) may be NULL. */
+int cmb_sparse_check(const void *img, size_t len, cmb_resparse_stats *stats);
+
 #endif
