@@ -370,23 +370,81 @@ static void fastboot_sparse_passes_through(void **state)
     cmboot_flash_job_free(job);
 }
 
-/* A sparse image larger than one download is refused before anything is sent (splitting it is not done yet). */
-static void fastboot_sparse_too_large_refused(void **state)
+/* A sparse image of 4x max-download-size: RAW 0-99 (larger than one download alone), DONT_CARE 100-149, FILL
+ * 150-249, CRC32, RAW 250-399, DONT_CARE 400-511 (the partition's 2 MiB). The expanded image into want (DONT_CARE
+ * as the partition held it: 0x55). */
+static size_t make_big_sparse(uint8_t *out, uint8_t *want)
+{
+    memset(want, 0x55, PART_SIZE);
+    le32(out, 0xed26ff3au);
+    le16(out + 4, 1);
+    le16(out + 6, 0);
+    le16(out + 8, 28);
+    le16(out + 10, 12);
+    le32(out + 12, 4096);
+    le32(out + 16, PART_SIZE / 4096);
+    le32(out + 20, 6);
+    le32(out + 24, 0);
+    uint8_t *c = out + 28;
+    le16(c, 0xcac1);
+    le16(c + 2, 0);
+    le32(c + 4, 100);
+    le32(c + 8, 12 + 100 * 4096);
+    memcpy(c + 12, image, 100 * 4096);
+    memcpy(want, image, 100 * 4096);
+    c += 12 + 100 * 4096;
+    le16(c, 0xcac3);
+    le16(c + 2, 0);
+    le32(c + 4, 50);
+    le32(c + 8, 12);
+    c += 12;
+    le16(c, 0xcac2);
+    le16(c + 2, 0);
+    le32(c + 4, 100);
+    le32(c + 8, 16);
+    le32(c + 12, 0x01020304u);
+    for (size_t i = 0; i < 100 * 4096; i += 4)
+        le32(want + 150 * 4096 + i, 0x01020304u);
+    c += 16;
+    le16(c, 0xcac4);
+    le16(c + 2, 0);
+    le32(c + 4, 0);
+    le32(c + 8, 16);
+    le32(c + 12, 0x12345678u); /* not checked: skipped */
+    c += 16;
+    le16(c, 0xcac1);
+    le16(c + 2, 0);
+    le32(c + 4, 150);
+    le32(c + 8, 12 + 150 * 4096);
+    memcpy(c + 12, image + 100 * 4096, 150 * 4096);
+    memcpy(want + 250 * 4096, image + 100 * 4096, 150 * 4096);
+    c += 12 + 150 * 4096;
+    le16(c, 0xcac3);
+    le16(c + 2, 0);
+    le32(c + 4, 112);
+    le32(c + 8, 12);
+    c += 12;
+    return (size_t)(c - out);
+}
+
+static void write_part(fixture *f, uint8_t v)
+{
+    uint8_t *b = malloc(PART_SIZE);
+    memset(b, v, PART_SIZE);
+    test_write_file(f->root, "mmcblk0.img", b, PART_SIZE);
+    free(b);
+}
+
+/* A sparse image larger than one download is split into sparse images under max-download-size, flashed in turn
+ * and its mapped ranges (RAW and FILL) read back with fetch:. */
+static void fastboot_sparse_split_and_read_back(void **state)
 {
     fixture *f = *state;
-    size_t cap = MAX_DOWNLOAD + 4 * 4096;
-    uint8_t *sp = calloc(1, cap);
-    size_t n = make_sparse(sp, 5);
-    /* grow the first RAW chunk past max-download-size */
-    uint32_t blocks = MAX_DOWNLOAD / 4096 + 1;
-    le32(sp + 16, blocks + 1);
-    le32(sp + 20, 1);
-    le32(sp + 28 + 4, blocks);
-    le32(sp + 28 + 8, 12 + blocks * 4096);
-    n = 28 + 12 + (size_t)blocks * 4096;
-    assert_true(n <= cap);
+    uint8_t *sp = malloc(PART_SIZE), *want = malloc(PART_SIZE);
+    size_t n = make_big_sparse(sp, want);
+    assert_true(n > 3 * MAX_DOWNLOAD);
     test_write_file(f->root, "image.simg", sp, n);
-    free(sp);
+    write_part(f, 0x55);
     char path[4300];
     snprintf(path, sizeof path, "%s/image.simg", f->root);
     f->fcfg.image = path;
@@ -394,8 +452,69 @@ static void fastboot_sparse_too_large_refused(void **state)
     plug(f, &c, true);
     plug_now(f, &c);
     cmboot_flash_job *job = NULL;
-    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_TOO_LARGE);
-    assert_non_null(strstr(cmboot_flash_job_reason(job), "max-download-size"));
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_OK);
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    assert_non_null(r);
+    assert_true(r->verified);
+    assert_false(r->not_read_back);
+    assert_int_equal(r->bytes_verified, 350 * 4096); /* RAW 250 blocks and FILL 100 */
+    assert_true(r->bytes_written > n);               /* each piece has its own headers */
+    assert_true(r->image_sha256_valid);
+    uint8_t d[32];
+    ft_sha256(sp, n, d);
+    assert_memory_equal(r->image_sha256, d, 32);
+    assert_true(f->progress >= 5); /* one per piece: at least five */
+    size_t len = 0;
+    uint8_t *got = ft_read_file(f->part, &len);
+    assert_int_equal(len, PART_SIZE);
+    assert_memory_equal(got, want, PART_SIZE);
+    free(got);
+    cmboot_flash_job_free(job);
+    free(sp);
+    free(want);
+}
+
+/* A sparse image larger than one download that is cut short: refused as truncated when its end comes (the pieces
+ * before it may have been flashed), never verified. */
+static void fastboot_sparse_split_truncated_refused(void **state)
+{
+    fixture *f = *state;
+    uint8_t *sp = malloc(PART_SIZE), *want = malloc(PART_SIZE);
+    size_t n = make_big_sparse(sp, want);
+    test_write_file(f->root, "image.simg", sp, n - 100); /* cut in the last RAW chunk */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.simg", f->root);
+    f->fcfg.image = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_FORMAT);
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "truncated"));
+    const cmboot_flash_result *r = cmboot_flash_job_flash(job);
+    assert_false(r->verified);
+    cmboot_flash_job_free(job);
+    free(sp);
+    free(want);
+}
+
+/* A small sparse image whose header lies (one chunk more than it has) is refused before anything is sent. */
+static void fastboot_sparse_lying_header_refused(void **state)
+{
+    fixture *f = *state;
+    static uint8_t sp[4 * 4096];
+    size_t n = make_sparse(sp, 5);
+    le32(sp + 20, 4);
+    test_write_file(f->root, "image.simg", sp, n);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/image.simg", f->root);
+    f->fcfg.image = path;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_FORMAT);
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "malformed"));
     const cmboot_flash_result *r = cmboot_flash_job_flash(job);
     assert_false(r->target_touched);
     cmboot_flash_job_free(job);
@@ -468,7 +587,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(fastboot_fail_reported, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_in_a_flash_line, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_sparse_passes_through, setup, teardown),
-    cmocka_unit_test_setup_teardown(fastboot_sparse_too_large_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_sparse_split_and_read_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_sparse_split_truncated_refused, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_sparse_lying_header_refused, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_via_choice, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_via_fastboot_refuses_disk, setup, teardown),
 };
