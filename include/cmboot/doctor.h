@@ -78,6 +78,27 @@ CMBOOT_API cmboot_doctor_severity cmboot_doctor_worst(const cmboot_doctor_report
 CMBOOT_API const cmboot_doctor_finding *cmboot_doctor_find(const cmboot_doctor_report *report, const char *id);
 CMBOOT_API const char *cmboot_doctor_severity_name(cmboot_doctor_severity s);
 
+/* ---- Whether this host's kernel can give a mass-storage gadget a block device (usb-storage and sd_mod) ---- */
+
+typedef enum cmboot_host_module {
+    CMBOOT_MODULE_UNKNOWN = 0,  /* cannot tell: modules.builtin or modules.dep unreadable, no trace in /proc, /sys */
+    CMBOOT_MODULE_ABSENT = 1,   /* not loaded, not built in, no module file installed */
+    CMBOOT_MODULE_LOADABLE = 2, /* a module file is installed (modules.dep) but not loaded */
+    CMBOOT_MODULE_LOADED = 3,   /* loaded (/proc/modules, <sys>/module/NAME/initstate) or its driver registered */
+    CMBOOT_MODULE_BUILTIN = 4   /* built in (modules.builtin, or <sys>/module/NAME without initstate) */
+} cmboot_host_module;
+
+/* The states of usb-storage and of sd_mod (SCSI disk), read from <proc>/modules, <sys>/module/,
+ * <sys>/bus/{usb,scsi}/drivers/ and modules_dir's modules.builtin and modules.dep. sys_root and proc_root NULL or
+ * "" = /sys and /proc; modules_dir NULL = /lib/modules/<release>, "" = none (a fake tree without module lists).
+ * Either out may be NULL, not both. CMBOOT_OK, CMBOOT_ERR_INVALID_ARG, CMBOOT_ERR_TOO_LARGE (a path). */
+CMBOOT_API int cmboot_host_usb_storage(const char *sys_root, const char *proc_root, const char *modules_dir,
+                                       cmboot_host_module *usb_storage, cmboot_host_module *sd);
+/* Whether a state lets the module be used (built in, loaded, loadable) or may (unknown): all but absent. */
+CMBOOT_API bool cmboot_host_module_usable(cmboot_host_module state);
+/* "unknown", "absent", "loadable", "loaded", "built-in". */
+CMBOOT_API const char *cmboot_host_module_name(cmboot_host_module state);
+
 #ifdef __cplusplus
 }
 #endif

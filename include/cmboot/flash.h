@@ -78,6 +78,9 @@ typedef struct cmboot_target_env {
     const char *proc_root; /* NULL = "/proc" */
     const char *sys_root;  /* NULL = "/sys" */
     const char *dev_root;  /* NULL = "/dev" */
+    /* Where modules.builtin and modules.dep are (cmboot_host_usb_storage, for --via auto); NULL = /lib/modules/
+     * <release> when sys_root is the default, else none (a fake tree brings its own). */
+    const char *modules_dir;
 } cmboot_target_env;
 
 /* Defaults (all NULL) into the caller's struct of struct_size bytes. Use cmboot_target_env_default(). */
@@ -269,6 +272,7 @@ typedef struct cmboot_flash_report {
     int64_t boot_ms; /* -1 = no boot phase */
     int64_t pair_ms; /* -1 = no pairing */
     const cmboot_flash_result *flash;
+    const char *via_reason; /* why --via auto chose the way (cmboot_flash_job_via_reason); NULL or "" = no key */
 } cmboot_flash_report;
 
 /* Defaults (all NULL, boot_ms and pair_ms -1) into the caller's struct of struct_size bytes. Use
@@ -330,6 +334,14 @@ CMBOOT_API const cmboot_board_result *cmboot_flash_job_board(const cmboot_flash_
 /* What the board sent while booting (serial, MAC, ...); never NULL, maybe empty. */
 CMBOOT_API const cmboot_metadata *cmboot_flash_job_metadata(const cmboot_flash_job *job);
 /* The disk written (paired or given), "" before. */
+/* Why the job wrote the board the way it did when its config said CMBOOT_FLASH_VIA_AUTO and that was not the
+ * ordinary case (the board came up as the fastboot gadget, or this host has no usb-storage); "" otherwise. */
+CMBOOT_API const char *cmboot_flash_job_via_reason(const cmboot_flash_job *job);
+/* What CMBOOT_FLASH_VIA_AUTO comes to for a board that came up as the fastboot gadget (board_fastboot) or as a
+ * USB disk, on the host env describes (cmboot_host_usb_storage: usb-storage and sd_mod built in, loaded, loadable
+ * or unknown count as present): CMBOOT_FLASH_VIA_FASTBOOT when the board is the gadget or the host has no
+ * usb-storage, else CMBOOT_FLASH_VIA_MSD; why (may be NULL) says which and why in a sentence. */
+CMBOOT_API int cmboot_flash_via_auto(const cmboot_target_env *env, bool board_fastboot, char *why, size_t why_size);
 CMBOOT_API const char *cmboot_flash_job_target(const cmboot_flash_job *job);
 /* Milliseconds spent booting and pairing, -1 when the step did not run. */
 CMBOOT_API int64_t cmboot_flash_job_boot_ms(const cmboot_flash_job *job);

@@ -572,6 +572,37 @@ static void check_mass_storage(doc *d)
                    "modprobe usb-storage sd_mod).");
 }
 
+/* ---- can this kernel give the last stage a disk at all (usb-storage, sd_mod), or is fastboot the way ---- */
+
+static void check_host_storage(doc *d)
+{
+    cmboot_host_module us = CMBOOT_MODULE_UNKNOWN, sd = CMBOOT_MODULE_UNKNOWN;
+    if (cmboot_host_usb_storage(d->roots.sys, d->roots.proc, d->cfg->modules_dir, &us, &sd) != CMBOOT_OK)
+        return;
+    const char *un = cmboot_host_module_name(us), *sn = cmboot_host_module_name(sd);
+    if (us == CMBOOT_MODULE_ABSENT || sd == CMBOOT_MODULE_ABSENT) {
+        cmboot_doctor_finding *f =
+            add(d, "usb-storage-absent", CMBOOT_DOCTOR_WARN, NULL,
+                "This kernel has no %s (usb-storage: %s, sd_mod: %s): a board's mass-storage stage can never be a "
+                "disk here, so `cmboot flash --via auto` flashes through the board's fastboot gadget instead.",
+                us == CMBOOT_MODULE_ABSENT ? "usb-storage" : "SCSI disk support (sd_mod)", un, sn);
+        set_fix(f, "this kernel has no usb-storage: flash through fastboot (--via fastboot) or load/build usb-storage "
+                   "(CONFIG_USB_STORAGE, CONFIG_SCSI, CONFIG_BLK_DEV_SD).");
+        return;
+    }
+    if (us == CMBOOT_MODULE_UNKNOWN || sd == CMBOOT_MODULE_UNKNOWN) {
+        cmboot_doctor_finding *f = add(d, "usb-storage-unknown", CMBOOT_DOCTOR_INFO, NULL,
+                                       "Cannot tell whether this kernel has usb-storage (usb-storage: %s, sd_mod: %s): "
+                                       "no modules.builtin or modules.dep for it.",
+                                       un, sn);
+        set_fix(f, "Nothing to do unless flashing fails to find a disk; then see --via fastboot.");
+        return;
+    }
+    add(d, "usb-storage", CMBOOT_DOCTOR_OK, NULL,
+        "This kernel has usb-storage (%s) and SCSI disk support (sd_mod: %s): flashing can write a board's USB disk.",
+        un, sn);
+}
+
 /* ---- libusb built with udev while udevd is not running: the field case ---- */
 
 static bool udevd_running(doc *d)
@@ -762,6 +793,7 @@ int cmboot_doctor_run(const cmboot_doctor_config *caller_cfg, cmboot_doctor_repo
         check_usbfs(d, &nodes);
         check_boards(d, nodes);
         check_mass_storage(d); /* without USB at all, the blocker above says it all */
+        check_host_storage(d);
     }
     check_libusb_udev(d);
     if (cfg->check_boot_files)

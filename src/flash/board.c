@@ -34,6 +34,7 @@ struct cmboot_flash_job {
     bool flash_ran;
     cmboot_flash_result flash;
     cmboot_ctx *ctx; /* during cmboot_flash_job_run: where events go */
+    char via_reason[256]; /* what --via auto chose and why, when not the ordinary disk */
 };
 
 int cmboot_flash_job_new(const cmboot_flash_config *cfg, cmboot_flash_job **out)
@@ -163,10 +164,27 @@ static void detach_cancel(cmboot_ctx *ctx, cmboot_flash_canceller *c)
     pthread_mutex_unlock(&ctx->lock);
 }
 
-/* Whether the stage the board came up in can be written the way asked. */
-static int check_via(cmboot_flash_job *job)
+/* Whether the stage the board came up in can be written the way asked; auto's choice said (log, report). */
+static int check_via(cmboot_flash_job *job, cmboot_ctx *ctx)
 {
     bool fastboot = job->board.last_stage == CMBOOT_STAGE_FASTBOOT;
+    if (job->cfg.via == CMBOOT_FLASH_VIA_AUTO) {
+        char why[sizeof job->via_reason];
+        int via = cmboot_flash_via_auto(&job->env, fastboot, why, sizeof why);
+        if (ctx)
+            cmb_logf(&ctx->log, job->board.port_path, via == CMBOOT_FLASH_VIA_FASTBOOT ? CMBOOT_LOG_INFO : CMBOOT_LOG_DEBUG,
+                     "--via auto: %s", why);
+        if (via == CMBOOT_FLASH_VIA_FASTBOOT)
+            snprintf(job->via_reason, sizeof job->via_reason, "%s", why);
+        if (via == CMBOOT_FLASH_VIA_FASTBOOT && !fastboot) {
+            char reason[512];
+            snprintf(reason, sizeof reason,
+                     "%s; but the board came up as a USB disk, not as its fastboot gadget: give it boot files that "
+                     "start the fastboot gadget, or load/build usb-storage and sd_mod",
+                     why);
+            return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED, reason);
+        }
+    }
     if (fastboot && job->cfg.via == CMBOOT_FLASH_VIA_MSD)
         return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
                     "the board came up as the fastboot gadget, which has no USB disk to write");
@@ -197,7 +215,7 @@ static int boot_board(cmboot_flash_job *job, cmboot_ctx *ctx, const cmboot_disco
         rc = rc ? rc : job->have_board ? job->board.error : CMBOOT_ERR_TIMEOUT;
         return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
     }
-    return check_via(job);
+    return check_via(job, ctx);
 }
 
 static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
@@ -361,7 +379,7 @@ int cmb_flash_job_run_booted(cmboot_flash_job *job, cmboot_ctx *ctx, const char 
     if (rc != CMBOOT_OK)
         return stop(job, CMBOOT_FLASH_STEP_BOOT, rc, cmboot_strerror(rc));
     bool fastboot = job->board.last_stage == CMBOOT_STAGE_FASTBOOT;
-    if ((rc = check_via(job)) != CMBOOT_OK)
+    if ((rc = check_via(job, ctx)) != CMBOOT_OK)
         return rc;
     if (fastboot && !job->disc)
         return stop(job, CMBOOT_FLASH_STEP_BOOT, CMBOOT_ERR_UNSUPPORTED,
@@ -405,6 +423,10 @@ const cmboot_metadata *cmboot_flash_job_metadata(const cmboot_flash_job *job)
 {
     return job ? job->md : NULL;
 }
+const char *cmboot_flash_job_via_reason(const cmboot_flash_job *job)
+{
+    return job ? job->via_reason : "";
+}
 const char *cmboot_flash_job_target(const cmboot_flash_job *job)
 {
     return job ? job->target : "";
@@ -435,7 +457,7 @@ int cmboot_flash_job_report_json(const cmboot_flash_job *job, char **out)
     const cmboot_board_result *b = &job->board;
     cmboot_flash_report rep = {sizeof rep,   b->serial,      b->port_path,  b->soc ? b->soc->name : NULL,
                                md_json,      job->cfg.image, job->cfg.bmap, job->target,
-                               job->boot_ms, job->pair_ms,   &job->flash};
+                               job->boot_ms, job->pair_ms,   &job->flash,  job->via_reason};
     int rc = cmboot_flash_report_json(&rep, out);
     free(md_json);
     return rc;

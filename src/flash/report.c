@@ -121,6 +121,8 @@ int cmboot_flash_report_json(const cmboot_flash_report *caller_rep, char **out)
         add_str(o, san, "via", "fastboot");
         json_object_object_add(o, "read_back", json_object_new_boolean(!f->not_read_back));
     }
+    if (rep->via_reason && rep->via_reason[0]) /* loaded: NULL past the caller's struct */
+        add_str(o, san, "via_reason", rep->via_reason);
     char detail[256];
     add_str(o, san, "disk_state", disk_state(f, detail, sizeof detail));
     add_str(o, san, "disk", detail);
