@@ -579,6 +579,58 @@ static void fastboot_via_fastboot_refuses_disk(void **state)
     cmboot_flash_job_free(job);
 }
 
+/* --via auto: a board that came up as the gadget is written through it, and the job says why (log, report). */
+static void fastboot_auto_says_why(void **state)
+{
+    fixture *f = *state;
+    sim_config c;
+    plug(f, &c, true);
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    run_ok(f, &job);
+    assert_non_null(strstr(cmboot_flash_job_via_reason(job), "came up as the fastboot gadget"));
+    char *text = NULL;
+    assert_int_equal(cmboot_flash_job_report_json(job, &text), CMBOOT_OK);
+    json_object *o = json_tokener_parse(text), *v = NULL;
+    free(text);
+    assert_true(json_object_object_get_ex(o, "via_reason", &v));
+    assert_non_null(strstr(json_object_get_string(v), "fastboot gadget"));
+    json_object_put(o);
+    cmboot_flash_job_free(job);
+}
+
+/* --via auto on a host without usb-storage chooses fastboot: a board that comes up as a USB disk is refused at
+ * once (not after waiting for a disk that cannot appear), with the reason. */
+static void fastboot_auto_host_without_usb_storage(void **state)
+{
+    fixture *f = *state;
+    test_write_file(f->root, "host/sys/bus/usb/devices/usb1/idVendor", "1d6b\n", 5);
+    test_write_file(f->root, "host/proc/modules", "", 0);
+    test_write_file(f->root, "host/modules/modules.dep", "", 0);
+    test_write_file(f->root, "host/modules/modules.builtin", "", 0);
+    char sys[4300], proc[4300], mods[4300];
+    snprintf(sys, sizeof sys, "%s/host/sys", f->root);
+    snprintf(proc, sizeof proc, "%s/host/proc", f->root);
+    snprintf(mods, sizeof mods, "%s/host/modules", f->root);
+    cmboot_target_env env;
+    cmboot_target_env_default(&env);
+    env.sys_root = sys;
+    env.proc_root = proc;
+    env.modules_dir = mods;
+    f->fcfg.env = &env;
+    sim_config c;
+    plug(f, &c, false); /* mass storage after Done */
+    plug_now(f, &c);
+    cmboot_flash_job *job = NULL;
+    int64_t t0 = cmboot_now_ms();
+    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_ERR_UNSUPPORTED);
+    assert_true(cmboot_now_ms() - t0 < 30000); /* no pairing wait (60 s) */
+    assert_int_equal(cmboot_flash_job_step(job), CMBOOT_FLASH_STEP_BOOT);
+    assert_non_null(strstr(cmboot_flash_job_reason(job), "no usb-storage"));
+    assert_non_null(strstr(cmboot_flash_job_via_reason(job), "via fastboot"));
+    cmboot_flash_job_free(job);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(fastboot_raw_written_and_read_back, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_gzip_image, setup, teardown),
@@ -591,6 +643,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(fastboot_sparse_split_truncated_refused, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_sparse_lying_header_refused, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_via_choice, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_auto_says_why, setup, teardown),
+    cmocka_unit_test_setup_teardown(fastboot_auto_host_without_usb_storage, setup, teardown),
     cmocka_unit_test_setup_teardown(fastboot_via_fastboot_refuses_disk, setup, teardown),
 };
 
