@@ -37,9 +37,19 @@ static const char *tag(cmboot_doctor_severity s)
     return "   ?   ";
 }
 
-static void print_json(const cmboot_doctor_report *r)
+static void print_json(const cmboot_doctor_report *r, const cmboot_doctor_config *cfg)
 {
     json_object *root = json_object_new_object();
+    /* The kernel's usb-storage and sd_mod, as `cmboot flash --via auto` sees them. */
+    cmboot_host_module us = CMBOOT_MODULE_UNKNOWN, sd = CMBOOT_MODULE_UNKNOWN;
+    if (cmboot_host_usb_storage(cfg->sys_root, cfg->proc_root, cfg->modules_dir, &us, &sd) == CMBOOT_OK) {
+        json_object *m = json_object_new_object();
+        json_object_object_add(m, "usb_storage", json_object_new_string(cmboot_host_module_name(us)));
+        json_object_object_add(m, "sd_mod", json_object_new_string(cmboot_host_module_name(sd)));
+        json_object_object_add(m, "present",
+                               json_object_new_boolean(cmboot_host_module_usable(us) && cmboot_host_module_usable(sd)));
+        json_object_object_add(root, "host_usb_storage", m);
+    }
     json_object *arr = json_object_new_array();
     for (size_t i = 0; i < cmboot_doctor_report_findings(r); i++) {
         const cmboot_doctor_finding *f = cmboot_doctor_report_finding(r, i);
@@ -138,7 +148,7 @@ int cmd_doctor(int argc, char **argv)
         return EXIT_HOST;
     }
     if (json)
-        print_json(r);
+        print_json(r, &cfg);
     else
         print_text(r);
     int code = cmboot_doctor_worst(r) == CMBOOT_DOCTOR_BLOCKER ? EXIT_HOST : EXIT_OK;

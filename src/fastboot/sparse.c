@@ -508,10 +508,10 @@ int cmb_sparse_check(const void *img, size_t len, cmb_resparse_stats *stats)
         uint32_t type = get16(p + at), blocks = get32(p + at + 4);
         uint64_t total = get32(p + at + 8);
         uint64_t body = total >= h->chunk_hdr_sz ? total - h->chunk_hdr_sz : UINT64_MAX;
-        uint64_t want = type == CMB_SPARSE_RAW                                  ? (uint64_t)blocks * h->blk_sz
+        uint64_t want = type == CMB_SPARSE_RAW                                ? (uint64_t)blocks * h->blk_sz
                         : type == CMB_SPARSE_FILL || type == CMB_SPARSE_CRC32 ? 4
-                        : type == CMB_SPARSE_DONT_CARE                          ? 0
-                                                                                : UINT64_MAX;
+                        : type == CMB_SPARSE_DONT_CARE                        ? 0
+                                                                              : UINT64_MAX;
         if (want == UINT64_MAX || body != want || total > len - at || block + blocks > h->total_blks ||
             (type == CMB_SPARSE_CRC32 && blocks != 0))
             return CMBOOT_ERR_FORMAT;

@@ -33,7 +33,7 @@ struct cmboot_flash_job {
     int64_t boot_ms, pair_ms;
     bool flash_ran;
     cmboot_flash_result flash;
-    cmboot_ctx *ctx; /* during cmboot_flash_job_run: where events go */
+    cmboot_ctx *ctx;      /* during cmboot_flash_job_run: where events go */
     char via_reason[256]; /* what --via auto chose and why, when not the ordinary disk */
 };
 
@@ -172,8 +172,8 @@ static int check_via(cmboot_flash_job *job, cmboot_ctx *ctx)
         char why[sizeof job->via_reason];
         int via = cmboot_flash_via_auto(&job->env, fastboot, why, sizeof why);
         if (ctx)
-            cmb_logf(&ctx->log, job->board.port_path, via == CMBOOT_FLASH_VIA_FASTBOOT ? CMBOOT_LOG_INFO : CMBOOT_LOG_DEBUG,
-                     "--via auto: %s", why);
+            cmb_logf(&ctx->log, job->board.port_path,
+                     via == CMBOOT_FLASH_VIA_FASTBOOT ? CMBOOT_LOG_INFO : CMBOOT_LOG_DEBUG, "--via auto: %s", why);
         if (via == CMBOOT_FLASH_VIA_FASTBOOT)
             snprintf(job->via_reason, sizeof job->via_reason, "%s", why);
         if (via == CMBOOT_FLASH_VIA_FASTBOOT && !fastboot) {
@@ -457,7 +457,7 @@ int cmboot_flash_job_report_json(const cmboot_flash_job *job, char **out)
     const cmboot_board_result *b = &job->board;
     cmboot_flash_report rep = {sizeof rep,   b->serial,      b->port_path,  b->soc ? b->soc->name : NULL,
                                md_json,      job->cfg.image, job->cfg.bmap, job->target,
-                               job->boot_ms, job->pair_ms,   &job->flash,  job->via_reason};
+                               job->boot_ms, job->pair_ms,   &job->flash,   job->via_reason};
     int rc = cmboot_flash_report_json(&rep, out);
     free(md_json);
     return rc;

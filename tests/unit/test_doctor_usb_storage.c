@@ -1,4 +1,5 @@
-/* Whether the host kernel has usb-storage and sd_mod: one fake tree per state, doctor's finding, --via auto's choice. */
+/* Whether the host kernel has usb-storage and sd_mod: one fake tree per state, doctor's finding, --via auto's choice.
+ */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -207,7 +208,7 @@ static void doctor_reports_usb_storage(void **state)
     assert_string_equal(f->id, "usb-storage-absent");
     assert_int_equal(f->severity, CMBOOT_DOCTOR_WARN);
     assert_non_null(strstr(f->fix, "this kernel has no usb-storage: flash through fastboot (--via fastboot) or "
-                                    "load/build usb-storage"));
+                                   "load/build usb-storage"));
     assert_non_null(strstr(f->text, "absent"));
     put(&t, "modules/modules.dep", "kernel/drivers/usb/storage/usb-storage.ko:\nkernel/drivers/scsi/sd_mod.ko:\n");
     f = doctor_on(&t, rep);

@@ -459,13 +459,13 @@ static void resparse_refuses_bad_images(void **state)
         memcpy(b, in.b, in.len);
         size_t len = in.len;
         switch (k) {
-        case 0: len -= 5; break;                       /* cut in its last RAW chunk's data */
-        case 1: p32(b + 20, 7); break;                 /* says one chunk more than there is */
-        case 2: p32(b + 16, 40); break;                /* chunks go past total_blks */
+        case 0: len -= 5; break;                            /* cut in its last RAW chunk's data */
+        case 1: p32(b + 20, 7); break;                      /* says one chunk more than there is */
+        case 2: p32(b + 16, 40); break;                     /* chunks go past total_blks */
         case 3: p32(b + raw2 + 8, 12 + 15 * BS + 4); break; /* total_sz not what RAW of 15 blocks makes */
-        case 4: p16(b + raw2, 0xcac9); break;          /* unknown chunk type */
-        case 5: p32(b + raw2 - 16 + 4, 1); break;      /* a CRC32 chunk with blocks */
-        case 6: p16(b + 4, 2); break;                  /* major version 2 */
+        case 4: p16(b + raw2, 0xcac9); break;               /* unknown chunk type */
+        case 5: p32(b + raw2 - 16 + 4, 1); break;           /* a CRC32 chunk with blocks */
+        case 6: p16(b + 4, 2); break;                       /* major version 2 */
         }
         rs r = {b, len, 0, max, NULL, 0, NULL, "", 0, 0, 0};
         int rc = cmb_sparse_resparse(rs_in, &r, max, piece, rs_piece, rs_data, &r, NULL);
@@ -546,10 +546,10 @@ static void resparse_img2simg_roundtrip(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(one_part_with_holes),        cmocka_unit_test(image_size_not_a_block_multiple_pads_zeros),
-    cmocka_unit_test(no_ranges_is_one_dont_care), cmocka_unit_test(split_under_max_download_size),
-    cmocka_unit_test(bad_plans_refused),          cmocka_unit_test(header_detection),
-    cmocka_unit_test(simg2img_decodes_our_parts), cmocka_unit_test(resparse_handmade_split),
+    cmocka_unit_test(one_part_with_holes),         cmocka_unit_test(image_size_not_a_block_multiple_pads_zeros),
+    cmocka_unit_test(no_ranges_is_one_dont_care),  cmocka_unit_test(split_under_max_download_size),
+    cmocka_unit_test(bad_plans_refused),           cmocka_unit_test(header_detection),
+    cmocka_unit_test(simg2img_decodes_our_parts),  cmocka_unit_test(resparse_handmade_split),
     cmocka_unit_test(resparse_refuses_bad_images), cmocka_unit_test(resparse_img2simg_roundtrip),
 };
 CMBOOT_TEST_MAIN(tests)
