@@ -315,7 +315,6 @@ static int split_sparse(fb_writer *w, size_t len)
         return fail(w, rc, "splitting the Android sparse image failed: ", cmboot_strerror(rc));
     if (!w->ranges && !(w->ranges = calloc(1, sizeof *w->ranges))) /* nothing mapped: an empty read-back */
         return fail(w, CMBOOT_ERR_NO_MEMORY, "out of memory", NULL);
-    cmb_flash_emit(w->cfg, CMBOOT_EV_PHASE, "write", "sparse image split", st.pieces, w->res->image_size, CMBOOT_OK, 0);
     return CMBOOT_OK;
 }
 
