@@ -128,7 +128,7 @@ static unsigned outbox_count(cmboot_records *r)
 {
     sqlite3_stmt *st = NULL;
     unsigned n = 0;
-    if (sqlite3_prepare_v2(r->db, "SELECT COUNT(*) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(r->send_db, "SELECT COUNT(*) FROM outbox", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         n = (unsigned)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
@@ -156,7 +156,7 @@ int cmb_rec_pg_send_outbox(cmboot_records *r, unsigned *pending)
         if (rc != CMBOOT_OK)
             break;
         sqlite3_stmt *st = NULL;
-        if (sqlite3_prepare_v2(r->db, sel, -1, &st, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(r->send_db, sel, -1, &st, NULL) != SQLITE_OK) {
             rc = CMBOOT_ERR_IO;
             break;
         }
@@ -180,7 +180,8 @@ int cmb_rec_pg_send_outbox(cmboot_records *r, unsigned *pending)
             if (rc != CMBOOT_OK)
                 break;
             sqlite3_stmt *del = NULL;
-            if (sqlite3_prepare_v2(r->db, "DELETE FROM outbox WHERE attempt_id = ?", -1, &del, NULL) == SQLITE_OK) {
+            if (sqlite3_prepare_v2(r->send_db, "DELETE FROM outbox WHERE attempt_id = ?", -1, &del, NULL) ==
+                SQLITE_OK) {
                 sqlite3_bind_text(del, 1, vals[0], -1, SQLITE_TRANSIENT);
                 if (sqlite3_step(del) != SQLITE_DONE)
                     rc = CMBOOT_ERR_IO;
@@ -195,7 +196,7 @@ int cmb_rec_pg_send_outbox(cmboot_records *r, unsigned *pending)
             break;
     }
     if (rc != CMBOOT_OK) {
-        sqlite3_exec(r->db, "UPDATE outbox SET tries = tries + 1", NULL, NULL, NULL);
+        sqlite3_exec(r->send_db, "UPDATE outbox SET tries = tries + 1", NULL, NULL, NULL);
     }
     if (pending)
         *pending = outbox_count(r);
@@ -217,23 +218,27 @@ static void deadline_in(struct timespec *ts, int64_t ms)
 static void *sender(void *arg)
 {
     cmboot_records *r = arg;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->wake_mu);
     bool retry = false;
     while (!r->stop) {
         if (!r->wake) {
             if (retry) {
                 struct timespec ts;
                 deadline_in(&ts, r->backoff_ms);
-                if (pthread_cond_timedwait(&r->cond, &r->mu, &ts) != 0 && !r->stop)
+                if (pthread_cond_timedwait(&r->cond, &r->wake_mu, &ts) != 0 && !r->stop)
                     r->wake = true;
             } else {
-                pthread_cond_wait(&r->cond, &r->mu);
+                pthread_cond_wait(&r->cond, &r->wake_mu);
             }
             continue;
         }
         r->wake = false;
+        pthread_mutex_unlock(&r->wake_mu);
         unsigned pending = 0;
+        pthread_mutex_lock(&r->pg_mu);
         int rc = cmb_rec_pg_send_outbox(r, &pending);
+        pthread_mutex_unlock(&r->pg_mu);
+        pthread_mutex_lock(&r->wake_mu);
         retry = rc != CMBOOT_OK && pending > 0;
         if (retry) {
             r->backoff_ms = r->backoff_ms * 2 > CMB_REC_BACKOFF_MAX_MS ? CMB_REC_BACKOFF_MAX_MS : r->backoff_ms * 2;
@@ -243,7 +248,7 @@ static void *sender(void *arg)
             r->backoff_ms = 500;
         }
     }
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->wake_mu);
     return NULL;
 }
 
@@ -261,10 +266,10 @@ void cmb_rec_pg_stop(cmboot_records *r)
 {
     if (!r->background)
         return;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->wake_mu);
     r->stop = true;
     pthread_cond_signal(&r->cond);
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->wake_mu);
     pthread_join(r->thread, NULL);
     r->background = false;
 }

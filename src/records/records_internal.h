@@ -30,11 +30,16 @@ typedef struct cmb_rec_migration {
 /* The ordered list, and its length. */
 const cmb_rec_migration *cmb_rec_migrations(size_t *count);
 
+/* Three locks, so that adding a record never waits on the network: mu for db (adds, SQLite queries); pg_mu
+ * for the server connection and the sender's own handle on the outbox (sending, PostgreSQL queries); wake_mu
+ * for the sender's wake-up state. */
 struct cmboot_records {
-    pthread_mutex_t mu; /* the SQLite handle, the PostgreSQL connection, the sender's state */
-    sqlite3 *db;        /* the store (SQLite) or the outbox (PostgreSQL) */
+    pthread_mutex_t mu;
+    sqlite3 *db; /* the store (SQLite) or the outbox (PostgreSQL) */
     bool pg_mode;
     char *conninfo;
+    pthread_mutex_t pg_mu;
+    sqlite3 *send_db; /* the outbox file again, for the sender */
     PGconn *pg;
     bool pg_migrated;
     cmboot_log_fn log;
@@ -42,6 +47,7 @@ struct cmboot_records {
     /* background sender */
     bool background;
     pthread_t thread;
+    pthread_mutex_t wake_mu;
     pthread_cond_t cond;
     bool stop, wake;
     int64_t backoff_ms;
@@ -55,7 +61,7 @@ int cmb_rec_sqlite_open(const char *path, int busy_ms, sqlite3 **out);
 int64_t cmb_rec_now_ms(void);
 void cmb_rec_log(cmboot_records *r, cmboot_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* PostgreSQL side (pg.c); r->mu held. */
+/* PostgreSQL side (pg.c); r->pg_mu held. */
 int cmb_rec_pg_connect(cmboot_records *r);
 int cmb_rec_pg_send_outbox(cmboot_records *r, unsigned *pending);
 int cmb_rec_pg_query(cmboot_records *r, const char *sql, const char *const *params, int nparams, PGresult **out);

@@ -234,6 +234,8 @@ int cmboot_records_open(const cmboot_records_config *cfg_in, cmboot_records **ou
     if (!r)
         return CMBOOT_ERR_NO_MEMORY;
     pthread_mutex_init(&r->mu, NULL);
+    pthread_mutex_init(&r->pg_mu, NULL);
+    pthread_mutex_init(&r->wake_mu, NULL);
     pthread_cond_init(&r->cond, NULL);
     r->log = cfg.log;
     r->user = cfg.user;
@@ -247,6 +249,8 @@ int cmboot_records_open(const cmboot_records_config *cfg_in, cmboot_records **ou
     }
     if (rc == CMBOOT_OK)
         rc = cmb_rec_sqlite_open(local, cfg.busy_timeout_ms, &r->db);
+    if (rc == CMBOOT_OK && r->pg_mode)
+        rc = cmb_rec_sqlite_open(local, cfg.busy_timeout_ms, &r->send_db);
     if (rc == CMBOOT_OK && r->pg_mode) {
         r->conninfo = strdup(cfg.location);
         if (!r->conninfo)
@@ -271,18 +275,21 @@ void cmboot_records_close(cmboot_records *r)
         return;
     if (r->pg_mode) {
         cmb_rec_pg_stop(r);
-        pthread_mutex_lock(&r->mu);
+        pthread_mutex_lock(&r->pg_mu);
         unsigned pending = 0;
-        if (r->db && cmb_rec_pg_send_outbox(r, &pending) != CMBOOT_OK && pending > 0)
+        if (r->send_db && r->conninfo && cmb_rec_pg_send_outbox(r, &pending) != CMBOOT_OK && pending > 0)
             cmb_rec_log(r, CMBOOT_LOG_WARN, "records: %u record(s) stay queued in the local outbox for the next run",
                         pending);
-        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_unlock(&r->pg_mu);
         if (r->pg)
             PQfinish(r->pg);
     }
+    sqlite3_close(r->send_db);
     sqlite3_close(r->db);
     free(r->conninfo);
     pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->wake_mu);
+    pthread_mutex_destroy(&r->pg_mu);
     pthread_mutex_destroy(&r->mu);
     free(r);
 }
@@ -297,7 +304,8 @@ int cmboot_records_schema_version(cmboot_records *r, int *version)
     if (!r || !version)
         return CMBOOT_ERR_INVALID_ARG;
     const char *sql = "SELECT COALESCE(MAX(version), 0) FROM schema_version";
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_t *mu = r->pg_mode ? &r->pg_mu : &r->mu;
+    pthread_mutex_lock(mu);
     int rc;
     if (r->pg_mode) {
         PGresult *res = NULL;
@@ -312,7 +320,7 @@ int cmboot_records_schema_version(cmboot_records *r, int *version)
             *version = sqlite3_column_int(st, 0);
         sqlite3_finalize(st);
     }
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(mu);
     return rc;
 }
 
@@ -398,11 +406,13 @@ int cmboot_records_add(cmboot_records *r, const cmboot_record *rec_in, char id_o
         rc = sq_err(sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL));
     if (rc != CMBOOT_OK)
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&r->mu);
     if (rc == CMBOOT_OK && r->pg_mode && r->background) {
+        pthread_mutex_lock(&r->wake_mu);
         r->wake = true;
         pthread_cond_signal(&r->cond);
+        pthread_mutex_unlock(&r->wake_mu);
     }
-    pthread_mutex_unlock(&r->mu);
     if (rc == CMBOOT_OK && id_out)
         memcpy(id_out, rec.attempt_id, CMBOOT_RECORD_ID_SIZE);
     return rc;
@@ -416,10 +426,10 @@ int cmboot_records_flush(cmboot_records *r, unsigned *pending)
         return CMBOOT_ERR_INVALID_ARG;
     if (!r->pg_mode)
         return CMBOOT_OK;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_lock(&r->pg_mu);
     unsigned p = 0;
     int rc = cmb_rec_pg_send_outbox(r, &p);
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(&r->pg_mu);
     if (pending)
         *pending = p;
     return rc;
@@ -541,7 +551,8 @@ int cmboot_records_query(cmboot_records *r, const cmboot_records_filter *f_in, c
         return CMBOOT_ERR_NO_MEMORY;
     size_t cap = 0;
     int rc;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_t *mu = r->pg_mode ? &r->pg_mu : &r->mu;
+    pthread_mutex_lock(mu);
     if (r->pg_mode) {
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, q.sql, q.params, q.n, &res);
@@ -568,7 +579,7 @@ int cmboot_records_query(cmboot_records *r, const cmboot_records_filter *f_in, c
             rc = sq_err(s);
         sqlite3_finalize(st);
     }
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(mu);
     if (rc != CMBOOT_OK) {
         cmboot_record_list_free(l);
         return rc;
@@ -593,7 +604,8 @@ int cmboot_records_counts(cmboot_records *r, int64_t since_ms, int64_t until_ms,
     q_where(&q, &f, nums);
     long long a = 0, b = 0;
     int rc;
-    pthread_mutex_lock(&r->mu);
+    pthread_mutex_t *mu = r->pg_mode ? &r->pg_mu : &r->mu;
+    pthread_mutex_lock(mu);
     if (r->pg_mode) {
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, q.sql, q.params, q.n, &res);
@@ -613,7 +625,7 @@ int cmboot_records_counts(cmboot_records *r, int64_t since_ms, int64_t until_ms,
         }
         sqlite3_finalize(st);
     }
-    pthread_mutex_unlock(&r->mu);
+    pthread_mutex_unlock(mu);
     if (ok)
         *ok = (unsigned)a;
     if (failed)
