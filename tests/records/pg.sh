@@ -7,7 +7,9 @@ set -euo pipefail
 writer=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 bindir=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
-[ -n "$bindir" ] && [ -x "$bindir/initdb" ] || fail "PostgreSQL server binaries not found (scripts/deps.sh installs postgresql)"
+if [ -z "$bindir" ] || [ ! -x "$bindir/initdb" ]; then
+  fail "PostgreSQL server binaries not found (scripts/deps.sh installs postgresql)"
+fi
 command -v psql >/dev/null || fail "psql not found (postgresql-client)"
 tmp=$(mktemp -d /tmp/cmboot-pg.XXXXXX)
 chmod 755 "$tmp"
