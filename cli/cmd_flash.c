@@ -603,6 +603,7 @@ int cmd_flash(int argc, char **argv)
         line.cycle = &cycle;
         (void)cli_records_open(prog, records_loc, &line.records);
         line.station = cli_records_station(station, host, sizeof host);
+        line.image = fcfg.image;
         int ec = flash_line_main(&fcfg, &bcfg, &line);
         cmboot_records_close(line.records);
         cmboot_control_map_free(map);

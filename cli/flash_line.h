@@ -28,6 +28,7 @@ typedef struct flash_line_opts {
     /* Records (issue 15): every finished board attempt goes into records (NULL = off) as station's. */
     cmboot_records *records;
     const char *station;
+    const char *image; /* recorded for a board that failed before its report */
 } flash_line_opts;
 
 /* Runs the line and returns the exit code: 0 every board finished flashed (and verified), none cut short;
