@@ -18,6 +18,7 @@
 #include "flash_cycle.h"
 #include "flash_line.h"
 #include "line_view.h"
+#include "records_cli.h"
 #include "signals.h"
 
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
@@ -137,7 +138,8 @@ static void flash_usage(FILE *f)
             "                    [--fastboot-partition NAME]\n"
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
             "                    [--raw] [--json] [--report FILE] [-v]\n"
-            "                    [--boot-gpio ... --power-gpio ... | --control-file FILE] [--expect-normal VID:PID]\n\n"
+            "                    [--boot-gpio ... --power-gpio ... | --control-file FILE] [--expect-normal VID:PID]\n"
+            "                    [--records PATH|postgresql://...|off] [--station ID]\n\n"
             "Boots the board into its mass-storage stage, finds the disk under the same USB port path (checked\n"
             "again on the descriptor that writes it), writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip), verifies it\n"
             "and prints a JSON report.\n"
@@ -168,7 +170,10 @@ static void flash_usage(FILE *f)
             "  --timeout SEC        give up when no board appears (0 or default: wait for ever)\n"
             "  --pair-timeout SEC   deadline for the disk to appear after the mass-storage stage (default 60)\n"
             "  --json               events and the report as JSON lines on stdout\n"
-            "  --report FILE        also save the JSON report in FILE\n\n"
+            "  --report FILE        also save the JSON report in FILE\n"
+            "  --records WHERE      record every board attempt: an SQLite file (default: see docs/records.md),\n"
+            "                       postgresql://... (queued locally while the server is away), or off\n"
+            "  --station ID         this station's id in the records (default: the host name)\n\n"
             "Board control (docs/board-control.md): with a boot-mode and a power switch, flash does the whole cycle:\n"
             "USB boot mode, power cycle, boot, write, verify, normal boot mode, power cycle, and with --expect-normal\n"
             "the wait for the board's own USB device. Every step is in the report's \"control\" array.\n");
@@ -233,6 +238,7 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
 enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
 enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
 enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
+enum { OPT_RECORDS = 1600, OPT_STATION };              /* records (issue 15) */
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
 static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
@@ -336,6 +342,8 @@ int cmd_flash(int argc, char **argv)
         CLI_CONTROL_LONGOPTS,
         {"expect-normal", required_argument, NULL, OPT_EXPECT_NORMAL},
         {"normal-timeout", required_argument, NULL, OPT_NORMAL_TIMEOUT},
+        {"records", required_argument, NULL, OPT_RECORDS},
+        {"station", required_argument, NULL, OPT_STATION},
         {NULL, 0, NULL, 0},
     };
     static const char shorts[] = "p:i:d:j:vh";
@@ -357,6 +365,8 @@ int cmd_flash(int argc, char **argv)
     cli_control_opts_init(&copts);
     flash_cycle cycle = {.normal_timeout_ms = DEFAULT_NORMAL_TIMEOUT_MS};
     uint64_t boards = 0;
+    const char *records_loc = NULL, *station = NULL;
+    char host[256];
     /* rpiboot's -0..-98 are not getopt options: taken out first (argv is reordered in place, as getopt does). */
     int kept = 1;
     for (int i = 1; i < argc; i++) {
@@ -473,6 +483,8 @@ int cmd_flash(int argc, char **argv)
         case OPT_REPORT_DIR: line.report_dir = optarg; break;
         case OPT_QUIET: line.quiet = true; break;
         case OPT_LOG_DIR: line.log_dir = optarg; break;
+        case OPT_RECORDS: records_loc = optarg; break;
+        case OPT_STATION: station = optarg; break;
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }
@@ -589,7 +601,11 @@ int cmd_flash(int argc, char **argv)
         line.control_map = map;
         line.control_opts = &copts;
         line.cycle = &cycle;
+        (void)cli_records_open(prog, records_loc, &line.records);
+        line.station = cli_records_station(station, host, sizeof host);
+        line.image = fcfg.image;
         int ec = flash_line_main(&fcfg, &bcfg, &line);
+        cmboot_records_close(line.records);
         cmboot_control_map_free(map);
         return ec;
     }
@@ -657,6 +673,8 @@ int cmd_flash(int argc, char **argv)
         fprintf(stderr, "Waiting for a board in USB boot mode...\n");
     /* A file size limit (ulimit -f) then fails the write with EFBIG: a full target (exit 5), not a crash. */
     signal(SIGXFSZ, SIG_IGN);
+    cmboot_records *records = NULL;
+    (void)cli_records_open(prog, records_loc, &records);
     watch.view = flash_view_open(&ui, verbosity);
     rc = cmboot_flash_job_run(job, ctx, &disc, &bcfg);
     disc.ops->destroy(disc.self);
@@ -677,6 +695,7 @@ int cmd_flash(int argc, char **argv)
     const cmboot_flash_result *res = cmboot_flash_job_flash(job);
     if (!res) {
         ec = boot_or_pair_failed(job, bcfg.wait_first_ms);
+        cli_records_job(records, cli_records_station(station, host, sizeof host), fcfg.image, job, NULL);
         if (control) {
             print_control_report(&ui, &cycle, cmboot_flash_job_error(job),
                                  cmboot_flash_job_step(job) == CMBOOT_FLASH_STEP_PAIR ? "pair" : "boot", report_path);
@@ -690,6 +709,7 @@ int cmd_flash(int argc, char **argv)
             free(text);
             text = with;
         }
+        cli_records_job(records, cli_records_station(station, host, sizeof host), fcfg.image, job, text);
         ec = flash_print_report(&ui, rc, res, text, cmboot_flash_job_target(job), report_path);
         free(text);
         if (ec == EXIT_OK && crc != CMBOOT_OK) {
@@ -700,6 +720,7 @@ int cmd_flash(int argc, char **argv)
             ec = crc == CMBOOT_ERR_CANCELLED ? EXIT_CANCELLED : EXIT_FAILURE_BOARD;
         }
     }
+    cmboot_records_close(records);
     cmboot_control_free(cycle.ctl);
     cmboot_flash_job_free(job);
     cmboot_control_map_free(map);

@@ -23,5 +23,7 @@ int cmd_flash(int argc, char **argv);
 int cmd_write(int argc, char **argv);
 /* `power` and `mode` (argv[0] says which). */
 int cmd_control(int argc, char **argv);
+/* `records list|show|export`: the records store (issue 15). */
+int cmd_records(int argc, char **argv);
 
 #endif

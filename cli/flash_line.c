@@ -189,6 +189,7 @@ static void board_done(void *user, const cmboot_flash_job *job)
     int crc = board_control(st, job, &text);
     if (rc == CMBOOT_OK && crc != CMBOOT_OK)
         rc = crc; /* flashed, but not back in normal mode */
+    cli_records_job(st->o->records, st->o->station, st->o->image, job, text);
     char path[PATH_MAX] = "";
     int werr = 0;
     if (text && st->o->report_dir)

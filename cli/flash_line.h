@@ -8,6 +8,7 @@
 #include "cmboot/flash.h"
 #include "control_opts.h"
 #include "flash_cycle.h"
+#include "records_cli.h"
 
 typedef struct flash_line_opts {
     unsigned boards;        /* 0 with loop */
@@ -24,6 +25,10 @@ typedef struct flash_line_opts {
     const cmboot_control_map *control_map;
     const cli_control_opts *control_opts;
     const flash_cycle *cycle;
+    /* Records (issue 15): every finished board attempt goes into records (NULL = off) as station's. */
+    cmboot_records *records;
+    const char *station;
+    const char *image; /* recorded for a board that failed before its report */
 } flash_line_opts;
 
 /* Runs the line and returns the exit code: 0 every board finished flashed (and verified), none cut short;

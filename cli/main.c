@@ -16,6 +16,7 @@ static const struct {
     {"flash", cmd_flash, "boot a board, find its disk, write, verify and report an image"},
     {"write", cmd_write, "write and verify an image onto a disk that is already there"},
     {"power", cmd_control, "switch a board's power: on, off or cycle (GPIO, hub port, hook command)"},
+    {"records", cmd_records, "list, show and export the records of every board attempt (docs/records.md)"},
     {"mode", cmd_control, "set a board's boot mode: usb or normal (nRPIBOOT by GPIO or hook command)"},
 };
 

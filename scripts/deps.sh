@@ -8,6 +8,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-14 abigail-tools shellcheck
       libusb-1.0-0-dev libarchive-dev zlib1g-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       libgpiod-dev android-sdk-libsparse-utils
+      libsqlite3-dev libpq-dev postgresql # records store (src/records) and its tests against a real server
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time tmux)
 missing=()
 for p in "${PKGS[@]}"; do

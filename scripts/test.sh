@@ -11,6 +11,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD_DIR=$top/build "$top/scripts/build.sh"
 "$top/scripts/check-abi.sh" "$top/build/libcmboot.so"
 (cd "$top/build" && ctest --output-on-failure -j2 -L unit)
+# Records against a real PostgreSQL server started by the test itself (tests/records/pg.sh, ~15 s).
+(cd "$top/build" && ctest --output-on-failure --no-tests=error -L records)
 if [ -f "$top/tests/e2e/CMakeLists.txt" ]; then
   (cd "$top/build" && ctest --output-on-failure -L e2e)
 fi

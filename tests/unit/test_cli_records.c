@@ -1,0 +1,158 @@
+/* `cmboot flash`'s recording (cli/records_cli.c) on a flash line of the in-process emulator: every finished
+ * board attempt is one row, with the metadata, image and result the board's job had. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../cli/records_cli.c"
+#include "cmboot/cmboot.h"
+#include "cmboot/flash.h"
+#include "cmboot/line.h"
+#include "cmboot/records.h"
+#include "front/sim_bus.h"
+#include "testutil.h"
+
+typedef struct fixture {
+    char *root;
+    char boot[4096], sys[4096], dev[4096], image[4200], db[4200];
+    sim_bus *bus;
+    sim_script script;
+    cmboot_ctx *ctx;
+    cmboot_discovery disc;
+    cmboot_boot_config bcfg;
+    cmboot_stage_limits limits;
+    cmboot_flash_config fcfg;
+    cmboot_target_env env;
+    cmboot_flash_line_config line;
+    cmboot_records *records;
+} fixture;
+
+static uint8_t bootcode[40000], startelf[64 * 1024 + 17], image[256 * 1024];
+
+static int target_for(void *user, const cmboot_board_result *board, char *path, size_t size)
+{
+    fixture *f = user;
+    if (strcmp(board->port_path, "1-2") == 0)
+        snprintf(path, size, "%s", f->boot); /* a directory: refused, nothing written */
+    else
+        snprintf(path, size, "%s/disk-%s.img", f->root, board->port_path);
+    return CMBOOT_OK;
+}
+
+static void board_done(void *user, const cmboot_flash_job *job)
+{
+    fixture *f = user;
+    cli_records_job(f->records, "station-7", f->image, job, NULL);
+}
+
+static void plug(fixture *f, const char *port, const char *serial)
+{
+    sim_config c;
+    sim_config_default(&c, CMBOOT_SOC_BCM2711);
+    c.script = &f->script;
+    c.start_stage = CMBOOT_STAGE_ROM;
+    c.expect_second_stage_size = (int64_t)sizeof bootcode;
+    snprintf(c.serial, sizeof c.serial, "%s", serial);
+    assert_int_equal(sim_bus_plug(f->bus, port, &c, 0), CMBOOT_OK);
+}
+
+static void flash_line_records_each_board(void **state)
+{
+    (void)state;
+    fixture fx, *f = &fx;
+    memset(f, 0, sizeof *f);
+    f->root = test_tmpdir("cli-records");
+    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
+    snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
+    snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
+    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
+    snprintf(f->db, sizeof f->db, "%s/records.db", f->root);
+    test_fill_pattern(bootcode, sizeof bootcode, 1);
+    test_fill_pattern(startelf, sizeof startelf, 2);
+    test_fill_pattern(image, sizeof image, 9);
+    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
+    test_write_file(f->boot, "start4.elf", startelf, sizeof startelf);
+    test_write_file(f->boot, "config.txt", "[all]\n", 6);
+    test_write_file(f->root, "image.bin", image, sizeof image);
+    test_write_file(f->dev, ".keep", "", 0);
+    test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
+    sim_script_init(&f->script);
+    sim_script_add_meta(&f->script, "MAC_ADDR", "d8:3a:dd:05:ee:78");
+    sim_script_add_get(&f->script, "config.txt", true);
+    sim_script_add_done(&f->script);
+    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
+    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
+    cmboot_ctx_config cc;
+    cmboot_ctx_config_default(&cc);
+    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
+    cmboot_boot_config_default(&f->bcfg);
+    f->bcfg.boot_dir = f->boot;
+    f->bcfg.wait_first_ms = 10000;
+    f->bcfg.stage_timeout_ms = 10000;
+    cmboot_stage_limits_default(&f->limits);
+    f->limits.request_timeout_ms = 10000;
+    f->limits.status_deadline_ms = 5000;
+    f->bcfg.limits = &f->limits;
+    cmboot_flash_config_default(&f->fcfg);
+    f->fcfg.image = f->image;
+    cmboot_target_env_default(&f->env);
+    f->env.sys_root = f->sys;
+    f->env.dev_root = f->dev;
+    f->fcfg.env = &f->env;
+    cmboot_flash_line_config_default(&f->line);
+    f->line.board_done = board_done;
+    f->line.target_for = target_for;
+    f->line.user = f;
+    f->line.boards = 2;
+    assert_int_equal(cli_records_open("test", f->db, &f->records), CMBOOT_OK);
+    plug(f, "1-1", "a0000001");
+    plug(f, "1-2", "a0000002");
+    cmboot_flash_line_summary sum;
+    cmboot_flash_line_summary_default(&sum);
+    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum),
+                     CMBOOT_ERR_UNSAFE_TARGET);
+    assert_int_equal(sum.boards, 2);
+    cmboot_records_filter flt;
+    cmboot_records_filter_default(&flt);
+    flt.serial = "a0000001";
+    cmboot_record_list *l = NULL;
+    assert_int_equal(cmboot_records_query(f->records, &flt, &l), CMBOOT_OK);
+    assert_int_equal(cmboot_record_list_count(l), 1);
+    const cmboot_record *r = cmboot_record_list_get(l, 0);
+    assert_string_equal(r->result, "ok");
+    assert_string_equal(r->station, "station-7");
+    assert_string_equal(r->port_path, "1-1");
+    assert_string_equal(r->soc, "BCM2711");
+    assert_string_equal(r->mac, "d8:3a:dd:05:ee:78");
+    assert_non_null(r->image_sha256);
+    assert_int_equal(strlen(r->image_sha256), 64);
+    assert_int_equal(r->bytes_written, (int64_t)sizeof image);
+    assert_true(r->boot_ms >= 0 && r->write_ms >= 0);
+    assert_non_null(strstr(r->report_json, "\"verified\":true"));
+    cmboot_record_list_free(l);
+    flt.serial = "a0000002";
+    assert_int_equal(cmboot_records_query(f->records, &flt, &l), CMBOOT_OK);
+    assert_int_equal(cmboot_record_list_count(l), 1);
+    r = cmboot_record_list_get(l, 0);
+    assert_string_equal(r->result, "CMBOOT_ERR_UNSAFE_TARGET");
+    assert_non_null(r->error);
+    cmboot_record_list_free(l);
+    /* "off": no store, and recording into none is a no-op */
+    cmboot_records *none = (cmboot_records *)1;
+    assert_int_equal(cli_records_open("test", "off", &none), CMBOOT_OK);
+    assert_null(none);
+    cmboot_records_close(f->records);
+    f->disc.ops->destroy(f->disc.self);
+    sim_bus_free(f->bus);
+    sim_script_free(&f->script);
+    cmboot_ctx_free(f->ctx);
+    test_rmtree(f->root);
+    free(f->root);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(flash_line_records_each_board),
+};
+
+CMBOOT_TEST_MAIN(tests)
