@@ -168,7 +168,8 @@ static void flash_usage(FILE *f)
             "  --timeout SEC        give up when no board appears (0 or default: wait for ever)\n"
             "  --pair-timeout SEC   deadline for the disk to appear after the mass-storage stage (default 60)\n"
             "  --json               events and the report as JSON lines on stdout\n"
-            "  --report FILE        also save the JSON report in FILE\n\n"
+            "  --report FILE        also save the JSON report in FILE\n"
+            "  --version            print the version\n\n"
             "Board control (docs/board-control.md): with a boot-mode and a power switch, flash does the whole cycle:\n"
             "USB boot mode, power cycle, boot, write, verify, normal boot mode, power cycle, and with --expect-normal\n"
             "the wait for the board's own USB device. Every step is in the report's \"control\" array.\n");
@@ -230,9 +231,10 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
             return true;
     return false;
 }
-enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
-enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
-enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
+enum { OPT_LUN = 1300, OPT_TARGET_KIND };        /* which disk of a gadget with several */
+enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION }; /* USB disk or fastboot gadget (issue 13) */
+enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT };
+enum { OPT_VERSION = 1600 }; /* board control (issue 12) */
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
 static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
@@ -328,6 +330,7 @@ int cmd_flash(int argc, char **argv)
         {"metadata-dir", required_argument, NULL, 'j'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {"boards", required_argument, NULL, OPT_BOARDS},
         {"loop", no_argument, NULL, OPT_LOOP},
         {"report-dir", required_argument, NULL, OPT_REPORT_DIR},
@@ -464,6 +467,7 @@ int cmd_flash(int argc, char **argv)
         case 'j': bcfg.metadata_dir = optarg; break;
         case 'v': verbosity++; break;
         case 'h': flash_usage(stdout); return EXIT_OK;
+        case OPT_VERSION: return cli_print_version();
         case OPT_BOARDS:
             if (cli_opt_uint(prog, "--boards", optarg, 1, 1000000, &boards) < 0)
                 return EXIT_USAGE;
