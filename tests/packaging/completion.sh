@@ -6,7 +6,7 @@ set -euo pipefail
 bindir=$1 compdir=$2
 export PATH="$bindir:$PATH"
 [ -x "$bindir/cmboot" ] || { echo "completion: no cmboot in $bindir" >&2; exit 1; }
-# shellcheck source=../../packaging/completion/cmboot.bash
+# shellcheck source=/dev/null  # the completion dir is an argument
 . "$compdir/cmboot.bash"
 fail=0
 # complete WORDS...: the last word is the one being completed; prints COMPREPLY sorted, one a line

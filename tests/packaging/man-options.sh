@@ -4,7 +4,7 @@
 # usage: man-options.sh CMBOOT SCD
 set -euo pipefail
 cmboot=$1 scd=$2
-[ -x "$cmboot" ] && [ -f "$scd" ] || { echo "man-options: need $cmboot and $scd" >&2; exit 1; }
+if [ ! -x "$cmboot" ] || [ ! -f "$scd" ]; then echo "man-options: need $cmboot and $scd" >&2; exit 1; fi
 missing=0 checked=0
 for sub in boot list doctor flash write power mode; do
   help=$("$cmboot" "$sub" --help)

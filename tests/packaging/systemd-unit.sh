@@ -18,7 +18,7 @@ if grep -i "cmboot-station" <<<"$out" >&2; then echo "systemd-unit: warnings abo
 # The options line, split as systemd splits an unbraced $VAR: each --name must be a flash option.
 opts=$(sed -n 's/^CMBOOT_STATION_OPTIONS=//p' "$conf")
 img=$(sed -n 's/^CMBOOT_IMAGE=//p' "$conf")
-[ -n "$opts" ] && [ -n "$img" ] || { echo "systemd-unit: $conf lacks CMBOOT_STATION_OPTIONS or CMBOOT_IMAGE" >&2; exit 1; }
+if [ -z "$opts" ] || [ -z "$img" ]; then echo "systemd-unit: $conf lacks CMBOOT_STATION_OPTIONS or CMBOOT_IMAGE" >&2; exit 1; fi
 known=$("$cmboot" flash --help | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
 n=0
 for w in $opts; do
