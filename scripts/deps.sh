@@ -9,6 +9,11 @@ PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-
       libusb-1.0-0-dev libarchive-dev zlib1g-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       libgpiod-dev android-sdk-libsparse-utils
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time tmux)
+# Packaging tests (ctest -L packaging): scdoc builds cmboot.1, groff-base + man-db render it, bash-completion's
+# pkg-config file names the completions dir, zsh runs the compinit smoke test, systemd has systemd-analyze,
+# python3 runs the buildroot lint. (scripts/build-deb.sh and ctest -L deb also need debhelper devscripts
+# lintian debootstrap: not installed here, CI does not build the .deb.)
+PKGS+=(scdoc groff-base man-db bash-completion zsh systemd python3)
 missing=()
 for p in "${PKGS[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *"ok installed"* ]] || missing+=("$p")

@@ -21,8 +21,9 @@ DESTDIR=$out/root cmake --install "$out" >>"$out.log" 2>&1
 for f in usr/bin/cmboot usr/include/cmboot/cmboot.h; do
   [ -e "$out/root/$f" ] || { echo "buildroot-build: $f not installed" >&2; exit 1; }
 done
-ls "$out"/root/usr/lib*/libcmboot.so.* >/dev/null
+find "$out/root/usr" -name "libcmboot.so.*" | grep -q . || { echo "buildroot-build: no libcmboot.so.N installed" >&2; exit 1; }
 ! find "$out/root" -name 'cmboot-sim' | grep -q . || { echo "buildroot-build: the emulator was installed" >&2; exit 1; }
 ! find "$out/root" -name '*.service' | grep -q . || { echo "buildroot-build: a unit with CMBOOT_SYSTEMD=OFF" >&2; exit 1; }
-"$out/root/usr/bin/cmboot" --version
+libdir=$(dirname "$(find "$out/root/usr" -name 'libcmboot.so.*' | head -n1)")
+LD_LIBRARY_PATH=$libdir "$out/root/usr/bin/cmboot" --version
 echo "buildroot-build: built and installed with: ${opts[*]}"

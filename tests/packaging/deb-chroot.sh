@@ -34,7 +34,10 @@ cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 mount -t proc proc "$root/proc"
 # apt resolves the libraries the packages depend on from the same mirror: this is what proves the Depends.
 chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get -qq update
-chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends /tmp/debs/*.deb >/dev/null
+inside=()
+for p in "${pkgs[@]}"; do inside+=("/tmp/debs/$(basename "$p")"); done
+chroot "$root" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${inside[@]}" >/dev/null
+chroot "$root" dpkg-query -W cmboot libcmboot1
 out=$(chroot "$root" cmboot --version)
 echo "$out"
 [ "$out" = "cmboot $version" ] || { echo "deb-chroot: expected 'cmboot $version', got '$out'" >&2; exit 1; }
