@@ -32,4 +32,4 @@ changes=$(ls "$out"/*.changes)
 lintian --info --display-info --fail-on error,warning "$changes" >"$out/lintian.txt" 2>&1 || {
   cat "$out/lintian.txt" >&2; echo "build-deb: lintian failed ($out/lintian.txt)" >&2; exit 1; }
 ls -l "$out"/*.deb
-echo "build-deb: lintian passed ($(grep -c '^[EWIP]:' "$out/lintian.txt" || true) tags, see $out/lintian.txt)"
+echo "build-deb: lintian passed (see $out/lintian.txt)"
