@@ -6,6 +6,7 @@
 
 #include "cli_util.h"
 #include "cmboot/error.h"
+#include "cmboot/version.h"
 
 /* Decimal digits at *s into *v; false on none or overflow. */
 static bool digits(const char **s, uint64_t *v)
@@ -160,4 +161,10 @@ const char *cli_boot_failure_text(int rc, unsigned boards, int64_t wait_first_ms
     }
     snprintf(buf, size, "%s failed: %s", boards > 1 ? "a board" : "the board", cmboot_strerror(rc));
     return buf;
+}
+
+int cli_print_version(void)
+{
+    printf("cmboot %s\n", cmboot_version());
+    return 0;
 }

@@ -25,6 +25,9 @@ int cli_opt_word(const char *cmd, const char *opt, const char *value, const char
 const char *cli_boot_failure_text(int rc, unsigned boards, int64_t wait_first_ms, const char *cause, char *buf,
                                   size_t size);
 
+/* `--version` of every subcommand: the line `cmboot --version` prints; returns 0 (the exit status). */
+int cli_print_version(void);
+
 /* One line on stderr pointing to `cmd --help` after a getopt error; returns code. */
 int cli_usage_hint(const char *cmd, int code);
 #endif

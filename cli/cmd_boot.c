@@ -204,10 +204,7 @@ int cmd_boot(int argc, char **argv)
         case 'o': cfg.overlay = true; break;
         case 'l': cfg.loop = true; break;
         case 'v': verbosity++; break;
-        case 'V':
-            printf("cmboot %s\n", cmboot_version());
-            free(args);
-            return EXIT_OK;
+        case 'V': free(args); return cli_print_version();
         case 's': cfg.signed_boot = true; break;
         case 'm': /* poll delay of the reference: nothing to poll here, but rpiboot refuses 0 or a non-number */
             if (cli_opt_uint(prog, "-m", optarg, 1, INT_MAX, &u) < 0)

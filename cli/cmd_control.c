@@ -21,7 +21,8 @@ static void control_usage(FILE *f, const char *cmd)
                "      --hold                             keep the lines until SIGINT/SIGTERM, then release them\n"
                "                                         (mode normal and power off after it)\n"
                "      --json                             each step as a JSON line on stdout\n"
-               "  -v                                     more log output on stderr\n\n"
+               "  -v                                     more log output on stderr\n"
+               "      --version                          print the version\n\n"
                "CHIP is gpiochipN, a /dev path or a chip label; LINE an offset or a line name. Without --hold the\n"
                "command exits after driving the lines and the kernel keeps most lines at their level (see\n"
                "docs/board-control.md). Exit 0 done, 2 bad command line, 4 no such chip/line/hub, line busy or no\n"
@@ -45,13 +46,14 @@ static int exit_for(int rc)
 
 int cmd_control(int argc, char **argv)
 {
-    enum { OPT_PORT = 256, OPT_HOLD, OPT_JSON };
+    enum { OPT_PORT = 256, OPT_HOLD, OPT_JSON, OPT_VERSION };
     static const struct option longopts[] = {
         CLI_CONTROL_LONGOPTS,
         {"port", required_argument, NULL, OPT_PORT},
         {"hold", no_argument, NULL, OPT_HOLD},
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     bool power = strcmp(argv[0], "power") == 0;
@@ -77,6 +79,7 @@ int cmd_control(int argc, char **argv)
         case OPT_JSON: json = true; break;
         case 'v': verbosity++; break;
         case 'h': control_usage(stdout, cmd); return EXIT_OK;
+        case OPT_VERSION: return cli_print_version();
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }

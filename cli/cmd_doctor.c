@@ -22,7 +22,8 @@ static void doctor_usage(FILE *f)
             "      --sys-root DIR         sysfs to inspect (default /sys)\n"
             "      --dev-root DIR         device nodes to inspect (default /dev)\n"
             "      --proc-root DIR        procfs to inspect (default /proc)\n"
-            "      --kernel-config FILE   kernel config (default /proc/config.gz, /boot/config-RELEASE)\n",
+            "      --kernel-config FILE   kernel config (default /proc/config.gz, /boot/config-RELEASE)\n"
+            "      --version              print the version\n",
             EXIT_HOST);
 }
 
@@ -104,7 +105,7 @@ static void print_text(const cmboot_doctor_report *r)
 
 int cmd_doctor(int argc, char **argv)
 {
-    enum { OPT_JSON = 256, OPT_SYS, OPT_DEV, OPT_PROC, OPT_KCONFIG };
+    enum { OPT_JSON = 256, OPT_SYS, OPT_DEV, OPT_PROC, OPT_KCONFIG, OPT_VERSION };
     static const struct option longopts[] = {
         {"json", no_argument, NULL, OPT_JSON},
         {"sys-root", required_argument, NULL, OPT_SYS},
@@ -113,6 +114,7 @@ int cmd_doctor(int argc, char **argv)
         {"kernel-config", required_argument, NULL, OPT_KCONFIG},
         {"dir", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     cmboot_doctor_config cfg;
@@ -131,6 +133,7 @@ int cmd_doctor(int argc, char **argv)
         case OPT_KCONFIG: cfg.kernel_config = optarg; break;
         case 'd': cfg.boot_dir = optarg; break;
         case 'h': doctor_usage(stdout); return EXIT_OK;
+        case OPT_VERSION: return cli_print_version();
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }

@@ -173,7 +173,8 @@ static void flash_usage(FILE *f)
             "  --report FILE        also save the JSON report in FILE\n"
             "  --records WHERE      record every board attempt: an SQLite file (default: see docs/records.md),\n"
             "                       postgresql://... (queued locally while the server is away), or off\n"
-            "  --station ID         this station's id in the records (default: the host name)\n\n"
+            "  --station ID         this station's id in the records (default: the host name)\n"
+            "  --version            print the version\n\n"
             "Board control (docs/board-control.md): with a boot-mode and a power switch, flash does the whole cycle:\n"
             "USB boot mode, power cycle, boot, write, verify, normal boot mode, power cycle, and with --expect-normal\n"
             "the wait for the board's own USB device. Every step is in the report's \"control\" array.\n");
@@ -239,6 +240,7 @@ enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget
 enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
 enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
 enum { OPT_RECORDS = 1600, OPT_STATION };              /* records (issue 15) */
+enum { OPT_VERSION = 1700 };
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
 static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
@@ -334,6 +336,7 @@ int cmd_flash(int argc, char **argv)
         {"metadata-dir", required_argument, NULL, 'j'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {"boards", required_argument, NULL, OPT_BOARDS},
         {"loop", no_argument, NULL, OPT_LOOP},
         {"report-dir", required_argument, NULL, OPT_REPORT_DIR},
@@ -474,6 +477,7 @@ int cmd_flash(int argc, char **argv)
         case 'j': bcfg.metadata_dir = optarg; break;
         case 'v': verbosity++; break;
         case 'h': flash_usage(stdout); return EXIT_OK;
+        case OPT_VERSION: return cli_print_version();
         case OPT_BOARDS:
             if (cli_opt_uint(prog, "--boards", optarg, 1, 1000000, &boards) < 0)
                 return EXIT_USAGE;

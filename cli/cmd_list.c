@@ -14,13 +14,14 @@
 
 static void list_usage(FILE *f)
 {
-    fprintf(f, "usage: cmboot list [--json] [--discovery=sysfs|libusb] [--wait MS] [-v]\n\n"
+    fprintf(f, "usage: cmboot list [--json] [--discovery=sysfs|libusb] [--wait MS] [-v] [--version]\n\n"
                "Lists Raspberry Pi boards in USB boot mode (ROM, second stage) and in the mass-storage stage,\n"
                "with port path, SoC, stage and serial.\n\n"
                "      --json             one JSON document on stdout\n"
                "      --discovery=NAME   sysfs (default on Linux: works without udev) or libusb\n"
                "      --wait MS          also wait this long for boards to appear (default 100)\n"
-               "  -v                     more log output on stderr\n");
+               "  -v                     more log output on stderr\n"
+               "      --version          print the version\n");
 }
 
 static void remember(cmboot_device_info *list, size_t *n, const cmboot_device_event *ev)
@@ -62,13 +63,11 @@ static json_object *board_json(const cmboot_device_info *b)
 
 int cmd_list(int argc, char **argv)
 {
-    enum { OPT_JSON = 256, OPT_DISCOVERY, OPT_WAIT };
+    enum { OPT_JSON = 256, OPT_DISCOVERY, OPT_WAIT, OPT_VERSION };
     static const struct option longopts[] = {
-        {"json", no_argument, NULL, OPT_JSON},
-        {"discovery", required_argument, NULL, OPT_DISCOVERY},
-        {"wait", required_argument, NULL, OPT_WAIT},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"json", no_argument, NULL, OPT_JSON},       {"discovery", required_argument, NULL, OPT_DISCOVERY},
+        {"wait", required_argument, NULL, OPT_WAIT}, {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0},
     };
     bool json = false;
     const char *discovery = NULL;
@@ -89,6 +88,7 @@ int cmd_list(int argc, char **argv)
             break;
         case 'v': verbosity++; break;
         case 'h': list_usage(stdout); return EXIT_OK;
+        case OPT_VERSION: return cli_print_version();
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }

@@ -200,7 +200,8 @@ static void write_usage(FILE *f)
                "  --json             events and the report as JSON lines on stdout\n"
                "  --report FILE      also save the JSON report in FILE\n"
                "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
-               "                     3 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n\n"
+               "                     3 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n"
+               "  --version          print the version\n\n"
                "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
                "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
 }
@@ -208,7 +209,7 @@ static void write_usage(FILE *f)
 #define WRITE_QUEUE_MAX (12u << 20) /* buffers x buffer size the writer accepts (src/flash/writer.c) */
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS, OPT_RAW };
-enum { OPT_CREATE = 1100, OPT_PARTITION_OK };
+enum { OPT_CREATE = 1100, OPT_PARTITION_OK, OPT_VERSION };
 
 int cmd_write(int argc, char **argv)
 {
@@ -224,6 +225,7 @@ int cmd_write(int argc, char **argv)
         {"buffer-size", required_argument, NULL, OPT_BUFSIZE},
         {"buffers", required_argument, NULL, OPT_BUFFERS},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     cmboot_flash_config cfg;
@@ -259,6 +261,7 @@ int cmd_write(int argc, char **argv)
             cfg.buffers = (unsigned)u;
             break;
         case 'h': write_usage(stdout); return EXIT_OK;
+        case OPT_VERSION: return cli_print_version();
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cmboot/cmboot.h"
+#include "cli_util.h"
 #include "commands.h"
 
 static const struct {
@@ -49,8 +50,7 @@ int main(int argc, char **argv)
             return cmd_boot(2, boot_help);
         }
         if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-            printf("cmboot %s\n", cmboot_version());
-            return EXIT_OK;
+            return cli_print_version();
         }
         for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
             if (strcmp(argv[1], commands[i].name) == 0)

@@ -10,6 +10,11 @@ PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-
       libgpiod-dev android-sdk-libsparse-utils
       libsqlite3-dev libpq-dev postgresql # records store (src/records) and its tests against a real server
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time tmux)
+# Packaging tests (ctest -L packaging): scdoc builds cmboot.1, groff-base + man-db render it, bash-completion's
+# pkg-config file names the completions dir, zsh runs the compinit smoke test, systemd has systemd-analyze,
+# python3 runs the buildroot lint. (scripts/build-deb.sh and ctest -L deb also need debhelper devscripts
+# lintian debootstrap: not installed here, CI does not build the .deb.)
+PKGS+=(scdoc groff-base man-db bash-completion zsh systemd python3)
 missing=()
 for p in "${PKGS[@]}"; do
   [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *"ok installed"* ]] || missing+=("$p")
