@@ -28,7 +28,8 @@ static void records_usage(FILE *f)
                "  --newest             newest first (default: oldest first)\n"
                "  --json               list/show: a JSON array of records\n"
                "  --csv, --jsonl       export: CSV with a header line, or one JSON object per line\n"
-               "  --records WHERE      the store (default: the one `cmboot flash` writes)\n\n"
+               "  --records WHERE      the store (default: the one `cmboot flash` writes)\n"
+               "  --version            print the version\n\n"
                "exit codes: 0 ok, 2 usage, 4 the store cannot be opened or read.\n");
 }
 
@@ -91,7 +92,8 @@ enum {
     OPT_JSON,
     OPT_CSV,
     OPT_JSONL,
-    OPT_RECORDS
+    OPT_RECORDS,
+    OPT_VERSION
 };
 
 int cmd_records(int argc, char **argv)
@@ -109,6 +111,7 @@ int cmd_records(int argc, char **argv)
         {"jsonl", no_argument, NULL, OPT_JSONL},
         {"records", required_argument, NULL, OPT_RECORDS},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
     static char prog[] = "cmboot records";
@@ -156,6 +159,7 @@ int cmd_records(int argc, char **argv)
         case OPT_JSONL: jsonl = true; break;
         case OPT_RECORDS: loc = optarg; break;
         case 'h': records_usage(stdout); return EXIT_OK;
+        case OPT_VERSION: return cli_print_version();
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }

@@ -16,7 +16,7 @@ _cmboot()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=""
     ((COMP_CWORD > 0)) && prev=${COMP_WORDS[COMP_CWORD - 1]}
-    local commands="boot list doctor flash write power mode help"
+    local commands="boot list doctor flash write records power mode help"
     _cmboot_bin=${COMP_WORDS[0]}
     local cmd="" i
     for ((i = 1; i < COMP_CWORD; i++)); do

@@ -40,8 +40,9 @@ expect "cmboot mode n" "normal"
 expect "cmboot flash --via f" "fastboot"
 expect "cmboot --vers" "--version"
 expect "cmboot p" "power"
+expect "cmboot rec" "records"
 # every command's completion offers --version (issue 14: --version on every subcommand)
-for sub in boot list doctor flash write power mode; do
+for sub in boot list doctor flash write records power mode; do
   expect "cmboot $sub --versio" "--version"
 done
 if command -v zsh >/dev/null; then

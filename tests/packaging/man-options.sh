@@ -6,7 +6,7 @@ set -euo pipefail
 cmboot=$1 scd=$2
 if [ ! -x "$cmboot" ] || [ ! -f "$scd" ]; then echo "man-options: need $cmboot and $scd" >&2; exit 1; fi
 missing=0 checked=0
-for sub in boot list doctor flash write power mode; do
+for sub in boot list doctor flash write records power mode; do
   help=$("$cmboot" "$sub" --help)
   # long options anywhere; short ones where options stand: first on a line, or in the usage's [...|...]
   opts=$( { grep -oE -- '--[a-z][a-z0-9-]*' <<<"$help" || true

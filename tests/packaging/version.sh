@@ -6,7 +6,7 @@ cmboot=$1 version=$2
 want="cmboot $version"
 got=$("$cmboot" --version)
 [ "$got" = "$want" ] || { echo "version: cmboot --version said '$got', expected '$want'" >&2; exit 1; }
-for sub in boot list doctor flash write power mode; do
+for sub in boot list doctor flash write records power mode; do
   got=$("$cmboot" "$sub" --version 2>&1) || { echo "version: cmboot $sub --version failed" >&2; exit 1; }
   [ "$got" = "$want" ] || { echo "version: cmboot $sub --version said '$got', expected '$want'" >&2; exit 1; }
 done
