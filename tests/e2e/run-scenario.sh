@@ -305,6 +305,20 @@ if [ -n "$SKIPMODS" ]; then
     [ "$got" = "$want" ] || fail "the guest did not leave out exactly '$want': '${sk:-no E2E-SKIPMODS line}'"
     echo "== guest ran without $want ($sk)"
 fi
+if [ "$PAYLOAD" = fastboot ]; then
+    # The guest's report (its E2E-NOTE line): written through the gadget; read back with fetch: and verified,
+    # or, from a gadget without fetch:, "written" and never "verified".
+    rep=$(grep -a "^E2E-NOTE $GUEST .* report {" "$WORK/console.log" | tail -1 | tr -d '\r')
+    case "$rep" in *'"via":"fastboot"'*'"result":"ok"'*) ;; *) fail "the report does not say ok via fastboot: ${rep:-none}" ;; esac
+    if [ "$SCENARIO" = fastboot-nofetch ]; then
+        case "$rep" in *'"verified":false,"via":"fastboot","read_back":false,"disk_state":"written"'*) ;;
+            *) fail "the report does not say written, not read back: $rep" ;; esac
+    else
+        case "$rep" in *'"verified":true,"via":"fastboot","read_back":true,"disk_state":"verified"'*) ;;
+            *) fail "the report does not say verified by read-back: $rep" ;; esac
+    fi
+    echo "== report: $(echo "$rep" | grep -o '"verified":[a-z]*,"via":"fastboot","read_back":[a-z]*,"disk_state":"[a-z]*"')"
+fi
 if [ $IMAGE_CHECK -eq 1 ]; then
     for i in "${!BOARDS[@]}"; do image_on_disk "board$i" "$WORK/disk$i.img"; done
     for k in "${!THEN[@]}"; do image_on_disk "then$k (${THEN[$k]})" "$WORK/then$k.img"; done

@@ -27,7 +27,7 @@ grep -q '"format":"xz"' $r || fail "the report does not name the xz format"
 grep -q '"target":"fastboot:mmcblk0"' $r || fail "the report does not name the gadget's mmcblk0"
 [ "$(cat /sys/bus/usb/devices/1-1/idVendor 2>/dev/null):$(cat /sys/bus/usb/devices/1-1/idProduct 2>/dev/null)" = \
   18d1:4e40 ] || fail "the fastboot gadget (18d1:4e40) is not on port 1-1"
-ls /sys/block | grep -q '^sd' && fail "a SCSI disk appeared: $(ls /sys/block)"
+for b in /sys/block/sd*; do [ ! -e "$b" ] || fail "a SCSI disk appeared: $b"; done
 if [ "$SCEN" = fastboot-nofetch ]; then
     grep -q '"verified":true' $r && fail "a gadget without fetch: cannot have verified anything"
     grep -q '"read_back":false' $r || fail "the report does not say the image was not read back"
