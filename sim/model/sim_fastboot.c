@@ -612,6 +612,7 @@ static sim_status fetch_in(fb_state *s, uint8_t *buf, size_t cap, size_t *len)
         sim_fail(s->dev,
                  "fastboot: the reply after fetch's data overflows the host's transfer (no zero-length packet)");
         pop_reply(s);
+        *len = 0; /* babble: the host gets an error, not the data */
         return SIM_OVERFLOW;
     }
     memcpy(buf + n, r->text, r->len);

@@ -394,9 +394,17 @@ static void fetch_packets_as_on_the_wire(void **state)
     assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, sizeof buf, &n, ++e.now), SIM_OK);
     assert_int_equal(n, 0x2ff);
     expect(&e, "OKAY");
+    /* Data ending on a whole packet with too little room left for the OKAY after it: babble, nothing delivered. */
+    cmd(&e, "fetch:mmcblk0:0:0x200");
+    expect(&e, "DATA00000200");
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 0x202, &n, ++e.now), SIM_OVERFLOW);
+    assert_int_equal(n, 0);
+    assert_int_equal(failures(&e), 2);
+    no_reply(&e);
     /* A reply longer than the transfer: babble too, and the reply is gone. */
     cmd(&e, "getvar:version");
     assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 4, &n, ++e.now), SIM_OVERFLOW);
+    assert_int_equal(n, 0);
     assert_int_equal(failures(&e), 3);
     no_reply(&e);
     env_free(&e);
