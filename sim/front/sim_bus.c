@@ -387,6 +387,7 @@ static int map_status(sim_status st)
     case SIM_OK: return CMBOOT_OK;
     case SIM_STALL: return CMBOOT_ERR_STALL;
     case SIM_NO_DEVICE: return CMBOOT_ERR_NO_DEVICE;
+    case SIM_OVERFLOW: return CMBOOT_ERR_OVERFLOW;
     default: return CMBOOT_ERR_TIMEOUT;
     }
 }

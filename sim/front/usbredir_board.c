@@ -305,6 +305,7 @@ static uint8_t status_of(sim_status s)
     switch (s) {
     case SIM_OK: return usb_redir_success;
     case SIM_STALL: return usb_redir_stall;
+    case SIM_OVERFLOW: return usb_redir_babble;
     default: return usb_redir_ioerror;
     }
 }

@@ -572,29 +572,71 @@ static sim_status fb_bulk_out(void *self, const uint8_t *data, size_t len, size_
     return SIM_OK;
 }
 
+static void pop_reply(fb_state *s)
+{
+    s->qhead = (s->qhead + 1) % REPLY_QUEUE;
+    s->qcount--;
+}
+
+/* fetch's data, in 512-byte packets as the gadget sends them. A packet larger than what is left of the host's
+ * transfer is babble (as on the wire: a transfer that is not a whole number of packets and shorter than the
+ * data overflows). The gadget sends no zero-length packet: data ending on a whole packet does not end the
+ * transfer, the reply that follows (OKAY) lands in the same one, as it would with a real gadget. */
+static sim_status fetch_in(fb_state *s, uint8_t *buf, size_t cap, size_t *len)
+{
+    size_t left = s->fetch_len - s->fetch_pos;
+    if (left > cap && cap % SIM_FB_MAX_PACKET) {
+        size_t sent = (cap / SIM_FB_MAX_PACKET + 1) * SIM_FB_MAX_PACKET; /* up to the packet that overflowed */
+        if (sent > left)
+            sent = left;
+        sim_fail(s->dev,
+                 "fastboot: fetch data read with a %zu-byte transfer, not a whole number of %u-byte packets "
+                 "(babble)",
+                 cap, SIM_FB_MAX_PACKET);
+        s->fetch_pos += sent;
+        if (s->fetch_pos == s->fetch_len)
+            pop_reply(s);
+        return SIM_OVERFLOW;
+    }
+    size_t n = left < cap ? left : cap;
+    memcpy(buf, s->fetch + s->fetch_pos, n);
+    s->fetch_pos += n;
+    *len = n;
+    if (s->fetch_pos < s->fetch_len)
+        return SIM_OK;
+    pop_reply(s);
+    if (n == cap || n % SIM_FB_MAX_PACKET || s->qcount == 0)
+        return SIM_OK; /* the transfer is full, or its last packet was short */
+    fb_reply *r = &s->q[s->qhead];
+    if (r->len > cap - n) {
+        sim_fail(s->dev,
+                 "fastboot: the reply after fetch's data overflows the host's transfer (no zero-length packet)");
+        pop_reply(s);
+        *len = 0; /* babble: the host gets an error, not the data */
+        return SIM_OVERFLOW;
+    }
+    memcpy(buf + n, r->text, r->len);
+    *len = n + r->len;
+    pop_reply(s);
+    return SIM_OK;
+}
+
 static sim_status fb_bulk_in(void *self, uint8_t *buf, size_t cap, size_t *len, int64_t now)
 {
     fb_state *s = self;
     if (s->qcount == 0)
         return SIM_PENDING;
     fb_reply *r = &s->q[s->qhead];
-    if (r->len == FETCH_DATA_MARK) {
-        size_t n = s->fetch_len - s->fetch_pos < cap ? s->fetch_len - s->fetch_pos : cap;
-        memcpy(buf, s->fetch + s->fetch_pos, n);
-        s->fetch_pos += n;
-        *len = n;
-        if (s->fetch_pos == s->fetch_len) {
-            s->qhead = (s->qhead + 1) % REPLY_QUEUE;
-            s->qcount--;
-        }
-        return SIM_OK;
-    }
-    if (r->len > cap)
+    if (r->len == FETCH_DATA_MARK)
+        return fetch_in(s, buf, cap, len);
+    if (r->len > cap) { /* one short packet larger than the transfer: babble, the reply is gone */
         sim_fail(s->dev, "fastboot: a %u-byte reply read with a %zu-byte transfer (host must read 256)", r->len, cap);
-    *len = r->len < cap ? r->len : cap;
+        pop_reply(s);
+        return SIM_OVERFLOW;
+    }
+    *len = r->len;
     memcpy(buf, r->text, *len);
-    s->qhead = (s->qhead + 1) % REPLY_QUEUE;
-    s->qcount--;
+    pop_reply(s);
     if (s->qcount == 0 && s->reboot_after) {
         s->reboot_after = false;
         sim_schedule_stage_end(s->dev, now + s->cfg->disconnect_delay_ms, SIM_STAGE_NORMAL);

@@ -62,11 +62,14 @@ static bool relevant(const cmboot_device_info *info)
     return info->stage != CMBOOT_STAGE_UNKNOWN;
 }
 
-/* A boot stage whose configuration the kernel has not set yet: its vendor interface cannot be chosen yet (a
- * two-interface ROM would be taken for a one-interface one). It is reported once configured. */
+/* A boot stage or fastboot gadget whose configuration the kernel has not set yet: its vendor interface cannot
+ * be chosen yet (a two-interface ROM would be taken for a one-interface one), nor the gadget's fastboot
+ * interface found (no active configuration to look in). It is reported once configured. */
 static bool unconfigured(const cmboot_device_info *info)
 {
-    return (info->stage == CMBOOT_STAGE_ROM || info->stage == CMBOOT_STAGE_SECOND) && info->num_interfaces == 0;
+    return (info->stage == CMBOOT_STAGE_ROM || info->stage == CMBOOT_STAGE_SECOND ||
+            info->stage == CMBOOT_STAGE_FASTBOOT) &&
+           info->num_interfaces == 0;
 }
 
 /* A two-interface BCM2837 ROM offers a mass-storage interface of no use; without udev nobody applies the

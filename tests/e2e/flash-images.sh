@@ -1,4 +1,4 @@
-# Host side of the flash-xz and flash-bmap e2e scenarios: makes the images (xz-utils, bmaptool), hands them to
+# Host side of the flash-xz, flash-bmap and fastboot* e2e scenarios: makes the images (xz-utils, bmaptool), hands them to
 # the guest as an extra initramfs archive (/e2e-data) and checks the board's disk file afterwards byte for byte.
 # Sourced by run-scenario.sh, which provides SCENARIO, WORK, INITRD and die().
 # shellcheck shell=bash
@@ -63,6 +63,13 @@ flash_prepare() {
     case "$SCENARIO" in
         flash-xz) flash_prepare_xz "$data" ;;
         flash-bmap) flash_prepare_bmap "$data" ;;
+        fastboot|fastboot-nofetch)
+            # The bmap image, shipped xz-compressed with its bmap: the fastboot writer sends only the mapped
+            # ranges (holes as DONT_CARE), so the same check as flash-bmap's applies to the gadget's partition.
+            command -v xz >/dev/null || die "xz is missing: install xz-utils"
+            flash_prepare_bmap "$data"
+            xz -c -T1 "$data/flash.img" > "$data/flash.img.xz" || die "xz failed"
+            rm -f "$data/flash.img" ;;
         *) die "flash_prepare: no image for scenario $SCENARIO" ;;
     esac
     cp "$WORK/disk0.img" "$WORK/disk0.before"
@@ -100,7 +107,7 @@ flash_check() {
                 bad=1
             fi
             ;;
-        flash-bmap)
+        flash-bmap|fastboot|fastboot-nofetch)
             # Expected disk: what was there before, with exactly the mapped ranges of the image written over it.
             cp "$WORK/disk$i.before" "$WORK/disk$i.expect"
             for r in $FLASH_BMAP_RANGES; do

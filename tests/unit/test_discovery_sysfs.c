@@ -446,6 +446,41 @@ static void discovery_waits_for_configuration(void **state)
     stop(&f);
 }
 
+static void *configure_gadget_late(void *arg)
+{
+    late_writer *w = arg;
+    struct timespec ts = {0, (long)w->delay_ms * 1000000L};
+    nanosleep(&ts, NULL);
+    attr(w->root, "1-8", "bNumInterfaces", " 1\n");
+    return NULL;
+}
+
+/* The fastboot gadget announced before its configuration is set: opened then, the transport finds no fastboot
+ * interface in an active configuration (none yet) and has no bulk IN (seen in the QEMU bench: getvar failed as
+ * unsupported). It is reported only once configured. */
+static void discovery_waits_for_fastboot_configuration(void **state)
+{
+    (void)state;
+    fixture f;
+    start(&f, "disc-fb-unconfigured");
+    fake_device(f.root, "1-8", CMBOOT_VID_FASTBOOT, CMBOOT_PID_FASTBOOT, 1, 6, 3, "c5fb0001");
+    attr(f.root, "1-8", "bNumInterfaces", "\n");
+    open_disc(&f, 2000);
+    send_uevent(&f, "add", "1-8", "18d1/4e40/100", 6);
+    cmboot_device_event ev;
+    assert_int_equal(next(&f, &ev, 150), CMBOOT_ERR_TIMEOUT); /* not before it is configured */
+    late_writer w = {f.root, 50};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, configure_gadget_late, &w), 0);
+    assert_int_equal(next(&f, &ev, 1500), CMBOOT_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(ev.type, CMBOOT_DEVICE_ADDED);
+    assert_string_equal(ev.dev.port_path, "1-8");
+    assert_int_equal(ev.dev.stage, CMBOOT_STAGE_FASTBOOT);
+    assert_int_equal(ev.dev.num_interfaces, 1);
+    stop(&f);
+}
+
 /* Without udev nobody applies upstream's rule that switches off the ROM's mass-storage interface: cmboot does. */
 static void discovery_deauthorizes_rom_storage(void **state)
 {
@@ -725,6 +760,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(discovery_follows_reenumeration),
     cmocka_unit_test(discovery_waits_for_lagging_attributes),
     cmocka_unit_test(discovery_waits_for_configuration),
+    cmocka_unit_test(discovery_waits_for_fastboot_configuration),
     cmocka_unit_test(discovery_deauthorizes_rom_storage),
     cmocka_unit_test(discovery_deauthorizes_on_interface_uevent),
     cmocka_unit_test(discovery_gives_up_on_attributes_after_deadline),

@@ -287,7 +287,7 @@ static void fetch_round_trip(void **state)
     expect(&e, "FAILbad range");
     cmd(&e, "fetch:boot:0:1024");
     expect(&e, "DATA00000400");
-    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, sizeof buf, &n, ++e.now), SIM_OK);
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 1024, &n, ++e.now), SIM_OK);
     assert_int_equal(n, 1024);
     expect(&e, "OKAY");
     cmd(&e, "fetch:mmcblk0");
@@ -335,11 +335,78 @@ static void fault_short_fetch(void **state)
     expect(&e, "DATA00000400");
     uint8_t buf[1024];
     size_t n;
-    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, sizeof buf, &n, ++e.now), SIM_OK);
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 512, &n, ++e.now), SIM_OK);
     assert_int_equal(n, 512); /* half of what DATA announced */
-    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, sizeof buf, &n, ++e.now), SIM_OK);
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 512, &n, ++e.now), SIM_OK);
     assert_int_equal(n, 4);
     assert_memory_equal(buf, "OKAY", 4);
+    /* Read with the size announced: the half ends on a whole packet and no zero-length packet follows, so the
+     * OKAY arrives in the same transfer, after the data, as from a real gadget. */
+    cmd(&e, "fetch:mmcblk0:0:0x400");
+    expect(&e, "DATA00000400");
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, sizeof buf, &n, ++e.now), SIM_OK);
+    assert_int_equal(n, 516);
+    assert_memory_equal(buf + 512, "OKAY", 4);
+    no_reply(&e);
+    env_free(&e);
+}
+
+/* Bulk IN as on the wire: 512-byte packets into the host's transfer; no zero-length packet after fetch's data. */
+static int failures(const fb_env *e)
+{
+    sim_result r;
+    sim_device_result(e->d, &r);
+    return r.failures;
+}
+
+static void fetch_packets_as_on_the_wire(void **state)
+{
+    (void)state;
+    fb_env e;
+    env_init(&e, "fb-wire");
+    env_start(&e);
+    uint8_t part[PART_SIZE], buf[PART_SIZE];
+    read_part(e.path, part, sizeof part);
+    size_t n = 0;
+    /* A transfer that is not a whole number of packets and shorter than the data: babble, and the board's
+     * report counts it as a failure of the host. */
+    cmd(&e, "fetch:mmcblk0:0:0x800");
+    expect(&e, "DATA00000800");
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 700, &n, ++e.now), SIM_OVERFLOW);
+    assert_int_equal(n, 0);
+    assert_int_equal(failures(&e), 1);
+    /* The rest (two packets went out) still arrives, then OKAY. */
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 1024, &n, ++e.now), SIM_OK);
+    assert_int_equal(n, 1024);
+    assert_memory_equal(buf, part + 1024, 1024);
+    expect(&e, "OKAY");
+    /* Data ending on a whole packet in a larger transfer: the OKAY follows in the same transfer. */
+    cmd(&e, "fetch:mmcblk0:0x200:0x400");
+    expect(&e, "DATA00000400");
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, sizeof buf, &n, ++e.now), SIM_OK);
+    assert_int_equal(n, 0x404);
+    assert_memory_equal(buf, part + 0x200, 0x400);
+    assert_memory_equal(buf + 0x400, "OKAY", 4);
+    no_reply(&e);
+    /* Data ending in a short packet ends the transfer; the exact size read is always fine. */
+    cmd(&e, "fetch:mmcblk0:0:0x2ff");
+    expect(&e, "DATA000002ff");
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, sizeof buf, &n, ++e.now), SIM_OK);
+    assert_int_equal(n, 0x2ff);
+    expect(&e, "OKAY");
+    /* Data ending on a whole packet with too little room left for the OKAY after it: babble, nothing delivered. */
+    cmd(&e, "fetch:mmcblk0:0:0x200");
+    expect(&e, "DATA00000200");
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 0x202, &n, ++e.now), SIM_OVERFLOW);
+    assert_int_equal(n, 0);
+    assert_int_equal(failures(&e), 2);
+    no_reply(&e);
+    /* A reply longer than the transfer: babble too, and the reply is gone. */
+    cmd(&e, "getvar:version");
+    assert_int_equal(sim_device_bulk_in(e.d, 0x81, buf, 4, &n, ++e.now), SIM_OVERFLOW);
+    assert_int_equal(n, 0);
+    assert_int_equal(failures(&e), 3);
+    no_reply(&e);
     env_free(&e);
 }
 
@@ -432,6 +499,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(fetch_disabled),
     cmocka_unit_test(fault_fail_command),
     cmocka_unit_test(fault_short_fetch),
+    cmocka_unit_test(fetch_packets_as_on_the_wire),
     cmocka_unit_test(fault_vanish_mid_download),
     cmocka_unit_test(zero_length_packet_mid_download),
     cmocka_unit_test(reboot_goes_to_normal_mode),

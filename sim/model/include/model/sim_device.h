@@ -114,10 +114,11 @@ void sim_config_default(sim_config *cfg, cmboot_soc_id soc);
 const char *sim_stage_name(cmboot_stage stage);
 
 typedef enum sim_status {
-    SIM_OK = 0,   /* answered (data in the output buffer) or consumed */
-    SIM_STALL,    /* the endpoint stalls */
-    SIM_PENDING,  /* NAK: no answer yet, try again later */
-    SIM_NO_DEVICE /* not connected (disconnected, re-enumerating or vanished) */
+    SIM_OK = 0,    /* answered (data in the output buffer) or consumed */
+    SIM_STALL,     /* the endpoint stalls */
+    SIM_PENDING,   /* NAK: no answer yet, try again later */
+    SIM_NO_DEVICE, /* not connected (disconnected, re-enumerating or vanished) */
+    SIM_OVERFLOW   /* babble: the device sent a packet larger than what was left of the host's transfer */
 } sim_status;
 
 typedef enum sim_event_type {

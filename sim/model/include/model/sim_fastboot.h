@@ -9,8 +9,9 @@
 extern "C" {
 #endif
 
-#define SIM_FB_CMD_MAX 64    /* a command is one bulk OUT transfer of at most this many bytes */
-#define SIM_FB_REPLY_MAX 256 /* a reply is one bulk IN transfer of at most this many bytes */
+#define SIM_FB_CMD_MAX 64     /* a command is one bulk OUT transfer of at most this many bytes */
+#define SIM_FB_REPLY_MAX 256  /* a reply is one bulk IN transfer of at most this many bytes */
+#define SIM_FB_MAX_PACKET 512 /* the gadget's bulk endpoints (high speed) */
 
 typedef enum sim_fb_verb {
     SIM_FB_UNKNOWN = 0,
