@@ -19,10 +19,10 @@ set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${CMBOOT_CROSS_TRIPLET}/pkgconfig:/usr/shar
 set(ENV{PKG_CONFIG_PATH} "")
 set(ENV{PKG_CONFIG_SYSROOT_DIR} "")
 
-# Test programs (ctest) run under qemu-user (binfmt may not be registered in a container); -L gives it the
-# cross libc's loader, -E the multiarch directories of the -dev packages' libraries.
+# Test programs (ctest) run under qemu-user (binfmt may not be registered in a container). No -L: the :<arch>
+# -dev packages bring libc6:<arch>, whose loader (/lib/ld-linux-*.so) matches the multiarch libc; the cross
+# toolchain's loader (/usr/<triplet>/lib) with that libc is a different glibc build, and threads then hang.
 find_program(CMBOOT_CROSS_QEMU_PROGRAM ${CMBOOT_CROSS_QEMU})
 if(CMBOOT_CROSS_QEMU_PROGRAM)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${CMBOOT_CROSS_QEMU_PROGRAM} -L /usr/${CMBOOT_CROSS_TRIPLET} -E
-      LD_LIBRARY_PATH=/lib/${CMBOOT_CROSS_TRIPLET}:/usr/lib/${CMBOOT_CROSS_TRIPLET})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${CMBOOT_CROSS_QEMU_PROGRAM})
 endif()
