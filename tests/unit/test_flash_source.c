@@ -131,6 +131,34 @@ static void source_raw(void **state)
     free(dir);
 }
 
+/* An image past 4 GiB (sparse here): a 32-bit off_t (armhf without _FILE_OFFSET_BITS=64) cannot open it. */
+static void source_raw_past_4gib(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("src-big");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/big.img", dir);
+    const uint64_t size = (4ull << 30) + 4096u;
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "cmboot", 6), 6);
+    assert_int_equal(ftruncate(fd, (off_t)size), 0);
+    close(fd);
+    cmboot_flash_source *src = NULL;
+    assert_int_equal(cmboot_flash_source_open_flags(path, CMBOOT_SOURCE_RAW, &src, NULL, 0), CMBOOT_OK);
+    uint64_t known = 0;
+    assert_true(cmboot_flash_source_size_known(src, &known));
+    assert_true(known == size);
+    char buf[4096];
+    size_t n = 0;
+    assert_int_equal(cmboot_flash_source_read(src, buf, sizeof buf, &n), CMBOOT_OK);
+    assert_int_equal(n, sizeof buf);
+    assert_memory_equal(buf, "cmboot", 6);
+    cmboot_flash_source_close(src);
+    test_rmtree(dir);
+    free(dir);
+}
+
 static void source_gzip(void **state)
 {
     (void)state;
@@ -702,6 +730,7 @@ static void source_zstd(void **state)
 
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(source_raw),
+    cmocka_unit_test(source_raw_past_4gib),
     cmocka_unit_test(source_gzip),
     cmocka_unit_test(source_xz),
     cmocka_unit_test(source_zstd),
