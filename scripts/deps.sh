@@ -26,3 +26,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Cross builds (scripts/cross-build.sh) and the arm64 guest (e2e.arm64-host): Debian's cross toolchains and the
+# -dev packages of the foreign architecture through multiarch (dpkg --add-architecture first, hence apart);
+# qemu-user-static runs the cross-built unit tests, qemu-system-arm has qemu-system-aarch64; file checks the
+# binaries' architecture; cmocka and usbredirparser: the cross build's unit tests and emulator; kmod (depmod)
+# and the arm64 kernel and busybox, downloaded (not installed) by tests/e2e/arm64-root.sh.
+cmb_cross_deps() {
+  local arch=$1 sudo="" p
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  local want=(crossbuild-essential-"$arch" qemu-user-static qemu-system-arm file kmod)
+  for p in libusb-1.0-0-dev libarchive-dev libjson-c-dev libexpat1-dev libssl-dev zlib1g-dev libgpiod-dev \
+           libcmocka-dev libusbredirparser-dev; do
+    want+=("$p:$arch")
+  done
+  local need=()
+  for p in "${want[@]}"; do
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" == *"ok installed"* ]] || need+=("$p")
+  done
+  [ ${#need[@]} -gt 0 ] || return 0
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    $sudo dpkg --add-architecture "$arch"
+  fi
+  echo "installing ($arch): ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    "${need[@]}" >/dev/null
+}
+for a in ${CMBOOT_CROSS_ARCHES-arm64 armhf}; do cmb_cross_deps "$a"; done

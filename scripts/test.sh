@@ -14,8 +14,14 @@ BUILD_DIR=$top/build "$top/scripts/build.sh"
 # Records against a real PostgreSQL server started by the test itself (tests/records/pg.sh, ~15 s).
 (cd "$top/build" && ctest --output-on-failure --no-tests=error -L records)
 if [ -f "$top/tests/e2e/CMakeLists.txt" ]; then
-  (cd "$top/build" && ctest --output-on-failure -L e2e)
+  # '^e2e$': the x86 guest's scenarios only (-L is a regular expression; e2e-arm is the arm64 guest, below).
+  (cd "$top/build" && ctest --output-on-failure -L '^e2e$')
 fi
+# Cross builds for ARM boards (docs/packaging.md), the arm64 one's unit tests under qemu-user, and that binary on
+# an emulated arm64 host against the x86 build's cmboot-sim (e2e.arm64-host, label e2e-arm).
+"$top/scripts/cross-build.sh" arm64 --test-quick
+"$top/scripts/cross-build.sh" armhf
+(cd "$top/build" && ctest --output-on-failure --no-tests=error -L '^e2e-arm$')
 BUILD_DIR=$top/build-asan "$top/scripts/build.sh" -DCMBOOT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 (cd "$top/build-asan" && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -j2 -L unit)
 "$top/scripts/check-globals.sh" "$top/build/libcmboot.so"

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Builds the e2e guest initramfs (busybox-static, Debian kernel modules, cmboot, scenario scripts), cached by input hash.
 #
-# Usage: build-guest.sh --out DIR --cmboot PATH [--guest-dir DIR]
+# Usage: build-guest.sh --out DIR --cmboot PATH [--guest-dir DIR] [--root DIR --triplet TRIPLET]
+#   --root, --triplet: a foreign-architecture guest (the arm64 one, tests/e2e/arm64-root.sh): kernel, modules and
+#   busybox from DIR, and cmboot's libraries from the host's multiarch directories of TRIPLET (no ldd there).
 # Prints two lines: "KERNEL=<vmlinuz>" and "INITRD=<cpio.gz>". Fails loudly when a component is missing.
 # No udev and no mdev: /init mounts devtmpfs and insmods the modules itself, like a minimal buildroot host.
 set -euo pipefail
@@ -10,11 +12,15 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=""
 CMBOOT=""
 GUEST_DIR="$HERE/guest"
+SYSROOT=""
+TRIPLET=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --out) OUT=$2; shift 2 ;;
         --cmboot) CMBOOT=$2; shift 2 ;;
         --guest-dir) GUEST_DIR=$2; shift 2 ;;
+        --root) SYSROOT=$2; shift 2 ;;
+        --triplet) TRIPLET=$2; shift 2 ;;
         *) echo "build-guest: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -26,18 +32,24 @@ die() { echo "build-guest: ERROR: $*" >&2; exit 1; }
 # Kernel: the newest Debian kernel that has both an image and modules.
 KVER=${CMBOOT_E2E_KVER:-}
 if [ -z "$KVER" ]; then
-    for d in $(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V -r); do
-        if [ -r "/boot/vmlinuz-$d" ] && [ -r "/lib/modules/$d/modules.dep" ]; then KVER=$d; break; fi
+    for d in $(find "$SYSROOT/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V -r); do
+        if [ -r "$SYSROOT/boot/vmlinuz-$d" ] && [ -r "$SYSROOT/lib/modules/$d/modules.dep" ]; then KVER=$d; break; fi
     done
 fi
 [ -n "$KVER" ] || die "no kernel found: install linux-image-amd64 (needs /boot/vmlinuz-* and /lib/modules/*)"
-KERNEL=/boot/vmlinuz-$KVER
+KERNEL=$SYSROOT/boot/vmlinuz-$KVER
 [ -r "$KERNEL" ] || die "kernel image $KERNEL is not readable"
-MODDIR=/lib/modules/$KVER
-BUSYBOX=$(command -v busybox || true)
-[ -n "$BUSYBOX" ] || die "busybox is missing: install busybox-static"
-{ ldd "$BUSYBOX" 2>&1 || true; } | grep -q 'not a dynamic' \
-    || die "$BUSYBOX is not static: install busybox-static"
+MODDIR=$SYSROOT/lib/modules/$KVER
+if [ -n "$TRIPLET" ]; then
+    BUSYBOX=$SYSROOT/bin/busybox
+    [ -x "$BUSYBOX" ] || die "$BUSYBOX is missing"
+    ! readelf -l "$BUSYBOX" | grep -q 'program interpreter' || die "$BUSYBOX is not static"
+else
+    BUSYBOX=$(command -v busybox || true)
+    [ -n "$BUSYBOX" ] || die "busybox is missing: install busybox-static"
+    { ldd "$BUSYBOX" 2>&1 || true; } | grep -q 'not a dynamic' \
+        || die "$BUSYBOX is not static: install busybox-static"
+fi
 command -v cpio >/dev/null || die "cpio is missing: install cpio"
 
 # Wanted modules (with their parameters: busybox insmod does not read them from the kernel command line).
@@ -62,6 +74,8 @@ visit() {
     ORDER+=("$path")
 }
 for m in $WANTED; do
+    # Built into this kernel (arm64's has some the amd64 one builds as modules): nothing to load.
+    grep -qE "/(${m//-/[-_]})\.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && continue
     p=$(modpath "$m")
     [ -n "$p" ] || die "kernel module $m not found in $MODDIR/modules.dep"
     visit "$p"
@@ -70,11 +84,30 @@ done
 # Inputs of the cache key: this script, the guest files, kernel, modules, busybox, cmboot and its libraries.
 # ldd lists every library the binary needs, directly or not (libcmboot.so, libusb, libgpiod when linked...):
 # all of them go into the guest; one ldd cannot resolve is an error, not a guest that fails to start cmboot.
-MISSING=$(ldd "$CMBOOT" 2>/dev/null | grep 'not found' || true)
+# A foreign binary: its loader and DT_NEEDED libraries, followed through RUNPATH and the multiarch directories.
+cross_libs() {
+    local queue=("$1") f n d found rp seen=" "
+    readelf -l "$1" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p'
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]}; queue=("${queue[@]:1}")
+        rp=$(readelf -d "$f" | sed -n 's/.*(R[UN]*PATH)[^[]*\[\(.*\)\]/\1/p' | sed "s|\$ORIGIN|$(dirname "$f")|g" | tr ':' ' ')
+        for n in $(readelf -d "$f" | sed -n 's/.*(NEEDED)[^[]*\[\(.*\)\]/\1/p'); do
+            case "$seen" in *" $n "*) continue ;; esac
+            seen="$seen$n "
+            found=""
+            for d in $rp "/lib/$TRIPLET" "/usr/lib/$TRIPLET"; do
+                if [ -e "$d/$n" ]; then found=$d/$n; break; fi
+            done
+            if [ -n "$found" ]; then echo "$found"; queue+=("$found"); else echo "$n => not found"; fi
+        done
+    done
+}
+if [ -n "$TRIPLET" ]; then LDD=$(cross_libs "$CMBOOT"); else LDD=$(ldd "$CMBOOT" 2>/dev/null); fi
+MISSING=$(echo "$LDD" | grep 'not found' || true)
 [ -z "$MISSING" ] || die "cmboot needs libraries this host cannot find: $MISSING"
-LIBS=$(ldd "$CMBOOT" 2>/dev/null | grep -o '/[^ ]*' | sort -u || true)
+LIBS=$(echo "$LDD" | grep -o '/[^ ]*' | sort -u || true)
 KEY=$( {
-    cat "$0"; echo "$KVER"
+    cat "$0"; echo "$KVER $SYSROOT $TRIPLET"
     find "$GUEST_DIR" -type f | sort | xargs cat
     for p in "${ORDER[@]}"; do echo "$p"; done
     for f in "$KERNEL" "$BUSYBOX" "$CMBOOT" $LIBS; do stat -L -c '%n %s %Y' "$f"; done

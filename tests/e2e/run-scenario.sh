@@ -5,6 +5,7 @@
 # Usage: run-scenario.sh --build BUILD_DIR --scenario NAME [--live] [--timeout SEC] [--link MBPS]
 #        [--guest-args ARGS]   (replaces the scenario's e2e.args=, e.g. bench settings CHUNK,PIECE,INFLIGHT)
 #        [--sim-args ARGS]     (added to every board's cmboot-sim options, e.g. "--timing real")
+#        [--cmboot PATH]       (the guest's cmboot; arm64-host: the arm64 build's, default ../build-arm64/cmboot)
 # Exit 0 = pass. Any missing component (QEMU, kernel, busybox) is a failure, never a skip.
 set -uo pipefail
 
@@ -17,6 +18,7 @@ LINK=40
 GUEST_ARGS_OVERRIDE=""
 HAVE_GUEST_ARGS=0
 SIM_EXTRA=""
+CMBOOT_OVERRIDE=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --build) BUILD=$(cd "$2" && pwd); shift 2 ;;
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
         --link) LINK=$2; shift 2 ;;
         --guest-args) GUEST_ARGS_OVERRIDE=$2; HAVE_GUEST_ARGS=1; shift 2 ;;
         --sim-args) SIM_EXTRA=$2; shift 2 ;;
+        --cmboot) CMBOOT_OVERRIDE=$2; shift 2 ;;
         *) echo "run-scenario: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -59,6 +62,7 @@ BOOTED_RUN=""    # a wired board powered on several times: the RESULT label of t
 BOOT_RELEASED=0  # host: the bridge's GPIO.0 (nRPIBOOT) reads high at the end
 SKIPMODS=""      # guest modules left out (e2e.skipmods=, honoured by guest/init): a host kernel without them
 PAYLOAD=mass-storage  # the stage every booted board must reach (STAGE line of the board's report)
+ARCH=amd64       # guest architecture: arm64 = qemu-system-aarch64 with Debian's arm64 kernel and busybox
 case "$SCENARIO" in
     cm3) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     cm4) BOARDS=("--soc bcm2711 --serial c4c4b2da"); PORTS=(1); GUEST_ARGS=c4c4b2da ;;
@@ -116,6 +120,7 @@ case "$SCENARIO" in
                 BOOT_RELEASED=1 ;;
     hook-cycle) BOARDS=("--soc bcm2837 --serial c3f00001 --start-stage normal"); PORTS=(1); CONTROL=1
                 EXPECT_BOOTED=0; IMAGE_CHECK=1; BOOTED_RUN="#2" ;;
+    arm64-host) BOARDS=("--soc bcm2711 --serial c4a64001"); PORTS=(1); ARCH=arm64 ;;
     *) die "unknown scenario '$SCENARIO'" ;;
 esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
@@ -123,7 +128,22 @@ esac
 [ "$GUEST" = bench-line ] && DISK_MIB=$(( ${GUEST_ARGS#*,} + 8 ))
 
 # ---- guest image (cached by input hash) ----
-GUEST_OUT=$("$HERE/build-guest.sh" --out "$BUILD/e2e-guest" --cmboot "$CMBOOT") || die "guest image build failed"
+GUEST_BUILD=(--out "$BUILD/e2e-guest")
+QEMU_MACHINE=()
+CONSOLE=ttyS0
+[ -n "$CMBOOT_OVERRIDE" ] && CMBOOT=$CMBOOT_OVERRIDE
+if [ "$ARCH" = arm64 ]; then
+    # An ARM host: the cross-built cmboot (scripts/cross-build.sh arm64) in an emulated arm64 machine (TCG).
+    QEMU=$(command -v qemu-system-aarch64) || die "qemu-system-aarch64 is missing: install qemu-system-arm"
+    [ -n "$CMBOOT_OVERRIDE" ] || CMBOOT=$(dirname "$BUILD")/build-arm64/cmboot
+    [ -x "$CMBOOT" ] || die "$CMBOOT is missing: run scripts/cross-build.sh arm64"
+    readelf -h "$CMBOOT" | grep -q AArch64 || die "$CMBOOT is not an arm64 binary"
+    ROOT_OUT=$("$HERE/arm64-root.sh" --out "$BUILD/e2e-arm64") || die "arm64 kernel/busybox download failed"
+    GUEST_BUILD=(--out "$BUILD/e2e-guest-arm64" --root "${ROOT_OUT#ROOT=}" --triplet aarch64-linux-gnu)
+    QEMU_MACHINE=(-machine virt -cpu cortex-a57)
+    CONSOLE=ttyAMA0
+fi
+GUEST_OUT=$("$HERE/build-guest.sh" "${GUEST_BUILD[@]}" --cmboot "$CMBOOT") || die "guest image build failed"
 KERNEL=$(echo "$GUEST_OUT" | sed -n 's/^KERNEL=//p')
 INITRD=$(echo "$GUEST_OUT" | sed -n 's/^INITRD=//p')
 { [ -r "$KERNEL" ] && [ -r "$INITRD" ]; } || die "guest build gave no kernel/initrd"
@@ -200,9 +220,9 @@ done
 SERIALS=(-serial stdio)
 [ $CONTROL -eq 1 ] && SERIALS+=(-serial "unix:$SOCKDIR/ctl.sock")
 T0=$(date +%s.%N)
-QEMU_CMD=("$QEMU" -accel tcg -m 512 -smp 1 -nic none -no-reboot -display none -monitor none
+QEMU_CMD=("$QEMU" "${QEMU_MACHINE[@]}" -accel tcg -m 512 -smp 1 -nic none -no-reboot -display none -monitor none
           -kernel "$KERNEL" -initrd "$INITRD"
-          -append "console=ttyS0 quiet panic=-1 e2e.scenario=$GUEST e2e.args=$GUEST_ARGS${SKIPMODS:+ e2e.skipmods=$SKIPMODS}"
+          -append "console=$CONSOLE quiet panic=-1 e2e.scenario=$GUEST e2e.args=$GUEST_ARGS${SKIPMODS:+ e2e.skipmods=$SKIPMODS}"
           "${SERIALS[@]}" "${QEMU_USB[@]}")
 echo "${QEMU_CMD[*]}" > "$WORK/qemu.cmd"
 if [ $LIVE -eq 1 ]; then
@@ -284,7 +304,7 @@ for i in "${!BOARDS[@]}"; do
                     fail "board$i: the NVMe file changed past the image"
             fi
             echo "== board$i backing files checked (eMMC untouched$([ "$i" -eq 0 ] && echo ', NVMe untouched' || echo ', NVMe holds the image'))"
-        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
+        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = arm64-host ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
             image_on_disk "board$i" "$WORK/disk$i.img"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)
