@@ -47,7 +47,7 @@ fetch() {
   fi
   local dsc
   dsc=$(compgen -G "$srcdir/$pkg"_*.dsc | head -n1)
-  rm -rf "$srcdir/$pkg"
+  rm -rf "${srcdir:?}/$pkg"
   dpkg-source --no-check -x "$dsc" "$srcdir/$pkg" >/dev/null
 }
 
@@ -73,8 +73,9 @@ dep bzip2 sh -c "make -j$jobs CC=musl-gcc CFLAGS='$CFLAGS -D_FILE_OFFSET_BITS=64
 dep xz-utils autotools --disable-xz --disable-xzdec --disable-lzmadec --disable-lzmainfo --disable-lzma-links \
   --disable-scripts --disable-doc --disable-nls
 dep libzstd env -u BUILD_DIR sh -c "make -j$jobs -C lib libzstd.a-mt CC=musl-gcc && make -C lib install-static install-includes install-pc PREFIX='$deps'"
-# Debian's expat source is the git tree (no configure): its CMake build.
-dep expat sh -c "cmake -S expat -B b -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_INSTALL_PREFIX='$deps' -DCMAKE_INSTALL_LIBDIR=lib \
+# Debian's expat source is the git tree (no configure): its CMake build. Debian's security patches test
+# "#if XML_DTD == 1", which autotools' config.h satisfies and CMake's bare #define does not.
+dep expat sh -c "sed -i 's/^#cmakedefine XML_DTD$/#cmakedefine XML_DTD 1/' expat/expat_config.h.cmake && cmake -S expat -B b -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_INSTALL_PREFIX='$deps' -DCMAKE_INSTALL_LIBDIR=lib \
   -DEXPAT_SHARED_LIBS=OFF -DEXPAT_BUILD_TOOLS=OFF -DEXPAT_BUILD_EXAMPLES=OFF -DEXPAT_BUILD_TESTS=OFF \
   -DEXPAT_BUILD_DOCS=OFF -DEXPAT_BUILD_FUZZERS=OFF >/dev/null && cmake --build b -j$jobs && cmake --install b"
 dep json-c sh -c "cmake -S . -B b -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_INSTALL_PREFIX='$deps' -DCMAKE_INSTALL_LIBDIR=lib \
