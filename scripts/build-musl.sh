@@ -82,21 +82,28 @@ dep json-c sh -c "cmake -S . -B b -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_INSTALL_PR
   -DBUILD_SHARED_LIBS=OFF -DBUILD_STATIC_LIBS=ON -DBUILD_TESTING=OFF -DBUILD_APPS=OFF -DDISABLE_WERROR=ON >/dev/null \
   && cmake --build b -j$jobs && cmake --install b"
 dep libusb-1.0 autotools --disable-udev --disable-examples-build --disable-tests-build
-dep libarchive autotools --disable-bsdtar --disable-bsdcpio --disable-bsdcat --disable-acl --disable-xattr \
-  --without-xml2 --without-expat --without-openssl --without-nettle --without-lz4 --without-libb2 --without-cng \
-  --without-iconv --with-zlib --with-bz2lib --with-lzma --with-zstd
-# libcrypto alone (no libssl, no engines or modules to load at run time).
+# libarchive's autotools files would be regenerated (Debian's patches touch them) with another libtool: CMake.
+dep libarchive sh -c "cmake -S . -B b -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_INSTALL_PREFIX='$deps' -DCMAKE_INSTALL_LIBDIR=lib \
+  -DCMAKE_PREFIX_PATH='$deps' -DENABLE_TAR=OFF -DENABLE_CPIO=OFF -DENABLE_CAT=OFF -DENABLE_TEST=OFF -DENABLE_ACL=OFF \
+  -DENABLE_XATTR=OFF -DENABLE_LIBXML2=OFF -DENABLE_EXPAT=OFF -DENABLE_OPENSSL=OFF -DENABLE_NETTLE=OFF -DENABLE_MBEDTLS=OFF \
+  -DENABLE_LZ4=OFF -DENABLE_LIBB2=OFF -DENABLE_LZO=OFF -DENABLE_CNG=OFF -DENABLE_ICONV=OFF -DENABLE_PCREPOSIX=OFF \
+  -DENABLE_WERROR=OFF -DENABLE_ZLIB=ON -DENABLE_BZip2=ON -DENABLE_LZMA=ON -DENABLE_ZSTD=ON >/dev/null \
+  && cmake --build b -j$jobs && cmake --install b && rm -f '$deps'/lib/libarchive.so*"
+# libcrypto alone (no libssl, no engines or modules to load at run time; cmboot uses its digests): ciphers and
+# formats nothing here uses are left out to keep the build short.
 dep openssl sh -c "./Configure linux-x86_64 --prefix='$deps' --libdir=lib no-shared no-tests no-module no-engine \
-  no-dso no-afalgeng no-async no-docs -fPIC -isystem '$kinc' >/dev/null && make -j$jobs build_generated \
+  no-dso no-afalgeng no-async no-legacy no-comp no-ct no-ocsp no-srp no-srtp no-ts no-cms no-idea no-mdc2 \
+  no-rc2 no-rc4 no-seed no-whirlpool no-camellia no-aria no-sm2 no-sm3 no-sm4 no-bf no-cast no-ui-console -fPIC -isystem '$kinc' >/dev/null && make -j$jobs build_generated \
   && make -j$jobs libcrypto.a libcrypto.pc && cp -r include/openssl '$deps/include/' && cp libcrypto.a '$deps/lib/' \
   && cp libcrypto.pc '$deps/lib/pkgconfig/'"
 
-# cmboot itself: no emulator, no tests (their libraries are not built here), no GPIO (no libgpiod).
+# cmboot itself: no emulator, no tests (their libraries are not built here), no GPIO (no libgpiod). Every
+# dependency is a static archive: pkg-config --static names what each needs.
 out=$build/cmboot
 [ "$static" = OFF ] || out=$build/cmboot-static
 cmake -S "$top" -B "$out" -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_BUILD_TYPE=Release -DCMBOOT_WERROR=ON \
   -DCMBOOT_SIM=OFF -DCMBOOT_TESTS=OFF -DCMBOOT_GPIO=OFF -DCMBOOT_STATIC="$static" \
-  -DCMAKE_C_FLAGS="-isystem $kinc" -DCMAKE_PREFIX_PATH="$deps" "$@" >/dev/null
+  -DCMAKE_C_FLAGS="-isystem $kinc" -DPKG_CONFIG_ARGN=--static "$@" >/dev/null
 cmake --build "$out" -j"$jobs"
 cli=$out/cmboot
 echo "build-musl: $cli ($(stat -c %s "$cli") bytes)"
