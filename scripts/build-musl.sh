@@ -81,7 +81,9 @@ dep expat sh -c "sed -i 's/^#cmakedefine XML_DTD$/#cmakedefine XML_DTD 1/' expat
 dep json-c sh -c "cmake -S . -B b -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_INSTALL_PREFIX='$deps' -DCMAKE_INSTALL_LIBDIR=lib \
   -DBUILD_SHARED_LIBS=OFF -DBUILD_STATIC_LIBS=ON -DBUILD_TESTING=OFF -DBUILD_APPS=OFF -DDISABLE_WERROR=ON >/dev/null \
   && cmake --build b -j$jobs && cmake --install b"
-dep libusb-1.0 autotools --disable-udev --disable-examples-build --disable-tests-build
+# libusb asks for libatomic, which x86_64 does not need and musl-gcc would take from the glibc toolchain.
+dep libusb-1.0 sh -c "./configure --prefix='$deps' --disable-shared --enable-static --disable-udev --disable-examples-build \
+  --disable-tests-build && make -j$jobs && make install && sed -i 's/ -latomic//' '$deps/lib/pkgconfig/libusb-1.0.pc'"
 # libarchive's autotools files would be regenerated (Debian's patches touch them) with another libtool: CMake.
 dep libarchive sh -c "cmake -S . -B b -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_INSTALL_PREFIX='$deps' -DCMAKE_INSTALL_LIBDIR=lib \
   -DCMAKE_PREFIX_PATH='$deps' -DENABLE_TAR=OFF -DENABLE_CPIO=OFF -DENABLE_CAT=OFF -DENABLE_TEST=OFF -DENABLE_ACL=OFF \

@@ -9,7 +9,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$top/build-musl}
 BUILD_DIR=$build "$top/scripts/build-musl.sh" --static "$@"
 cli=$build/cmboot-static/cmboot
-echo "build-static: $cli: $(stat -c %s "$cli") bytes ($(du -h "$cli" | cut -f1)), stripped: $(strip -o - "$cli" | wc -c) bytes"
+strip -o "$cli.stripped" "$cli"
+echo "build-static: $cli: $(stat -c %s "$cli") bytes, stripped ($cli.stripped): $(stat -c %s "$cli.stripped") bytes"
 file "$cli"
 file "$cli" | grep -q "statically linked" || { echo "build-static: $cli is not statically linked" >&2; exit 1; }
 # ldd of a static program says so (and exits 1).
