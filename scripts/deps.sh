@@ -5,9 +5,11 @@ set -euo pipefail
 # abigail-tools (abidw, abidiff): scripts/check-abi.sh; shellcheck: scripts/check-shell.sh;
 # clang-format-14: scripts/check-format.sh; tmux: the line view's terminal test (tests/cli/line-view-tmux.sh);
 # android-sdk-libsparse-utils (simg2img): decodes our sparse images in tests/unit/test_fastboot_sparse.c.
+# musl-tools (musl-gcc), dpkg-dev (dpkg-source), file: scripts/build-musl.sh and scripts/build-static.sh,
+# which build the dependencies from Debian's source packages (apt-get source, network needed once).
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-14 abigail-tools shellcheck
       libusb-1.0-0-dev libarchive-dev zlib1g-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
-      libgpiod-dev android-sdk-libsparse-utils
+      libgpiod-dev android-sdk-libsparse-utils musl-tools dpkg-dev file
       libsqlite3-dev libpq-dev postgresql # records store (src/records) and its tests against a real server
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time tmux)
 # Packaging tests (ctest -L packaging): scdoc builds cmboot.1, groff-base + man-db render it, bash-completion's

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: dependencies, shellcheck, build (warnings are errors),
-# unit + end-to-end tests, the ABI check against abi/, then the unit tests again under AddressSanitizer +
-# UndefinedBehaviorSanitizer, then every libFuzzer target briefly.
+# unit tests, the packaging checks (install, musl, static), end-to-end tests, the ABI check against abi/, then
+# the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer, then every libFuzzer target briefly.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"
@@ -13,6 +13,11 @@ BUILD_DIR=$top/build "$top/scripts/build.sh"
 (cd "$top/build" && ctest --output-on-failure -j2 -L unit)
 # Records against a real PostgreSQL server started by the test itself (tests/records/pg.sh, ~15 s).
 (cd "$top/build" && ctest --output-on-failure --no-tests=error -L records)
+# Packaging (docs/packaging.md): install + find_package/pkg-config consumers, the musl build and the static
+# binary (their dependencies are built once into build-musl/deps/).
+(cd "$top/build" && ctest --output-on-failure --no-tests=error -L packaging)
+BUILD_DIR=$top/build-musl "$top/scripts/build-musl.sh"
+BUILD_DIR=$top/build-musl "$top/scripts/build-static.sh"
 if [ -f "$top/tests/e2e/CMakeLists.txt" ]; then
   # '^e2e$': the x86 guest's scenarios only (-L is a regular expression; e2e-arm is the arm64 guest, below).
   (cd "$top/build" && ctest --output-on-failure -L '^e2e$')

@@ -1,4 +1,5 @@
 /* GPIO lines through libgpiod 1.6 (the character device; never sysfs GPIO), behind cmb_gpio_line. */
+#ifdef CMB_HAVE_LIBGPIOD /* src/CMakeLists.txt; without libgpiod, gpio_none.c */
 #include <errno.h>
 #include <gpiod.h>
 #include <stdio.h>
@@ -116,3 +117,5 @@ void cmb_gpio_line_close(cmb_gpio_line *l)
     gpiod_chip_close(l->chip);
     free(l);
 }
+
+#endif

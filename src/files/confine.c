@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/magic.h>
+#ifdef CMB_HAVE_OPENAT2_H /* src/CMakeLists.txt: kernel headers before 5.6 lack it */
 #include <linux/openat2.h>
+#endif
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -13,6 +15,10 @@
 #include "cmboot/error.h"
 #include "core/error_map.h"
 #include "files_internal.h"
+
+#if defined(CMB_HAVE_OPENAT2_H) && defined(SYS_openat2)
+#define CMB_USE_OPENAT2 1
+#endif
 
 /* Longest relative path opened beneath a directory (a device name joined to a prefix or port path). */
 #define BENEATH_PATH_MAX 1024
@@ -61,6 +67,9 @@ static int errno_to_error(int e)
 
 /* Opens for reading the regular file that the O_PATH fd pfd (named comp in dir) refers to, without opening
  * anything else: FIFOs and devices never get opened, so they cannot block or have side effects. */
+#ifndef CMB_USE_OPENAT2
+struct open_how; /* never defined: without the header only the walk below is compiled */
+#endif
 static int reopen_regular(int dirfd, const char *comp, int pfd, const struct open_how *how_path)
 {
     struct stat st, st2;
@@ -70,11 +79,15 @@ static int reopen_regular(int dirfd, const char *comp, int pfd, const struct ope
         return CMBOOT_ERR_NOT_FOUND; /* directories, FIFOs and devices are not boot files */
     int fd;
     int flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+#ifdef CMB_USE_OPENAT2
     if (how_path) {
         struct open_how how = *how_path;
         how.flags = (uint64_t)flags;
         fd = (int)syscall(SYS_openat2, dirfd, comp, &how, sizeof how);
-    } else {
+    } else
+#endif
+    {
+        (void)how_path;
         fd = openat(dirfd, comp, flags | O_NOFOLLOW);
     }
     if (fd < 0)
@@ -208,6 +221,10 @@ int cmb_open_in(int dirfd, const char *rel, unsigned flags)
     if (rc < 0)
         return rc;
     bool beneath = flags & CMB_OPEN_BENEATH;
+#ifndef CMB_USE_OPENAT2
+    (void)flags;
+    return open_walk(dirfd, rel, beneath);
+#else
     if (flags & CMB_OPEN_NO_OPENAT2)
         return open_walk(dirfd, rel, beneath);
     struct open_how how;
@@ -222,6 +239,7 @@ int cmb_open_in(int dirfd, const char *rel, unsigned flags)
     rc = reopen_regular(dirfd, rel, pfd, &how);
     close(pfd);
     return rc;
+#endif
 }
 
 int cmboot_open_beneath(int dirfd, const char *name)

@@ -183,6 +183,13 @@ static void list_disks(char *reason, size_t size, const char *lead, const cmb_di
 }
 
 #define PAIR_MAX_DISKS 16
+/* GLOB_ONLYDIR is a GNU hint (glibc may still list other entries; sysfs has no files named like these patterns);
+ * musl has no such flag. */
+#ifdef GLOB_ONLYDIR
+#define CMB_GLOB_DIRS GLOB_ONLYDIR
+#else
+#define CMB_GLOB_DIRS 0
+#endif
 
 /* Mass-storage interfaces of the board without a SCSI host yet: the gadget's other disks are still coming. */
 static bool interfaces_pending(const char *sys, const char *pp)
@@ -191,7 +198,7 @@ static bool interfaces_pending(const char *sys, const char *pp)
     if (cmb_path_join(pattern, sizeof pattern, sys, CMB_SYS_ROOT, "/bus/usb/devices/%s/%s:*", pp, pp) != CMBOOT_OK)
         return false;
     glob_t g;
-    if (glob(pattern, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+    if (glob(pattern, GLOB_NOSORT | CMB_GLOB_DIRS, NULL, &g) != 0)
         return false;
     bool pending = false;
     for (size_t i = 0; i < g.gl_pathc && !pending; i++) {
@@ -218,7 +225,7 @@ static bool luns_pending(const char *sys, const char *pp)
                       pp) != CMBOOT_OK)
         return false;
     glob_t g;
-    if (glob(pattern, GLOB_NOSORT | GLOB_ONLYDIR, NULL, &g) != 0)
+    if (glob(pattern, GLOB_NOSORT | CMB_GLOB_DIRS, NULL, &g) != 0)
         return false;
     bool pending = false;
     for (size_t i = 0; i < g.gl_pathc && !pending; i++) {

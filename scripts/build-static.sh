@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# One static cmboot program: musl and the dependencies scripts/build-musl.sh builds from Debian's source
+# packages (libusb without udev, libarchive, json-c, expat, libcrypto, zlib, xz, zstd, bzip2) linked in.
+# Prints its size and the proof that it is static, then runs `cmboot --version` and `cmboot doctor --json`
+# (doctor's checks may fail on a host without USB: its exit status is not the point, its JSON is).
+# BUILD_DIR (build-musl) is shared with build-musl.sh: the dependencies are built once. Extra arguments go to cmake.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$top/build-musl}
+BUILD_DIR=$build "$top/scripts/build-musl.sh" --static "$@"
+cli=$build/cmboot-static/cmboot
+strip -o "$cli.stripped" "$cli"
+echo "build-static: $cli: $(stat -c %s "$cli") bytes, stripped ($cli.stripped): $(stat -c %s "$cli.stripped") bytes"
+file "$cli"
+file "$cli" | grep -q "statically linked" || { echo "build-static: $cli is not statically linked" >&2; exit 1; }
+# ldd of a static program says so (and exits 1).
+ldd "$cli" 2>&1 || true
+if readelf -d "$cli" 2>/dev/null | grep -q NEEDED; then
+  echo "build-static: $cli needs shared libraries:" >&2
+  readelf -d "$cli" | grep NEEDED >&2
+  exit 1
+fi
+"$cli" --version
+set +e
+"$cli" doctor --json >"$build/doctor.json"
+rc=$?
+set -e
+echo "build-static: cmboot doctor --json exited $rc"
+head -c 300 "$build/doctor.json"
+echo
+[ "$(head -c1 "$build/doctor.json")" = "{" ] || { echo "build-static: cmboot doctor --json printed no JSON object" >&2; exit 1; }
