@@ -6,7 +6,7 @@ set -euo pipefail
 # clang-format-14: scripts/check-format.sh; tmux: the line view's terminal test (tests/cli/line-view-tmux.sh);
 # android-sdk-libsparse-utils (simg2img): decodes our sparse images in tests/unit/test_fastboot_sparse.c.
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-14 abigail-tools shellcheck
-      libusb-1.0-0-dev libarchive-dev zlib1g-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
+      libusb-1.0-0-dev libarchive-dev zlib1g-dev liblzma-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       libgpiod-dev android-sdk-libsparse-utils
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time tmux)
 missing=()
