@@ -93,7 +93,8 @@ static int lzma_fail(cmb_xz *x, lzma_ret r, char *err, size_t err_size)
     if (r == LZMA_MEMLIMIT_ERROR)
         snprintf(err, err_size,
                  "xz: the image needs %llu KiB to decode (its dictionary, chosen when it was compressed), more "
-                 "than the %llu KiB memory cap (--max-memory); raise the cap or recompress with a smaller "
+                 "than the %llu KiB the memory cap (--max-memory) leaves the decoder; raise the cap or recompress "
+                 "with a smaller "
                  "dictionary (xz -6 needs ~9 MiB)",
                  (unsigned long long)(lzma_memusage(&x->strm) >> 10), (unsigned long long)(x->memlimit >> 10));
     else
