@@ -150,6 +150,8 @@ static void flash_usage(FILE *f)
             "  --raw                write IMAGE's bytes as they are (no decompression, whatever its name says)\n"
             "  --partition-ok       allow a partition as --target instead of a whole disk\n"
             "  --lun N              the disk with SCSI LUN N, when the board's gadget exports several (0..15)\n"
+            "  --threads N          xz decoder threads for a multi-block .xz (default: the online cores)\n"
+            "  --max-memory SIZE    cap on queue + decoder memory per board (e.g. 16M)\n"
             "  --target-kind KIND   the disk of this kind: emmc, nvme or sd, told by its SCSI vendor/model\n"
             "                       strings (see docs/flash.md); without either, the only disk or a refusal\n"
             "                       that lists the disks\n"
@@ -237,6 +239,7 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
     return false;
 }
 enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
+enum { OPT_THREADS = 1600, OPT_MAX_MEMORY };           /* decoder threads and memory cap (issue 16) */
 enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
 enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
 enum { OPT_RECORDS = 1600, OPT_STATION };              /* records (issue 15) */
@@ -322,6 +325,8 @@ int cmd_flash(int argc, char **argv)
         {"raw", no_argument, NULL, OPT_RAW},
         {"partition-ok", no_argument, NULL, OPT_PARTITION_OK},
         {"lun", required_argument, NULL, OPT_LUN},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"target-kind", required_argument, NULL, OPT_TARGET_KIND},
         {"via", required_argument, NULL, OPT_VIA},
         {"fastboot-partition", required_argument, NULL, OPT_FASTBOOT_PARTITION},
@@ -419,6 +424,20 @@ int cmd_flash(int argc, char **argv)
         case OPT_FORCE: fcfg.target_flags |= CMBOOT_TARGET_FORCE; break;
         case OPT_RAW: fcfg.source_flags |= CMBOOT_SOURCE_RAW; break;
         case OPT_PARTITION_OK: fcfg.target_flags |= CMBOOT_TARGET_PARTITION_OK; break;
+        case OPT_THREADS: {
+            uint64_t v;
+            if (cli_opt_uint(prog, "--threads", optarg, 1, 1024, &v) < 0)
+                return EXIT_USAGE;
+            fcfg.threads = (unsigned)v;
+            break;
+        }
+        case OPT_MAX_MEMORY: {
+            uint64_t v;
+            if (cli_opt_bytes(prog, "--max-memory", optarg, 1u << 20, (uint64_t)1 << 40, 1, &v) < 0)
+                return EXIT_USAGE;
+            fcfg.max_memory = v;
+            break;
+        }
         case OPT_LUN: {
             uint64_t lun;
             if (cli_opt_uint(prog, "--lun", optarg, 0, 15, &lun) < 0) /* bCBWLUN has 4 bits */

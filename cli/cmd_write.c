@@ -201,6 +201,8 @@ static void write_usage(FILE *f)
                "  --report FILE      also save the JSON report in FILE\n"
                "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
                "                     3 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n"
+               "  --threads N        xz decoder threads for a multi-block .xz (default: the online cores)\n"
+               "  --max-memory SIZE  cap on queue + decoder memory (e.g. 16M); an xz image needing more is refused\n"
                "  --version          print the version\n\n"
                "exit codes: 0 ok, 2 usage (or DEV does not exist), 4 host problem, 5 write or verification failed\n"
                "(also: the target filled up mid-write), 6 target refused (nothing written), 130 interrupted.\n");
@@ -209,7 +211,7 @@ static void write_usage(FILE *f)
 #define WRITE_QUEUE_MAX (12u << 20) /* buffers x buffer size the writer accepts (src/flash/writer.c) */
 
 enum { OPT_BMAP = 1000, OPT_NO_VERIFY, OPT_FORCE, OPT_JSON, OPT_REPORT, OPT_BUFSIZE, OPT_BUFFERS, OPT_RAW };
-enum { OPT_CREATE = 1100, OPT_PARTITION_OK, OPT_VERSION };
+enum { OPT_CREATE = 1100, OPT_PARTITION_OK, OPT_VERSION, OPT_THREADS, OPT_MAX_MEMORY };
 
 int cmd_write(int argc, char **argv)
 {
@@ -224,6 +226,8 @@ int cmd_write(int argc, char **argv)
         {"report", required_argument, NULL, OPT_REPORT},
         {"buffer-size", required_argument, NULL, OPT_BUFSIZE},
         {"buffers", required_argument, NULL, OPT_BUFFERS},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"max-memory", required_argument, NULL, OPT_MAX_MEMORY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -259,6 +263,16 @@ int cmd_write(int argc, char **argv)
             if (cli_opt_uint(prog, "--buffers", optarg, 2, WRITE_QUEUE_MAX / 4096, &u) < 0)
                 return EXIT_USAGE;
             cfg.buffers = (unsigned)u;
+            break;
+        case OPT_THREADS:
+            if (cli_opt_uint(prog, "--threads", optarg, 1, 1024, &u) < 0)
+                return EXIT_USAGE;
+            cfg.threads = (unsigned)u;
+            break;
+        case OPT_MAX_MEMORY:
+            if (cli_opt_bytes(prog, "--max-memory", optarg, 1u << 20, (uint64_t)1 << 40, 1, &u) < 0)
+                return EXIT_USAGE;
+            cfg.max_memory = u;
             break;
         case 'h': write_usage(stdout); return EXIT_OK;
         case OPT_VERSION: return cli_print_version();

@@ -8,7 +8,7 @@ set -euo pipefail
 # musl-tools (musl-gcc), dpkg-dev (dpkg-source), file: scripts/build-musl.sh and scripts/build-static.sh,
 # which build the dependencies from Debian's source packages (apt-get source, network needed once).
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-14 abigail-tools shellcheck
-      libusb-1.0-0-dev libarchive-dev zlib1g-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
+      libusb-1.0-0-dev libarchive-dev zlib1g-dev liblzma-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       libgpiod-dev android-sdk-libsparse-utils musl-tools dpkg-dev file
       libsqlite3-dev libpq-dev postgresql # records store (src/records) and its tests against a real server
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time tmux)

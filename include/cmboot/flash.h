@@ -193,6 +193,13 @@ typedef struct cmboot_flash_config {
      * whichever it came up as (auto, default). cmboot_flash_write ignores it. */
     int via;
     const char *fastboot_partition; /* partition flashed through fastboot; NULL = "mmcblk0" */
+    /* Decoder threads for an xz image of several blocks (0 = the online cores; a single-block stream
+     * decodes on one). */
+    unsigned threads;
+    /* Memory cap in bytes for the queue and the decoder (0 = no cap beyond the queue's 12 MiB): the queue
+     * is shrunk to a quarter of it, the xz decoder gets the rest less 4 MiB for the process, and an xz image
+     * whose dictionary alone needs more is refused (CMBOOT_ERR_NO_MEMORY) before anything is written. */
+    uint64_t max_memory;
 } cmboot_flash_config;
 
 enum { CMBOOT_FLASH_VIA_AUTO = 0, CMBOOT_FLASH_VIA_MSD = 1, CMBOOT_FLASH_VIA_FASTBOOT = 2 };

@@ -11,6 +11,12 @@
 
 /* Last error text of a source (libarchive's message), "" when none. */
 const char *cmb_flash_source_error(const cmboot_flash_source *src);
+/* Sets the decoder's threads (0 = the online cores) and memory cap (bytes, 0 = none) and makes the decoder
+ * (xz); a sentence for the log in note ("" when none). Without it, the first read makes it with defaults. */
+int cmb_flash_source_prepare(cmboot_flash_source *src, unsigned threads, uint64_t memlimit, char *note,
+                             size_t note_size);
+/* Decoder threads in use (1 unless a multi-threaded xz decoder runs). */
+unsigned cmb_flash_source_threads(const cmboot_flash_source *src);
 
 /* The checks of cmboot_target_open for a block device known by its numbers (fake sysfs in tests).
  * fd_diskseq and fd_size come from the open descriptor (BLKGETDISKSEQ, BLKGETSIZE64; 0 = unknown); id may be

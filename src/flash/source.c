@@ -1,6 +1,8 @@
-/* Image sources: raw files, gzip through zlib, xz/zstd/bzip2/zip through libarchive; each checked for integrity. */
+/* Image sources: raw files, gzip through zlib, xz through liblzma (multi-threaded), zstd/bzip2/zip through
+ * libarchive; each checked for integrity. */
 #include "flash_internal.h"
 #include "gzip.h"
+#include "xz_mt.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -22,6 +24,10 @@
 struct cmboot_flash_source {
     struct archive *ar;        /* xz, zstd, bzip2, zip, and raw from a pipe */
     cmb_gzip *gz;              /* gzip */
+    cmb_xz *xz;                /* xz: liblzma, set up on first use (cmb_flash_source_prepare) */
+    bool xz_pending;           /* an xz stream whose decoder is not made yet */
+    unsigned threads;          /* xz decoder threads, 0 = the online cores */
+    uint64_t memlimit;         /* xz decoder memory cap, 0 = none */
     int fd;                    /* the image, opened once; every reader works on it */
     bool seekable;             /* regular file: read with pread at pos */
     uint64_t file_size;        /* regular file: its size */
@@ -276,6 +282,13 @@ static int open_reader(cmboot_flash_source *src, const char *path, unsigned flag
     }
     if ((rc = require_check(src)) != CMBOOT_OK)
         return rc;
+    /* xz: liblzma itself (its multi-threaded decoder), the decoder made when the limits are known. */
+    static const uint8_t xz_magic[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
+    if (src->head_len >= 6 && memcmp(src->head, xz_magic, 6) == 0) {
+        snprintf(src->format, sizeof src->format, "xz");
+        src->xz_pending = true;
+        return CMBOOT_OK;
+    }
     src->feed = malloc(SOURCE_READ_BLOCK);
     if (!src->feed)
         return CMBOOT_ERR_NO_MEMORY;
@@ -385,6 +398,15 @@ int cmboot_flash_source_read(cmboot_flash_source *src, void *buf, size_t len, si
         return CMBOOT_ERR_INVALID_ARG;
     if (src->gz)
         return cmb_gzip_read(src->gz, buf, len, got, src->err, sizeof src->err);
+    if (src->xz_pending) {
+        int rc = cmb_flash_source_prepare(src, src->threads, src->memlimit, NULL, 0);
+        if (rc != CMBOOT_OK) {
+            *got = 0;
+            return rc;
+        }
+    }
+    if (src->xz)
+        return cmb_xz_read(src->xz, buf, len, got, src->err, sizeof src->err);
     if (!src->ar)
         return read_raw(src, buf, len, got);
     size_t total = 0;
@@ -404,6 +426,26 @@ int cmboot_flash_source_read(cmboot_flash_source *src, void *buf, size_t len, si
     }
     *got = total;
     return CMBOOT_OK;
+}
+
+int cmb_flash_source_prepare(cmboot_flash_source *src, unsigned threads, uint64_t memlimit, char *note,
+                             size_t note_size)
+{
+    if (note && note_size)
+        note[0] = 0;
+    src->threads = threads;
+    src->memlimit = memlimit;
+    if (!src->xz_pending)
+        return CMBOOT_OK;
+    src->xz_pending = false;
+    /* A pipe's first bytes are in head already; a regular file is read from its start. */
+    return cmb_xz_open(src->fd, src->seekable, src->file_size, src->head, src->seekable ? 0 : src->head_len, threads,
+                       memlimit, &src->xz, note, note_size, src->err, sizeof src->err);
+}
+
+unsigned cmb_flash_source_threads(const cmboot_flash_source *src)
+{
+    return src && src->xz ? cmb_xz_threads(src->xz) : 1;
 }
 
 bool cmboot_flash_source_size_known(const cmboot_flash_source *src, uint64_t *size)
@@ -432,6 +474,7 @@ void cmboot_flash_source_close(cmboot_flash_source *src)
     if (src->ar)
         archive_read_free(src->ar);
     cmb_gzip_close(src->gz);
+    cmb_xz_close(src->xz);
     if (src->fd >= 0)
         close(src->fd);
     free(src->feed);

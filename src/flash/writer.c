@@ -25,7 +25,9 @@
 #define SMALL_BUFFERS_COMPRESSED 3u
 #define HASHING_BUFFER_COMPRESSED (256u * 1024u)
 #define HASHING_BUFFERS_COMPRESSED 4u
-#define MAX_MEMORY (12u * 1024u * 1024u) /* queue memory cap: keeps the process under 16 MiB */
+#define MAX_MEMORY (12u * 1024u * 1024u)      /* queue memory cap: keeps the process under 16 MiB */
+#define PROCESS_OVERHEAD (4u * 1024u * 1024u) /* code, libc, OpenSSL, bmap: not in the decoder's share */
+#define MIN_BUFFER (64u * 1024u)
 #define PROGRESS_EVERY_MS 200
 
 typedef struct slot {
@@ -358,6 +360,28 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
                               : SMALL_BUFFERS_COMPRESSED;
     if (bufsize % CMB_FLASH_ALIGN != 0 || n < 2 || bufsize > MAX_MEMORY / 2 || (uint64_t)bufsize * n > MAX_MEMORY)
         return CMBOOT_ERR_INVALID_ARG;
+    /* --max-memory: the queue takes at most a quarter, the decoder what is left after the process's own. */
+    uint64_t decoder_mem = 0;
+    if (cfg->max_memory) {
+        while ((uint64_t)bufsize * n > cfg->max_memory / 4 && bufsize / 2 >= MIN_BUFFER)
+            bufsize = bufsize / 2 / CMB_FLASH_ALIGN * CMB_FLASH_ALIGN;
+        uint64_t fixed = (uint64_t)bufsize * n + PROCESS_OVERHEAD;
+        if (cfg->max_memory < fixed + MIN_BUFFER) {
+            snprintf(res->reason, sizeof res->reason,
+                     "--max-memory %llu KiB is too small: the queue and the process alone take %llu KiB",
+                     (unsigned long long)(cfg->max_memory >> 10), (unsigned long long)(fixed >> 10));
+            return CMBOOT_ERR_INVALID_ARG;
+        }
+        decoder_mem = cfg->max_memory - fixed;
+    }
+    char note[160];
+    int prc = cmb_flash_source_prepare(src, cfg->threads, decoder_mem, note, sizeof note);
+    if (prc != CMBOOT_OK) {
+        snprintf(res->reason, sizeof res->reason, "%s", cmb_flash_source_error(src));
+        return prc;
+    }
+    if (note[0])
+        cmb_flash_emit(cfg, CMBOOT_EV_PHASE, "decode", note, 0, 0, CMBOOT_OK, 0);
     pipeline p;
     memset(&p, 0, sizeof p);
     p.nslots = n;
