@@ -239,7 +239,7 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
     return false;
 }
 enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
-enum { OPT_THREADS = 1600, OPT_MAX_MEMORY };           /* decoder threads and memory cap (issue 16) */
+enum { OPT_THREADS = 1800, OPT_MAX_MEMORY };           /* decoder threads and memory cap (issue 16) */
 enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
 enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
 enum { OPT_RECORDS = 1600, OPT_STATION };              /* records (issue 15) */
