@@ -45,6 +45,10 @@ int status_http_parse(const char *spec, char *addr, size_t addr_size, uint16_t *
         }
         memcpy(host, p, (size_t)(colon - p));
         host[colon - p] = 0;
+        if (strchr(host, ':')) { /* "::1:80" could be read two ways */
+            snprintf(why, why_size, "'%s': an IPv6 address goes in brackets: [::1]:8080", p);
+            return -EINVAL;
+        }
     }
     const char *ps = colon + 1;
     char *end = NULL;
