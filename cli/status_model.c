@@ -270,9 +270,9 @@ static json_object *row_json(const status_model *m, const sm_row *r, int64_t now
     if (rate > 0 && total >= done && total > 0)
         eta = (int64_t)((double)(total - done) * 1000.0 / rate);
     json_object_object_add(o, "eta_ms", json_object_new_int64(eta));
-    json_object_object_add(o, "percent",
-                           json_object_new_int(total ? (int)(done >= total ? 100 : 100.0 * (double)done / (double)total)
-                                                     : -1));
+    json_object_object_add(
+        o, "percent",
+        json_object_new_int(total ? (int)(done >= total ? 100 : 100.0 * (double)done / (double)total) : -1));
     json_object_object_add(o, "elapsed_ms", json_object_new_int64(r->finished ? 0 : now - r->started));
     json_object_object_add(o, "boards", json_object_new_int((int)r->boards));
     if (r->has_last) {

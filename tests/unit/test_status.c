@@ -265,8 +265,8 @@ static void http_spec_parse(void **state)
     assert_int_equal(status_http_parse("[::1]:9000", addr, sizeof addr, &port, why, sizeof why), 0);
     assert_string_equal(addr, "::1");
     assert_int_equal(port, 9000);
-    const char *bad[] = {"", "host.example:80", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", ":80", "::1:80",
-                         "[::1:80", "1.2.3.4:8x"};
+    const char *bad[] = {"",    "host.example:80", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1",
+                         ":80", "::1:80",          "[::1:80",    "1.2.3.4:8x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(status_http_parse(bad[i], addr, sizeof addr, &port, why, sizeof why), -EINVAL);
 }
@@ -315,8 +315,8 @@ static void http_serves_read_only(void **state)
     const char *writes[] = {"POST", "PUT", "DELETE", "PATCH"};
     for (size_t i = 0; i < 4; i++) {
         char req[256];
-        snprintf(req, sizeof req, "%s /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
-                 writes[i]);
+        snprintf(req, sizeof req,
+                 "%s /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", writes[i]);
         http_request(port, req, buf, sizeof buf);
         assert_non_null(strstr(buf, "HTTP/1.1 405"));
         assert_non_null(strstr(buf, "Allow: GET, HEAD"));
