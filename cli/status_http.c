@@ -152,6 +152,32 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const 
     return ret;
 }
 
+/* Host must be an IP address or localhost (with or without a port): a web site that rebinds its own name to
+ * this address (DNS rebinding) cannot read the line through a visitor's browser. */
+static bool host_allowed(const char *host)
+{
+    if (!host || !*host)
+        return false;
+    char h[128];
+    const char *end;
+    if (host[0] == '[') {
+        end = strchr(host, ']');
+        if (!end || (end[1] && end[1] != ':'))
+            return false;
+        host++;
+    } else {
+        end = strchr(host, ':');
+        if (!end)
+            end = host + strlen(host);
+    }
+    if ((size_t)(end - host) >= sizeof h)
+        return false;
+    memcpy(h, host, (size_t)(end - host));
+    h[end - host] = 0;
+    unsigned char buf[sizeof(struct in6_addr)];
+    return strcmp(h, "localhost") == 0 || inet_pton(AF_INET, h, buf) == 1 || inet_pton(AF_INET6, h, buf) == 1;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
@@ -170,6 +196,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !head)
         return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
                          "405 method not allowed: this page is read-only\n", MHD_RESPMEM_PERSISTENT);
+    if (!host_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
+        return send_text(c, MHD_HTTP_FORBIDDEN, "text/plain; charset=utf-8",
+                         "403 forbidden: use the page by its IP address (http://127.0.0.1:PORT/)\n",
+                         MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
         return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", status_page_html, MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/api/status") == 0) {

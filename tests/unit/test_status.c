@@ -300,14 +300,14 @@ static void http_serves_read_only(void **state)
     uint16_t port = status_http_port(h);
     assert_true(port > 0);
     static char buf[65536];
-    http_request(port, "GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+    http_request(port, "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n", buf, sizeof buf);
     assert_non_null(strstr(buf, "HTTP/1.1 200"));
     assert_non_null(strstr(buf, "application/json"));
     json_object *o = json_tokener_parse(strstr(buf, "\r\n\r\n") + 4);
     assert_non_null(o);
     assert_string_equal(gets(row_at(o, 0), "serial"), "c4");
     json_object_put(o);
-    http_request(port, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+    http_request(port, "GET / HTTP/1.1\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n", buf, sizeof buf);
     assert_non_null(strstr(buf, "HTTP/1.1 200"));
     assert_non_null(strstr(buf, "new EventSource(\"/events\")"));
     assert_null(strstr(buf, "http://")); /* nothing fetched from elsewhere */
@@ -316,12 +316,21 @@ static void http_serves_read_only(void **state)
     for (size_t i = 0; i < 4; i++) {
         char req[256];
         snprintf(req, sizeof req,
-                 "%s /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}", writes[i]);
+                 "%s /api/status HTTP/1.1\r\nHost: 127.0.0.1:1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                 writes[i]);
         http_request(port, req, buf, sizeof buf);
         assert_non_null(strstr(buf, "HTTP/1.1 405"));
         assert_non_null(strstr(buf, "Allow: GET, HEAD"));
     }
-    http_request(port, "GET /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+    http_request(port, "GET /api/status HTTP/1.1\r\nHost: rebound.example:80\r\nConnection: close\r\n\r\n", buf,
+                 sizeof buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 403"));
+    assert_null(strstr(buf, "\"rows\""));
+    http_request(port, "GET / HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    http_request(port, "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", buf, sizeof buf);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    http_request(port, "GET /nothing HTTP/1.1\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n", buf, sizeof buf);
     assert_non_null(strstr(buf, "HTTP/1.1 404"));
     status_http_stop(h);
     status_model_free(m);
@@ -343,7 +352,7 @@ static void *read_events(void *arg)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(r->port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const char *req = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *req = "GET /events HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n";
     if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, req, strlen(req)) > 0) {
         char chunk[4096];
         ssize_t got;
