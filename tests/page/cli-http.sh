@@ -72,7 +72,12 @@ stop
 wait "$cpid" || true
 
 start 0.0.0.0:0
-grep -q 'listens on 0.0.0.0, not only on this host' "$work/err" || fail "no line saying the page listens elsewhere"
+i=0
+until grep -q 'listens on 0.0.0.0, not only on this host' "$work/err"; do # printed just after the page's line
+  i=$((i + 1))
+  [ $i -lt 100 ] || fail "no line saying the page listens elsewhere"
+  sleep 0.1
+done
 stop
 
 if CMBOOT_SYS_ROOT=$work/sys "$cmboot" flash --http 127.0.0.1:80 "$work/image.bin" 2>"$work/err"; then
