@@ -252,7 +252,9 @@ static void board_done(void *user, const cmboot_flash_job *job)
         status_model_result(st->page, b ? b->port_path : "", b ? b->serial : NULL, rc,
                             crc != CMBOOT_OK ? "board control after the flash failed" : cmboot_flash_job_reason(job),
                             res ? res->bytes_written : 0, res && res->verified);
-        page_records(st); /* after cli_records_job: the page lists this attempt */
+        pthread_mutex_lock(&st->mu); /* one query at a time: the last one set is the newest */
+        page_records(st);            /* after cli_records_job: the page lists this attempt */
+        pthread_mutex_unlock(&st->mu);
     }
     const char *pp = b ? b->port_path : "?";
     if (werr) {

@@ -19,9 +19,10 @@ mkdir -p "$work/sys/bus/usb/devices" "$work/dev" "$work/boot"
 head -c 65536 /dev/zero >"$work/image.bin"
 for f in bootcode.bin bootcode4.bin start.elf start4.elf; do head -c 4096 /dev/zero >"$work/boot/$f"; done
 
-# Runs cmboot flash with --http $1 (no board ever comes: the fake /sys is empty) until its page line shows.
+# Runs cmboot flash with --http $1 and --records ${2:-off} (no board ever comes: the fake /sys is empty) until
+# its page line shows.
 start() {
-  CMBOOT_SYS_ROOT=$work/sys CMBOOT_DEV_ROOT=$work/dev "$cmboot" flash --boards 2 --records off -d "$work/boot" \
+  CMBOOT_SYS_ROOT=$work/sys CMBOOT_DEV_ROOT=$work/dev "$cmboot" flash --boards 2 --records "${2:-off}" -d "$work/boot" \
     --http "$1" "$work/image.bin" >"$work/out" 2>"$work/err" &
   pid=$!
   i=0
@@ -78,6 +79,13 @@ until grep -q 'listens on 0.0.0.0, not only on this host' "$work/err"; do # prin
   [ $i -lt 100 ] || fail "no line saying the page listens elsewhere"
   sleep 0.1
 done
+stop
+
+# with a records store: the page says so and takes the day's counts from it
+start 127.0.0.1:0 "$work/records.db"
+curl -s "${url}api/status" >"$work/status"
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["records_configured"] and s["counts"]["day_source"] == "records", s' \
+  "$work/status" || fail "/api/status with --records: $(cat "$work/status")"
 stop
 
 if CMBOOT_SYS_ROOT=$work/sys "$cmboot" flash --http 127.0.0.1:80 "$work/image.bin" 2>"$work/err"; then
