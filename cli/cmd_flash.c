@@ -19,6 +19,7 @@
 #include "flash_line.h"
 #include "line_view.h"
 #include "records_cli.h"
+#include "status_http.h"
 #include "signals.h"
 
 #define DEFAULT_PAIR_TIMEOUT_MS 60000
@@ -139,7 +140,7 @@ static void flash_usage(FILE *f)
             "                    [-d DIR] [-j DIR] [--discovery=sysfs|libusb] [--timeout SEC] [--pair-timeout SEC]\n"
             "                    [--raw] [--json] [--report FILE] [-v]\n"
             "                    [--boot-gpio ... --power-gpio ... | --control-file FILE] [--expect-normal VID:PID]\n"
-            "                    [--records PATH|postgresql://...|off] [--station ID]\n\n"
+            "                    [--records PATH|postgresql://...|off] [--station ID] [--http ADDR:PORT]\n\n"
             "Boots the board into its mass-storage stage, finds the disk under the same USB port path (checked\n"
             "again on the descriptor that writes it), writes IMAGE (raw, .gz, .xz, .zst, .bz2 or .zip), verifies it\n"
             "and prints a JSON report.\n"
@@ -176,6 +177,8 @@ static void flash_usage(FILE *f)
             "  --records WHERE      record every board attempt: an SQLite file (default: see docs/records.md),\n"
             "                       postgresql://... (queued locally while the server is away), or off\n"
             "  --station ID         this station's id in the records (default: the host name)\n"
+            "  --http ADDR:PORT     with --boards/--loop: a read-only status page on http://ADDR:PORT/ (a port\n"
+            "                       alone binds 127.0.0.1; docs/status-page.md)\n"
             "  --version            print the version\n\n"
             "Board control (docs/board-control.md): with a boot-mode and a power switch, flash does the whole cycle:\n"
             "USB boot mode, power cycle, boot, write, verify, normal boot mode, power cycle, and with --expect-normal\n"
@@ -242,7 +245,7 @@ enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget
 enum { OPT_THREADS = 1800, OPT_MAX_MEMORY };           /* decoder threads and memory cap (issue 16) */
 enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
 enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
-enum { OPT_RECORDS = 1600, OPT_STATION };              /* records (issue 15) */
+enum { OPT_RECORDS = 1600, OPT_STATION, OPT_HTTP };    /* records and status page (issue 15) */
 enum { OPT_VERSION = 1700 };
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
@@ -352,6 +355,7 @@ int cmd_flash(int argc, char **argv)
         {"normal-timeout", required_argument, NULL, OPT_NORMAL_TIMEOUT},
         {"records", required_argument, NULL, OPT_RECORDS},
         {"station", required_argument, NULL, OPT_STATION},
+        {"http", required_argument, NULL, OPT_HTTP},
         {NULL, 0, NULL, 0},
     };
     static const char shorts[] = "p:i:d:j:vh";
@@ -508,6 +512,7 @@ int cmd_flash(int argc, char **argv)
         case OPT_LOG_DIR: line.log_dir = optarg; break;
         case OPT_RECORDS: records_loc = optarg; break;
         case OPT_STATION: station = optarg; break;
+        case OPT_HTTP: line.http = optarg; break;
         default: return cli_usage_hint(prog, EXIT_USAGE);
         }
     }
@@ -538,6 +543,18 @@ int cmd_flash(int argc, char **argv)
                 "path and reports go to --report-dir\n",
                 prog, fcfg.target ? "--target" : "--report");
         return EXIT_USAGE;
+    }
+    if (line.http && !line_mode) {
+        fprintf(stderr, "%s: --http needs --boards or --loop\n", prog);
+        return EXIT_USAGE;
+    }
+    if (line.http) {
+        char addr[128], why[256];
+        uint16_t hport;
+        if (status_http_parse(line.http, addr, sizeof addr, &hport, why, sizeof why) < 0) {
+            fprintf(stderr, "%s: --http %s\n", prog, why);
+            return EXIT_USAGE;
+        }
     }
     if ((line.report_dir || line.log_dir || line.quiet) && !line_mode) {
         fprintf(stderr, "%s: %s needs --boards or --loop%s\n", prog,

@@ -21,6 +21,7 @@
 #include "line_view.h"
 #include "output.h"
 #include "signals.h"
+#include "status_http.h"
 
 typedef struct line_state {
     cli_output out;
@@ -32,7 +33,38 @@ typedef struct line_state {
     bool interrupted;   /* a board was cut short */
     flash_cycle *ports; /* board control of each port of the control map (n_ports), NULL = none */
     size_t n_ports;
+    status_model *page; /* --http: the status page's state, NULL = none */
 } line_state;
+
+/* The page's latest records and the day's counts, from the store (none configured: the page says so). */
+static void page_records(line_state *st)
+{
+    if (!st->page || !st->o->records)
+        return;
+    cmboot_records_filter f;
+    cmboot_records_filter_default(&f);
+    f.limit = 10;
+    f.newest_first = true;
+    cmboot_record_list *l = NULL;
+    json_object *arr = json_object_new_array();
+    if (cmboot_records_query(st->o->records, &f, &l) == CMBOOT_OK) {
+        for (size_t i = 0; i < cmboot_record_list_count(l); i++) {
+            char *one = NULL;
+            json_object *o = NULL;
+            if (cmboot_record_json(cmboot_record_list_get(l, i), &one) == CMBOOT_OK && (o = json_tokener_parse(one)))
+                json_object_array_add(arr, o);
+            free(one);
+        }
+        cmboot_record_list_free(l);
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    unsigned ok = 0, failed = 0;
+    bool day = cmboot_records_counts(st->o->records, cmboot_records_day_start(now), 0, &ok, &failed) == CMBOOT_OK;
+    status_model_set_records(st->page, json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN), day, ok, failed);
+    json_object_put(arr);
+}
 
 /* The control of a board's port, NULL when the map has none. One board at a time per port: no lock needed. */
 static flash_cycle *port_cycle(line_state *st, const char *port_path)
@@ -215,6 +247,15 @@ static void board_done(void *user, const cmboot_flash_job *job)
         };
         line_view_board_finished(st->view, &r);
     }
+    if (st->page) {
+        const cmboot_flash_result *res = cmboot_flash_job_flash(job);
+        status_model_result(st->page, b ? b->port_path : "", b ? b->serial : NULL, rc,
+                            crc != CMBOOT_OK ? "board control after the flash failed" : cmboot_flash_job_reason(job),
+                            res ? res->bytes_written : 0, res && res->verified);
+        pthread_mutex_lock(&st->mu); /* one query at a time: the last one set is the newest */
+        page_records(st);            /* after cli_records_job: the page lists this attempt */
+        pthread_mutex_unlock(&st->mu);
+    }
     const char *pp = b ? b->port_path : "?";
     if (werr) {
         char m[512];
@@ -277,6 +318,46 @@ static void line_event(void *user, const cmboot_event *ev)
 {
     line_state *st = user;
     line_view_event(st->view, ev);
+    status_model_event(st->page, ev); /* NULL without --http: nothing */
+}
+
+/* --http: the page's state and its server, started before the first board. Binding elsewhere than loopback is
+ * said on stderr: everyone who can reach that address sees the line. */
+static int page_start(line_state *st, status_http **http)
+{
+    char addr[128], why[256];
+    uint16_t port = 0;
+    if (status_http_parse(st->o->http, addr, sizeof addr, &port, why, sizeof why) < 0) {
+        fprintf(stderr, "cmboot flash: --http %s\n", why);
+        return EXIT_USAGE;
+    }
+    status_model_config mc = {.station = st->o->station};
+    st->page = status_model_new(&mc);
+    if (!st->page)
+        return EXIT_HOST;
+    page_records(st);
+    int err = status_http_start(st->page, addr, port, http);
+    if (err < 0) {
+        if (err == -ENOTSUP)
+            fprintf(stderr, "cmboot flash: --http: this cmboot was built without the status page (libmicrohttpd)\n");
+        else
+            fprintf(stderr, "cmboot flash: --http %s: cannot listen: %s\n", st->o->http, strerror(-err));
+        status_model_free(st->page);
+        st->page = NULL;
+        return EXIT_HOST;
+    }
+    bool v6 = strchr(addr, ':') != NULL;
+    fprintf(stderr, "Status page: http://%s%s%s:%u/\n", v6 ? "[" : "", addr, v6 ? "]" : "", status_http_port(*http));
+    if (strcmp(addr, "127.0.0.1") != 0 && strcmp(addr, "::1") != 0)
+        fprintf(stderr, "cmboot flash: the status page listens on %s, not only on this host (read-only)\n", addr);
+    return EXIT_OK;
+}
+
+static void page_stop(line_state *st, status_http *http)
+{
+    status_http_stop(http);
+    status_model_free(st->page);
+    st->page = NULL;
 }
 
 /* Before the line: one control object per port of the map, each port's board put in USB boot mode and power
@@ -336,6 +417,14 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
     st.view = open_view(&st, o);
     if (!st.view)
         return o->log_dir ? EXIT_USAGE : EXIT_HOST;
+    status_http *http = NULL;
+    if (o->http) {
+        int pec = page_start(&st, &http);
+        if (pec != EXIT_OK) {
+            line_view_free(st.view);
+            return pec;
+        }
+    }
     cmboot_ctx_config ccfg;
     cmboot_ctx_config_default(&ccfg);
     ccfg.log = line_log;
@@ -345,6 +434,7 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
     ccfg.log_level = o->log_dir ? CMBOOT_LOG_DEBUG : cli_log_level(o->verbosity);
     cmboot_ctx *ctx = NULL;
     if (cmboot_ctx_new(&ccfg, &ctx) < 0) {
+        page_stop(&st, http);
         line_view_free(st.view);
         return EXIT_HOST;
     }
@@ -356,6 +446,7 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
         fprintf(stderr, "cmboot: cannot watch for USB devices: %s (run `cmboot doctor`)\n", cmboot_strerror(rc));
         cli_cancel_targets(NULL, NULL);
         cmboot_ctx_free(ctx);
+        page_stop(&st, http);
         line_view_free(st.view);
         return rc == CMBOOT_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_HOST;
     }
@@ -372,6 +463,7 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
         disc.ops->destroy(disc.self);
         cli_cancel_targets(NULL, NULL);
         cmboot_ctx_free(ctx);
+        page_stop(&st, http);
         line_view_free(st.view);
         fprintf(stderr, "cmboot flash: board control: %s\n", cmboot_strerror(crc));
         return flash_cycle_exit(crc);
@@ -390,6 +482,7 @@ int flash_line_main(const cmboot_flash_config *fcfg, const cmboot_boot_config *b
     cli_cancel_targets(NULL, NULL); /* the signal thread must not touch a freed context */
     cmboot_ctx_free(ctx);
     line_view_finish(st.view); /* the last frame and the summary (rows), or the summary line (JSON) */
+    page_stop(&st, http);
     line_view_free(st.view);
     if (!st.rows) /* a person reading a log sees the outcome without parsing JSON */
         fprintf(stderr, "%u board%s: %u flashed, %u failed, %u interrupted\n", sum.boards, sum.boards == 1 ? "" : "s",

@@ -29,6 +29,7 @@ typedef struct flash_line_opts {
     cmboot_records *records;
     const char *station;
     const char *image; /* recorded for a board that failed before its report */
+    const char *http;  /* --http ADDR:PORT: the status page (docs/status-page.md), NULL = none */
 } flash_line_opts;
 
 /* Runs the line and returns the exit code: 0 every board finished flashed (and verified), none cut short;

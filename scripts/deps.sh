@@ -11,6 +11,7 @@ PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-
       libusb-1.0-0-dev libarchive-dev zlib1g-dev liblzma-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       libgpiod-dev android-sdk-libsparse-utils musl-tools dpkg-dev file
       libsqlite3-dev libpq-dev postgresql # records store (src/records) and its tests against a real server
+      libmicrohttpd-dev chromium curl # cmboot flash --http (cli/status_http.c); its page in headless Chromium, curl
       qemu-system-x86 linux-image-amd64 busybox-static cpio e2fsprogs bc gzip xz-utils zstd bzip2 zip bmap-tools time tmux)
 # Packaging tests (ctest -L packaging): scdoc builds cmboot.1, groff-base + man-db render it, bash-completion's
 # pkg-config file names the completions dir, zsh runs the compinit smoke test, systemd has systemd-analyze,
@@ -39,7 +40,7 @@ cmb_cross_deps() {
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   local want=(crossbuild-essential-"$arch" qemu-user-static qemu-system-arm file kmod)
   for p in libusb-1.0-0-dev libarchive-dev libjson-c-dev libexpat1-dev libssl-dev zlib1g-dev libgpiod-dev \
-           libcmocka-dev libusbredirparser-dev; do
+           libcmocka-dev libusbredirparser-dev libmicrohttpd-dev; do
     want+=("$p:$arch")
   done
   local need=()

@@ -18,6 +18,8 @@ BUILD_DIR=$top/build "$top/scripts/build.sh"
 (cd "$top/build" && ctest --output-on-failure --no-tests=error -L packaging)
 BUILD_DIR=$top/build-musl "$top/scripts/build-musl.sh"
 BUILD_DIR=$top/build-musl "$top/scripts/build-static.sh"
+# The status page in headless Chromium (tests/page, ~5 s): three emulated boards, DOM rows vs /api/status.
+(cd "$top/build" && ctest --output-on-failure --no-tests=error -L page)
 if [ -f "$top/tests/e2e/CMakeLists.txt" ]; then
   # '^e2e$': the x86 guest's scenarios only (-L is a regular expression; e2e-arm is the arm64 guest, below).
   (cd "$top/build" && ctest --output-on-failure -L '^e2e$')
