@@ -33,8 +33,10 @@ done
 "$top/scripts/deps.sh"
 
 build=${BUILD_DIR:-$top/build-$arch}
+# No PostgreSQL records: Debian 12's libpq-dev is not Multi-Arch: same (libpq-dev:<arch> would remove the
+# host's), so there is none for the target; a postgresql:// location answers CMBOOT_ERR_UNSUPPORTED.
 cmake -S "$top" -B "$build" -DCMAKE_TOOLCHAIN_FILE="$top/cmake/toolchain-$triplet.cmake" \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMBOOT_WERROR=ON "${cmake_args[@]}" >/dev/null
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMBOOT_WERROR=ON -DCMBOOT_POSTGRESQL=off "${cmake_args[@]}" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 file -L "$build/cmboot" | grep -q "ELF.*$([ "$arch" = arm64 ] && echo aarch64 || echo ARM)" \
     || { echo "cross-build: $build/cmboot is not an $arch binary" >&2; exit 1; }
