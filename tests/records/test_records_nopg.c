@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -35,6 +36,8 @@ static void capture_log(void *user, const char *device_id, cmboot_log_level leve
 static char *make_dir(void)
 {
     const char *base = getenv("CMBOOT_TEST_TMP");
+    if (base && *base)
+        (void)mkdir(base, 0700); /* the first test of a fresh build dir */
     char tmpl[4096];
     snprintf(tmpl, sizeof tmpl, "%s/records-nopg-XXXXXX", base && *base ? base : "/tmp");
     char *dir = strdup(tmpl);
