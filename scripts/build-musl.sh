@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds cmboot (library + CLI) with musl (Debian's musl-tools) against dependencies built here from Debian's
 # source packages, kept under $BUILD_DIR/deps as a cache. --static: one static cmboot binary (CMBOOT_STATIC).
-# Extra arguments go to cmake. The dependencies: zlib, bzip2, xz, zstd, expat, json-c, libusb (without udev),
-# libarchive (gzip, bzip2, xz, zstd filters; no xml, acl, xattr, lz4, crypto), libcrypto (OpenSSL, no libssl).
-# Not built: libgpiod (the GPIO control kind answers CMBOOT_ERR_UNSUPPORTED), usbredirparser and cmocka (no
-# emulator, no tests: a musl build here proves the library and the CLI).
+# Extra arguments go to cmake. The dependencies: zlib, bzip2, xz (liblzma), zstd, expat, json-c, libusb (without
+# udev), libarchive (gzip, bzip2, xz, zstd filters; no xml, acl, xattr, lz4, crypto), libcrypto (OpenSSL, no
+# libssl), SQLite (the library alone, for the records store).
+# Not built: libgpiod (the GPIO control kind answers CMBOOT_ERR_UNSUPPORTED), libpq (CMBOOT_POSTGRESQL=off: a
+# postgresql:// records location answers CMBOOT_ERR_UNSUPPORTED), usbredirparser and cmocka (no emulator, no
+# tests: a musl build here proves the library and the CLI).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 static=OFF
@@ -99,12 +101,21 @@ dep openssl sh -c "./Configure linux-x86_64 --prefix='$deps' --libdir=lib no-sha
   && make -j$jobs libcrypto.a libcrypto.pc && cp -r include/openssl '$deps/include/' && cp libcrypto.a '$deps/lib/' \
   && cp libcrypto.pc '$deps/lib/pkgconfig/'"
 
-# cmboot itself: no emulator, no tests (their libraries are not built here), no GPIO (no libgpiod). Every
+# SQLite: Debian's source is the full tree; its build makes the one-file amalgamation (sqlite3.c, with tclsh)
+# and compiles that alone: the library, its header and sqlite3.pc, no shell, no Tcl, no extension loading.
+dep sqlite3 sh -c "./configure --prefix='$deps' --disable-shared --enable-static --disable-tcl --disable-readline \
+  --disable-editline --disable-load-extension >/dev/null && make -j$jobs libsqlite3.la sqlite3.h sqlite3.pc \
+  && make lib_install && cp sqlite3.h src/sqlite3ext.h '$deps/include/' && cp sqlite3.pc '$deps/lib/pkgconfig/'"
+# liblzma >= 5.4 (multi-threaded xz decoding, src/flash/xz_mt.c): Debian 12's xz-utils is 5.4.1.
+pkg-config --atleast-version=5.4 liblzma || { echo "build-musl: liblzma in $deps is older than 5.4" >&2; exit 1; }
+
+# cmboot itself: no emulator, no tests (their libraries are not built here), no GPIO (no libgpiod), no
+# PostgreSQL records (no libpq). Every
 # dependency is a static archive: pkg-config --static names what each needs.
 out=$build/cmboot
 [ "$static" = OFF ] || out=$build/cmboot-static
 cmake -S "$top" -B "$out" -DCMAKE_C_COMPILER=musl-gcc -DCMAKE_BUILD_TYPE=Release -DCMBOOT_WERROR=ON \
-  -DCMBOOT_SIM=OFF -DCMBOOT_TESTS=OFF -DCMBOOT_GPIO=OFF -DCMBOOT_STATIC="$static" \
+  -DCMBOOT_SIM=OFF -DCMBOOT_TESTS=OFF -DCMBOOT_GPIO=OFF -DCMBOOT_POSTGRESQL=OFF -DCMBOOT_HTTP=OFF -DCMBOOT_STATIC="$static" \
   -DCMAKE_C_FLAGS="-isystem $kinc" -DPKG_CONFIG_ARGN=--static "$@" >/dev/null
 cmake --build "$out" -j"$jobs"
 cli=$out/cmboot

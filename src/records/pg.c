@@ -8,6 +8,8 @@
 
 #include "cmboot/error.h"
 
+#ifdef CMB_HAVE_LIBPQ
+
 #define CMB_REC_BACKOFF_MAX_MS 30000
 #define CMB_REC_BATCH 200
 
@@ -273,3 +275,38 @@ void cmb_rec_pg_stop(cmboot_records *r)
     pthread_join(r->thread, NULL);
     r->background = false;
 }
+
+int cmb_rec_pg_available(cmboot_records *r)
+{
+    (void)r;
+    return CMBOOT_OK;
+}
+
+void cmb_rec_pg_finish(cmboot_records *r)
+{
+    if (r->pg)
+        PQfinish(r->pg);
+    r->pg = NULL;
+}
+
+int cmb_rec_pg_rows(const PGresult *res)
+{
+    return PQntuples(res);
+}
+
+int cmb_rec_pg_isnull(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col);
+}
+
+const char *cmb_rec_pg_value(const PGresult *res, int row, int col)
+{
+    return PQgetvalue(res, row, col);
+}
+
+void cmb_rec_pg_clear(PGresult *res)
+{
+    PQclear(res);
+}
+
+#endif

@@ -2,7 +2,13 @@
 #ifndef CMB_RECORDS_RECORDS_INTERNAL_H
 #define CMB_RECORDS_RECORDS_INTERNAL_H
 
+#ifdef CMB_HAVE_LIBPQ
 #include <libpq-fe.h>
+#else
+/* Built without libpq (pg_none.c): the handles stay opaque and are never made. */
+typedef struct pg_conn PGconn;
+typedef struct pg_result PGresult;
+#endif
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -61,7 +67,16 @@ int cmb_rec_sqlite_open(const char *path, int busy_ms, sqlite3 **out);
 int64_t cmb_rec_now_ms(void);
 void cmb_rec_log(cmboot_records *r, cmboot_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* PostgreSQL side (pg.c); r->pg_mu held. */
+/* PostgreSQL side: pg.c with libpq (CMB_HAVE_LIBPQ), else pg_none.c, where all of it answers
+ * CMBOOT_ERR_UNSUPPORTED. cmb_rec_pg_available: CMBOOT_OK, or that with the reason logged; no lock needed. */
+int cmb_rec_pg_available(cmboot_records *r);
+/* Closes r->pg (NULL: nothing). The result accessors are libpq's, for store.c's queries. */
+void cmb_rec_pg_finish(cmboot_records *r);
+int cmb_rec_pg_rows(const PGresult *res);
+int cmb_rec_pg_isnull(const PGresult *res, int row, int col);
+const char *cmb_rec_pg_value(const PGresult *res, int row, int col);
+void cmb_rec_pg_clear(PGresult *res);
+/* r->pg_mu held. */
 int cmb_rec_pg_connect(cmboot_records *r);
 int cmb_rec_pg_send_outbox(cmboot_records *r, unsigned *pending);
 int cmb_rec_pg_query(cmboot_records *r, const char *sql, const char *const *params, int nparams, PGresult **out);

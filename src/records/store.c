@@ -242,8 +242,9 @@ int cmboot_records_open(const cmboot_records_config *cfg_in, cmboot_records **ou
     r->pg_mode = is_pg(cfg.location);
     char path[4096];
     const char *local = r->pg_mode ? cfg.outbox_path : cfg.location;
-    int rc = CMBOOT_OK;
-    if (!local) {
+    /* Before the outbox is made: a build without libpq says so here. */
+    int rc = r->pg_mode ? cmb_rec_pg_available(r) : CMBOOT_OK;
+    if (rc == CMBOOT_OK && !local) {
         rc = cmboot_records_default_path(path, sizeof path);
         local = path;
     }
@@ -281,8 +282,7 @@ void cmboot_records_close(cmboot_records *r)
             cmb_rec_log(r, CMBOOT_LOG_WARN, "records: %u record(s) stay queued in the local outbox for the next run",
                         pending);
         pthread_mutex_unlock(&r->pg_mu);
-        if (r->pg)
-            PQfinish(r->pg);
+        cmb_rec_pg_finish(r);
     }
     sqlite3_close(r->send_db);
     sqlite3_close(r->db);
@@ -311,8 +311,8 @@ int cmboot_records_schema_version(cmboot_records *r, int *version)
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, sql, NULL, 0, &res);
         if (rc == CMBOOT_OK)
-            *version = atoi(PQgetvalue(res, 0, 0));
-        PQclear(res);
+            *version = atoi(cmb_rec_pg_value(res, 0, 0));
+        cmb_rec_pg_clear(res);
     } else {
         sqlite3_stmt *st = NULL;
         rc = sq_err(sqlite3_prepare_v2(r->db, sql, -1, &st, NULL));
@@ -556,13 +556,13 @@ int cmboot_records_query(cmboot_records *r, const cmboot_records_filter *f_in, c
     if (r->pg_mode) {
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, q.sql, q.params, q.n, &res);
-        for (int i = 0; rc == CMBOOT_OK && i < PQntuples(res); i++) {
+        for (int i = 0; rc == CMBOOT_OK && i < cmb_rec_pg_rows(res); i++) {
             const char *vals[CMB_REC_NCOLS];
             for (int c = 0; c < CMB_REC_NCOLS; c++)
-                vals[c] = PQgetisnull(res, i, c) ? NULL : PQgetvalue(res, i, c);
+                vals[c] = cmb_rec_pg_isnull(res, i, c) ? NULL : cmb_rec_pg_value(res, i, c);
             rc = list_push(l, &cap, vals);
         }
-        PQclear(res);
+        cmb_rec_pg_clear(res);
     } else {
         sqlite3_stmt *st = NULL;
         rc = sq_err(sqlite3_prepare_v2(r->db, q.sql, -1, &st, NULL));
@@ -610,10 +610,10 @@ int cmboot_records_counts(cmboot_records *r, int64_t since_ms, int64_t until_ms,
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, q.sql, q.params, q.n, &res);
         if (rc == CMBOOT_OK) {
-            a = atoll(PQgetvalue(res, 0, 0));
-            b = atoll(PQgetvalue(res, 0, 1));
+            a = atoll(cmb_rec_pg_value(res, 0, 0));
+            b = atoll(cmb_rec_pg_value(res, 0, 1));
         }
-        PQclear(res);
+        cmb_rec_pg_clear(res);
     } else {
         sqlite3_stmt *st = NULL;
         rc = sq_err(sqlite3_prepare_v2(r->db, q.sql, -1, &st, NULL));

@@ -18,6 +18,7 @@ CMBOOT_DEPENDENCIES = \
 	libgpiod \
 	libusb \
 	openssl \
+	sqlite \
 	xz \
 	zlib \
 	zstd
@@ -27,6 +28,14 @@ CMBOOT_CONF_OPTS = \
 	-DCMBOOT_SIM=OFF \
 	-DCMBOOT_WERROR=OFF \
 	-DCMBOOT_MAN=off
+
+# Records to PostgreSQL (libpq) when buildroot builds it; else a postgresql:// location is unsupported.
+ifeq ($(BR2_PACKAGE_POSTGRESQL),y)
+CMBOOT_DEPENDENCIES += postgresql
+CMBOOT_CONF_OPTS += -DCMBOOT_POSTGRESQL=ON
+else
+CMBOOT_CONF_OPTS += -DCMBOOT_POSTGRESQL=OFF
+endif
 
 ifeq ($(BR2_INIT_SYSTEMD),y)
 CMBOOT_CONF_OPTS += -DCMBOOT_SYSTEMD=ON
