@@ -189,6 +189,21 @@ int cmb_rec_sqlite_migrate(sqlite3 *db, int upto)
     return have > cmboot_records_schema_current() ? CMBOOT_ERR_UNSUPPORTED : CMBOOT_OK;
 }
 
+/* Switching a new file to WAL needs its exclusive lock, and SQLite answers SQLITE_BUSY at once there instead of
+ * calling the busy handler when another process is opening the same new file. A file lock has no event to wait
+ * on, so this retries the way SQLite's own busy handler does (short growing sleeps) until the busy timeout. */
+static int set_wal(sqlite3 *db, int busy_ms)
+{
+    int waited = 0, step = 1;
+    for (;;) {
+        int s = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+        if ((s != SQLITE_BUSY && s != SQLITE_LOCKED) || waited >= busy_ms)
+            return s;
+        waited += sqlite3_sleep(step);
+        step = step < 50 ? step * 2 : 50;
+    }
+}
+
 int cmb_rec_sqlite_open(const char *path, int busy_ms, sqlite3 **out)
 {
     *out = NULL;
@@ -202,7 +217,7 @@ int cmb_rec_sqlite_open(const char *path, int busy_ms, sqlite3 **out)
         return sq_err(s);
     }
     sqlite3_busy_timeout(db, busy_ms > 0 ? busy_ms : 10000);
-    s = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    s = set_wal(db, busy_ms > 0 ? busy_ms : 10000);
     rc = s == SQLITE_OK ? cmb_rec_sqlite_migrate(db, cmboot_records_schema_current()) : sq_err(s);
     if (rc != CMBOOT_OK) {
         sqlite3_close(db);
