@@ -84,6 +84,8 @@ case "$SCENARIO" in
             BOARDS+=("--soc ${socs[k % 3]} --serial $(printf 'b1%06x' "$k")"); PORTS+=("1.$((k + 1))")
         done
         HUB=1; GUEST=bench-line; GUEST_ARGS=${SCENARIO#bench-line-},64 ;;
+    # bench/flash --usb: one CM4 from ROM to verified; --guest-args IMAGE_MIB, --sim-args for the eMMC model
+    bench-flash) BOARDS=("--soc bcm2711 --serial c4f1a500"); PORTS=(1); GUEST=bench-flash; GUEST_ARGS=64 ;;
     demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
     flash-gz) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     line-4) BOARDS=("--soc bcm2837 --serial c3d00001" "--soc bcm2711 --serial c4d00002"
@@ -126,6 +128,7 @@ esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
 # bench/line: the disk holds the image (second field of N,IMAGE_MIB) and a little more.
 [ "$GUEST" = bench-line ] && DISK_MIB=$(( ${GUEST_ARGS#*,} + 8 ))
+[ "$GUEST" = bench-flash ] && DISK_MIB=$(( GUEST_ARGS + 8 ))
 
 # ---- guest image (cached by input hash) ----
 GUEST_BUILD=(--out "$BUILD/e2e-guest")
@@ -304,7 +307,7 @@ for i in "${!BOARDS[@]}"; do
                     fail "board$i: the NVMe file changed past the image"
             fi
             echo "== board$i backing files checked (eMMC untouched$([ "$i" -eq 0 ] && echo ', NVMe untouched' || echo ', NVMe holds the image'))"
-        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = arm64-host ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
+        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = arm64-host ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = bench-flash ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
             image_on_disk "board$i" "$WORK/disk$i.img"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)
