@@ -1,9 +1,13 @@
 #!/bin/sh
 # bench/flash --usb: one board (BCM2711) plugged in ROM mode, one `cmboot flash` of an IMAGE_MIB MiB raw image
-# from boot to verified, timed on the guest clock. $1 (e2e.args=) = IMAGE_MIB. The host compares the board's
-# disk with the image (E2E-FLASH line) and bench/flash prints the time beside the board's floor.
+# from boot to verified, timed on the guest clock. $1 (e2e.args=) = IMAGE_MIB[,MAX_SECTORS]. The host compares
+# the board's disk with the image (E2E-FLASH line) and bench/flash prints the time beside the board's floor.
+# MAX_SECTORS: set the disk's usb-storage max_sectors as soon as it appears (the kernel's default is 240, one
+# 120 KiB SCSI command at a time), to see what the per-command cost of this guest is.
 . /e2e/common.sh
-MIB=${1:-64}
+# shellcheck disable=SC2046 # split on purpose: MIB,MAX_SECTORS -> $1 $2
+set -- $(echo "${1:-64}" | tr ',' ' ')
+MIB=${1:-64}; MAXSEC=${2:-}
 D=/boot-flash
 
 # bootfiles.bin + boot.img, small: the image is what the run is about.
@@ -18,6 +22,11 @@ while [ $i -lt 200 ] && ! board_at 1-1; do sleep 0.1; i=$((i + 1)); done
 board_at 1-1 || fail "no board at 1-1"
 
 mkdir -p /tmp/reports
+if [ -n "$MAXSEC" ]; then
+    ( i=0; f=/sys/block/sda/device/max_sectors
+      while [ $i -lt 600 ] && [ ! -e $f ]; do sleep 0.02; i=$((i + 1)); done
+      echo "$MAXSEC" > $f && note "max_sectors $(cat $f), max_sectors_kb $(cat /sys/block/sda/queue/max_sectors_kb)" ) &
+fi
 t0=$(up)
 cmboot flash "$img" -d "$D" --timeout 300 --report /tmp/reports/one.json > /tmp/flash.out 2>&1; rc=$?
 t1=$(up)
