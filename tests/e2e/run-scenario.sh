@@ -53,6 +53,7 @@ EXPECT_VANISHED=0
 NVME_LUN=0       # each board's gadget also has an NVMe LUN (LUN 1, nvme$i.img); the guest's image checked there
 HOST_FLASH=0     # host makes the image (tests/e2e/flash-images.sh), hands it to the guest, checks the disk after
 DISK_MIB=16      # size of each board's disk
+GUEST_MEM=512    # the guest's RAM, MiB
 THEN=()          # serials of the boards that follow the last board on its port (cmboot-sim --then), disk each
 IMAGE_CHECK=0    # host: the image the guest flashed (its E2E-FLASH line) is on every board's disk, even unbooted
 BRIDGE=0         # a USB GPIO bridge (cmboot-sim --gpio-bridge, CP2112) on QEMU port 2; boards wired with --wire-*
@@ -84,6 +85,8 @@ case "$SCENARIO" in
             BOARDS+=("--soc ${socs[k % 3]} --serial $(printf 'b1%06x' "$k")"); PORTS+=("1.$((k + 1))")
         done
         HUB=1; GUEST=bench-line; GUEST_ARGS=${SCENARIO#bench-line-},64 ;;
+    # bench/flash --usb: one CM4 from ROM to verified; --guest-args IMAGE_MIB[,MAX_SECTORS], --sim-args for the eMMC
+    bench-flash) BOARDS=("--soc bcm2711 --serial c4f1a500"); PORTS=(1); GUEST=bench-flash; GUEST_ARGS=64 ;;
     demo) BOARDS=("--soc bcm2837"); PORTS=(1); GUEST=cm3 ;;
     flash-gz) BOARDS=("--soc bcm2837"); PORTS=(1) ;;
     line-4) BOARDS=("--soc bcm2837 --serial c3d00001" "--soc bcm2711 --serial c4d00002"
@@ -126,6 +129,8 @@ esac
 [ $HAVE_GUEST_ARGS -eq 1 ] && GUEST_ARGS=$GUEST_ARGS_OVERRIDE
 # bench/line: the disk holds the image (second field of N,IMAGE_MIB) and a little more.
 [ "$GUEST" = bench-line ] && DISK_MIB=$(( ${GUEST_ARGS#*,} + 8 ))
+# bench-flash: the image lives in the guest's RAM (tmpfs takes at most half of it).
+[ "$GUEST" = bench-flash ] && DISK_MIB=$(( ${GUEST_ARGS%%,*} + 8 )) && GUEST_MEM=$(( 512 + 2 * ${GUEST_ARGS%%,*} ))
 
 # ---- guest image (cached by input hash) ----
 GUEST_BUILD=(--out "$BUILD/e2e-guest")
@@ -220,7 +225,7 @@ done
 SERIALS=(-serial stdio)
 [ $CONTROL -eq 1 ] && SERIALS+=(-serial "unix:$SOCKDIR/ctl.sock")
 T0=$(date +%s.%N)
-QEMU_CMD=("$QEMU" "${QEMU_MACHINE[@]}" -accel tcg -m 512 -smp 1 -nic none -no-reboot -display none -monitor none
+QEMU_CMD=("$QEMU" "${QEMU_MACHINE[@]}" -accel tcg -m "$GUEST_MEM" -smp 1 -nic none -no-reboot -display none -monitor none
           -kernel "$KERNEL" -initrd "$INITRD"
           -append "console=$CONSOLE quiet panic=-1 e2e.scenario=$GUEST e2e.args=$GUEST_ARGS${SKIPMODS:+ e2e.skipmods=$SKIPMODS}"
           "${SERIALS[@]}" "${QEMU_USB[@]}")
@@ -304,7 +309,7 @@ for i in "${!BOARDS[@]}"; do
                     fail "board$i: the NVMe file changed past the image"
             fi
             echo "== board$i backing files checked (eMMC untouched$([ "$i" -eq 0 ] && echo ', NVMe untouched' || echo ', NVMe holds the image'))"
-        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = arm64-host ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
+        elif [ "$GUEST" = flash-gz ] || [ "$GUEST" = arm64-host ] || [ "$GUEST" = bench-line ] || [ "$GUEST" = bench-flash ] || [ "$GUEST" = line-4 ] || [ "$GUEST" = line-tty ]; then
             image_on_disk "board$i" "$WORK/disk$i.img"
         elif [ "$GUEST" != bench ] && [ "$GUEST" != libusb-control ]; then
             back=$(debugfs -R 'cat /from-guest.txt' "$WORK/disk$i.img" 2>/dev/null)
