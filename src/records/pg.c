@@ -52,7 +52,8 @@ int cmb_rec_pg_load(cmboot_records *r, const char *soname)
 {
     if (r->pq)
         return CMBOOT_OK;
-    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    /* Never unloaded (NODELETE): libpq and its TLS/Kerberos libraries may leave thread or exit handlers. */
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!lib) {
         const char *why = dlerror();
         cmb_rec_log(r, CMBOOT_LOG_ERROR,
