@@ -235,6 +235,22 @@ static int pair_disk(cmboot_flash_job *job, cmboot_flash_canceller *cancel)
                                                : cmboot_strerror(rc));
     }
     cmb_logf(&job->ctx->log, job->board.port_path, CMBOOT_LOG_DEBUG, "its disk is %s", job->target);
+    /* usb-storage sends 120 KiB per command by default, each a round trip through the board: ask for 1 MiB.
+     * Never a reason to fail the flash (not root, not usb-storage): said, and the write goes on. */
+    const char *name = strrchr(job->target, '/');
+    char msg[512];
+    cmboot_target_env e;
+    int t = cmb_target_env_load(job->cfg.env, &e);
+    if (t == CMBOOT_OK)
+        t = cmb_disk_raise_transfer(e.sys_root, name ? name + 1 : job->target, CMB_DISK_TRANSFER_SECTORS, msg,
+                                    sizeof msg);
+    else
+        snprintf(msg, sizeof msg, "%s", cmboot_strerror(t));
+    cmb_logf(&job->ctx->log, job->board.port_path,
+             t == CMBOOT_ERR_ACCESS               ? CMBOOT_LOG_WARN
+             : t == CMBOOT_OK && strchr(msg, '>') ? CMBOOT_LOG_INFO
+                                                  : CMBOOT_LOG_DEBUG,
+             "transfer size per command: %s", msg);
     return CMBOOT_OK;
 }
 

@@ -107,6 +107,14 @@ typedef struct cmb_disk_info {
 } cmb_disk_info;
 
 cmb_disk_kind cmb_disk_kind_of(const char *vendor, const char *model);
+
+/* Transfer size per SCSI command of a paired usb-storage disk (kernel name, under sys_root): raises the
+ * device's max_sectors to want 512-byte sectors (bounded by the host's scatter-gather list: max_segments x
+ * max_segment_size) and the queue's max_sectors_kb to match (within max_hw_sectors_kb); never lowers.
+ * usb-storage defaults to 240 sectors, and every command costs a round trip. msg says what was set.
+ * CMBOOT_OK; CMBOOT_ERR_UNSUPPORTED: no max_sectors (not usb-storage); CMBOOT_ERR_ACCESS: a write failed. */
+#define CMB_DISK_TRANSFER_SECTORS 2048UL
+int cmb_disk_raise_transfer(const char *sys_root, const char *disk, unsigned long want, char *msg, size_t msg_size);
 const char *cmb_disk_kind_name(cmb_disk_kind k);
 /* NULL = CMB_DISK_UNKNOWN (any); "emmc", "nvme", "sd"; anything else CMBOOT_ERR_INVALID_ARG. */
 int cmb_disk_kind_parse(const char *name, cmb_disk_kind *out);

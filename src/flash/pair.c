@@ -430,3 +430,92 @@ int cmboot_flash_pair_select(const cmboot_target_env *env, const char *port_path
         reason[0] = 0; /* an earlier look's list no longer applies */
     return rc == 1 ? CMBOOT_OK : rc;
 }
+
+/* A small unsigned number from a sysfs file; false when absent or not a number. */
+static bool read_uint(const char *path, unsigned long *out)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    char buf[32];
+    bool ok = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    char *end = NULL;
+    errno = 0;
+    unsigned long v = ok ? strtoul(buf, &end, 10) : 0;
+    if (!ok || errno || end == buf || (*end && *end != '\n'))
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool write_uint(const char *path, unsigned long v)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%lu\n", v);
+    bool ok = write(fd, buf, (size_t)n) == n;
+    return close(fd) == 0 && ok;
+}
+
+int cmb_disk_raise_transfer(const char *sys_root, const char *disk, unsigned long want, char *msg, size_t msg_size)
+{
+    char dev_ms[PATH_MAX], soft[PATH_MAX], hard[PATH_MAX], segs[PATH_MAX], seg_size[PATH_MAX];
+    msg[0] = 0;
+    if (!disk || strchr(disk, '/') || want == 0)
+        return CMBOOT_ERR_INVALID_ARG;
+    if (cmb_path_join(dev_ms, sizeof dev_ms, sys_root, CMB_SYS_ROOT, "/class/block/%s/device/max_sectors", disk) ||
+        cmb_path_join(soft, sizeof soft, sys_root, CMB_SYS_ROOT, "/class/block/%s/queue/max_sectors_kb", disk) ||
+        cmb_path_join(hard, sizeof hard, sys_root, CMB_SYS_ROOT, "/class/block/%s/queue/max_hw_sectors_kb", disk) ||
+        cmb_path_join(segs, sizeof segs, sys_root, CMB_SYS_ROOT, "/class/block/%s/queue/max_segments", disk) ||
+        cmb_path_join(seg_size, sizeof seg_size, sys_root, CMB_SYS_ROOT, "/class/block/%s/queue/max_segment_size",
+                      disk))
+        return CMBOOT_ERR_TOO_LARGE;
+    unsigned long before = 0;
+    if (!read_uint(dev_ms, &before)) {
+        /* only usb-storage has it (UAS and others set their own limit) */
+        snprintf(msg, msg_size, "%s has no usb-storage max_sectors: transfer size left as the kernel set it", disk);
+        return CMBOOT_ERR_UNSUPPORTED;
+    }
+    /* The host's scatter-gather list bounds one command: never ask beyond it. */
+    unsigned long nseg = 0, segsz = 0;
+    if (read_uint(segs, &nseg) && read_uint(seg_size, &segsz) && nseg > 0 && segsz >= 512 &&
+        nseg * (segsz / 512) < want)
+        want = nseg * (segsz / 512);
+    unsigned long after = before;
+    int err = 0;
+    if (before < want) {
+        if (write_uint(dev_ms, want))
+            after = read_uint(dev_ms, &after) ? after : want;
+        else
+            err = errno ? errno : EIO;
+    }
+    /* The block queue's own limit (max_sectors_kb) follows the device's up to a kernel default; raise it to
+     * the same size, within max_hw_sectors_kb. */
+    unsigned long soft_before = 0, soft_after = 0, hw = 0;
+    bool have_soft = read_uint(soft, &soft_before);
+    soft_after = soft_before;
+    if (have_soft && read_uint(hard, &hw)) {
+        unsigned long kb = (after < want ? after : want) / 2;
+        if (kb > hw)
+            kb = hw;
+        if (soft_before < kb) {
+            if (write_uint(soft, kb))
+                soft_after = read_uint(soft, &soft_after) ? soft_after : kb;
+            else if (!err)
+                err = errno ? errno : EIO;
+        }
+    }
+    int n = snprintf(msg, msg_size, "%s: max_sectors %lu", disk, before);
+    if (n >= 0 && (size_t)n < msg_size && after != before)
+        n += snprintf(msg + n, msg_size - (size_t)n, " -> %lu", after);
+    if (n >= 0 && (size_t)n < msg_size && have_soft)
+        n += snprintf(msg + n, msg_size - (size_t)n, ", max_sectors_kb %lu", soft_before);
+    if (n >= 0 && (size_t)n < msg_size && soft_after != soft_before)
+        n += snprintf(msg + n, msg_size - (size_t)n, " -> %lu", soft_after);
+    if (n >= 0 && (size_t)n < msg_size && err)
+        snprintf(msg + n, msg_size - (size_t)n, " (could not raise to %lu sectors: %s)", want, strerror(err));
+    return err ? CMBOOT_ERR_ACCESS : CMBOOT_OK;
+}

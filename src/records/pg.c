@@ -1,4 +1,6 @@
-/* PostgreSQL: the same schema on the server, fed from the local outbox with retries and backoff. */
+/* PostgreSQL: the same schema on the server, fed from the local outbox with retries and backoff. libpq is
+ * loaded on demand (dlopen) the first time a postgresql:// location is opened: a run without one does not pay
+ * for it and its dependencies (TLS, Kerberos, LDAP). Its headers are still needed to build. */
 #include "records_internal.h"
 
 #include <stdio.h>
@@ -10,8 +12,87 @@
 
 #ifdef CMB_HAVE_LIBPQ
 
+#include <dlfcn.h>
+
 #define CMB_REC_BACKOFF_MAX_MS 30000
 #define CMB_REC_BATCH 200
+
+const bool cmb_rec_pg_built = true;
+
+/* The libpq functions this file calls, resolved from the loaded library. */
+struct cmb_pq_fns {
+    void *lib;
+    PGconn *(*connectdb_params)(const char *const *keys, const char *const *vals, int expand);
+    ConnStatusType (*status)(const PGconn *conn);
+    char *(*error_message)(const PGconn *conn);
+    void (*finish)(PGconn *conn);
+    PGresult *(*exec)(PGconn *conn, const char *query);
+    PGresult *(*exec_params)(PGconn *conn, const char *command, int nparams, const Oid *types,
+                             const char *const *values, const int *lengths, const int *formats, int result_format);
+    ExecStatusType (*result_status)(const PGresult *res);
+    char *(*result_error_message)(const PGresult *res);
+    int (*ntuples)(const PGresult *res);
+    int (*getisnull)(const PGresult *res, int row, int col);
+    char *(*getvalue)(const PGresult *res, int row, int col);
+    void (*clear)(PGresult *res);
+};
+
+/* dlsym gives a void *; its bits are the function's address on every POSIX system. */
+static void *pq_sym(void *lib, const char *name, const char **missing)
+{
+    void *f = dlsym(lib, name);
+    if (!f && !*missing)
+        *missing = name;
+    return f;
+}
+
+#define CMB_PQ_BIND(field, name) memcpy(&pq->field, &(void *){pq_sym(lib, name, &missing)}, sizeof pq->field)
+
+int cmb_rec_pg_load(cmboot_records *r, const char *soname)
+{
+    if (r->pq)
+        return CMBOOT_OK;
+    /* Never unloaded (NODELETE): libpq and its TLS/Kerberos libraries may leave thread or exit handlers. */
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!lib) {
+        const char *why = dlerror();
+        cmb_rec_log(r, CMBOOT_LOG_ERROR,
+                    "records: a postgresql:// location needs libpq, which could not be loaded (%s): install it "
+                    "(Debian: libpq5)",
+                    why ? why : soname);
+        return CMBOOT_ERR_UNSUPPORTED;
+    }
+    struct cmb_pq_fns *pq = calloc(1, sizeof *pq);
+    if (!pq) {
+        dlclose(lib);
+        return CMBOOT_ERR_NO_MEMORY;
+    }
+    const char *missing = NULL;
+    CMB_PQ_BIND(connectdb_params, "PQconnectdbParams");
+    CMB_PQ_BIND(status, "PQstatus");
+    CMB_PQ_BIND(error_message, "PQerrorMessage");
+    CMB_PQ_BIND(finish, "PQfinish");
+    CMB_PQ_BIND(exec, "PQexec");
+    CMB_PQ_BIND(exec_params, "PQexecParams");
+    CMB_PQ_BIND(result_status, "PQresultStatus");
+    CMB_PQ_BIND(result_error_message, "PQresultErrorMessage");
+    CMB_PQ_BIND(ntuples, "PQntuples");
+    CMB_PQ_BIND(getisnull, "PQgetisnull");
+    CMB_PQ_BIND(getvalue, "PQgetvalue");
+    CMB_PQ_BIND(clear, "PQclear");
+    if (missing) {
+        cmb_rec_log(r, CMBOOT_LOG_ERROR,
+                    "records: the libpq loaded (%s) has no %s: a postgresql:// location needs a "
+                    "newer libpq",
+                    soname, missing);
+        free(pq);
+        dlclose(lib);
+        return CMBOOT_ERR_UNSUPPORTED;
+    }
+    pq->lib = lib;
+    r->pq = pq;
+    return CMBOOT_OK;
+}
 
 static void pg_drop(cmboot_records *r, const char *why)
 {
@@ -19,30 +100,30 @@ static void pg_drop(cmboot_records *r, const char *why)
         cmb_rec_log(r, CMBOOT_LOG_WARN, "records: PostgreSQL unreachable (%s); records wait in the local outbox", why);
     r->warned = true;
     if (r->pg)
-        PQfinish(r->pg);
+        r->pq->finish(r->pg);
     r->pg = NULL;
 }
 
-static int pg_exec_ok(PGresult *res)
+static int pg_exec_ok(const cmboot_records *r, PGresult *res)
 {
-    ExecStatusType s = PQresultStatus(res);
+    ExecStatusType s = r->pq->result_status(res);
     return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? CMBOOT_OK : CMBOOT_ERR_IO;
 }
 
 /* The same migrations as SQLite, in one transaction under an advisory lock (two stations starting together). */
 static int pg_migrate(cmboot_records *r)
 {
-    PGresult *res = PQexec(r->pg, "BEGIN; SELECT pg_advisory_xact_lock(7405000015); CREATE TABLE IF NOT EXISTS "
-                                  "schema_version (version INTEGER NOT NULL)");
-    int rc = pg_exec_ok(res);
-    PQclear(res);
+    PGresult *res = r->pq->exec(r->pg, "BEGIN; SELECT pg_advisory_xact_lock(7405000015); CREATE TABLE IF NOT EXISTS "
+                                       "schema_version (version INTEGER NOT NULL)");
+    int rc = pg_exec_ok(r, res);
+    r->pq->clear(res);
     int have = 0;
     if (rc == CMBOOT_OK) {
-        res = PQexec(r->pg, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
-        rc = pg_exec_ok(res);
+        res = r->pq->exec(r->pg, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+        rc = pg_exec_ok(r, res);
         if (rc == CMBOOT_OK)
-            have = atoi(PQgetvalue(res, 0, 0));
-        PQclear(res);
+            have = atoi(r->pq->getvalue(res, 0, 0));
+        r->pq->clear(res);
     }
     size_t n;
     const cmb_rec_migration *m = cmb_rec_migrations(&n);
@@ -50,25 +131,25 @@ static int pg_migrate(cmboot_records *r)
     for (size_t i = 0; rc == CMBOOT_OK && i < n; i++) {
         if (m[i].version <= have)
             continue;
-        res = PQexec(r->pg, m[i].sql);
-        rc = pg_exec_ok(res);
+        res = r->pq->exec(r->pg, m[i].sql);
+        rc = pg_exec_ok(r, res);
         if (rc != CMBOOT_OK)
             cmb_rec_log(r, CMBOOT_LOG_ERROR, "records: migration %d failed on PostgreSQL: %s", m[i].version,
-                        PQresultErrorMessage(res));
-        PQclear(res);
+                        r->pq->result_error_message(res));
+        r->pq->clear(res);
         done = m[i].version;
     }
     if (rc == CMBOOT_OK && done != have) {
         char sql[96];
         snprintf(sql, sizeof sql, "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)", done);
-        res = PQexec(r->pg, sql);
-        rc = pg_exec_ok(res);
-        PQclear(res);
+        res = r->pq->exec(r->pg, sql);
+        rc = pg_exec_ok(r, res);
+        r->pq->clear(res);
     }
-    res = PQexec(r->pg, rc == CMBOOT_OK ? "COMMIT" : "ROLLBACK");
+    res = r->pq->exec(r->pg, rc == CMBOOT_OK ? "COMMIT" : "ROLLBACK");
     if (rc == CMBOOT_OK)
-        rc = pg_exec_ok(res);
-    PQclear(res);
+        rc = pg_exec_ok(r, res);
+    r->pq->clear(res);
     if (rc == CMBOOT_OK && have > cmboot_records_schema_current())
         return CMBOOT_ERR_UNSUPPORTED;
     return rc;
@@ -76,19 +157,19 @@ static int pg_migrate(cmboot_records *r)
 
 int cmb_rec_pg_connect(cmboot_records *r)
 {
-    if (r->pg && PQstatus(r->pg) == CONNECTION_OK)
+    if (r->pg && r->pq->status(r->pg) == CONNECTION_OK)
         return CMBOOT_OK;
     if (r->pg)
         pg_drop(r, "connection lost");
     /* A bounded connect: a station must never hang on a dead server. */
     const char *keys[] = {"dbname", "connect_timeout", NULL};
     const char *vals[] = {r->conninfo, "3", NULL};
-    r->pg = PQconnectdbParams(keys, vals, 1);
+    r->pg = r->pq->connectdb_params(keys, vals, 1);
     if (!r->pg)
         return CMBOOT_ERR_NO_MEMORY;
-    if (PQstatus(r->pg) != CONNECTION_OK) {
+    if (r->pq->status(r->pg) != CONNECTION_OK) {
         char why[256];
-        snprintf(why, sizeof why, "%s", PQerrorMessage(r->pg));
+        snprintf(why, sizeof why, "%s", r->pq->error_message(r->pg));
         why[strcspn(why, "\n")] = 0;
         pg_drop(r, why);
         return CMBOOT_ERR_NO_DEVICE;
@@ -113,11 +194,11 @@ int cmb_rec_pg_query(cmboot_records *r, const char *sql, const char *const *para
     int rc = cmb_rec_pg_connect(r);
     if (rc != CMBOOT_OK)
         return rc;
-    PGresult *res = PQexecParams(r->pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (pg_exec_ok(res) != CMBOOT_OK) {
-        bool lost = PQstatus(r->pg) != CONNECTION_OK;
-        cmb_rec_log(r, CMBOOT_LOG_ERROR, "records: PostgreSQL: %s", PQresultErrorMessage(res));
-        PQclear(res);
+    PGresult *res = r->pq->exec_params(r->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (pg_exec_ok(r, res) != CMBOOT_OK) {
+        bool lost = r->pq->status(r->pg) != CONNECTION_OK;
+        cmb_rec_log(r, CMBOOT_LOG_ERROR, "records: PostgreSQL: %s", r->pq->result_error_message(res));
+        r->pq->clear(res);
         if (lost)
             pg_drop(r, "connection lost");
         return lost ? CMBOOT_ERR_NO_DEVICE : CMBOOT_ERR_IO;
@@ -167,18 +248,18 @@ int cmb_rec_pg_send_outbox(cmboot_records *r, unsigned *pending)
             const char *vals[CMB_REC_NCOLS];
             for (int c = 0; c < CMB_REC_NCOLS; c++)
                 vals[c] = (const char *)sqlite3_column_text(st, c);
-            PGresult *res = PQexecParams(r->pg, ins, CMB_REC_NCOLS, NULL, vals, NULL, NULL, 0);
-            rc = pg_exec_ok(res);
+            PGresult *res = r->pq->exec_params(r->pg, ins, CMB_REC_NCOLS, NULL, vals, NULL, NULL, 0);
+            rc = pg_exec_ok(r, res);
             if (rc != CMBOOT_OK) {
-                bool lost = PQstatus(r->pg) != CONNECTION_OK;
+                bool lost = r->pq->status(r->pg) != CONNECTION_OK;
                 if (!lost)
                     cmb_rec_log(r, CMBOOT_LOG_ERROR, "records: PostgreSQL refused a record: %s",
-                                PQresultErrorMessage(res));
+                                r->pq->result_error_message(res));
                 else
                     pg_drop(r, "connection lost while sending");
                 rc = lost ? CMBOOT_ERR_NO_DEVICE : CMBOOT_ERR_IO;
             }
-            PQclear(res);
+            r->pq->clear(res);
             if (rc != CMBOOT_OK)
                 break;
             sqlite3_stmt *del = NULL;
@@ -278,35 +359,39 @@ void cmb_rec_pg_stop(cmboot_records *r)
 
 int cmb_rec_pg_available(cmboot_records *r)
 {
-    (void)r;
-    return CMBOOT_OK;
+    return cmb_rec_pg_load(r, CMB_REC_LIBPQ_SONAME);
 }
 
 void cmb_rec_pg_finish(cmboot_records *r)
 {
     if (r->pg)
-        PQfinish(r->pg);
+        r->pq->finish(r->pg);
     r->pg = NULL;
+    if (r->pq) {
+        dlclose(r->pq->lib);
+        free(r->pq);
+        r->pq = NULL;
+    }
 }
 
-int cmb_rec_pg_rows(const PGresult *res)
+int cmb_rec_pg_rows(const cmboot_records *r, const PGresult *res)
 {
-    return PQntuples(res);
+    return r->pq->ntuples(res);
 }
 
-int cmb_rec_pg_isnull(const PGresult *res, int row, int col)
+int cmb_rec_pg_isnull(const cmboot_records *r, const PGresult *res, int row, int col)
 {
-    return PQgetisnull(res, row, col);
+    return r->pq->getisnull(res, row, col);
 }
 
-const char *cmb_rec_pg_value(const PGresult *res, int row, int col)
+const char *cmb_rec_pg_value(const cmboot_records *r, const PGresult *res, int row, int col)
 {
-    return PQgetvalue(res, row, col);
+    return r->pq->getvalue(res, row, col);
 }
 
-void cmb_rec_pg_clear(PGresult *res)
+void cmb_rec_pg_clear(const cmboot_records *r, PGresult *res)
 {
-    PQclear(res);
+    r->pq->clear(res);
 }
 
 #endif

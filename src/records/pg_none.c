@@ -5,6 +5,14 @@
 
 #ifndef CMB_HAVE_LIBPQ
 
+const bool cmb_rec_pg_built = false;
+
+int cmb_rec_pg_load(cmboot_records *r, const char *soname)
+{
+    (void)soname;
+    return cmb_rec_pg_available(r);
+}
+
 int cmb_rec_pg_available(cmboot_records *r)
 {
     cmb_rec_log(r, CMBOOT_LOG_ERROR,
@@ -53,30 +61,34 @@ void cmb_rec_pg_finish(cmboot_records *r)
     r->pg = NULL;
 }
 
-int cmb_rec_pg_rows(const PGresult *res)
+int cmb_rec_pg_rows(const cmboot_records *r, const PGresult *res)
 {
+    (void)r;
     (void)res;
     return 0;
 }
 
-int cmb_rec_pg_isnull(const PGresult *res, int row, int col)
+int cmb_rec_pg_isnull(const cmboot_records *r, const PGresult *res, int row, int col)
 {
+    (void)r;
     (void)res;
     (void)row;
     (void)col;
     return 1;
 }
 
-const char *cmb_rec_pg_value(const PGresult *res, int row, int col)
+const char *cmb_rec_pg_value(const cmboot_records *r, const PGresult *res, int row, int col)
 {
+    (void)r;
     (void)res;
     (void)row;
     (void)col;
     return "";
 }
 
-void cmb_rec_pg_clear(PGresult *res)
+void cmb_rec_pg_clear(const cmboot_records *r, PGresult *res)
 {
+    (void)r;
     (void)res;
 }
 

@@ -47,6 +47,7 @@ struct cmboot_records {
     pthread_mutex_t pg_mu;
     sqlite3 *send_db; /* the outbox file again, for the sender */
     PGconn *pg;
+    struct cmb_pq_fns *pq; /* libpq, loaded when a postgresql:// location is opened (pg.c) */
     bool pg_migrated;
     cmboot_log_fn log;
     void *user;
@@ -67,15 +68,21 @@ int cmb_rec_sqlite_open(const char *path, int busy_ms, sqlite3 **out);
 int64_t cmb_rec_now_ms(void);
 void cmb_rec_log(cmboot_records *r, cmboot_log_level level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* PostgreSQL side: pg.c with libpq (CMB_HAVE_LIBPQ), else pg_none.c, where all of it answers
- * CMBOOT_ERR_UNSUPPORTED. cmb_rec_pg_available: CMBOOT_OK, or that with the reason logged; no lock needed. */
+/* PostgreSQL side: pg.c with libpq headers (CMB_HAVE_LIBPQ), else pg_none.c, where all of it answers
+ * CMBOOT_ERR_UNSUPPORTED. cmb_rec_pg_available: loads libpq (CMBOOT_OK), or CMBOOT_ERR_UNSUPPORTED with the
+ * reason logged; no lock needed. */
 int cmb_rec_pg_available(cmboot_records *r);
-/* Closes r->pg (NULL: nothing). The result accessors are libpq's, for store.c's queries. */
+/* The library pg.c loads, and the loader itself (tests: another name); pg_none.c answers unsupported. */
+#define CMB_REC_LIBPQ_SONAME "libpq.so.5"
+int cmb_rec_pg_load(cmboot_records *r, const char *soname);
+/* Whether pg.c (true) or pg_none.c (false) is in this build. */
+extern const bool cmb_rec_pg_built;
+/* Closes r->pg (NULL: nothing) and unloads libpq. The result accessors are libpq's, for store.c's queries. */
 void cmb_rec_pg_finish(cmboot_records *r);
-int cmb_rec_pg_rows(const PGresult *res);
-int cmb_rec_pg_isnull(const PGresult *res, int row, int col);
-const char *cmb_rec_pg_value(const PGresult *res, int row, int col);
-void cmb_rec_pg_clear(PGresult *res);
+int cmb_rec_pg_rows(const cmboot_records *r, const PGresult *res);
+int cmb_rec_pg_isnull(const cmboot_records *r, const PGresult *res, int row, int col);
+const char *cmb_rec_pg_value(const cmboot_records *r, const PGresult *res, int row, int col);
+void cmb_rec_pg_clear(const cmboot_records *r, PGresult *res);
 /* r->pg_mu held. */
 int cmb_rec_pg_connect(cmboot_records *r);
 int cmb_rec_pg_send_outbox(cmboot_records *r, unsigned *pending);

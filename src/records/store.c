@@ -326,8 +326,8 @@ int cmboot_records_schema_version(cmboot_records *r, int *version)
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, sql, NULL, 0, &res);
         if (rc == CMBOOT_OK)
-            *version = atoi(cmb_rec_pg_value(res, 0, 0));
-        cmb_rec_pg_clear(res);
+            *version = atoi(cmb_rec_pg_value(r, res, 0, 0));
+        cmb_rec_pg_clear(r, res);
     } else {
         sqlite3_stmt *st = NULL;
         rc = sq_err(sqlite3_prepare_v2(r->db, sql, -1, &st, NULL));
@@ -571,13 +571,13 @@ int cmboot_records_query(cmboot_records *r, const cmboot_records_filter *f_in, c
     if (r->pg_mode) {
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, q.sql, q.params, q.n, &res);
-        for (int i = 0; rc == CMBOOT_OK && i < cmb_rec_pg_rows(res); i++) {
+        for (int i = 0; rc == CMBOOT_OK && i < cmb_rec_pg_rows(r, res); i++) {
             const char *vals[CMB_REC_NCOLS];
             for (int c = 0; c < CMB_REC_NCOLS; c++)
-                vals[c] = cmb_rec_pg_isnull(res, i, c) ? NULL : cmb_rec_pg_value(res, i, c);
+                vals[c] = cmb_rec_pg_isnull(r, res, i, c) ? NULL : cmb_rec_pg_value(r, res, i, c);
             rc = list_push(l, &cap, vals);
         }
-        cmb_rec_pg_clear(res);
+        cmb_rec_pg_clear(r, res);
     } else {
         sqlite3_stmt *st = NULL;
         rc = sq_err(sqlite3_prepare_v2(r->db, q.sql, -1, &st, NULL));
@@ -625,10 +625,10 @@ int cmboot_records_counts(cmboot_records *r, int64_t since_ms, int64_t until_ms,
         PGresult *res = NULL;
         rc = cmb_rec_pg_query(r, q.sql, q.params, q.n, &res);
         if (rc == CMBOOT_OK) {
-            a = atoll(cmb_rec_pg_value(res, 0, 0));
-            b = atoll(cmb_rec_pg_value(res, 0, 1));
+            a = atoll(cmb_rec_pg_value(r, res, 0, 0));
+            b = atoll(cmb_rec_pg_value(r, res, 0, 1));
         }
-        cmb_rec_pg_clear(res);
+        cmb_rec_pg_clear(r, res);
     } else {
         sqlite3_stmt *st = NULL;
         rc = sq_err(sqlite3_prepare_v2(r->db, q.sql, -1, &st, NULL));

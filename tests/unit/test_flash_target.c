@@ -717,6 +717,101 @@ static void target_disk_kind_rules(void **state)
     assert_int_equal(cmb_disk_kind_of("sdx", "Disk"), CMB_DISK_UNKNOWN); /* "sd" only as a whole word */
 }
 
+/* A usb-storage disk in a fake sysfs tree: device/max_sectors (NULL: none) and the queue's limits. */
+static char *transfer_tree(const char *tag, const char *ms, const char *kb, const char *hw_kb, const char *segs,
+                           const char *seg_size)
+{
+    char *root = test_tmpdir(tag);
+    char d[4096];
+    snprintf(d, sizeof d, "%s/class/block/sdb/device", root);
+    if (ms)
+        test_write_file(d, "max_sectors", ms, strlen(ms));
+    else
+        test_write_file(d, "vendor", "RPi", 3);
+    snprintf(d, sizeof d, "%s/class/block/sdb/queue", root);
+    test_write_file(d, "max_sectors_kb", kb, strlen(kb));
+    test_write_file(d, "max_hw_sectors_kb", hw_kb, strlen(hw_kb));
+    test_write_file(d, "max_segments", segs, strlen(segs));
+    test_write_file(d, "max_segment_size", seg_size, strlen(seg_size));
+    return root;
+}
+
+static unsigned long tree_value(const char *root, const char *rel)
+{
+    char p[4096];
+    snprintf(p, sizeof p, "%s/class/block/sdb/%s", root, rel);
+    FILE *f = fopen(p, "r");
+    assert_non_null(f);
+    unsigned long v = 0;
+    assert_int_equal(fscanf(f, "%lu", &v), 1);
+    fclose(f);
+    return v;
+}
+
+/* usb-storage's 240 sectors (120 KiB) per command raised to 1 MiB, and the queue's soft limit with it. */
+static void transfer_raised_to_1mib(void **state)
+{
+    (void)state;
+    char *root = transfer_tree("xfer-raise", "240\n", "120\n", "32767\n", "2048\n", "65536\n");
+    char msg[512];
+    assert_int_equal(cmb_disk_raise_transfer(root, "sdb", CMB_DISK_TRANSFER_SECTORS, msg, sizeof msg), CMBOOT_OK);
+    assert_int_equal(tree_value(root, "device/max_sectors"), 2048);
+    assert_int_equal(tree_value(root, "queue/max_sectors_kb"), 1024);
+    assert_non_null(strstr(msg, "max_sectors 240 -> 2048"));
+    assert_non_null(strstr(msg, "max_sectors_kb 120 -> 1024"));
+    test_rmtree(root);
+    free(root);
+}
+
+/* Bounded by the host: its scatter-gather list (128 x 4 KiB = 1024 sectors) and max_hw_sectors_kb. */
+static void transfer_bounded_by_host(void **state)
+{
+    (void)state;
+    char *root = transfer_tree("xfer-bound", "240\n", "120\n", "256\n", "128\n", "4096\n");
+    char msg[512];
+    assert_int_equal(cmb_disk_raise_transfer(root, "sdb", CMB_DISK_TRANSFER_SECTORS, msg, sizeof msg), CMBOOT_OK);
+    assert_int_equal(tree_value(root, "device/max_sectors"), 1024);
+    assert_int_equal(tree_value(root, "queue/max_sectors_kb"), 256);
+    test_rmtree(root);
+    free(root);
+}
+
+/* Never lowered; a disk without usb-storage's attribute is left alone; a refused write is a warning's
+ * reason (CMBOOT_ERR_ACCESS), never a crash. */
+static void transfer_kept_or_refused(void **state)
+{
+    (void)state;
+    char msg[512];
+    char *root = transfer_tree("xfer-keep", "4096\n", "2048\n", "2048\n", "2048\n", "65536\n");
+    assert_int_equal(cmb_disk_raise_transfer(root, "sdb", CMB_DISK_TRANSFER_SECTORS, msg, sizeof msg), CMBOOT_OK);
+    assert_int_equal(tree_value(root, "device/max_sectors"), 4096);
+    assert_int_equal(tree_value(root, "queue/max_sectors_kb"), 2048);
+    assert_null(strchr(msg, '>'));
+    test_rmtree(root);
+    free(root);
+
+    root = transfer_tree("xfer-none", NULL, "120\n", "32767\n", "2048\n", "65536\n");
+    assert_int_equal(cmb_disk_raise_transfer(root, "sdb", CMB_DISK_TRANSFER_SECTORS, msg, sizeof msg),
+                     CMBOOT_ERR_UNSUPPORTED);
+    assert_int_equal(tree_value(root, "queue/max_sectors_kb"), 120);
+    test_rmtree(root);
+    free(root);
+
+    /* A number not writable even by root (a sysctl of mode 0444) stands for a sysfs file we may not write. */
+    root = transfer_tree("xfer-ro", NULL, "120\n", "32767\n", "2048\n", "65536\n");
+    char p[4096];
+    snprintf(p, sizeof p, "%s/class/block/sdb/device/max_sectors", root);
+    assert_int_equal(symlink("/proc/sys/kernel/cap_last_cap", p), 0);
+    assert_int_equal(cmb_disk_raise_transfer(root, "sdb", CMB_DISK_TRANSFER_SECTORS, msg, sizeof msg),
+                     CMBOOT_ERR_ACCESS);
+    assert_non_null(strstr(msg, "could not raise to 2048 sectors"));
+    test_rmtree(root);
+    free(root);
+
+    assert_int_equal(cmb_disk_raise_transfer(NULL, "../sdb", CMB_DISK_TRANSFER_SECTORS, msg, sizeof msg),
+                     CMBOOT_ERR_INVALID_ARG);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(target_usb_disk_accepted),
     cmocka_unit_test(target_refuses_mounted_partition),
@@ -743,6 +838,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(target_full_midway_is_write_failure),
     cmocka_unit_test(target_disk_must_be_the_chosen_lun_and_kind),
     cmocka_unit_test(target_disk_kind_rules),
+    cmocka_unit_test(transfer_raised_to_1mib),
+    cmocka_unit_test(transfer_bounded_by_host),
+    cmocka_unit_test(transfer_kept_or_refused),
 };
 
 CMBOOT_TEST_MAIN(tests)

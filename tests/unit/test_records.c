@@ -1,6 +1,7 @@
 /* Records store (SQLite): add and query, retries not duplicated, migrations, concurrent processes, CSV/JSON. */
 #include "testutil.h"
 
+#include <dlfcn.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -306,6 +307,82 @@ static void records_csv_escaping(void **state)
     free(line);
 }
 
+static void keep_log(void *user, const char *device_id, cmboot_log_level level, const char *msg)
+{
+    (void)device_id;
+    (void)level;
+    snprintf(user, 512, "%s", msg);
+}
+
+static bool libpq_loaded(void)
+{
+    void *h = dlopen(CMB_REC_LIBPQ_SONAME, RTLD_NOW | RTLD_NOLOAD);
+    if (h)
+        dlclose(h);
+    return h != NULL;
+}
+
+/* libpq is loaded when a postgresql:// location is opened, never before: a SQLite run does not pay for it. */
+static void records_libpq_on_demand(void **state)
+{
+    (void)state;
+    char *dir = test_tmpdir("records-libpq");
+    char path[512];
+    snprintf(path, sizeof path, "%s/records.db", dir);
+    cmboot_records *r = open_store(path);
+    add(r, "aaa", "os.img", "ok", 1000);
+    cmboot_records_close(r);
+    assert_false(libpq_loaded());
+
+    char outbox[512], log[512] = "";
+    snprintf(outbox, sizeof outbox, "%s/outbox.db", dir);
+    cmboot_records_config cfg;
+    cmboot_records_config_default(&cfg);
+    cfg.location = "postgresql://127.0.0.1:1/none";
+    cfg.outbox_path = outbox;
+    cfg.background = false;
+    cfg.log = keep_log;
+    cfg.user = log;
+    r = NULL;
+    int rc = cmboot_records_open(&cfg, &r);
+    if (cmb_rec_pg_built) {
+        assert_int_equal(rc, CMBOOT_OK);
+        assert_string_equal(cmboot_records_backend(r), "postgresql");
+        assert_true(libpq_loaded());
+        cmboot_records_close(r);
+    } else {
+        assert_int_equal(rc, CMBOOT_ERR_UNSUPPORTED);
+        assert_false(libpq_loaded());
+    }
+    free(dir);
+}
+
+/* A libpq that cannot be loaded, or lacks a function, is unsupported with the reason, never a crash. */
+static void records_libpq_missing(void **state)
+{
+    (void)state;
+    char log[512] = "";
+    cmboot_records *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->log = keep_log;
+    r->user = log;
+    assert_int_equal(cmb_rec_pg_load(r, "libcmboot-no-such-libpq.so.5"), CMBOOT_ERR_UNSUPPORTED);
+    assert_null(r->pq);
+    if (cmb_rec_pg_built) {
+        assert_non_null(strstr(log, "could not be loaded"));
+        assert_non_null(strstr(log, "libcmboot-no-such-libpq.so.5"));
+        log[0] = 0;
+        /* libc is there but is no libpq: the first missing function is named */
+        assert_int_equal(cmb_rec_pg_load(r, "libc.so.6"), CMBOOT_ERR_UNSUPPORTED);
+        assert_null(r->pq);
+        assert_non_null(strstr(log, "has no PQconnectdbParams"));
+    } else {
+        assert_non_null(strstr(log, "built without PostgreSQL"));
+    }
+    cmb_rec_pg_finish(r);
+    free(r);
+}
+
 static void records_default_path(void **state)
 {
     (void)state;
@@ -329,7 +406,8 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(records_add_and_filter),        cmocka_unit_test(records_same_attempt_once),
     cmocka_unit_test(records_migrate_v1_to_current), cmocka_unit_test(records_two_processes),
     cmocka_unit_test(records_from_report),           cmocka_unit_test(records_csv_escaping),
-    cmocka_unit_test(records_default_path),
+    cmocka_unit_test(records_default_path),          cmocka_unit_test(records_libpq_on_demand),
+    cmocka_unit_test(records_libpq_missing),
 };
 
 CMBOOT_TEST_MAIN(tests)
