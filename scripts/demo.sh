@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Watch a whole boot without hardware: an emulated CM3+ on the USB bus of a QEMU guest (Debian kernel, busybox,
-# no udev) goes from boot ROM through the second stage to a mass-storage disk that the guest mounts.
+# The main job without hardware: an emulated CM3+ on the USB bus of a QEMU guest (Debian kernel, busybox, no udev)
+# is booted from its ROM, flashed with an xz image, verified and recorded by cmboot in the guest.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/deps.sh"

@@ -13,4 +13,12 @@ note "report $(cat /tmp/report.json 2>/dev/null)"
 grep -q '"result":"ok"' /tmp/report.json || fail "the report does not say ok"
 grep -q '"format":"xz"' /tmp/report.json || fail "the report does not name the xz format"
 grep -q '"verified":true' /tmp/report.json || fail "the image was not verified"
-pass "flashed an xz image onto the board's disk"
+# The attempt is recorded in the default SQLite store (/var/lib/cmboot/records.db, as root), found by serial.
+serial=$(sed -n 's/.*"serial":"\([^"]*\)".*/\1/p' /tmp/report.json)
+[ -n "$serial" ] || fail "the report names no serial"
+rec=$(cmboot records show "$serial" --json); rc=$?
+note "records $rec"
+[ $rc -eq 0 ] || fail "cmboot records show $serial exited $rc"
+echo "$rec" | grep -q '"result":"ok"' || fail "the record of $serial does not say ok"
+echo "$rec" | grep -q "$(xzcat $img | sha256sum | cut -d' ' -f1)" || fail "the record lacks the image's SHA-256"
+pass "flashed an xz image onto the board's disk, verified and recorded"
