@@ -198,6 +198,8 @@ static void flash_usage(FILE *f)
             "short; else the code of the first board that failed (1, 5, 6), or 130 when one was interrupted.\n");
 }
 
+/* One enum for every long option without a short form, so no two can share a value; board control's CLI_OPT_*
+ * (cli/control_opts.h) come after. */
 enum {
     OPT_BMAP = 1000,
     OPT_NO_VERIFY,
@@ -208,11 +210,28 @@ enum {
     OPT_DISCOVERY,
     OPT_TIMEOUT,
     OPT_PAIR_TIMEOUT,
-    OPT_RAW
+    OPT_RAW,
+    OPT_PARTITION_OK,
+    OPT_BOARDS, /* flash line (issue 11) */
+    OPT_LOOP,
+    OPT_REPORT_DIR,
+    OPT_QUIET,
+    OPT_LOG_DIR,
+    OPT_LUN, /* which disk of a gadget with several */
+    OPT_TARGET_KIND,
+    OPT_EXPECT_NORMAL, /* board control (issue 12) */
+    OPT_NORMAL_TIMEOUT,
+    OPT_VIA, /* USB disk or fastboot gadget (issue 13) */
+    OPT_FASTBOOT_PARTITION,
+    OPT_RECORDS, /* records and status page (issue 15) */
+    OPT_STATION,
+    OPT_HTTP,
+    OPT_VERSION,
+    OPT_THREADS, /* decoder threads and memory cap (issue 16) */
+    OPT_MAX_MEMORY,
+    OPT_LAST_
 };
-enum { OPT_PARTITION_OK = 1100 };
-/* Flash line options (issue 11). */
-enum { OPT_BOARDS = 1200, OPT_LOOP, OPT_REPORT_DIR, OPT_QUIET, OPT_LOG_DIR };
+_Static_assert((int)OPT_LAST_ <= (int)CLI_OPT_BOOT_GPIO, "flash's option ids run into board control's");
 
 /* rpiboot's -0..-98: "-" and digits only. */
 static bool is_port_number_flag(const char *a)
@@ -241,12 +260,6 @@ static bool takes_next_word(const struct option *opts, const char *shorts, const
             return true;
     return false;
 }
-enum { OPT_LUN = 1300, OPT_TARGET_KIND };              /* which disk of a gadget with several */
-enum { OPT_THREADS = 1800, OPT_MAX_MEMORY };           /* decoder threads and memory cap (issue 16) */
-enum { OPT_VIA = 1500, OPT_FASTBOOT_PARTITION };       /* USB disk or fastboot gadget (issue 13) */
-enum { OPT_EXPECT_NORMAL = 1400, OPT_NORMAL_TIMEOUT }; /* board control (issue 12) */
-enum { OPT_RECORDS = 1600, OPT_STATION, OPT_HTTP };    /* records and status page (issue 15) */
-enum { OPT_VERSION = 1700 };
 
 /* An image or bmap we could not write fails before a board is booted for nothing. */
 static int open_failed(const cmboot_flash_job *job, const cmboot_flash_config *cfg)
