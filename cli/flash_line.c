@@ -340,6 +340,12 @@ static int page_start(line_state *st, status_http **http)
     if (err < 0) {
         if (err == -ENOTSUP)
             fprintf(stderr, "cmboot flash: --http: this cmboot was built without the status page (libmicrohttpd)\n");
+        else if (err == -ENOPKG || err == -ELIBBAD)
+            fprintf(stderr,
+                    "cmboot flash: --http: the status page needs libmicrohttpd (%s), which could not be %s: "
+                    "install it (Debian: %s)\n",
+                    STATUS_HTTP_MHD_SONAME, err == -ENOPKG ? "loaded" : "used (a function is missing)",
+                    STATUS_HTTP_MHD_PACKAGE);
         else
             fprintf(stderr, "cmboot flash: --http %s: cannot listen: %s\n", st->o->http, strerror(-err));
         status_model_free(st->page);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #ifdef CMB_HAVE_MHD
+#include <dlfcn.h>
 #include <microhttpd.h>
 #endif
 #include <netinet/in.h>
@@ -17,10 +18,32 @@
 #define SSE_TICK_MS 1000
 #define MAX_CONNECTIONS 32
 
+#ifdef CMB_HAVE_MHD
+/* libmicrohttpd is loaded only for --http (dlopen): linked, it and GnuTLS, nettle, gmp and p11-kit would be
+ * mapped and relocated in every cmboot run (~2.3 MiB of RSS). The functions this file calls: */
+struct mhd_fns {
+    void *lib;
+    struct MHD_Daemon *(*start_daemon)(unsigned int flags, uint16_t port, MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                       MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+    MHD_socket (*quiesce_daemon)(struct MHD_Daemon *daemon);
+    void (*stop_daemon)(struct MHD_Daemon *daemon);
+    struct MHD_Response *(*create_response_from_buffer)(size_t size, void *buffer, enum MHD_ResponseMemoryMode mode);
+    struct MHD_Response *(*create_response_from_callback)(uint64_t size, size_t block_size,
+                                                          MHD_ContentReaderCallback crc, void *crc_cls,
+                                                          MHD_ContentReaderFreeCallback crfc);
+    enum MHD_Result (*add_response_header)(struct MHD_Response *response, const char *header, const char *content);
+    enum MHD_Result (*queue_response)(struct MHD_Connection *connection, unsigned int status_code,
+                                      struct MHD_Response *response);
+    void (*destroy_response)(struct MHD_Response *response);
+    const char *(*lookup_connection_value)(struct MHD_Connection *connection, enum MHD_ValueKind kind, const char *key);
+};
+#endif
+
 struct status_http {
     status_model *m;
 #ifdef CMB_HAVE_MHD
     struct MHD_Daemon *d;
+    struct mhd_fns mhd;
 #endif
     int fd;
     uint16_t port;
@@ -131,29 +154,29 @@ static void sse_free(void *cls)
 
 /* ---- requests ---- */
 
-static void common_headers(struct MHD_Response *r, const char *type)
+static void common_headers(const struct mhd_fns *mhd, struct MHD_Response *r, const char *type)
 {
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    mhd->add_response_header(r, "X-Content-Type-Options", "nosniff");
+    mhd->add_response_header(r, "Referrer-Policy", "no-referrer");
     /* Nothing but this page's own inline code and its own server: no external asset can load. */
-    MHD_add_response_header(r, "Content-Security-Policy",
-                            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-                            "connect-src 'self'; img-src data:; frame-ancestors 'none'");
+    mhd->add_response_header(r, "Content-Security-Policy",
+                             "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+                             "connect-src 'self'; img-src data:; frame-ancestors 'none'");
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const char *type, const char *text,
-                                 enum MHD_ResponseMemoryMode mode)
+static enum MHD_Result send_text(const struct mhd_fns *mhd, struct MHD_Connection *c, unsigned code, const char *type,
+                                 const char *text, enum MHD_ResponseMemoryMode mode)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, mode);
+    struct MHD_Response *r = mhd->create_response_from_buffer(strlen(text), (void *)text, mode);
     if (!r)
         return MHD_NO;
-    common_headers(r, type);
+    common_headers(mhd, r, type);
     if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
-        MHD_add_response_header(r, "Allow", "GET, HEAD");
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
+        mhd->add_response_header(r, "Allow", "GET, HEAD");
+    enum MHD_Result ret = mhd->queue_response(c, code, r);
+    mhd->destroy_response(r);
     return ret;
 }
 
@@ -189,6 +212,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     (void)upload;
     status_http *h = cls;
+    const struct mhd_fns *mhd = &h->mhd;
     if (!*con_cls) { /* first call: headers only; answer on the next */
         *con_cls = h;
         return MHD_YES;
@@ -199,36 +223,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && !head)
-        return send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
+        return send_text(mhd, c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain; charset=utf-8",
                          "405 method not allowed: this page is read-only\n", MHD_RESPMEM_PERSISTENT);
-    if (!host_allowed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
-        return send_text(c, MHD_HTTP_FORBIDDEN, "text/plain; charset=utf-8",
+    if (!host_allowed(mhd->lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST)))
+        return send_text(mhd, c, MHD_HTTP_FORBIDDEN, "text/plain; charset=utf-8",
                          "403 forbidden: use the page by its IP address (http://127.0.0.1:PORT/)\n",
                          MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
-        return send_text(c, MHD_HTTP_OK, "text/html; charset=utf-8", status_page_html, MHD_RESPMEM_PERSISTENT);
+        return send_text(mhd, c, MHD_HTTP_OK, "text/html; charset=utf-8", status_page_html, MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/api/status") == 0) {
         char *json = status_model_json(h->m, NULL);
         if (!json)
             return MHD_NO;
-        return send_text(c, MHD_HTTP_OK, "application/json", json, MHD_RESPMEM_MUST_FREE);
+        return send_text(mhd, c, MHD_HTTP_OK, "application/json", json, MHD_RESPMEM_MUST_FREE);
     }
     if (strcmp(url, "/events") == 0) {
         sse_stream *s = calloc(1, sizeof *s);
         if (!s)
             return MHD_NO;
         s->m = h->m;
-        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, s, sse_free);
+        struct MHD_Response *r = mhd->create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, s, sse_free);
         if (!r) {
             free(s);
             return MHD_NO;
         }
-        common_headers(r, "text/event-stream");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
+        common_headers(mhd, r, "text/event-stream");
+        enum MHD_Result ret = mhd->queue_response(c, MHD_HTTP_OK, r);
+        mhd->destroy_response(r);
         return ret;
     }
-    return send_text(c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "404 not found\n", MHD_RESPMEM_PERSISTENT);
+    return send_text(mhd, c, MHD_HTTP_NOT_FOUND, "text/plain; charset=utf-8", "404 not found\n",
+                     MHD_RESPMEM_PERSISTENT);
 }
 
 /* The socket is ours: bind errors come back as errno, and port 0 gets a free port we can tell. */
@@ -273,29 +298,76 @@ static int listen_on(const char *addr, uint16_t port, int *fd_out, uint16_t *bou
     return 0;
 }
 
-int status_http_start(status_model *m, const char *addr, uint16_t port, status_http **out)
+/* dlsym gives a void *; its bits are the function's address on every POSIX system. */
+static void *mhd_sym(void *lib, const char *name, bool *missing)
+{
+    void *f = dlsym(lib, name);
+    *missing |= f == NULL;
+    return f;
+}
+
+#define CMB_MHD_BIND(field, name) memcpy(&t->field, &(void *){mhd_sym(lib, name, &missing)}, sizeof t->field)
+
+/* -ENOPKG: the library is not installed; -ELIBBAD: it lacks a function. dlopen is refcounted, so each server
+ * holds its own reference; NODELETE: its threads are joined before dlclose, but GnuTLS may leave exit handlers. */
+static int mhd_load(struct mhd_fns *t, const char *soname)
+{
+    void *lib = dlopen(soname, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+    if (!lib)
+        return -ENOPKG;
+    bool missing = false;
+    CMB_MHD_BIND(start_daemon, "MHD_start_daemon");
+    CMB_MHD_BIND(quiesce_daemon, "MHD_quiesce_daemon");
+    CMB_MHD_BIND(stop_daemon, "MHD_stop_daemon");
+    CMB_MHD_BIND(create_response_from_buffer, "MHD_create_response_from_buffer");
+    CMB_MHD_BIND(create_response_from_callback, "MHD_create_response_from_callback");
+    CMB_MHD_BIND(add_response_header, "MHD_add_response_header");
+    CMB_MHD_BIND(queue_response, "MHD_queue_response");
+    CMB_MHD_BIND(destroy_response, "MHD_destroy_response");
+    CMB_MHD_BIND(lookup_connection_value, "MHD_lookup_connection_value");
+    if (missing) {
+        dlclose(lib);
+        return -ELIBBAD;
+    }
+    t->lib = lib;
+    return 0;
+}
+
+int status_http_start_with(const char *soname, status_model *m, const char *addr, uint16_t port, status_http **out)
 {
     *out = NULL;
     status_http *h = calloc(1, sizeof *h);
     if (!h)
         return -ENOMEM;
     h->m = m;
-    int rc = listen_on(addr, port, &h->fd, &h->port);
+    int rc = mhd_load(&h->mhd, soname);
     if (rc < 0) {
         free(h);
         return rc;
     }
-    h->d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC,
-                         0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->fd, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
+    rc = listen_on(addr, port, &h->fd, &h->port);
+    if (rc < 0) {
+        dlclose(h->mhd.lib);
+        free(h);
+        return rc;
+    }
+    h->d = h->mhd.start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ITC, 0, NULL, NULL,
+        on_request, h, MHD_OPTION_LISTEN_SOCKET, h->fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!h->d) {
         close(h->fd);
+        dlclose(h->mhd.lib);
         free(h);
         return -EIO;
     }
     *out = h;
     return 0;
+}
+
+int status_http_start(status_model *m, const char *addr, uint16_t port, status_http **out)
+{
+    return status_http_start_with(STATUS_HTTP_MHD_SONAME, m, addr, port, out);
 }
 
 uint16_t status_http_port(const status_http *h)
@@ -309,14 +381,25 @@ void status_http_stop(status_http *h)
         return;
     status_model_stop(h->m); /* every event stream ends at its next read */
     /* Quiescing hands the listening socket back, so it is closed once, here. */
-    MHD_socket fd = MHD_quiesce_daemon(h->d);
-    MHD_stop_daemon(h->d);
+    MHD_socket fd = h->mhd.quiesce_daemon(h->d);
+    h->mhd.stop_daemon(h->d);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    dlclose(h->mhd.lib);
     free(h);
 }
 #else
 /* Built without libmicrohttpd (CMBOOT_HTTP=off): --http says so instead of serving. */
+int status_http_start_with(const char *soname, status_model *m, const char *addr, uint16_t port, status_http **out)
+{
+    (void)soname;
+    (void)m;
+    (void)addr;
+    (void)port;
+    *out = NULL;
+    return -ENOTSUP;
+}
+
 int status_http_start(status_model *m, const char *addr, uint16_t port, status_http **out)
 {
     (void)m;

@@ -1,5 +1,6 @@
 /* The status page's model (rows from scripted line events, counts, records, JSON), SSE framing and its server. */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -289,6 +290,29 @@ static size_t http_request(uint16_t port, const char *req, char *out, size_t max
     return n;
 }
 
+/* libmicrohttpd is loaded by the first server, not before (this program does not link it), and a missing
+ * library is told apart from the other failures. */
+static void http_loads_libmicrohttpd_on_demand(void **state)
+{
+    (void)state;
+    clk c = {0};
+    status_model *m = new_model(&c);
+    assert_null(dlopen(STATUS_HTTP_MHD_SONAME, RTLD_NOW | RTLD_NOLOAD));
+    status_http *h = NULL;
+    assert_int_equal(status_http_start_with("libcmboot-test-no-such-mhd.so.12", m, "127.0.0.1", 0, &h), -ENOPKG);
+    assert_null(h);
+    assert_int_equal(status_http_start_with("libz.so.1", m, "127.0.0.1", 0, &h), -ELIBBAD);
+    assert_null(h);
+    assert_null(dlopen(STATUS_HTTP_MHD_SONAME, RTLD_NOW | RTLD_NOLOAD));
+    assert_int_equal(status_http_start(m, "127.0.0.1", 0, &h), 0);
+    assert_non_null(h);
+    void *lib = dlopen(STATUS_HTTP_MHD_SONAME, RTLD_NOW | RTLD_NOLOAD);
+    assert_non_null(lib);
+    dlclose(lib);
+    status_http_stop(h);
+    status_model_free(m);
+}
+
 static void http_serves_read_only(void **state)
 {
     (void)state;
@@ -417,6 +441,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(sse_frame_splits_lines),
     cmocka_unit_test(wait_sees_changes),
     cmocka_unit_test(http_spec_parse),
+    cmocka_unit_test(http_loads_libmicrohttpd_on_demand),
     cmocka_unit_test(http_serves_read_only),
     cmocka_unit_test(http_events_stream),
 };
