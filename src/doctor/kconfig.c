@@ -1,13 +1,13 @@
 /* Kernel configuration text: decompressed through libarchive's raw format, looked up line by line. */
 #include "kconfig.h"
 
-#include <archive.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cmboot/error.h"
+#include "core/archive_lib.h"
 
 #define KCONFIG_MAX (8u << 20)
 
@@ -19,18 +19,23 @@ int cmb_kconfig_load(const char *path, char **out, size_t *len)
     struct stat st;
     if (stat(path, &st) < 0)
         return CMBOOT_ERR_NOT_FOUND;
-    struct archive *a = archive_read_new();
-    if (!a)
+    cmb_archive_lib al;
+    int rc = cmb_archive_lib_load(&al, NULL, 0);
+    if (rc != CMBOOT_OK)
+        return rc;
+    struct archive *a = al.read_new();
+    if (!a) {
+        cmb_archive_lib_unload(&al);
         return CMBOOT_ERR_NO_MEMORY;
+    }
     /* The raw format with every filter reads a .gz and a plain file alike. */
-    archive_read_support_filter_all(a);
-    archive_read_support_format_raw(a);
+    al.read_support_filter_all(a);
+    al.read_support_format_raw(a);
     struct archive_entry *entry;
-    int rc = CMBOOT_ERR_ARCHIVE;
+    rc = CMBOOT_ERR_ARCHIVE;
     char *buf = NULL;
     size_t used = 0, cap = 0;
-    if (archive_read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK ||
-        archive_read_next_header(a, &entry) != ARCHIVE_OK)
+    if (al.read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK || al.read_next_header(a, &entry) != ARCHIVE_OK)
         goto done;
     for (;;) {
         if (cap - used < 64 * 1024 + 1) {
@@ -45,7 +50,7 @@ int cmb_kconfig_load(const char *path, char **out, size_t *len)
             buf = nb;
             cap = ncap;
         }
-        la_ssize_t n = archive_read_data(a, buf + used, 64 * 1024);
+        la_ssize_t n = al.read_data(a, buf + used, 64 * 1024);
         if (n < 0)
             goto done;
         if (n == 0)
@@ -68,7 +73,8 @@ int cmb_kconfig_load(const char *path, char **out, size_t *len)
     rc = CMBOOT_OK;
 done:
     free(buf);
-    archive_read_free(a);
+    al.read_free(a);
+    cmb_archive_lib_unload(&al);
     return rc;
 }
 

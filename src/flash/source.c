@@ -1,11 +1,9 @@
 /* Image sources: raw files, gzip through zlib, xz through liblzma (multi-threaded), zstd/bzip2/zip through
- * libarchive; each checked for integrity. */
+ * libarchive (loaded only for those); each checked for integrity. */
 #include "flash_internal.h"
 #include "gzip.h"
 #include "xz_mt.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,13 +14,15 @@
 #include <unistd.h>
 
 #include "cmboot/error.h"
+#include "core/archive_lib.h"
 #include "core/error_map.h"
 
 #define SOURCE_READ_BLOCK (64u * 1024u) /* compressed input read size: small, the decoder is the slow side */
 #define SOURCE_PEEK 64u                 /* first bytes, read once to tell the format */
 
 struct cmboot_flash_source {
-    struct archive *ar;        /* xz, zstd, bzip2, zip, and raw from a pipe */
+    cmb_archive_lib al;        /* libarchive's functions, loaded for zstd, bzip2, zip and the unrecognised */
+    struct archive *ar;        /* zstd, bzip2, zip, and names that promise a format their content lacks */
     cmb_gzip *gz;              /* gzip */
     cmb_xz *xz;                /* xz: liblzma, set up on first use (cmb_flash_source_prepare) */
     bool xz_pending;           /* an xz stream whose decoder is not made yet */
@@ -44,7 +44,7 @@ struct cmboot_flash_source {
 
 static void set_err(cmboot_flash_source *src, const char *what)
 {
-    const char *msg = src->ar ? archive_error_string(src->ar) : NULL;
+    const char *msg = src->ar ? src->al.error_string(src->ar) : NULL;
     snprintf(src->err, sizeof src->err, "%s%s%s", what, msg ? ": " : "", msg ? msg : "");
 }
 
@@ -74,7 +74,7 @@ static la_ssize_t feed_read(struct archive *a, void *user, const void **buf)
     const uint8_t *where = NULL;
     ssize_t n = next_bytes(src, src->feed, SOURCE_READ_BLOCK, &where);
     if (n < 0) {
-        archive_set_error(a, errno, "read error at byte %llu", (unsigned long long)src->pos);
+        src->al.set_error(a, errno, "read error at byte %llu", (unsigned long long)src->pos);
         return -1;
     }
     *buf = where;
@@ -108,23 +108,23 @@ static la_int64_t feed_seek(struct archive *a, void *user, la_int64_t offset, in
 static int open_archive(cmboot_flash_source *src)
 {
     if (src->ar)
-        archive_read_free(src->ar);
+        src->al.read_free(src->ar);
     src->pos = 0;
-    src->ar = archive_read_new();
+    src->ar = src->al.read_new();
     if (!src->ar)
         return CMBOOT_ERR_NO_MEMORY;
-    archive_read_support_filter_xz(src->ar);
-    archive_read_support_filter_zstd(src->ar);
-    archive_read_support_filter_bzip2(src->ar);
-    archive_read_support_format_zip(src->ar);
-    archive_read_support_format_raw(src->ar);
-    archive_read_set_callback_data(src->ar, src);
-    archive_read_set_read_callback(src->ar, feed_read);
+    src->al.read_support_filter_xz(src->ar);
+    src->al.read_support_filter_zstd(src->ar);
+    src->al.read_support_filter_bzip2(src->ar);
+    src->al.read_support_format_zip(src->ar);
+    src->al.read_support_format_raw(src->ar);
+    src->al.read_set_callback_data(src->ar, src);
+    src->al.read_set_read_callback(src->ar, feed_read);
     if (src->seekable) {
-        archive_read_set_skip_callback(src->ar, feed_skip);
-        archive_read_set_seek_callback(src->ar, feed_seek);
+        src->al.read_set_skip_callback(src->ar, feed_skip);
+        src->al.read_set_seek_callback(src->ar, feed_seek);
     }
-    if (archive_read_open1(src->ar) != ARCHIVE_OK) {
+    if (src->al.read_open1(src->ar) != ARCHIVE_OK) {
         set_err(src, "cannot open image");
         return CMBOOT_ERR_ARCHIVE;
     }
@@ -167,16 +167,16 @@ static int select_zip_entry(cmboot_flash_source *src, struct archive_entry **ent
         }
         bool first = pass == 1;
         for (;;) {
-            int r = archive_read_next_header(src->ar, entry);
+            int r = src->al.read_next_header(src->ar, entry);
             if (r == ARCHIVE_EOF)
                 break;
             if (r < ARCHIVE_WARN) {
                 set_err(src, "cannot read zip entry");
                 return CMBOOT_ERR_ARCHIVE;
             }
-            if (archive_entry_filetype(*entry) != AE_IFREG)
+            if (src->al.entry_filetype(*entry) != AE_IFREG)
                 continue;
-            const char *name = archive_entry_pathname(*entry);
+            const char *name = src->al.entry_pathname(*entry);
             if (first || (name && has_suffix(name, ".img")))
                 return CMBOOT_OK;
         }
@@ -252,6 +252,20 @@ static int require_check(cmboot_flash_source *src)
     return CMBOOT_OK;
 }
 
+/* The first bytes of a format cmboot reads through libarchive: zstd (a frame, or a skippable frame first), bzip2,
+ * zip (a local header, an empty or a spanned archive all start "PK"). Only these make libarchive worth loading. */
+static bool archive_magic(const cmboot_flash_source *src)
+{
+    const uint8_t *h = src->head;
+    if (src->head_len >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd)
+        return true;
+    if (src->head_len >= 4 && (h[0] & 0xf0) == 0x50 && h[1] == 0x2a && h[2] == 0x4d && h[3] == 0x18)
+        return true;
+    if (src->head_len >= 3 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h')
+        return true;
+    return src->head_len >= 2 && h[0] == 'P' && h[1] == 'K';
+}
+
 static void set_size_from_file(cmboot_flash_source *src)
 {
     if (src->seekable) {
@@ -289,13 +303,27 @@ static int open_reader(cmboot_flash_source *src, const char *path, unsigned flag
         src->xz_pending = true;
         return CMBOOT_OK;
     }
+    /* Neither a magic number libarchive would take (zstd, bzip2, zip) nor a name that promises a format: raw,
+     * told without loading libarchive (and its XML, ICU and C++ runtime). */
+    if (src->head_len > 0 && !archive_magic(src) && !name_format(path)) {
+        snprintf(src->format, sizeof src->format, "raw");
+        set_size_from_file(src);
+        if (src->seekable)
+            posix_fadvise(src->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        return CMBOOT_OK;
+    }
+    char why[200];
+    if ((rc = cmb_archive_lib_load(&src->al, why, sizeof why)) != CMBOOT_OK) {
+        snprintf(src->err, sizeof src->err, "%s: %s", path, why);
+        return rc;
+    }
     src->feed = malloc(SOURCE_READ_BLOCK);
     if (!src->feed)
         return CMBOOT_ERR_NO_MEMORY;
     rc = open_archive(src);
     struct archive_entry *entry = NULL;
     if (rc == CMBOOT_OK) {
-        int r = archive_read_next_header(src->ar, &entry);
+        int r = src->al.read_next_header(src->ar, &entry);
         if (r < ARCHIVE_WARN || r == ARCHIVE_EOF) {
             set_err(src, "cannot recognise image");
             rc = CMBOOT_ERR_ARCHIVE;
@@ -303,8 +331,8 @@ static int open_reader(cmboot_flash_source *src, const char *path, unsigned flag
     }
     if (rc != CMBOOT_OK)
         return rc;
-    if (archive_format(src->ar) == ARCHIVE_FORMAT_RAW) {
-        int code = archive_filter_code(src->ar, 0);
+    if (src->al.format(src->ar) == ARCHIVE_FORMAT_RAW) {
+        int code = src->al.filter_code(src->ar, 0);
         const char *fname = code == ARCHIVE_FILTER_XZ      ? "xz"
                             : code == ARCHIVE_FILTER_ZSTD  ? "zstd"
                             : code == ARCHIVE_FILTER_BZIP2 ? "bzip2"
@@ -321,7 +349,7 @@ static int open_reader(cmboot_flash_source *src, const char *path, unsigned flag
         }
         if (code == ARCHIVE_FILTER_NONE && src->seekable) {
             /* Raw regular file: read it directly, libarchive is not needed any more. */
-            archive_read_free(src->ar);
+            src->al.read_free(src->ar);
             src->ar = NULL;
             src->pos = 0; /* libarchive has read ahead while telling the format */
             set_size_from_file(src);
@@ -329,19 +357,19 @@ static int open_reader(cmboot_flash_source *src, const char *path, unsigned flag
         }
         return CMBOOT_OK;
     }
-    if ((archive_format(src->ar) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP) {
+    if ((src->al.format(src->ar) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_ZIP) {
         snprintf(src->format, sizeof src->format, "zip");
         /* The entry already read may be a directory or a README: pick the image. */
-        const char *name = archive_entry_pathname(entry);
-        if (archive_entry_filetype(entry) != AE_IFREG || !has_suffix(name ? name : "", ".img"))
+        const char *name = src->al.entry_pathname(entry);
+        if (src->al.entry_filetype(entry) != AE_IFREG || !has_suffix(name ? name : "", ".img"))
             rc = select_zip_entry(src, &entry);
-        if (rc == CMBOOT_OK && archive_entry_size_is_set(entry) && archive_entry_size(entry) >= 0) {
-            src->size = (uint64_t)archive_entry_size(entry);
+        if (rc == CMBOOT_OK && src->al.entry_size_is_set(entry) && src->al.entry_size(entry) >= 0) {
+            src->size = (uint64_t)src->al.entry_size(entry);
             src->size_known = true;
         }
         return rc;
     }
-    snprintf(src->err, sizeof src->err, "unsupported image format %s", archive_format_name(src->ar));
+    snprintf(src->err, sizeof src->err, "unsupported image format %s", src->al.format_name(src->ar));
     return CMBOOT_ERR_FORMAT;
 }
 
@@ -411,7 +439,7 @@ int cmboot_flash_source_read(cmboot_flash_source *src, void *buf, size_t len, si
         return read_raw(src, buf, len, got);
     size_t total = 0;
     while (total < len && !src->eof) {
-        la_ssize_t n = archive_read_data(src->ar, (char *)buf + total, len - total);
+        la_ssize_t n = src->al.read_data(src->ar, (char *)buf + total, len - total);
         if (n < 0) {
             /* xz, zstd, bzip2 and zip (entry CRC-32) report their own checks failing here. */
             char what[48];
@@ -472,7 +500,8 @@ void cmboot_flash_source_close(cmboot_flash_source *src)
     if (!src)
         return;
     if (src->ar)
-        archive_read_free(src->ar);
+        src->al.read_free(src->ar);
+    cmb_archive_lib_unload(&src->al);
     cmb_gzip_close(src->gz);
     cmb_xz_close(src->xz);
     if (src->fd >= 0)

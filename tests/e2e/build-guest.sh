@@ -103,6 +103,21 @@ cross_libs() {
     done
 }
 if [ -n "$TRIPLET" ]; then LDD=$(cross_libs "$CMBOOT"); else LDD=$(ldd "$CMBOOT" 2>/dev/null); fi
+# Libraries cmboot loads on demand (dlopen), not in any NEEDED list: libarchive (bootfiles.bin, zstd, bzip2 and
+# zip images) and libmicrohttpd (flash --http); each with what it needs.
+for n in libarchive.so.13 libmicrohttpd.so.12; do
+    found=""
+    if [ -n "$TRIPLET" ]; then
+        for d in "/lib/$TRIPLET" "/usr/lib/$TRIPLET"; do
+            if [ -e "$d/$n" ]; then found=$d/$n; break; fi
+        done
+    else
+        found=$(ldconfig -p | sed -n "s/^[[:space:]]*$n (.*) => \(.*\)/\1/p" | head -1)
+    fi
+    [ -n "$found" ] || die "cmboot loads $n on demand and this host has none"
+    if [ -n "$TRIPLET" ]; then more=$(cross_libs "$found"); else more=$(ldd "$found" 2>/dev/null); fi
+    LDD=$(printf '%s\n%s\n%s\n' "$LDD" "$found" "$more")
+done
 MISSING=$(echo "$LDD" | grep 'not found' || true)
 [ -z "$MISSING" ] || die "cmboot needs libraries this host cannot find: $MISSING"
 LIBS=$(echo "$LDD" | grep -o '/[^ ]*' | sort -u || true)

@@ -527,6 +527,40 @@ static void gzip_pipe_bad_crc_refused(void **state)
     free(dir);
 }
 
+/* A raw image from a pipe is told raw from its first bytes (no magic number) and read whole, the peeked bytes
+ * first; so is one whose first bytes look like bzip2 or zip but are not (libarchive decides those). */
+static void raw_pipe_and_lookalike_ok(void **state)
+{
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    char *dir = test_tmpdir("raw-fifo");
+    uint8_t *data = pattern();
+    data[0] = 0x11; /* no format's magic number */
+    char *path = path_in(dir, "d.img");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    fifo_feed f = {path, data, IMG_SIZE};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, feed_fifo, &f), 0);
+    expect_whole(path, 0, data, IMG_SIZE);
+    pthread_join(t, NULL);
+    static const char *const heads[] = {"BZh9", "PK\x01\x00", "\x28\xb5\x2f"};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        memcpy(data, heads[i], strlen(heads[i]));
+        test_write_file(dir, "look.img", data, IMG_SIZE);
+        char *look = path_in(dir, "look.img");
+        cmboot_flash_source *src = NULL;
+        assert_int_equal(cmboot_flash_source_open(look, &src), CMBOOT_OK);
+        assert_string_equal(cmboot_flash_source_format(src), "raw");
+        cmboot_flash_source_close(src);
+        expect_whole(look, 0, data, IMG_SIZE);
+        free(look);
+    }
+    free(path);
+    free(data);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* Compresses data into dir/name with the shell command "<tool> <input> <to> <output>". */
 static char *compress_with(const char *dir, const char *tool_cmd, const char *to, const char *name, const uint8_t *data)
 {
@@ -745,6 +779,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(gzip_truncated_refused),
     cmocka_unit_test(gzip_trailing_garbage_refused),
     cmocka_unit_test(gzip_pipe_bad_crc_refused),
+    cmocka_unit_test(raw_pipe_and_lookalike_ok),
     cmocka_unit_test(xz_flipped_byte_refused),
     cmocka_unit_test(zstd_flipped_byte_refused),
     cmocka_unit_test(bz2_flipped_byte_refused),
