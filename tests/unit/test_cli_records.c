@@ -10,6 +10,7 @@
 #include "cmboot/flash.h"
 #include "cmboot/line.h"
 #include "cmboot/records.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 
@@ -63,47 +64,20 @@ static void flash_line_records_each_board(void **state)
     fixture fx, *f = &fx;
     memset(f, 0, sizeof *f);
     f->root = test_tmpdir("cli-records");
-    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
-    snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
-    snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
-    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
-    snprintf(f->db, sizeof f->db, "%s/records.db", f->root);
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(image, sizeof image, 9);
-    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "start4.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "config.txt", "[all]\n", 6);
-    test_write_file(f->root, "image.bin", image, sizeof image);
-    test_write_file(f->dev, ".keep", "", 0);
-    test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
-    sim_script_init(&f->script);
-    sim_script_add_meta(&f->script, "MAC_ADDR", "d8:3a:dd:05:ee:78");
-    sim_script_add_get(&f->script, "config.txt", true);
-    sim_script_add_done(&f->script);
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
+    bf_path(f->boot, sizeof f->boot, f->root, "boot");
+    bf_path(f->image, sizeof f->image, f->root, "image.bin");
+    bf_path(f->db, sizeof f->db, f->root, "records.db");
+    bf_boot_dir(f->boot, BF_BOOTCODE4 | BF_START4, bootcode, sizeof bootcode, startelf, sizeof startelf);
+    bf_image(f->root, "image.bin", image, sizeof image, 9);
+    bf_fake_roots(f->root, f->sys, f->dev, sizeof f->sys);
+    bf_script_mac(&f->script);
+    bf_bus_new(&f->bus, &f->disc);
+    cmboot_ctx_config cc; /* no callbacks, default log level: as `cmboot flash` without -v */
     cmboot_ctx_config_default(&cc);
     assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    cmboot_boot_config_default(&f->bcfg);
-    f->bcfg.boot_dir = f->boot;
-    f->bcfg.wait_first_ms = 10000;
-    f->bcfg.stage_timeout_ms = 10000;
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->bcfg.limits = &f->limits;
-    cmboot_flash_config_default(&f->fcfg);
-    f->fcfg.image = f->image;
-    cmboot_target_env_default(&f->env);
-    f->env.sys_root = f->sys;
-    f->env.dev_root = f->dev;
-    f->fcfg.env = &f->env;
-    cmboot_flash_line_config_default(&f->line);
-    f->line.board_done = board_done;
-    f->line.target_for = target_for;
-    f->line.user = f;
+    bf_boot_config(&f->bcfg, &f->limits, f->boot, 10000);
+    bf_flash_config(&f->fcfg, f->image, &f->env, f->sys, f->dev);
+    bf_line_config(&f->line, board_done, target_for, f);
     f->line.boards = 2;
     assert_int_equal(cli_records_open("test", f->db, &f->records), CMBOOT_OK);
     plug(f, "1-1", "a0000001");
@@ -143,12 +117,8 @@ static void flash_line_records_each_board(void **state)
     assert_int_equal(cli_records_open("test", "off", &none), CMBOOT_OK);
     assert_null(none);
     cmboot_records_close(f->records);
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
+    bf_teardown(f->bus, &f->disc, f->ctx, f->root);
     sim_script_free(&f->script);
-    cmboot_ctx_free(f->ctx);
-    test_rmtree(f->root);
-    free(f->root);
 }
 
 static const struct CMUnitTest tests[] = {

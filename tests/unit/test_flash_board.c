@@ -10,6 +10,7 @@
 
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 
@@ -49,58 +50,23 @@ static void on_event(void *user, const cmboot_event *ev)
     pthread_mutex_unlock(&f->lock);
 }
 
-static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
-{
-    (void)user;
-    if (getenv("CMBOOT_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cv, NULL);
     f->root = test_tmpdir("flashboard");
-    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
-    snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
-    snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
-    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
-    snprintf(f->target, sizeof f->target, "%s/disk.img", f->root);
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(image, sizeof image, 7);
-    test_write_file(f->boot, "bootcode.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "start.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "config.txt", "[all]\n", 6);
-    test_write_file(f->boot, "fixup.dat", "fixup", 5);
-    test_write_file(f->root, "image.bin", image, sizeof image);
-    test_write_file(f->dev, ".keep", "", 0);
-    test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
-    cmboot_ctx_config_default(&cc);
-    cc.log = on_log;
-    cc.event = on_event;
-    cc.user = f;
-    cc.log_level = CMBOOT_LOG_DEBUG;
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    cmboot_boot_config_default(&f->bcfg);
-    f->bcfg.boot_dir = f->boot;
-    f->bcfg.wait_first_ms = 5000;
-    f->bcfg.stage_timeout_ms = 10000; /* generous: CI runs this under sanitizers beside other tests */
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->bcfg.limits = &f->limits;
-    cmboot_flash_config_default(&f->fcfg);
-    f->fcfg.image = f->image;
-    cmboot_target_env_default(&f->env);
-    f->env.sys_root = f->sys;
-    f->env.dev_root = f->dev;
-    f->fcfg.env = &f->env;
+    bf_path(f->boot, sizeof f->boot, f->root, "boot");
+    bf_path(f->image, sizeof f->image, f->root, "image.bin");
+    bf_path(f->target, sizeof f->target, f->root, "disk.img");
+    bf_boot_dir(f->boot, BF_BOOTCODE | BF_BOOTCODE4 | BF_START | BF_FIXUP, bootcode, sizeof bootcode, startelf,
+                sizeof startelf);
+    bf_image(f->root, "image.bin", image, sizeof image, 7);
+    bf_fake_roots(f->root, f->sys, f->dev, sizeof f->sys);
+    bf_bus_new(&f->bus, &f->disc);
+    bf_ctx_new(&f->ctx, on_event, f);
+    bf_boot_config(&f->bcfg, &f->limits, f->boot, 5000);
+    bf_flash_config(&f->fcfg, f->image, &f->env, f->sys, f->dev);
     *state = f;
     return 0;
 }
@@ -108,11 +74,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
-    cmboot_ctx_free(f->ctx);
-    test_rmtree(f->root);
-    free(f->root);
+    bf_teardown(f->bus, &f->disc, f->ctx, f->root);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->lock);
     free(f);
@@ -122,10 +84,7 @@ static int teardown(void **state)
 /* A BCM2711 board at port path 1-1 that sends metadata, then comes up as mass storage. */
 static void plug_board(fixture *f, sim_script *s)
 {
-    sim_script_init(s);
-    sim_script_add_meta(s, "MAC_ADDR", "d8:3a:dd:05:ee:78");
-    sim_script_add_get(s, "config.txt", true);
-    sim_script_add_done(s);
+    bf_script_mac(s);
     sim_config c;
     sim_config_default(&c, CMBOOT_SOC_BCM2711);
     c.script = s;

@@ -11,6 +11,7 @@
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
 #include "cmboot/line.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 
@@ -55,13 +56,6 @@ static void on_event(void *user, const cmboot_event *ev)
         pthread_cond_broadcast(&f->cv);
     }
     pthread_mutex_unlock(&f->lock);
-}
-
-static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
-{
-    (void)user;
-    if (getenv("CMBOOT_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
 }
 
 static void target_path(fixture *f, const char *port, char *out, size_t size)
@@ -154,52 +148,18 @@ static int setup(void **state)
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cv, NULL);
     f->root = test_tmpdir("flashline");
-    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
-    snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
-    snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
-    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(image, sizeof image, 9);
-    test_write_file(f->boot, "bootcode.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "start.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "start4.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "config.txt", "[all]\n", 6);
-    test_write_file(f->root, "image.bin", image, sizeof image);
-    test_write_file(f->dev, ".keep", "", 0);
-    test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
-    sim_script_init(&f->script);
-    sim_script_add_meta(&f->script, "MAC_ADDR", "d8:3a:dd:05:ee:78");
-    sim_script_add_get(&f->script, "config.txt", true);
-    sim_script_add_done(&f->script);
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
-    cmboot_ctx_config_default(&cc);
-    cc.log = on_log;
-    cc.event = on_event;
-    cc.user = f;
-    cc.log_level = CMBOOT_LOG_DEBUG;
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    cmboot_boot_config_default(&f->bcfg);
-    f->bcfg.boot_dir = f->boot;
-    f->bcfg.wait_first_ms = 10000;
-    f->bcfg.stage_timeout_ms = 10000;
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->bcfg.limits = &f->limits;
-    cmboot_flash_config_default(&f->fcfg);
-    f->fcfg.image = f->image;
-    cmboot_target_env_default(&f->env);
-    f->env.sys_root = f->sys;
-    f->env.dev_root = f->dev;
-    f->fcfg.env = &f->env;
-    cmboot_flash_line_config_default(&f->line);
-    f->line.board_done = board_done;
-    f->line.target_for = target_for;
-    f->line.user = f;
+    bf_path(f->boot, sizeof f->boot, f->root, "boot");
+    bf_path(f->image, sizeof f->image, f->root, "image.bin");
+    bf_boot_dir(f->boot, BF_BOOTCODE | BF_BOOTCODE4 | BF_START | BF_START4, bootcode, sizeof bootcode, startelf,
+                sizeof startelf);
+    bf_image(f->root, "image.bin", image, sizeof image, 9);
+    bf_fake_roots(f->root, f->sys, f->dev, sizeof f->sys);
+    bf_script_mac(&f->script);
+    bf_bus_new(&f->bus, &f->disc);
+    bf_ctx_new(&f->ctx, on_event, f);
+    bf_boot_config(&f->bcfg, &f->limits, f->boot, 10000);
+    bf_flash_config(&f->fcfg, f->image, &f->env, f->sys, f->dev);
+    bf_line_config(&f->line, board_done, target_for, f);
     *state = f;
     return 0;
 }
@@ -207,12 +167,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
+    bf_teardown(f->bus, &f->disc, f->ctx, f->root);
     sim_script_free(&f->script);
-    cmboot_ctx_free(f->ctx);
-    test_rmtree(f->root);
-    free(f->root);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->lock);
     free(f);
