@@ -58,6 +58,18 @@ void bf_script_mac(sim_script *s)
     sim_script_add_done(s);
 }
 
+void bf_plug_2711(sim_bus *bus, const char *port, const sim_script *script, const char *serial, cmboot_stage start,
+                  size_t second_stage_size, int64_t at_ms)
+{
+    sim_config c;
+    sim_config_default(&c, CMBOOT_SOC_BCM2711);
+    c.script = script;
+    c.start_stage = start;
+    c.expect_second_stage_size = (int64_t)second_stage_size;
+    snprintf(c.serial, sizeof c.serial, "%s", serial);
+    assert_int_equal(sim_bus_plug(bus, port, &c, at_ms), CMBOOT_OK);
+}
+
 void bf_bus_new(sim_bus **bus, cmboot_discovery *disc)
 {
     assert_int_equal(sim_bus_new(bus), CMBOOT_OK);
@@ -129,4 +141,22 @@ void bf_teardown(sim_bus *bus, cmboot_discovery *disc, cmboot_ctx *ctx, char *ro
         test_rmtree(root);
         free(root);
     }
+}
+
+void bf_flash_setup(bf_flash *b, const char *tag, bf_files files, int64_t wait_first_ms)
+{
+    b->root = test_tmpdir(tag);
+    bf_path(b->boot, sizeof b->boot, b->root, "boot");
+    bf_path(b->image, sizeof b->image, b->root, "image.bin");
+    bf_boot_dir(b->boot, files.boot, files.bootcode, files.bootcode_len, files.start, files.start_len);
+    bf_image(b->root, "image.bin", files.image, files.image_len, files.image_seed);
+    bf_fake_roots(b->root, b->sys, b->dev, sizeof b->sys);
+    bf_bus_new(&b->bus, &b->disc);
+    bf_boot_config(&b->bcfg, &b->limits, b->boot, wait_first_ms);
+    bf_flash_config(&b->fcfg, b->image, &b->env, b->sys, b->dev);
+}
+
+void bf_flash_teardown(bf_flash *b)
+{
+    bf_teardown(b->bus, &b->disc, b->ctx, b->root);
 }

@@ -31,6 +31,10 @@ void bf_image(const char *dir, const char *name, uint8_t *image, size_t len, uin
 void bf_fake_roots(const char *root, char *sys, char *dev, size_t size);
 /* A script: metadata MAC_ADDR d8:3a:dd:05:ee:78, config.txt fetched, Done. */
 void bf_script_mac(sim_script *s);
+/* Plugs a BCM2711 board at port (after at_ms) running script from stage start, its serial and the second
+ * stage size it expects set. */
+void bf_plug_2711(sim_bus *bus, const char *port, const sim_script *script, const char *serial, cmboot_stage start,
+                  size_t second_stage_size, int64_t at_ms);
 /* A new bus and its discovery. */
 void bf_bus_new(sim_bus **bus, cmboot_discovery *disc);
 /* A context with debug logging to stderr under CMBOOT_TEST_VERBOSE and the event callback with user. */
@@ -47,4 +51,39 @@ void bf_line_config(cmboot_flash_line_config *line, void (*board_done)(void *use
                     void *user);
 /* Closes the discovery, the bus and the context, removes and frees root (each may be NULL). */
 void bf_teardown(sim_bus *bus, cmboot_discovery *disc, cmboot_ctx *ctx, char *root);
+/* What a flash test puts on disk: the boot files and the image (image.bin) with their pattern. */
+typedef struct bf_files {
+    unsigned boot; /* BF_* */
+    uint8_t *bootcode, *start, *image;
+    size_t bootcode_len, start_len, image_len;
+    uint32_t image_seed;
+} bf_files;
+/* bf_files of the test's arrays (their sizes from sizeof). */
+#define BF_FILES(boot_files, bootcode_arr, start_arr, image_arr, seed)                                                 \
+    ((bf_files){.boot = (boot_files),                                                                                  \
+                .bootcode = (bootcode_arr),                                                                            \
+                .start = (start_arr),                                                                                  \
+                .image = (image_arr),                                                                                  \
+                .bootcode_len = sizeof(bootcode_arr),                                                                  \
+                .start_len = sizeof(start_arr),                                                                        \
+                .image_len = sizeof(image_arr),                                                                        \
+                .image_seed = (seed)})
+
+/* A board flashed on the bus: a temporary root with boot/, image.bin and the fake roots sys/ and dev/, the bus,
+ * the boot config (bf_boot_config) and the flash config with a target env on the fake roots. */
+typedef struct bf_flash {
+    char *root;
+    char boot[4096], sys[4096], dev[4096], image[4200];
+    sim_bus *bus;
+    cmboot_ctx *ctx; /* the caller's: bf_ctx_new or its own */
+    cmboot_discovery disc;
+    cmboot_boot_config bcfg;
+    cmboot_stage_limits limits;
+    cmboot_flash_config fcfg;
+    cmboot_target_env env;
+} bf_flash;
+
+void bf_flash_setup(bf_flash *b, const char *tag, bf_files files, int64_t wait_first_ms);
+/* bf_teardown of all of b (ctx included). */
+void bf_flash_teardown(bf_flash *b);
 #endif

@@ -15,16 +15,9 @@
 #include "testutil.h"
 
 typedef struct fixture {
-    char *root;
-    char boot[4096], sys[4096], dev[4096], image[4200], db[4200];
-    sim_bus *bus;
+    bf_flash b; /* root: boot files, image, fake sysfs and dev, targets */
+    char db[4200];
     sim_script script;
-    cmboot_ctx *ctx;
-    cmboot_discovery disc;
-    cmboot_boot_config bcfg;
-    cmboot_stage_limits limits;
-    cmboot_flash_config fcfg;
-    cmboot_target_env env;
     cmboot_flash_line_config line;
     cmboot_records *records;
 } fixture;
@@ -35,27 +28,21 @@ static int target_for(void *user, const cmboot_board_result *board, char *path, 
 {
     fixture *f = user;
     if (strcmp(board->port_path, "1-2") == 0)
-        snprintf(path, size, "%s", f->boot); /* a directory: refused, nothing written */
+        snprintf(path, size, "%s", f->b.boot); /* a directory: refused, nothing written */
     else
-        snprintf(path, size, "%s/disk-%s.img", f->root, board->port_path);
+        snprintf(path, size, "%s/disk-%s.img", f->b.root, board->port_path);
     return CMBOOT_OK;
 }
 
 static void board_done(void *user, const cmboot_flash_job *job)
 {
     fixture *f = user;
-    cli_records_job(f->records, "station-7", f->image, job, NULL);
+    cli_records_job(f->records, "station-7", f->b.image, job, NULL);
 }
 
 static void plug(fixture *f, const char *port, const char *serial)
 {
-    sim_config c;
-    sim_config_default(&c, CMBOOT_SOC_BCM2711);
-    c.script = &f->script;
-    c.start_stage = CMBOOT_STAGE_ROM;
-    c.expect_second_stage_size = (int64_t)sizeof bootcode;
-    snprintf(c.serial, sizeof c.serial, "%s", serial);
-    assert_int_equal(sim_bus_plug(f->bus, port, &c, 0), CMBOOT_OK);
+    bf_plug_2711(f->b.bus, port, &f->script, serial, CMBOOT_STAGE_ROM, sizeof bootcode, 0);
 }
 
 static void flash_line_records_each_board(void **state)
@@ -63,20 +50,12 @@ static void flash_line_records_each_board(void **state)
     (void)state;
     fixture fx, *f = &fx;
     memset(f, 0, sizeof *f);
-    f->root = test_tmpdir("cli-records");
-    bf_path(f->boot, sizeof f->boot, f->root, "boot");
-    bf_path(f->image, sizeof f->image, f->root, "image.bin");
-    bf_path(f->db, sizeof f->db, f->root, "records.db");
-    bf_boot_dir(f->boot, BF_BOOTCODE4 | BF_START4, bootcode, sizeof bootcode, startelf, sizeof startelf);
-    bf_image(f->root, "image.bin", image, sizeof image, 9);
-    bf_fake_roots(f->root, f->sys, f->dev, sizeof f->sys);
+    bf_flash_setup(&f->b, "cli-records", BF_FILES(BF_BOOTCODE4 | BF_START4, bootcode, startelf, image, 9), 10000);
+    bf_path(f->db, sizeof f->db, f->b.root, "records.db");
     bf_script_mac(&f->script);
-    bf_bus_new(&f->bus, &f->disc);
     cmboot_ctx_config cc; /* no callbacks, default log level: as `cmboot flash` without -v */
     cmboot_ctx_config_default(&cc);
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    bf_boot_config(&f->bcfg, &f->limits, f->boot, 10000);
-    bf_flash_config(&f->fcfg, f->image, &f->env, f->sys, f->dev);
+    assert_int_equal(cmboot_ctx_new(&cc, &f->b.ctx), CMBOOT_OK);
     bf_line_config(&f->line, board_done, target_for, f);
     f->line.boards = 2;
     assert_int_equal(cli_records_open("test", f->db, &f->records), CMBOOT_OK);
@@ -84,7 +63,7 @@ static void flash_line_records_each_board(void **state)
     plug(f, "1-2", "a0000002");
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum),
+    assert_int_equal(cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum),
                      CMBOOT_ERR_UNSAFE_TARGET);
     assert_int_equal(sum.boards, 2);
     cmboot_records_filter flt;
@@ -117,7 +96,7 @@ static void flash_line_records_each_board(void **state)
     assert_int_equal(cli_records_open("test", "off", &none), CMBOOT_OK);
     assert_null(none);
     cmboot_records_close(f->records);
-    bf_teardown(f->bus, &f->disc, f->ctx, f->root);
+    bf_flash_teardown(&f->b);
     sim_script_free(&f->script);
 }
 
