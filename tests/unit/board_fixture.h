@@ -51,6 +51,7 @@ void bf_line_config(cmboot_flash_line_config *line, void (*board_done)(void *use
                     void *user);
 /* Closes the discovery, the bus and the context, removes and frees root (each may be NULL). */
 void bf_teardown(sim_bus *bus, cmboot_discovery *disc, cmboot_ctx *ctx, char *root);
+
 /* What a flash test puts on disk: the boot files and the image (image.bin) with their pattern. */
 typedef struct bf_files {
     unsigned boot; /* BF_* */
@@ -82,7 +83,7 @@ typedef struct bf_flash {
     cmboot_flash_config fcfg;
     cmboot_target_env env;
 } bf_flash;
-
+/* Fills b in a new temporary directory named by tag (b->ctx is left to the caller). */
 void bf_flash_setup(bf_flash *b, const char *tag, bf_files files, int64_t wait_first_ms);
 /* bf_teardown of all of b (ctx included). */
 void bf_flash_teardown(bf_flash *b);
