@@ -10,20 +10,14 @@
 #include "cmboot/flash.h"
 #include "cmboot/line.h"
 #include "cmboot/records.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    char *root;
-    char boot[4096], sys[4096], dev[4096], image[4200], db[4200];
-    sim_bus *bus;
+    bf_flash b; /* root: boot files, image, fake sysfs and dev, targets */
+    char db[4200];
     sim_script script;
-    cmboot_ctx *ctx;
-    cmboot_discovery disc;
-    cmboot_boot_config bcfg;
-    cmboot_stage_limits limits;
-    cmboot_flash_config fcfg;
-    cmboot_target_env env;
     cmboot_flash_line_config line;
     cmboot_records *records;
 } fixture;
@@ -34,27 +28,21 @@ static int target_for(void *user, const cmboot_board_result *board, char *path, 
 {
     fixture *f = user;
     if (strcmp(board->port_path, "1-2") == 0)
-        snprintf(path, size, "%s", f->boot); /* a directory: refused, nothing written */
+        snprintf(path, size, "%s", f->b.boot); /* a directory: refused, nothing written */
     else
-        snprintf(path, size, "%s/disk-%s.img", f->root, board->port_path);
+        snprintf(path, size, "%s/disk-%s.img", f->b.root, board->port_path);
     return CMBOOT_OK;
 }
 
 static void board_done(void *user, const cmboot_flash_job *job)
 {
     fixture *f = user;
-    cli_records_job(f->records, "station-7", f->image, job, NULL);
+    cli_records_job(f->records, "station-7", f->b.image, job, NULL);
 }
 
 static void plug(fixture *f, const char *port, const char *serial)
 {
-    sim_config c;
-    sim_config_default(&c, CMBOOT_SOC_BCM2711);
-    c.script = &f->script;
-    c.start_stage = CMBOOT_STAGE_ROM;
-    c.expect_second_stage_size = (int64_t)sizeof bootcode;
-    snprintf(c.serial, sizeof c.serial, "%s", serial);
-    assert_int_equal(sim_bus_plug(f->bus, port, &c, 0), CMBOOT_OK);
+    bf_plug_2711(f->b.bus, port, &f->script, serial, CMBOOT_STAGE_ROM, sizeof bootcode, 0);
 }
 
 static void flash_line_records_each_board(void **state)
@@ -62,55 +50,20 @@ static void flash_line_records_each_board(void **state)
     (void)state;
     fixture fx, *f = &fx;
     memset(f, 0, sizeof *f);
-    f->root = test_tmpdir("cli-records");
-    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
-    snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
-    snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
-    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
-    snprintf(f->db, sizeof f->db, "%s/records.db", f->root);
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(image, sizeof image, 9);
-    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "start4.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "config.txt", "[all]\n", 6);
-    test_write_file(f->root, "image.bin", image, sizeof image);
-    test_write_file(f->dev, ".keep", "", 0);
-    test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
-    sim_script_init(&f->script);
-    sim_script_add_meta(&f->script, "MAC_ADDR", "d8:3a:dd:05:ee:78");
-    sim_script_add_get(&f->script, "config.txt", true);
-    sim_script_add_done(&f->script);
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
+    bf_flash_setup(&f->b, "cli-records", BF_FILES(BF_BOOTCODE4 | BF_START4, bootcode, startelf, image, 9), 10000);
+    bf_path(f->db, sizeof f->db, f->b.root, "records.db");
+    bf_script_mac(&f->script);
+    cmboot_ctx_config cc; /* no callbacks, default log level: as `cmboot flash` without -v */
     cmboot_ctx_config_default(&cc);
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    cmboot_boot_config_default(&f->bcfg);
-    f->bcfg.boot_dir = f->boot;
-    f->bcfg.wait_first_ms = 10000;
-    f->bcfg.stage_timeout_ms = 10000;
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->bcfg.limits = &f->limits;
-    cmboot_flash_config_default(&f->fcfg);
-    f->fcfg.image = f->image;
-    cmboot_target_env_default(&f->env);
-    f->env.sys_root = f->sys;
-    f->env.dev_root = f->dev;
-    f->fcfg.env = &f->env;
-    cmboot_flash_line_config_default(&f->line);
-    f->line.board_done = board_done;
-    f->line.target_for = target_for;
-    f->line.user = f;
+    assert_int_equal(cmboot_ctx_new(&cc, &f->b.ctx), CMBOOT_OK);
+    bf_line_config(&f->line, board_done, target_for, f);
     f->line.boards = 2;
     assert_int_equal(cli_records_open("test", f->db, &f->records), CMBOOT_OK);
     plug(f, "1-1", "a0000001");
     plug(f, "1-2", "a0000002");
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum),
+    assert_int_equal(cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum),
                      CMBOOT_ERR_UNSAFE_TARGET);
     assert_int_equal(sum.boards, 2);
     cmboot_records_filter flt;
@@ -143,12 +96,8 @@ static void flash_line_records_each_board(void **state)
     assert_int_equal(cli_records_open("test", "off", &none), CMBOOT_OK);
     assert_null(none);
     cmboot_records_close(f->records);
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
+    bf_flash_teardown(&f->b);
     sim_script_free(&f->script);
-    cmboot_ctx_free(f->ctx);
-    test_rmtree(f->root);
-    free(f->root);
 }
 
 static const struct CMUnitTest tests[] = {

@@ -10,19 +10,13 @@
 
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 
 typedef struct fixture {
-    char *root; /* boot files, image, target, fake sysfs and dev */
-    char boot[4096], sys[4096], dev[4096], image[4200], target[4200];
-    sim_bus *bus;
-    cmboot_ctx *ctx;
-    cmboot_discovery disc;
-    cmboot_boot_config bcfg;
-    cmboot_stage_limits limits;
-    cmboot_flash_config fcfg;
-    cmboot_target_env env;
+    bf_flash b; /* root: boot files, image, fake sysfs and dev, target */
+    char target[4200];
     pthread_mutex_t lock;
     pthread_cond_t cv;
     int phases;         /* CMBOOT_EV_PHASE events named by the board */
@@ -49,58 +43,15 @@ static void on_event(void *user, const cmboot_event *ev)
     pthread_mutex_unlock(&f->lock);
 }
 
-static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
-{
-    (void)user;
-    if (getenv("CMBOOT_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cv, NULL);
-    f->root = test_tmpdir("flashboard");
-    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
-    snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
-    snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
-    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
-    snprintf(f->target, sizeof f->target, "%s/disk.img", f->root);
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(image, sizeof image, 7);
-    test_write_file(f->boot, "bootcode.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "start.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "config.txt", "[all]\n", 6);
-    test_write_file(f->boot, "fixup.dat", "fixup", 5);
-    test_write_file(f->root, "image.bin", image, sizeof image);
-    test_write_file(f->dev, ".keep", "", 0);
-    test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
-    cmboot_ctx_config_default(&cc);
-    cc.log = on_log;
-    cc.event = on_event;
-    cc.user = f;
-    cc.log_level = CMBOOT_LOG_DEBUG;
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    cmboot_boot_config_default(&f->bcfg);
-    f->bcfg.boot_dir = f->boot;
-    f->bcfg.wait_first_ms = 5000;
-    f->bcfg.stage_timeout_ms = 10000; /* generous: CI runs this under sanitizers beside other tests */
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->bcfg.limits = &f->limits;
-    cmboot_flash_config_default(&f->fcfg);
-    f->fcfg.image = f->image;
-    cmboot_target_env_default(&f->env);
-    f->env.sys_root = f->sys;
-    f->env.dev_root = f->dev;
-    f->fcfg.env = &f->env;
+    bf_flash_setup(&f->b, "flashboard",
+                   BF_FILES(BF_BOOTCODE | BF_BOOTCODE4 | BF_START | BF_FIXUP, bootcode, startelf, image, 7), 5000);
+    bf_path(f->target, sizeof f->target, f->b.root, "disk.img");
+    bf_ctx_new(&f->b.ctx, on_event, f);
     *state = f;
     return 0;
 }
@@ -108,11 +59,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
-    cmboot_ctx_free(f->ctx);
-    test_rmtree(f->root);
-    free(f->root);
+    bf_flash_teardown(&f->b);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->lock);
     free(f);
@@ -122,29 +69,21 @@ static int teardown(void **state)
 /* A BCM2711 board at port path 1-1 that sends metadata, then comes up as mass storage. */
 static void plug_board(fixture *f, sim_script *s)
 {
-    sim_script_init(s);
-    sim_script_add_meta(s, "MAC_ADDR", "d8:3a:dd:05:ee:78");
-    sim_script_add_get(s, "config.txt", true);
-    sim_script_add_done(s);
-    sim_config c;
-    sim_config_default(&c, CMBOOT_SOC_BCM2711);
-    c.script = s;
-    c.expect_second_stage_size = (int64_t)sizeof bootcode;
-    snprintf(c.serial, sizeof c.serial, "%s", "af04b2da");
-    assert_int_equal(sim_bus_plug(f->bus, "1-1", &c, 0), CMBOOT_OK);
+    bf_script_mac(s);
+    bf_plug_2711(f->b.bus, "1-1", s, "af04b2da", CMBOOT_STAGE_ROM, sizeof bootcode, 0);
 }
 
 /* A disk `name` of a USB device at port path pp in the fake sysfs, its node a regular file in the fake dev. */
 static void add_disk(fixture *f, const char *pp, const char *name)
 {
     char dir[4096], link[4096], p[4300];
-    snprintf(dir, sizeof dir, "%s/devices/pci0000:00/usb/%s", f->sys, pp);
-    snprintf(link, sizeof link, "%s/bus/usb/devices/%s", f->sys, pp);
+    snprintf(dir, sizeof dir, "%s/devices/pci0000:00/usb/%s", f->b.sys, pp);
+    snprintf(link, sizeof link, "%s/bus/usb/devices/%s", f->b.sys, pp);
     test_write_file(dir, ".keep", "", 0);
     assert_int_equal(symlink(dir, link), 0);
     snprintf(p, sizeof p, "%s/%s:1.0/host3/target3:0:0/3:0:0:0/block/%s", dir, pp, name);
     test_write_file(p, "size", "65536\n", 6);
-    test_write_file(f->dev, name, "", 0);
+    test_write_file(f->b.dev, name, "", 0);
 }
 
 static uint8_t *read_all(const char *path, size_t *len)
@@ -180,9 +119,9 @@ static void flash_board_writes_and_verifies(void **state)
     fixture *f = *state;
     sim_script s;
     plug_board(f, &s);
-    f->fcfg.target = f->target; /* given: no pairing, a regular file may be written */
+    f->b.fcfg.target = f->target; /* given: no pairing, a regular file may be written */
     cmboot_flash_job *job = NULL;
-    assert_int_equal(cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job), CMBOOT_OK);
+    assert_int_equal(cmboot_flash_board(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &job), CMBOOT_OK);
     assert_non_null(job);
     assert_int_equal(cmboot_flash_job_step(job), CMBOOT_FLASH_STEP_DONE);
     assert_int_equal(cmboot_flash_job_error(job), CMBOOT_OK);
@@ -226,7 +165,7 @@ static void flash_board_writes_and_verifies(void **state)
     assert_true(f->phases >= 4); /* check, write, sync, verify, done */
     assert_int_equal(f->foreign_phases, 0);
     /* A job runs once. */
-    assert_int_equal(cmboot_flash_job_run(job, f->ctx, &f->disc, &f->bcfg), CMBOOT_ERR_INVALID_ARG);
+    assert_int_equal(cmboot_flash_job_run(job, f->b.ctx, &f->b.disc, &f->b.bcfg), CMBOOT_ERR_INVALID_ARG);
     cmboot_flash_job_free(job);
     sim_script_free(&s);
 }
@@ -239,12 +178,12 @@ static void flash_board_pairs_by_port_path(void **state)
     add_disk(f, "1-2", "sdc"); /* another board's disk: never taken */
     add_disk(f, "1-1", "sdb");
     cmboot_flash_job *job = NULL;
-    int rc = cmboot_flash_board(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &job);
+    int rc = cmboot_flash_board(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &job);
     /* Paired with the disk under 1-1; its node is a regular file in the dev root: refused, nothing written. */
     assert_int_equal(rc, CMBOOT_ERR_UNSAFE_TARGET);
     assert_int_equal(cmboot_flash_job_step(job), CMBOOT_FLASH_STEP_WRITE);
     char sdb[4200];
-    snprintf(sdb, sizeof sdb, "%s/sdb", f->dev);
+    snprintf(sdb, sizeof sdb, "%s/sdb", f->b.dev);
     assert_string_equal(cmboot_flash_job_target(job), sdb);
     assert_true(cmboot_flash_job_pair_ms(job) >= 0);
     const cmboot_flash_result *r = cmboot_flash_job_flash(job);
@@ -267,20 +206,20 @@ static void flash_board_fails_before_booting_on_a_bad_image(void **state)
     sim_script s;
     plug_board(f, &s);
     char missing[4300];
-    snprintf(missing, sizeof missing, "%s/none.img", f->root);
-    f->fcfg.image = missing;
-    f->fcfg.target = f->target;
+    snprintf(missing, sizeof missing, "%s/none.img", f->b.root);
+    f->b.fcfg.image = missing;
+    f->b.fcfg.target = f->target;
     cmboot_flash_job *job = NULL;
-    assert_int_equal(cmboot_flash_job_new(&f->fcfg, &job), CMBOOT_OK);
+    assert_int_equal(cmboot_flash_job_new(&f->b.fcfg, &job), CMBOOT_OK);
     assert_int_not_equal(cmboot_flash_job_open(job), CMBOOT_OK);
     assert_int_equal(cmboot_flash_job_step(job), CMBOOT_FLASH_STEP_IMAGE);
-    assert_int_not_equal(cmboot_flash_job_run(job, f->ctx, &f->disc, &f->bcfg), CMBOOT_OK);
+    assert_int_not_equal(cmboot_flash_job_run(job, f->b.ctx, &f->b.disc, &f->b.bcfg), CMBOOT_OK);
     assert_null(cmboot_flash_job_board(job));
     assert_null(cmboot_flash_job_flash(job));
     char *text = NULL;
     assert_int_equal(cmboot_flash_job_report_json(job, &text), CMBOOT_ERR_INVALID_ARG);
     sim_result sr;
-    assert_int_equal(sim_bus_result(f->bus, "1-1", &sr), CMBOOT_OK);
+    assert_int_equal(sim_bus_result(f->b.bus, "1-1", &sr), CMBOOT_OK);
     assert_false(sr.rom_accepted); /* no board was booted for nothing */
     assert_int_equal(access(f->target, F_OK), -1);
     cmboot_flash_job_free(job);
@@ -294,7 +233,7 @@ static void *cancel_after_boot(void *arg)
     while (!f->board_done)
         pthread_cond_wait(&f->cv, &f->lock);
     pthread_mutex_unlock(&f->lock);
-    cmboot_ctx_cancel(f->ctx);
+    cmboot_ctx_cancel(f->b.ctx);
     return NULL;
 }
 
@@ -304,12 +243,12 @@ static void flash_board_cancelled_while_pairing(void **state)
     sim_script s;
     plug_board(f, &s); /* no disk ever appears under 1-1 */
     cmboot_flash_job *job = NULL;
-    assert_int_equal(cmboot_flash_job_new(&f->fcfg, &job), CMBOOT_OK);
+    assert_int_equal(cmboot_flash_job_new(&f->b.fcfg, &job), CMBOOT_OK);
     cmboot_flash_job_set_pair_timeout(job, 60000);
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, cancel_after_boot, f), 0);
     int64_t start = cmboot_now_ms();
-    int rc = cmboot_flash_job_run(job, f->ctx, &f->disc, &f->bcfg);
+    int rc = cmboot_flash_job_run(job, f->b.ctx, &f->b.disc, &f->b.bcfg);
     pthread_join(t, NULL);
     assert_int_equal(rc, CMBOOT_ERR_CANCELLED);
     /* The cancel may land while the session is still winding down or while waiting for the disk. */

@@ -9,6 +9,7 @@
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
 #include "cmboot/line.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 #include "test_flash_util.h"
@@ -41,50 +42,22 @@ static void on_event(void *user, const cmboot_event *ev)
         f->progress++;
 }
 
-static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
-{
-    (void)user;
-    if (getenv("CMBOOT_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     f->root = test_tmpdir("flashfb");
-    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
-    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
-    snprintf(f->part, sizeof f->part, "%s/mmcblk0.img", f->root);
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(image, sizeof image, 7);
-    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "bootcode.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "start.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "config.txt", "[all]\n", 6);
-    test_write_file(f->root, "image.bin", image, sizeof image);
+    bf_path(f->boot, sizeof f->boot, f->root, "boot");
+    bf_path(f->image, sizeof f->image, f->root, "image.bin");
+    bf_path(f->part, sizeof f->part, f->root, "mmcblk0.img");
+    bf_boot_dir(f->boot, BF_BOOTCODE | BF_BOOTCODE4 | BF_START, bootcode, sizeof bootcode, startelf, sizeof startelf);
+    bf_image(f->root, "image.bin", image, sizeof image, 7);
     uint8_t *zero = calloc(1, PART_SIZE);
     test_write_file(f->root, "mmcblk0.img", zero, PART_SIZE);
     free(zero);
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
-    cmboot_ctx_config_default(&cc);
-    cc.log = on_log;
-    cc.event = on_event;
-    cc.user = f;
-    cc.log_level = CMBOOT_LOG_DEBUG;
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    cmboot_boot_config_default(&f->bcfg);
-    f->bcfg.boot_dir = f->boot;
-    f->bcfg.wait_first_ms = 5000;
-    f->bcfg.stage_timeout_ms = 10000;
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->bcfg.limits = &f->limits;
-    cmboot_flash_config_default(&f->fcfg);
-    f->fcfg.image = f->image;
+    bf_bus_new(&f->bus, &f->disc);
+    bf_ctx_new(&f->ctx, on_event, f);
+    bf_boot_config(&f->bcfg, &f->limits, f->boot, 5000);
+    bf_flash_config(&f->fcfg, f->image, NULL, NULL, NULL);
     *state = f;
     return 0;
 }
@@ -92,11 +65,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
-    cmboot_ctx_free(f->ctx);
-    test_rmtree(f->root);
-    free(f->root);
+    bf_teardown(f->bus, &f->disc, f->ctx, f->root);
     free(f);
     return 0;
 }

@@ -11,22 +11,15 @@
 #include "cmboot/cmboot.h"
 #include "cmboot/flash.h"
 #include "cmboot/line.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 
 #define MAX_DONE 16
 
 typedef struct fixture {
-    char *root;
-    char boot[4096], sys[4096], dev[4096], image[4200];
-    sim_bus *bus;
+    bf_flash b; /* root: boot files, image, fake sysfs and dev, targets */
     sim_script script;
-    cmboot_ctx *ctx;
-    cmboot_discovery disc;
-    cmboot_boot_config bcfg;
-    cmboot_stage_limits limits;
-    cmboot_flash_config fcfg;
-    cmboot_target_env env;
     cmboot_flash_line_config line;
     pthread_mutex_t lock;
     pthread_cond_t cv;
@@ -57,25 +50,18 @@ static void on_event(void *user, const cmboot_event *ev)
     pthread_mutex_unlock(&f->lock);
 }
 
-static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
-{
-    (void)user;
-    if (getenv("CMBOOT_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
-}
-
 static void target_path(fixture *f, const char *port, char *out, size_t size)
 {
-    snprintf(out, size, "%s/disk-%s.img", f->root, port);
+    snprintf(out, size, "%s/disk-%s.img", f->b.root, port);
 }
 
 static int target_for(void *user, const cmboot_board_result *board, char *path, size_t size)
 {
     fixture *f = user;
     if (f->fail_port && strcmp(board->port_path, f->fail_port) == 0)
-        snprintf(path, size, "%s", f->boot); /* a directory: refused, nothing written */
+        snprintf(path, size, "%s", f->b.boot); /* a directory: refused, nothing written */
     else if (f->chain)
-        snprintf(path, size, "%s/disk-%s.img", f->root, board->serial);
+        snprintf(path, size, "%s/disk-%s.img", f->b.root, board->serial);
     else
         target_path(f, board->port_path, path, size);
     pthread_mutex_lock(&f->lock);
@@ -100,13 +86,7 @@ static int target_for(void *user, const cmboot_board_result *board, char *path, 
 
 static void plug(fixture *f, const char *port, const char *serial, cmboot_stage start, int64_t at_ms)
 {
-    sim_config c;
-    sim_config_default(&c, CMBOOT_SOC_BCM2711);
-    c.script = &f->script;
-    c.start_stage = start;
-    c.expect_second_stage_size = (int64_t)sizeof bootcode;
-    snprintf(c.serial, sizeof c.serial, "%s", serial);
-    assert_int_equal(sim_bus_plug(f->bus, port, &c, at_ms), CMBOOT_OK);
+    bf_plug_2711(f->b.bus, port, &f->script, serial, start, sizeof bootcode, at_ms);
 }
 
 static void board_done(void *user, const cmboot_flash_job *job)
@@ -141,10 +121,10 @@ static void board_done(void *user, const cmboot_flash_job *job)
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->lock);
     if (next) { /* the operator swaps the board on port 1-1 */
-        assert_int_equal(sim_bus_unplug(f->bus, "1-1"), CMBOOT_OK);
+        assert_int_equal(sim_bus_unplug(f->b.bus, "1-1"), CMBOOT_OK);
         plug(f, "1-1", serial, CMBOOT_STAGE_ROM, 0);
     } else if (f->chain) {
-        cmboot_ctx_cancel(f->ctx); /* SIGTERM after the third board */
+        cmboot_ctx_cancel(f->b.ctx); /* SIGTERM after the third board */
     }
 }
 
@@ -153,53 +133,11 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cv, NULL);
-    f->root = test_tmpdir("flashline");
-    snprintf(f->boot, sizeof f->boot, "%s/boot", f->root);
-    snprintf(f->sys, sizeof f->sys, "%s/sys", f->root);
-    snprintf(f->dev, sizeof f->dev, "%s/dev", f->root);
-    snprintf(f->image, sizeof f->image, "%s/image.bin", f->root);
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(image, sizeof image, 9);
-    test_write_file(f->boot, "bootcode.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->boot, "start.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "start4.elf", startelf, sizeof startelf);
-    test_write_file(f->boot, "config.txt", "[all]\n", 6);
-    test_write_file(f->root, "image.bin", image, sizeof image);
-    test_write_file(f->dev, ".keep", "", 0);
-    test_write_file(f->sys, "bus/usb/devices/.keep", "", 0);
-    sim_script_init(&f->script);
-    sim_script_add_meta(&f->script, "MAC_ADDR", "d8:3a:dd:05:ee:78");
-    sim_script_add_get(&f->script, "config.txt", true);
-    sim_script_add_done(&f->script);
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
-    cmboot_ctx_config_default(&cc);
-    cc.log = on_log;
-    cc.event = on_event;
-    cc.user = f;
-    cc.log_level = CMBOOT_LOG_DEBUG;
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
-    cmboot_boot_config_default(&f->bcfg);
-    f->bcfg.boot_dir = f->boot;
-    f->bcfg.wait_first_ms = 10000;
-    f->bcfg.stage_timeout_ms = 10000;
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->bcfg.limits = &f->limits;
-    cmboot_flash_config_default(&f->fcfg);
-    f->fcfg.image = f->image;
-    cmboot_target_env_default(&f->env);
-    f->env.sys_root = f->sys;
-    f->env.dev_root = f->dev;
-    f->fcfg.env = &f->env;
-    cmboot_flash_line_config_default(&f->line);
-    f->line.board_done = board_done;
-    f->line.target_for = target_for;
-    f->line.user = f;
+    bf_flash_setup(&f->b, "flashline",
+                   BF_FILES(BF_BOOTCODE | BF_BOOTCODE4 | BF_START | BF_START4, bootcode, startelf, image, 9), 10000);
+    bf_script_mac(&f->script);
+    bf_ctx_new(&f->b.ctx, on_event, f);
+    bf_line_config(&f->line, board_done, target_for, f);
     *state = f;
     return 0;
 }
@@ -207,12 +145,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
+    bf_flash_teardown(&f->b);
     sim_script_free(&f->script);
-    cmboot_ctx_free(f->ctx);
-    test_rmtree(f->root);
-    free(f->root);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->lock);
     free(f);
@@ -248,7 +182,7 @@ static void line_flashes_three_boards_at_once(void **state)
     f->line.boards = 3;
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum), CMBOOT_OK);
+    assert_int_equal(cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum), CMBOOT_OK);
     assert_int_equal(sum.boards, 3);
     assert_int_equal(sum.ok, 3);
     assert_int_equal(sum.failed, 0);
@@ -279,7 +213,7 @@ static void line_failed_board_does_not_stop_the_others(void **state)
     f->fail_port = "1-2";
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    int rc = cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum);
+    int rc = cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum);
     assert_int_equal(rc, CMBOOT_ERR_UNSAFE_TARGET);
     assert_int_equal(sum.boards, 3);
     assert_int_equal(sum.ok, 2);
@@ -302,7 +236,7 @@ static void *cancel_when_booted(void *arg)
     while (f->booted < 3)
         pthread_cond_wait(&f->cv, &f->lock);
     pthread_mutex_unlock(&f->lock);
-    cmboot_ctx_cancel(f->ctx);
+    cmboot_ctx_cancel(f->b.ctx);
     return NULL;
 }
 
@@ -320,7 +254,7 @@ static void line_cancel_reaches_every_board(void **state)
     int64_t start = cmboot_now_ms();
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    int rc = cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum);
+    int rc = cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum);
     pthread_join(t, NULL);
     assert_int_equal(rc, CMBOOT_ERR_CANCELLED);
     assert_true(cmboot_now_ms() - start < 30000); /* not the pairing deadline */
@@ -343,7 +277,7 @@ static void line_adopts_a_board_already_in_mass_storage(void **state)
     f->in_flight = 2; /* one board: no one to wait for in target_for */
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum), CMBOOT_OK);
+    assert_int_equal(cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum), CMBOOT_OK);
     assert_int_equal(sum.ok, 1);
     assert_int_equal(f->done, 1);
     assert_string_equal(f->done_port[0], "1-4");
@@ -352,7 +286,7 @@ static void line_adopts_a_board_already_in_mass_storage(void **state)
     target_path(f, "1-4", p, sizeof p);
     assert_image_at(p);
     sim_result sr;
-    assert_int_equal(sim_bus_result(f->bus, "1-4", &sr), CMBOOT_OK);
+    assert_int_equal(sim_bus_result(f->b.bus, "1-4", &sr), CMBOOT_OK);
     assert_false(sr.rom_accepted);
 }
 
@@ -360,12 +294,12 @@ static void line_boot_does_not_adopt_by_default(void **state)
 {
     fixture *f = *state;
     plug(f, "1-4", "c0ffee01", CMBOOT_STAGE_MASS_STORAGE, 0);
-    cmboot_boot_config b = f->bcfg;
+    cmboot_boot_config b = f->b.bcfg;
     assert_false(b.adopt_mass_storage);
     b.wait_first_ms = 300;
     cmboot_run_report *rep = NULL;
     assert_int_equal(cmboot_run_report_new(&rep), CMBOOT_OK);
-    assert_int_equal(cmboot_run(f->ctx, &f->disc, &b, rep), CMBOOT_ERR_TIMEOUT);
+    assert_int_equal(cmboot_run(f->b.ctx, &f->b.disc, &b, rep), CMBOOT_ERR_TIMEOUT);
     assert_int_equal(cmboot_run_report_boards(rep), 0);
     cmboot_run_report_free(rep);
 }
@@ -415,8 +349,8 @@ static void *cancel_after_quiet(void *arg)
         pthread_cond_wait(&f->cv, &f->lock);
     pthread_mutex_unlock(&f->lock);
     /* Drive the bus a while longer: a board taken twice would show up in this time. */
-    sim_bus_wait_stage(f->bus, "1-1", CMBOOT_STAGE_UNKNOWN, cmboot_now_ms() + 500);
-    cmboot_ctx_cancel(f->ctx);
+    sim_bus_wait_stage(f->b.bus, "1-1", CMBOOT_STAGE_UNKNOWN, cmboot_now_ms() + 500);
+    cmboot_ctx_cancel(f->b.ctx);
     return NULL;
 }
 
@@ -426,7 +360,7 @@ static void line_does_not_flash_a_present_board_twice(void **state)
     plug(f, "1-1", "a0000001", CMBOOT_STAGE_ROM, 0);          /* booted by us */
     plug(f, "1-2", "c0ffee02", CMBOOT_STAGE_MASS_STORAGE, 0); /* found in mass storage */
     static const cmboot_discovery_ops ops = {sizeof ops, twice_next, twice_open, twice_wakeup, twice_destroy, "twice"};
-    twice tw = {.inner = f->disc};
+    twice tw = {.inner = f->b.disc};
     cmboot_discovery d = {&ops, &tw};
     f->line.boards = 0; /* loop: finished boards are forgotten, only the taken list stops a second take */
     f->in_flight = 2;
@@ -434,7 +368,7 @@ static void line_does_not_flash_a_present_board_twice(void **state)
     assert_int_equal(pthread_create(&t, NULL, cancel_after_quiet, f), 0);
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    int rc = cmboot_flash_line_run(f->ctx, &d, &f->bcfg, &f->fcfg, &f->line, &sum);
+    int rc = cmboot_flash_line_run(f->b.ctx, &d, &f->b.bcfg, &f->b.fcfg, &f->line, &sum);
     pthread_join(t, NULL);
     assert_int_equal(rc, CMBOOT_ERR_CANCELLED);
     assert_int_equal(sum.ok, 2);
@@ -453,7 +387,7 @@ static void line_loop_takes_boards_one_after_another_on_one_port(void **state)
     f->line.boards = 0;
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    int rc = cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum);
+    int rc = cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum);
     assert_int_equal(rc, CMBOOT_ERR_CANCELLED);
     assert_int_equal(sum.ok, 3);
     assert_int_equal(sum.interrupted, 0);
@@ -463,7 +397,7 @@ static void line_loop_takes_boards_one_after_another_on_one_port(void **state)
         assert_string_equal(f->done_port[i], "1-1");
         assert_string_equal(f->done_serial[i], serials[i]);
         char p[4300];
-        snprintf(p, sizeof p, "%s/disk-%s.img", f->root, serials[i]);
+        snprintf(p, sizeof p, "%s/disk-%s.img", f->b.root, serials[i]);
         assert_image_at(p);
     }
 }
@@ -473,20 +407,21 @@ static void line_refuses_a_bad_image_before_booting(void **state)
     fixture *f = *state;
     plug(f, "1-1", "a0000001", CMBOOT_STAGE_ROM, 0);
     char missing[4300];
-    snprintf(missing, sizeof missing, "%s/none.img", f->root);
-    f->fcfg.image = missing;
+    snprintf(missing, sizeof missing, "%s/none.img", f->b.root);
+    f->b.fcfg.image = missing;
     f->line.boards = 1;
     cmboot_flash_line_summary sum;
     cmboot_flash_line_summary_default(&sum);
-    assert_int_not_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum), CMBOOT_OK);
+    assert_int_not_equal(cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum),
+                         CMBOOT_OK);
     assert_int_equal(sum.boards, 0);
     sim_result sr;
-    assert_int_equal(sim_bus_result(f->bus, "1-1", &sr), CMBOOT_OK);
+    assert_int_equal(sim_bus_result(f->b.bus, "1-1", &sr), CMBOOT_OK);
     assert_false(sr.rom_accepted);
     /* One target for many boards is refused too. */
-    f->fcfg.image = f->image;
-    f->fcfg.target = missing;
-    assert_int_equal(cmboot_flash_line_run(f->ctx, &f->disc, &f->bcfg, &f->fcfg, &f->line, &sum),
+    f->b.fcfg.image = f->b.image;
+    f->b.fcfg.target = missing;
+    assert_int_equal(cmboot_flash_line_run(f->b.ctx, &f->b.disc, &f->b.bcfg, &f->b.fcfg, &f->line, &sum),
                      CMBOOT_ERR_INVALID_ARG);
 }
 

@@ -84,78 +84,96 @@ static int decode_all(cmb_xz *x, uint8_t **out, size_t *total, char *err, size_t
     return rc;
 }
 
+/* One test's stream: its directory, the data, the data compressed, and (once written) the file open. */
+typedef struct xz_case {
+    char *dir;
+    uint8_t *d, *c;
+    size_t clen;
+    int fd;
+    uint64_t size;
+} xz_case;
+
+/* Compresses data() in blocks of `block` (0 = one block) with preset into a new directory named by tag. */
+static void xz_case_make(xz_case *k, const char *tag, uint64_t block, uint32_t preset)
+{
+    k->dir = test_tmpdir(tag);
+    k->d = data();
+    k->c = compress(k->d, DATA_SIZE, block, preset, &k->clen);
+    k->fd = -1;
+}
+
+/* Writes the compressed stream to dir/name and opens it. */
+static void xz_case_file(xz_case *k, const char *name)
+{
+    k->fd = open_file(k->dir, name, k->c, k->clen, &k->size);
+}
+
+static void xz_case_free(xz_case *k)
+{
+    if (k->fd >= 0)
+        close(k->fd);
+    free(k->c);
+    free(k->d);
+    test_rmtree(k->dir);
+    free(k->dir);
+}
+
+/* Decodes all of x and checks it is the data. */
+static void expect_data(cmb_xz *x, const uint8_t *d, char *err, size_t err_size)
+{
+    uint8_t *out;
+    size_t total;
+    assert_int_equal(decode_all(x, &out, &total, err, err_size), CMBOOT_OK);
+    assert_int_equal(total, DATA_SIZE);
+    assert_memory_equal(out, d, DATA_SIZE);
+    free(out);
+}
+
 static void multi_block_on_threads(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir("xzmt-multi");
-    uint8_t *d = data();
-    size_t clen;
-    uint8_t *c = compress(d, DATA_SIZE, BLOCK, 1, &clen);
-    uint64_t size;
-    int fd = open_file(dir, "m.img.xz", c, clen, &size);
-    assert_int_equal(cmb_xz_count_blocks(fd, size), DATA_SIZE / BLOCK);
+    xz_case k;
+    xz_case_make(&k, "xzmt-multi", BLOCK, 1);
+    xz_case_file(&k, "m.img.xz");
+    assert_int_equal(cmb_xz_count_blocks(k.fd, k.size), DATA_SIZE / BLOCK);
     cmb_xz *x = NULL;
     char note[160], err[256];
-    assert_int_equal(cmb_xz_open(fd, true, size, NULL, 0, 2, 0, &x, note, sizeof note, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(cmb_xz_open(k.fd, true, k.size, NULL, 0, 2, 0, &x, note, sizeof note, err, sizeof err), CMBOOT_OK);
     assert_int_equal(cmb_xz_threads(x), 2);
     assert_string_equal(note, "");
-    uint8_t *out;
-    size_t total;
-    assert_int_equal(decode_all(x, &out, &total, err, sizeof err), CMBOOT_OK);
-    assert_int_equal(total, DATA_SIZE);
-    assert_memory_equal(out, d, DATA_SIZE);
+    expect_data(x, k.d, err, sizeof err);
     cmb_xz_close(x);
-    close(fd);
-    free(out);
-    free(c);
-    free(d);
-    test_rmtree(dir);
-    free(dir);
+    xz_case_free(&k);
 }
 
 static void single_block_one_thread_and_said(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir("xzmt-single");
-    uint8_t *d = data();
-    size_t clen;
-    uint8_t *c = compress(d, DATA_SIZE, 0, 1, &clen);
-    uint64_t size;
-    int fd = open_file(dir, "s.img.xz", c, clen, &size);
-    assert_int_equal(cmb_xz_count_blocks(fd, size), 1);
+    xz_case k;
+    xz_case_make(&k, "xzmt-single", 0, 1);
+    xz_case_file(&k, "s.img.xz");
+    assert_int_equal(cmb_xz_count_blocks(k.fd, k.size), 1);
     cmb_xz *x = NULL;
     char note[160], err[256];
-    assert_int_equal(cmb_xz_open(fd, true, size, NULL, 0, 4, 0, &x, note, sizeof note, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(cmb_xz_open(k.fd, true, k.size, NULL, 0, 4, 0, &x, note, sizeof note, err, sizeof err), CMBOOT_OK);
     assert_int_equal(cmb_xz_threads(x), 1);
     assert_non_null(strstr(note, "single-block xz stream: decoding on one thread"));
-    uint8_t *out;
-    size_t total;
-    assert_int_equal(decode_all(x, &out, &total, err, sizeof err), CMBOOT_OK);
-    assert_int_equal(total, DATA_SIZE);
-    assert_memory_equal(out, d, DATA_SIZE);
+    expect_data(x, k.d, err, sizeof err);
     cmb_xz_close(x);
-    close(fd);
-    free(out);
-    free(c);
-    free(d);
-    test_rmtree(dir);
-    free(dir);
+    xz_case_free(&k);
 }
 
 static void corrupt_block_refused(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir("xzmt-corrupt");
-    uint8_t *d = data();
-    size_t clen;
-    uint8_t *c = compress(d, DATA_SIZE, BLOCK, 1, &clen);
-    c[clen / 2] ^= 0x40; /* inside a middle block's compressed data */
-    uint64_t size;
-    int fd = open_file(dir, "c.img.xz", c, clen, &size);
+    xz_case k;
+    xz_case_make(&k, "xzmt-corrupt", BLOCK, 1);
+    k.c[k.clen / 2] ^= 0x40; /* inside a middle block's compressed data */
+    xz_case_file(&k, "c.img.xz");
     for (unsigned threads = 1; threads <= 2; threads++) {
         cmb_xz *x = NULL;
         char note[160], err[256] = "";
-        assert_int_equal(cmb_xz_open(fd, true, size, NULL, 0, threads, 0, &x, note, sizeof note, err, sizeof err),
+        assert_int_equal(cmb_xz_open(k.fd, true, k.size, NULL, 0, threads, 0, &x, note, sizeof note, err, sizeof err),
                          CMBOOT_OK);
         uint8_t *out;
         size_t total;
@@ -168,60 +186,46 @@ static void corrupt_block_refused(void **state)
         cmb_xz_close(x);
         free(out);
     }
-    close(fd);
-    free(c);
-    free(d);
-    test_rmtree(dir);
-    free(dir);
+    xz_case_free(&k);
 }
 
 static void thread_cap_honoured(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir("xzmt-cap");
-    uint8_t *d = data();
-    size_t clen;
-    uint8_t *c = compress(d, DATA_SIZE, BLOCK, 1, &clen);
-    uint64_t size;
-    int fd = open_file(dir, "m.img.xz", c, clen, &size);
+    xz_case k;
+    xz_case_make(&k, "xzmt-cap", BLOCK, 1);
+    xz_case_file(&k, "m.img.xz");
     char note[160], err[256];
     static const unsigned asked[] = {1, 3, 64};
     static const unsigned used[] = {1, 3, DATA_SIZE / BLOCK}; /* never more threads than blocks */
     for (size_t i = 0; i < 3; i++) {
         cmb_xz *x = NULL;
-        assert_int_equal(cmb_xz_open(fd, true, size, NULL, 0, asked[i], 0, &x, note, sizeof note, err, sizeof err),
+        assert_int_equal(cmb_xz_open(k.fd, true, k.size, NULL, 0, asked[i], 0, &x, note, sizeof note, err, sizeof err),
                          CMBOOT_OK);
         assert_int_equal(cmb_xz_threads(x), used[i]);
         cmb_xz_close(x);
     }
     /* 0 = the online cores (bounded by the blocks). */
     cmb_xz *x = NULL;
-    assert_int_equal(cmb_xz_open(fd, true, size, NULL, 0, 0, 0, &x, note, sizeof note, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(cmb_xz_open(k.fd, true, k.size, NULL, 0, 0, 0, &x, note, sizeof note, err, sizeof err), CMBOOT_OK);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned want = cores > (long)(DATA_SIZE / BLOCK) ? DATA_SIZE / BLOCK : (unsigned)cores;
     assert_int_equal(cmb_xz_threads(x), want);
     cmb_xz_close(x);
-    close(fd);
-    free(c);
-    free(d);
-    test_rmtree(dir);
-    free(dir);
+    xz_case_free(&k);
 }
 
 /* A dictionary larger than the cap is refused with that reason, on one thread and on several. */
 static void memory_cap_refuses_big_dictionary(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir("xzmt-mem");
-    uint8_t *d = data();
-    size_t clen;
-    uint8_t *c = compress(d, DATA_SIZE, 1024u * 1024u, 6, &clen); /* preset 6: 8 MiB dictionary */
-    uint64_t size;
-    int fd = open_file(dir, "big.img.xz", c, clen, &size);
+    xz_case k;
+    xz_case_make(&k, "xzmt-mem", 1024u * 1024u, 6); /* preset 6: 8 MiB dictionary */
+    xz_case_file(&k, "big.img.xz");
     for (unsigned threads = 1; threads <= 2; threads++) {
         cmb_xz *x = NULL;
         char note[160], err[512] = "";
-        int rc = cmb_xz_open(fd, true, size, NULL, 0, threads, 2u << 20, &x, note, sizeof note, err, sizeof err);
+        int rc = cmb_xz_open(k.fd, true, k.size, NULL, 0, threads, 2u << 20, &x, note, sizeof note, err, sizeof err);
         if (rc == CMBOOT_OK) {
             uint8_t *out;
             size_t total;
@@ -235,36 +239,25 @@ static void memory_cap_refuses_big_dictionary(void **state)
         assert_non_null(strstr(err, "memory cap"));
         /* The same stream under a cap that holds the dictionary decodes. */
         assert_int_equal(
-            cmb_xz_open(fd, true, size, NULL, 0, threads, 64u << 20, &x, note, sizeof note, err, sizeof err),
+            cmb_xz_open(k.fd, true, k.size, NULL, 0, threads, 64u << 20, &x, note, sizeof note, err, sizeof err),
             CMBOOT_OK);
-        uint8_t *out;
-        size_t total;
-        assert_int_equal(decode_all(x, &out, &total, err, sizeof err), CMBOOT_OK);
-        assert_int_equal(total, DATA_SIZE);
-        assert_memory_equal(out, d, DATA_SIZE);
-        free(out);
+        expect_data(x, k.d, err, sizeof err);
         cmb_xz_close(x);
     }
-    close(fd);
-    free(c);
-    free(d);
-    test_rmtree(dir);
-    free(dir);
+    xz_case_free(&k);
 }
 
 /* cmboot_flash_write with max_memory: refused before the first byte (target unchanged), else written. */
 static void max_memory_in_write(void **state)
 {
     (void)state;
-    char *dir = test_tmpdir("xzmt-write");
-    uint8_t *d = data();
-    size_t clen;
-    uint8_t *c = compress(d, DATA_SIZE, 0, 6, &clen);
-    test_write_file(dir, "img.xz", c, clen);
+    xz_case k;
+    xz_case_make(&k, "xzmt-write", 0, 6);
+    test_write_file(k.dir, "img.xz", k.c, k.clen);
     char image[4096], target[4096];
-    snprintf(image, sizeof image, "%s/img.xz", dir);
-    snprintf(target, sizeof target, "%s/target.bin", dir);
-    test_write_file(dir, "target.bin", "keep", 4);
+    snprintf(image, sizeof image, "%s/img.xz", k.dir);
+    snprintf(target, sizeof target, "%s/target.bin", k.dir);
+    test_write_file(k.dir, "target.bin", "keep", 4);
     cmboot_flash_config cfg;
     cmboot_flash_config_default(&cfg);
     cfg.image = image;
@@ -286,10 +279,7 @@ static void max_memory_in_write(void **state)
     cmboot_flash_result_default(&res);
     assert_int_equal(cmboot_flash_write(&cfg, &res), CMBOOT_OK);
     assert_int_equal(res.image_size, DATA_SIZE);
-    free(c);
-    free(d);
-    test_rmtree(dir);
-    free(dir);
+    xz_case_free(&k);
 }
 
 static const struct CMUnitTest tests[] = {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmboot/cmboot.h"
+#include "board_fixture.h"
 #include "front/sim_bus.h"
 #include "testutil.h"
 
@@ -42,53 +43,25 @@ static void on_event(void *user, const cmboot_event *ev)
     pthread_mutex_unlock(&f->lock);
 }
 
-static void on_log(void *user, const char *dev, cmboot_log_level level, const char *msg)
-{
-    (void)user;
-    if (getenv("CMBOOT_TEST_VERBOSE"))
-        fprintf(stderr, "[%s] %d %s\n", dev, level, msg);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
     f->dir = test_tmpdir("boot");
     f->jdir = test_tmpdir("json");
-    test_fill_pattern(bootcode, sizeof bootcode, 1);
-    test_fill_pattern(startelf, sizeof startelf, 2);
-    test_fill_pattern(bootimg, sizeof bootimg, 3);
-    test_write_file(f->dir, "bootcode.bin", bootcode, sizeof bootcode);
-    test_write_file(f->dir, "bootcode4.bin", bootcode, sizeof bootcode);
-    test_write_file(f->dir, "bootcode5.bin", bootcode, sizeof bootcode);
-    test_write_file(f->dir, "start.elf", startelf, sizeof startelf);
-    test_write_file(f->dir, "config.txt", "[all]\n", 6);
-    test_write_file(f->dir, "fixup.dat", "fixup", 5);
-    test_write_file(f->dir, "boot.img", bootimg, sizeof bootimg);
+    bf_boot_dir(f->dir, BF_BOOTCODE | BF_BOOTCODE4 | BF_BOOTCODE5 | BF_START | BF_FIXUP, bootcode, sizeof bootcode,
+                startelf, sizeof startelf);
+    bf_image(f->dir, "boot.img", bootimg, sizeof bootimg, 3);
     const char *small[] = {"mcb.bin", "memsys00.bin", "memsys01.bin", "memsys02.bin", "memsys03.bin", "bootmain"};
     for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
         test_write_file(f->dir, small[i], small[i], strlen(small[i]));
-    assert_int_equal(sim_bus_new(&f->bus), CMBOOT_OK);
-    assert_int_equal(sim_bus_discovery(f->bus, &f->disc), CMBOOT_OK);
-    cmboot_ctx_config cc;
-    cmboot_ctx_config_default(&cc);
-    cc.log = on_log;
-    cc.event = on_event;
-    cc.user = f;
-    cc.log_level = CMBOOT_LOG_DEBUG;
-    assert_int_equal(cmboot_ctx_new(&cc, &f->ctx), CMBOOT_OK);
+    bf_bus_new(&f->bus, &f->disc);
+    bf_ctx_new(&f->ctx, on_event, f);
     assert_int_equal(cmboot_run_report_new(&f->report), CMBOOT_OK);
-    cmboot_boot_config_default(&f->cfg);
-    f->cfg.boot_dir = f->dir;
+    bf_boot_config(&f->cfg, &f->limits, f->dir, 5000);
     f->cfg.metadata_dir = f->jdir;
     f->cfg.metadata_stdout = false;
     f->cfg.wait_mass_storage = true;
-    f->cfg.wait_first_ms = 5000;
-    f->cfg.stage_timeout_ms = 10000; /* generous: CI runs this under sanitizers beside other tests */
-    cmboot_stage_limits_default(&f->limits);
-    f->limits.request_timeout_ms = 10000;
-    f->limits.status_deadline_ms = 5000;
-    f->cfg.limits = &f->limits;
     *state = f;
     return 0;
 }
@@ -96,13 +69,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    f->disc.ops->destroy(f->disc.self);
-    sim_bus_free(f->bus);
-    cmboot_ctx_free(f->ctx);
+    bf_teardown(f->bus, &f->disc, f->ctx, f->dir);
     cmboot_run_report_free(f->report);
-    test_rmtree(f->dir);
     test_rmtree(f->jdir);
-    free(f->dir);
     free(f->jdir);
     pthread_mutex_destroy(&f->lock);
     free(f);
