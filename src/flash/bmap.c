@@ -1,11 +1,11 @@
 /* Block maps: bmaptool's XML parsed with expat, its own checksum and its ranges checked. */
 #include "flash_internal.h"
+#include "digest.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <expat.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,11 +272,11 @@ static void XMLCALL on_doctype(void *user, const XML_Char *name, const XML_Char 
 }
 
 /* SHA-256/SHA-1 of the file with its checksum text replaced by zeros, as bmaptool computes it. */
-static int check_file_checksum(const char *text, size_t len, const char *hex, const EVP_MD *md)
+static int check_file_checksum(const char *text, size_t len, const char *hex, cmb_digest_kind kind)
 {
     size_t hexlen = strlen(hex);
-    size_t mdlen = (size_t)EVP_MD_get_size(md);
-    uint8_t want[64], got[64];
+    size_t mdlen = cmb_digest_size(kind);
+    uint8_t want[64], got[CMB_DIGEST_MAX];
     if (hexlen != 2 * mdlen || !parse_hex(hex, want, mdlen))
         return CMBOOT_ERR_FORMAT;
     const char *at = NULL;
@@ -290,15 +290,12 @@ static int check_file_checksum(const char *text, size_t len, const char *hex, co
         return CMBOOT_ERR_FORMAT;
     static const char zeros[128] = "00000000000000000000000000000000000000000000000000000000000000000000000000000000"
                                    "000000000000000000000000000000000000000000000000";
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    cmb_digest *c = cmb_digest_new(kind);
     if (!c)
         return CMBOOT_ERR_NO_MEMORY;
-    unsigned outlen = 0;
-    int ok = EVP_DigestInit_ex(c, md, NULL) && EVP_DigestUpdate(c, text, (size_t)(at - text)) &&
-             EVP_DigestUpdate(c, zeros, hexlen) &&
-             EVP_DigestUpdate(c, at + hexlen, len - (size_t)(at - text) - hexlen) &&
-             EVP_DigestFinal_ex(c, got, &outlen);
-    EVP_MD_CTX_free(c);
+    bool ok = cmb_digest_update(c, text, (size_t)(at - text)) && cmb_digest_update(c, zeros, hexlen) &&
+              cmb_digest_update(c, at + hexlen, len - (size_t)(at - text) - hexlen) && cmb_digest_final(c, got);
+    cmb_digest_free(c);
     if (!ok)
         return CMBOOT_ERR_NO_MEMORY;
     return memcmp(want, got, mdlen) == 0 ? CMBOOT_OK : CMBOOT_ERR_VERIFY;
@@ -321,24 +318,20 @@ static int validate(parse_state *st, const char *text, size_t len)
     }
     if (mapped != b->mapped_blocks)
         return CMBOOT_ERR_FORMAT;
-    const EVP_MD *md;
+    cmb_digest_kind kind = CMB_DIGEST_SHA1;
     if (st->version_major >= 2) {
         if (strcmp(st->ck_type, "sha256") == 0)
-            md = EVP_sha256();
-        else if (strcmp(st->ck_type, "sha1") == 0)
-            md = EVP_sha1();
-        else
+            kind = CMB_DIGEST_SHA256;
+        else if (strcmp(st->ck_type, "sha1") != 0)
             return CMBOOT_ERR_FORMAT;
-    } else {
-        md = EVP_sha1();
     }
-    b->digest_len = EVP_MD_get_size(md);
+    b->digest_len = (int)cmb_digest_size(kind);
     if (st->range_ck_len != 0 && st->range_ck_len != (size_t)b->digest_len)
         return CMBOOT_ERR_FORMAT; /* range checksums of another type than the file's */
     bool needs_file_ck = st->version_major >= 2 || st->version_minor >= 3;
     if (!st->file_ck[0])
         return needs_file_ck ? CMBOOT_ERR_FORMAT : CMBOOT_OK;
-    return check_file_checksum(text, len, st->file_ck, md);
+    return check_file_checksum(text, len, st->file_ck, kind);
 }
 
 int cmboot_bmap_parse(const char *text, size_t len, cmboot_bmap **out)

@@ -1,7 +1,7 @@
 /* Flashing through a board's fastboot gadget: the image as sparse pieces under max-download-size, read back. */
 #include "flash_internal.h"
+#include "digest.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +29,8 @@ typedef struct fb_writer {
     uint64_t piece_at;        /* image offset of piece[0] */
     cmb_sparse_range *ranges; /* what a sparse image mapped: the read-back's ranges, in order */
     size_t n_ranges, ranges_cap;
-    EVP_MD_CTX *image_md; /* the whole decompressed image */
-    EVP_MD_CTX *sent_md;  /* the bytes sent as RAW data, in order (what a read-back of those ranges must give) */
+    cmb_digest *image_md; /* the whole decompressed image */
+    cmb_digest *sent_md;  /* the bytes sent as RAW data, in order (what a read-back of those ranges must give) */
     uint64_t started_ms;
 } fb_writer;
 
@@ -65,7 +65,7 @@ static int source_read(fb_writer *w, uint8_t *buf, size_t len, size_t *got)
             w->at_end = true;
         *got += n;
     }
-    if (*got && EVP_DigestUpdate(w->image_md, buf, *got) != 1)
+    if (*got && !cmb_digest_update(w->image_md, buf, *got))
         return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
     w->pos += *got;
     return CMBOOT_OK;
@@ -83,7 +83,7 @@ static int piece_read(void *user, uint64_t offset, void *buf, size_t len)
  * before, RAW for these; then flash:PARTITION. */
 static int send_piece(fb_writer *w, uint64_t at, size_t len)
 {
-    if (EVP_DigestUpdate(w->sent_md, w->piece, len) != 1)
+    if (!cmb_digest_update(w->sent_md, w->piece, len))
         return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
     cmb_sparse_range r = {at, len};
     cmb_sparse_plan plan;
@@ -134,14 +134,14 @@ static int send_range(fb_writer *w, uint64_t from, uint64_t to)
 }
 
 typedef struct fetch_sink {
-    EVP_MD_CTX *md;
+    cmb_digest *md;
     bool failed;
 } fetch_sink;
 
 static int fetch_write(void *user, const void *buf, size_t len)
 {
     fetch_sink *s = user;
-    if (EVP_DigestUpdate(s->md, buf, len) != 1) {
+    if (!cmb_digest_update(s->md, buf, len)) {
         s->failed = true;
         return CMBOOT_ERR_NO_MEMORY;
     }
@@ -173,11 +173,9 @@ static int read_back(fb_writer *w, const cmboot_bmap *bmap, const uint8_t sent[3
 {
     int64_t t0 = cmboot_now_ms();
     cmb_flash_emit(w->cfg, CMBOOT_EV_PHASE, "verify", w->part, 0, 0, CMBOOT_OK, 0);
-    fetch_sink sink = {EVP_MD_CTX_new(), false};
-    if (!sink.md || EVP_DigestInit_ex(sink.md, EVP_sha256(), NULL) != 1) {
-        EVP_MD_CTX_free(sink.md);
+    fetch_sink sink = {cmb_digest_new(CMB_DIGEST_SHA256), false};
+    if (!sink.md)
         return fail(w, CMBOOT_ERR_NO_MEMORY, "out of memory", NULL);
-    }
     int rc = CMBOOT_OK;
     if (w->ranges) { /* a split sparse image: what its RAW and FILL chunks mapped */
         for (size_t i = 0; rc == CMBOOT_OK && i < w->n_ranges; i++)
@@ -191,11 +189,10 @@ static int read_back(fb_writer *w, const cmboot_bmap *bmap, const uint8_t sent[3
     } else {
         rc = fetch_range(w, &sink, 0, w->res->image_size);
     }
-    uint8_t got[EVP_MAX_MD_SIZE];
-    unsigned glen = 0;
-    if (rc == CMBOOT_OK && EVP_DigestFinal_ex(sink.md, got, &glen) != 1)
+    uint8_t got[CMB_DIGEST_MAX];
+    if (rc == CMBOOT_OK && !cmb_digest_final(sink.md, got))
         rc = CMBOOT_ERR_NO_MEMORY;
-    EVP_MD_CTX_free(sink.md);
+    cmb_digest_free(sink.md);
     w->res->verify_ms = cmboot_now_ms() - t0;
     if (rc == CMBOOT_ERR_REFUSED && w->res->bytes_verified == 0) { /* no fetch here: say so, never "verified" */
         w->res->bytes_verified = 0;
@@ -258,7 +255,7 @@ static int sparse_data(void *user, uint32_t blk_sz, uint32_t block, uint32_t blo
     fb_writer *w = user;
     uint64_t off = (uint64_t)block * blk_sz, len = (uint64_t)blocks * blk_sz;
     if (raw) {
-        if (EVP_DigestUpdate(w->sent_md, raw, (size_t)len) != 1)
+        if (!cmb_digest_update(w->sent_md, raw, (size_t)len))
             return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
     } else {
         uint8_t pat[4096];
@@ -266,7 +263,7 @@ static int sparse_data(void *user, uint32_t blk_sz, uint32_t block, uint32_t blo
             pat[i] = (uint8_t)(fill >> (8 * (i % 4)));
         for (uint64_t left = len; left;) {
             size_t n = left < sizeof pat ? (size_t)left : sizeof pat;
-            if (EVP_DigestUpdate(w->sent_md, pat, n) != 1)
+            if (!cmb_digest_update(w->sent_md, pat, n))
                 return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
             left -= n;
         }
@@ -397,9 +394,8 @@ static int run(fb_writer *w, const cmboot_bmap *bmap)
         return rc;
     w->res->image_size = w->pos;
     w->res->write_ms = cmboot_now_ms() - t0;
-    unsigned n = 0;
-    uint8_t sent[EVP_MAX_MD_SIZE];
-    if (EVP_DigestFinal_ex(w->image_md, w->res->image_sha256, &n) != 1 || EVP_DigestFinal_ex(w->sent_md, sent, &n) != 1)
+    uint8_t sent[CMB_DIGEST_MAX];
+    if (!cmb_digest_final(w->image_md, w->res->image_sha256) || !cmb_digest_final(w->sent_md, sent))
         return fail(w, CMBOOT_ERR_NO_MEMORY, "hashing failed", NULL);
     w->res->image_sha256_valid = true;
     if (bmap && bmap->image_size != w->pos)
@@ -426,10 +422,9 @@ int cmb_flash_write_fastboot(const cmboot_flash_config *cfg, cmboot_transport t,
     cmboot_fastboot_options opt;
     cmboot_fastboot_options_default(&opt);
     int rc = cmboot_fastboot_new(t, &opt, &w.fb);
-    w.image_md = EVP_MD_CTX_new();
-    w.sent_md = EVP_MD_CTX_new();
-    if (rc == CMBOOT_OK && (!w.image_md || !w.sent_md || EVP_DigestInit_ex(w.image_md, EVP_sha256(), NULL) != 1 ||
-                            EVP_DigestInit_ex(w.sent_md, EVP_sha256(), NULL) != 1))
+    w.image_md = cmb_digest_new(CMB_DIGEST_SHA256);
+    w.sent_md = cmb_digest_new(CMB_DIGEST_SHA256);
+    if (rc == CMBOOT_OK && (!w.image_md || !w.sent_md))
         rc = CMBOOT_ERR_NO_MEMORY;
     if (rc != CMBOOT_OK)
         fail(&w, rc, "cannot speak fastboot: ", cmboot_strerror(rc));
@@ -438,8 +433,8 @@ int cmb_flash_write_fastboot(const cmboot_flash_config *cfg, cmboot_transport t,
     cmb_flash_emit(cfg, CMBOOT_EV_PHASE, rc == CMBOOT_OK ? "done" : "failed", res->reason, res->bytes_written,
                    res->image_size, rc, (uint64_t)(cmboot_now_ms() - t0));
     res->error = rc;
-    EVP_MD_CTX_free(w.image_md);
-    EVP_MD_CTX_free(w.sent_md);
+    cmb_digest_free(w.image_md);
+    cmb_digest_free(w.sent_md);
     free(w.piece);
     free(w.ranges);
     cmboot_fastboot_free(w.fb);
