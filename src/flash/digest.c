@@ -1,18 +1,17 @@
-/* SHA-256 / SHA-1 through libcrypto's one-shot-free low-level functions where it still has them. */
+/* SHA-256 / SHA-1 for the flash layer: libcrypto's low-level digest functions, EVP where they are gone. */
 /* Why not EVP: in OpenSSL 3 the first EVP digest loads the configuration and the default provider's tables,
  * about 1.8 MiB of a board's 16 MiB budget, for the same assembly code the low-level calls reach directly.
  * A libcrypto built without the 3.0 deprecated API (or a later major version) gets the EVP path. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "digest.h"
 
+#include <openssl/evp.h>
 #include <openssl/opensslv.h>
+#include <openssl/sha.h> /* through openssl/macros.h: OPENSSL_NO_DEPRECATED_3_0 in a build without them */
 #include <stdlib.h>
 
 #if defined(OPENSSL_NO_DEPRECATED_3_0) || OPENSSL_VERSION_MAJOR >= 4
 #define CMB_DIGEST_EVP 1
-#include <openssl/evp.h>
-#else
-#include <openssl/sha.h>
 #endif
 
 struct cmb_digest {
