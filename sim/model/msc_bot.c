@@ -327,6 +327,9 @@ msc_status msc_bot_in(msc_bot *bot, uint8_t *buf, size_t cap, size_t *len)
     case BOT_STATUS:
         if (cap < CSW_SIZE)
             return MSC_STALL;
+        /* SYNCHRONIZE CACHE: its status waits until the storage has written everything taken before. */
+        if (bot->speed && !bot->cmd.failed && (bot->cmd.opcode == 0x35 || bot->cmd.opcode == 0x91))
+            msc_speed_flush(bot->speed);
         write_csw(bot, buf);
         *len = CSW_SIZE;
         bot->state = BOT_IDLE;

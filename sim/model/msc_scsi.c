@@ -109,7 +109,8 @@ static void reply(msc_command *cmd, uint32_t len, uint32_t alloc_len)
     cmd->reply_len = len < alloc_len ? len : alloc_len;
 }
 
-/* Mode parameter pages after the header: only the caching page (write cache off), as sd asks for it. */
+/* Mode parameter pages after the header: only the caching page, as sd asks for it. Write cache on, as the board's
+ * gadget (f_mass_storage) reports: the host then sends SYNCHRONIZE CACHE to make its writes durable. */
 static uint32_t mode_pages(uint8_t page, uint8_t *out)
 {
     if (page != 0x08 && page != 0x3f)
@@ -117,6 +118,7 @@ static uint32_t mode_pages(uint8_t page, uint8_t *out)
     memset(out, 0, 20);
     out[0] = 0x08;
     out[1] = 0x12;
+    out[2] = 0x04; /* WCE */
     return 20;
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "cmboot/error.h"
 
 #define VERIFY_BUFFER (1024u * 1024u)
+#define VERIFY_SLOTS 2 /* one piece read while the other is hashed */
 #define PROGRESS_EVERY_MS 200
 
 /* Reads past the page cache: O_DIRECT on the descriptor, else its cached pages written and dropped first. */
@@ -50,18 +52,17 @@ static int read_at(int fd, uint8_t *abuf, size_t abuf_size, uint64_t off, size_t
 }
 
 /* First differing byte in [from, to): streams the image again and compares with the target. */
-static int locate_mismatch(const cmboot_flash_config *cfg, int fd, uint8_t *abuf, size_t abuf_size, uint64_t from,
-                           uint64_t to, uint64_t *where)
+static int locate_mismatch(const cmboot_flash_config *cfg, int fd, uint8_t *abuf, size_t abuf_size, uint8_t *img,
+                           uint64_t from, uint64_t to, uint64_t *where)
 {
     cmboot_flash_source *src = NULL;
     int rc = cmboot_flash_source_open_flags(cfg->image, cfg->source_flags, &src, NULL, 0);
     if (rc != CMBOOT_OK)
         return rc;
-    size_t chunk = abuf_size - 2 * CMB_FLASH_ALIGN;
-    uint8_t *img = malloc(chunk);
-    rc = img ? CMBOOT_ERR_NOT_FOUND : CMBOOT_ERR_NO_MEMORY;
+    size_t chunk = abuf_size - 2 * CMB_FLASH_ALIGN; /* img holds abuf_size bytes too */
+    rc = CMBOOT_ERR_NOT_FOUND;
     uint64_t pos = 0;
-    while (img && pos < to && !cmboot_flash_cancel_requested(cfg->cancel)) {
+    while (pos < to && !cmboot_flash_cancel_requested(cfg->cancel)) {
         size_t got = 0;
         size_t ask = chunk;
         if (pos < from && from - pos < ask)
@@ -88,7 +89,6 @@ static int locate_mismatch(const cmboot_flash_config *cfg, int fd, uint8_t *abuf
         }
         pos += got;
     }
-    free(img);
     cmboot_flash_source_close(src);
     return rc;
 }
@@ -99,54 +99,217 @@ typedef struct vrange {
     const EVP_MD *md;
 } vrange;
 
-static int verify_range(const cmboot_flash_config *cfg, int fd, uint8_t *abuf, size_t abuf_size, EVP_MD_CTX *md,
-                        const vrange *r, cmboot_flash_result *res, int64_t started, int64_t *last_progress,
-                        uint64_t total)
+/* One read buffer: a piece of a range, read by the caller's thread and hashed by the hashing thread. */
+typedef struct vslot {
+    uint8_t *buf;
+    const uint8_t *data;
+    size_t len;
+    vrange range;
+    size_t range_index;
+    bool first, last; /* the piece opens / closes its range */
+} vslot;
+
+/* Reading the next piece overlaps hashing the previous one: two buffers, one hashing thread. */
+typedef struct vpipe {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    vslot slots[VERIFY_SLOTS];
+    size_t buf_size;
+    uint64_t posted;     /* pieces read */
+    uint64_t hashed;     /* pieces hashed */
+    uint64_t bytes;      /* bytes hashed */
+    uint64_t read_bytes; /* bytes read (reading thread only) */
+    bool done;           /* no more pieces */
+    bool stop;           /* the hasher found a mismatch or failed */
+    int error;           /* CMBOOT_ERR_VERIFY (bad_range) or CMBOOT_ERR_NO_MEMORY */
+    size_t bad_range;    /* index of the range whose digest differs */
+    EVP_MD_CTX *md;
+} vpipe;
+
+/* Hashes one piece; at the end of its range compares the digest. */
+static int hash_piece(vpipe *p, const vslot *s)
 {
-    if (!EVP_DigestInit_ex(md, r->md, NULL))
+    if (s->first && !EVP_DigestInit_ex(p->md, s->range.md, NULL))
         return CMBOOT_ERR_NO_MEMORY;
-    size_t step = abuf_size - 2 * CMB_FLASH_ALIGN;
-    for (uint64_t off = r->start; off < r->end;) {
-        if (cmboot_flash_cancel_requested(cfg->cancel)) {
-            snprintf(res->reason, sizeof res->reason, "interrupted after verifying %llu bytes",
-                     (unsigned long long)res->bytes_verified);
+    if (s->len && !EVP_DigestUpdate(p->md, s->data, s->len))
+        return CMBOOT_ERR_NO_MEMORY;
+    if (!s->last)
+        return CMBOOT_OK;
+    uint8_t got[EVP_MAX_MD_SIZE];
+    unsigned glen = 0;
+    if (!EVP_DigestFinal_ex(p->md, got, &glen))
+        return CMBOOT_ERR_NO_MEMORY;
+    return memcmp(got, s->range.digest, glen) == 0 ? CMBOOT_OK : CMBOOT_ERR_VERIFY;
+}
+
+/* Records a hashed piece (under p->mu). */
+static void piece_hashed(vpipe *p, const vslot *s, int rc)
+{
+    if (rc == CMBOOT_OK) {
+        p->hashed++;
+        p->bytes += s->len;
+    } else {
+        p->error = rc;
+        p->bad_range = s->range_index;
+        p->stop = true;
+    }
+    pthread_cond_broadcast(&p->cv);
+}
+
+static void *hasher(void *arg)
+{
+    vpipe *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop && p->hashed == p->posted && !p->done)
+            pthread_cond_wait(&p->cv, &p->mu);
+        if (p->stop || p->hashed == p->posted)
+            break;
+        const vslot *s = &p->slots[p->hashed % VERIFY_SLOTS];
+        pthread_mutex_unlock(&p->mu);
+        int rc = hash_piece(p, s);
+        pthread_mutex_lock(&p->mu);
+        piece_hashed(p, s, rc);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Waits until the hasher is done with the buffer the next piece goes into; false once it stopped. */
+static bool next_free(vpipe *p, bool threaded, vslot **out)
+{
+    if (threaded)
+        pthread_mutex_lock(&p->mu);
+    while (threaded && !p->stop && p->posted - p->hashed >= VERIFY_SLOTS)
+        pthread_cond_wait(&p->cv, &p->mu);
+    bool ok = !p->stop;
+    *out = &p->slots[p->posted % VERIFY_SLOTS];
+    if (threaded)
+        pthread_mutex_unlock(&p->mu);
+    return ok;
+}
+
+/* Hands a piece read into s to the hasher (or hashes it here without a thread). */
+static void post(vpipe *p, bool threaded, vslot *s)
+{
+    if (!threaded) {
+        p->posted++;
+        piece_hashed(p, s, hash_piece(p, s));
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->posted++;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Reads range r piece by piece into the pipeline; stops early (OK) once the hasher stopped. */
+static int read_range(const cmboot_flash_config *cfg, int fd, vpipe *p, bool threaded, const vrange *r, size_t index,
+                      cmboot_flash_result *res, int64_t started, int64_t *last_progress, uint64_t total)
+{
+    size_t step = p->buf_size - 2 * CMB_FLASH_ALIGN;
+    uint64_t off = r->start;
+    do {
+        if (cmboot_flash_cancel_requested(cfg->cancel))
             return CMBOOT_ERR_CANCELLED;
+        vslot *s = NULL;
+        if (!next_free(p, threaded, &s))
+            return CMBOOT_OK;
+        size_t len = r->end > off ? (r->end - off < step ? (size_t)(r->end - off) : step) : 0;
+        s->data = s->buf;
+        if (len) {
+            errno = 0;
+            int rc = read_at(fd, s->buf, p->buf_size, off, len, &s->data, &res->fail_offset);
+            if (rc != CMBOOT_OK) {
+                res->fail_offset_valid = true;
+                snprintf(res->reason, sizeof res->reason, "read-back failed at offset %llu: %s",
+                         (unsigned long long)res->fail_offset, errno ? strerror(errno) : "short read");
+                return rc;
+            }
         }
-        size_t len = r->end - off < step ? (size_t)(r->end - off) : step;
-        const uint8_t *data = NULL;
-        int rc = read_at(fd, abuf, abuf_size, off, len, &data, &res->fail_offset);
-        if (rc != CMBOOT_OK) {
-            res->fail_offset_valid = true;
-            snprintf(res->reason, sizeof res->reason, "read-back failed at offset %llu: %s",
-                     (unsigned long long)res->fail_offset, errno ? strerror(errno) : "short read");
-            return rc;
-        }
-        if (!EVP_DigestUpdate(md, data, len))
-            return CMBOOT_ERR_NO_MEMORY;
+        s->len = len;
+        s->range = *r;
+        s->range_index = index;
+        s->first = off == r->start;
         off += len;
-        res->bytes_verified += len;
+        s->last = off >= r->end;
+        post(p, threaded, s);
+        /* Progress counts what was read: the hasher trails by at most one piece, and a cancel still hashes it. */
+        p->read_bytes += len;
         int64_t now = cmboot_now_ms();
         if (now - *last_progress >= PROGRESS_EVERY_MS) {
             *last_progress = now;
-            cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "verify", NULL, res->bytes_verified, total, CMBOOT_OK,
+            cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "verify", NULL, p->read_bytes, total, CMBOOT_OK,
                            (uint64_t)(now - started));
         }
-    }
-    uint8_t got[EVP_MAX_MD_SIZE];
-    unsigned glen = 0;
-    if (!EVP_DigestFinal_ex(md, got, &glen))
-        return CMBOOT_ERR_NO_MEMORY;
-    if (memcmp(got, r->digest, glen) == 0)
+    } while (off < r->end);
+    return CMBOOT_OK;
+}
+
+/* The verification ranges: the bmap's mapped ranges, else the whole image. */
+static int range_at(const cmboot_bmap *bmap, const cmboot_flash_result *res, size_t i, vrange *r, char *reason,
+                    size_t reason_size)
+{
+    if (!bmap) {
+        *r = (vrange){0, res->image_size, res->image_sha256, EVP_sha256()};
         return CMBOOT_OK;
-    uint64_t where = r->start;
-    locate_mismatch(cfg, fd, abuf, abuf_size, r->start, r->end, &where);
-    res->fail_offset = where;
-    res->fail_offset_valid = true;
-    snprintf(res->reason, sizeof res->reason,
-             "verification failed: the target differs at offset %llu "
-             "(range %llu-%llu)",
-             (unsigned long long)where, (unsigned long long)r->start, (unsigned long long)r->end);
-    return CMBOOT_ERR_VERIFY;
+    }
+    const cmboot_bmap_range *br = &bmap->ranges[i];
+    if (!br->has_digest) {
+        snprintf(reason, reason_size, "the bmap has no checksum for blocks %llu-%llu", (unsigned long long)br->first,
+                 (unsigned long long)br->last);
+        return CMBOOT_ERR_UNSUPPORTED;
+    }
+    *r = (vrange){br->first * bmap->block_size, (br->last + 1) * bmap->block_size, br->digest,
+                  bmap->digest_len == 20 ? EVP_sha1() : EVP_sha256()};
+    if (r->end > bmap->image_size)
+        r->end = bmap->image_size;
+    return CMBOOT_OK;
+}
+
+/* Reads every range while the hashing thread hashes what was read before; the first differing range wins. */
+static int verify_ranges(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int fd, vpipe *p,
+                         cmboot_flash_result *res, int64_t t0)
+{
+    pthread_t thread;
+    bool threaded = pthread_create(&thread, NULL, hasher, p) == 0; /* without a thread: hashed inline */
+    uint64_t total = bmap ? cmboot_bmap_mapped_bytes(bmap) : res->image_size;
+    size_t n = bmap ? bmap->range_count : 1;
+    int64_t last = 0;
+    int rc = CMBOOT_OK;
+    for (size_t i = 0; rc == CMBOOT_OK && i < n; i++) {
+        vrange r = {0, 0, NULL, NULL};
+        rc = range_at(bmap, res, i, &r, res->reason, sizeof res->reason);
+        if (rc == CMBOOT_OK)
+            rc = read_range(cfg, fd, p, threaded, &r, i, res, t0, &last, total);
+    }
+    pthread_mutex_lock(&p->mu);
+    p->done = true;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    if (threaded)
+        pthread_join(thread, NULL);
+    res->bytes_verified = p->bytes;
+    if (p->error == CMBOOT_ERR_VERIFY) {
+        /* A range read earlier differs: that is the answer, whatever stopped the reading after it. */
+        vrange r = {0, 0, NULL, NULL};
+        range_at(bmap, res, p->bad_range, &r, res->reason, sizeof res->reason);
+        uint64_t where = r.start;
+        locate_mismatch(cfg, fd, p->slots[0].buf, p->buf_size, p->slots[1].buf, r.start, r.end, &where);
+        res->fail_offset = where;
+        res->fail_offset_valid = true;
+        snprintf(res->reason, sizeof res->reason,
+                 "verification failed: the target differs at offset %llu "
+                 "(range %llu-%llu)",
+                 (unsigned long long)where, (unsigned long long)r.start, (unsigned long long)r.end);
+        return CMBOOT_ERR_VERIFY;
+    }
+    if (p->error != CMBOOT_OK)
+        return p->error;
+    if (rc == CMBOOT_ERR_CANCELLED)
+        snprintf(res->reason, sizeof res->reason, "interrupted after verifying %llu bytes",
+                 (unsigned long long)res->bytes_verified);
+    return rc;
 }
 
 int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap, int fd, cmboot_flash_result *res)
@@ -160,38 +323,37 @@ int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap,
     res->bytes_verified = 0;
     res->verified = false;
     bypass_cache(fd);
-    size_t abuf_size = VERIFY_BUFFER + 2 * CMB_FLASH_ALIGN;
-    uint8_t *abuf = NULL;
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int rc = md && posix_memalign((void **)&abuf, CMB_FLASH_ALIGN, abuf_size) == 0 ? CMBOOT_OK : CMBOOT_ERR_NO_MEMORY;
-    int64_t last = 0;
-    if (rc == CMBOOT_OK && bmap) {
-        uint64_t total = cmboot_bmap_mapped_bytes(bmap);
-        const EVP_MD *type = bmap->digest_len == 20 ? EVP_sha1() : EVP_sha256();
-        for (size_t i = 0; rc == CMBOOT_OK && i < bmap->range_count; i++) {
-            const cmboot_bmap_range *br = &bmap->ranges[i];
-            if (!br->has_digest) {
-                snprintf(res->reason, sizeof res->reason, "the bmap has no checksum for blocks %llu-%llu",
-                         (unsigned long long)br->first, (unsigned long long)br->last);
-                rc = CMBOOT_ERR_UNSUPPORTED;
-                break;
-            }
-            vrange r = {br->first * bmap->block_size, (br->last + 1) * bmap->block_size, br->digest, type};
-            if (r.end > bmap->image_size)
-                r.end = bmap->image_size;
-            rc = verify_range(cfg, fd, abuf, abuf_size, md, &r, res, t0, &last, total);
-        }
-    } else if (rc == CMBOOT_OK) {
-        vrange r = {0, res->image_size, res->image_sha256, EVP_sha256()};
-        rc = verify_range(cfg, fd, abuf, abuf_size, md, &r, res, t0, &last, res->image_size);
+    vpipe p;
+    memset(&p, 0, sizeof p);
+    p.buf_size = VERIFY_BUFFER + 2 * CMB_FLASH_ALIGN;
+    p.md = EVP_MD_CTX_new();
+    bool sync = false;
+    int rc = p.md ? CMBOOT_OK : CMBOOT_ERR_NO_MEMORY;
+    if (rc == CMBOOT_OK && pthread_mutex_init(&p.mu, NULL) == 0) {
+        if (pthread_cond_init(&p.cv, NULL) == 0)
+            sync = true;
+        else
+            pthread_mutex_destroy(&p.mu);
     }
+    if (!sync)
+        rc = CMBOOT_ERR_NO_MEMORY;
+    for (unsigned i = 0; rc == CMBOOT_OK && i < VERIFY_SLOTS; i++)
+        if (posix_memalign((void **)&p.slots[i].buf, CMB_FLASH_ALIGN, p.buf_size) != 0)
+            rc = CMBOOT_ERR_NO_MEMORY;
+    if (rc == CMBOOT_OK)
+        rc = verify_ranges(cfg, bmap, fd, &p, res, t0);
     if (rc == CMBOOT_OK) {
         res->verified = true;
         cmb_flash_emit(cfg, CMBOOT_EV_PROGRESS, "verify", NULL, res->bytes_verified, res->bytes_verified, CMBOOT_OK,
                        (uint64_t)(cmboot_now_ms() - t0));
     }
-    free(abuf);
-    EVP_MD_CTX_free(md);
+    for (unsigned i = 0; i < VERIFY_SLOTS; i++)
+        free(p.slots[i].buf);
+    if (sync) {
+        pthread_cond_destroy(&p.cv);
+        pthread_mutex_destroy(&p.mu);
+    }
+    EVP_MD_CTX_free(p.md);
     res->verify_ms = cmboot_now_ms() - t0;
     return rc;
 }

@@ -109,7 +109,8 @@ static int64_t move_disk(fixture *f, bool write, int64_t t0_us)
 static void test_write_takes_emmc_time(void **state)
 {
     fixture *f = *state;
-    int64_t t0 = 5000000; /* any clock origin */
+    f->speed.write_behind_bytes = 0; /* every WRITE answered once on the storage */
+    int64_t t0 = 5000000;            /* any clock origin */
     int64_t end = move_disk(f, true, t0);
     uint64_t exact_ns = (uint64_t)DISK_MIB * MIB * 1000000000ull / 35000000ull; /* 239674514 ns */
     assert_int_equal(end - t0, (int64_t)((exact_ns + 999) / 1000));
@@ -163,6 +164,7 @@ static void test_timeline(void **state)
     (void)state;
     msc_speed s;
     msc_speed_init(&s, 1000000, 0); /* 1 MB/s write: 1 byte = 1 us */
+    s.write_behind_bytes = 0;
     msc_speed_account(&s, true, 500);
     assert_int_equal(msc_speed_done_at(&s, 100), 600);
     msc_speed_account(&s, true, 500);
@@ -178,11 +180,119 @@ static void test_timeline(void **state)
     assert_int_equal(s.write_ns, 3000000000ull / 7);
 }
 
+/* SYNCHRONIZE CACHE(10): no data, its status answered when the storage is done; returns that time. */
+static int64_t sync_cache(fixture *f, uint32_t tag, int64_t now)
+{
+    const uint8_t cdb[10] = {0x35};
+    send_cbw(f->bot, tag, 0, false, cdb, 10);
+    assert_int_equal(msc_speed_done_at(&f->speed, now), now); /* the CBW itself waits for nothing */
+    expect_csw_passed(f->bot, tag);
+    return msc_speed_done_at(&f->speed, now);
+}
+
+/* With write-behind (the default) WRITE data is answered while at most 4 MiB of it is still being written, and
+ * never earlier; SYNCHRONIZE CACHE is answered exactly when the last byte is on the storage. */
+static void test_write_behind_until_sync(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(f->speed.write_behind_bytes, MSC_SPEED_WRITE_BEHIND);
+    int64_t t0 = 1000;
+    int64_t end = move_disk(f, true, t0);
+    uint64_t exact_ns = (uint64_t)DISK_MIB * MIB * 1000000000ull / 35000000ull;
+    int64_t behind_us = (int64_t)((uint64_t)MSC_SPEED_WRITE_BEHIND * 1000000ull / 35000000ull);
+    /* The host saw the last WRITE answered 4 MiB of eMMC time (119.8 ms) before the storage finished... */
+    assert_true(end - t0 >= (int64_t)(exact_ns / 1000) - behind_us - 1);
+    assert_true(end - t0 <= (int64_t)(exact_ns / 1000) - behind_us + 1);
+    /* ...and its SYNCHRONIZE CACHE when the storage did. */
+    assert_int_equal(sync_cache(f, 9999, end) - t0, (int64_t)((exact_ns + 999) / 1000));
+    /* A second one with nothing written since is answered at once. */
+    assert_int_equal(sync_cache(f, 10000, end + 500000), end + 500000);
+}
+
+/* The host's pauses between commands (its own work: CBW, CSW, the next request) are hidden by write-behind: the
+ * storage goes on writing; without it the storage idles in every pause. */
+static void test_write_behind_hides_host_pauses(void **state)
+{
+    fixture *f = *state;
+    static uint8_t buf[PACKET];
+    const int64_t pause_us = 2000; /* per 64 KiB command, more than the 1.87 ms its 64 KiB costs the eMMC */
+    int64_t took[2];
+    for (int behind = 0; behind < 2; behind++) {
+        msc_speed_init(&f->speed, 35000000, 80000000);
+        f->speed.write_behind_bytes = behind ? MSC_SPEED_WRITE_BEHIND : 0;
+        int64_t now = 0;
+        uint32_t tag = 1;
+        for (uint32_t lba = 0; lba < 2 * MIB / 512; lba += COMMAND_BLOCKS, tag++) {
+            uint8_t cdb[10] = {0x2a, 0, 0, 0, (uint8_t)(lba >> 8), (uint8_t)lba, 0, 0, COMMAND_BLOCKS, 0};
+            send_cbw(f->bot, tag, COMMAND_BLOCKS * 512, false, cdb, 10);
+            for (uint32_t done = 0; done < COMMAND_BLOCKS * 512; done += PACKET) {
+                size_t n = 0;
+                assert_int_equal(msc_bot_out(f->bot, buf, sizeof(buf), &n), MSC_OK);
+                now = msc_speed_done_at(&f->speed, now);
+            }
+            expect_csw_passed(f->bot, tag);
+            now = msc_speed_done_at(&f->speed, now) + pause_us;
+        }
+        took[behind] = sync_cache(f, tag, now);
+    }
+    int64_t emmc_us = (int64_t)(2ull * MIB * 1000000ull / 35000000ull); /* 59.9 ms */
+    int64_t cmd_us = (int64_t)(COMMAND_BLOCKS * 512ull * 1000000ull / 35000000ull);
+    /* 32 commands: without write-behind, storage time plus every pause (123.9 ms)... */
+    assert_true(took[0] >= emmc_us + 32 * pause_us);
+    /* ...with it, the storage writes during the pauses: the host's own 32 pauses (64 ms) are all it takes. */
+    assert_true(took[1] >= 32 * pause_us);
+    assert_true(took[1] <= 32 * pause_us + cmd_us + 1);
+}
+
+/* A READ after unsynchronised writes waits for them: the storage does one thing at a time. */
+static void test_read_waits_for_written_data(void **state)
+{
+    fixture *f = *state;
+    static uint8_t buf[PACKET];
+    uint8_t wr[10] = {0x2a, 0, 0, 0, 0, 0, 0, 0, COMMAND_BLOCKS, 0};
+    send_cbw(f->bot, 1, COMMAND_BLOCKS * 512, false, wr, 10);
+    int64_t now = 0;
+    for (uint32_t done = 0; done < COMMAND_BLOCKS * 512; done += PACKET) {
+        size_t n = 0;
+        assert_int_equal(msc_bot_out(f->bot, buf, sizeof(buf), &n), MSC_OK);
+        now = msc_speed_done_at(&f->speed, now);
+    }
+    expect_csw_passed(f->bot, 1);
+    assert_int_equal(now, 0); /* 64 KiB is well within the write-behind: answered at once */
+    uint8_t rd[10] = {0x28, 0, 0, 0, 0x10, 0, 0, 0, 32, 0};
+    send_cbw(f->bot, 2, PACKET, true, rd, 10);
+    size_t n = 0;
+    assert_int_equal(msc_bot_in(f->bot, buf, sizeof(buf), &n), MSC_OK);
+    int64_t write_ns = (int64_t)(COMMAND_BLOCKS * 512ull * 1000000000ull / 35000000ull);
+    int64_t read_ns = (int64_t)((uint64_t)PACKET * 1000000000ull / 80000000ull);
+    assert_int_equal(msc_speed_done_at(&f->speed, 10), (write_ns + read_ns + 999) / 1000);
+    expect_csw_passed(f->bot, 2);
+}
+
+/* MODE SENSE(6) caching page: write cache enabled, as the gadget says (so the host sends SYNCHRONIZE CACHE). */
+static void test_caching_page_reports_write_cache(void **state)
+{
+    fixture *f = *state;
+    const uint8_t ms[6] = {0x1a, 0, 0x08, 0, 64, 0};
+    send_cbw(f->bot, 1, 64, true, ms, 6);
+    uint8_t buf[64];
+    size_t n = 0;
+    assert_int_equal(msc_bot_in(f->bot, buf, sizeof(buf), &n), MSC_OK);
+    assert_true(n >= 4 + 3);
+    assert_int_equal(buf[4], 0x08);         /* caching page after the 4-byte header */
+    assert_int_equal(buf[4 + 2] & 0x04, 4); /* WCE */
+    expect_csw_passed(f->bot, 1);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_write_takes_emmc_time, setup, teardown),
     cmocka_unit_test_setup_teardown(test_read_takes_emmc_time, setup, teardown),
     cmocka_unit_test_setup_teardown(test_replies_cost_nothing, setup, teardown),
     cmocka_unit_test(test_timeline),
+    cmocka_unit_test_setup_teardown(test_write_behind_until_sync, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_write_behind_hides_host_pauses, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_read_waits_for_written_data, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_caching_page_reports_write_cache, setup, teardown),
 };
 
 CMBOOT_TEST_MAIN(tests)
