@@ -1,9 +1,9 @@
 /* Read-back verification that bypasses the page cache: SHA-256 of what was meant vs what is on the target. */
 #include "flash_internal.h"
+#include "digest.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +96,7 @@ static int locate_mismatch(const cmboot_flash_config *cfg, int fd, uint8_t *abuf
 typedef struct vrange {
     uint64_t start, end;
     const uint8_t *digest;
-    const EVP_MD *md;
+    cmb_digest_kind kind;
 } vrange;
 
 /* One read buffer: a piece of a range, read by the caller's thread and hashed by the hashing thread. */
@@ -123,23 +123,22 @@ typedef struct vpipe {
     bool stop;           /* the hasher found a mismatch or failed */
     int error;           /* CMBOOT_ERR_VERIFY (bad_range) or CMBOOT_ERR_NO_MEMORY */
     size_t bad_range;    /* index of the range whose digest differs */
-    EVP_MD_CTX *md;
+    cmb_digest *md;
 } vpipe;
 
 /* Hashes one piece; at the end of its range compares the digest. */
 static int hash_piece(vpipe *p, const vslot *s)
 {
-    if (s->first && !EVP_DigestInit_ex(p->md, s->range.md, NULL))
+    if (s->first && !cmb_digest_reset(p->md, s->range.kind))
         return CMBOOT_ERR_NO_MEMORY;
-    if (s->len && !EVP_DigestUpdate(p->md, s->data, s->len))
+    if (s->len && !cmb_digest_update(p->md, s->data, s->len))
         return CMBOOT_ERR_NO_MEMORY;
     if (!s->last)
         return CMBOOT_OK;
-    uint8_t got[EVP_MAX_MD_SIZE];
-    unsigned glen = 0;
-    if (!EVP_DigestFinal_ex(p->md, got, &glen))
+    uint8_t got[CMB_DIGEST_MAX];
+    if (!cmb_digest_final(p->md, got))
         return CMBOOT_ERR_NO_MEMORY;
-    return memcmp(got, s->range.digest, glen) == 0 ? CMBOOT_OK : CMBOOT_ERR_VERIFY;
+    return memcmp(got, s->range.digest, cmb_digest_size(s->range.kind)) == 0 ? CMBOOT_OK : CMBOOT_ERR_VERIFY;
 }
 
 /* Records a hashed piece (under p->mu). */
@@ -251,7 +250,7 @@ static int range_at(const cmboot_bmap *bmap, const cmboot_flash_result *res, siz
                     size_t reason_size)
 {
     if (!bmap) {
-        *r = (vrange){0, res->image_size, res->image_sha256, EVP_sha256()};
+        *r = (vrange){0, res->image_size, res->image_sha256, CMB_DIGEST_SHA256};
         return CMBOOT_OK;
     }
     const cmboot_bmap_range *br = &bmap->ranges[i];
@@ -261,7 +260,7 @@ static int range_at(const cmboot_bmap *bmap, const cmboot_flash_result *res, siz
         return CMBOOT_ERR_UNSUPPORTED;
     }
     *r = (vrange){br->first * bmap->block_size, (br->last + 1) * bmap->block_size, br->digest,
-                  bmap->digest_len == 20 ? EVP_sha1() : EVP_sha256()};
+                  bmap->digest_len == 20 ? CMB_DIGEST_SHA1 : CMB_DIGEST_SHA256};
     if (r->end > bmap->image_size)
         r->end = bmap->image_size;
     return CMBOOT_OK;
@@ -278,7 +277,7 @@ static int verify_ranges(const cmboot_flash_config *cfg, const cmboot_bmap *bmap
     int64_t last = 0;
     int rc = CMBOOT_OK;
     for (size_t i = 0; rc == CMBOOT_OK && i < n; i++) {
-        vrange r = {0, 0, NULL, NULL};
+        vrange r = {0, 0, NULL, CMB_DIGEST_SHA256};
         rc = range_at(bmap, res, i, &r, res->reason, sizeof res->reason);
         if (rc == CMBOOT_OK)
             rc = read_range(cfg, fd, p, threaded, &r, i, res, t0, &last, total);
@@ -292,7 +291,7 @@ static int verify_ranges(const cmboot_flash_config *cfg, const cmboot_bmap *bmap
     res->bytes_verified = p->bytes;
     if (p->error == CMBOOT_ERR_VERIFY) {
         /* A range read earlier differs: that is the answer, whatever stopped the reading after it. */
-        vrange r = {0, 0, NULL, NULL};
+        vrange r = {0, 0, NULL, CMB_DIGEST_SHA256};
         range_at(bmap, res, p->bad_range, &r, res->reason, sizeof res->reason);
         uint64_t where = r.start;
         locate_mismatch(cfg, fd, p->slots[0].buf, p->buf_size, p->slots[1].buf, r.start, r.end, &where);
@@ -326,7 +325,7 @@ int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap,
     vpipe p;
     memset(&p, 0, sizeof p);
     p.buf_size = VERIFY_BUFFER + 2 * CMB_FLASH_ALIGN;
-    p.md = EVP_MD_CTX_new();
+    p.md = cmb_digest_new(CMB_DIGEST_SHA256);
     bool sync = false;
     int rc = p.md ? CMBOOT_OK : CMBOOT_ERR_NO_MEMORY;
     if (rc == CMBOOT_OK && pthread_mutex_init(&p.mu, NULL) == 0) {
@@ -353,7 +352,7 @@ int cmb_flash_verify_fd(const cmboot_flash_config *cfg, const cmboot_bmap *bmap,
         pthread_cond_destroy(&p.cv);
         pthread_mutex_destroy(&p.mu);
     }
-    EVP_MD_CTX_free(p.md);
+    cmb_digest_free(p.md);
     res->verify_ms = cmboot_now_ms() - t0;
     return rc;
 }
