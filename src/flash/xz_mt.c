@@ -197,7 +197,10 @@ int cmb_xz_read(cmb_xz *x, uint8_t *buf, size_t len, size_t *got, char *err, siz
         }
         lzma_ret r = lzma_code(&x->strm, x->in_eof && x->strm.avail_in == 0 ? LZMA_FINISH : LZMA_RUN);
         if (r == LZMA_STREAM_END) {
+            /* The last stream is checked: the dictionary (8 MiB for xz -6, 64 MiB for -9) goes back now, before
+             * the read-back needs its own buffers, not when the source is closed. */
             x->done = true;
+            lzma_end(&x->strm);
         } else if (r != LZMA_OK) {
             *got = len - x->strm.avail_out;
             return lzma_fail(x, r, err, err_size);
@@ -205,6 +208,11 @@ int cmb_xz_read(cmb_xz *x, uint8_t *buf, size_t len, size_t *got, char *err, siz
     }
     *got = len - x->strm.avail_out;
     return CMBOOT_OK;
+}
+
+uint64_t cmb_xz_memusage(const cmb_xz *x)
+{
+    return x ? lzma_memusage(&x->strm) : 0; /* 0 once lzma_end() has run */
 }
 
 unsigned cmb_xz_threads(const cmb_xz *x)

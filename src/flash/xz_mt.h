@@ -19,6 +19,8 @@ int cmb_xz_open(int fd, bool seekable, uint64_t file_size, const uint8_t *head, 
  * with a sentence in err for corrupt or truncated data, CMBOOT_ERR_IO for a read error. */
 int cmb_xz_read(cmb_xz *x, uint8_t *buf, size_t len, size_t *got, char *err, size_t err_size);
 /* Decoder threads in use (1 = single-threaded); blocks of the last stream (0 = unknown). */
+/* Bytes the decoder holds now (liblzma's count); 0 once the stream has ended and its memory is freed. */
+uint64_t cmb_xz_memusage(const cmb_xz *x);
 unsigned cmb_xz_threads(const cmb_xz *x);
 uint64_t cmb_xz_blocks(const cmb_xz *x);
 void cmb_xz_close(cmb_xz *x);

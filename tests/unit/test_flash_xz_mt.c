@@ -282,6 +282,36 @@ static void max_memory_in_write(void **state)
     xz_case_free(&k);
 }
 
+/* The decoder's memory (its dictionary) is given back when the stream ends, before the read-back allocates its
+ * buffers, not when the source is closed; reading on after the end gives nothing and no error. */
+static void dictionary_freed_at_stream_end(void **state)
+{
+    (void)state;
+    xz_case k;
+    xz_case_make(&k, "xzmt-free", 0, 6);
+    xz_case_file(&k, "f.img.xz");
+    cmb_xz *x = NULL;
+    char note[160], err[256];
+    assert_int_equal(cmb_xz_open(k.fd, true, k.size, NULL, 0, 1, 0, &x, note, sizeof note, err, sizeof err), CMBOOT_OK);
+    uint8_t buf[4096];
+    size_t got = 0;
+    assert_int_equal(cmb_xz_read(x, buf, sizeof buf, &got, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(got, sizeof buf);
+    assert_true(cmb_xz_memusage(x) >= 8u << 20); /* xz -6: an 8 MiB dictionary */
+    uint8_t *rest;
+    size_t total;
+    assert_int_equal(decode_all(x, &rest, &total, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(total + sizeof buf, DATA_SIZE);
+    assert_memory_equal(buf, k.d, sizeof buf);
+    assert_memory_equal(rest, k.d + sizeof buf, total);
+    free(rest);
+    assert_int_equal(cmb_xz_memusage(x), 0);
+    assert_int_equal(cmb_xz_read(x, buf, sizeof buf, &got, err, sizeof err), CMBOOT_OK);
+    assert_int_equal(got, 0);
+    cmb_xz_close(x);
+    xz_case_free(&k);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(multi_block_on_threads),
     cmocka_unit_test(single_block_one_thread_and_said),
@@ -289,6 +319,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(thread_cap_honoured),
     cmocka_unit_test(memory_cap_refuses_big_dictionary),
     cmocka_unit_test(max_memory_in_write),
+    cmocka_unit_test(dictionary_freed_at_stream_end),
 };
 
 CMBOOT_TEST_MAIN(tests)
