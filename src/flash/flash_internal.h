@@ -3,11 +3,30 @@
 #define CMB_FLASH_FLASH_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "cmboot/flash.h"
 
 #define CMB_FLASH_ALIGN 4096u
+
+/* ---- Writer (flash/writer.c). ---- */
+struct iovec;
+/* The target's descriptor as the writer uses it: O_DIRECT switched on (fcntl) for aligned runs. */
+typedef struct cmb_write_io {
+    int fd;
+    bool can_direct; /* false once the file system refused O_DIRECT (tmpfs) */
+    bool direct_on;
+    /* NULL: pwritev(2); tests put short writes and errors here */
+    ssize_t (*writev_at)(int fd, const struct iovec *iov, int iovcnt, off_t off);
+} cmb_write_io;
+/* Most buffers in one run (one pwritev) */
+#define CMB_WRITE_RUN_MAX 64
+/* Writes cnt (1..CMB_WRITE_RUN_MAX) buffers in order as one run at off, short writes continued; O_DIRECT when
+ * off and every buffer's address and length are aligned. On failure *fail_off is the first byte not written and
+ * errno is kept: CMBOOT_ERR_NO_SPACE (ENOSPC, EDQUOT, EFBIG) or CMBOOT_ERR_IO. */
+int cmb_flash_write_run(cmb_write_io *t, const struct iovec *iov, int cnt, uint64_t off, uint64_t *fail_off);
 
 /* Last error text of a source (libarchive's message), "" when none. */
 const char *cmb_flash_source_error(const cmboot_flash_source *src);
