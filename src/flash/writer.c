@@ -1,10 +1,10 @@
 /* Writer: decompression in its own thread feeding a bounded queue of aligned buffers, O_DIRECT writes,
  * the image SHA-256 in a third thread so neither reading nor writing waits for it. */
 #include "flash_internal.h"
+#include "digest.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ typedef struct pipeline {
     int error;
     char reason[256];
     cmboot_flash_source *src;
-    EVP_MD_CTX *image_md; /* whole-image SHA-256 (hashing thread), NULL with a bmap */
+    cmb_digest *image_md; /* whole-image SHA-256 (hashing thread), NULL with a bmap */
     const cmboot_flash_canceller *cancel;
 } pipeline;
 
@@ -84,7 +84,7 @@ static void *hasher(void *arg)
         if (!have)
             break;
         const slot *s = &p->slots[index % p->nslots];
-        bool ok = EVP_DigestUpdate(p->image_md, s->data, s->len) == 1;
+        bool ok = cmb_digest_update(p->image_md, s->data, s->len);
         pthread_mutex_lock(&p->mu);
         if (ok) {
             p->hashed++;
@@ -249,13 +249,13 @@ static void write_failed(cmboot_flash_result *res, int rc, int err)
 typedef struct range_state {
     const cmboot_bmap *bmap;
     size_t index; /* current range */
-    EVP_MD_CTX *md;
+    cmb_digest *md;
     bool open; /* md holds a partial range */
 } range_state;
 
-static const EVP_MD *bmap_md(const cmboot_bmap *b)
+static cmb_digest_kind bmap_kind(const cmboot_bmap *b)
 {
-    return b->digest_len == 20 ? EVP_sha1() : EVP_sha256();
+    return b->digest_len == 20 ? CMB_DIGEST_SHA1 : CMB_DIGEST_SHA256;
 }
 
 /* Writes the parts of one buffer that the bmap maps, checking each range's digest as it completes. */
@@ -275,12 +275,12 @@ static int write_mapped(target_io *t, range_state *rs, const slot *s, cmboot_fla
         uint64_t to = rend < end ? rend : end;
         if (to > from) {
             if (!rs->open) {
-                if (!EVP_DigestInit_ex(rs->md, bmap_md(b), NULL))
+                if (!cmb_digest_reset(rs->md, bmap_kind(b)))
                     return CMBOOT_ERR_NO_MEMORY;
                 rs->open = true;
             }
             const uint8_t *p = s->data + (from - s->offset);
-            if (!EVP_DigestUpdate(rs->md, p, (size_t)(to - from)))
+            if (!cmb_digest_update(rs->md, p, (size_t)(to - from)))
                 return CMBOOT_ERR_NO_MEMORY;
             int rc = write_piece(t, p, (size_t)(to - from), from, &res->fail_offset);
             if (rc != CMBOOT_OK) {
@@ -293,12 +293,15 @@ static int write_mapped(target_io *t, range_state *rs, const slot *s, cmboot_fla
         }
         if (rend > end)
             break; /* the range continues in the next buffer */
-        uint8_t digest[EVP_MAX_MD_SIZE];
-        unsigned dlen = 0;
-        if (rs->open && !EVP_DigestFinal_ex(rs->md, digest, &dlen))
-            return CMBOOT_ERR_NO_MEMORY;
+        uint8_t digest[CMB_DIGEST_MAX];
+        size_t dlen = 0; /* 0: no byte of the range was seen, which never matches */
+        if (rs->open) {
+            if (!cmb_digest_final(rs->md, digest))
+                return CMBOOT_ERR_NO_MEMORY;
+            dlen = cmb_digest_size(bmap_kind(b));
+        }
         rs->open = false;
-        if (r->has_digest && (dlen != (unsigned)b->digest_len || memcmp(digest, r->digest, dlen) != 0)) {
+        if (r->has_digest && (dlen != (size_t)b->digest_len || memcmp(digest, r->digest, dlen) != 0)) {
             res->fail_offset = rstart;
             res->fail_offset_valid = true;
             snprintf(res->reason, sizeof res->reason,
@@ -452,11 +455,10 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
         if (posix_memalign((void **)&p.slots[i].data, CMB_FLASH_ALIGN, bufsize) != 0)
             rc = CMBOOT_ERR_NO_MEMORY;
     }
-    if (rc == CMBOOT_OK && !bmap && (cfg->image_digest || cfg->verify) && !(p.image_md = EVP_MD_CTX_new()))
+    if (rc == CMBOOT_OK && !bmap && (cfg->image_digest || cfg->verify) &&
+        !(p.image_md = cmb_digest_new(CMB_DIGEST_SHA256)))
         rc = CMBOOT_ERR_NO_MEMORY;
-    if (rc == CMBOOT_OK && p.image_md && !EVP_DigestInit_ex(p.image_md, EVP_sha256(), NULL))
-        rc = CMBOOT_ERR_NO_MEMORY;
-    if (rc == CMBOOT_OK && bmap && !(rs.md = EVP_MD_CTX_new()))
+    if (rc == CMBOOT_OK && bmap && !(rs.md = cmb_digest_new(bmap_kind(bmap))))
         rc = CMBOOT_ERR_NO_MEMORY;
     pthread_t thread, hash_thread;
     bool started = false, hash_started = false, sync_init = false;
@@ -502,8 +504,7 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
         pthread_mutex_destroy(&p.mu);
     }
     if (rc == CMBOOT_OK && p.image_md) {
-        unsigned len = 0;
-        if (EVP_DigestFinal_ex(p.image_md, res->image_sha256, &len) && len == 32)
+        if (cmb_digest_final(p.image_md, res->image_sha256))
             res->image_sha256_valid = true;
     }
     if (rc == CMBOOT_OK && bmap && (res->image_size != bmap->image_size || rs.index != bmap->range_count)) {
@@ -511,8 +512,8 @@ static int stream_image(const cmboot_flash_config *cfg, cmboot_flash_source *src
                  (unsigned long long)res->image_size, (unsigned long long)bmap->image_size);
         rc = CMBOOT_ERR_FORMAT;
     }
-    EVP_MD_CTX_free(p.image_md);
-    EVP_MD_CTX_free(rs.md);
+    cmb_digest_free(p.image_md);
+    cmb_digest_free(rs.md);
     for (unsigned i = 0; i < n; i++)
         free(p.slots[i].data);
     free(p.slots);
