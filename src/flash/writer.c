@@ -18,12 +18,13 @@
 
 #define DEFAULT_BUFFER (1024u * 1024u)
 #define DEFAULT_BUFFERS 4u
-/* Compressed input: the writer mostly waits for the decoder, 3 x 128 KiB keep the overlap (and the process
- * under 16 MiB with xz's 8 MiB dictionary). When SHA-256 runs beside the decoder (bmap ranges, image digest)
- * the threads jitter more and 4 x 256 KiB measured 8-10% faster; OpenSSL's own start-up (+2 MiB) puts those
- * runs over 16 MiB anyway. */
+/* Compressed input: the decoder is the slow side on average, but not everywhere (xz decodes a run of zeros
+ * faster than it can be written), so the ring must absorb the difference: 8 x 128 KiB let a 256 MiB xz image
+ * be written in the time `xz -dc` alone takes, 3 x 128 KiB lost 20-35 % (docs/performance.md, "xz overlap");
+ * 1 MiB of queue beside xz's 8 MiB dictionary keeps the process under 16 MiB. With SHA-256 beside the decoder
+ * (bmap ranges, image digest) the threads jitter more: 4 x 256 KiB. */
 #define SMALL_BUFFER_COMPRESSED (128u * 1024u)
-#define SMALL_BUFFERS_COMPRESSED 3u
+#define SMALL_BUFFERS_COMPRESSED 8u
 #define HASHING_BUFFER_COMPRESSED (256u * 1024u)
 #define HASHING_BUFFERS_COMPRESSED 4u
 #define MAX_MEMORY (12u * 1024u * 1024u)      /* queue memory cap: keeps the process under 16 MiB */
