@@ -200,7 +200,7 @@ static void write_usage(FILE *f)
                "  --json             events and the report as JSON lines on stdout\n"
                "  --report FILE      also save the JSON report in FILE\n"
                "  --buffer-size N    bytes per buffer, --buffers N (default 4 x 1 MiB raw; compressed: 4 x 256 KiB,\n"
-               "                     8 x 128 KiB with --no-verify and no bmap); 12 MiB in all at most\n"
+               "                     8 x 256 KiB with --no-verify and no bmap); 12 MiB in all at most\n"
                "  --threads N        xz decoder threads for a multi-block .xz (default: the online cores)\n"
                "  --max-memory SIZE  cap on queue + decoder memory (e.g. 16M); an xz image needing more is refused\n"
                "  --version          print the version\n\n"

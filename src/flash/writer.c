@@ -19,11 +19,12 @@
 #define DEFAULT_BUFFER (1024u * 1024u)
 #define DEFAULT_BUFFERS 4u
 /* Compressed input: the decoder is the slow side on average, but not everywhere (xz decodes a run of zeros
- * faster than it can be written), so the ring must absorb the difference: 8 x 128 KiB let a 256 MiB xz image
- * be written in the time `xz -dc` alone takes, 3 x 128 KiB lost 20-35 % (docs/performance.md, "xz overlap");
- * 1 MiB of queue beside xz's 8 MiB dictionary keeps the process under 16 MiB. With SHA-256 beside the decoder
- * (bmap ranges, image digest) the threads jitter more: 4 x 256 KiB. */
-#define SMALL_BUFFER_COMPRESSED (128u * 1024u)
+ * faster than it can be written), so the ring must absorb the difference, and every time the decoder finds it
+ * full costs a cross-thread wake-up (expensive on a VM's idle vCPU). Measured on 128-256 MiB xz images
+ * (docs/performance.md, "xz overlap"): 3 x 128 KiB lost 20-35 % to `xz -dc` alone, 8 x 256 KiB 0-15 %; its 2 MiB
+ * beside xz's 8 MiB dictionary keep the process under 16 MiB. With SHA-256 beside the decoder (bmap ranges,
+ * image digest): 4 x 256 KiB. */
+#define SMALL_BUFFER_COMPRESSED (256u * 1024u)
 #define SMALL_BUFFERS_COMPRESSED 8u
 #define HASHING_BUFFER_COMPRESSED (256u * 1024u)
 #define HASHING_BUFFERS_COMPRESSED 4u
