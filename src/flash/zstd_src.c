@@ -122,7 +122,7 @@ static int next_frame(cmb_zstd *z, char *err, size_t err_size)
             continue;
         }
         if (z->fh.frameType == ZSTD_skippableFrame) {
-            uint64_t skip = (uint64_t)z->fh.headerSize + z->fh.frameContentSize;
+            uint64_t skip = 8 + z->fh.frameContentSize; /* magic, length (libzstd 1.5.4 leaves headerSize 0) */
             while (skip > 0) {
                 size_t have = z->in_len - z->in_pos;
                 if (have == 0) {
