@@ -9,7 +9,7 @@ set -euo pipefail
 # which build the dependencies from Debian's source packages (apt-get source, network needed once); tcl
 # (tclsh): SQLite's build makes its one-file amalgamation with it there.
 PKGS=(build-essential cmake pkg-config clang-14 libclang-rt-14-dev clang-format-14 abigail-tools shellcheck
-      libusb-1.0-0-dev libarchive-dev zlib1g-dev liblzma-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
+      libusb-1.0-0-dev libarchive-dev zlib1g-dev liblzma-dev libzstd-dev libjson-c-dev libcmocka-dev libssl-dev libexpat1-dev libusbredirparser-dev
       libgpiod-dev android-sdk-libsparse-utils musl-tools dpkg-dev file tcl
       libsqlite3-dev libpq-dev postgresql # records store (src/records) and its tests against a real server
       libmicrohttpd-dev chromium curl # cmboot flash --http (cli/status_http.c); its page in headless Chromium, curl
@@ -35,15 +35,15 @@ fi
 # -dev packages of the foreign architecture through multiarch (dpkg --add-architecture first, hence apart);
 # qemu-user-static runs the cross-built unit tests, qemu-system-arm has qemu-system-aarch64; file checks the
 # binaries' architecture; cmocka and usbredirparser: the cross build's unit tests and emulator; kmod (depmod)
-# and the arm64 kernel and busybox, downloaded (not installed) by tests/e2e/arm64-root.sh. liblzma-dev and
-# libsqlite3-dev: required (xz_mt.c, the records store). No libpq-dev: Debian 12's is not Multi-Arch: same, so
+# and the arm64 kernel and busybox, downloaded (not installed) by tests/e2e/arm64-root.sh. liblzma-dev,
+# libzstd-dev and libsqlite3-dev: required (xz_mt.c, zstd_src.c, the records store). No libpq-dev: Debian 12's is not Multi-Arch: same, so
 # libpq-dev:<arch> would remove the host's; cross builds are CMBOOT_POSTGRESQL=off (scripts/cross-build.sh).
 cmb_cross_deps() {
   local arch=$1 sudo="" p
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   local want=(crossbuild-essential-"$arch" qemu-user-static qemu-system-arm file kmod)
   for p in libusb-1.0-0-dev libarchive-dev libjson-c-dev libexpat1-dev libssl-dev zlib1g-dev libgpiod-dev \
-           libcmocka-dev libusbredirparser-dev liblzma-dev libsqlite3-dev libmicrohttpd-dev; do
+           libcmocka-dev libusbredirparser-dev liblzma-dev libzstd-dev libsqlite3-dev libmicrohttpd-dev; do
     want+=("$p:$arch")
   done
   local need=()

@@ -1,8 +1,9 @@
-/* Image sources: raw files, gzip through zlib, xz through liblzma (multi-threaded), zstd/bzip2/zip through
- * libarchive (loaded only for those); each checked for integrity. */
+/* Image sources: raw files, gzip through zlib, xz through liblzma (multi-threaded), zstd through libzstd,
+ * bzip2/zip through libarchive (loaded only for those); each checked for integrity. */
 #include "flash_internal.h"
 #include "gzip.h"
 #include "xz_mt.h"
+#include "zstd_src.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,13 +22,14 @@
 #define SOURCE_PEEK 64u                 /* first bytes, read once to tell the format */
 
 struct cmboot_flash_source {
-    cmb_archive_lib al;        /* libarchive's functions, loaded for zstd, bzip2, zip and the unrecognised */
-    struct archive *ar;        /* zstd, bzip2, zip, and names that promise a format their content lacks */
+    cmb_archive_lib al;        /* libarchive's functions, loaded for bzip2, zip and the unrecognised */
+    struct archive *ar;        /* bzip2, zip, and names that promise a format their content lacks */
     cmb_gzip *gz;              /* gzip */
+    cmb_zstd *zst;             /* zstd: libzstd */
     cmb_xz *xz;                /* xz: liblzma, set up on first use (cmb_flash_source_prepare) */
     bool xz_pending;           /* an xz stream whose decoder is not made yet */
     unsigned threads;          /* xz decoder threads, 0 = the online cores */
-    uint64_t memlimit;         /* xz decoder memory cap, 0 = none */
+    uint64_t memlimit;         /* xz and zstd decoder memory cap, 0 = none (zstd: libzstd's default) */
     int fd;                    /* the image, opened once; every reader works on it */
     bool seekable;             /* regular file: read with pread at pos */
     uint64_t file_size;        /* regular file: its size */
@@ -230,11 +232,10 @@ static int peek(cmboot_flash_source *src)
     return CMBOOT_OK;
 }
 
-/* xz and zstd may say they carry no check of the data: then corruption cannot be told from the image. */
+/* xz may say it carries no check of the data: then corruption cannot be told from the image. */
 static int require_check(cmboot_flash_source *src)
 {
     static const uint8_t xz_magic[6] = {0xfd, '7', 'z', 'X', 'Z', 0x00};
-    static const uint8_t zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
     /* xz stream flags: 0x00, then the check type in the low nibble (0 = none); the header has its own CRC. */
     if (src->head_len >= 8 && memcmp(src->head, xz_magic, 6) == 0 && (src->head[7] & 0x0f) == 0) {
         snprintf(src->err, sizeof src->err,
@@ -242,25 +243,23 @@ static int require_check(cmboot_flash_source *src)
                  "detected; recompress with a check (xz's default is CRC64)");
         return CMBOOT_ERR_FORMAT;
     }
-    /* zstd frame header descriptor, bit 2: content checksum (zstd(1) sets it by default, libarchive does not). */
-    if (src->head_len >= 5 && memcmp(src->head, zstd_magic, 4) == 0 && !(src->head[4] & 0x04)) {
-        snprintf(src->err, sizeof src->err,
-                 "zstd: the frame carries no content checksum, so corruption could not be detected; recompress "
-                 "with zstd's default (--check)");
-        return CMBOOT_ERR_FORMAT;
-    }
     return CMBOOT_OK;
 }
 
-/* The first bytes of a format cmboot reads through libarchive: zstd (a frame, or a skippable frame first), bzip2,
- * zip (a local header, an empty or a spanned archive all start "PK"). Only these make libarchive worth loading. */
-static bool archive_magic(const cmboot_flash_source *src)
+/* zstd: a frame, or a skippable frame first. */
+static bool zstd_magic(const cmboot_flash_source *src)
 {
     const uint8_t *h = src->head;
     if (src->head_len >= 4 && h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd)
         return true;
-    if (src->head_len >= 4 && (h[0] & 0xf0) == 0x50 && h[1] == 0x2a && h[2] == 0x4d && h[3] == 0x18)
-        return true;
+    return src->head_len >= 4 && (h[0] & 0xf0) == 0x50 && h[1] == 0x2a && h[2] == 0x4d && h[3] == 0x18;
+}
+
+/* The first bytes of a format cmboot reads through libarchive: bzip2, zip (a local header, an empty or a
+ * spanned archive all start "PK"). Only these make libarchive worth loading. */
+static bool archive_magic(const cmboot_flash_source *src)
+{
+    const uint8_t *h = src->head;
     if (src->head_len >= 3 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h')
         return true;
     return src->head_len >= 2 && h[0] == 'P' && h[1] == 'K';
@@ -303,7 +302,15 @@ static int open_reader(cmboot_flash_source *src, const char *path, unsigned flag
         src->xz_pending = true;
         return CMBOOT_OK;
     }
-    /* Neither a magic number libarchive would take (zstd, bzip2, zip) nor a name that promises a format: raw,
+    /* zstd: libzstd itself, decoding into the writer's buffers; every frame's header is checked as it comes. */
+    if (zstd_magic(src)) {
+        snprintf(src->format, sizeof src->format, "zstd");
+        rc = cmb_zstd_open(src->fd, src->seekable, src->head, src->seekable ? 0 : src->head_len, &src->zst, src->err,
+                           sizeof src->err);
+        src->head_pos = src->head_len;
+        return rc;
+    }
+    /* Neither a magic number libarchive would take (bzip2, zip) nor a name that promises a format: raw,
      * told without loading libarchive (and its XML, ICU and C++ runtime). */
     if (src->head_len > 0 && !archive_magic(src) && !name_format(path)) {
         snprintf(src->format, sizeof src->format, "raw");
@@ -435,13 +442,15 @@ int cmboot_flash_source_read(cmboot_flash_source *src, void *buf, size_t len, si
     }
     if (src->xz)
         return cmb_xz_read(src->xz, buf, len, got, src->err, sizeof src->err);
+    if (src->zst)
+        return cmb_zstd_read(src->zst, buf, len, got, src->err, sizeof src->err);
     if (!src->ar)
         return read_raw(src, buf, len, got);
     size_t total = 0;
     while (total < len && !src->eof) {
         la_ssize_t n = src->al.read_data(src->ar, (char *)buf + total, len - total);
         if (n < 0) {
-            /* xz, zstd, bzip2 and zip (entry CRC-32) report their own checks failing here. */
+            /* bzip2 and zip (entry CRC-32) report their own checks failing here. */
             char what[48];
             snprintf(what, sizeof what, "%s: corrupt image", src->format);
             set_err(src, what);
@@ -463,6 +472,8 @@ int cmb_flash_source_prepare(cmboot_flash_source *src, unsigned threads, uint64_
         note[0] = 0;
     src->threads = threads;
     src->memlimit = memlimit;
+    if (src->zst)
+        return cmb_zstd_limit(src->zst, memlimit, src->err, sizeof src->err);
     if (!src->xz_pending)
         return CMBOOT_OK;
     src->xz_pending = false;
@@ -504,6 +515,7 @@ void cmboot_flash_source_close(cmboot_flash_source *src)
     cmb_archive_lib_unload(&src->al);
     cmb_gzip_close(src->gz);
     cmb_xz_close(src->xz);
+    cmb_zstd_close(src->zst);
     if (src->fd >= 0)
         close(src->fd);
     free(src->feed);

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Libraries loaded on demand stay out of NEEDED: the cmboot program does not link libmicrohttpd (dlopen()ed
-# for flash --http only), libcmboot does not link libarchive (dlopen()ed for zstd, bzip2 and zip images,
-# bootfiles.bin, a kernel config), so a raw, gzip or xz write never maps them, nor GnuTLS, libxml2, ICU and
-# libstdc++. The NEEDED lists read must be the real ones (libcmboot, zlib), and a zstd write must load
-# libarchive (the check sees loading). Usage: lazy-libraries.sh PATH/TO/cmboot. Needs xz, gzip, zstd.
+# for flash --http only), libcmboot does not link libarchive (dlopen()ed for bzip2 and zip images,
+# bootfiles.bin, a kernel config), so a raw, gzip, xz or zstd write never maps them, nor GnuTLS, libxml2, ICU
+# and libstdc++. The NEEDED lists read must be the real ones (libcmboot, zlib), and a bzip2 write must load
+# libarchive (the check sees loading). Usage: lazy-libraries.sh PATH/TO/cmboot. Needs xz, gzip, zstd, bzip2.
 set -u
 CMBOOT=$1
 fails=0
@@ -31,7 +31,8 @@ head -c 300000 /dev/urandom > "$T/os.img"
 gzip -k -c "$T/os.img" > "$T/os.img.gz"
 xz -k -c "$T/os.img" > "$T/os.img.xz"
 zstd -q -c "$T/os.img" > "$T/os.img.zst"
-for img in os.img os.img.gz os.img.xz os.img.zst; do
+bzip2 -k -c "$T/os.img" > "$T/os.img.bz2"
+for img in os.img os.img.gz os.img.xz os.img.zst os.img.bz2; do
     rm -f "$T/out.img"
     LD_DEBUG=files "$CMBOOT" write "$T/$img" "$T/out.img" > "$T/out" 2> "$T/err"; rc=$?
     [ "$rc" -eq 0 ] || { fail "write $img: exit $rc: $(tail -3 "$T/err")"; continue; }
@@ -39,7 +40,7 @@ for img in os.img os.img.gz os.img.xz os.img.zst; do
     grep -q 'file=libcmboot' "$T/err" || { fail "write $img: LD_DEBUG listed nothing"; continue; }
     loaded=$(grep -c 'file=libarchive\.so' "$T/err")
     want=0
-    case $img in *.zst) want=1 ;; esac
+    case $img in *.bz2) want=1 ;; esac
     if [ "$want" -eq 1 ] && [ "$loaded" -eq 0 ]; then
         fail "write $img: libarchive not loaded (is the check blind?)"
     elif [ "$want" -eq 0 ] && [ "$loaded" -gt 0 ]; then
