@@ -16,6 +16,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "testutil.h"
+
 static inline void ft_hex(const uint8_t *b, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
@@ -160,5 +162,38 @@ static inline bool ft_file_zero(const char *path, size_t len)
         zero = zero && b[i] == 0;
     free(b);
     return zero;
+}
+/* A directory holding disk.img: size bytes of test_fill_pattern(seed); target.bin and disk.bmap named beside. */
+typedef struct ft_fixture {
+    char *dir;
+    char image[4096];
+    char target[4096];
+    char bmap[4096];
+    uint8_t *data;
+    size_t size;
+} ft_fixture;
+
+static inline ft_fixture *ft_setup(const char *tag, size_t size, uint32_t seed)
+{
+    ft_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->dir = test_tmpdir(tag);
+    f->size = size;
+    f->data = malloc(size);
+    assert_non_null(f->data);
+    test_fill_pattern(f->data, size, seed);
+    test_write_file(f->dir, "disk.img", f->data, size);
+    snprintf(f->image, sizeof f->image, "%s/disk.img", f->dir);
+    snprintf(f->target, sizeof f->target, "%s/target.bin", f->dir);
+    snprintf(f->bmap, sizeof f->bmap, "%s/disk.bmap", f->dir);
+    return f;
+}
+
+static inline void ft_teardown(ft_fixture *f)
+{
+    test_rmtree(f->dir);
+    free(f->dir);
+    free(f->data);
+    free(f);
 }
 #endif

@@ -13,33 +13,16 @@
 #define MIB (1024u * 1024u)
 #define SIZE (5u * MIB + 777u) /* five whole 1 MiB pieces and a partial one */
 
-typedef struct fixture {
-    char *dir;
-    char image[4096];
-    char target[4096];
-    char bmap[4096];
-    uint8_t *data;
-} fixture;
+typedef ft_fixture fixture;
 
 static fixture *setup(const char *tag)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = test_tmpdir(tag);
-    f->data = malloc(SIZE);
-    test_fill_pattern(f->data, SIZE, 23);
-    test_write_file(f->dir, "disk.img", f->data, SIZE);
-    snprintf(f->image, sizeof f->image, "%s/disk.img", f->dir);
-    snprintf(f->target, sizeof f->target, "%s/target.bin", f->dir);
-    snprintf(f->bmap, sizeof f->bmap, "%s/disk.bmap", f->dir);
-    return f;
+    return ft_setup(tag, SIZE, 23);
 }
 
 static void teardown(fixture *f)
 {
-    test_rmtree(f->dir);
-    free(f->dir);
-    free(f->data);
-    free(f);
+    ft_teardown(f);
 }
 
 /* Writes the image (no verification) so that res holds its digest and target for cmboot_flash_verify. */

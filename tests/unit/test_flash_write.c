@@ -18,33 +18,16 @@
 
 #define SIZE (5u * 1024u * 1024u + 777u)
 
-typedef struct fixture {
-    char *dir;
-    char image[4096];
-    char target[4096];
-    char bmap[4096];
-    uint8_t *data;
-} fixture;
+typedef ft_fixture fixture;
 
 static fixture *setup(const char *tag)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->dir = test_tmpdir(tag);
-    f->data = malloc(SIZE);
-    test_fill_pattern(f->data, SIZE, 11);
-    test_write_file(f->dir, "disk.img", f->data, SIZE);
-    snprintf(f->image, sizeof f->image, "%s/disk.img", f->dir);
-    snprintf(f->target, sizeof f->target, "%s/target.bin", f->dir);
-    snprintf(f->bmap, sizeof f->bmap, "%s/disk.bmap", f->dir);
-    return f;
+    return ft_setup(tag, SIZE, 11);
 }
 
 static void teardown(fixture *f)
 {
-    test_rmtree(f->dir);
-    free(f->dir);
-    free(f->data);
-    free(f);
+    ft_teardown(f);
 }
 
 static void config(cmboot_flash_config *cfg, const fixture *f)
