@@ -1,5 +1,6 @@
 /* gzip images through zlib: streaming inflate that checks each member's CRC-32 and ISIZE (libarchive 3.6 does not). */
 #include "gzip.h"
+#include "image_read.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -83,18 +84,14 @@ static const char *describe(const char *msg)
 
 static int refill(cmb_gzip *gz, size_t *n, char *err, size_t err_size)
 {
-    for (;;) {
-        ssize_t r = read(gz->fd, gz->in, GZIP_READ_BLOCK);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return fail(gz, CMBOOT_ERR_IO, err, err_size, "cannot read the gzip image at byte %llu: %s",
-                        (unsigned long long)(gz->in_base + gz->zs.total_in), strerror(errno));
-        gz->zs.next_in = gz->in;
-        gz->zs.avail_in = (uInt)r;
-        *n = (size_t)r;
-        return CMBOOT_OK;
-    }
+    ssize_t r = cmb_image_read(gz->fd, false, 0, gz->in, GZIP_READ_BLOCK); /* in order from the fd's offset */
+    if (r < 0)
+        return fail(gz, CMBOOT_ERR_IO, err, err_size, "cannot read the gzip image at byte %llu: %s",
+                    (unsigned long long)(gz->in_base + gz->zs.total_in), strerror(errno));
+    gz->zs.next_in = gz->in;
+    gz->zs.avail_in = (uInt)r;
+    *n = (size_t)r;
+    return CMBOOT_OK;
 }
 
 /* After a member: only another member or zero padding up to the end of the file may follow. */

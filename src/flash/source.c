@@ -2,6 +2,7 @@
  * bzip2/zip through libarchive (loaded only for those); each checked for integrity. */
 #include "flash_internal.h"
 #include "gzip.h"
+#include "image_read.h"
 #include "xz_mt.h"
 #include "zstd_src.h"
 
@@ -59,15 +60,11 @@ static ssize_t next_bytes(cmboot_flash_source *src, uint8_t *buf, size_t len, co
         src->head_pos = src->head_len;
         return (ssize_t)n;
     }
-    for (;;) {
-        ssize_t n = src->seekable ? pread(src->fd, buf, len, (off_t)src->pos) : read(src->fd, buf, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n > 0)
-            src->pos += (uint64_t)n;
-        *where = buf;
-        return n;
-    }
+    ssize_t n = cmb_image_read(src->fd, src->seekable, src->pos, buf, len);
+    if (n > 0)
+        src->pos += (uint64_t)n;
+    *where = buf;
+    return n;
 }
 
 static la_ssize_t feed_read(struct archive *a, void *user, const void **buf)

@@ -1,5 +1,6 @@
 /* xz images through liblzma directly: its multi-threaded decoder for multi-block streams, bounded memory. */
 #include "xz_mt.h"
+#include "image_read.h"
 
 #include <errno.h>
 #include <lzma.h>
@@ -165,21 +166,17 @@ static int refill(cmb_xz *x, char *err, size_t err_size)
         x->head_len = 0;
         return CMBOOT_OK;
     }
-    for (;;) {
-        ssize_t n = x->seekable ? pread(x->fd, x->in, sizeof x->in, (off_t)x->pos) : read(x->fd, x->in, sizeof x->in);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            snprintf(err, err_size, "cannot read image: %s", strerror(errno));
-            x->failed = CMBOOT_ERR_IO;
-            return x->failed;
-        }
-        x->pos += (uint64_t)n;
-        x->strm.next_in = x->in;
-        x->strm.avail_in = (size_t)n;
-        x->in_eof = n == 0;
-        return CMBOOT_OK;
+    ssize_t n = cmb_image_read(x->fd, x->seekable, x->pos, x->in, sizeof x->in);
+    if (n < 0) {
+        snprintf(err, err_size, "cannot read image: %s", strerror(errno));
+        x->failed = CMBOOT_ERR_IO;
+        return x->failed;
     }
+    x->pos += (uint64_t)n;
+    x->strm.next_in = x->in;
+    x->strm.avail_in = (size_t)n;
+    x->in_eof = n == 0;
+    return CMBOOT_OK;
 }
 
 int cmb_xz_read(cmb_xz *x, uint8_t *buf, size_t len, size_t *got, char *err, size_t err_size)

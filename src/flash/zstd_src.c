@@ -1,6 +1,7 @@
 /* zstd images through libzstd directly: decoded into the caller's buffer, each frame's checksum required. */
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_getFrameHeader, ZSTD_estimateDStreamSize: stable since 1.3, exported */
 #include "zstd_src.h"
+#include "image_read.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -52,20 +53,14 @@ static int refill(cmb_zstd *z, char *err, size_t err_size)
     z->in_start += z->in_pos;
     z->in_pos = 0;
     z->in_len = left;
-    for (;;) {
-        size_t room = z->in_size - z->in_len;
-        ssize_t n =
-            z->seekable ? pread(z->fd, z->in + z->in_len, room, (off_t)z->pos) : read(z->fd, z->in + z->in_len, room);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return fail(z, CMBOOT_ERR_IO, err, err_size, "cannot read image at offset %llu: %s",
-                        (unsigned long long)z->pos, strerror(errno));
-        z->pos += (uint64_t)n;
-        z->in_len += (size_t)n;
-        z->in_eof = n == 0;
-        return CMBOOT_OK;
-    }
+    ssize_t n = cmb_image_read(z->fd, z->seekable, z->pos, z->in + z->in_len, z->in_size - z->in_len);
+    if (n < 0)
+        return fail(z, CMBOOT_ERR_IO, err, err_size, "cannot read image at offset %llu: %s", (unsigned long long)z->pos,
+                    strerror(errno));
+    z->pos += (uint64_t)n;
+    z->in_len += (size_t)n;
+    z->in_eof = n == 0;
+    return CMBOOT_OK;
 }
 
 /* The decoder's memory for a window: its window buffer, block buffers and context (libzstd's estimate). */
